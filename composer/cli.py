@@ -1,0 +1,108 @@
+"""``composer …``: the command-line tool.  Thin: parse flags, call the library, print, set the exit code.
+
+Exit codes: 0 success, 2 bad input (every refused file is named with its reason), 1 an internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from composer.errors import InputError
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "midi_data"
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from composer.report import inspect_file
+
+    if args.roundtrip:
+        args.roundtrip.mkdir(parents=True, exist_ok=True)
+    reports = []
+    refused = 0
+    for name in args.files:
+        path = Path(name)
+        started = time.perf_counter()
+        try:
+            report = inspect_file(path, roundtrip_dir=args.roundtrip, estimate_key=not args.no_key_estimate)
+        except InputError as error:
+            refused += 1
+            reports.append({"file": str(path), "refused": str(error)})
+            if not args.json:
+                print(f"refused: {error}", file=sys.stderr)
+            continue
+        data = report.to_dict()
+        data["seconds"] = round(time.perf_counter() - started, 4)
+        reports.append(data)
+        if not args.json:
+            print(report.to_text())
+            print()
+    if args.json:
+        print(json.dumps(reports if len(reports) != 1 else reports[0], indent=2))
+    return 2 if refused else 0
+
+
+def _cmd_corpus_build(args: argparse.Namespace) -> int:
+    from composer.corpus import build
+
+    summary = build(args.out, workers=args.workers, limit=args.limit, progress=not args.quiet)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _cmd_corpus_stats(args: argparse.Namespace) -> int:
+    from composer.corpus import counts, read_manifest
+
+    try:
+        entries = read_manifest(args.data)
+    except FileNotFoundError:
+        raise InputError(f"{args.data} has no manifest.csv; build the corpus with 'composer corpus build'.") from None
+    print(json.dumps({"pieces": len(entries), **counts(entries)}, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="composer", description="Seed-and-continue music composer.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("inspect", help="report on seed MIDI files: notes, bars, tempo, meter, key, quantization")
+    p.add_argument("files", nargs="+", help="MIDI files")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--roundtrip", type=Path, metavar="DIR",
+                   help="write decode(encode(file)) to DIR/<same file name>")
+    p.add_argument("--no-key-estimate", action="store_true",
+                   help="skip music21's key estimate for files that state no key (faster)")
+    p.set_defaults(func=_cmd_inspect)
+
+    p = sub.add_parser("corpus", help="the embedded corpus in midi_data/")
+    csub = p.add_subparsers(dest="corpus_command", required=True)
+    b = csub.add_parser("build", help="rebuild midi_data/ from music21's bundled corpus (offline)")
+    b.add_argument("--out", type=Path, default=DEFAULT_DATA)
+    b.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
+    b.add_argument("--limit", type=int, default=None, help="build a small sample (for tests)")
+    b.add_argument("--quiet", action="store_true")
+    b.set_defaults(func=_cmd_corpus_build)
+    s = csub.add_parser("stats", help="pieces and notes per split, collection and evaluation set")
+    s.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    s.set_defaults(func=_cmd_corpus_stats)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

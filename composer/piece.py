@@ -1,0 +1,112 @@
+"""What a musician's file means musically: notes in beats, tempo, meter, key, and what was dropped.
+
+Pure value types (frozen dataclasses), no I/O.  Times are in beats (quarter notes) from the start of
+the piece, not seconds: the model learns music and the tempo is carried beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+@dataclass(frozen=True, order=True)
+class Note:
+    """One note.  ``start`` and ``duration`` are in beats (quarter notes); ``duration`` > 0."""
+
+    start: float
+    duration: float
+    pitch: int  # MIDI note number, 60 = middle C
+    velocity: int  # 1-127
+    program: int = 0  # General MIDI program 0-127 of the track the note came from
+
+    @property
+    def end(self) -> float:
+        return self.start + self.duration
+
+
+@dataclass(frozen=True)
+class TimeSignature:
+    numerator: int = 4
+    denominator: int = 4
+
+    @property
+    def bar_beats(self) -> float:
+        """Length of one bar in beats (quarter notes): 4/4 → 4, 3/4 → 3, 6/8 → 3."""
+        return self.numerator * 4 / self.denominator
+
+    def __str__(self) -> str:
+        return f"{self.numerator}/{self.denominator}"
+
+
+@dataclass(frozen=True)
+class Track:
+    """A track as the reader found it, and whether its notes were kept."""
+
+    name: str
+    program: int
+    is_drum: bool
+    notes: int
+    kept: bool
+    reason: str = ""  # why it was dropped, when it was
+
+
+def key_name(key: int | None) -> str | None:
+    """Key number (0-11 major on that tonic pitch class, 12-23 minor) → 'G major', 'E minor'."""
+    if key is None:
+        return None
+    return f"{PITCH_CLASS_NAMES[key % 12]} {'minor' if key >= 12 else 'major'}"
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A piece of music.
+
+    ``bar_start`` is the beat at which bars are counted from: a pickup (anacrusis) of one beat in 4/4
+    has ``bar_start == 1.0``; the metrical position of a beat ``t`` is ``(t - bar_start) mod bar_beats``.
+    ``remarks`` say, one sentence each, what reading dropped or changed (drum tracks, tempo changes, …).
+    """
+
+    notes: tuple[Note, ...]
+    tempo: float = 120.0  # quarter notes per minute; the first tempo of the file
+    time_signature: TimeSignature = field(default_factory=TimeSignature)
+    bar_start: float = 0.0
+    key: int | None = None  # stated key signature (see key_name), None when the file states none
+    # Provenance, not music: two pieces with the same notes and header are equal whatever their history.
+    tracks: tuple[Track, ...] = field(default=(), compare=False)
+    remarks: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def end(self) -> float:
+        """Beat at which the last note stops sounding."""
+        return max((n.end for n in self.notes), default=0.0)
+
+    @property
+    def bars(self) -> int:
+        """Number of bars the notes touch, counting a pickup as a bar of its own."""
+        if not self.notes:
+            return 0
+        bar = self.time_signature.bar_beats
+        first = _bar_index(min(n.start for n in self.notes), self.bar_start, bar)
+        last = _bar_index(max(self.end - 1e-9, 0.0), self.bar_start, bar)
+        return last - first + 1
+
+    @property
+    def key_name(self) -> str | None:
+        return key_name(self.key)
+
+    def with_notes(self, notes: tuple[Note, ...]) -> Piece:
+        return Piece(
+            notes=notes,
+            tempo=self.tempo,
+            time_signature=self.time_signature,
+            bar_start=self.bar_start,
+            key=self.key,
+            tracks=self.tracks,
+            remarks=self.remarks,
+        )
+
+
+def _bar_index(t: float, bar_start: float, bar: float) -> int:
+    return int((t - bar_start) // bar)

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# One entry point for set-up and the everyday jobs.  Each command installs what it needs first
+# (a virtual environment in .venv, reused while pyproject.toml is unchanged).
+#   ./run.sh studio        start the studio on the bundled model and corpus
+#   ./run.sh test [ARGS]   run the test suite (ARGS go to pytest)
+#   ./run.sh composer ARGS run the command-line tool
+set -euo pipefail
+cd "$(dirname "$0")"
+
+VENV="${COMPOSER_VENV:-.venv}"
+PYTHON="${PYTHON:-$(command -v python3.11 || command -v python3)}"
+
+setup() {
+    local extras="$1"
+    if [ ! -x "$VENV/bin/python" ]; then
+        "$PYTHON" -m venv "$VENV"
+    fi
+    local stamp="$VENV/.composer-installed"
+    local want
+    want="$(cat pyproject.toml | sha1sum | cut -d' ' -f1)-${extras}"
+    if [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ]; then
+        return
+    fi
+    echo "setting up $VENV (one time; later runs skip this)" >&2
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+    # Prefer the CPU build of torch: where the 2.13.0 CPU wheel is at hand this takes seconds, while an
+    # unpinned torch may pull a CUDA build of several GB.  Elsewhere pyproject's range picks one.
+    if ! "$VENV/bin/python" -c "import torch" >/dev/null 2>&1; then
+        "$VENV/bin/python" -m pip install -q "torch==2.13.0" >/dev/null 2>&1 \
+            || echo "torch 2.13.0 is not available here; installing the version range from pyproject.toml" >&2
+    fi
+    "$VENV/bin/python" -m pip install -q -e ".${extras}"
+    echo "$want" > "$stamp"
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+    studio)
+        setup ""
+        export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
+        exec "$VENV/bin/python" app.py "$@"
+        ;;
+    test)
+        setup "[dev]"
+        export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
+        exec "$VENV/bin/python" -m pytest "$@"
+        ;;
+    composer)
+        setup ""
+        exec "$VENV/bin/composer" "$@"
+        ;;
+    *)
+        echo "usage: ./run.sh studio | test [pytest args] | composer ARGS" >&2
+        exit 2
+        ;;
+esac

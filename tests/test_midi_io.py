@@ -1,0 +1,197 @@
+import io
+import time
+
+import pretty_midi
+import pytest
+import smf
+from hypothesis import HealthCheck, given, settings
+from test_encoding import pieces
+
+from composer.encoding import decode, encode, quantize
+from composer.errors import InputError
+from composer.midi_io import MAX_FILE_BYTES, MAX_NOTES, piece_to_midi_bytes, read_midi, write_midi
+from composer.piece import Note, Piece, TimeSignature
+
+
+def pm_bytes(pm: pretty_midi.PrettyMIDI) -> bytes:
+    buffer = io.BytesIO()
+    pm.write(buffer)
+    return buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+def test_type0_file_reads_tempo_meter_key_and_notes():
+    p = read_midi(smf.simple_file(bpm=90), name="t.mid")
+    assert p.tempo == pytest.approx(90)
+    assert p.time_signature == TimeSignature(4, 4)
+    assert p.key == 0 and p.key_name == "C major"
+    assert [n.pitch for n in p.notes] == [60, 62, 64, 65, 67, 65, 64, 62]
+    assert [n.start for n in p.notes] == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert p.bars == 2
+
+
+def test_type1_tracks_merge_into_one_stream_and_keep_programs():
+    conductor = smf.track([smf.tempo(100), smf.time_signature(3, 2)])
+    piano = smf.track([smf.meta(0x03, b"Piano"), smf.program(0)] + smf.melody([72, 74, 76]))
+    strings = smf.track([smf.meta(0x03, b"Strings"), smf.program(48, channel=1)] + smf.melody([48, 50], 720, channel=1))
+    p = read_midi(smf.smf([conductor, piano, strings]), name="t.mid")
+    assert p.time_signature == TimeSignature(3, 4)
+    assert [(n.start, n.pitch, n.program) for n in p.notes] == [
+        (0, 72, 0), (0, 48, 48), (1, 74, 0), (1.5, 50, 48), (2, 76, 0)]
+    kept = {t.name: t.notes for t in p.tracks if t.kept}
+    assert kept == {"Piano": 3, "Strings": 2}
+    assert any(not t.kept and "empty" in t.reason for t in p.tracks)  # the conductor track is named
+
+
+def test_tempo_map_keeps_notes_on_the_beat_grid():
+    pm = pretty_midi.PrettyMIDI(resolution=480, initial_tempo=120)
+    # A tempo change halfway: pretty_midi cannot write tempo maps, so build the track by hand.
+    events = [smf.tempo(120)] + smf.melody([60, 62]) + [smf.tempo(60)] + smf.melody([64, 65])
+    p = read_midi(smf.smf([smf.track(events)]), name="map.mid")
+    assert [n.start for n in p.notes] == [0, 1, 2, 3]
+    assert p.tempo == pytest.approx(120)
+    assert any("tempo changes 1 time" in r for r in p.remarks)
+    del pm
+
+
+def test_pickup_bar_written_by_a_notation_program():
+    events = [smf.time_signature(1, 2)] + smf.note(67, 480) + [smf.time_signature(4, 2)] + smf.melody([72, 71, 69, 67])
+    p = read_midi(smf.smf([smf.track(events)]), name="pickup.mid")
+    assert p.time_signature == TimeSignature(4, 4) and p.bar_start == 1.0
+    assert encode(p).positions().tolist() == [36, 0, 12, 24, 36]
+
+
+def test_pickup_round_trips_through_our_writer(tmp_path):
+    p = Piece(notes=(Note(0, 0.5, 67, 80), Note(0.5, 1, 72, 80), Note(1.5, 1, 71, 80)),
+              time_signature=TimeSignature(3, 4), bar_start=0.5, tempo=90)
+    write_midi(p, tmp_path / "p.mid")
+    back = read_midi(tmp_path / "p.mid")
+    assert back.bar_start == 0.5 and back.time_signature == TimeSignature(3, 4)
+    assert quantize(back) == quantize(p)
+
+
+def test_drum_tracks_dropped_and_reported():
+    drums = smf.track(smf.melody([36, 38, 42], channel=9))
+    bass = smf.track(smf.melody([40, 43]))
+    p = read_midi(smf.smf([bass, drums]), name="band.mid")
+    assert [n.pitch for n in p.notes] == [40, 43]
+    assert any(t.is_drum and not t.kept for t in p.tracks)
+    assert any("drum" in r for r in p.remarks)
+
+
+def test_out_of_range_and_zero_length_notes_dropped_and_reported():
+    events = smf.melody([10, 60, 120]) + smf.note(62, 0)
+    p = read_midi(smf.smf([smf.track(events)]), name="r.mid")
+    assert [n.pitch for n in p.notes] == [60]
+    assert any("outside the piano range" in r for r in p.remarks)
+    assert any("zero length" in r for r in p.remarks)
+
+
+def test_files_written_by_pretty_midi_and_music21_read_back():
+    pm = pretty_midi.PrettyMIDI(initial_tempo=140)
+    inst = pretty_midi.Instrument(program=24)
+    inst.notes += [pretty_midi.Note(90, 60 + i, i * 0.25, i * 0.25 + 0.2) for i in range(8)]
+    pm.instruments.append(inst)
+    p = read_midi(pm_bytes(pm), name="pm.mid")
+    assert p.tempo == pytest.approx(140) and len(p.notes) == 8 and p.notes[0].program == 24
+
+    from music21 import converter
+
+    score = converter.parse("tinyNotation: 3/4 c4 d8 e8 f4 g2.", format="tinyNotation")
+    path = score.write("midi")
+    p = read_midi(path)
+    assert [n.pitch for n in p.notes] == [60, 62, 64, 65, 67]
+    assert p.time_signature == TimeSignature(3, 4)
+    assert [n.start for n in quantize(p).notes] == [0, 1, 1.5, 2, 3]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pieces())
+def test_quantized_piece_survives_a_midi_file(p):
+    q = quantize(p)
+    back = read_midi(piece_to_midi_bytes(q), name="x.mid")
+    if q.bar_start * 12 % 3:  # a triplet pickup has no time signature to write it with
+        back = Piece(back.notes, back.tempo, back.time_signature, q.bar_start, back.key)
+    assert quantize(back).notes == q.notes
+    assert decode(encode(back)) == quantize(back)
+    assert back.tempo == pytest.approx(q.tempo, rel=1e-4)
+    assert (back.time_signature, back.bar_start, back.key) == (q.time_signature, q.bar_start, q.key)
+
+
+# ------------------------------------------------------------------------------------------ bad input
+
+def good() -> bytes:
+    return smf.simple_file()
+
+
+WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(40)
+BAD = {
+    "empty": (b"", "is empty"),
+    "wav renamed": (WAV, "not a MIDI file (it looks like a RIFF file"),
+    "text renamed": (b"hello, this is not music\n" * 4, "not a MIDI file (it looks like a text file"),
+    "truncated header": (good()[:10], "truncated inside its MIDI header"),
+    "truncated track": (good()[:-9], "truncated or has a track length that lies"),
+    "chunk length lies": (good()[:18] + (10_000).to_bytes(4, "big") + good()[22:], "length that lies"),
+    "no notes": (smf.smf([smf.track([smf.tempo(100)])]), "contains no notes"),
+    "only drums": (smf.smf([smf.track(smf.melody([36, 38], channel=9))]), "only drum tracks"),
+    "smpte": (smf.smf([smf.track(smf.melody([60]))], division=0xE728), "SMPTE"),
+    "zero ticks": (smf.smf([smf.track(smf.melody([60]))], division=0), "0 ticks per beat"),
+    "zero tempo": (smf.smf([smf.track([smf.meta(0x51, b"\0\0\0")] + smf.melody([60]))]), "tempo of 0"),
+    "time signature 0/4": (smf.smf([smf.track([smf.time_signature(0, 2)] + smf.melody([60]))]), "invalid time signature"),
+    "key with 9 sharps": (smf.smf([smf.track([smf.key_signature(9)] + smf.melody([60]))]), "invalid key signature"),
+    "key mode 5": (smf.smf([smf.track([smf.key_signature(1, 5)] + smf.melody([60]))]), "invalid key signature"),
+    "type 2": (smf.smf([smf.track(smf.melody([60]))], fmt=2), "type-2"),
+    "status byte 0xF4": (smf.smf([smf.track([b"\x00\xf4"] + smf.melody([60]))]), "status byte 0xF4"),
+    "data byte >127": (smf.smf([smf.track([b"\x00\x90\x3c\xff"])]), "data byte above 127"),
+    "running status first": (smf.smf([smf.track([b"\x00\x3c\x40"])]), "data byte where a status byte"),
+    "no tracks": (smf.header(1, 0), "no tracks"),
+    "sysex runs past track": (smf.smf([smf.track([b"\x00\xf0\x7f\x01"], end=False)]), "system-exclusive"),
+    "too many notes": (smf.smf([smf.track(smf.melody([60] * (MAX_NOTES + 1), length=1))]), "more than 40,000 notes"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_files_are_refused_with_one_clear_sentence(case, tmp_path):
+    data, expected = BAD[case]
+    path = tmp_path / "seed.mid"
+    path.write_bytes(data)
+    started = time.perf_counter()
+    with pytest.raises(InputError) as caught:
+        read_midi(path)
+    message = str(caught.value)
+    assert expected in message
+    assert message.startswith("seed.mid ") and message.endswith(".") and "\n" not in message
+    assert "; " in message  # what is wrong; what to do
+    assert time.perf_counter() - started < 10  # a hang guard only; the 2-s figure is measured in bench/
+
+
+def test_oversized_file_is_refused_before_reading(tmp_path):
+    path = tmp_path / "huge.mid"
+    path.write_bytes(good() + bytes(MAX_FILE_BYTES))
+    with pytest.raises(InputError, match="above composer's limit"):
+        read_midi(path)
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        read_midi(tmp_path / "nope.mid")
+    with pytest.raises(InputError, match="is a folder"):
+        read_midi(tmp_path)
+
+
+def test_trailing_garbage_after_the_last_chunk_is_tolerated():
+    assert len(read_midi(good() + b"\0\0\0", name="pad.mid").notes) == 8
+
+
+def test_a_billion_tick_gap_is_refused_clearly():
+    data = smf.smf([smf.track(smf.note(60, 480) + [smf.meta(0x01, b"", 250_000_000)] * 4 + smf.note(62, 480))])
+    with pytest.raises(InputError, match="ticks from its start"):
+        read_midi(data, name="gap.mid")
+
+
+def test_a_long_but_sane_gap_is_read_and_the_rest_shortened():
+    data = smf.smf([smf.track(smf.note(60, 480) + smf.note(62, 480, delta=480 * 1000))])
+    p = read_midi(data, name="gap.mid")
+    assert [n.start for n in p.notes] == [0, 1001]
+    assert [n.start for n in quantize(p).notes] == [0, 13]  # whole bars removed: at most 4 bars, same beat
