@@ -16,9 +16,9 @@ from pathlib import Path
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from composer.errors import InputError  # noqa: E402
-from composer.midi_io import MAX_FILE_BYTES, read_midi  # noqa: E402
-from composer.report import seed_report  # noqa: E402
+from composer.errors import InputError
+from composer.midi_io import MAX_FILE_BYTES, read_midi
+from composer.report import seed_report
 
 EXAMPLES = Path(__file__).parent / "midi_data"
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-import smf  # noqa: E402  (the test helpers that build MIDI bytes by hand)
+import smf
 
-from composer.errors import InputError  # noqa: E402
-from composer.midi_io import MAX_EVENTS, MAX_FILE_BYTES, MAX_NOTES, read_midi  # noqa: E402
+from composer.errors import InputError
+from composer.midi_io import MAX_EVENTS, MAX_FILE_BYTES, MAX_NOTES, read_midi
 
 
 def timed(data: bytes, repeat: int = 3) -> tuple[float, str]:
@@ -45,11 +45,12 @@ def cases() -> dict[str, bytes]:
     return {
         "typical seed (32 notes)": smf.simple_file([60, 62, 64, 65, 67, 69, 71, 72] * 4),
         f"{notes_ok:,} notes": smf.smf([smf.track(smf.melody([60 + i % 12 for i in range(notes_ok)], 60))]),
-        f"{max_notes:,} notes (at the caps)": smf.smf([smf.track(smf.melody([60 + i % 12 for i in range(max_notes)], 60))]),
+        f"{max_notes:,} notes (at the caps)": smf.smf(
+            [smf.track(smf.melody([60 + i % 12 for i in range(max_notes)], 60))]),
         f"{MAX_EVENTS - 10:,} controller events": smf.smf([smf.track(controllers + smf.melody([60]))]),
         "1,000,000 notes (refused)": smf.smf([smf.track(smf.melody([60] * 1_000_000, 1))]),
-        "sysex filling the byte cap": smf.smf([smf.track([b"\x00\xf0" + smf.vlq(len(sysex_body)) + sysex_body]
-                                                         + smf.melody([60]))]),
+        "sysex filling the byte cap": smf.smf(
+            [smf.track([b"\x00\xf0" + smf.vlq(len(sysex_body)) + sysex_body, *smf.melody([60])])]),
         # a delta time holds at most 2^28-1 ticks: four of them with empty text events make a 10^9-tick gap
         "10^9-tick gap": smf.smf([smf.track(smf.note(60, 480) + [smf.meta(0x01, b"", 250_000_000)] * 4
                                             + smf.note(62, 480))]),

@@ -64,6 +64,24 @@ def _cmd_corpus_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from composer.model import ModelConfig
+    from composer.train import TrainConfig, train
+
+    if args.epochs < 1 or args.batch_events < 1 or args.max_len < 2 or args.lr <= 0:
+        raise InputError("--epochs, --batch-events and --lr must be positive and --max-len at least 2.")
+    model = ModelConfig(hidden=args.hidden, layers=args.layers, head_hidden=args.head_hidden, dropout=args.dropout)
+    cfg = TrainConfig(
+        data=str(args.data), out=str(args.out), model=model, epochs=args.epochs, batch_events=args.batch_events,
+        max_len=args.max_len, lr=args.lr, patience=args.patience, seed=args.seed, augment=not args.no_augment,
+        exclude_eval=args.exclude_eval, collections=args.collections.split(",") if args.collections else None,
+        init=str(args.init) if args.init else None, checkpoint_seconds=args.checkpoint_seconds,
+        max_steps=args.max_steps, device=args.device, threads=args.threads, progress=not args.quiet)
+    result = train(cfg, resume=args.resume)
+    print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="composer", description="Seed-and-continue music composer.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -76,6 +94,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-key-estimate", action="store_true",
                    help="skip music21's key estimate for files that state no key (faster)")
     p.set_defaults(func=_cmd_inspect)
+
+    from composer.model import ModelConfig
+    from composer.train import TrainConfig
+
+    t = sub.add_parser("train", help="train (or fine-tune) the LSTM on a folder of MIDI")
+    t.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of MIDI (default: the embedded corpus)")
+    t.add_argument("--out", type=Path, required=True, help="run folder for checkpoints (runs/NAME)")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    t.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tune)")
+    t.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    t.add_argument("--hidden", type=int, default=ModelConfig.hidden)
+    t.add_argument("--layers", type=int, default=ModelConfig.layers)
+    t.add_argument("--head-hidden", type=int, default=ModelConfig.head_hidden)
+    t.add_argument("--dropout", type=float, default=ModelConfig.dropout)
+    t.add_argument("--batch-events", type=int, default=TrainConfig.batch_events)
+    t.add_argument("--max-len", type=int, default=TrainConfig.max_len)
+    t.add_argument("--lr", type=float, default=TrainConfig.lr)
+    t.add_argument("--patience", type=int, default=TrainConfig.patience)
+    t.add_argument("--seed", type=int, default=TrainConfig.seed)
+    t.add_argument("--no-augment", action="store_true", help="no transposition augmentation")
+    t.add_argument("--exclude-eval", action="store_true",
+                   help="leave out the evaluation sets and every piece grouped with them (for pretraining)")
+    t.add_argument("--collections", help="comma-separated collections to train on (default: all)")
+    t.add_argument("--checkpoint-seconds", type=float, default=TrainConfig.checkpoint_seconds)
+    t.add_argument("--max-steps", type=int, help="stop after this many steps")
+    t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    t.add_argument("--threads", type=int, help="torch threads per process")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("corpus", help="the embedded corpus in midi_data/")
     csub = p.add_subparsers(dest="corpus_command", required=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
 import signal
 import threading
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from composer.errors import InputError
-from composer.piece import Note, Piece, TimeSignature, Track, key_name
+from composer.piece import Note, Piece, TimeSignature, Track, key_name, signature_for_beats
 
 MAX_FILE_BYTES = 2_000_000
 MAX_EVENTS = 100_000
@@ -60,7 +61,7 @@ def _fail(name: str, what: str) -> InputError:
     return InputError(f"{name} {what}")
 
 
-def scan_smf(data: bytes, name: str = "the file") -> SmfScan:  # noqa: C901 - one linear walk over the bytes
+def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
     """Walk a Standard MIDI File's bytes and refuse, with one sentence, anything the parser would choke on.
 
     Checks the header (magic, format, ticks per beat, SMPTE), every chunk length against the file size,
@@ -343,7 +344,7 @@ def read_midi(source: str | os.PathLike[str] | bytes, name: str | None = None) -
     return _piece_from_midi(midi, scan, label)
 
 
-def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:  # noqa: C901 - one pass, many cases
+def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
     import pretty_midi
 
     assert isinstance(midi, pretty_midi.PrettyMIDI)
@@ -409,7 +410,7 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:  # noqa:
     tempo = round(float(tempi[0]), 3) if len(tempi) else DEFAULT_TEMPO
     if tempo_times.size and beats(float(tempo_times[0])) > 0:
         tempo = DEFAULT_TEMPO  # the file sets no tempo at its start: MIDI's default applies until then
-    changes = sum(1 for a, b in zip(tempi, tempi[1:], strict=False) if abs(a - b) > 1e-6)
+    changes = sum(1 for a, b in itertools.pairwise(tempi) if abs(a - b) > 1e-6)
     if changes:
         remarks.append(f"The tempo changes {changes} time(s); the first tempo, {tempo:.4g} BPM, is carried "
                        "(note positions stay on the beat grid).")
@@ -457,15 +458,6 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:  # noqa:
     )
 
 
-def _pickup_signature(beats: float) -> tuple[int, int] | None:
-    """A time signature whose one bar lasts ``beats`` quarter notes (1 → 1/4, 1.5 → 3/8), if one exists."""
-    for denominator in (4, 8, 16, 32):
-        numerator = beats * denominator / 4
-        if abs(numerator - round(numerator)) < 1e-9 and round(numerator) >= 1:
-            return round(numerator), denominator
-    return None
-
-
 def piece_to_midi_bytes(piece: Piece, resolution: int = 480) -> bytes:
     """A type-1 Standard MIDI File of the piece: one track per program, its tempo, meter and key.
 
@@ -486,8 +478,8 @@ def piece_to_midi_bytes(piece: Piece, resolution: int = 480) -> bytes:
                 velocity=int(n.velocity), pitch=int(n.pitch),
                 start=n.start * seconds_per_beat, end=n.end * seconds_per_beat))
         midi.instruments.append(instrument)
-    ts = piece.time_signature
-    pickup = _pickup_signature(piece.bar_start) if piece.bar_start > 0 else None
+    ts = piece.time_signature.midi_compatible()
+    pickup = signature_for_beats(piece.bar_start) if piece.bar_start > 0 else None
     if pickup:
         midi.time_signature_changes.append(pretty_midi.TimeSignature(pickup[0], pickup[1], 0.0))
         midi.time_signature_changes.append(

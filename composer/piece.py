@@ -39,6 +39,25 @@ class TimeSignature:
     def __str__(self) -> str:
         return f"{self.numerator}/{self.denominator}"
 
+    def midi_compatible(self) -> TimeSignature:
+        """The meter as MIDI can state it (denominator a power of two), keeping the bar's length if possible.
+
+        ABC allows meters such as 3/3; they become a meter with the same bar (2/4 for 3/3), or 4/4.
+        """
+        if self.denominator > 0 and self.denominator & (self.denominator - 1) == 0 and 1 <= self.numerator <= 255:
+            return self
+        same_bar = signature_for_beats(self.bar_beats) if self.denominator > 0 else None
+        return TimeSignature(*same_bar) if same_bar else TimeSignature(4, 4)
+
+
+def signature_for_beats(beats: float) -> tuple[int, int] | None:
+    """A time signature whose one bar lasts ``beats`` quarter notes (1 → 1/4, 1.5 → 3/8), if one exists."""
+    for denominator in (4, 8, 16, 32):
+        numerator = beats * denominator / 4
+        if abs(numerator - round(numerator)) < 1e-9 and 1 <= round(numerator) <= 255:
+            return round(numerator), denominator
+    return None
+
 
 @dataclass(frozen=True)
 class Track:

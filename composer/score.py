@@ -53,6 +53,7 @@ def piece_from_score(score: Any, parts: list[int] | None = None, *, program: int
     bpm = float(marks[0].getQuarterBPM()) if marks and marks[0].number else default_tempo
     signatures = list(flat.getElementsByClass(meter.TimeSignature))
     ts = TimeSignature(signatures[0].numerator, signatures[0].denominator) if signatures else TimeSignature()
+    ts = ts.midi_compatible()  # ABC allows meters like 3/3 that MIDI cannot state
     measures = list(all_parts[0].getElementsByClass(stream.Measure))
     bar_start = 0.0
     if len(measures) > 1 and 0 < float(measures[1].offset) < ts.bar_beats - 1e-9:

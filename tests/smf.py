@@ -64,4 +64,4 @@ def melody(pitches: list[int], length: int = 480, channel: int = 0) -> list[byte
 def simple_file(pitches: list[int] | None = None, bpm: float = 120.0) -> bytes:
     """A valid type-0 file: tempo, 4/4, C major, and a short melody."""
     pitches = pitches or [60, 62, 64, 65, 67, 65, 64, 62]
-    return smf([track([tempo(bpm), time_signature(4, 2), key_signature(0)] + melody(pitches))])
+    return smf([track([tempo(bpm), time_signature(4, 2), key_signature(0), *melody(pitches)])])

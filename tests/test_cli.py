@@ -25,7 +25,7 @@ def test_inspect_text_report(tmp_path, capsys):
 
 def test_inspect_json_estimates_a_key_when_none_is_stated(tmp_path, capsys):
     # G major scale, no key signature in the file
-    data = smf.smf([smf.track([smf.tempo(120)] + smf.melody([67, 69, 71, 72, 74, 76, 78, 79, 74, 71, 67]))])
+    data = smf.smf([smf.track([smf.tempo(120), *smf.melody([67, 69, 71, 72, 74, 76, 78, 79, 74, 71, 67])])])
     path = write(tmp_path, "g.mid", data)
     assert main(["inspect", "--json", str(path)]) == 0
     report = json.loads(capsys.readouterr().out)
@@ -48,8 +48,8 @@ def test_inspect_several_files_names_each_refusal_and_reports_the_rest(tmp_path,
 
 def test_inspect_roundtrip_writes_decode_encode(tmp_path, capsys):
     # a type-1 file with a tempo map, a pickup and off-grid timing, as another tool might write it
-    events = [smf.tempo(100), smf.time_signature(1, 2)] + smf.note(67, 470, delta=0) + \
-        [smf.time_signature(4, 2, delta=10)] + smf.note(72, 400, delta=3) + [smf.tempo(80)] + smf.melody([71, 69])
+    events = [smf.tempo(100), smf.time_signature(1, 2), *smf.note(67, 470, delta=0),
+              smf.time_signature(4, 2, delta=10), *smf.note(72, 400, delta=3), smf.tempo(80), *smf.melody([71, 69])]
     src = write(tmp_path, "odd.mid", smf.smf([smf.track(events), smf.track(smf.melody([48, 55], 960))]))
     out_dir = tmp_path / "rt"
     assert main(["inspect", str(src), "--roundtrip", str(out_dir), "--json"]) == 0

@@ -33,8 +33,8 @@ def test_type0_file_reads_tempo_meter_key_and_notes():
 
 def test_type1_tracks_merge_into_one_stream_and_keep_programs():
     conductor = smf.track([smf.tempo(100), smf.time_signature(3, 2)])
-    piano = smf.track([smf.meta(0x03, b"Piano"), smf.program(0)] + smf.melody([72, 74, 76]))
-    strings = smf.track([smf.meta(0x03, b"Strings"), smf.program(48, channel=1)] + smf.melody([48, 50], 720, channel=1))
+    piano = smf.track([smf.meta(3, b"Piano"), smf.program(0), *smf.melody([72, 74, 76])])
+    strings = smf.track([smf.meta(3, b"Strings"), smf.program(48, channel=1), *smf.melody([48, 50], 720, channel=1)])
     p = read_midi(smf.smf([conductor, piano, strings]), name="t.mid")
     assert p.time_signature == TimeSignature(3, 4)
     assert [(n.start, n.pitch, n.program) for n in p.notes] == [
@@ -47,7 +47,7 @@ def test_type1_tracks_merge_into_one_stream_and_keep_programs():
 def test_tempo_map_keeps_notes_on_the_beat_grid():
     pm = pretty_midi.PrettyMIDI(resolution=480, initial_tempo=120)
     # A tempo change halfway: pretty_midi cannot write tempo maps, so build the track by hand.
-    events = [smf.tempo(120)] + smf.melody([60, 62]) + [smf.tempo(60)] + smf.melody([64, 65])
+    events = [smf.tempo(120), *smf.melody([60, 62]), smf.tempo(60), *smf.melody([64, 65])]
     p = read_midi(smf.smf([smf.track(events)]), name="map.mid")
     assert [n.start for n in p.notes] == [0, 1, 2, 3]
     assert p.tempo == pytest.approx(120)
@@ -56,7 +56,7 @@ def test_tempo_map_keeps_notes_on_the_beat_grid():
 
 
 def test_pickup_bar_written_by_a_notation_program():
-    events = [smf.time_signature(1, 2)] + smf.note(67, 480) + [smf.time_signature(4, 2)] + smf.melody([72, 71, 69, 67])
+    events = [smf.time_signature(1, 2), *smf.note(67, 480), smf.time_signature(4, 2), *smf.melody([72, 71, 69, 67])]
     p = read_midi(smf.smf([smf.track(events)]), name="pickup.mid")
     assert p.time_signature == TimeSignature(4, 4) and p.bar_start == 1.0
     assert encode(p).positions().tolist() == [36, 0, 12, 24, 36]
@@ -137,12 +137,13 @@ BAD = {
     "only drums": (smf.smf([smf.track(smf.melody([36, 38], channel=9))]), "only drum tracks"),
     "smpte": (smf.smf([smf.track(smf.melody([60]))], division=0xE728), "SMPTE"),
     "zero ticks": (smf.smf([smf.track(smf.melody([60]))], division=0), "0 ticks per beat"),
-    "zero tempo": (smf.smf([smf.track([smf.meta(0x51, b"\0\0\0")] + smf.melody([60]))]), "tempo of 0"),
-    "time signature 0/4": (smf.smf([smf.track([smf.time_signature(0, 2)] + smf.melody([60]))]), "invalid time signature"),
-    "key with 9 sharps": (smf.smf([smf.track([smf.key_signature(9)] + smf.melody([60]))]), "invalid key signature"),
-    "key mode 5": (smf.smf([smf.track([smf.key_signature(1, 5)] + smf.melody([60]))]), "invalid key signature"),
+    "zero tempo": (smf.smf([smf.track([smf.meta(81, b"\x00\x00\x00"), *smf.melody([60])])]), "tempo of 0"),
+    "time signature 0/4": (smf.smf([smf.track([smf.time_signature(0, 2), *smf.melody([60])])]),
+                           "invalid time signature"),
+    "key with 9 sharps": (smf.smf([smf.track([smf.key_signature(9), *smf.melody([60])])]), "invalid key signature"),
+    "key mode 5": (smf.smf([smf.track([smf.key_signature(1, 5), *smf.melody([60])])]), "invalid key signature"),
     "type 2": (smf.smf([smf.track(smf.melody([60]))], fmt=2), "type-2"),
-    "status byte 0xF4": (smf.smf([smf.track([b"\x00\xf4"] + smf.melody([60]))]), "status byte 0xF4"),
+    "status byte 0xF4": (smf.smf([smf.track([b"\x00\xf4", *smf.melody([60])])]), "status byte 0xF4"),
     "data byte >127": (smf.smf([smf.track([b"\x00\x90\x3c\xff"])]), "data byte above 127"),
     "running status first": (smf.smf([smf.track([b"\x00\x3c\x40"])]), "data byte where a status byte"),
     "no tracks": (smf.header(1, 0), "no tracks"),

@@ -1,0 +1,120 @@
+"""Checkpoints: safetensors weights with the JSON config inside the same file, written atomically.
+
+One file is the unit: ``NAME.safetensors`` holds the tensors and, in its header's metadata, the JSON
+config (model settings, encoding table, data fingerprint, metrics, training state).  A readable copy
+of that JSON is written beside it as ``NAME.json``.  The vocabulary is rebuilt from the config, so a
+checkpoint is self-contained.  Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from composer.encoding import FIELDS, STEPS_PER_BEAT
+from composer.errors import InputError
+from composer.model import ModelConfig, MusicLSTM
+
+FORMAT = "composer-checkpoint-1"
+
+
+def encoding_table() -> dict[str, Any]:
+    return {"steps_per_beat": STEPS_PER_BEAT, "fields": [[f.name, f.size] for f in FIELDS]}
+
+
+def save(path: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -> None:
+    """Write tensors + config to ``path`` (a .safetensors file) atomically, then the JSON copy beside it."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {"format": FORMAT, "encoding": encoding_table(), **config}
+    text = json.dumps(header, sort_keys=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    save_file(contiguous, str(tmp), metadata={"composer": text})
+    with open(tmp, "rb+") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    json_tmp = path.with_name(f".{path.stem}.json.tmp")
+    json_tmp.write_text(json.dumps(header, indent=2, sort_keys=True) + "\n")
+    os.replace(json_tmp, path.with_suffix(".json"))
+
+
+def read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and config of a checkpoint, or :class:`InputError` saying why it cannot be used."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"The model file {path} does not exist; check the path or train one with 'composer train'.")
+    if path.is_dir():
+        for name in ("best.safetensors", "model.safetensors", "last.safetensors"):
+            if (path / name).exists():
+                return read(path / name)
+        raise InputError(f"{path} holds no model (best.safetensors, model.safetensors or last.safetensors).")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+        header_len = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if header_len <= 0 or header_len > 100_000_000 or header_len + 8 > path.stat().st_size:
+            raise InputError(f"{path.name} is not a safetensors model file (or it is truncated); composer loads "
+                             "only .safetensors checkpoints that it wrote.")
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        tensors = load_file(str(path))
+    except InputError:
+        raise
+    except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+        raise InputError(f"{path.name} is not a readable safetensors model (it may be truncated: {error}); train or "
+                         "download it again.") from None
+    if "composer" not in metadata:
+        raise InputError(f"{path.name} is a safetensors file but not a composer checkpoint (no composer config "
+                         "inside); use a model written by 'composer train'.")
+    try:
+        config = json.loads(metadata["composer"])
+    except json.JSONDecodeError:
+        raise InputError(f"{path.name} has a damaged config; train or download it again.") from None
+    if config.get("format") != FORMAT:
+        raise InputError(f"{path.name} is a checkpoint of format {config.get('format')!r}, which this version "
+                         f"of composer does not read ({FORMAT}).")
+    if config.get("encoding") != encoding_table():
+        raise InputError(f"{path.name} was trained with a different event encoding; retrain it with this version "
+                         "of composer.")
+    return tensors, config
+
+
+def model_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+
+
+def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[MusicLSTM, dict[str, Any]]:
+    """Rebuild the model a checkpoint describes and load its weights (fp16 weights become fp32)."""
+    tensors, config = read(path)
+    try:
+        model_config = ModelConfig.from_dict(config["model"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError(f"{Path(path).name} has model settings this version cannot build ({error}).") from None
+    model = MusicLSTM(model_config)
+    state = {k: v.float() for k, v in model_state(tensors).items()}
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        first = str(error).splitlines()[0] if str(error) else "shapes differ"
+        raise InputError(f"{Path(path).name} does not match its own model settings ({first}); the file is from "
+                         "another configuration or damaged.") from None
+    model.to(device)
+    model.eval()
+    return model, config
+
+
+def model_tensors(model: torch.nn.Module, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:
+    state = model.state_dict()
+    return {f"model.{k}": (v.to(dtype) if dtype is not None and v.is_floating_point() else v) for k, v in state.items()}

@@ -1,0 +1,317 @@
+"""Event sequences for training: a folder of MIDI read once into a cache, augmentation, and batches.
+
+A folder with a ``manifest.csv`` (like ``midi_data/``) brings its split; any other folder is split by a
+hash of each file's bytes (80/10/10), so the same files always land in the same split.  Unreadable
+files are skipped and listed; a folder with nothing usable is one clear error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from composer.encoding import PITCH, PITCH_HIGH, PITCH_LOW, REST, SHIFT, bar_steps, encode
+from composer.errors import InputError
+from composer.model import NO_KEY, Batch
+
+CACHE_VERSION = 1
+TRANSPOSE = (-6, 5)  # semitones tried by augmentation, each clipped so every pitch stays in range
+
+
+@dataclass
+class Song:
+    """One encoded piece: (N, 4) ids plus what the model reads beside them."""
+
+    ids: np.ndarray  # (N, 4) int64
+    bar: int  # bar length in grid steps
+    bar_start: int  # grid step where bars are counted from
+    key: int  # 0-23, or NO_KEY
+    name: str = ""
+    collection: str = ""
+    group: str = ""  # pieces of one work or melody share a group (from the manifest)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def positions(self) -> np.ndarray:
+        """(N+1,) metrical position of time 0 (before the first event) and of each event's onset."""
+        onsets = np.concatenate([[0], np.cumsum(self.ids[:, SHIFT])])
+        return (onsets - self.bar_start) % self.bar
+
+
+@dataclass
+class LoadReport:
+    files: int = 0
+    skipped: list[str] = field(default_factory=list)  # "name: reason", one per unreadable file
+    fingerprint: str = ""  # hash of the data (names, sizes, contents): recorded in checkpoints
+
+
+def song_from_piece(piece: object, name: str = "", collection: str = "") -> Song:
+    events = encode(piece)  # type: ignore[arg-type]
+    return Song(ids=events.ids, bar=bar_steps(events.time_signature), bar_start=events.bar_start,
+                key=NO_KEY if events.key is None else int(events.key), name=name, collection=collection)
+
+
+# -------------------------------------------------------------------------------------- loading
+
+def _split_of_bytes(data: bytes) -> str:
+    bucket = int(hashlib.sha1(data).hexdigest()[:8], 16) % 100
+    return "train" if bucket < 80 else "valid" if bucket < 90 else "test"
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("COMPOSER_CACHE", Path.home() / ".cache" / "composer"))
+
+
+def list_files(root: Path) -> list[tuple[Path, str, str, str, str]]:
+    """(path, split, collection, eval_set, group) for every MIDI file of a folder, in a stable order."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder; give a folder of MIDI files.")
+    manifest = root / "manifest.csv"
+    if manifest.exists():
+        from composer.corpus import read_manifest
+
+        return [(root / e.path, e.split, e.collection, e.eval_set, e.group) for e in read_manifest(root)]
+    out = []
+    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in (".mid", ".midi") and p.is_file()):
+        try:
+            split = _split_of_bytes(path.read_bytes()[:1_000_000])
+        except OSError:
+            split = "train"
+        out.append((path, split, "", "", ""))
+    if not out:
+        raise InputError(f"{root} holds no .mid or .midi files; point --data at a folder of MIDI files.")
+    return out
+
+
+def load_songs(root: Path, *, use_cache: bool = True, progress: bool = False
+               ) -> tuple[list[Song], list[str], list[str], LoadReport]:
+    """Read every file of a folder → (songs, split of each, eval set of each, report).
+
+    Encoded songs are cached (numpy ``.npz``, no pickle) under ``$COMPOSER_CACHE`` or
+    ``~/.cache/composer``, keyed by a hash of the files' names, sizes and contents.
+    """
+    from composer.midi_io import read_midi
+
+    files = list_files(root)
+    digest = hashlib.sha1(f"v{CACHE_VERSION}".encode())
+    for path, split, collection, eval_set, group in files:
+        stat = path.stat() if path.exists() else None
+        digest.update(f"{path.relative_to(root)}|{split}|{collection}|{eval_set}|{group}|"
+                      f"{stat.st_size if stat else -1}".encode())
+    if not (Path(root) / "manifest.csv").exists():
+        for path, *_ in files:  # without a manifest's content hashes, hash the bytes themselves
+            with open(path, "rb") as f:
+                digest.update(hashlib.sha1(f.read()).digest())
+    else:
+        digest.update((Path(root) / "manifest.csv").read_bytes())
+    fingerprint = digest.hexdigest()[:16]
+    cache = _cache_dir() / f"events-{fingerprint}.npz"
+    if use_cache and cache.exists():
+        try:
+            songs, splits, evals, report = _read_cache(cache)
+            report.fingerprint = fingerprint
+            return songs, splits, evals, report
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache is rebuilt
+    songs: list[Song] = []
+    splits: list[str] = []
+    evals: list[str] = []
+    report = LoadReport(files=len(files), fingerprint=fingerprint)
+    iterator: Iterable[tuple[Path, str, str, str, str]] = files
+    if progress:
+        from tqdm import tqdm
+
+        iterator = tqdm(files, desc="reading MIDI", unit="file")
+    for path, split, collection, eval_set, group in iterator:
+        try:
+            piece = read_midi(path)
+            song = song_from_piece(piece, str(path.relative_to(root)), collection)
+            song.group = group
+        except InputError as error:
+            report.skipped.append(str(error))
+            continue
+        songs.append(song)
+        splits.append(split)
+        evals.append(eval_set)
+    if not songs:
+        raise InputError(f"None of the {len(files)} MIDI files in {root} could be read; see the reasons above and "
+                         "check that the folder holds real MIDI files.")
+    if use_cache:
+        _write_cache(cache, songs, splits, evals, report)
+    return songs, splits, evals, report
+
+
+def _write_cache(path: Path, songs: list[Song], splits: list[str], evals: list[str], report: LoadReport) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lengths = np.array([len(s) for s in songs], dtype=np.int64)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(
+        tmp,
+        ids=np.concatenate([s.ids for s in songs]).astype(np.int16),
+        lengths=lengths,
+        meta=np.array([[s.bar, s.bar_start, s.key] for s in songs], dtype=np.int64),
+        names=np.array([s.name for s in songs]),
+        collections=np.array([s.collection for s in songs]),
+        groups=np.array([s.group for s in songs]),
+        splits=np.array(splits),
+        evals=np.array(evals),
+        skipped=np.array([*report.skipped, ""]),
+        files=np.array([report.files]),
+    )
+    os.replace(tmp, path)
+
+
+def _read_cache(path: Path) -> tuple[list[Song], list[str], list[str], LoadReport]:
+    with np.load(path, allow_pickle=False) as z:
+        ids = z["ids"].astype(np.int64)
+        ends = np.cumsum(z["lengths"])
+        starts = ends - z["lengths"]
+        meta = z["meta"]
+        songs = [Song(ids[a:b], int(m[0]), int(m[1]), int(m[2]), str(n), str(c), str(g))
+                 for a, b, m, n, c, g in zip(starts, ends, meta, z["names"], z["collections"], z["groups"],
+                                             strict=True)]
+        report = LoadReport(files=int(z["files"][0]), skipped=[s for s in z["skipped"].tolist() if s])
+        return songs, [str(s) for s in z["splits"]], [str(e) for e in z["evals"]], report
+
+
+# -------------------------------------------------------------------------------------- augmentation
+
+def transpose_range(song: Song) -> tuple[int, int]:
+    """Semitone shifts within TRANSPOSE that keep every pitch of the song on the piano."""
+    pitches = song.ids[:, PITCH]
+    notes = pitches[pitches != REST]
+    if notes.size == 0:
+        return 0, 0
+    low = max(TRANSPOSE[0], -int(notes.min()))
+    high = min(TRANSPOSE[1], (PITCH_HIGH - PITCH_LOW) - int(notes.max()))
+    return low, max(low, high)
+
+
+def transposed(ids: np.ndarray, key: int, semitones: int) -> tuple[np.ndarray, int]:
+    if semitones == 0:
+        return ids, key
+    out = ids.copy()
+    notes = out[:, PITCH] != REST
+    out[notes, PITCH] += semitones
+    if key != NO_KEY:
+        key = (key % 12 + semitones) % 12 + (12 if key >= 12 else 0)
+    return out, key
+
+
+# -------------------------------------------------------------------------------------- batches
+
+def collate(items: Sequence[tuple[Song, int, int, int]]) -> Batch:
+    """Pad (song, start, length, semitones) windows into one Batch.
+
+    The input at a window's first step is the event before it (or BOS at a song's start), so every
+    target is predicted with the right metrical position and key.
+    """
+    lengths = [length for _, _, length, _ in items]
+    b, t = len(items), max(lengths)
+    inputs = np.zeros((b, t, 4), dtype=np.int64)
+    targets = np.zeros((b, t, 4), dtype=np.int64)
+    in_pos = np.zeros((b, t), dtype=np.int64)
+    tgt_pos = np.zeros((b, t), dtype=np.int64)
+    bar = np.zeros((b, t), dtype=np.int64)
+    key = np.full((b, t), NO_KEY, dtype=np.int64)
+    mask = np.zeros((b, t), dtype=bool)
+    bos = np.array([f.size for f in _fields()], dtype=np.int64)
+    for row, (song, start, length, semis) in enumerate(items):
+        ids, k = transposed(song.ids, song.key, semis)
+        pos = song.positions()  # (N+1,)
+        window = ids[start:start + length]
+        targets[row, :length] = window
+        if start == 0:
+            inputs[row, 0] = bos
+            inputs[row, 1:length] = window[:-1]
+        else:
+            inputs[row, :length] = ids[start - 1:start + length - 1]
+        # pos[0] is time 0 (the BOS "onset"); pos[j+1] is event j's onset.
+        in_pos[row, :length] = pos[start:start + length]
+        tgt_pos[row, :length] = pos[start + 1:start + length + 1]
+        bar[row, :length] = song.bar
+        key[row, :length] = k
+        mask[row, :length] = True
+    return Batch(*(torch.from_numpy(a) for a in (inputs, targets, in_pos, tgt_pos, bar, key, mask)))
+
+
+def _fields():  # late import keeps the table in one place
+    from composer.encoding import FIELDS
+
+    return FIELDS
+
+
+def windows_for_epoch(songs: Sequence[Song], max_len: int, rng: np.random.Generator) -> list[tuple[int, int, int]]:
+    """Every song once: whole when it fits in ``max_len``, else cut into consecutive windows.
+
+    Long songs start their windows at a random offset each epoch so every note is a window start sometimes.
+    """
+    out = []
+    for i, song in enumerate(songs):
+        n = len(song)
+        if n <= max_len:
+            out.append((i, 0, n))
+            continue
+        offset = int(rng.integers(0, max_len))
+        starts = [0, *list(range(offset, n, max_len))] if offset else list(range(0, n, max_len))
+        bounds = [*starts, n]
+        for a, b in itertools.pairwise(bounds):
+            if b > a:
+                out.append((i, a, b - a))
+    return out
+
+
+def iterate_batches(songs: Sequence[Song], *, max_len: int, batch_events: int, seed: int, epoch: int,
+                    augment: bool, shuffle: bool = True) -> Iterator[list[tuple[Song, int, int, int]]]:
+    """The batches of one epoch, the same for the same (seed, epoch) whether or not training was resumed.
+
+    Windows of similar length are grouped (little padding), about ``batch_events`` events per batch.
+    """
+    rng = np.random.default_rng([seed, epoch])
+    windows = windows_for_epoch(songs, max_len, rng)
+    if shuffle:
+        order = rng.permutation(len(windows))
+        windows = [windows[i] for i in order]
+    # Sort within chunks of 50 batches by length: little padding, still shuffled between chunks.
+    chunk = 50 * max(1, batch_events // max_len)
+    batches: list[list[tuple[int, int, int]]] = []
+    for c in range(0, len(windows), chunk):
+        part = sorted(windows[c:c + chunk], key=lambda w: w[2])
+        current: list[tuple[int, int, int]] = []
+        longest = 0
+        for w in part:
+            longest_next = max(longest, w[2])
+            if current and longest_next * (len(current) + 1) > batch_events:
+                batches.append(current)
+                current, longest_next = [], w[2]
+            current.append(w)
+            longest = longest_next
+        if current:
+            batches.append(current)
+    if shuffle:
+        batches = [batches[i] for i in rng.permutation(len(batches))]
+    for index, batch in enumerate(batches):
+        brng = np.random.default_rng([seed, epoch, index, 1])
+        items = []
+        for song_index, start, length in batch:
+            song = songs[song_index]
+            semis = 0
+            if augment:
+                low, high = transpose_range(song)
+                semis = int(brng.integers(low, high + 1))
+            items.append((song, start, length, semis))
+        yield items
+
+
+def count_batches(songs: Sequence[Song], *, max_len: int, batch_events: int, seed: int, epoch: int) -> int:
+    return sum(1 for _ in iterate_batches(songs, max_len=max_len, batch_events=batch_events, seed=seed,
+                                          epoch=epoch, augment=False))

@@ -1,0 +1,355 @@
+"""Training: read top to bottom.  ``composer train --data midi_data --out runs/NAME``.
+
+Every knob is a field of :class:`TrainConfig` with its default and a reason.  The run is seeded and
+resumable: the batches of an epoch, their transpositions and the dropout masks are functions of
+(seed, epoch, batch index), so a run killed at any moment and continued with ``--resume`` goes on
+exactly where its last checkpoint stood.  Checkpoints are written atomically (see
+:mod:`composer.checkpoint`).
+
+More than one process: ``torchrun --nproc_per_node N composer train …`` trains with
+DistributedDataParallel (gloo on CPU, nccl on GPU); each process takes every N-th batch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from composer import checkpoint
+from composer.dataset import Song, collate, iterate_batches, load_songs
+from composer.encoding import FIELD_NAMES, REST
+from composer.errors import InputError
+from composer.model import Batch, ModelConfig, MusicLSTM, parameter_count
+
+LN2 = math.log(2)
+
+
+@dataclass
+class TrainConfig:
+    data: str = "midi_data"  # a folder of MIDI; a manifest.csv there brings its split
+    out: str = "runs/default"  # where checkpoints go
+    model: ModelConfig = field(default_factory=ModelConfig)
+    epochs: int = 40  # upper bound; early stopping usually ends sooner
+    batch_events: int = 8192  # events per batch (about 32 windows of 256)
+    max_len: int = 256  # longest training window; longer pieces are cut into windows
+    lr: float = 2e-3  # peak learning rate of Adam(W)
+    min_lr_ratio: float = 0.05  # cosine schedule decays to this fraction of the peak
+    warmup_steps: int = 200  # linear warm-up from 0, steadies the first steps of a fresh LSTM
+    weight_decay: float = 0.01  # mild AdamW regularization
+    clip: float = 1.0  # gradient-norm clipping: LSTMs occasionally spike
+    patience: int = 4  # epochs without a better validation score before stopping
+    seed: int = 0
+    augment: bool = True  # random range-safe transposition of each training window
+    exclude_eval: bool = False  # leave out the evaluation sets and every piece grouped with them
+    collections: list[str] | None = None  # train on these collections only (default: all)
+    init: str | None = None  # start from this checkpoint's weights (fine-tuning)
+    checkpoint_seconds: float = 60.0  # write last.safetensors at least this often
+    max_steps: int | None = None  # stop after this many optimizer steps (tests, quick runs)
+    device: str = "auto"  # "cpu", "cuda" or "auto"
+    threads: int | None = None  # torch intra-op threads (default: torch's choice)
+    progress: bool = True
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        data = dict(data)
+        data["model"] = ModelConfig.from_dict(data.get("model", {}))
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay from ``lr`` to ``lr * min_lr_ratio`` at ``total`` steps."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    return cfg.lr * (cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def note_count(batch: Batch) -> int:
+    return int((batch.mask & (batch.targets[..., 1] != REST)).sum())
+
+
+@torch.no_grad()
+def evaluate_songs(model: MusicLSTM, songs: list[Song], device: torch.device, *, max_len: int = 4096,
+                   batch_events: int = 32768, world: int = 1, rank: int = 0) -> dict[str, float]:
+    """Bits per note on whole songs (no augmentation): total and per field.
+
+    Rest events' bits are charged to the notes (bits of all events / number of notes).
+    """
+    model.eval()
+    totals = torch.zeros(5, dtype=torch.float64, device=device)  # 4 fields + notes
+    batches = list(iterate_batches(songs, max_len=max_len, batch_events=batch_events, seed=0, epoch=0,
+                                   augment=False, shuffle=False))
+    for items in batches[rank::world]:
+        batch = collate(items).to(device)
+        nll = model.field_nll(batch).double()  # (B, T, 4) nats
+        totals[:4] += nll.sum(dim=(0, 1))
+        totals[4] += note_count(batch)
+    if world > 1:
+        dist.all_reduce(totals)
+    notes = max(1.0, float(totals[4]))
+    per_field = {f"{name}_bits": float(totals[i]) / LN2 / notes for i, name in enumerate(FIELD_NAMES)}
+    return {"bits_per_note": float(totals[:4].sum()) / LN2 / notes, **per_field, "notes": notes}
+
+
+def _device(cfg: TrainConfig, local_rank: int) -> torch.device:
+    if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise InputError("--device cuda was asked for but no CUDA GPU is available; use --device cpu.")
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
+def select_songs(songs: list[Song], splits: list[str], evals: list[str], cfg: TrainConfig
+                 ) -> tuple[list[Song], list[Song]]:
+    keep = [True] * len(songs)
+    if cfg.collections:
+        keep = [k and s.collection in cfg.collections for k, s in zip(keep, songs, strict=True)]
+    if cfg.exclude_eval:
+        held = {s.group for s, e in zip(songs, evals, strict=True) if e}
+        keep = [k and not e and (not s.group or s.group not in held)
+                for k, s, e in zip(keep, songs, evals, strict=True)]
+    train = [s for s, sp, k in zip(songs, splits, keep, strict=True) if k and sp == "train"]
+    valid = [s for s, sp, k in zip(songs, splits, keep, strict=True) if k and sp == "valid"]
+    return train, valid
+
+
+# ---------------------------------------------------------------------------------------- the loop
+
+def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], list[Song]] | None = None,
+          fingerprint: str = "") -> dict[str, Any]:
+    """Train (or resume) a model; returns the final metrics.  ``songs`` bypasses reading ``cfg.data``."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    device = _device(cfg, local_rank)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    main_process = rank == 0
+    if main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        _check_writable(out)
+
+    # ---- data
+    if songs is None:
+        all_songs, splits, evals, report = load_songs(Path(cfg.data), progress=cfg.progress and main_process)
+        if main_process:
+            for line in report.skipped:
+                print(f"skipped: {line}")
+        train_songs, valid_songs = select_songs(all_songs, splits, evals, cfg)
+        fingerprint = report.fingerprint
+    else:
+        train_songs, valid_songs = songs
+    if not train_songs:
+        raise InputError(f"No training pieces in {cfg.data} (after the split and filters); add MIDI files.")
+    if not valid_songs:
+        valid_songs = train_songs[: max(1, len(train_songs) // 10)]
+
+    # ---- model and optimizer
+    torch.manual_seed(cfg.seed)
+    init_config: dict[str, Any] | None = None
+    if cfg.init:
+        model, init_config = checkpoint.load_model(Path(cfg.init))
+        cfg.model = model.config
+    else:
+        model = MusicLSTM(cfg.model)
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    loss_module: torch.nn.Module = _Loss(model)
+    if world > 1:
+        loss_module = torch.nn.parallel.DistributedDataParallel(
+            loss_module, device_ids=[local_rank] if device.type == "cuda" else None)
+
+    state = {"epoch": 0, "batch": 0, "step": 0, "best": float("inf"), "bad_epochs": 0, "history": [],
+             "train_seconds": 0.0, "notes_seen": 0}
+    if resume and (out / "last.safetensors").exists():
+        tensors, saved = checkpoint.read(out / "last.safetensors")
+        model.load_state_dict(checkpoint.model_state(tensors))
+        _load_optimizer(optimizer, tensors, saved["optimizer"])
+        state = saved["state"]
+        if main_process:
+            print(f"resuming at epoch {state['epoch'] + 1}, batch {state['batch']}, step {state['step']}")
+    elif resume and main_process:
+        print(f"nothing to resume in {out}; starting a new run")
+
+    batches_per_epoch = sum(1 for _ in iterate_batches(train_songs, max_len=cfg.max_len,
+                                                       batch_events=cfg.batch_events, seed=cfg.seed, epoch=0,
+                                                       augment=False)) // world
+    # The schedule spans all epochs; max_steps only stops early, so a stopped run resumes on the same curve.
+    total_steps = cfg.epochs * max(1, batches_per_epoch)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
+                else torch.autocast("cpu", enabled=False))
+    base = {"model": cfg.model.to_dict(), "train": _jsonable(asdict(cfg)), "data_fingerprint": fingerprint,
+            "parameters": parameter_count(model), "init": init_config.get("name") if init_config else cfg.init}
+    if main_process:
+        print(f"training {parameter_count(model):,} parameters on {len(train_songs):,} pieces "
+              f"({sum(len(s) for s in train_songs):,} events), validating on {len(valid_songs):,}; "
+              f"{batches_per_epoch} batches per epoch, device {device}, {world} process(es)")
+
+    last_save = time.perf_counter()
+    stop = False
+    while state["epoch"] < cfg.epochs and not stop:
+        epoch = state["epoch"]
+        model.train()
+        batches = list(iterate_batches(train_songs, max_len=cfg.max_len, batch_events=cfg.batch_events,
+                                       seed=cfg.seed, epoch=epoch, augment=cfg.augment))
+        batches = batches[: batches_per_epoch * world]
+        mine = list(range(rank, len(batches), world))
+        bar = _progress(cfg.progress and main_process, len(mine), epoch, cfg.epochs)
+        if bar is not None:
+            bar.update(state["batch"])
+        started = time.perf_counter()
+        notes_this_run = 0
+        for index in mine[state["batch"]:]:
+            torch.manual_seed(hash((cfg.seed, epoch, index)) % (2**63))  # dropout masks, resumable
+            batch = collate(batches[index]).to(device)
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(state["step"], total_steps, cfg)
+            with autocast:
+                nll = loss_module(batch)
+            loss = nll.sum() / batch.mask.sum()  # nats per event (all four fields)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+            optimizer.step()
+            notes = note_count(batch) * world
+            notes_this_run += notes
+            state["notes_seen"] += notes
+            state["step"] += 1
+            state["batch"] += 1
+            if bar is not None:
+                elapsed = time.perf_counter() - started
+                bar.set_postfix(loss=f"{loss.item() / LN2:.3f} bits/event", notes_s=f"{notes_this_run / elapsed:,.0f}")
+                bar.update(1)
+            if cfg.max_steps and state["step"] >= cfg.max_steps:
+                stop = True
+                break
+            if time.perf_counter() - last_save > cfg.checkpoint_seconds:
+                state["train_seconds"] += time.perf_counter() - last_save
+                _save_last(out, model, optimizer, state, base, main_process, world)
+                last_save = time.perf_counter()
+        if bar is not None:
+            bar.close()
+        if stop and state["batch"] < len(mine):
+            break  # max_steps cut the epoch short: no end-of-epoch validation
+        valid = evaluate_songs(model, valid_songs, device, world=world, rank=rank)
+        state["epoch"] += 1
+        state["batch"] = 0
+        improved = valid["bits_per_note"] < state["best"] - 1e-4
+        state["history"].append({"epoch": state["epoch"], "step": state["step"], **valid})
+        if improved:
+            state["best"] = valid["bits_per_note"]
+            state["bad_epochs"] = 0
+            if main_process:
+                checkpoint.save(out / "best.safetensors", checkpoint.model_tensors(model),
+                                {**base, "name": out.name, "metrics": {"valid": valid, "epoch": state["epoch"],
+                                                                       "step": state["step"]}})
+        else:
+            state["bad_epochs"] += 1
+        if main_process:
+            print(f"epoch {state['epoch']}: valid {valid['bits_per_note']:.4f} bits/note "
+                  f"(pitch {valid['pitch_bits']:.4f}){' *' if improved else ''}")
+        state["train_seconds"] += time.perf_counter() - last_save
+        _save_last(out, model, optimizer, state, base, main_process, world)
+        last_save = time.perf_counter()
+        if state["bad_epochs"] >= cfg.patience:
+            if main_process:
+                print(f"no improvement for {cfg.patience} epochs: stopping early")
+            break
+    state["train_seconds"] += time.perf_counter() - last_save
+    _save_last(out, model, optimizer, state, base, main_process, world)
+    if not (out / "best.safetensors").exists() and main_process:
+        valid = evaluate_songs(model, valid_songs, device)
+        checkpoint.save(out / "best.safetensors", checkpoint.model_tensors(model),
+                        {**base, "name": out.name, "metrics": {"valid": valid, "step": state["step"]}})
+    if world > 1:
+        dist.barrier()
+    return {"best_valid_bits_per_note": state["best"], "steps": state["step"], "epochs": state["epoch"],
+            "history": state["history"], "train_seconds": state["train_seconds"]}
+
+
+class _Loss(torch.nn.Module):
+    """The model's per-field loss as a module's forward, so DistributedDataParallel wraps the whole step."""
+
+    def __init__(self, model: MusicLSTM) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.model.field_nll(batch)
+
+
+def _progress(enabled: bool, total: int, epoch: int, epochs: int) -> Any:
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"epoch {epoch + 1}/{epochs}", unit="batch", dynamic_ncols=True)
+
+
+def _check_writable(out: Path) -> None:
+    probe = out / ".write-test"
+    try:
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as error:
+        raise InputError(f"Cannot write checkpoints to {out} ({error.strerror}); choose a writable --out folder "
+                         "with free space.") from None
+
+
+def _save_last(out: Path, model: MusicLSTM, optimizer: torch.optim.Optimizer, state: dict[str, Any],
+               base: dict[str, Any], main_process: bool, world: int) -> None:
+    if main_process:
+        tensors = checkpoint.model_tensors(model)
+        opt_tensors, opt_meta = _optimizer_tensors(optimizer)
+        tensors.update(opt_tensors)
+        try:
+            checkpoint.save(out / "last.safetensors", tensors,
+                            {**base, "name": out.name, "state": state, "optimizer": opt_meta})
+        except OSError as error:
+            raise InputError(f"Could not write a checkpoint to {out} ({error.strerror}); the previous checkpoint "
+                             "is intact — free some space or choose another --out, then --resume.") from None
+    if world > 1:
+        dist.barrier()
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    sd = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for pid, pstate in sd["state"].items():
+        for name, value in pstate.items():
+            if torch.is_tensor(value):
+                tensors[f"optim.{pid}.{name}"] = value
+            else:
+                scalars.setdefault(str(pid), {})[name] = value
+    return tensors, {"param_groups": _jsonable(sd["param_groups"]), "scalars": scalars}
+
+
+def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            _, pid, name = key.split(".", 2)
+            state.setdefault(int(pid), {})[name] = value
+    for pid, scalars in meta.get("scalars", {}).items():
+        state.setdefault(int(pid), {}).update(scalars)
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else str(o)))
+
