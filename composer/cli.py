@@ -82,6 +82,41 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "shipped"
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from composer import evaluate
+    from composer.checkpoint import load_model
+
+    if args.protocol:
+        sets = {"chorales": "chorales_bwv253_438", "kinder": "essen_kinder"}
+        results = {}
+        for name in args.protocol.split(","):
+            if name not in sets:
+                raise InputError(f"Unknown protocol {name!r}; choose chorales, kinder or both (chorales,kinder).")
+            results[sets[name]] = evaluate.protocol(
+                sets[name], args.reference, args.pretrained or args.model, folds=args.folds, epochs=args.epochs,
+                progress=not args.json)
+        _emit(results, args)
+        return 0
+    model, _ = load_model(args.model)
+    if args.data:
+        result = evaluate.score_folder(model, args.data, args.reference, ngram_order=args.ngram_order)
+    else:
+        result = evaluate.test_split(model, args.reference, ngram_order=args.ngram_order)
+    _emit(result, args)
+    return 0
+
+
+def _emit(result: dict, args: argparse.Namespace) -> None:
+    text = json.dumps(result, indent=None if args.json else 2)
+    print(text)
+    if args.write:
+        args.write.parent.mkdir(parents=True, exist_ok=True)
+        args.write.write_text(json.dumps(result, indent=2) + "\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="composer", description="Seed-and-continue music composer.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -123,6 +158,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, help="torch threads per process")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
+
+    e = sub.add_parser("evaluate", help="bits per note: test split, a folder, or the published protocols")
+    e.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="checkpoint (default: the shipped model)")
+    e.add_argument("--data", type=Path, help="score this folder of MIDI instead of the test split")
+    e.add_argument("--reference", type=Path, default=DEFAULT_DATA,
+                   help="the corpus with the split (default: the embedded corpus)")
+    e.add_argument("--protocol", help="chorales, kinder or chorales,kinder: 10-fold pitch bits per note")
+    e.add_argument("--pretrained", type=Path, help="with --protocol: the model to fine-tune per fold "
+                   "(default: --model; it must not have seen the evaluation sets)")
+    e.add_argument("--folds", type=int, default=10)
+    e.add_argument("--epochs", type=int, default=12, help="with --protocol: fine-tuning epochs per fold (max)")
+    e.add_argument("--ngram-order", type=int, default=4)
+    e.add_argument("--json", action="store_true", help="one JSON object on one line")
+    e.add_argument("--write", type=Path, help="also write the result as JSON to this file")
+    e.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("corpus", help="the embedded corpus in midi_data/")
     csub = p.add_subparsers(dest="corpus_command", required=True)

@@ -351,8 +351,11 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
     resolution = midi.resolution
     remarks: list[str] = []
 
+    def ticks(seconds: float) -> int:
+        return int(midi.time_to_tick(seconds))
+
     def beats(seconds: float) -> float:
-        return int(midi.time_to_tick(seconds)) / resolution
+        return ticks(seconds) / resolution
 
     notes: list[Note] = []
     tracks: list[Track] = []
@@ -365,14 +368,16 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
             continue
         kept = 0
         for n in instrument.notes:
-            start, end = beats(n.start), beats(n.end)
+            start, end = ticks(n.start), ticks(n.end)
             if end <= start:
                 zero_length += 1
                 continue
             if not PITCH_LOW <= n.pitch <= PITCH_HIGH:
                 dropped_range += 1
                 continue
-            notes.append(Note(start, end - start, int(n.pitch), max(1, int(n.velocity)), int(instrument.program)))
+            # Beats as tick ratios (not a difference of floats), so that grid positions come back exactly.
+            notes.append(Note(start / resolution, (end - start) / resolution, int(n.pitch), max(1, int(n.velocity)),
+                              int(instrument.program)))
             kept += 1
         if kept:
             tracks.append(Track(label_track, int(instrument.program), False, kept, True))

@@ -77,12 +77,34 @@ class Batch:
         return Batch(*(getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)))
 
 
+def _offsets(sizes: tuple[int, ...]) -> torch.Tensor:
+    return torch.tensor([0, *list(torch.tensor(sizes).cumsum(0)[:-1].tolist())], dtype=torch.long)
+
+
+class LockedDropout(nn.Module):
+    """Dropout with one mask per sequence, shared across time steps (variational dropout for RNNs).
+
+    Cheaper than per-step masks (one draw per sequence and unit) and the usual regularizer for LSTMs.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, T, H)
+        if not self.training or self.p == 0:
+            return x
+        mask = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1 - self.p) / (1 - self.p)
+        return x * mask
+
+
 class MusicLSTM(nn.Module):
     """Embeddings → stacked LSTM → four heads.
 
-    Every "concatenate these embeddings and apply a linear layer" is written as the equivalent sum of
-    per-input embeddings (a linear layer over one-hot inputs is an embedding lookup), so the inputs and
-    the heads' conditioning cost lookups, not matrix products: training runs near the bare LSTM's speed.
+    Every "concatenate these inputs and apply a linear layer" is written as the equivalent sum of
+    per-input embeddings (a linear layer over one-hot inputs is an embedding lookup), computed with one
+    ``EmbeddingBag`` per sum, so the inputs and the heads' conditioning cost lookups rather than matrix
+    products: training runs near the bare LSTM's speed (bench/train_throughput.py).
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -91,41 +113,59 @@ class MusicLSTM(nn.Module):
         h, hh = config.hidden, config.head_hidden
         # Input: the previous event's fields (each with one extra id for "beginning of sequence"),
         # the metrical position of its onset, the bar length and the key, summed.
-        self.in_fields = nn.ModuleList(nn.Embedding(size + 1, h) for size in SIZES)
-        self.in_pos = nn.Embedding(MAX_POSITION, h)
-        self.in_bar = nn.Embedding(MAX_BAR, h)
-        self.in_key = nn.Embedding(N_KEYS, h)
-        self.drop = nn.Dropout(config.dropout)
-        self.lstm = nn.LSTM(h, h, num_layers=config.layers, batch_first=True,
-                            dropout=config.dropout if config.layers > 1 else 0.0)
+        in_sizes = (*(size + 1 for size in SIZES), MAX_POSITION, MAX_BAR, N_KEYS)
+        self.register_buffer("in_offsets", _offsets(in_sizes), persistent=False)
+        self.in_embed = nn.EmbeddingBag(sum(in_sizes), h, mode="sum")
+        self.drop = LockedDropout(config.dropout)
+        # One single-layer LSTM per level, so that locked dropout can sit between them.
+        self.lstm = nn.ModuleList(nn.LSTM(h, h, batch_first=True) for _ in range(config.layers))
         # Heads: one projection of h for all four, then per-head conditioning on the fields already chosen.
         self.head_in = nn.Linear(h, 4 * hh)
-        self.dur_shift, self.dur_pos = nn.Embedding(SIZES[0], hh), nn.Embedding(MAX_POSITION, hh)
-        self.pitch_shift, self.pitch_pos = nn.Embedding(SIZES[0], hh), nn.Embedding(MAX_POSITION, hh)
-        self.pitch_dur, self.pitch_key = nn.Embedding(SIZES[2], hh), nn.Embedding(N_KEYS, hh)
-        self.vel_shift, self.vel_pos = nn.Embedding(SIZES[0], hh), nn.Embedding(MAX_POSITION, hh)
-        self.vel_dur, self.vel_pitch = nn.Embedding(SIZES[2], hh), nn.Embedding(SIZES[1], hh)
+        dur_sizes = (SIZES[0], MAX_POSITION)  # shift, position
+        pitch_sizes = (SIZES[0], MAX_POSITION, SIZES[2], N_KEYS)  # shift, position, duration, key
+        vel_sizes = (SIZES[0], MAX_POSITION, SIZES[2], SIZES[1])  # shift, position, duration, pitch
+        self.register_buffer("dur_offsets", _offsets(dur_sizes), persistent=False)
+        self.register_buffer("pitch_offsets", _offsets(pitch_sizes), persistent=False)
+        self.register_buffer("vel_offsets", _offsets(vel_sizes), persistent=False)
+        self.dur_cond = nn.EmbeddingBag(sum(dur_sizes), hh, mode="sum")
+        self.pitch_cond = nn.EmbeddingBag(sum(pitch_sizes), hh, mode="sum")
+        self.vel_cond = nn.EmbeddingBag(sum(vel_sizes), hh, mode="sum")
         self.out_shift = nn.Linear(hh, SIZES[0])
         self.out_pitch = nn.Linear(hh, SIZES[1])
         self.out_dur = nn.Linear(hh, SIZES[2])
         self.out_vel = nn.Linear(hh, SIZES[3])
 
+    @staticmethod
+    def _bag(bag: nn.EmbeddingBag, offsets: torch.Tensor, ids: list[torch.Tensor]) -> torch.Tensor:
+        """Sum of one embedding per id tensor (all (…,)), looked up in one bag: → (…, D)."""
+        stacked = torch.stack(ids, dim=-1) + offsets  # (…, K)
+        flat = stacked.reshape(-1, stacked.shape[-1])
+        return bag(flat).reshape(*stacked.shape[:-1], -1)
+
     # -------------------------------------------------------------------------------------- trunk
     def embed_inputs(self, inputs: torch.Tensor, in_pos: torch.Tensor, bar: torch.Tensor,
                      key: torch.Tensor) -> torch.Tensor:
         """(B, T, 4), (B, T), (B, T), (B, T) → (B, T, H)"""
-        x = self.in_pos(in_pos.clamp(max=MAX_POSITION - 1)) + self.in_bar(bar.clamp(max=MAX_BAR - 1)) + self.in_key(key)
-        for i, emb in enumerate(self.in_fields):
-            x = x + emb(inputs[..., i])
-        return self.drop(x)
+        ids = [inputs[..., i] for i in range(N_FIELDS)]
+        ids += [in_pos.clamp(max=MAX_POSITION - 1), bar.clamp(max=MAX_BAR - 1), key]
+        return self.drop(self._bag(self.in_embed, self.in_offsets, ids))
 
     def forward(self, inputs: torch.Tensor, in_pos: torch.Tensor, bar: torch.Tensor, key: torch.Tensor,
                 state: tuple[torch.Tensor, torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Run the LSTM over (B, T) steps; returns hidden outputs (B, T, H) and the new state."""
+        """Run the LSTM over (B, T) steps; returns hidden outputs (B, T, H) and the new state.
+
+        ``state`` is (h, c), each (layers, B, H), as nn.LSTM keeps it.
+        """
         x = self.embed_inputs(inputs, in_pos, bar, key)
-        out, state = self.lstm(x, state)
-        return self.drop(out), state
+        hs, cs = [], []
+        for i, layer in enumerate(self.lstm):
+            layer_state = None if state is None else (state[0][i:i + 1], state[1][i:i + 1])
+            x, (h, c) = layer(x, layer_state)
+            hs.append(h)
+            cs.append(c)
+            x = self.drop(x)
+        return x, (torch.cat(hs), torch.cat(cs))
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         shape = (self.config.layers, batch, self.config.hidden)
@@ -137,26 +177,25 @@ class MusicLSTM(nn.Module):
         return self.head_in(h).chunk(4, dim=-1)
 
     def _out(self, layer: nn.Linear, z: torch.Tensor) -> torch.Tensor:
-        return layer(self.drop(F.gelu(z)))
+        # No dropout here: the LSTM output is already dropped, and sampling masks costs CPU time.
+        return layer(F.gelu(z))
 
     def shift_logits(self, z: torch.Tensor) -> torch.Tensor:
         return self._out(self.out_shift, z)
 
     def duration_logits(self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        pos = pos.clamp(max=MAX_POSITION - 1)
-        return self._out(self.out_dur, z + self.dur_shift(shift) + self.dur_pos(pos))
+        cond = self._bag(self.dur_cond, self.dur_offsets, [shift, pos.clamp(max=MAX_POSITION - 1)])
+        return self._out(self.out_dur, z + cond)
 
     def pitch_logits(self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, dur: torch.Tensor,
                      key: torch.Tensor) -> torch.Tensor:
-        pos = pos.clamp(max=MAX_POSITION - 1)
-        return self._out(self.out_pitch, z + self.pitch_shift(shift) + self.pitch_pos(pos) + self.pitch_dur(dur)
-                         + self.pitch_key(key))
+        cond = self._bag(self.pitch_cond, self.pitch_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), dur, key])
+        return self._out(self.out_pitch, z + cond)
 
     def velocity_logits(self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, dur: torch.Tensor,
                         pitch: torch.Tensor) -> torch.Tensor:
-        pos = pos.clamp(max=MAX_POSITION - 1)
-        return self._out(self.out_vel, z + self.vel_shift(shift) + self.vel_pos(pos) + self.vel_dur(dur)
-                         + self.vel_pitch(pitch))
+        cond = self._bag(self.vel_cond, self.vel_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), dur, pitch])
+        return self._out(self.out_vel, z + cond)
 
     def field_nll(self, batch: Batch) -> torch.Tensor:
         """Negative log-likelihood in nats of each target field: (B, T, 4), zero where masked out."""

@@ -228,5 +228,5 @@ def test_two_process_ddp_with_gloo(tmp_path):
                           env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "2 process(es)" in done.stdout
-    model, config = checkpoint.load_model(tmp_path / "ddp" / "best.safetensors")
+    _model, config = checkpoint.load_model(tmp_path / "ddp" / "best.safetensors")
     assert config["metrics"]["valid"]["bits_per_note"] > 0

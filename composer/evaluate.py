@@ -1,0 +1,161 @@
+"""Evaluation: bits per note on held-out music, the published melody-prediction protocols, the n-gram.
+
+* :func:`test_split` — bits per note (total and per field) of a model and of the n-gram baseline on the
+  corpus's test split.
+* :func:`protocol` — the melody-prediction literature's setting: 10-fold cross-validation on an evaluation
+  set, scoring **pitch bits per note** = −log2 p(pitch | earlier notes, this note's onset and duration,
+  the stated key).  The LSTM starts from a model pretrained on everything *except* the evaluation sets
+  (and every piece grouped with them) and is fine-tuned on the nine training folds; the n-gram is trained
+  on the nine folds.  Published figures on the same sets (Pearce 2005; IDyOM): chorale soprano melodies
+  2.342 (pitch-only), 1.953 (best multiple-viewpoint system); Essen kinder 2.102.
+* :func:`score_folder` — any folder of MIDI under the shipped model and the n-gram.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from composer.dataset import Song, collate, iterate_batches, load_songs
+from composer.encoding import PITCH, REST
+from composer.model import MusicLSTM, ModelConfig
+from composer.ngram import NGramModel
+from composer.train import TrainConfig, evaluate_songs, train
+
+LN2 = math.log(2)
+PUBLISHED = {
+    "chorales_bwv253_438": {"IDyOM pitch-only (Pearce 2005)": 2.342, "IDyOM best system (Pearce 2005)": 1.953},
+    "essen_kinder": {"IDyOM (Pearce 2005)": 2.102},
+}
+
+
+@torch.no_grad()
+def model_pitch_bits(model: MusicLSTM, songs: list[Song]) -> float:
+    """Mean pitch bits over the notes of whole songs, REST excluded from the pitch distribution."""
+    model.eval()
+    total, count = 0.0, 0
+    for items in iterate_batches(songs, max_len=4096, batch_events=32768, seed=0, epoch=0, augment=False,
+                                 shuffle=False):
+        batch = collate(items)
+        h, _ = model(batch.inputs, batch.in_pos, batch.bar, batch.key)
+        _, _, zp, _ = model.head_inputs(h)
+        t = batch.targets
+        logits = model.pitch_logits(zp, t[..., 0], batch.tgt_pos, t[..., 2], batch.key).float()
+        logits[..., REST] = -math.inf  # a note is being predicted: its pitch is a pitch
+        logp = torch.log_softmax(logits, -1).gather(-1, t[..., PITCH:PITCH + 1]).squeeze(-1)
+        notes = batch.mask & (t[..., PITCH] != REST)
+        total += float(-(logp[notes]).sum())
+        count += int(notes.sum())
+    return total / LN2 / max(1, count)
+
+
+def ngram_bits(ngram: NGramModel, songs: list[Song]) -> dict[str, float]:
+    bits = np.zeros(4)
+    notes = 0
+    for s in songs:
+        bits += ngram.event_bits(s.ids).sum(axis=0)
+        notes += int((s.ids[:, PITCH] != REST).sum())
+    names = ("shift_bits", "pitch_bits", "duration_bits", "velocity_bits")
+    return {"bits_per_note": float(bits.sum()) / max(1, notes),
+            **{n: float(b) / max(1, notes) for n, b in zip(names, bits, strict=True)}, "notes": notes}
+
+
+def ngram_pitch_bits(ngram: NGramModel, songs: list[Song]) -> float:
+    bits = np.concatenate([ngram.pitch_bits(s.ids) for s in songs])
+    return float(bits.mean()) if bits.size else float("nan")
+
+
+def test_split(model: MusicLSTM, data: Path, *, ngram_order: int = 4, ngram: bool = True) -> dict[str, Any]:
+    songs, splits, _, _ = load_songs(data)
+    train_songs = [s for s, sp in zip(songs, splits, strict=True) if sp == "train"]
+    test_songs = [s for s, sp in zip(songs, splits, strict=True) if sp == "test"]
+    result: dict[str, Any] = {"test_pieces": len(test_songs),
+                              "lstm": evaluate_songs(model, test_songs, torch.device("cpu"))}
+    if ngram:
+        started = time.perf_counter()
+        fitted = NGramModel(ngram_order).fit(s.ids for s in train_songs)
+        result["ngram"] = ngram_bits(fitted, test_songs)
+        result["ngram"]["order"] = ngram_order
+        result["ngram"]["seconds"] = round(time.perf_counter() - started, 1)
+    return result
+
+
+def folds_of(songs: list[Song], folds: int) -> list[int]:
+    """Fold of each evaluation piece: pieces in corpus order (by file name), dealt round-robin."""
+    order = sorted(range(len(songs)), key=lambda i: songs[i].name)
+    fold = [0] * len(songs)
+    for rank, i in enumerate(order):
+        fold[i] = rank % folds
+    return fold
+
+
+def protocol(eval_set: str, data: Path, pretrained: Path | None, *, folds: int = 10, epochs: int = 12,
+             model_config: ModelConfig | None = None, lr: float = 1e-3, ngram_order: int = 4,
+             progress: bool = False, seed: int = 0) -> dict[str, Any]:
+    """k-fold cross-validated pitch bits per note on one evaluation set, for the LSTM and the n-gram."""
+    songs, _, evals, _ = load_songs(data)
+    pieces = [s for s, e in zip(songs, evals, strict=True) if e == eval_set]
+    if not pieces:
+        raise ValueError(f"no pieces of evaluation set {eval_set!r} in {data}")
+    fold_of = folds_of(pieces, folds)
+    per_fold = []
+    lstm_bits_total = ngram_bits_total = 0.0
+    notes_total = 0
+    for k in range(folds):
+        test = [p for p, f in zip(pieces, fold_of, strict=True) if f == k]
+        rest = [p for p, f in zip(pieces, fold_of, strict=True) if f != k]
+        # Early stopping watches one of the nine training folds, never the test fold.
+        valid_fold = (k + 1) % folds
+        valid = [p for p, f in zip(pieces, fold_of, strict=True) if f == valid_fold]
+        fit = [p for p, f in zip(pieces, fold_of, strict=True) if f not in (k, valid_fold)]
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            cfg = TrainConfig(data=str(data), out=tmp, epochs=epochs, batch_events=2048, max_len=256, lr=lr,
+                              warmup_steps=10, patience=3, seed=seed + k, progress=False, checkpoint_seconds=1e9,
+                              init=str(pretrained) if pretrained else None, model=model_config or ModelConfig())
+            train(cfg, songs=(fit, valid))
+            from composer.checkpoint import load_model
+
+            model, _ = load_model(Path(tmp) / "best.safetensors")
+        lstm = model_pitch_bits(model, test)
+        ngram = NGramModel(ngram_order).fit(s.ids for s in rest)
+        ng = ngram_pitch_bits(ngram, test)
+        notes = sum(int((s.ids[:, PITCH] != REST).sum()) for s in test)
+        per_fold.append({"fold": k, "pieces": len(test), "notes": notes, "lstm_pitch_bits": round(lstm, 4),
+                         "ngram_pitch_bits": round(ng, 4), "seconds": round(time.perf_counter() - started, 1)})
+        if progress:
+            print(f"{eval_set} fold {k + 1}/{folds}: LSTM {lstm:.3f}, n-gram {ng:.3f} pitch bits/note "
+                  f"({len(test)} pieces, {per_fold[-1]['seconds']} s)", flush=True)
+        lstm_bits_total += lstm * notes
+        ngram_bits_total += ng * notes
+        notes_total += notes
+    return {
+        "eval_set": eval_set, "pieces": len(pieces), "folds": folds, "notes": notes_total,
+        # Mean over all notes of all test folds (each note counted once).
+        "lstm_pitch_bits": round(lstm_bits_total / notes_total, 4),
+        "ngram_pitch_bits": round(ngram_bits_total / notes_total, 4),
+        "pretrained": str(pretrained) if pretrained else None, "epochs": epochs, "per_fold": per_fold,
+        "published": PUBLISHED.get(eval_set, {}),
+    }
+
+
+def score_folder(model: MusicLSTM, folder: Path, reference: Path, *, ngram_order: int = 4) -> dict[str, Any]:
+    """Bits per note of every readable file in ``folder`` under the model and the n-gram.
+
+    The n-gram is trained on the training split of ``reference`` (the corpus the shipped model learned from).
+    """
+    songs, _, _, report = load_songs(folder, use_cache=False)
+    lstm = evaluate_songs(model, songs, torch.device("cpu"))
+    ref_songs, splits, _, _ = load_songs(reference)
+    ngram = NGramModel(ngram_order).fit(s.ids for s, sp in zip(ref_songs, splits, strict=True) if sp == "train")
+    ng = ngram_bits(ngram, songs)
+    return {"files": report.files, "scored": len(songs), "skipped": report.skipped, "notes": int(lstm["notes"]),
+            "bits_per_note": round(lstm["bits_per_note"], 4), "ngram_bits_per_note": round(ng["bits_per_note"], 4),
+            "per_field": {k: round(v, 4) for k, v in lstm.items() if k.endswith("_bits")},
+            "ngram_per_field": {k: round(v, 4) for k, v in ng.items() if k.endswith("_bits")}}
