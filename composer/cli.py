@@ -117,6 +117,14 @@ def _emit(result: dict, args: argparse.Namespace) -> None:
         args.write.write_text(json.dumps(result, indent=2) + "\n")
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from composer.checkpoint import export
+
+    target = export(args.checkpoint, args.out, half=not args.fp32)
+    print(f"wrote {target} ({target.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="composer", description="Seed-and-continue music composer.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -173,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="one JSON object on one line")
     e.add_argument("--write", type=Path, help="also write the result as JSON to this file")
     e.set_defaults(func=_cmd_evaluate)
+
+    x = sub.add_parser("export-model", help="write a checkpoint's weights (fp16) for shipping")
+    x.add_argument("checkpoint", type=Path)
+    x.add_argument("--out", type=Path, default=DEFAULT_MODEL)
+    x.add_argument("--fp32", action="store_true", help="keep full precision")
+    x.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("corpus", help="the embedded corpus in midi_data/")
     csub = p.add_subparsers(dest="corpus_command", required=True)

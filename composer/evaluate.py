@@ -24,7 +24,7 @@ import torch
 
 from composer.dataset import Song, collate, iterate_batches, load_songs
 from composer.encoding import PITCH, REST
-from composer.model import MusicLSTM, ModelConfig
+from composer.model import ModelConfig, MusicLSTM
 from composer.ngram import NGramModel
 from composer.train import TrainConfig, evaluate_songs, train
 
@@ -117,7 +117,8 @@ def protocol(eval_set: str, data: Path, pretrained: Path | None, *, folds: int =
         started = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             cfg = TrainConfig(data=str(data), out=tmp, epochs=epochs, batch_events=2048, max_len=256, lr=lr,
-                              warmup_steps=10, patience=3, seed=seed + k, progress=False, checkpoint_seconds=1e9,
+                              warmup_steps=10, patience=3, seed=seed + k, progress=False, log=False,
+                              checkpoint_seconds=1e9,
                               init=str(pretrained) if pretrained else None, model=model_config or ModelConfig())
             train(cfg, songs=(fit, valid))
             from composer.checkpoint import load_model

@@ -55,7 +55,8 @@ class TrainConfig:
     max_steps: int | None = None  # stop after this many optimizer steps (tests, quick runs)
     device: str = "auto"  # "cpu", "cuda" or "auto"
     threads: int | None = None  # torch intra-op threads (default: torch's choice)
-    progress: bool = True
+    progress: bool = True  # a progress bar per epoch
+    log: bool = True  # one line per epoch (and the set-up line)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -139,6 +140,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
     main_process = rank == 0
+    say = print if (main_process and cfg.log) else (lambda *a, **k: None)
     if main_process:
         out.mkdir(parents=True, exist_ok=True)
         _check_writable(out)
@@ -146,9 +148,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
     # ---- data
     if songs is None:
         all_songs, splits, evals, report = load_songs(Path(cfg.data), progress=cfg.progress and main_process)
-        if main_process:
-            for line in report.skipped:
-                print(f"skipped: {line}")
+        for line in report.skipped:
+            say(f"skipped: {line}")
         train_songs, valid_songs = select_songs(all_songs, splits, evals, cfg)
         fingerprint = report.fingerprint
     else:
@@ -180,10 +181,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
         model.load_state_dict(checkpoint.model_state(tensors))
         _load_optimizer(optimizer, tensors, saved["optimizer"])
         state = saved["state"]
-        if main_process:
-            print(f"resuming at epoch {state['epoch'] + 1}, batch {state['batch']}, step {state['step']}")
-    elif resume and main_process:
-        print(f"nothing to resume in {out}; starting a new run")
+        say(f"resuming at epoch {state['epoch'] + 1}, batch {state['batch']}, step {state['step']}")
+    elif resume:
+        say(f"nothing to resume in {out}; starting a new run")
 
     batches_per_epoch = sum(1 for _ in iterate_batches(train_songs, max_len=cfg.max_len,
                                                        batch_events=cfg.batch_events, seed=cfg.seed, epoch=0,
@@ -194,10 +194,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
                 else torch.autocast("cpu", enabled=False))
     base = {"model": cfg.model.to_dict(), "train": _jsonable(asdict(cfg)), "data_fingerprint": fingerprint,
             "parameters": parameter_count(model), "init": init_config.get("name") if init_config else cfg.init}
-    if main_process:
-        print(f"training {parameter_count(model):,} parameters on {len(train_songs):,} pieces "
-              f"({sum(len(s) for s in train_songs):,} events), validating on {len(valid_songs):,}; "
-              f"{batches_per_epoch} batches per epoch, device {device}, {world} process(es)")
+    say(f"training {parameter_count(model):,} parameters on {len(train_songs):,} pieces "
+        f"({sum(len(s) for s in train_songs):,} events), validating on {len(valid_songs):,}; "
+        f"{batches_per_epoch} batches per epoch, device {device}, {world} process(es)")
 
     last_save = time.perf_counter()
     stop = False
@@ -259,15 +258,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
                                                                        "step": state["step"]}})
         else:
             state["bad_epochs"] += 1
-        if main_process:
-            print(f"epoch {state['epoch']}: valid {valid['bits_per_note']:.4f} bits/note "
-                  f"(pitch {valid['pitch_bits']:.4f}){' *' if improved else ''}")
+        say(f"epoch {state['epoch']}: valid {valid['bits_per_note']:.4f} bits/note "
+              f"(pitch {valid['pitch_bits']:.4f}){' *' if improved else ''}")
         state["train_seconds"] += time.perf_counter() - last_save
         _save_last(out, model, optimizer, state, base, main_process, world)
         last_save = time.perf_counter()
         if state["bad_epochs"] >= cfg.patience:
-            if main_process:
-                print(f"no improvement for {cfg.patience} epochs: stopping early")
+            say(f"no improvement for {cfg.patience} epochs: stopping early")
             break
     state["train_seconds"] += time.perf_counter() - last_save
     _save_last(out, model, optimizer, state, base, main_process, world)

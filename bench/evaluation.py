@@ -1,0 +1,84 @@
+"""The full evaluation of a model, written to bench/results/evaluation.json and shown as a table.
+
+* bits per note on the corpus's test split, total and per field, for the model and the n-gram baseline;
+* the published protocols: 10-fold cross-validated pitch bits per note on the chorale soprano melodies
+  BWV 253–438 and on the Essen kinder tunes, the LSTM fine-tuned per fold from ``--model`` (which must
+  not have seen the evaluation sets: the shipped model is trained with ``--exclude-eval``);
+* with ``--fp32``: the same test-split figure for the full-precision checkpoint, to show what fp16 costs.
+
+    python bench/evaluation.py --model composer/models/shipped [--fp32 runs/shipped/best.safetensors]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from composer import evaluate
+from composer.checkpoint import load_model
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", type=Path, default=ROOT / "composer" / "models" / "shipped")
+    parser.add_argument("--fp32", type=Path, help="the full-precision checkpoint the shipped one came from")
+    parser.add_argument("--data", type=Path, default=ROOT / "midi_data")
+    parser.add_argument("--folds", type=int, default=10)
+    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--skip-protocols", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "evaluation.json")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    model, config = load_model(args.model)
+    split = evaluate.test_split(model, args.data)
+    result = {
+        "model": str(args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model),
+        "model_config": config["model"],
+        "test_bits_per_note": round(split["lstm"]["bits_per_note"], 4),
+        "test_per_field_bits": {k: round(v, 4) for k, v in split["lstm"].items() if k.endswith("_bits")},
+        "ngram_test_bits_per_note": round(split["ngram"]["bits_per_note"], 4),
+        "ngram_test_per_field_bits": {k: round(v, 4) for k, v in split["ngram"].items() if k.endswith("_bits")},
+        "ngram_order": split["ngram"]["order"],
+        "test_pieces": split["test_pieces"],
+        "test_notes": int(split["lstm"]["notes"]),
+    }
+    if args.fp32:
+        full, _ = load_model(args.fp32)
+        fp32 = evaluate.test_split(full, args.data, ngram=False)
+        result["test_bits_per_note_fp32"] = round(fp32["lstm"]["bits_per_note"], 4)
+        result["fp16_cost_bits_per_note"] = round(result["test_bits_per_note"] - result["test_bits_per_note_fp32"], 5)
+    print(json.dumps(result, indent=2), flush=True)
+    if not args.skip_protocols:
+        for key, eval_set in (("chorales_bwv253_438", "chorales_bwv253_438"), ("essen_kinder", "essen_kinder")):
+            run = evaluate.protocol(eval_set, args.data, args.model, folds=args.folds, epochs=args.epochs,
+                                    progress=True)
+            result[f"{key}_pitch_bits"] = run["lstm_pitch_bits"]
+            result[f"{key}_ngram_pitch_bits"] = run["ngram_pitch_bits"]
+            result[f"{key}_protocol"] = run
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(result))
+
+
+def table(r: dict) -> str:
+    rows = ["| measure | composer LSTM | composer n-gram | published |", "|---|---:|---:|---|"]
+    if "chorales_bwv253_438_pitch_bits" in r:
+        rows.append(f"| chorale soprano melodies BWV 253–438, pitch bits/note (10-fold CV) | "
+                    f"**{r['chorales_bwv253_438_pitch_bits']:.3f}** | "
+                    f"{r['chorales_bwv253_438_ngram_pitch_bits']:.3f} | "
+                    "IDyOM pitch-only 2.342, best system 1.953 (Pearce 2005) |")
+        rows.append(f"| Essen kinder, pitch bits/note (10-fold CV) | **{r['essen_kinder_pitch_bits']:.3f}** | "
+                    f"{r['essen_kinder_ngram_pitch_bits']:.3f} | IDyOM 2.102 (Pearce 2005) |")
+    rows.append(f"| test split, bits/note (all four fields) | **{r['test_bits_per_note']:.3f}** | "
+                f"{r['ngram_test_bits_per_note']:.3f} | — |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    main()

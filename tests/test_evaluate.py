@@ -1,0 +1,108 @@
+"""Evaluation: the n-gram baseline, bits per note, the cross-validated protocol, `composer evaluate`."""
+
+import csv
+import json
+import math
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from composer import checkpoint
+from composer.cli import main
+from composer.corpus import KINDER_EVAL, MANIFEST, read_manifest
+from composer.dataset import Song
+from composer.encoding import FIELDS, PITCH, REST
+from composer.evaluate import folds_of, protocol
+from composer.model import ModelConfig, MusicLSTM
+from composer.ngram import NGramModel
+
+DATA = Path(__file__).resolve().parent.parent / "midi_data"
+TINY = ModelConfig(hidden=32, layers=1, head_hidden=16)
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    """40 kinder tunes (the evaluation set) and 60 other pieces of the embedded corpus, with their manifest."""
+    root = tmp_path_factory.mktemp("corpus")
+    entries = read_manifest(DATA)
+    kinder = [e for e in entries if e.eval_set == KINDER_EVAL][:40]
+    others = [e for e in entries if not e.eval_set and e.collection == "essen"][:60]
+    chosen = kinder + others
+    for e in chosen:
+        (root / e.path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(DATA / e.path, root / e.path)
+    with open(root / MANIFEST, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(asdict(chosen[0])))
+        writer.writeheader()
+        for e in chosen:
+            writer.writerow(asdict(e))
+    return root
+
+
+def test_ngram_probabilities_sum_to_one():
+    rng = np.random.default_rng(0)
+    seqs = [np.stack([rng.integers(0, 5, 30), rng.integers(30, 36, 30), rng.integers(0, 4, 30), np.full(30, 9)], 1)
+            for _ in range(5)]
+    model = NGramModel(3).fit(seqs)
+    seq = seqs[0].copy()
+    for field in range(4):
+        total = 0.0
+        for symbol in range(FIELDS[field].size):
+            seq[7, field] = symbol
+            total += model.field_probability(seq, 7, field)
+        seq[7] = seqs[0][7]
+        assert total == pytest.approx(1.0, abs=1e-9)
+    # the pitch-protocol distribution leaves the rest symbol out and still sums to one
+    total = 0.0
+    for symbol in range(FIELDS[PITCH].size):
+        if symbol == REST:
+            continue
+        seq[7, PITCH] = symbol
+        total += model.field_probability(seq, 7, PITCH, exclude_rest=True)
+    assert total == pytest.approx(1.0, abs=1e-9)
+
+
+def test_ngram_learns_a_repeated_melody():
+    melody = np.array([[12, 40 + (i % 4), 11, 10] for i in range(64)])
+    model = NGramModel(4).fit([melody])
+    assert model.pitch_bits(melody)[8:].mean() < 0.2
+
+
+def test_folds_are_balanced_and_deterministic():
+    songs = [Song(np.zeros((3, 4), dtype=np.int64), 48, 0, 0, name=f"n{i:03d}") for i in range(25)]
+    folds = folds_of(songs, 10)
+    assert folds == folds_of(list(reversed(songs)), 10)[::-1]
+    assert sorted(np.bincount(folds).tolist()) == [2] * 5 + [3] * 5
+
+
+def test_protocol_cross_validates_without_seeing_the_test_fold(small_corpus):
+    result = protocol(KINDER_EVAL, small_corpus, None, folds=4, epochs=1, model_config=TINY)
+    assert result["pieces"] == 40 and result["folds"] == 4
+    assert sum(f["pieces"] for f in result["per_fold"]) == 40
+    assert math.isfinite(result["lstm_pitch_bits"]) and result["lstm_pitch_bits"] > 0
+    assert 0 < result["ngram_pitch_bits"] < math.log2(88) + 1
+    assert result["published"]["IDyOM (Pearce 2005)"] == 2.102
+
+
+def test_evaluate_cli_scores_a_folder_as_json(small_corpus, tmp_path, capsys):
+    model_path = tmp_path / "tiny.safetensors"
+    checkpoint.save(model_path, checkpoint.model_tensors(MusicLSTM(TINY)), {"model": TINY.to_dict()})
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    for p in sorted((small_corpus / "essen").glob("*.mid"))[:5]:
+        shutil.copy(p, folder / p.name)
+    (folder / "bad.mid").write_text("not midi")
+    code = main(["evaluate", "--model", str(model_path), "--data", str(folder), "--reference", str(small_corpus),
+                 "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["scored"] == 5 and len(result["skipped"]) == 1
+    assert result["bits_per_note"] > result["ngram_bits_per_note"] > 0  # an untrained model loses to the n-gram
+
+
+def test_evaluate_refuses_a_missing_model(capsys):
+    assert main(["evaluate", "--model", "/nonexistent/model.safetensors"]) == 2
+    assert "does not exist" in capsys.readouterr().err
