@@ -1,0 +1,362 @@
+"""Continuation: read the seed once, then one LSTM step per note, K variations as one batch.
+
+:class:`Composer` is the API the CLI and the studio share::
+
+    composer = Composer()                       # the shipped model
+    takes = composer.continue_piece(seed, Settings(bars=8, variations=4, seed=1))
+    takes[0].piece                              # the seed, unchanged, plus the continuation
+
+The seed's events go through the model in one batched forward (``nn.LSTM``); generation then runs on
+:class:`FastStepper`, a plain LSTM-cell stack over the same weights — PyTorch's default CPU LSTM kernel
+is slow at batch 1 (bench/generation.py measures both).  Every field is sampled in the model's order
+(shift, duration, pitch, velocity) with temperature, top-k and top-p; key lock and pitch range mask
+the pitch distribution.  The same seed and settings give the same notes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from composer.checkpoint import load_model
+from composer.encoding import (
+    MAX_SHIFT,
+    PITCH,
+    PITCH_LOW,
+    REST,
+    SHIFT,
+    STEPS_PER_BEAT,
+    Events,
+    bar_steps,
+    decode,
+    encode,
+)
+from composer.errors import InputError
+from composer.model import MAX_BAR, MAX_POSITION, NO_KEY, SIZES, MusicLSTM
+from composer.piece import Piece
+
+SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "shipped"
+MAX_VARIATIONS = 16
+MAX_BARS = 64
+MAX_NOTES = 2048
+CONTEXT_EVENTS = 512  # a longer seed is conditioned on its last bars that fit in this many events
+LN2 = math.log(2)
+
+MAJOR = (0, 2, 4, 5, 7, 9, 11)
+MINOR = (0, 2, 3, 5, 7, 8, 9, 10, 11)  # natural minor with the raised 6th and 7th (melodic, harmonic)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to continue.  Exactly one of ``bars`` and ``notes`` sets the length."""
+
+    bars: int | None = 8
+    notes: int | None = None
+    variations: int = 4
+    temperature: float = 1.0
+    top_k: int = 0  # 0: off
+    top_p: float = 0.95  # 1.0: off
+    seed: int = 0
+    key_lock: bool = False
+    pitch_range: tuple[int, int] | None = None  # inclusive MIDI pitches
+
+    def validate(self) -> Settings:
+        if (self.bars is None) == (self.notes is None):
+            raise InputError("Give the length either in bars or in notes, not both.")
+        if self.bars is not None and not 1 <= self.bars <= MAX_BARS:
+            raise InputError(f"The length must be 1 to {MAX_BARS} bars; {self.bars} was asked for.")
+        if self.notes is not None and not 1 <= self.notes <= MAX_NOTES:
+            raise InputError(f"The length must be 1 to {MAX_NOTES} notes; {self.notes} was asked for.")
+        if not 1 <= self.variations <= MAX_VARIATIONS:
+            raise InputError(f"Ask for 1 to {MAX_VARIATIONS} variations; {self.variations} was asked for.")
+        if not self.temperature > 0 or not math.isfinite(self.temperature):
+            raise InputError(f"The temperature must be above 0 (1.0 is the model as trained); got {self.temperature}.")
+        if not 0 < self.top_p <= 1:
+            raise InputError(f"top-p must be in (0, 1] (1 turns it off); got {self.top_p}.")
+        if self.top_k < 0:
+            raise InputError(f"top-k must be 0 (off) or a positive number of choices; got {self.top_k}.")
+        if self.pitch_range is not None:
+            low, high = self.pitch_range
+            if not 21 <= low <= high <= 108:
+                raise InputError(f"The pitch range must lie within 21–108 (A0–C8), low ≤ high; got {low}–{high}.")
+        return self
+
+
+@dataclass
+class Take:
+    """One continuation: the whole piece (seed unchanged + new notes), the new part, and its metrics."""
+
+    piece: Piece
+    continuation: Piece
+    metrics: dict[str, object] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------- the fast step
+
+class FastStepper:
+    """One LSTM step for a batch, as plain matrix products on the model's own weights.
+
+    Equal to ``nn.LSTM`` (a test checks it) but several times faster at batch 1 on CPU, where the
+    default oneDNN path pays a large fixed cost per call.
+    """
+
+    def __init__(self, model: MusicLSTM) -> None:
+        self.model = model
+        self.layers = []
+        for layer in model.lstm:
+            w = torch.cat([layer.weight_ih_l0, layer.weight_hh_l0], dim=1).detach().t().contiguous()  # (2H, 4H)
+            b = (layer.bias_ih_l0 + layer.bias_hh_l0).detach()
+            self.layers.append((w, b))
+
+    @torch.no_grad()
+    def step(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
+             ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """x (B, H) embedded input; state (h, c) each (L, B, H) → output (B, H), new state."""
+        hs, cs = [], []
+        h_all, c_all = state
+        for i, (w, b) in enumerate(self.layers):
+            h, c = h_all[i], c_all[i]
+            gates = torch.addmm(b, torch.cat([x, h], dim=1), w)
+            ig, fg, gg, og = gates.chunk(4, dim=1)
+            c = torch.sigmoid(fg) * c + torch.sigmoid(ig) * torch.tanh(gg)
+            h = torch.sigmoid(og) * torch.tanh(c)
+            hs.append(h)
+            cs.append(c)
+            x = h
+        return x, (torch.stack(hs), torch.stack(cs))
+
+
+# ---------------------------------------------------------------------------------------- sampling
+
+def _filter(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
+    """Temperature, then top-k, then nucleus (top-p) filtering; masked entries become -inf."""
+    logits = logits / temperature
+    if top_k and top_k < logits.shape[-1]:
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, -math.inf)
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        cumulative = probs.cumsum(dim=-1)
+        drop = cumulative - probs > top_p  # keep the smallest prefix whose mass reaches top_p
+        sorted_logits = sorted_logits.masked_fill(drop, -math.inf)
+        logits = torch.full_like(logits, -math.inf).scatter(-1, order, sorted_logits)
+    return logits
+
+
+def scale_mask(key: int | None) -> torch.Tensor:
+    """(pitch ids,) True where the pitch belongs to the key's scale (all True without a key)."""
+    mask = torch.ones(SIZES[PITCH], dtype=torch.bool)
+    if key is None or key == NO_KEY:
+        return mask
+    tonic, degrees = key % 12, (MINOR if key >= 12 else MAJOR)
+    pcs = {(tonic + d) % 12 for d in degrees}
+    for pid in range(REST):
+        mask[pid] = (pid + PITCH_LOW) % 12 in pcs
+    return mask
+
+
+def in_key_share(pitches: list[int], key: int | None) -> float | None:
+    if key is None or not pitches:
+        return None
+    tonic, degrees = key % 12, (MINOR if key >= 12 else MAJOR)
+    pcs = {(tonic + d) % 12 for d in degrees}
+    return sum(1 for p in pitches if p % 12 in pcs) / len(pitches)
+
+
+def longest_repeat_run(events: np.ndarray, min_len: int = 8) -> tuple[int, int]:
+    """(phrase length, times in a row) of the most repeated phrase of ≥ ``min_len`` notes, back to back."""
+    tokens = [tuple(e) for e in events[:, :3].tolist()]
+    best = (0, 1)
+    n = len(tokens)
+    for length in range(min_len, n // 2 + 1):
+        for start in range(0, n - 2 * length + 1):
+            count = 1
+            while start + (count + 1) * length <= n and \
+                    tokens[start + count * length:start + (count + 1) * length] == tokens[start:start + length]:
+                count += 1
+            if count > best[1] or (count == best[1] and count > 1 and length > best[0]):
+                best = (length, count)
+    return best if best[1] > 1 else (0, 1)
+
+
+# ---------------------------------------------------------------------------------------- the API
+
+class Composer:
+    """A loaded model and everything needed to continue pieces with it."""
+
+    def __init__(self, model_path: str | Path | None = None, device: str = "cpu") -> None:
+        path = Path(model_path) if model_path else SHIPPED_MODEL
+        self.model_path = path
+        self.model, self.config = load_model(path, device)
+        self.model.eval()
+        self.stepper = FastStepper(self.model)
+        self.device = torch.device(device)
+
+    # ---------------------------------------------------------------------------------- seed
+    def _seed_events(self, piece: Piece) -> tuple[Events, int, str | None]:
+        events = encode(piece)
+        if len(events) == 0:
+            raise InputError("The seed has no notes; give at least one note to continue from.")
+        note = None
+        start = 0
+        if len(events) > CONTEXT_EVENTS:
+            # Condition on the last bars that fit: cut at the first bar line inside the window.
+            onsets = events.onsets
+            bar = bar_steps(events.time_signature)
+            first = len(events) - CONTEXT_EVENTS
+            t0 = onsets[first]
+            line = t0 + (-(t0 - events.bar_start)) % bar
+            start = int(np.searchsorted(onsets, line))
+            bars = int((onsets[-1] - line) // bar) + 1
+            note = (f"The seed is longer than the model's context ({CONTEXT_EVENTS} events); it is conditioned "
+                    f"on its last {bars} bars.")
+        return events, start, note
+
+    @torch.no_grad()
+    def _prime(self, events: Events, start: int, k: int, key: int
+               ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Run the seed (from event ``start``) through the model once; state repeated for k variations."""
+        ids = torch.as_tensor(events.ids[start:], dtype=torch.long)
+        onsets = np.concatenate([[0], np.cumsum(events.ids[:, SHIFT])])  # time 0, then each onset
+        bar = bar_steps(events.time_signature)
+        pos = torch.as_tensor((onsets - events.bar_start) % bar, dtype=torch.long)
+        bos = torch.tensor(SIZES, dtype=torch.long)
+        if start == 0:
+            inputs = torch.cat([bos[None], ids], dim=0)  # (n+1, 4)
+            in_pos = pos[: len(ids) + 1]
+        else:
+            # Start from a bar line: the first input is the event before it, as in training windows.
+            inputs = torch.as_tensor(events.ids[start - 1:], dtype=torch.long)
+            in_pos = pos[start: len(events.ids) + 1]
+        t = inputs.shape[0]
+        out, state = self.model(inputs[None], in_pos[None], torch.full((1, t), min(bar, MAX_BAR - 1)),
+                                torch.full((1, t), key))
+        h = out[:, -1].repeat(k, 1)
+        return h, (state[0].repeat(1, k, 1), state[1].repeat(1, k, 1))
+
+    # ---------------------------------------------------------------------------------- generation
+    @torch.no_grad()
+    def continue_piece(self, seed: Piece, settings: Settings, *, key: int | None = None) -> list[Take]:
+        """K continuations of ``seed``.  ``key`` (a key number) is used for key lock and metrics when the seed
+        states none (the caller estimates it); the seed's stated key wins."""
+        settings.validate()
+        events, start, context_note = self._seed_events(seed)
+        k = settings.variations
+        key = seed.key if seed.key is not None else key
+        key_id = NO_KEY if key is None else key
+        bar = bar_steps(events.time_signature)
+        generator = torch.Generator().manual_seed(settings.seed)
+        h, state = self._prime(events, start, k, key_id)
+
+        onsets = events.onsets
+        last_onset = int(onsets[-1])
+        # Continue to the bar line after the seed's last onset, then N whole bars.
+        first_line = last_onset + bar - ((last_onset - events.bar_start) % bar)
+        limit = first_line + (settings.bars or 0) * bar if settings.bars else None
+        max_steps = settings.notes if settings.notes else (settings.bars or 1) * bar  # at most one note a step
+        pitch_ok = torch.ones(SIZES[PITCH], dtype=torch.bool)
+        if settings.key_lock and key is not None:
+            pitch_ok &= scale_mask(key)
+        if settings.pitch_range:
+            low, high = settings.pitch_range
+            ids = torch.arange(SIZES[PITCH])
+            pitch_ok &= ((ids + PITCH_LOW) >= low) & ((ids + PITCH_LOW) <= high) | (ids == REST)
+
+        time = torch.full((k,), last_onset, dtype=torch.long)
+        done = torch.zeros(k, dtype=torch.bool)
+        produced: list[list[tuple[int, int, int, int]]] = [[] for _ in range(k)]
+        logprob = torch.zeros(k, dtype=torch.float64)
+        notes_made = torch.zeros(k, dtype=torch.long)
+        key_t = torch.full((k,), key_id, dtype=torch.long)
+        m = self.model
+        for _ in range(max_steps):
+            zs, zd, zp, zv = m.head_inputs(h)
+            raw = m.shift_logits(zs)
+            shift = self._sample(raw, settings, generator)
+            if limit is not None:
+                done |= (time + shift) >= limit
+            if bool(done.all()):
+                break
+            logprob += torch.log_softmax(raw.double(), -1).gather(1, shift[:, None]).squeeze(1) * ~done
+            pos = ((time + shift - events.bar_start) % bar).clamp(max=MAX_POSITION - 1)
+            raw = m.duration_logits(zd, shift, pos)
+            dur = self._sample(raw, settings, generator)
+            logprob += torch.log_softmax(raw.double(), -1).gather(1, dur[:, None]).squeeze(1) * ~done
+            raw = m.pitch_logits(zp, shift, pos, dur, key_t)
+            allowed = pitch_ok.expand(k, -1).clone()
+            allowed[:, REST] = shift == MAX_SHIFT  # a rest event only where the shift is the longest
+            pitch = self._sample(raw.masked_fill(~allowed, -math.inf), settings, generator)
+            logprob += torch.log_softmax(raw.double(), -1).gather(1, pitch[:, None]).squeeze(1) * ~done
+            raw = m.velocity_logits(zv, shift, pos, dur, pitch)
+            vel = self._sample(raw, settings, generator)
+            logprob += torch.log_softmax(raw.double(), -1).gather(1, vel[:, None]).squeeze(1) * ~done
+            is_rest = pitch == REST
+            dur = torch.where(is_rest, torch.zeros_like(dur), dur)
+            vel = torch.where(is_rest, torch.zeros_like(vel), vel)
+            for i in range(k):
+                if not done[i]:
+                    produced[i].append((int(shift[i]), int(pitch[i]), int(dur[i]), int(vel[i])))
+            notes_made += (~done & ~is_rest).long()
+            time = time + shift * ~done
+            if settings.notes is not None:
+                done |= notes_made >= settings.notes
+                if bool(done.all()):
+                    break
+            event = torch.stack([shift, pitch, dur, vel], dim=1)
+            x = m.embed_inputs(event[:, None], pos[:, None], torch.full((k, 1), min(bar, MAX_BAR - 1)),
+                               key_t[:, None])[:, 0]
+            h, state = self.stepper.step(x, state)
+        return [self._take(seed, events, produced[i], float(logprob[i]), key, context_note) for i in range(k)]
+
+    @staticmethod
+    def _sample(logits: torch.Tensor, settings: Settings, generator: torch.Generator) -> torch.Tensor:
+        filtered = _filter(logits.float(), settings.temperature, settings.top_k, settings.top_p)
+        probs = torch.softmax(filtered, dim=-1)
+        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+
+    def _take(self, seed: Piece, events: Events, produced: list[tuple[int, int, int, int]], logprob: float,
+              key: int | None, context_note: str | None) -> Take:
+        ids = np.array(produced, dtype=np.int64).reshape(-1, 4)
+        last_onset = int(events.onsets[-1])
+        program = seed.notes[-1].program if seed.notes else 0
+        # Decode the new events as a piece of their own that starts at the seed's last onset.
+        lead = Events(ids=ids, programs=np.full(len(ids), program), tempo=seed.tempo,
+                      time_signature=seed.time_signature, bar_start=events.bar_start, key=seed.key)
+        new = decode(lead)
+        offset = last_onset / STEPS_PER_BEAT
+        new_notes = tuple(replace(n, start=n.start + offset) for n in new.notes)
+        # The seed stays exactly as given; a seed note still sounding at a new note of the same pitch is cut.
+        starts = {}
+        for n in new_notes:
+            starts.setdefault(n.pitch, []).append(n.start)
+        kept = []
+        for n in seed.notes:
+            cut = min((s for s in starts.get(n.pitch, []) if n.start < s < n.end), default=None)
+            kept.append(n if cut is None else replace(n, duration=cut - n.start))
+        whole = Piece(notes=tuple(sorted(kept + list(new_notes), key=lambda n: (n.start, -n.pitch))),
+                      tempo=seed.tempo, time_signature=seed.time_signature, bar_start=seed.bar_start, key=seed.key,
+                      tracks=seed.tracks, remarks=seed.remarks)
+        continuation = Piece(notes=new_notes, tempo=seed.tempo, time_signature=seed.time_signature,
+                             bar_start=seed.bar_start, key=seed.key)
+        notes = list(new_notes)
+        pitches = [n.pitch for n in notes]
+        note_events = ids[ids[:, PITCH] != REST] if len(ids) else ids
+        length, repeats = longest_repeat_run(note_events) if len(note_events) else (0, 1)
+        share = in_key_share(pitches, key)
+        metrics: dict[str, object] = {
+            "notes": len(notes),
+            "bars": continuation.bars,
+            "share_in_key": None if share is None else round(share, 4),
+            "pitch_range": [min(pitches), max(pitches)] if pitches else None,
+            "longest_repeat": {"phrase_notes": length, "times_in_a_row": repeats},
+            "bits_per_note": round(-logprob / LN2 / max(1, len(notes)), 4),
+        }
+        if context_note:
+            metrics["context"] = context_note
+        return Take(piece=whole, continuation=continuation, metrics=metrics)
+

@@ -1,0 +1,127 @@
+"""Continuation: fidelity to the seed, the fast step path, sampling controls, determinism, bad settings."""
+
+import numpy as np
+import pytest
+import torch
+
+from composer import checkpoint
+from composer.errors import InputError
+from composer.generate import Composer, FastStepper, Settings, _filter, longest_repeat_run, scale_mask
+from composer.model import ModelConfig, MusicLSTM
+from composer.piece import Note, Piece, TimeSignature
+
+TINY = ModelConfig(hidden=48, layers=2, head_hidden=24)
+
+
+@pytest.fixture(scope="module")
+def composer(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("m") / "tiny.safetensors"
+    checkpoint.save(path, checkpoint.model_tensors(MusicLSTM(TINY)), {"model": TINY.to_dict()})
+    return Composer(path)
+
+
+def seed_piece(bar_start=1.0, ts=(3, 4), key=7, tempo=96.0, program=40):
+    notes = [Note(0, 1, 62, 80, program)] + [Note(1 + i, 1, 67 + (i % 3), 80, program) for i in range(8)]
+    return Piece(notes=tuple(notes), tempo=tempo, time_signature=TimeSignature(*ts), bar_start=bar_start, key=key)
+
+
+def test_fast_step_equals_the_lstm(composer):
+    model = composer.model
+    stepper = FastStepper(model)
+    torch.manual_seed(1)
+    x = torch.randn(3, 5, TINY.hidden)
+    whole = x
+    for layer in model.lstm:
+        whole, _ = layer(whole)
+    state = model.initial_state(3)
+    outs = []
+    for t in range(5):
+        out, state = stepper.step(x[:, t], state)
+        outs.append(out)
+    assert torch.allclose(torch.stack(outs, 1), whole, atol=1e-5)
+
+
+def test_output_is_the_seed_unchanged_plus_the_continuation(composer):
+    seed = seed_piece()
+    takes = composer.continue_piece(seed, Settings(bars=4, variations=3, seed=5))
+    assert len(takes) == 3
+    for take in takes:
+        new = take.continuation.notes
+        assert set(seed.notes) <= set(take.piece.notes)  # every seed note, exactly as given
+        seed_notes = [n for n in take.piece.notes if n.start <= seed.notes[-1].start]
+        assert [(n.start, n.pitch) for n in seed_notes] == [(n.start, n.pitch) for n in sorted(
+            seed.notes, key=lambda n: (n.start, -n.pitch))]
+        assert all(n.start >= seed.notes[-1].start for n in new)
+        assert (take.piece.tempo, take.piece.time_signature, take.piece.bar_start, take.piece.key) == (
+            96.0, TimeSignature(3, 4), 1.0, 7)
+        assert all(n.program == 40 for n in new)
+        # bars: the rest of the seed's last bar, then 4 whole bars
+        last_line = 1.0 + 3 * 3 + 3  # bars start at beat 1; the seed's last onset (8) lies in the bar 7-10
+        assert all(n.start < last_line + 4 * 3 for n in new)
+        assert take.metrics["notes"] == len(new)
+
+
+def test_same_seed_same_notes_other_seed_other_notes(composer):
+    s = Settings(bars=4, variations=2, seed=11, temperature=1.2)
+    a = composer.continue_piece(seed_piece(), s)
+    b = composer.continue_piece(seed_piece(), s)
+    c = composer.continue_piece(seed_piece(), Settings(bars=4, variations=2, seed=12, temperature=1.2))
+    assert [t.piece for t in a] == [t.piece for t in b]
+    assert [t.piece for t in a] != [t.piece for t in c]
+
+
+def test_notes_mode_gives_exactly_n_notes(composer):
+    takes = composer.continue_piece(seed_piece(), Settings(bars=None, notes=12, variations=2, seed=3))
+    assert [len(t.continuation.notes) for t in takes] == [12, 12]
+
+
+def test_key_lock_and_pitch_range_hold(composer):
+    takes = composer.continue_piece(seed_piece(key=7), Settings(bars=4, variations=4, seed=2, key_lock=True,
+                                                                  temperature=1.5, pitch_range=(60, 72)))
+    for t in takes:
+        assert t.metrics["share_in_key"] == 1.0
+        assert all(60 <= n.pitch <= 72 for n in t.continuation.notes)
+
+
+def test_sampling_filters():
+    logits = torch.tensor([[3.0, 2.0, 1.0, 0.0]])
+    assert torch.isinf(_filter(logits, 1.0, 2, 1.0)[0, 2:]).all()
+    kept = torch.isfinite(_filter(logits, 1.0, 0, 0.5))
+    assert kept.tolist() == [[True, False, False, False]]  # the top choice alone holds > 50 %
+    assert torch.isfinite(_filter(logits, 1.0, 0, 1.0)).all()
+    assert scale_mask(0)[60 - 21] and not scale_mask(0)[61 - 21]
+
+
+def test_repeated_phrases_are_found():
+    phrase = [[4, 40 + i, 3, 5] for i in range(8)]
+    events = np.array(phrase * 4 + [[4, 30, 3, 5]])
+    assert longest_repeat_run(events) == (8, 4)
+    assert longest_repeat_run(np.array([[4, i, 3, 5] for i in range(30)])) == (0, 1)
+
+
+@pytest.mark.parametrize("settings,message", [
+    (Settings(bars=0), "1 to 64 bars"),
+    (Settings(bars=100), "1 to 64 bars"),
+    (Settings(bars=None, notes=0), "1 to 2048 notes"),
+    (Settings(temperature=0), "temperature must be above 0"),
+    (Settings(top_p=0), "top-p must be in"),
+    (Settings(top_p=1.5), "top-p must be in"),
+    (Settings(variations=17), "1 to 16 variations"),
+    (Settings(bars=4, notes=4), "either in bars or in notes"),
+])
+def test_bad_settings_are_one_clear_sentence(composer, settings, message):
+    with pytest.raises(InputError, match=message):
+        composer.continue_piece(seed_piece(), settings)
+
+
+def test_a_seed_without_notes_is_refused(composer):
+    with pytest.raises(InputError, match="no notes"):
+        composer.continue_piece(Piece(notes=()), Settings())
+
+
+def test_a_long_seed_is_conditioned_on_its_last_bars(composer):
+    long = Piece(notes=tuple(Note(i * 0.5, 0.5, 60 + i % 12, 80) for i in range(700)))
+    take = composer.continue_piece(long, Settings(bars=2, variations=1))[0]
+    assert "conditioned on its last" in take.metrics["context"]
+    assert long.notes == tuple(n for n in take.piece.notes if n.start <= long.notes[-1].start)
