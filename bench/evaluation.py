@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--fp32", type=Path, help="the full-precision checkpoint the shipped one came from")
     parser.add_argument("--data", type=Path, default=ROOT / "midi_data")
     parser.add_argument("--folds", type=int, default=10)
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--skip-protocols", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "evaluation.json")
     args = parser.parse_args()

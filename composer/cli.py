@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--pretrained", type=Path, help="with --protocol: the model to fine-tune per fold "
                    "(default: --model; it must not have seen the evaluation sets)")
     e.add_argument("--folds", type=int, default=10)
-    e.add_argument("--epochs", type=int, default=12, help="with --protocol: fine-tuning epochs per fold (max)")
+    e.add_argument("--epochs", type=int, default=30, help="with --protocol: fine-tuning epochs per fold (max)")
     e.add_argument("--ngram-order", type=int, default=4)
     e.add_argument("--json", action="store_true", help="one JSON object on one line")
     e.add_argument("--write", type=Path, help="also write the result as JSON to this file")

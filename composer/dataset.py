@@ -19,7 +19,7 @@ import torch
 
 from composer.encoding import PITCH, PITCH_HIGH, PITCH_LOW, REST, SHIFT, bar_steps, encode
 from composer.errors import InputError
-from composer.model import NO_KEY, Batch
+from composer.model import NO_KEY, NO_PITCH, Batch
 
 CACHE_VERSION = 1
 TRANSPOSE = (-6, 5)  # semitones tried by augmentation, each clipped so every pitch stays in range
@@ -224,6 +224,7 @@ def collate(items: Sequence[tuple[Song, int, int, int]]) -> Batch:
     bar = np.zeros((b, t), dtype=np.int64)
     key = np.full((b, t), NO_KEY, dtype=np.int64)
     mask = np.zeros((b, t), dtype=bool)
+    prev_pitch = np.full((b, t), NO_PITCH, dtype=np.int64)
     bos = np.array([f.size for f in _fields()], dtype=np.int64)
     for row, (song, start, length, semis) in enumerate(items):
         ids, k = transposed(song.ids, song.key, semis)
@@ -241,7 +242,10 @@ def collate(items: Sequence[tuple[Song, int, int, int]]) -> Batch:
         bar[row, :length] = song.bar
         key[row, :length] = k
         mask[row, :length] = True
-    return Batch(*(torch.from_numpy(a) for a in (inputs, targets, in_pos, tgt_pos, bar, key, mask)))
+        # The event before each input event: ext[start + j] for input j (two "none" for BOS and the first).
+        ext = np.concatenate([[NO_PITCH, NO_PITCH], ids[:, PITCH]])
+        prev_pitch[row, :length] = ext[start:start + length]
+    return Batch(*(torch.from_numpy(a) for a in (inputs, targets, in_pos, tgt_pos, bar, key, mask, prev_pitch)))
 
 
 def _fields():  # late import keeps the table in one place

@@ -36,7 +36,7 @@ from composer.encoding import (
     encode,
 )
 from composer.errors import InputError
-from composer.model import MAX_BAR, MAX_POSITION, NO_KEY, SIZES, MusicLSTM
+from composer.model import MAX_BAR, MAX_POSITION, NO_KEY, NO_PITCH, SIZES, MusicLSTM
 from composer.piece import Piece
 
 SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "shipped"
@@ -226,16 +226,20 @@ class Composer:
         bar = bar_steps(events.time_signature)
         pos = torch.as_tensor((onsets - events.bar_start) % bar, dtype=torch.long)
         bos = torch.tensor(SIZES, dtype=torch.long)
+        n = len(events.ids)
+        ext = torch.cat([torch.tensor([NO_PITCH, NO_PITCH]), torch.as_tensor(events.ids[:, PITCH])])
         if start == 0:
             inputs = torch.cat([bos[None], ids], dim=0)  # (n+1, 4)
-            in_pos = pos[: len(ids) + 1]
+            in_pos = pos[: n + 1]
+            prev = ext[: n + 1]
         else:
             # Start from a bar line: the first input is the event before it, as in training windows.
             inputs = torch.as_tensor(events.ids[start - 1:], dtype=torch.long)
-            in_pos = pos[start: len(events.ids) + 1]
+            in_pos = pos[start: n + 1]
+            prev = ext[start: n + 1]
         t = inputs.shape[0]
         out, state = self.model(inputs[None], in_pos[None], torch.full((1, t), min(bar, MAX_BAR - 1)),
-                                torch.full((1, t), key))
+                                torch.full((1, t), key), prev[None])
         h = out[:, -1].repeat(k, 1)
         return h, (state[0].repeat(1, k, 1), state[1].repeat(1, k, 1))
 
@@ -273,6 +277,7 @@ class Composer:
         logprob = torch.zeros(k, dtype=torch.float64)
         notes_made = torch.zeros(k, dtype=torch.long)
         key_t = torch.full((k,), key_id, dtype=torch.long)
+        ref = torch.full((k,), int(events.ids[-1, PITCH]), dtype=torch.long)  # the last input event's pitch
         m = self.model
         for _ in range(max_steps):
             zs, zd, zp, zv = m.head_inputs(h)
@@ -287,7 +292,7 @@ class Composer:
             raw = m.duration_logits(zd, shift, pos)
             dur = self._sample(raw, settings, generator)
             logprob += torch.log_softmax(raw.double(), -1).gather(1, dur[:, None]).squeeze(1) * ~done
-            raw = m.pitch_logits(zp, shift, pos, dur, key_t)
+            raw = m.pitch_logits(zp, shift, pos, dur, key_t, ref)
             allowed = pitch_ok.expand(k, -1).clone()
             allowed[:, REST] = shift == MAX_SHIFT  # a rest event only where the shift is the longest
             pitch = self._sample(raw.masked_fill(~allowed, -math.inf), settings, generator)
@@ -309,7 +314,8 @@ class Composer:
                     break
             event = torch.stack([shift, pitch, dur, vel], dim=1)
             x = m.embed_inputs(event[:, None], pos[:, None], torch.full((k, 1), min(bar, MAX_BAR - 1)),
-                               key_t[:, None])[:, 0]
+                               key_t[:, None], ref[:, None])[:, 0]
+            ref = pitch
             h, state = self.stepper.step(x, state)
         return [self._take(seed, events, produced[i], float(logprob[i]), key, context_note) for i in range(k)]
 

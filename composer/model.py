@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from composer.encoding import FIELDS
+from composer.encoding import FIELDS, PITCH_LOW
 
 N_FIELDS = len(FIELDS)
 SIZES = tuple(f.size for f in FIELDS)  # shift, pitch, duration, velocity
@@ -32,6 +32,11 @@ MAX_POSITION = 192  # metrical positions (grid steps from the downbeat) are clip
 MAX_BAR = 193  # bar lengths in grid steps, clipped below this
 N_KEYS = 25  # 24 keys + "not stated"
 NO_KEY = 24
+NO_PITCH = SIZES[1]  # "no previous pitch" (the BOS id of the pitch field)
+N_PITCHES = SIZES[1] - 1  # real pitches; the last pitch id is the rest event
+MAX_INTERVAL = 24  # input intervals are clipped to two octaves
+N_INTERVALS = 2 * MAX_INTERVAL + 2  # -24..24, and "none"
+N_DEGREES = 13  # pitch class relative to the key's tonic, and "no key / no pitch"
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,8 @@ class Batch:
     ``inputs`` (B, T, 4) are the previous events (BOS at t=0), ``targets`` (B, T, 4) the events to
     predict; ``in_pos`` is the metrical position of each input event's onset, ``tgt_pos`` that of each
     target's onset; ``bar`` the bar length in steps; ``key`` the key id; ``mask`` (B, T) bool marks real
-    targets.
+    targets; ``prev_pitch`` the pitch id of the event before each input event (``NO_PITCH`` when there is
+    none), from which the input's melodic interval is read.
     """
 
     inputs: torch.Tensor
@@ -72,6 +78,7 @@ class Batch:
     bar: torch.Tensor
     key: torch.Tensor
     mask: torch.Tensor
+    prev_pitch: torch.Tensor
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(*(getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)))
@@ -113,7 +120,7 @@ class MusicLSTM(nn.Module):
         h, hh = config.hidden, config.head_hidden
         # Input: the previous event's fields (each with one extra id for "beginning of sequence"),
         # the metrical position of its onset, the bar length and the key, summed.
-        in_sizes = (*(size + 1 for size in SIZES), MAX_POSITION, MAX_BAR, N_KEYS)
+        in_sizes = (*(size + 1 for size in SIZES), MAX_POSITION, MAX_BAR, N_KEYS, N_INTERVALS, N_DEGREES)
         self.register_buffer("in_offsets", _offsets(in_sizes), persistent=False)
         self.in_embed = nn.EmbeddingBag(sum(in_sizes), h, mode="sum")
         self.drop = LockedDropout(config.dropout)
@@ -131,7 +138,13 @@ class MusicLSTM(nn.Module):
         self.pitch_cond = nn.EmbeddingBag(sum(pitch_sizes), hh, mode="sum")
         self.vel_cond = nn.EmbeddingBag(sum(vel_sizes), hh, mode="sum")
         self.out_shift = nn.Linear(hh, SIZES[0])
+        # Pitch logits are a sum of three views of the same choice, as in multiple-viewpoint models:
+        # the absolute pitch (register), the interval from the previous pitch (melody, transposition-free)
+        # and the pitch class relative to the key's tonic (tonality).
         self.out_pitch = nn.Linear(hh, SIZES[1])
+        self.out_interval = nn.Linear(hh, 2 * N_PITCHES - 1)
+        self.out_degree = nn.Linear(hh, 12)
+        self.register_buffer("pitch_ids", torch.arange(N_PITCHES), persistent=False)
         self.out_dur = nn.Linear(hh, SIZES[2])
         self.out_vel = nn.Linear(hh, SIZES[3])
 
@@ -144,20 +157,26 @@ class MusicLSTM(nn.Module):
 
     # -------------------------------------------------------------------------------------- trunk
     def embed_inputs(self, inputs: torch.Tensor, in_pos: torch.Tensor, bar: torch.Tensor,
-                     key: torch.Tensor) -> torch.Tensor:
-        """(B, T, 4), (B, T), (B, T), (B, T) → (B, T, H)"""
+                     key: torch.Tensor, prev_pitch: torch.Tensor) -> torch.Tensor:
+        """(B, T, 4), (B, T), (B, T), (B, T), (B, T) → (B, T, H)"""
+        pitch = inputs[..., 1]
+        real = pitch < N_PITCHES
+        interval = torch.where(real & (prev_pitch < N_PITCHES),
+                               (pitch - prev_pitch).clamp(-MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL,
+                               N_INTERVALS - 1)
+        degree = torch.where(real & (key != NO_KEY), (pitch + PITCH_LOW - key) % 12, N_DEGREES - 1)
         ids = [inputs[..., i] for i in range(N_FIELDS)]
-        ids += [in_pos.clamp(max=MAX_POSITION - 1), bar.clamp(max=MAX_BAR - 1), key]
+        ids += [in_pos.clamp(max=MAX_POSITION - 1), bar.clamp(max=MAX_BAR - 1), key, interval, degree]
         return self.drop(self._bag(self.in_embed, self.in_offsets, ids))
 
     def forward(self, inputs: torch.Tensor, in_pos: torch.Tensor, bar: torch.Tensor, key: torch.Tensor,
-                state: tuple[torch.Tensor, torch.Tensor] | None = None
+                prev_pitch: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
                 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Run the LSTM over (B, T) steps; returns hidden outputs (B, T, H) and the new state.
 
         ``state`` is (h, c), each (layers, B, H), as nn.LSTM keeps it.
         """
-        x = self.embed_inputs(inputs, in_pos, bar, key)
+        x = self.embed_inputs(inputs, in_pos, bar, key, prev_pitch)
         hs, cs = [], []
         for i, layer in enumerate(self.lstm):
             layer_state = None if state is None else (state[0][i:i + 1], state[1][i:i + 1])
@@ -188,9 +207,20 @@ class MusicLSTM(nn.Module):
         return self._out(self.out_dur, z + cond)
 
     def pitch_logits(self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, dur: torch.Tensor,
-                     key: torch.Tensor) -> torch.Tensor:
+                     key: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """Logits over pitch ids; ``ref`` is the previous event's pitch id (the input's), REST/BOS for none."""
         cond = self._bag(self.pitch_cond, self.pitch_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), dur, key])
-        return self._out(self.out_pitch, z + cond)
+        g = F.gelu(z + cond)
+        logits = self.out_pitch(g)  # (…, 89)
+        candidates = self.pitch_ids  # (88,)
+        has_ref = (ref < N_PITCHES).unsqueeze(-1)
+        rel_index = (candidates - ref.clamp(max=N_PITCHES - 1).unsqueeze(-1) + N_PITCHES - 1)  # (…, 88)
+        rel = self.out_interval(g).gather(-1, rel_index) * has_ref
+        has_key = (key != NO_KEY).unsqueeze(-1)
+        deg_index = (candidates + PITCH_LOW - key.unsqueeze(-1)) % 12
+        deg = self.out_degree(g).gather(-1, deg_index) * has_key
+        extra = torch.cat([rel + deg, torch.zeros_like(rel[..., :1])], dim=-1)  # nothing added for REST
+        return logits + extra
 
     def velocity_logits(self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, dur: torch.Tensor,
                         pitch: torch.Tensor) -> torch.Tensor:
@@ -199,13 +229,13 @@ class MusicLSTM(nn.Module):
 
     def field_nll(self, batch: Batch) -> torch.Tensor:
         """Negative log-likelihood in nats of each target field: (B, T, 4), zero where masked out."""
-        h, _ = self(batch.inputs, batch.in_pos, batch.bar, batch.key)
+        h, _ = self(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch)
         zs, zd, zp, zv = self.head_inputs(h)
         t = batch.targets
         shift, pitch, dur = t[..., 0], t[..., 1], t[..., 2]
         logits = (
             self.shift_logits(zs),
-            self.pitch_logits(zp, shift, batch.tgt_pos, dur, batch.key),
+            self.pitch_logits(zp, shift, batch.tgt_pos, dur, batch.key, batch.inputs[..., 1]),
             self.duration_logits(zd, shift, batch.tgt_pos),
             self.velocity_logits(zv, shift, batch.tgt_pos, dur, pitch),
         )

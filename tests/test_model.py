@@ -18,7 +18,7 @@ from composer.cli import main
 from composer.dataset import Song, collate, iterate_batches, transpose_range, transposed
 from composer.encoding import PITCH, REST
 from composer.errors import InputError
-from composer.model import ModelConfig, MusicLSTM
+from composer.model import NO_PITCH, ModelConfig, MusicLSTM
 from composer.train import TrainConfig, train
 
 TINY = ModelConfig(hidden=32, layers=2, head_hidden=16, dropout=0.1)
@@ -38,12 +38,12 @@ def test_step_by_step_equals_whole_sequence():
     torch.manual_seed(0)
     model = MusicLSTM(TINY).eval()
     batch = collate([(s, 0, len(s), 0) for s in songs(3)])
-    whole, _ = model(batch.inputs, batch.in_pos, batch.bar, batch.key)
+    whole, _ = model(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch)
     state = model.initial_state(3)
     steps = []
     for t in range(batch.inputs.shape[1]):
         out, state = model(batch.inputs[:, t:t + 1], batch.in_pos[:, t:t + 1], batch.bar[:, t:t + 1],
-                           batch.key[:, t:t + 1], state)
+                           batch.key[:, t:t + 1], batch.prev_pitch[:, t:t + 1], state)
         steps.append(out)
     assert torch.allclose(torch.cat(steps, 1), whole, atol=1e-5)
 
@@ -53,7 +53,7 @@ def test_field_losses_are_exact_log_probabilities():
     model = MusicLSTM(TINY).eval()
     batch = collate([(s, 0, len(s), 0) for s in songs(2)])
     nll = model.field_nll(batch)
-    h, _ = model(batch.inputs, batch.in_pos, batch.bar, batch.key)
+    h, _ = model(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch)
     zs, *_ = model.head_inputs(h)
     logp = torch.log_softmax(model.shift_logits(zs), -1)
     expected = -logp.gather(-1, batch.targets[..., :1]).squeeze(-1)
@@ -68,6 +68,9 @@ def test_windows_start_from_the_previous_event_and_positions_follow():
     assert b.targets[0].tolist() == s.ids[4:7].tolist()
     pos = s.positions()
     assert b.tgt_pos[0].tolist() == pos[5:8].tolist() and b.in_pos[0].tolist() == pos[4:7].tolist()
+    assert b.prev_pitch[0].tolist() == s.ids[2:5, 1].tolist()  # the event before each input event
+    first = collate([(s, 0, 3, 0)])
+    assert first.prev_pitch[0].tolist() == [NO_PITCH, NO_PITCH, s.ids[0, 1]]
 
 
 def test_transposition_is_range_safe_and_moves_the_key():
