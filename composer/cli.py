@@ -125,6 +125,94 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+FORMATS = ("mid", "musicxml", "wav")
+
+
+def _seed_files(names: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for name in names:
+        path = Path(name)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in (".mid", ".midi") and p.is_file())
+        else:
+            files.append(path)
+    return files
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from composer.generate import Composer, Settings
+
+    formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise InputError(f"Unknown output format {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}.")
+    settings = Settings(bars=None if args.notes else args.bars, notes=args.notes, variations=args.variations,
+                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
+                        key_lock=args.key_lock).validate()
+    files = _seed_files(args.seeds)
+    if not files:
+        raise InputError("No seed files found; name MIDI files or folders that contain them.")
+    composer = Composer(args.model)
+    model_hash = hashlib.sha256(Path(composer.model_path if composer.model_path.is_file()
+                                     else composer.model_path / "model.safetensors").read_bytes()).hexdigest()[:16]
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, object] = {"settings": {**settings.__dict__, "formats": formats,
+                                                "continuation_only": args.continuation_only},
+                                   "model": str(args.model or "shipped"), "model_sha256": model_hash, "seeds": []}
+    failed = 0
+    iterator = files
+    if not args.quiet:
+        from tqdm import tqdm
+
+        iterator = tqdm(files, desc="generating", unit="seed")
+    for path in iterator:
+        try:
+            record = _generate_one(composer, path, settings, formats, out, args.continuation_only)
+        except InputError as error:
+            failed += 1
+            manifest["seeds"].append({"file": str(path), "refused": str(error)})  # type: ignore[union-attr]
+            print(f"refused: {error}", file=sys.stderr)
+            continue
+        manifest["seeds"].append(record)  # type: ignore[union-attr]
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    print(f"{len(files) - failed} seed(s) continued, {failed} refused; see {out / 'manifest.json'}")
+    return 2 if failed else 0
+
+
+def _generate_one(composer: object, path: Path, settings: object, formats: list[str], out: Path,
+                  continuation_only: bool) -> dict[str, object]:
+    from composer.midi_io import piece_to_midi_bytes, read_midi
+    from composer.render import render_wav
+    from composer.report import seed_report
+    from composer.score import estimate_key, piece_to_musicxml
+
+    piece = read_midi(path)
+    report = seed_report(piece, path.name)
+    key = piece.key if piece.key is not None else estimate_key(piece)
+    takes = composer.continue_piece(piece, settings, key=key)  # type: ignore[attr-defined]
+    # Everything is rendered in memory first: a failure leaves no half-written take folder.
+    rendered: list[tuple[str, bytes]] = []
+    for i, take in enumerate(takes, start=1):
+        music = take.continuation if continuation_only else take.piece
+        stem = f"take-{i:02d}"
+        if "mid" in formats:
+            rendered.append((f"{stem}.mid", piece_to_midi_bytes(music)))
+        if "musicxml" in formats:
+            rendered.append((f"{stem}.musicxml", piece_to_musicxml(music, title=f"{path.stem} {stem}")))
+        if "wav" in formats:
+            rendered.append((f"{stem}.wav", render_wav(music).wav))
+    folder = out / path.stem
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in rendered:
+        (folder / name).write_bytes(data)
+    return {"file": str(path), "folder": folder.name, "seed_report": report.to_dict(),
+            "takes": [{"files": [n for n, _ in rendered if n.startswith(f"take-{i:02d}.")], **take.metrics}
+                      for i, take in enumerate(takes, start=1)]}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="composer", description="Seed-and-continue music composer.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,6 +269,23 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="one JSON object on one line")
     e.add_argument("--write", type=Path, help="also write the result as JSON to this file")
     e.set_defaults(func=_cmd_evaluate)
+
+    g = sub.add_parser("generate", help="continue seed MIDI files (or folders of them): K takes each")
+    g.add_argument("seeds", nargs="+", help="MIDI files or folders")
+    g.add_argument("--out", type=Path, required=True, help="output folder: OUT/<seed>/take-01.mid, manifest.json")
+    g.add_argument("--variations", type=int, default=4, help="takes per seed, 1-16")
+    g.add_argument("--bars", type=int, default=8, help="length of each continuation in bars")
+    g.add_argument("--notes", type=int, help="length in notes instead of bars")
+    g.add_argument("--temperature", type=float, default=1.0)
+    g.add_argument("--top-k", type=int, default=0, help="0: off")
+    g.add_argument("--top-p", type=float, default=0.95, help="1: off")
+    g.add_argument("--seed", type=int, default=0, help="random seed: same seed and settings, same notes")
+    g.add_argument("--key-lock", action="store_true", help="keep new pitches in the seed's key")
+    g.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
+    g.add_argument("--format", default="mid", help="comma-separated: mid, musicxml, wav")
+    g.add_argument("--continuation-only", action="store_true", help="write the new part alone")
+    g.add_argument("--quiet", action="store_true")
+    g.set_defaults(func=_cmd_generate)
 
     x = sub.add_parser("export-model", help="write a checkpoint's weights (fp16) for shipping")
     x.add_argument("checkpoint", type=Path)

@@ -6,6 +6,7 @@ takes a second or two to import, which a refused file or a ``--help`` should not
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from composer.piece import Note, Piece, TimeSignature
@@ -96,3 +97,35 @@ def estimate_key(piece: Piece) -> int | None:
     k = s.analyze("key")
     return _key_number(k.tonic.pitchClass, k.mode)
 
+
+
+def piece_to_musicxml(piece: Piece, title: str = "composer") -> bytes:
+    """MusicXML of the piece (music21 makes the measures, ties and voices)."""
+    import tempfile
+    from pathlib import Path
+
+    from music21 import key, metadata, meter, note, stream, tempo
+
+    ts = piece.time_signature.midi_compatible()
+    part = stream.Part()
+    part.insert(0, meter.TimeSignature(f"{ts.numerator}/{ts.denominator}"))
+    part.insert(0, tempo.MetronomeMark(number=round(piece.tempo, 2)))
+    if piece.key is not None:
+        k = key.Key(["C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B"][piece.key % 12],
+                    "minor" if piece.key >= 12 else "major")
+        part.insert(0, k)
+    # Shift so a pickup sits at the end of a first, full bar (music21 pads it with a rest).
+    shift = (ts.bar_beats - piece.bar_start) % ts.bar_beats
+    for n in piece.notes:
+        element = note.Note(n.pitch, quarterLength=n.duration)
+        element.volume.velocity = n.velocity
+        part.insert(n.start + shift, element)
+    score = stream.Score()
+    score.metadata = metadata.Metadata(title=title)
+    score.insert(0, part)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = score.makeNotation().write("musicxml", fp=Path(tmp) / "score.musicxml")
+        text = Path(path).read_bytes()
+    # The same piece must give the same bytes: fixed part ids, no date of writing.
+    text = re.sub(rb'"P[0-9a-f]{32}"', b'"P1"', text)  # music21 draws random part ids
+    return re.sub(rb"\s*<encoding-date>[^<]*</encoding-date>", b"", text)

@@ -125,3 +125,44 @@ def test_a_long_seed_is_conditioned_on_its_last_bars(composer):
     take = composer.continue_piece(long, Settings(bars=2, variations=1))[0]
     assert "conditioned on its last" in take.metrics["context"]
     assert long.notes == tuple(n for n in take.piece.notes if n.start <= long.notes[-1].start)
+
+
+def test_generate_cli_writes_takes_and_a_manifest_byte_identically(composer, tmp_path):
+    import json
+
+    import smf
+
+    from composer.cli import main
+
+    seeds = tmp_path / "seeds"
+    seeds.mkdir()
+    (seeds / "a.mid").write_bytes(smf.simple_file())
+    (seeds / "b.mid").write_bytes(smf.simple_file([67, 65, 64, 62, 60, 62, 64, 65]))
+    (seeds / "c.mid").write_text("a text file, renamed")
+    args = ["generate", str(seeds), "--variations", "2", "--bars", "2", "--seed", "4", "--model",
+            str(composer.model_path), "--format", "mid,musicxml,wav", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "one")]) == 2  # c.mid was refused
+    assert main([*args, "--out", str(tmp_path / "two")]) == 2
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    assert [("refused" in s) for s in manifest["seeds"]] == [False, False, True]
+    assert manifest["seeds"][0]["takes"][0]["files"] == ["take-01.mid", "take-01.musicxml", "take-01.wav"]
+    for name in ("a/take-01.mid", "a/take-02.mid", "b/take-02.musicxml", "b/take-01.wav", "manifest.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    assert (tmp_path / "one" / "a" / "take-01.wav").read_bytes()[:4] == b"RIFF"
+    assert not (tmp_path / "one" / "c").exists()
+
+
+def test_generate_cli_refuses_bad_settings_before_writing(composer, tmp_path, capsys):
+    import smf
+
+    from composer.cli import main
+
+    (tmp_path / "a.mid").write_bytes(smf.simple_file())
+    out = tmp_path / "out"
+    assert main(["generate", str(tmp_path / "a.mid"), "--out", str(out), "--format", "mp3",
+                 "--model", str(composer.model_path)]) == 2
+    assert "Unknown output format mp3" in capsys.readouterr().err
+    assert main(["generate", str(tmp_path / "a.mid"), "--out", str(out), "--temperature", "0",
+                 "--model", str(composer.model_path)]) == 2
+    assert "temperature must be above 0" in capsys.readouterr().err
+    assert not out.exists()
