@@ -271,6 +271,12 @@ class Composer:
             ids = torch.arange(SIZES[PITCH])
             pitch_ok &= ((ids + PITCH_LOW) >= low) & ((ids + PITCH_LOW) <= high) | (ids == REST)
 
+        # A new note may not start a pitch that a seed note is still holding: the seed stays exactly as given.
+        seed_end = torch.zeros(SIZES[PITCH], dtype=torch.float64)
+        for n in seed.notes:
+            if PITCH_LOW <= n.pitch < PITCH_LOW + REST:
+                pid = n.pitch - PITCH_LOW
+                seed_end[pid] = max(float(seed_end[pid]), n.end * STEPS_PER_BEAT - 1e-6)
         time = torch.full((k,), last_onset, dtype=torch.long)
         done = torch.zeros(k, dtype=torch.bool)
         produced: list[list[tuple[int, int, int, int]]] = [[] for _ in range(k)]
@@ -293,7 +299,7 @@ class Composer:
             dur = self._sample(raw, settings, generator)
             logprob += torch.log_softmax(raw.double(), -1).gather(1, dur[:, None]).squeeze(1) * ~done
             raw = m.pitch_logits(zp, shift, pos, dur, key_t, ref)
-            allowed = pitch_ok.expand(k, -1).clone()
+            allowed = pitch_ok.expand(k, -1) & (seed_end[None, :] <= (time + shift)[:, None].double())
             allowed[:, REST] = shift == MAX_SHIFT  # a rest event only where the shift is the longest
             pitch = self._sample(raw.masked_fill(~allowed, -math.inf), settings, generator)
             logprob += torch.log_softmax(raw.double(), -1).gather(1, pitch[:, None]).squeeze(1) * ~done
@@ -336,15 +342,8 @@ class Composer:
         new = decode(lead)
         offset = last_onset / STEPS_PER_BEAT
         new_notes = tuple(replace(n, start=n.start + offset) for n in new.notes)
-        # The seed stays exactly as given; a seed note still sounding at a new note of the same pitch is cut.
-        starts = {}
-        for n in new_notes:
-            starts.setdefault(n.pitch, []).append(n.start)
-        kept = []
-        for n in seed.notes:
-            cut = min((s for s in starts.get(n.pitch, []) if n.start < s < n.end), default=None)
-            kept.append(n if cut is None else replace(n, duration=cut - n.start))
-        whole = Piece(notes=tuple(sorted(kept + list(new_notes), key=lambda n: (n.start, -n.pitch))),
+        # The seed exactly as given (sampling never starts a pitch a seed note still holds), then the new notes.
+        whole = Piece(notes=tuple(sorted([*seed.notes, *new_notes], key=lambda n: (n.start, -n.pitch))),
                       tempo=seed.tempo, time_signature=seed.time_signature, bar_start=seed.bar_start, key=seed.key,
                       tracks=seed.tracks, remarks=seed.remarks)
         continuation = Piece(notes=new_notes, tempo=seed.tempo, time_signature=seed.time_signature,

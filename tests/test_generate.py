@@ -62,6 +62,14 @@ def test_output_is_the_seed_unchanged_plus_the_continuation(composer):
         assert take.metrics["notes"] == len(new)
 
 
+def test_a_held_seed_note_is_never_cut(composer):
+    # the seed ends on a long G held over the bar line: no take may restart G while it sounds
+    seed = Piece(notes=(Note(0, 1, 60, 80), Note(1, 1, 64, 80), Note(2, 6, 67, 80)), key=0)
+    for take in composer.continue_piece(seed, Settings(bars=2, variations=8, seed=0, temperature=2.0)):
+        assert set(seed.notes) <= set(take.piece.notes)
+        assert not [n for n in take.continuation.notes if n.pitch == 67 and n.start < 8]
+
+
 def test_same_seed_same_notes_other_seed_other_notes(composer):
     s = Settings(bars=4, variations=2, seed=11, temperature=1.2)
     a = composer.continue_piece(seed_piece(), s)
