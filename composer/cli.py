@@ -100,6 +100,13 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 progress=not args.json)
         _emit(results, args)
         return 0
+    if args.continuations:
+        from composer.generate import Composer
+
+        result = evaluate.continuations(Composer(args.model), args.reference, seeds=args.seeds,
+                                        progress=not args.json)
+        _emit(result, args)
+        return 0
     model, _ = load_model(args.model)
     if args.data:
         result = evaluate.score_folder(model, args.data, args.reference, ngram_order=args.ngram_order)
@@ -265,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: --model; it must not have seen the evaluation sets)")
     e.add_argument("--folds", type=int, default=10)
     e.add_argument("--epochs", type=int, default=30, help="with --protocol: fine-tuning epochs per fold (max)")
+    e.add_argument("--continuations", action="store_true",
+                   help="the musical check: continue the first 8 bars of test pieces, compare with the truth")
+    e.add_argument("--seeds", type=int, default=50, help="with --continuations: how many test pieces")
     e.add_argument("--ngram-order", type=int, default=4)
     e.add_argument("--json", action="store_true", help="one JSON object on one line")
     e.add_argument("--write", type=Path, help="also write the result as JSON to this file")

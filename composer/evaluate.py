@@ -161,3 +161,105 @@ def score_folder(model: MusicLSTM, folder: Path, reference: Path, *, ngram_order
             "bits_per_note": round(lstm["bits_per_note"], 4), "ngram_bits_per_note": round(ng["bits_per_note"], 4),
             "per_field": {k: round(v, 4) for k, v in lstm.items() if k.endswith("_bits")},
             "ngram_per_field": {k: round(v, 4) for k, v in ng.items() if k.endswith("_bits")}}
+
+
+# ------------------------------------------------------------------------------------------ continuations
+
+def _histogram(values: list[int], size: int, weights: list[float] | None = None) -> np.ndarray:
+    h = np.zeros(size)
+    for v, w in zip(values, weights or [1.0] * len(values), strict=True):
+        h[min(v, size - 1)] += w
+    return h / h.sum() if h.sum() else h
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.minimum(a, b).sum())
+
+
+def _profiles(notes: list) -> tuple[np.ndarray, np.ndarray]:
+    """Duration-weighted pitch-class histogram and a histogram of note lengths (grid steps, capped)."""
+    from composer.encoding import STEPS_PER_BEAT
+
+    pcs = _histogram([n.pitch % 12 for n in notes], 12, [n.duration for n in notes])
+    lengths = _histogram([round(n.duration * STEPS_PER_BEAT) for n in notes], 49)
+    return pcs, lengths
+
+
+def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int = 8, bars: int = 8,
+                  takes: int = 4, progress: bool = False) -> dict[str, Any]:
+    """The musical check of continuations on pieces of the test split.
+
+    For each of ``seeds`` test pieces with at least ``seed_bars + bars`` bars: the first ``seed_bars`` bars
+    are the seed, ``takes`` continuations of ``bars`` bars are generated and compared with the piece's true
+    continuation — key agreement with the seed (music21's analysis), pitch-class and note-length histogram
+    overlap, next to a real-vs-real reference (the true continuation of another test piece in the same key),
+    and how many takes are caught in a loop (a phrase of ≥ 8 notes repeated ≥ 4 times in a row).
+    """
+    from composer.corpus import read_manifest
+    from composer.encoding import encode
+    from composer.generate import Settings, longest_repeat_run
+    from composer.midi_io import read_midi
+    from composer.score import estimate_key
+
+    entries = [e for e in read_manifest(data) if e.split == "test"]
+    candidates = []
+    for e in sorted(entries, key=lambda e: e.content_hash):  # a fixed, collection-mixed order
+        piece = read_midi(data / e.path)
+        bar = piece.time_signature.bar_beats
+        cut = piece.bar_start + seed_bars * bar
+        if piece.end < cut + bars * bar:
+            continue
+        seed_notes = [n for n in piece.notes if n.start < cut]
+        true_next = [n for n in piece.notes if cut <= n.start < cut + bars * bar]
+        if len(seed_notes) < 8 or len(true_next) < 8:
+            continue
+        candidates.append((e, piece, seed_notes, true_next, estimate_key(piece.with_notes(tuple(seed_notes)))))
+        if len(candidates) == seeds:
+            break
+    rows = []
+    loops = 0
+    total_takes = 0
+    for i, (e, piece, seed_notes, true_next, seed_key) in enumerate(candidates):
+        seed_piece = piece.with_notes(tuple(seed_notes))
+        generated = composer.continue_piece(seed_piece, Settings(bars=bars, variations=takes, seed=i), key=seed_key)
+        true_pcs, true_len = _profiles(true_next)
+        # reference: the true continuation of another candidate in the same key, if any
+        others = [c for c in candidates if c[0] is not e and c[4] == seed_key]
+        ref = None
+        if others:
+            other_pcs, other_len = _profiles(others[0][3])
+            ref = (_overlap(true_pcs, other_pcs), _overlap(true_len, other_len))
+        for take in generated:
+            notes = list(take.continuation.notes)
+            if not notes:
+                continue
+            pcs, lengths = _profiles(notes)
+            ids = encode(take.continuation).ids
+            length, times = longest_repeat_run(ids[ids[:, PITCH] != REST]) if len(ids) else (0, 1)
+            looped = length >= 8 and times >= 4
+            loops += looped
+            total_takes += 1
+            rows.append({
+                "piece": e.path, "key_agrees": estimate_key(take.continuation) == seed_key,
+                "pc_overlap": _overlap(pcs, true_pcs), "length_overlap": _overlap(lengths, true_len),
+                "ref_pc_overlap": ref[0] if ref else None, "ref_length_overlap": ref[1] if ref else None,
+                "share_in_key": take.metrics.get("share_in_key"), "looped": looped,
+            })
+        if progress:
+            print(f"continuations: {i + 1}/{len(candidates)} {e.path}", flush=True)
+    with_ref = [r for r in rows if r["ref_pc_overlap"] is not None]
+    pc = float(np.mean([r["pc_overlap"] for r in with_ref])) if with_ref else float("nan")
+    ln = float(np.mean([r["length_overlap"] for r in with_ref])) if with_ref else float("nan")
+    ref_pc = float(np.mean([r["ref_pc_overlap"] for r in with_ref])) if with_ref else float("nan")
+    ref_ln = float(np.mean([r["ref_length_overlap"] for r in with_ref])) if with_ref else float("nan")
+    return {
+        "seeds": len(candidates), "takes": total_takes,
+        "key_agreement": round(float(np.mean([r["key_agrees"] for r in rows])), 4),
+        "pitch_class_overlap": round(pc, 4), "reference_pitch_class_overlap": round(ref_pc, 4),
+        "pitch_class_ratio": round(pc / ref_pc, 4),
+        "note_length_overlap": round(ln, 4), "reference_note_length_overlap": round(ref_ln, 4),
+        "note_length_ratio": round(ln / ref_ln, 4),
+        "looped_share": round(loops / max(1, total_takes), 4),
+        "mean_share_in_key": round(float(np.mean([r["share_in_key"] for r in rows if r["share_in_key"] is not None])),
+                                   4),
+    }
