@@ -161,9 +161,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
 
     # ---- model and optimizer
     torch.manual_seed(cfg.seed)
-    init_config: dict[str, Any] | None = None
     if cfg.init:
-        model, init_config = checkpoint.load_model(Path(cfg.init))
+        model, _ = checkpoint.load_model(Path(cfg.init))
         cfg.model = model.config
     else:
         model = MusicLSTM(cfg.model)
@@ -193,7 +192,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else torch.autocast("cpu", enabled=False))
     base = {"model": cfg.model.to_dict(), "train": _jsonable(asdict(cfg)), "data_fingerprint": fingerprint,
-            "parameters": parameter_count(model), "init": init_config.get("name") if init_config else cfg.init}
+            "parameters": parameter_count(model), "init": cfg.init}
     say(f"training {parameter_count(model):,} parameters on {len(train_songs):,} pieces "
         f"({sum(len(s) for s in train_songs):,} events), validating on {len(valid_songs):,}; "
         f"{batches_per_epoch} batches per epoch, device {device}, {world} process(es)")

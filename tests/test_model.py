@@ -233,3 +233,29 @@ def test_two_process_ddp_with_gloo(tmp_path):
     assert "2 process(es)" in done.stdout
     _model, config = checkpoint.load_model(tmp_path / "ddp" / "best.safetensors")
     assert config["metrics"]["valid"]["bits_per_note"] > 0
+
+
+def test_init_fine_tunes_from_a_checkpoint(tmp_path):
+    folder = corpus_folder(tmp_path)
+    os.environ["COMPOSER_CACHE"] = str(tmp_path / "cache")
+    try:
+        assert main(cli_train_args(folder, tmp_path / "base", "--max-steps", "3")) == 0
+        base = tmp_path / "base" / "best.safetensors"
+        # the model settings come from the checkpoint, whatever the flags say
+        assert main([*cli_train_args(folder, tmp_path / "tuned", "--max-steps", "3"), "--hidden", "64",
+                     "--init", str(base)]) == 0
+    finally:
+        del os.environ["COMPOSER_CACHE"]
+    _, config = checkpoint.load_model(tmp_path / "tuned" / "best.safetensors")
+    assert config["model"]["hidden"] == 32 and config["init"] == str(base)
+
+
+def test_the_shipped_model_loads_by_default():
+    from composer.generate import SHIPPED_MODEL
+
+    model, config = checkpoint.load_model(SHIPPED_MODEL)
+    assert config["weights_dtype"] == "float16"
+    assert (SHIPPED_MODEL / "model.safetensors").stat().st_size < 25_000_000
+    assert (SHIPPED_MODEL / "MODEL_CARD.md").exists()
+    assert config["train"]["exclude_eval"] is True  # the protocols may fine-tune from it without leaks
+    assert model.config.hidden == config["model"]["hidden"]
