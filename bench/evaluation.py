@@ -30,6 +30,9 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--skip-protocols", action="store_true")
+    parser.add_argument("--protocol-json", type=Path, nargs="*", default=[],
+                        help="take the protocol results from these `composer evaluate --protocol … --write` files "
+                        "(run in parallel, one per core) instead of running them here")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "evaluation.json")
     args = parser.parse_args()
 
@@ -53,10 +56,13 @@ def main() -> None:
         result["test_bits_per_note_fp32"] = round(fp32["lstm"]["bits_per_note"], 4)
         result["fp16_cost_bits_per_note"] = round(result["test_bits_per_note"] - result["test_bits_per_note_fp32"], 5)
     print(json.dumps(result, indent=2), flush=True)
+    runs = {}
+    for path in args.protocol_json:
+        runs.update(json.loads(path.read_text()))
     if not args.skip_protocols:
-        for key, eval_set in (("chorales_bwv253_438", "chorales_bwv253_438"), ("essen_kinder", "essen_kinder")):
-            run = evaluate.protocol(eval_set, args.data, args.model, folds=args.folds, epochs=args.epochs,
-                                    progress=True)
+        for key in ("chorales_bwv253_438", "essen_kinder"):
+            run = runs.get(key) or evaluate.protocol(key, args.data, args.model, folds=args.folds,
+                                                     epochs=args.epochs, progress=True)
             result[f"{key}_pitch_bits"] = run["lstm_pitch_bits"]
             result[f"{key}_ngram_pitch_bits"] = run["ngram_pitch_bits"]
             result[f"{key}_protocol"] = run

@@ -217,12 +217,14 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
         if len(candidates) == seeds:
             break
     rows = []
+    true_keys: list[bool] = []  # does the piece's own continuation stay in the seed's key? (the reference)
     loops = 0
     total_takes = 0
     for i, (e, piece, seed_notes, true_next, seed_key) in enumerate(candidates):
         seed_piece = piece.with_notes(tuple(seed_notes))
         generated = composer.continue_piece(seed_piece, Settings(bars=bars, variations=takes, seed=i), key=seed_key)
         true_pcs, true_len = _profiles(true_next)
+        true_keys.append(estimate_key(piece.with_notes(tuple(true_next))) == seed_key)
         # reference: the true continuation of another candidate in the same key, if any
         others = [c for c in candidates if c[0] is not e and c[4] == seed_key]
         ref = None
@@ -255,6 +257,7 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
     return {
         "seeds": len(candidates), "takes": total_takes,
         "key_agreement": round(float(np.mean([r["key_agrees"] for r in rows])), 4),
+        "reference_key_agreement": round(float(np.mean(true_keys)), 4),
         "pitch_class_overlap": round(pc, 4), "reference_pitch_class_overlap": round(ref_pc, 4),
         "pitch_class_ratio": round(pc / ref_pc, 4),
         "note_length_overlap": round(ln, 4), "reference_note_length_overlap": round(ref_ln, 4),
