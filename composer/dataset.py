@@ -7,6 +7,7 @@ files are skipped and listed; a folder with nothing usable is one clear error.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import os
@@ -146,14 +147,17 @@ def load_songs(root: Path, *, use_cache: bool = True, progress: bool = False
         raise InputError(f"None of the {len(files)} MIDI files in {root} could be read; see the reasons above and "
                          "check that the folder holds real MIDI files.")
     if use_cache:
-        _write_cache(cache, songs, splits, evals, report)
+        # The cache only saves time; an unwritable cache folder costs a re-read next time.
+        with contextlib.suppress(OSError):
+            _write_cache(cache, songs, splits, evals, report)
     return songs, splits, evals, report
 
 
 def _write_cache(path: Path, songs: list[Song], splits: list[str], evals: list[str], report: LoadReport) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     lengths = np.array([len(s) for s in songs], dtype=np.int64)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    # Several processes (torchrun ranks) may build the same cache at once: each writes its own file.
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
     np.savez(
         tmp,
         ids=np.concatenate([s.ids for s in songs]).astype(np.int16),
