@@ -115,20 +115,7 @@ def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
         i = start
         ticks = 0
         while i < end:
-            # delta time: a variable-length quantity of at most 4 bytes
-            delta = 0
-            for _ in range(4):
-                if i >= end:
-                    raise _fail(name, f"has a track that ends in the middle of an event (track {len(tracks)}); "
-                                "export the file again.")
-                b = data[i]
-                i += 1
-                delta = (delta << 7) | (b & 0x7F)
-                if b < 0x80:
-                    break
-            else:
-                raise _fail(name, f"has a delta time longer than 4 bytes in track {len(tracks)}, so it is "
-                            "corrupt; export the file again.")
+            delta, i = _varlen(data, i, end, name, len(tracks), "delta time")
             ticks += delta
             if ticks > MAX_TICKS:
                 raise _fail(name, f"has events more than {MAX_TICKS:,} ticks from its start ({MAX_TICKS // division:,} "
@@ -178,16 +165,8 @@ def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
                     raise _fail(name, f"has a track that ends in the middle of an event (track {len(tracks)}); "
                                 "export the file again.")
                 meta = data[i]
-                i += 1
-                length, i = _varlen(data, i, end, name, len(tracks))
-                if length > MAX_MESSAGE_BYTES:
-                    raise _fail(name, f"has a meta event of {length:,} bytes, far larger than any MIDI file needs; "
-                                "export the file again without it.")
-                if i + length > end:
-                    raise _fail(name, f"has a meta event whose length runs past the end of its track (track "
-                                f"{len(tracks)}); export the file again.")
-                body = data[i:i + length]
-                i += length
+                start_body, i = _message_body(data, i + 1, end, name, len(tracks), "meta event")
+                body = data[start_body:i]
                 _check_meta(meta, body, name)
                 if meta == 0x03 and not track.name:
                     track.name = body.decode("latin-1", "replace").strip()
@@ -195,14 +174,7 @@ def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
                     break  # end of track; bytes after it are ignored, as by the parser
                 continue
             if status in (0xF0, 0xF7):
-                length, i = _varlen(data, i, end, name, len(tracks))
-                if length > MAX_MESSAGE_BYTES:
-                    raise _fail(name, f"has a system-exclusive message of {length:,} bytes, far larger than any "
-                                "MIDI file needs; export the file again without it.")
-                if i + length > end:
-                    raise _fail(name, f"has a system-exclusive message whose length runs past the end of its "
-                                f"track (track {len(tracks)}); export the file again.")
-                i += length
+                _, i = _message_body(data, i, end, name, len(tracks), "system-exclusive message")
                 continue
             raise _fail(name, f"has an event with status byte 0x{status:02X}, which a MIDI file may not "
                         f"contain (track {len(tracks)}); export the file again.")
@@ -211,7 +183,20 @@ def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
     return SmfScan(format=fmt, ticks_per_beat=division, tracks=tracks, events=events, notes=notes)
 
 
-def _varlen(data: bytes, i: int, end: int, name: str, track: int) -> tuple[int, int]:
+def _message_body(data: bytes, i: int, end: int, name: str, track: int, what: str) -> tuple[int, int]:
+    """A length-prefixed body (meta or sysex) at ``i`` → (start of the body, index after it), checked."""
+    length, i = _varlen(data, i, end, name, track)
+    if length > MAX_MESSAGE_BYTES:
+        raise _fail(name, f"has a {what} of {length:,} bytes, far larger than any MIDI file needs; export the file "
+                    "again without it.")
+    if i + length > end:
+        raise _fail(name, f"has a {what} whose length runs past the end of its track (track {track}); export the "
+                    "file again.")
+    return i, i + length
+
+
+def _varlen(data: bytes, i: int, end: int, name: str, track: int, what: str = "length field") -> tuple[int, int]:
+    """A MIDI variable-length quantity (at most 4 bytes) at ``i`` → (value, index after it)."""
     value = 0
     for _ in range(4):
         if i >= end:
@@ -222,8 +207,7 @@ def _varlen(data: bytes, i: int, end: int, name: str, track: int) -> tuple[int, 
         value = (value << 7) | (b & 0x7F)
         if b < 0x80:
             return value, i
-    raise _fail(name, f"has a length field longer than 4 bytes in track {track}, so it is corrupt; export the "
-                "file again.")
+    raise _fail(name, f"has a {what} longer than 4 bytes in track {track}, so it is corrupt; export the file again.")
 
 
 def _check_meta(meta: int, body: bytes, name: str) -> None:
