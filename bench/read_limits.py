@@ -48,6 +48,8 @@ def cases() -> dict[str, bytes]:
         f"{max_notes:,} notes (at the caps)": smf.smf(
             [smf.track(smf.melody([60 + i % 12 for i in range(max_notes)], 60))]),
         f"{MAX_EVENTS - 10:,} controller events": smf.smf([smf.track(controllers + smf.melody([60]))]),
+        f"{MAX_NOTES + 5_000:,} notes (over the note cap)": smf.smf(
+            [smf.track(smf.melody([60 + i % 12 for i in range(MAX_NOTES + 5_000)], 1))]),
         "1,000,000 notes (refused)": smf.smf([smf.track(smf.melody([60] * 1_000_000, 1))]),
         "sysex filling the byte cap": smf.smf(
             [smf.track([b"\x00\xf0" + smf.vlq(len(sysex_body)) + sysex_body, *smf.melody([60])])]),
