@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -78,7 +79,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         init=str(args.init) if args.init else None, checkpoint_seconds=args.checkpoint_seconds,
         max_steps=args.max_steps, device=args.device, threads=args.threads, progress=not args.quiet)
     result = train(cfg, resume=args.resume)
-    print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2))
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, one process reports
+        print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2))
     return 0
 
 

@@ -187,6 +187,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
     batches_per_epoch = sum(1 for _ in iterate_batches(train_songs, max_len=cfg.max_len,
                                                        batch_events=cfg.batch_events, seed=cfg.seed, epoch=0,
                                                        augment=False)) // world
+    batches_per_epoch = max(1, batches_per_epoch)  # a tiny data set still trains with many processes
     # The schedule spans all epochs; max_steps only stops early, so a stopped run resumes on the same curve.
     total_steps = cfg.epochs * max(1, batches_per_epoch)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
@@ -204,8 +205,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
         model.train()
         batches = list(iterate_batches(train_songs, max_len=cfg.max_len, batch_events=cfg.batch_events,
                                        seed=cfg.seed, epoch=epoch, augment=cfg.augment))
-        batches = batches[: batches_per_epoch * world]
-        mine = list(range(rank, len(batches), world))
+        # Every process takes the same number of batches (DDP steps together): every world-th batch,
+        # wrapping around when an epoch has fewer batches than that needs.
+        mine = [(rank + world * j) % len(batches) for j in range(batches_per_epoch)]
         bar = _progress(cfg.progress and main_process, len(mine), epoch, cfg.epochs)
         if bar is not None:
             bar.update(state["batch"])
