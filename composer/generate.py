@@ -262,7 +262,8 @@ class Composer:
         # Continue to the bar line after the seed's last onset, then N whole bars.
         first_line = last_onset + bar - ((last_onset - events.bar_start) % bar)
         limit = first_line + (settings.bars or 0) * bar if settings.bars else None
-        max_steps = settings.notes if settings.notes else (settings.bars or 1) * bar  # at most one note a step
+        # Rest events take steps too: leave room for them (the loop stops at the asked notes or bars).
+        max_steps = 2 * settings.notes if settings.notes else (settings.bars or 1) * bar
         pitch_ok = torch.ones(SIZES[PITCH], dtype=torch.bool)
         if settings.key_lock and key is not None:
             pitch_ok &= scale_mask(key)
