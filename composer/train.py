@@ -161,7 +161,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
 
     # ---- model and optimizer
     torch.manual_seed(cfg.seed)
-    if cfg.init:
+    saved: dict[str, Any] | None = None
+    if resume and (out / "last.safetensors").exists():
+        tensors, saved = checkpoint.read(out / "last.safetensors")
+        if fingerprint and saved.get("data_fingerprint") and saved["data_fingerprint"] != fingerprint:
+            raise InputError(f"The run in {out} was trained on other data than {cfg.data} holds now; resume it with "
+                             "the same data, or start a new run with another --out.")
+        cfg.model = ModelConfig.from_dict(saved["model"])  # the run's own settings, whatever the flags say
+    if cfg.init and saved is None:
         model, _ = checkpoint.load_model(Path(cfg.init))
         cfg.model = model.config
     else:
@@ -175,8 +182,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
 
     state = {"epoch": 0, "batch": 0, "step": 0, "best": float("inf"), "bad_epochs": 0, "history": [],
              "train_seconds": 0.0, "notes_seen": 0}
-    if resume and (out / "last.safetensors").exists():
-        tensors, saved = checkpoint.read(out / "last.safetensors")
+    if saved is not None:
         model.load_state_dict(checkpoint.model_state(tensors))
         _load_optimizer(optimizer, tensors, saved["optimizer"])
         state = saved["state"]
