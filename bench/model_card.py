@@ -13,6 +13,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def previous_run(run: dict) -> list[str]:
+    """A sentence on the run this one started from, read from that run's own record."""
+    if not run.get("init"):
+        return []
+    record = ROOT / Path(run["init"]).parent / "last.json"
+    if not record.exists():
+        return []
+    prev = json.loads(record.read_text())
+    st = prev["state"]
+    return [f"That first run: {st['epoch']} epochs, {st['step']:,} steps, {st['train_seconds'] / 60:.1f} minutes, "
+            f"best validation {st['best']:.4f} bits/note."]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--run", type=Path, default=ROOT / "runs" / "shipped")
@@ -43,10 +56,10 @@ def main() -> None:
         "",
         "## Reproduce",
         "```bash",
-        args.command,
-        "composer export-model runs/shipped/best.safetensors   # fp16 weights → composer/models/shipped/",
-        "python bench/evaluation.py --fp32 runs/shipped/best.safetensors",
-        "python bench/model_card.py",
+        *args.command.split(" && "),
+        f"composer export-model runs/{args.run.name}/best.safetensors   # fp16 weights → composer/models/shipped/",
+        f"python bench/evaluation.py --fp32 runs/{args.run.name}/best.safetensors",
+        f"python bench/model_card.py --run runs/{args.run.name}",
         "```",
         f"Seed {train_cfg['seed']}; AdamW, peak learning rate {train_cfg['lr']}, {train_cfg['warmup_steps']} warm-up "
         f"steps then cosine decay; batches of ~{train_cfg['batch_events']} events in windows of up to "
@@ -54,7 +67,9 @@ def main() -> None:
         f"after {train_cfg['patience']} epochs without improvement.",
         "",
         "## Training",
-        f"{state['epoch']} epochs, {state['step']:,} steps, {state['notes_seen']:,} notes seen, "
+        *([f"Warm restart from `{run['init']}` (the first command's best checkpoint)."] if run.get("init") else []),
+        *previous_run(run),
+        f"This run: {state['epoch']} epochs, {state['step']:,} steps, {state['notes_seen']:,} notes seen, "
         f"{state['train_seconds'] / 60:.1f} minutes on a 2-core CPU (no GPU). Best validation at epoch "
         f"{best['metrics'].get('epoch')}: {best['metrics']['valid']['bits_per_note']:.4f} bits/note.",
         "",
