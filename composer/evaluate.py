@@ -26,7 +26,7 @@ from composer.dataset import Song, collate, iterate_batches, load_songs
 from composer.encoding import PITCH, REST
 from composer.model import ModelConfig, MusicLSTM
 from composer.ngram import NGramModel
-from composer.train import TrainConfig, evaluate_songs, train
+from composer.train import TrainConfig, evaluate_songs, select_songs, train
 
 LN2 = math.log(2)
 PUBLISHED = {
@@ -71,9 +71,15 @@ def ngram_pitch_bits(ngram: NGramModel, songs: list[Song]) -> float:
     return float(bits.mean()) if bits.size else float("nan")
 
 
+def shipped_training_songs(data: Path) -> list[Song]:
+    """The pieces the shipped model learned from: the training split without the evaluation sets and their groups."""
+    songs, splits, evals, _ = load_songs(data)
+    return select_songs(songs, splits, evals, TrainConfig(exclude_eval=True))[0]
+
+
 def test_split(model: MusicLSTM, data: Path, *, ngram_order: int = 4, ngram: bool = True) -> dict[str, Any]:
     songs, splits, _, _ = load_songs(data)
-    train_songs = [s for s, sp in zip(songs, splits, strict=True) if sp == "train"]
+    train_songs = shipped_training_songs(data)
     test_songs = [s for s, sp in zip(songs, splits, strict=True) if sp == "test"]
     result: dict[str, Any] = {"test_pieces": len(test_songs),
                               "lstm": evaluate_songs(model, test_songs, torch.device("cpu"))}
@@ -150,12 +156,12 @@ def protocol(eval_set: str, data: Path, pretrained: Path | None, *, folds: int =
 def score_folder(model: MusicLSTM, folder: Path, reference: Path, *, ngram_order: int = 4) -> dict[str, Any]:
     """Bits per note of every readable file in ``folder`` under the model and the n-gram.
 
-    The n-gram is trained on the training split of ``reference`` (the corpus the shipped model learned from).
+    The n-gram is trained on what the shipped model learned from: ``reference``'s training split without the
+    evaluation sets (see :func:`shipped_training_songs`).
     """
     songs, _, _, report = load_songs(folder, use_cache=False)
     lstm = evaluate_songs(model, songs, torch.device("cpu"))
-    ref_songs, splits, _, _ = load_songs(reference)
-    ngram = NGramModel(ngram_order).fit(s.ids for s, sp in zip(ref_songs, splits, strict=True) if sp == "train")
+    ngram = NGramModel(ngram_order).fit(s.ids for s in shipped_training_songs(reference))
     ng = ngram_bits(ngram, songs)
     return {"files": report.files, "scored": len(songs), "skipped": report.skipped, "notes": int(lstm["notes"]),
             "bits_per_note": round(lstm["bits_per_note"], 4), "ngram_bits_per_note": round(ng["bits_per_note"], 4),
