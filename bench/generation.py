@@ -59,7 +59,8 @@ def main() -> None:
         steps = 200
         ref_s = best_of(lambda: [reference(x1, state) for _ in range(steps)]) / steps
         stepper = FastStepper(model)
-        fast_s = best_of(lambda: [stepper.step(x1[:, 0], state) for _ in range(steps)]) / steps
+        split = stepper.split_state(state)
+        fast_s = best_of(lambda: [stepper.step(x1[:, 0], split) for _ in range(steps)]) / steps
 
     # 2. whole notes, batch 1 and 8
     def run(notes: int, k: int) -> float:
@@ -72,7 +73,8 @@ def main() -> None:
     keys = list(lengths)
     growth = {f"{b}/{a}": round(lengths[b] / lengths[a], 3) for a, b in itertools.pairwise(keys)}
     result = {
-        "model": str(args.model), "hidden": h, "layers": layers, "threads": args.threads,
+        "model": str(args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model),
+        "hidden": h, "layers": layers, "threads": args.threads,
         "lstm_step_ms": {"default_nn_lstm": round(ref_s * 1e3, 4), "fast_step": round(fast_s * 1e3, 4),
                          "speedup": round(ref_s / fast_s, 2)},
         "notes_per_s": {"batch_1": round(n / t1), "batch_8_per_take": round(8 * n / t8)},

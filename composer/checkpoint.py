@@ -45,19 +45,27 @@ def save(path: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -
     os.replace(json_tmp, path.with_suffix(".json"))
 
 
-def read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors and config of a checkpoint, or :class:`InputError` saying why it cannot be used."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+MODEL_FILES = ("best.safetensors", "model.safetensors", "last.safetensors")  # tried in this order in a folder
 
+
+def resolve(path: Path) -> Path:
+    """The checkpoint file a path names: the file itself, or the first of MODEL_FILES in a folder."""
     path = Path(path)
     if not path.exists():
         raise InputError(f"The model file {path} does not exist; check the path or train one with 'composer train'.")
     if path.is_dir():
-        for name in ("best.safetensors", "model.safetensors", "last.safetensors"):
+        for name in MODEL_FILES:
             if (path / name).exists():
-                return read(path / name)
-        raise InputError(f"{path} holds no model (best.safetensors, model.safetensors or last.safetensors).")
+                return path / name
+        raise InputError(f"{path} holds no model ({', '.join(MODEL_FILES)}).")
+    return path
+
+
+def read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and config of a checkpoint, or :class:`InputError` saying why it cannot be used."""
+    from safetensors import SafetensorError, safe_open
+
+    path = resolve(path)
     try:
         with open(path, "rb") as f:
             head = f.read(8)
@@ -65,11 +73,9 @@ def read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         if header_len <= 0 or header_len > 100_000_000 or header_len + 8 > path.stat().st_size:
             raise InputError(f"{path.name} is not a safetensors model file (or it is truncated); composer loads "
                              "only .safetensors checkpoints that it wrote.")
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
+        with safe_open(str(path), framework="pt") as f:  # one pass: config and tensors
             metadata = f.metadata() or {}
-        tensors = load_file(str(path))
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 - safe_open is no dict
     except InputError:
         raise
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:

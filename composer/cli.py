@@ -164,8 +164,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if not files:
         raise InputError("No seed files found; name MIDI files or folders that contain them.")
     composer = Composer(args.model)
-    model_hash = hashlib.sha256(Path(composer.model_path if composer.model_path.is_file()
-                                     else composer.model_path / "model.safetensors").read_bytes()).hexdigest()[:16]
+    model_hash = hashlib.sha256(composer.model_path.read_bytes()).hexdigest()[:16]
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     manifest: dict[str, object] = {"settings": {**settings.__dict__, "formats": formats,
@@ -196,12 +195,11 @@ def _generate_one(composer: object, path: Path, settings: object, formats: list[
     from composer.midi_io import piece_to_midi_bytes, read_midi
     from composer.render import render_wav
     from composer.report import seed_report
-    from composer.score import estimate_key, piece_to_musicxml
+    from composer.score import piece_to_musicxml
 
     piece = read_midi(path)
-    report = seed_report(piece, path.name)
-    key = piece.key if piece.key is not None else estimate_key(piece)
-    takes = composer.continue_piece(piece, settings, key=key)  # type: ignore[attr-defined]
+    report = seed_report(piece, path.name)  # states the key, or estimates it once
+    takes = composer.continue_piece(piece, settings, key=report.key_number)  # type: ignore[attr-defined]
     # Everything is rendered in memory first: a failure leaves no half-written take folder.
     rendered: list[tuple[str, bytes]] = []
     for i, take in enumerate(takes, start=1):

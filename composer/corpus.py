@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
-from composer.encoding import PITCH, SHIFT, encode, quantize
+from composer.encoding import PITCH, SHIFT, Events, encode, quantize
 from composer.midi_io import write_midi
 from composer.piece import Piece
 
@@ -181,18 +181,17 @@ def _jobs(limit: int | None = None) -> list[tuple[str, object]]:
 
 # ------------------------------------------------------------------------------------------ identity
 
-def content_hash(piece: Piece) -> str:
-    """Hash of the quantized notes (onsets, pitches, durations); the same music gives the same hash."""
-    ids = encode(piece).ids[:, :3]
-    return hashlib.sha1(ids.astype("<i8").tobytes()).hexdigest()[:16]
+def content_hash(events: Events) -> str:
+    """Hash of the encoded notes (onsets, pitches, durations); the same music gives the same hash."""
+    return hashlib.sha1(events.ids[:, :3].astype("<i8").tobytes()).hexdigest()[:16]
 
 
-def melody_key(piece: Piece) -> str | None:
+def melody_key(events: Events) -> str | None:
     """Transposition- and rhythm-free identity of a melody: the intervals of its opening top line.
 
     Repeated notes are folded, since versions of one tune differ there most.  None for short pieces.
     """
-    ids = encode(piece).ids
+    ids = events.ids
     pitches = []
     onset = -1
     time = 0
@@ -269,18 +268,18 @@ _PRIORITY = {"bach-chorales": 0, "bach-soprano": 1, "essen": 2, "oneills1850": 3
 def _write(out: Path, items: list[_Item], errors: list[str]) -> dict[str, object]:
     # Evaluation pieces first, so that a duplicate elsewhere is the one dropped.
     items.sort(key=lambda it: (it.eval_set == "", _PRIORITY[it.collection], it.source, it.name))
-    usable = []
+    usable, encoded = [], []
     for it in items:
         try:
-            encode(it.piece)
-            it.piece = quantize(it.piece)
+            it.piece = quantize(it.piece)  # refuses what the encoding cannot hold
+            encoded.append(encode(it.piece))
             usable.append(it)
         except Exception as error:  # one odd piece must not sink an eight-minute build
             errors.append(f"{it.source}: {type(error).__name__}: {error}")
     items = usable
     quantized = [it.piece for it in items]
-    hashes = [content_hash(q) for q in quantized]
-    melodies = [melody_key(q) if it.collection != "bach-chorales" else None for it, q in zip(items, quantized,
+    hashes = [content_hash(e) for e in encoded]
+    melodies = [melody_key(e) if it.collection != "bach-chorales" else None for it, e in zip(items, encoded,
                                                                                              strict=True)]
     chorale_melodies = {m for it, m in zip(items, melodies, strict=True) if it.collection == "bach-soprano" and m}
     kinder_melodies = {m for it, m in zip(items, melodies, strict=True) if it.eval_set == KINDER_EVAL and m}

@@ -18,11 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from composer.encoding import PITCH, PITCH_HIGH, PITCH_LOW, REST, SHIFT, bar_steps, encode
+from composer.encoding import FIELDS, PITCH, PITCH_HIGH, PITCH_LOW, REST, SHIFT, Events, bar_steps, encode
 from composer.errors import InputError
 from composer.model import NO_KEY, NO_PITCH, Batch
+from composer.piece import Piece
 
 CACHE_VERSION = 1
+BOS = np.array([f.size for f in FIELDS], dtype=np.int64)  # each field's extra "beginning of sequence" id
 TRANSPOSE = (-6, 5)  # semitones tried by augmentation, each clipped so every pitch stays in range
 
 
@@ -46,6 +48,20 @@ class Song:
         onsets = np.concatenate([[0], np.cumsum(self.ids[:, SHIFT])])
         return (onsets - self.bar_start) % self.bar
 
+    def model_inputs(self, start: int, stop: int, ids: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the model reads before predicting events ``start .. stop-1`` (``stop`` may be N + 1: the
+        event after the last, the one a continuation generates).
+
+        Returns (inputs (T, 4), in_pos (T,), prev_pitch (T,)): the event before each target (BOS before
+        the first), its metrical position, and the pitch of the event before *that* (none at the start).
+        ``ids`` replaces the song's own ids (a transposed copy).
+        """
+        ids = self.ids if ids is None else ids
+        before = np.concatenate([BOS[None], ids])  # before[j] is the event preceding target j
+        pitches = np.concatenate([[NO_PITCH, NO_PITCH], ids[:, PITCH]])  # pitches[j]: the one before that
+        return before[start:stop], self.positions()[start:stop], pitches[start:stop]
+
 
 @dataclass
 class LoadReport:
@@ -54,16 +70,19 @@ class LoadReport:
     fingerprint: str = ""  # hash of the data (names, sizes, contents): recorded in checkpoints
 
 
-def song_from_piece(piece: object, name: str = "", collection: str = "") -> Song:
-    events = encode(piece)  # type: ignore[arg-type]
+def song_from_events(events: Events, name: str = "", collection: str = "") -> Song:
     return Song(ids=events.ids, bar=bar_steps(events.time_signature), bar_start=events.bar_start,
                 key=NO_KEY if events.key is None else int(events.key), name=name, collection=collection)
 
 
+def song_from_piece(piece: Piece, name: str = "", collection: str = "") -> Song:
+    return song_from_events(encode(piece), name, collection)
+
+
 # -------------------------------------------------------------------------------------- loading
 
-def _split_of_bytes(data: bytes) -> str:
-    bucket = int(hashlib.sha1(data).hexdigest()[:8], 16) % 100
+def _split_of_hash(content: str) -> str:
+    bucket = int(content[:8], 16) % 100
     return "train" if bucket < 80 else "valid" if bucket < 90 else "test"
 
 
@@ -71,23 +90,37 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("COMPOSER_CACHE", Path.home() / ".cache" / "composer"))
 
 
-def list_files(root: Path) -> list[tuple[Path, str, str, str, str]]:
-    """(path, split, collection, eval_set, group) for every MIDI file of a folder, in a stable order."""
+@dataclass(frozen=True)
+class FileEntry:
+    path: Path
+    split: str
+    collection: str = ""
+    eval_set: str = ""
+    group: str = ""
+    content: str = ""  # hash of the bytes (from the manifest, or computed when there is none)
+
+
+def list_files(root: Path) -> list[FileEntry]:
+    """Every MIDI file of a folder with its split, in a stable order.
+
+    A folder with a manifest brings split, collection, evaluation set, group and content hash; in any
+    other folder each file is read once here and its hash gives both its split and its fingerprint.
+    """
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root} is not a folder; give a folder of MIDI files.")
-    manifest = root / "manifest.csv"
-    if manifest.exists():
+    if (root / "manifest.csv").exists():
         from composer.corpus import read_manifest
 
-        return [(root / e.path, e.split, e.collection, e.eval_set, e.group) for e in read_manifest(root)]
+        return [FileEntry(root / e.path, e.split, e.collection, e.eval_set, e.group, e.content_hash)
+                for e in read_manifest(root)]
     out = []
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in (".mid", ".midi") and p.is_file()):
         try:
-            split = _split_of_bytes(path.read_bytes()[:1_000_000])
+            content = hashlib.sha1(path.read_bytes()).hexdigest()
         except OSError:
-            split = "train"
-        out.append((path, split, "", "", ""))
+            content = hashlib.sha1(str(path).encode()).hexdigest()  # unreadable: reading reports it later
+        out.append(FileEntry(path, _split_of_hash(content), content=content))
     if not out:
         raise InputError(f"{root} holds no .mid or .midi files; point --data at a folder of MIDI files.")
     return out
@@ -104,16 +137,15 @@ def load_songs(root: Path, *, use_cache: bool = True, progress: bool = False
 
     files = list_files(root)
     digest = hashlib.sha1(f"v{CACHE_VERSION}".encode())
-    for path, split, collection, eval_set, group in files:
-        stat = path.stat() if path.exists() else None
-        digest.update(f"{path.relative_to(root)}|{split}|{collection}|{eval_set}|{group}|"
+    for f in files:
+        stat = f.path.stat() if f.path.exists() else None
+        digest.update(f"{f.path.relative_to(root)}|{f.split}|{f.collection}|{f.eval_set}|{f.group}|"
                       f"{stat.st_size if stat else -1}".encode())
-    if not (Path(root) / "manifest.csv").exists():
-        for path, *_ in files:  # without a manifest's content hashes, hash the bytes themselves
-            with open(path, "rb") as f:
-                digest.update(hashlib.sha1(f.read()).digest())
-    else:
+    if (Path(root) / "manifest.csv").exists():
         digest.update((Path(root) / "manifest.csv").read_bytes())
+    else:
+        for f in files:  # the bytes' hashes, computed once by list_files
+            digest.update(bytes.fromhex(f.content))
     fingerprint = digest.hexdigest()[:16]
     cache = _cache_dir() / f"events-{fingerprint}.npz"
     if use_cache and cache.exists():
@@ -127,22 +159,21 @@ def load_songs(root: Path, *, use_cache: bool = True, progress: bool = False
     splits: list[str] = []
     evals: list[str] = []
     report = LoadReport(files=len(files), fingerprint=fingerprint)
-    iterator: Iterable[tuple[Path, str, str, str, str]] = files
+    iterator: Iterable[FileEntry] = files
     if progress:
         from tqdm import tqdm
 
         iterator = tqdm(files, desc="reading MIDI", unit="file")
-    for path, split, collection, eval_set, group in iterator:
+    for f in iterator:
         try:
-            piece = read_midi(path)
-            song = song_from_piece(piece, str(path.relative_to(root)), collection)
-            song.group = group
+            song = song_from_piece(read_midi(f.path), str(f.path.relative_to(root)), f.collection)
+            song.group = f.group
         except InputError as error:
             report.skipped.append(str(error))
             continue
         songs.append(song)
-        splits.append(split)
-        evals.append(eval_set)
+        splits.append(f.split)
+        evals.append(f.eval_set)
     if not songs:
         raise InputError(f"None of the {len(files)} MIDI files in {root} could be read; see the reasons above and "
                          "check that the folder holds real MIDI files.")
@@ -229,33 +260,16 @@ def collate(items: Sequence[tuple[Song, int, int, int]]) -> Batch:
     key = np.full((b, t), NO_KEY, dtype=np.int64)
     mask = np.zeros((b, t), dtype=bool)
     prev_pitch = np.full((b, t), NO_PITCH, dtype=np.int64)
-    bos = np.array([f.size for f in _fields()], dtype=np.int64)
     for row, (song, start, length, semis) in enumerate(items):
         ids, k = transposed(song.ids, song.key, semis)
-        pos = song.positions()  # (N+1,)
-        window = ids[start:start + length]
-        targets[row, :length] = window
-        if start == 0:
-            inputs[row, 0] = bos
-            inputs[row, 1:length] = window[:-1]
-        else:
-            inputs[row, :length] = ids[start - 1:start + length - 1]
-        # pos[0] is time 0 (the BOS "onset"); pos[j+1] is event j's onset.
-        in_pos[row, :length] = pos[start:start + length]
-        tgt_pos[row, :length] = pos[start + 1:start + length + 1]
+        stop = start + length
+        inputs[row, :length], in_pos[row, :length], prev_pitch[row, :length] = song.model_inputs(start, stop, ids)
+        targets[row, :length] = ids[start:stop]
+        tgt_pos[row, :length] = song.positions()[start + 1:stop + 1]  # positions()[j + 1]: event j's onset
         bar[row, :length] = song.bar
         key[row, :length] = k
         mask[row, :length] = True
-        # The event before each input event: ext[start + j] for input j (two "none" for BOS and the first).
-        ext = np.concatenate([[NO_PITCH, NO_PITCH], ids[:, PITCH]])
-        prev_pitch[row, :length] = ext[start:start + length]
     return Batch(*(torch.from_numpy(a) for a in (inputs, targets, in_pos, tgt_pos, bar, key, mask, prev_pitch)))
-
-
-def _fields():  # late import keeps the table in one place
-    from composer.encoding import FIELDS
-
-    return FIELDS
 
 
 def windows_for_epoch(songs: Sequence[Song], max_len: int, rng: np.random.Generator) -> list[tuple[int, int, int]]:

@@ -22,11 +22,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from composer.corpus import read_manifest
 from composer.dataset import Song, collate, iterate_batches, load_songs
-from composer.encoding import PITCH, REST
+from composer.encoding import PITCH, REST, STEPS_PER_BEAT
+from composer.generate import Settings
+from composer.midi_io import read_midi
 from composer.model import ModelConfig, MusicLSTM
 from composer.ngram import NGramModel
-from composer.train import TrainConfig, evaluate_songs, select_songs, train
+from composer.score import estimate_key
+from composer.train import TrainConfig, evaluate_songs, note_count, select_songs, train
 
 LN2 = math.log(2)
 PUBLISHED = {
@@ -37,21 +41,14 @@ PUBLISHED = {
 
 @torch.no_grad()
 def model_pitch_bits(model: MusicLSTM, songs: list[Song]) -> float:
-    """Mean pitch bits over the notes of whole songs, REST excluded from the pitch distribution."""
+    """Mean pitch bits over the notes of whole songs, the rest id excluded from the pitch distribution."""
     model.eval()
     total, count = 0.0, 0
     for items in iterate_batches(songs, max_len=4096, batch_events=32768, seed=0, epoch=0, augment=False,
                                  shuffle=False):
         batch = collate(items)
-        h, _ = model(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch)
-        _, _, zp, _ = model.head_inputs(h)
-        t = batch.targets
-        logits = model.pitch_logits(zp, t[..., 0], batch.tgt_pos, t[..., 2], batch.key, batch.inputs[..., 1]).float()
-        logits[..., REST] = -math.inf  # a note is being predicted: its pitch is a pitch
-        logp = torch.log_softmax(logits, -1).gather(-1, t[..., PITCH:PITCH + 1]).squeeze(-1)
-        notes = batch.mask & (t[..., PITCH] != REST)
-        total += float(-(logp[notes]).sum())
-        count += int(notes.sum())
+        total += float(model.field_nll(batch, pitch_of_a_note=True)[..., PITCH].sum())
+        count += note_count(batch)
     return total / LN2 / max(1, count)
 
 
@@ -71,15 +68,14 @@ def ngram_pitch_bits(ngram: NGramModel, songs: list[Song]) -> float:
     return float(bits.mean()) if bits.size else float("nan")
 
 
-def shipped_training_songs(data: Path) -> list[Song]:
+def shipped_training_songs(songs: list[Song], splits: list[str], evals: list[str]) -> list[Song]:
     """The pieces the shipped model learned from: the training split without the evaluation sets and their groups."""
-    songs, splits, evals, _ = load_songs(data)
     return select_songs(songs, splits, evals, TrainConfig(exclude_eval=True))[0]
 
 
 def test_split(model: MusicLSTM, data: Path, *, ngram_order: int = 4, ngram: bool = True) -> dict[str, Any]:
-    songs, splits, _, _ = load_songs(data)
-    train_songs = shipped_training_songs(data)
+    songs, splits, evals, _ = load_songs(data)
+    train_songs = shipped_training_songs(songs, splits, evals)
     test_songs = [s for s, sp in zip(songs, splits, strict=True) if sp == "test"]
     result: dict[str, Any] = {"test_pieces": len(test_songs),
                               "lstm": evaluate_songs(model, test_songs, torch.device("cpu"))}
@@ -161,7 +157,8 @@ def score_folder(model: MusicLSTM, folder: Path, reference: Path, *, ngram_order
     """
     songs, _, _, report = load_songs(folder, use_cache=False)
     lstm = evaluate_songs(model, songs, torch.device("cpu"))
-    ngram = NGramModel(ngram_order).fit(s.ids for s in shipped_training_songs(reference))
+    ref_songs, ref_splits, ref_evals, _ = load_songs(reference)
+    ngram = NGramModel(ngram_order).fit(s.ids for s in shipped_training_songs(ref_songs, ref_splits, ref_evals))
     ng = ngram_bits(ngram, songs)
     return {"files": report.files, "scored": len(songs), "skipped": report.skipped, "notes": int(lstm["notes"]),
             "bits_per_note": round(lstm["bits_per_note"], 4), "ngram_bits_per_note": round(ng["bits_per_note"], 4),
@@ -184,8 +181,6 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
 
 def _profiles(notes: list) -> tuple[np.ndarray, np.ndarray]:
     """Duration-weighted pitch-class histogram and a histogram of note lengths (grid steps, capped)."""
-    from composer.encoding import STEPS_PER_BEAT
-
     pcs = _histogram([n.pitch % 12 for n in notes], 12, [n.duration for n in notes])
     lengths = _histogram([round(n.duration * STEPS_PER_BEAT) for n in notes], 49)
     return pcs, lengths
@@ -201,12 +196,6 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
     overlap, next to a real-vs-real reference (the true continuation of another test piece in the same key),
     and how many takes are caught in a loop (a phrase of ≥ 8 notes repeated ≥ 4 times in a row).
     """
-    from composer.corpus import read_manifest
-    from composer.encoding import encode
-    from composer.generate import Settings, longest_repeat_run
-    from composer.midi_io import read_midi
-    from composer.score import estimate_key
-
     entries = [e for e in read_manifest(data) if e.split == "test"]
     candidates = []
     for e in sorted(entries, key=lambda e: e.content_hash):  # a fixed, collection-mixed order
@@ -242,9 +231,8 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
             if not notes:
                 continue
             pcs, lengths = _profiles(notes)
-            ids = encode(take.continuation).ids
-            length, times = longest_repeat_run(ids[ids[:, PITCH] != REST]) if len(ids) else (0, 1)
-            looped = length >= 8 and times >= 4
+            repeat = take.metrics["longest_repeat"]  # measured by the generator on the take's notes
+            looped = repeat["phrase_notes"] >= 8 and repeat["times_in_a_row"] >= 4
             loops += looped
             total_takes += 1
             rows.append({

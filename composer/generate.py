@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from composer.checkpoint import load_model
+from composer.checkpoint import load_model, resolve
+from composer.dataset import song_from_events
 from composer.encoding import (
     MAX_SHIFT,
     PITCH,
     PITCH_LOW,
     REST,
-    SHIFT,
     STEPS_PER_BEAT,
     Events,
     bar_steps,
@@ -36,7 +36,7 @@ from composer.encoding import (
     encode,
 )
 from composer.errors import InputError
-from composer.model import MAX_BAR, MAX_POSITION, NO_KEY, NO_PITCH, SIZES, MusicLSTM
+from composer.model import MAX_BAR, MAX_POSITION, NO_KEY, SIZES, MusicLSTM
 from composer.piece import Piece
 
 SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "shipped"
@@ -100,34 +100,40 @@ class Take:
 class FastStepper:
     """One LSTM step for a batch, as plain matrix products on the model's own weights.
 
-    Equal to ``nn.LSTM`` (a test checks it) but several times faster at batch 1 on CPU, where the
-    default oneDNN path pays a large fixed cost per call.
+    Equal to ``nn.LSTM`` (tests check it) but several times faster at batch 1 on CPU, where the default
+    oneDNN path pays a large fixed cost per call.  Few operations a step: the input and hidden weights are
+    stacked into one matrix, and the gates reordered (input, forget, output | cell) so that one sigmoid
+    covers three of them.  The state is kept per layer, as ``[(h, c), …]``.
     """
 
     def __init__(self, model: MusicLSTM) -> None:
-        self.model = model
+        self.hidden = h = model.config.hidden
+        order = torch.cat([torch.arange(0, 2 * h), torch.arange(3 * h, 4 * h), torch.arange(2 * h, 3 * h)])
         self.layers = []
         for layer in model.lstm:
-            w = torch.cat([layer.weight_ih_l0, layer.weight_hh_l0], dim=1).detach().t().contiguous()  # (2H, 4H)
-            b = (layer.bias_ih_l0 + layer.bias_hh_l0).detach()
-            self.layers.append((w, b))
+            w = torch.cat([layer.weight_ih_l0, layer.weight_hh_l0], dim=1).detach()[order].t().contiguous()
+            b = (layer.bias_ih_l0 + layer.bias_hh_l0).detach()[order]
+            self.layers.append((w, b))  # (2H, 4H), (4H,)
+
+    @staticmethod
+    def split_state(state: tuple[torch.Tensor, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """nn.LSTM's (h, c), each (L, B, H) → [(h, c) per layer]."""
+        return list(zip(state[0].unbind(0), state[1].unbind(0), strict=True))
 
     @torch.no_grad()
-    def step(self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor]
-             ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """x (B, H) embedded input; state (h, c) each (L, B, H) → output (B, H), new state."""
-        hs, cs = [], []
-        h_all, c_all = state
-        for i, (w, b) in enumerate(self.layers):
-            h, c = h_all[i], c_all[i]
+    def step(self, x: torch.Tensor, state: list[tuple[torch.Tensor, torch.Tensor]]
+             ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """x (B, H) embedded input; state [(h, c) per layer], each (B, H) → output (B, H), new state."""
+        h3 = 3 * self.hidden
+        new_state = []
+        for (w, b), (h, c) in zip(self.layers, state, strict=True):
             gates = torch.addmm(b, torch.cat([x, h], dim=1), w)
-            ig, fg, gg, og = gates.chunk(4, dim=1)
-            c = torch.sigmoid(fg) * c + torch.sigmoid(ig) * torch.tanh(gg)
-            h = torch.sigmoid(og) * torch.tanh(c)
-            hs.append(h)
-            cs.append(c)
-            x = h
-        return x, (torch.stack(hs), torch.stack(cs))
+            sig = gates[:, :h3].sigmoid()
+            i, f, o = sig.chunk(3, dim=1)
+            c = torch.addcmul(f * c, i, gates[:, h3:].tanh())
+            x = o * c.tanh()
+            new_state.append((x, c))
+        return x, new_state
 
 
 # ---------------------------------------------------------------------------------------- sampling
@@ -148,13 +154,17 @@ def _filter(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) 
     return logits
 
 
+def scale_pitch_classes(key: int) -> set[int]:
+    tonic, degrees = key % 12, (MINOR if key >= 12 else MAJOR)
+    return {(tonic + d) % 12 for d in degrees}
+
+
 def scale_mask(key: int | None) -> torch.Tensor:
     """(pitch ids,) True where the pitch belongs to the key's scale (all True without a key)."""
     mask = torch.ones(SIZES[PITCH], dtype=torch.bool)
     if key is None or key == NO_KEY:
         return mask
-    tonic, degrees = key % 12, (MINOR if key >= 12 else MAJOR)
-    pcs = {(tonic + d) % 12 for d in degrees}
+    pcs = scale_pitch_classes(key)
     for pid in range(REST):
         mask[pid] = (pid + PITCH_LOW) % 12 in pcs
     return mask
@@ -163,8 +173,7 @@ def scale_mask(key: int | None) -> torch.Tensor:
 def in_key_share(pitches: list[int], key: int | None) -> float | None:
     if key is None or not pitches:
         return None
-    tonic, degrees = key % 12, (MINOR if key >= 12 else MAJOR)
-    pcs = {(tonic + d) % 12 for d in degrees}
+    pcs = scale_pitch_classes(key)
     return sum(1 for p in pitches if p % 12 in pcs) / len(pitches)
 
 
@@ -189,13 +198,12 @@ def longest_repeat_run(events: np.ndarray, min_len: int = 8) -> tuple[int, int]:
 class Composer:
     """A loaded model and everything needed to continue pieces with it."""
 
-    def __init__(self, model_path: str | Path | None = None, device: str = "cpu") -> None:
-        path = Path(model_path) if model_path else SHIPPED_MODEL
-        self.model_path = path
-        self.model, self.config = load_model(path, device)
+    def __init__(self, model_path: str | Path | None = None) -> None:
+        # Generation runs on the CPU: at batch 1-16 the fast step path beats a GPU round trip.
+        self.model_path = resolve(Path(model_path) if model_path else SHIPPED_MODEL)
+        self.model, self.config = load_model(self.model_path)
         self.model.eval()
         self.stepper = FastStepper(self.model)
-        self.device = torch.device(device)
 
     # ---------------------------------------------------------------------------------- seed
     def _seed_events(self, piece: Piece) -> tuple[Events, int, str | None]:
@@ -219,29 +227,19 @@ class Composer:
 
     @torch.no_grad()
     def _prime(self, events: Events, start: int, k: int, key: int
-               ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Run the seed (from event ``start``) through the model once; state repeated for k variations."""
-        ids = torch.as_tensor(events.ids[start:], dtype=torch.long)
-        onsets = np.concatenate([[0], np.cumsum(events.ids[:, SHIFT])])  # time 0, then each onset
-        bar = bar_steps(events.time_signature)
-        pos = torch.as_tensor((onsets - events.bar_start) % bar, dtype=torch.long)
-        bos = torch.tensor(SIZES, dtype=torch.long)
-        n = len(events.ids)
-        ext = torch.cat([torch.tensor([NO_PITCH, NO_PITCH]), torch.as_tensor(events.ids[:, PITCH])])
-        if start == 0:
-            inputs = torch.cat([bos[None], ids], dim=0)  # (n+1, 4)
-            in_pos = pos[: n + 1]
-            prev = ext[: n + 1]
-        else:
-            # Start from a bar line: the first input is the event before it, as in training windows.
-            inputs = torch.as_tensor(events.ids[start - 1:], dtype=torch.long)
-            in_pos = pos[start: n + 1]
-            prev = ext[start: n + 1]
+               ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Run the seed (from event ``start``) through the model once; state repeated for k variations.
+
+        The inputs are built exactly as for a training window (:meth:`Song.model_inputs`), up to the
+        one that precedes the first new event.
+        """
+        song = song_from_events(events)
+        inputs, in_pos, prev = (torch.from_numpy(a) for a in song.model_inputs(start, len(song) + 1))
         t = inputs.shape[0]
-        out, state = self.model(inputs[None], in_pos[None], torch.full((1, t), min(bar, MAX_BAR - 1)),
+        out, state = self.model(inputs[None], in_pos[None], torch.full((1, t), min(song.bar, MAX_BAR - 1)),
                                 torch.full((1, t), key), prev[None])
         h = out[:, -1].repeat(k, 1)
-        return h, (state[0].repeat(1, k, 1), state[1].repeat(1, k, 1))
+        return h, FastStepper.split_state((state[0].repeat(1, k, 1), state[1].repeat(1, k, 1)))
 
     # ---------------------------------------------------------------------------------- generation
     @torch.no_grad()
@@ -280,7 +278,9 @@ class Composer:
                 seed_end[pid] = max(float(seed_end[pid]), n.end * STEPS_PER_BEAT - 1e-6)
         time = torch.full((k,), last_onset, dtype=torch.long)
         done = torch.zeros(k, dtype=torch.bool)
-        produced: list[list[tuple[int, int, int, int]]] = [[] for _ in range(k)]
+        steps: list[torch.Tensor] = []  # (k, 4) sampled events, one tensor a step
+        active: list[torch.Tensor] = []  # (k,) which takes were still going at that step
+        bar_t = torch.full((k, 1), min(bar, MAX_BAR - 1))
         logprob = torch.zeros(k, dtype=torch.float64)
         notes_made = torch.zeros(k, dtype=torch.long)
         key_t = torch.full((k,), key_id, dtype=torch.long)
@@ -310,21 +310,22 @@ class Composer:
             is_rest = pitch == REST
             dur = torch.where(is_rest, torch.zeros_like(dur), dur)
             vel = torch.where(is_rest, torch.zeros_like(vel), vel)
-            for i in range(k):
-                if not done[i]:
-                    produced[i].append((int(shift[i]), int(pitch[i]), int(dur[i]), int(vel[i])))
+            event = torch.stack([shift, pitch, dur, vel], dim=1)
+            steps.append(event)
+            active.append(~done)
             notes_made += (~done & ~is_rest).long()
             time = time + shift * ~done
             if settings.notes is not None:
                 done |= notes_made >= settings.notes
                 if bool(done.all()):
                     break
-            event = torch.stack([shift, pitch, dur, vel], dim=1)
-            x = m.embed_inputs(event[:, None], pos[:, None], torch.full((k, 1), min(bar, MAX_BAR - 1)),
-                               key_t[:, None], ref[:, None])[:, 0]
+            x = m.embed_inputs(event[:, None], pos[:, None], bar_t, key_t[:, None], ref[:, None])[:, 0]
             ref = pitch
             h, state = self.stepper.step(x, state)
-        return [self._take(seed, events, produced[i], float(logprob[i]), key, context_note) for i in range(k)]
+        sampled = torch.stack(steps, 1).numpy() if steps else np.zeros((k, 0, 4), dtype=np.int64)  # (k, S, 4)
+        kept = torch.stack(active, 1).numpy() if active else np.zeros((k, 0), dtype=bool)
+        return [self._take(seed, events, sampled[i][kept[i]], float(logprob[i]), key, context_note)
+                for i in range(k)]
 
     @staticmethod
     def _sample(logits: torch.Tensor, settings: Settings, generator: torch.Generator) -> torch.Tensor:
@@ -332,9 +333,8 @@ class Composer:
         probs = torch.softmax(filtered, dim=-1)
         return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
-    def _take(self, seed: Piece, events: Events, produced: list[tuple[int, int, int, int]], logprob: float,
-              key: int | None, context_note: str | None) -> Take:
-        ids = np.array(produced, dtype=np.int64).reshape(-1, 4)
+    def _take(self, seed: Piece, events: Events, ids: np.ndarray, logprob: float, key: int | None,
+              context_note: str | None) -> Take:
         last_onset = int(events.onsets[-1])
         program = seed.notes[-1].program if seed.notes else 0
         # Decode the new events as a piece of their own that starts at the seed's last onset.
@@ -349,18 +349,17 @@ class Composer:
                       tracks=seed.tracks, remarks=seed.remarks)
         continuation = Piece(notes=new_notes, tempo=seed.tempo, time_signature=seed.time_signature,
                              bar_start=seed.bar_start, key=seed.key)
-        notes = list(new_notes)
-        pitches = [n.pitch for n in notes]
+        pitches = [n.pitch for n in new_notes]
         note_events = ids[ids[:, PITCH] != REST] if len(ids) else ids
         length, repeats = longest_repeat_run(note_events) if len(note_events) else (0, 1)
         share = in_key_share(pitches, key)
         metrics: dict[str, object] = {
-            "notes": len(notes),
+            "notes": len(new_notes),
             "bars": continuation.bars,
             "share_in_key": None if share is None else round(share, 4),
             "pitch_range": [min(pitches), max(pitches)] if pitches else None,
             "longest_repeat": {"phrase_notes": length, "times_in_a_row": repeats},
-            "bits_per_note": round(-logprob / LN2 / max(1, len(notes)), 4),
+            "bits_per_note": round(-logprob / LN2 / max(1, len(new_notes)), 4),
         }
         if context_note:
             metrics["context"] = context_note

@@ -18,6 +18,8 @@ melody-prediction literature's p(pitch | earlier notes, this note's onset and du
 
 from __future__ import annotations
 
+import itertools
+import math
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -85,7 +87,8 @@ class Batch:
 
 
 def _offsets(sizes: tuple[int, ...]) -> torch.Tensor:
-    return torch.tensor([0, *list(torch.tensor(sizes).cumsum(0)[:-1].tolist())], dtype=torch.long)
+    """Where each input's ids start in a bag that concatenates their tables."""
+    return torch.tensor([0, *itertools.accumulate(sizes[:-1])], dtype=torch.long)
 
 
 class LockedDropout(nn.Module):
@@ -227,8 +230,12 @@ class MusicLSTM(nn.Module):
         cond = self._bag(self.vel_cond, self.vel_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), dur, pitch])
         return self._out(self.out_vel, z + cond)
 
-    def field_nll(self, batch: Batch) -> torch.Tensor:
-        """Negative log-likelihood in nats of each target field: (B, T, 4), zero where masked out."""
+    def field_nll(self, batch: Batch, *, pitch_of_a_note: bool = False) -> torch.Tensor:
+        """Negative log-likelihood in nats of each target field: (B, T, 4), zero where masked out.
+
+        ``pitch_of_a_note``: score a note's pitch knowing it is a note (the rest id left out of the pitch
+        distribution), as the melody-prediction protocols do; rest events' pitch entries are then zero.
+        """
         h, _ = self(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch)
         zs, zd, zp, zv = self.head_inputs(h)
         t = batch.targets
@@ -239,9 +246,17 @@ class MusicLSTM(nn.Module):
             self.duration_logits(zd, shift, batch.tgt_pos),
             self.velocity_logits(zv, shift, batch.tgt_pos, dur, pitch),
         )
-        nll = torch.stack([F.cross_entropy(lg.float().flatten(0, 1), t[..., i].flatten(), reduction="none")
+        if pitch_of_a_note:
+            rest = N_PITCHES
+            logits[1][..., rest] = -math.inf
+            pitch = pitch.masked_fill(pitch == rest, 0)  # rest events: any finite entry, masked below
+        targets = (shift, pitch, dur, t[..., 3])
+        nll = torch.stack([F.cross_entropy(lg.float().flatten(0, 1), targets[i].flatten(), reduction="none")
                            .view_as(shift) for i, lg in enumerate(logits)], dim=-1)
-        return nll * batch.mask.unsqueeze(-1)
+        mask = batch.mask.unsqueeze(-1)
+        if pitch_of_a_note:
+            nll[..., 1] = nll[..., 1] * (t[..., 1] != N_PITCHES)
+        return nll * mask
 
 
 def parameter_count(model: nn.Module) -> int:

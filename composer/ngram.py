@@ -45,6 +45,8 @@ class NGramModel:
         self.order = order
         self.tables = {f: _Table(FIELDS[f].size) for f in ORDER_OF_PREDICTION}
         self._totals: dict[int, dict[tuple, tuple[int, int]]] = {}
+        self._base: dict[int, np.ndarray] = {}
+        self._base_no_rest = np.zeros(0)
 
     def _contexts(self, seq: np.ndarray, i: int, field: int) -> list[tuple]:
         """Contexts of orders 0..order for event i's field (order 0: the current event's earlier fields)."""
@@ -71,6 +73,12 @@ class NGramModel:
                         table.add(context, symbol)
         self._totals = {f: {c: (sum(row.values()), len(row)) for c, row in t.counts.items()}
                         for f, t in self.tables.items()}
+        # Order -1, computed once: each field's unigram with add-one smoothing (never zero), and for the
+        # pitch protocol the same without the rest symbol.
+        self._base = {f: (t.unigram + 1.0) / (t.unigram + 1.0).sum() for f, t in self.tables.items()}
+        no_rest = self.tables[PITCH].unigram + 1.0
+        no_rest[REST] = 0.0
+        self._base_no_rest = no_rest / no_rest.sum()
         return self
 
     def field_probability(self, seq: np.ndarray, i: int, field: int, exclude_rest: bool = False) -> float:
@@ -78,19 +86,15 @@ class NGramModel:
         table = self.tables[field]
         symbol = int(seq[i, field])
         totals = self._totals[field]
-        # Order -1: the field's unigram with add-one smoothing (never zero).
-        uni = table.unigram + 1.0
-        if exclude_rest and field == PITCH:
-            uni = uni.copy()
-            uni[REST] = 0.0
-        p = uni[symbol] / uni.sum()
+        no_rest = exclude_rest and field == PITCH
+        p = float((self._base_no_rest if no_rest else self._base[field])[symbol])
         for context in self._contexts(seq, i, field):
             n, u = totals.get(context, (0, 0))
             if n == 0:
                 break  # longer contexts extend this one: none of them was seen either
             row = table.counts[context]
             count = row.get(symbol, 0)
-            if exclude_rest and field == PITCH:
+            if no_rest:
                 rest = row.get(REST, 0)
                 n -= rest
                 u -= 1 if rest else 0

@@ -19,6 +19,7 @@ class SeedReport:
     time_signature: str
     pickup_beats: float
     key: str | None
+    key_number: int | None  # the same key as a number (0-11 major, 12-23 minor), for the generator
     key_source: str  # "stated" in the file, "estimated" by music21, or "none"
     seconds: float  # length of the music at its tempo
     events: int  # length of the encoded sequence (notes plus rest events)
@@ -69,6 +70,7 @@ def seed_report(piece: Piece, name: str, *, estimate_key: bool = True) -> SeedRe
         time_signature=str(piece.time_signature),
         pickup_beats=quantized.bar_start,
         key=key_name(key),
+        key_number=key,
         key_source=source,
         seconds=round(quantized.end * 60.0 / piece.tempo, 2),
         events=len(encode(quantized)),

@@ -24,7 +24,7 @@ import torch
 import torch.distributed as dist
 
 from composer import checkpoint
-from composer.dataset import Song, collate, iterate_batches, load_songs
+from composer.dataset import Song, collate, count_batches, iterate_batches, load_songs
 from composer.encoding import FIELD_NAMES, REST
 from composer.errors import InputError
 from composer.model import Batch, ModelConfig, MusicLSTM, parameter_count
@@ -158,6 +158,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
         raise InputError(f"No training pieces in {cfg.data} (after the split and filters); add MIDI files.")
     if not valid_songs:
         valid_songs = train_songs[: max(1, len(train_songs) // 10)]
+        say(f"no validation pieces: validating on {len(valid_songs)} training pieces (early stopping is then "
+            "only a guide)")
 
     # ---- model and optimizer
     torch.manual_seed(cfg.seed)
@@ -190,12 +192,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
     elif resume:
         say(f"nothing to resume in {out}; starting a new run")
 
-    batches_per_epoch = sum(1 for _ in iterate_batches(train_songs, max_len=cfg.max_len,
-                                                       batch_events=cfg.batch_events, seed=cfg.seed, epoch=0,
-                                                       augment=False)) // world
-    batches_per_epoch = max(1, batches_per_epoch)  # a tiny data set still trains with many processes
+    # A tiny data set still trains with many processes: at least one batch each.
+    batches_per_epoch = max(1, count_batches(train_songs, max_len=cfg.max_len, batch_events=cfg.batch_events,
+                                             seed=cfg.seed, epoch=0) // world)
     # The schedule spans all epochs; max_steps only stops early, so a stopped run resumes on the same curve.
-    total_steps = cfg.epochs * max(1, batches_per_epoch)
+    total_steps = cfg.epochs * batches_per_epoch
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
                 else torch.autocast("cpu", enabled=False))
     base = {"model": cfg.model.to_dict(), "train": _jsonable(asdict(cfg)), "data_fingerprint": fingerprint,

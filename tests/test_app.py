@@ -18,9 +18,9 @@ def test_inspect_seed_handler_refuses_a_renamed_text_file(tmp_path):
     assert report == "" and "is not a MIDI file" in status
 
 
-def test_the_ui_builds_without_launching():
+def test_the_ui_builds_without_launching_and_names_its_handlers():
     demo = app.build_ui()
-    assert demo is not None
+    assert sorted(fn.api_name for fn in demo.fns.values()) == ["continue_seed", "inspect_seed"]
 
 
 def test_continue_seed_handler_returns_a_take_per_request(tmp_path):

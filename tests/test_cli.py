@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 import smf
 from test_midi_io import BAD
 
@@ -72,7 +73,7 @@ def test_bad_input_exit_code_2_and_one_sentence_without_traceback(tmp_path):
 
 
 def test_missing_subcommand_is_a_usage_error(capsys):
-    try:
+    with pytest.raises(SystemExit) as exit_:
         main([])
-    except SystemExit as exit_:
-        assert exit_.code == 2
+    assert exit_.value.code == 2
+    assert "usage: composer" in capsys.readouterr().err

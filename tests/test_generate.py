@@ -34,7 +34,7 @@ def test_fast_step_equals_the_lstm(composer):
     whole = x
     for layer in model.lstm:
         whole, _ = layer(whole)
-    state = model.initial_state(3)
+    state = stepper.split_state(model.initial_state(3))
     outs = []
     for t in range(5):
         out, state = stepper.step(x[:, t], state)
@@ -174,3 +174,30 @@ def test_generate_cli_refuses_bad_settings_before_writing(composer, tmp_path, ca
                  "--model", str(composer.model_path)]) == 2
     assert "temperature must be above 0" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_priming_plus_fast_steps_equal_the_whole_sequence_forward(composer):
+    """The generator's path (one batched forward over the seed, then FastStepper steps on embedded events)
+    gives the hidden states the training forward gives over the same, longer sequence."""
+    from composer.dataset import song_from_piece
+    from composer.encoding import encode
+
+    model = composer.model
+    whole_piece = seed_piece()
+    events = encode(whole_piece)
+    cut = 5  # prime on the first five events, step through the rest
+    seed_events = type(events)(events.ids[:cut], events.programs[:cut], events.tempo, events.time_signature,
+                               events.bar_start, events.key)
+    h, state = composer._prime(seed_events, 0, 1, whole_piece.key)
+    song = song_from_piece(whole_piece)
+    inputs, in_pos, prev = (torch.from_numpy(a) for a in song.model_inputs(0, len(song) + 1))
+    t = inputs.shape[0]
+    bar = torch.full((1, t), song.bar)
+    key = torch.full((1, t), whole_piece.key)
+    expected, _ = model(inputs[None], in_pos[None], bar, key, prev[None])
+    assert torch.allclose(h, expected[:, cut], atol=1e-5)
+    for j in range(cut + 1, t):
+        x = model.embed_inputs(inputs[None, j:j + 1], in_pos[None, j:j + 1], bar[:, :1], key[:, :1],
+                               prev[None, j:j + 1])[:, 0]
+        h, state = composer.stepper.step(x, state)
+        assert torch.allclose(h, expected[:, j], atol=1e-5), j
