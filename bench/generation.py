@@ -1,7 +1,8 @@
 """Generation speed on CPU, as ratios against references measured in the same run.
 
-1. The LSTM step at batch 1: :class:`FastStepper` against a default ``nn.LSTM`` single-step call of the
-   same size (target: ≥ 5× faster).
+1. The LSTM step at batch 1: :class:`FastStepper` (fp32 and int8, the generator's default) against a
+   default ``nn.LSTM`` single-step call of the same size (target: ≥ 5× faster), and what int8 costs in
+   bits per note on the test split (the whole split scored through the step path; bar: < 0.02).
 2. Whole notes at batch 1 and batch 8 (embedding, LSTM step, four heads, sampling): notes/s, and the cost
    of 8 variations against 1 (target: ≤ 2×).
 3. Length: 128, 256, 512, 1024 notes; time(2N) / time(N) (target: ≤ 2.3).
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from composer.evaluate import step_path_bits
 from composer.generate import SHIPPED_MODEL, Composer, FastStepper, Settings
 from composer.piece import Note, Piece, TimeSignature
 
@@ -44,6 +46,7 @@ def seed() -> Piece:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", type=Path, default=SHIPPED_MODEL)
+    parser.add_argument("--data", type=Path, default=ROOT / "midi_data", help="corpus whose test split is scored")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: one core, as a studio worker)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -58,9 +61,14 @@ def main() -> None:
     with torch.no_grad():
         steps = 200
         ref_s = best_of(lambda: [reference(x1, state) for _ in range(steps)]) / steps
-        stepper = FastStepper(model)
-        split = stepper.split_state(state)
-        fast_s = best_of(lambda: [stepper.step(x1[:, 0], split) for _ in range(steps)]) / steps
+        fast = {}
+        for name, int8 in (("fp32", False), ("int8", True)):
+            stepper = FastStepper(model, int8=int8)
+            split = stepper.split_state(state)
+            fast[name] = best_of(lambda s=stepper, sp=split: [s.step(x1[:, 0], sp) for _ in range(steps)]) / steps
+        ref_s = min(ref_s, best_of(lambda: [reference(x1, state) for _ in range(steps)]) / steps)
+    bits = {name: step_path_bits(model, args.data, int8=int8)["bits_per_note"]
+            for name, int8 in (("fp32", False), ("int8", True))}
 
     # 2. whole notes, batch 1 and 8
     def run(notes: int, k: int) -> float:
@@ -75,8 +83,12 @@ def main() -> None:
     result = {
         "model": str(args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model),
         "hidden": h, "layers": layers, "threads": args.threads,
-        "lstm_step_ms": {"default_nn_lstm": round(ref_s * 1e3, 4), "fast_step": round(fast_s * 1e3, 4),
-                         "speedup": round(ref_s / fast_s, 2)},
+        "lstm_step_ms": {"default_nn_lstm": round(ref_s * 1e3, 4), "fast_step_fp32": round(fast["fp32"] * 1e3, 4),
+                         "fast_step_int8": round(fast["int8"] * 1e3, 4),
+                         "speedup_fp32": round(ref_s / fast["fp32"], 2),
+                         "speedup_int8": round(ref_s / fast["int8"], 2)},
+        "test_split_bits_per_note": {"step_path_fp32": round(bits["fp32"], 5), "step_path_int8": round(bits["int8"], 5),
+                                     "int8_cost": round(bits["int8"] - bits["fp32"], 5)},
         "notes_per_s": {"batch_1": round(n / t1), "batch_8_per_take": round(8 * n / t8)},
         "eight_variations_cost_vs_one": round(t8 / t1, 3),
         "seconds_by_length_batch_1": {k: round(v, 4) for k, v in lengths.items()},

@@ -88,6 +88,24 @@ def test_split(model: MusicLSTM, data: Path, *, ngram_order: int = 4, ngram: boo
     return result
 
 
+def step_path_bits(model: MusicLSTM, data: Path, *, int8: bool, limit: int | None = None) -> dict[str, Any]:
+    """Bits per note on the test split when the LSTM runs as the generator runs it: :class:`FastStepper`
+    steps (``int8``: its int8 matrix products) instead of ``nn.LSTM`` — what int8 costs, measured."""
+    from composer.generate import FastStepper
+
+    songs, splits, _, _ = load_songs(data)
+    test_songs = [s for s, sp in zip(songs, splits, strict=True) if sp == "test"][:limit]
+    stepper = FastStepper(model, int8=int8)
+
+    def trunk(x: torch.Tensor) -> torch.Tensor:
+        return stepper.run(x, stepper.split_state(model.initial_state(x.shape[0])))
+
+    # Small batches: the int8 kernel quantizes each step's input with one scale for the whole batch, as it
+    # does for the K variations of a generation (up to 16), so score at that size.
+    with torch.no_grad():
+        return evaluate_songs(model, test_songs, torch.device("cpu"), batch_events=4096, trunk=trunk)
+
+
 def folds_of(songs: list[Song], folds: int) -> list[int]:
     """Fold of each evaluation piece: pieces in corpus order (by file name), dealt round-robin."""
     order = sorted(range(len(songs)), key=lambda i: songs[i].name)
@@ -186,6 +204,35 @@ def _profiles(notes: list) -> tuple[np.ndarray, np.ndarray]:
     return pcs, lengths
 
 
+def fifths(key: int) -> int:
+    """A key's signature on the circle of fifths: sharps positive, flats negative (C major, A minor → 0)."""
+    major_tonic = key % 12 if key < 12 else (key + 3) % 12  # a minor key shares its relative major's signature
+    return (major_tonic * 7 + 5) % 12 - 5  # F → -1, G → 1, F# → 6 … (Gb and F# are one key here)
+
+
+def key_relation(seed: int | None, other: int | None) -> str:
+    """How an estimated key relates to the seed's: "same", "relative" (same signature, other mode),
+    "closely related" (signatures one fifth apart: dominant, subdominant and their relatives), "parallel"
+    (same tonic, other mode) or "distant"."""
+    if seed is None or other is None:
+        return "distant"
+    if seed == other:
+        return "same"
+    step = (fifths(other) - fifths(seed)) % 12
+    if step == 0:
+        return "relative"
+    if seed % 12 == other % 12:
+        return "parallel"
+    return "closely related" if step in (1, 11) else "distant"
+
+
+KEY_READINGS = {  # the key-agreement readings reported, each for the takes and for the real continuations
+    "key_agreement": ("same",),  # music21's key of the continued bars alone = the seed's key
+    "key_agreement_same_signature": ("same", "relative"),
+    "key_agreement_closely_related": ("same", "relative", "closely related"),
+}
+
+
 def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int = 8, bars: int = 8,
                   takes: int = 4, progress: bool = False) -> dict[str, Any]:
     """The musical check of continuations on pieces of the test split.
@@ -212,14 +259,16 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
         if len(candidates) == seeds:
             break
     rows = []
-    true_keys: list[bool] = []  # does the piece's own continuation stay in the seed's key? (the reference)
+    true_relations: list[str] = []  # how the piece's own continuation relates to the seed's key (the reference)
+    true_piece_keys: list[bool] = []  # … and whether seed + true continuation keep the seed's key
     loops = 0
     total_takes = 0
     for i, (e, piece, seed_notes, true_next, seed_key) in enumerate(candidates):
         seed_piece = piece.with_notes(tuple(seed_notes))
         generated = composer.continue_piece(seed_piece, Settings(bars=bars, variations=takes, seed=i), key=seed_key)
         true_pcs, true_len = _profiles(true_next)
-        true_keys.append(estimate_key(piece.with_notes(tuple(true_next))) == seed_key)
+        true_relations.append(key_relation(seed_key, estimate_key(piece.with_notes(tuple(true_next)))))
+        true_piece_keys.append(estimate_key(piece.with_notes(tuple(seed_notes + true_next))) == seed_key)
         # reference: the true continuation of another candidate in the same key, if any
         others = [c for c in candidates if c[0] is not e and c[4] == seed_key]
         ref = None
@@ -236,22 +285,27 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
             loops += looped
             total_takes += 1
             rows.append({
-                "piece": e.path, "key_agrees": estimate_key(take.continuation) == seed_key,
+                "piece": e.path, "key_relation": key_relation(seed_key, estimate_key(take.continuation)),
+                "piece_keeps_key": estimate_key(take.piece) == seed_key,
                 "pc_overlap": _overlap(pcs, true_pcs), "length_overlap": _overlap(lengths, true_len),
                 "ref_pc_overlap": ref[0] if ref else None, "ref_length_overlap": ref[1] if ref else None,
                 "share_in_key": take.metrics.get("share_in_key"), "looped": looped,
             })
         if progress:
             print(f"continuations: {i + 1}/{len(candidates)} {e.path}", flush=True)
+    keys: dict[str, float] = {}
+    for name, accepted in KEY_READINGS.items():
+        keys[name] = round(float(np.mean([r["key_relation"] in accepted for r in rows])), 4)
+        keys[f"reference_{name}"] = round(float(np.mean([rel in accepted for rel in true_relations])), 4)
+    keys["key_kept_by_whole_piece"] = round(float(np.mean([r["piece_keeps_key"] for r in rows])), 4)
+    keys["reference_key_kept_by_whole_piece"] = round(float(np.mean(true_piece_keys)), 4)
     with_ref = [r for r in rows if r["ref_pc_overlap"] is not None]
     pc = float(np.mean([r["pc_overlap"] for r in with_ref])) if with_ref else float("nan")
     ln = float(np.mean([r["length_overlap"] for r in with_ref])) if with_ref else float("nan")
     ref_pc = float(np.mean([r["ref_pc_overlap"] for r in with_ref])) if with_ref else float("nan")
     ref_ln = float(np.mean([r["ref_length_overlap"] for r in with_ref])) if with_ref else float("nan")
     return {
-        "seeds": len(candidates), "takes": total_takes,
-        "key_agreement": round(float(np.mean([r["key_agrees"] for r in rows])), 4),
-        "reference_key_agreement": round(float(np.mean(true_keys)), 4),
+        "seeds": len(candidates), "takes": total_takes, **keys,
         "pitch_class_overlap": round(pc, 4), "reference_pitch_class_overlap": round(ref_pc, 4),
         "pitch_class_ratio": round(pc / ref_pc, 4),
         "note_length_overlap": round(ln, 4), "reference_note_length_overlap": round(ref_ln, 4),

@@ -7,8 +7,9 @@
     takes[0].piece                              # the seed, unchanged, plus the continuation
 
 The seed's events go through the model in one batched forward (``nn.LSTM``); generation then runs on
-:class:`FastStepper`, a plain LSTM-cell stack over the same weights — PyTorch's default CPU LSTM kernel
-is slow at batch 1 (bench/generation.py measures both).  Every field is sampled in the model's order
+:class:`FastStepper`, a plain LSTM-cell stack over the same weights, its matrix products in int8 by default —
+PyTorch's default CPU LSTM kernel is slow at batch 1 (bench/generation.py measures both, and what int8
+costs in bits per note).  Every field is sampled in the model's order
 (shift, duration, pitch, velocity) with temperature, top-k and top-p; key lock and pitch range mask
 the pitch distribution.  The same seed and settings give the same notes.
 """
@@ -16,6 +17,7 @@ the pitch distribution.  The same seed and settings give the same notes.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -104,16 +106,27 @@ class FastStepper:
     oneDNN path pays a large fixed cost per call.  Few operations a step: the input and hidden weights are
     stacked into one matrix, and the gates reordered (input, forget, output | cell) so that one sigmoid
     covers three of them.  The state is kept per layer, as ``[(h, c), …]``.
+
+    ``int8=True`` stores that matrix as int8 (one scale per gate row) and multiplies with FBGEMM's dynamic
+    int8 kernel, which quantizes the step's input on the fly: the product — most of a step's time — takes
+    about 40 % of the fp32 time.  Its cost in bits per note is measured on the test split by
+    ``bench/generation.py`` (:func:`composer.evaluate.stepper_bits`); generation uses it by default.
     """
 
-    def __init__(self, model: MusicLSTM) -> None:
+    def __init__(self, model: MusicLSTM, *, int8: bool = False) -> None:
         self.hidden = h = model.config.hidden
+        self.int8 = int8 and "fbgemm" in torch.backends.quantized.supported_engines
         order = torch.cat([torch.arange(0, 2 * h), torch.arange(3 * h, 4 * h), torch.arange(2 * h, 3 * h)])
-        self.layers = []
+        self.layers: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.packed: list[object] = []
         for layer in model.lstm:
-            w = torch.cat([layer.weight_ih_l0, layer.weight_hh_l0], dim=1).detach()[order].t().contiguous()
-            b = (layer.bias_ih_l0 + layer.bias_hh_l0).detach()[order]
-            self.layers.append((w, b))  # (2H, 4H), (4H,)
+            w = torch.cat([layer.weight_ih_l0, layer.weight_hh_l0], dim=1).detach().float()[order]  # (4H, 2H)
+            b = (layer.bias_ih_l0 + layer.bias_hh_l0).detach().float()[order]
+            self.layers.append((w.t().contiguous(), b))  # (2H, 4H), (4H,)
+            if self.int8:
+                self.packed.append(_int8_pack(w, b))
+        if self.int8 and any(p is None for p in self.packed):  # a PyTorch without the quantized ops: stay in fp32
+            self.int8, self.packed = False, []
 
     @staticmethod
     def split_state(state: tuple[torch.Tensor, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -126,14 +139,41 @@ class FastStepper:
         """x (B, H) embedded input; state [(h, c) per layer], each (B, H) → output (B, H), new state."""
         h3 = 3 * self.hidden
         new_state = []
-        for (w, b), (h, c) in zip(self.layers, state, strict=True):
-            gates = torch.addmm(b, torch.cat([x, h], dim=1), w)
+        for i, (h, c) in enumerate(state):
+            xh = torch.cat([x, h], dim=1)
+            if self.int8:
+                gates = torch.ops.quantized.linear_dynamic(xh, self.packed[i], True)
+            else:
+                w, b = self.layers[i]
+                gates = torch.addmm(b, xh, w)
             sig = gates[:, :h3].sigmoid()
-            i, f, o = sig.chunk(3, dim=1)
-            c = torch.addcmul(f * c, i, gates[:, h3:].tanh())
+            i_gate, f, o = sig.chunk(3, dim=1)
+            c = torch.addcmul(f * c, i_gate, gates[:, h3:].tanh())
             x = o * c.tanh()
             new_state.append((x, c))
         return x, new_state
+
+    @torch.no_grad()
+    def run(self, x: torch.Tensor, state: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """Step through a whole sequence: x (B, T, H) → outputs (B, T, H) (for scoring the step path)."""
+        out = []
+        for t in range(x.shape[1]):
+            y, state = self.step(x[:, t], state)
+            out.append(y)
+        return torch.stack(out, dim=1)
+
+
+def _int8_pack(w: torch.Tensor, b: torch.Tensor) -> object | None:
+    """(out, in) fp32 weight + bias → FBGEMM's packed int8 form (symmetric, one scale per output row), or None
+    where this PyTorch lacks the quantized ops (they are marked deprecated upstream)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "quantized tensor creation … deprecated"
+            scale = (w.abs().amax(dim=1) / 127).clamp(min=1e-8).double()
+            wq = torch.quantize_per_channel(w, scale, torch.zeros(w.shape[0], dtype=torch.long), 0, torch.qint8)
+            return torch.ops.quantized.linear_prepack(wq, b)
+    except (AttributeError, RuntimeError):
+        return None
 
 
 # ---------------------------------------------------------------------------------------- sampling
@@ -198,12 +238,13 @@ def longest_repeat_run(events: np.ndarray, min_len: int = 8) -> tuple[int, int]:
 class Composer:
     """A loaded model and everything needed to continue pieces with it."""
 
-    def __init__(self, model_path: str | Path | None = None) -> None:
-        # Generation runs on the CPU: at batch 1-16 the fast step path beats a GPU round trip.
+    def __init__(self, model_path: str | Path | None = None, *, int8: bool = True) -> None:
+        # Generation runs on the CPU: at batch 1-16 the fast step path beats a GPU round trip.  ``int8``: the
+        # step's matrix products in int8 (measured cost on the test split: bench/results/generation.json).
         self.model_path = resolve(Path(model_path) if model_path else SHIPPED_MODEL)
         self.model, self.config = load_model(self.model_path)
         self.model.eval()
-        self.stepper = FastStepper(self.model)
+        self.stepper = FastStepper(self.model, int8=int8)
 
     # ---------------------------------------------------------------------------------- seed
     def _seed_events(self, piece: Piece) -> tuple[Events, int, str | None]:

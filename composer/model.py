@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -230,13 +231,19 @@ class MusicLSTM(nn.Module):
         cond = self._bag(self.vel_cond, self.vel_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), dur, pitch])
         return self._out(self.out_vel, z + cond)
 
-    def field_nll(self, batch: Batch, *, pitch_of_a_note: bool = False) -> torch.Tensor:
+    def field_nll(self, batch: Batch, *, pitch_of_a_note: bool = False,
+                  trunk: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
         """Negative log-likelihood in nats of each target field: (B, T, 4), zero where masked out.
 
         ``pitch_of_a_note``: score a note's pitch knowing it is a note (the rest id left out of the pitch
         distribution), as the melody-prediction protocols do; rest events' pitch entries are then zero.
+        ``trunk``: another way to run the LSTM over the embedded inputs, (B, T, H) → (B, T, H) — used to
+        score the generator's step path (e.g. its int8 form) with exactly these heads.
         """
-        h, _ = self(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch)
+        if trunk is None:
+            h, _ = self(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch)
+        else:
+            h = trunk(self.embed_inputs(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch))
         zs, zd, zp, zv = self.head_inputs(h)
         t = batch.targets
         shift, pitch, dur = t[..., 0], t[..., 1], t[..., 2]

@@ -1,17 +1,26 @@
-"""Sound and pictures of a piece: WAV through a General MIDI soundfont (shared by the CLI and the studio).
+"""Sound and pictures of a piece, shared by the CLI and the studio: WAV audio, a piano-roll PNG, a score SVG.
 
 Audio is rendered by ``midirenderer`` (a pip-installed SoundFont synthesizer, no system library) with
 the General MIDI soundfont that pretty_midi's wheel ships (``TimGM6mb.sf2``).  Where that renderer is
 missing, pretty_midi's sine-wave synthesis is the fallback, and the result says so.
+
+The piano roll is drawn with Pillow directly, not matplotlib, whose figure machinery is far too slow for a
+studio that draws four takes at once; seed and take are two colours split at the join.  The score is the piece's
+MusicXML (:func:`composer.score.piece_to_musicxml`) engraved by verovio, imported lazily so that importing
+this module stays cheap; where verovio is missing or fails, :func:`score_svg` raises ``RuntimeError``.
 """
 
 from __future__ import annotations
 
 import importlib.resources
 import io
+import math
+import re
+import threading
 import wave
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from composer.midi_io import piece_to_midi_bytes
 from composer.piece import Piece
@@ -59,3 +68,194 @@ def _sine_wav(midi: bytes, rate: int = 22050) -> bytes:
         w.setframerate(rate)
         w.writeframes(pcm.tobytes())
     return out.getvalue()
+
+
+# --- piano roll -------------------------------------------------------------------------------------------------
+
+SEED_COLOUR = (84, 110, 140)  # slate grey-blue: what the musician brought
+TAKE_COLOUR = (236, 122, 44)  # orange: what the model added
+BACKGROUND = (250, 250, 247)
+C_ROW_COLOUR = (236, 237, 240)  # faint band on every C, so the eye finds its octave
+BAR_LINE_COLOUR = (214, 214, 210)
+JOIN_COLOUR = (40, 40, 40)
+LABEL_COLOUR = (120, 120, 120)
+_LABEL_MARGIN = 26  # pixels left of the roll for "C4"-style labels
+_PAD = 4  # pixels above, below and right of the roll
+_MIN_PITCH_SPAN = 12  # rows: a lone note or a narrow melody still looks like music, not a slab
+
+
+@lru_cache(maxsize=1)
+def _font() -> Any:
+    from PIL import ImageFont
+
+    # Pillow's built-in bitmap font: no FreeType, so the same text gives the same pixels on every machine.
+    return ImageFont.load_default_imagefont()
+
+
+def piano_roll_png(piece: Piece, join: float | None = None, *, width: int = 900, height: int = 260) -> bytes:
+    """A PNG piano roll of the whole piece, exactly ``width`` × ``height`` pixels, whatever its length.
+
+    Time runs left to right from beat 0 (or the first note, if earlier) to the end of the piece or ``join``,
+    whichever is later; pitch runs bottom to top over the piece's range padded by two semitones (at least an
+    octave tall).  Notes starting before ``join`` (in beats: where the seed ends and the take begins) are drawn
+    in :data:`SEED_COLOUR`, the others in :data:`TAKE_COLOUR`, and a dark vertical line marks the join; with
+    ``join=None`` every note is a seed note and there is no line.  Faint vertical lines mark the bars (from
+    ``piece.bar_start`` every ``piece.time_signature.bar_beats``), faint bands and labels mark each C.
+    An empty piece gives a valid image that says "no notes".  The same arguments give the same bytes.
+
+    Raises ``ValueError`` for an image smaller than 64 × 32 pixels.
+    """
+    from PIL import Image, ImageDraw
+
+    if width < 64 or height < 32:
+        raise ValueError(f"A piano roll needs at least 64 × 32 pixels, not {width} × {height}.")
+    image = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    font = _font()
+    if not piece.notes:
+        draw.text((width / 2, height / 2), "no notes", fill=LABEL_COLOUR, font=font, anchor="mm")
+        return _png(image)
+
+    # Geometry: the roll is [left, right) × [top, bottom) in pixels.
+    left = _LABEL_MARGIN if width >= 200 else _PAD  # a thumbnail has no room for labels
+    right, top, bottom = width - _PAD, _PAD, height - _PAD
+    t0 = min(0.0, min(n.start for n in piece.notes))
+    t1 = max(piece.end, join if join is not None else 0.0)
+    t1 = max(t1, t0 + (piece.time_signature.bar_beats or 1.0))  # a lone short note is not a full-width slab
+    low = min(n.pitch for n in piece.notes) - 2
+    high = max(n.pitch for n in piece.notes) + 2
+    if high - low + 1 < _MIN_PITCH_SPAN:
+        grow = _MIN_PITCH_SPAN - (high - low + 1)
+        low, high = low - grow // 2, high + (grow - grow // 2)
+    row = (bottom - top) / (high - low + 1)  # pixels per semitone, fractional: rows fill the height exactly
+    scale = (right - left) / (t1 - t0)  # pixels per beat
+
+    def x(t: float) -> int:
+        return left + round((t - t0) * scale)
+
+    def y(pitch: int) -> int:  # top edge of the pitch's row
+        return top + round((high - pitch) * row)
+
+    for pitch in range(low, high + 1):
+        if pitch % 12 == 0:
+            draw.rectangle((left, y(pitch), right - 1, max(y(pitch), y(pitch - 1) - 1)), fill=C_ROW_COLOUR)
+            if left == _LABEL_MARGIN:
+                label = f"C{pitch // 12 - 1}"  # MIDI 60 is C4
+                draw.text((2, (y(pitch) + y(pitch - 1)) / 2), label, fill=LABEL_COLOUR, font=font, anchor="lm")
+
+    bar = piece.time_signature.bar_beats
+    if bar > 0:
+        # Bar lines closer than 8 px are a grey smear (hundreds of bars): draw every 2nd, 4th, 8th … bar instead.
+        step = bar * 2 ** max(0, math.ceil(math.log2(8 / (bar * scale))))
+        first = piece.bar_start + math.ceil((t0 - piece.bar_start) / step) * step
+        for k in range(int((t1 - first) / step) + 1):
+            bx = x(first + k * step)
+            if left <= bx < right:
+                draw.line((bx, top, bx, bottom - 1), fill=BAR_LINE_COLOUR)
+
+    for n in piece.notes:
+        x0 = x(n.start)
+        # A 1 px gap between repeated notes where there is room, and never thinner than 1 px.
+        x1 = max(x0, x(n.end) - (2 if x(n.end) - x0 >= 4 else 1))
+        y0 = y(n.pitch)
+        y1 = max(y0, y(n.pitch - 1) - (2 if row >= 4 else 1))
+        colour = SEED_COLOUR if join is None or n.start < join else TAKE_COLOUR
+        draw.rectangle((x0, y0, x1, y1), fill=colour)
+
+    if join is not None:
+        jx = min(max(x(join), left), right - 1)
+        draw.line((jx, top, jx, bottom - 1), fill=JOIN_COLOUR, width=2)
+    return _png(image)
+
+
+def _png(image: Any) -> bytes:
+    out = io.BytesIO()
+    # Pillow writes no timestamp into a PNG, so the bytes depend on the pixels alone.
+    image.save(out, format="PNG", compress_level=6)
+    return out.getvalue()
+
+
+# --- score ------------------------------------------------------------------------------------------------------
+
+# verovio's toolkit holds the loaded document and is not thread-safe; the studio renders in worker threads,
+# so each thread keeps its own.
+_verovio = threading.local()
+
+# Page units are tenths of a millimetre at scale 100: 2100 wide is an A4 page, scale 40 gives an 840 px wide SVG.
+# One tall page (60000 is verovio's maximum height, trimmed to the content by adjustPageHeight) holds over a
+# thousand bars; longer scores come out as several pages stacked into one SVG.
+_SCORE_OPTIONS: dict[str, Any] = {
+    "pageWidth": 2100,
+    "pageHeight": 60000,
+    "scale": 40,
+    "adjustPageHeight": True,
+    "breaks": "auto",
+    "header": "auto",  # the title
+    "footer": "none",
+    "xmlIdChecksum": True,  # ids derived from the input: the same piece gives the same SVG
+    "svgFormatRaw": True,  # no indentation: a fifth smaller for the browser
+}
+
+
+def _toolkit() -> Any:
+    toolkit = getattr(_verovio, "toolkit", None)
+    if toolkit is None:
+        try:
+            import verovio
+        except ImportError as e:
+            raise RuntimeError("Sheet music needs the verovio package, which is not installed: pip install verovio.") \
+                from e
+        # verovio keeps its default resource path per thread, and only `import verovio` sets it, in the importing
+        # thread: a toolkit made in a worker thread would find no fonts and load nothing (verovio 6.4).  So each
+        # toolkit is pointed at the wheel's fonts explicitly.
+        verovio.enableLog(verovio.LOG_OFF)  # its warnings go to stderr; a failed load is reported by score_svg
+        toolkit = verovio.toolkit(False)  # False: skip loading fonts from the (unset) default path
+        if not toolkit.setResourcePath(str(importlib.resources.files("verovio") / "data")):
+            raise RuntimeError("verovio is installed but its music fonts could not be loaded, so there is no score.")
+        _verovio.toolkit = toolkit
+    return toolkit
+
+
+def score_svg(piece: Piece, title: str = "composer") -> str:
+    """Sheet music of the whole piece as one SVG document (text), titled ``title``, engraved by verovio.
+
+    The piece goes through :func:`composer.score.piece_to_musicxml` (so a pickup is shown as a full first bar
+    padded with a rest, and notes crossing bar lines as tied notes); every note is in the output, on one page
+    or, for a very long piece, on several pages stacked top to bottom.  The same arguments give the same text.
+
+    Raises ``RuntimeError`` with one sentence for the user where verovio is not installed or cannot engrave
+    the score, or where music21 cannot write the MusicXML; there is no fallback picture.
+    """
+    from composer.score import piece_to_musicxml
+
+    toolkit = _toolkit()
+    try:
+        musicxml = piece_to_musicxml(piece, title).decode("utf-8")
+    except Exception as e:  # music21 raises many types; the studio needs one it can show
+        raise RuntimeError(f"The piece could not be written as MusicXML for the score ({e}).") from e
+    toolkit.setOptions(_SCORE_OPTIONS)  # each call: another caller in this thread may not leave them as we need
+    if not toolkit.loadData(musicxml):
+        raise RuntimeError("verovio could not read the piece's MusicXML, so there is no score to show.")
+    pages = [toolkit.renderToSVG(page) for page in range(1, toolkit.getPageCount() + 1)]
+    if not pages or not all(pages):
+        raise RuntimeError("verovio could not engrave the score, so there is no score to show.")
+    return pages[0] if len(pages) == 1 else _stack_pages(pages)
+
+
+_SVG_SIZE = re.compile(r'<svg\b[^>]*?\bwidth="([\d.]+)px"[^>]*?\bheight="([\d.]+)px"')
+
+
+def _stack_pages(pages: list[str]) -> str:
+    """Several page SVGs as one: each page nested in an outer SVG, below the one before."""
+    inner, y, width = [], 0.0, 0.0
+    for page in pages:
+        page = re.sub(r"^\s*<\?xml[^>]*\?>\s*", "", page)
+        size = _SVG_SIZE.search(page)
+        if size is None:
+            raise RuntimeError("verovio wrote a score page without a size, so the pages cannot be put together.")
+        inner.append(page.replace("<svg", f'<svg y="{y:g}"', 1))
+        width, y = max(width, float(size[1])), y + float(size[2])
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" version="1.1" '
+        f'width="{width:g}px" height="{y:g}px">{"".join(inner)}</svg>'
+    )

@@ -16,6 +16,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -82,10 +83,12 @@ def note_count(batch: Batch) -> int:
 
 @torch.no_grad()
 def evaluate_songs(model: MusicLSTM, songs: list[Song], device: torch.device, *, max_len: int = 4096,
-                   batch_events: int = 32768, world: int = 1, rank: int = 0) -> dict[str, float]:
+                   batch_events: int = 32768, world: int = 1, rank: int = 0,
+                   trunk: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, float]:
     """Bits per note on whole songs (no augmentation): total and per field.
 
-    Rest events' bits are charged to the notes (bits of all events / number of notes).
+    Rest events' bits are charged to the notes (bits of all events / number of notes).  ``trunk``: see
+    :meth:`MusicLSTM.field_nll` (scores another way of running the LSTM, e.g. the generator's int8 steps).
     """
     model.eval()
     totals = torch.zeros(5, dtype=torch.float64, device=device)  # 4 fields + notes
@@ -93,7 +96,7 @@ def evaluate_songs(model: MusicLSTM, songs: list[Song], device: torch.device, *,
                                    augment=False, shuffle=False))
     for items in batches[rank::world]:
         batch = collate(items).to(device)
-        nll = model.field_nll(batch).double()  # (B, T, 4) nats
+        nll = model.field_nll(batch, trunk=trunk).double()  # (B, T, 4) nats
         totals[:4] += nll.sum(dim=(0, 1))
         totals[4] += note_count(batch)
     if world > 1:

@@ -106,3 +106,16 @@ def test_evaluate_cli_scores_a_folder_as_json(small_corpus, tmp_path, capsys):
 def test_evaluate_refuses_a_missing_model(capsys):
     assert main(["evaluate", "--model", "/nonexistent/model.safetensors"]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_key_relations_follow_the_circle_of_fifths():
+    from composer.evaluate import fifths, key_relation
+
+    c, g, f, a_minor, e_minor, c_minor, f_sharp = 0, 7, 5, 12 + 9, 12 + 4, 12 + 0, 6
+    assert [fifths(k) for k in (c, g, f, a_minor, e_minor, c_minor, f_sharp)] == [0, 1, -1, 0, 1, -3, 6]
+    assert key_relation(c, c) == "same"
+    assert key_relation(c, a_minor) == "relative"
+    assert key_relation(c, g) == key_relation(c, f) == key_relation(c, e_minor) == "closely related"
+    assert key_relation(c, c_minor) == "parallel"
+    assert key_relation(c, f_sharp) == "distant"
+    assert key_relation(c, None) == "distant"

@@ -1,5 +1,7 @@
 """Continuation: fidelity to the seed, the fast step path, sampling controls, determinism, bad settings."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -189,6 +191,7 @@ def test_priming_plus_fast_steps_equal_the_whole_sequence_forward(composer):
     seed_events = type(events)(events.ids[:cut], events.programs[:cut], events.tempo, events.time_signature,
                                events.bar_start, events.key)
     h, state = composer._prime(seed_events, 0, 1, whole_piece.key)
+    stepper = FastStepper(model)  # the fp32 form is exact; the int8 form is checked against it below
     song = song_from_piece(whole_piece)
     inputs, in_pos, prev = (torch.from_numpy(a) for a in song.model_inputs(0, len(song) + 1))
     t = inputs.shape[0]
@@ -199,5 +202,30 @@ def test_priming_plus_fast_steps_equal_the_whole_sequence_forward(composer):
     for j in range(cut + 1, t):
         x = model.embed_inputs(inputs[None, j:j + 1], in_pos[None, j:j + 1], bar[:, :1], key[:, :1],
                                prev[None, j:j + 1])[:, 0]
-        h, state = composer.stepper.step(x, state)
+        h, state = stepper.step(x, state)
         assert torch.allclose(h, expected[:, j], atol=1e-5), j
+
+
+def test_int8_steps_score_real_music_as_the_fp32_model_does():
+    """The generator's default int8 step path, on the shipped model and real test-split pieces: hidden
+    states close to the whole-sequence forward and (the issue's bar) < 0.02 bits per note lost."""
+    from composer.dataset import song_from_piece
+    from composer.evaluate import read_manifest
+    from composer.midi_io import read_midi
+    from composer.train import evaluate_songs
+
+    shipped = Composer()
+    assert shipped.stepper.int8
+    model = shipped.model
+    data = Path(__file__).resolve().parent.parent / "midi_data"
+    entries = [e for e in read_manifest(data) if e.split == "test"][:40]
+    songs = [song_from_piece(read_midi(data / e.path)) for e in entries]
+
+    def trunk(x):
+        return shipped.stepper.run(x, shipped.stepper.split_state(model.initial_state(x.shape[0])))
+
+    with torch.no_grad():
+        exact = evaluate_songs(model, songs, torch.device("cpu"))
+        int8 = evaluate_songs(model, songs, torch.device("cpu"), batch_events=4096, trunk=trunk)
+    assert exact["notes"] == int8["notes"] > 1000
+    assert abs(int8["bits_per_note"] - exact["bits_per_note"]) < 0.02

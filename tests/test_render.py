@@ -1,0 +1,189 @@
+"""Sound and pictures of a piece: WAV samples, piano-roll pixels, score SVG elements."""
+
+import io
+import sys
+import wave
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from composer import render
+from composer.piece import Note, Piece, TimeSignature
+from composer.render import (
+    BACKGROUND,
+    BAR_LINE_COLOUR,
+    JOIN_COLOUR,
+    SEED_COLOUR,
+    TAKE_COLOUR,
+    piano_roll_png,
+    render_wav,
+    score_svg,
+)
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def quarters(count: int, *, bar_start: float = 0.0, ts: TimeSignature | None = None) -> Piece:
+    """``count`` quarter notes, one a beat, walking up and down a ninth: no chords, no ties in 4/4."""
+    return Piece(
+        notes=tuple(Note(float(i), 1.0, 60 + abs(i % 28 - 14), 80) for i in range(count)),
+        tempo=100,
+        time_signature=ts or TimeSignature(4, 4),
+        bar_start=bar_start,
+    )
+
+
+def decode_png(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG"
+    return image.convert("RGB")
+
+
+def colours(image: Image.Image, box: tuple[int, int, int, int]) -> set[tuple[int, int, int]]:
+    return {colour for _, colour in image.crop(box).getcolors(maxcolors=1 << 16)}
+
+
+def join_columns(image: Image.Image) -> list[int]:
+    """Columns whose middle pixel and a pixel a third of the way down are the join line's colour."""
+    w, h = image.size
+    return [x for x in range(w) if image.getpixel((x, h // 2)) == JOIN_COLOUR == image.getpixel((x, h // 3))]
+
+
+# ------------------------------------------------------------------------------------------ audio
+
+def test_render_wav_is_16_bit_audio_that_is_not_silent():
+    audio = render_wav(quarters(8))
+    with wave.open(io.BytesIO(audio.wav)) as w:
+        assert w.getsampwidth() == 2
+        frames = w.readframes(w.getnframes())
+        assert audio.seconds == pytest.approx(w.getnframes() / w.getframerate())
+    samples = np.frombuffer(frames, dtype="<i2")
+    assert audio.seconds >= 8 * 60 / 100 - 0.01  # eight beats at 100 bpm
+    assert np.abs(samples.astype(np.int32)).max() > 1000
+    assert audio.renderer
+
+
+# ------------------------------------------------------------------------------------------ piano roll
+
+def test_piano_roll_has_the_requested_size_and_seed_left_take_right_of_the_join():
+    image = decode_png(piano_roll_png(quarters(32), join=16.0, width=640, height=200))
+    assert image.size == (640, 200)
+    [x, _] = join_columns(image)  # one line, two pixels wide
+    assert 640 * 0.4 < x < 640 * 0.6  # beat 16 of 32
+    left = colours(image, (0, 0, x, 200))
+    right = colours(image, (x + 2, 0, 640, 200))
+    assert SEED_COLOUR in left and TAKE_COLOUR not in left
+    assert TAKE_COLOUR in right and SEED_COLOUR not in right
+    assert BACKGROUND in left and BACKGROUND in right
+
+
+def test_piano_roll_without_a_join_is_all_seed_and_has_no_join_line():
+    image = decode_png(piano_roll_png(quarters(16)))
+    assert image.size == (900, 260)
+    found = colours(image, (0, 0, 900, 260))
+    assert SEED_COLOUR in found and TAKE_COLOUR not in found
+    assert join_columns(image) == []
+
+
+def test_piano_roll_join_at_zero_is_all_take():
+    found = colours(decode_png(piano_roll_png(quarters(16), join=0.0)), (0, 0, 900, 260))
+    assert TAKE_COLOUR in found and SEED_COLOUR not in found
+
+
+def test_piano_roll_bar_lines_follow_the_pickup():
+    # 16 beats of 4/4 after a one-beat pickup: bars begin at beats 1, 5, 9 and 13 (and 17, past the last note).
+    piece = quarters(16, bar_start=1.0)
+    image = decode_png(piano_roll_png(piece, width=900, height=260))
+    h = image.size[1]
+    bar_columns = [x for x in range(900) if sum(image.getpixel((x, y)) == BAR_LINE_COLOUR for y in range(h)) > h // 4]
+    assert len(bar_columns) == 4
+    gaps = np.diff(bar_columns)
+    assert gaps.max() - gaps.min() <= 1  # evenly spaced, a bar apart
+    assert bar_columns[0] - render._LABEL_MARGIN == pytest.approx(gaps[0] / 4, abs=1)  # the first a beat in
+
+
+def test_piano_roll_of_an_empty_piece_is_a_valid_image_with_a_note():
+    image = decode_png(piano_roll_png(Piece(notes=()), join=4.0, width=300, height=100))
+    assert image.size == (300, 100)
+    found = colours(image, (0, 0, 300, 100))
+    assert SEED_COLOUR not in found and TAKE_COLOUR not in found
+    assert len(found) > 1  # the words "no notes", not a blank
+
+
+def test_piano_roll_of_one_note_and_of_thousands_keeps_its_size():
+    one = decode_png(piano_roll_png(Piece(notes=(Note(0.0, 1.0, 61, 90),)), join=0.5))
+    assert one.size == (900, 260) and SEED_COLOUR in colours(one, (0, 0, 900, 260))
+    many = Piece(notes=tuple(Note(i * 0.25, 0.25, 36 + (i * 7) % 48, 80) for i in range(6000)))
+    image = decode_png(piano_roll_png(many, join=750.0, width=900, height=260))
+    assert image.size == (900, 260)
+    found = colours(image, (0, 0, 900, 260))
+    assert SEED_COLOUR in found and TAKE_COLOUR in found
+
+
+def test_piano_roll_bytes_are_deterministic():
+    piece = quarters(40, bar_start=1.0)
+    assert piano_roll_png(piece, 20.0) == piano_roll_png(piece, 20.0)
+    assert piano_roll_png(piece, 20.0) != piano_roll_png(piece, 21.0)
+
+
+def test_piano_roll_refuses_a_tiny_image():
+    with pytest.raises(ValueError, match="at least"):
+        piano_roll_png(quarters(4), width=10, height=10)
+
+
+# ------------------------------------------------------------------------------------------ score
+
+def notes_in(svg: str) -> int:
+    root = ET.fromstring(svg)
+    return sum(1 for g in root.iter(f"{SVG}g") if "note" in g.get("class", "").split())
+
+
+def test_score_svg_parses_and_has_every_note_and_the_title():
+    pytest.importorskip("verovio")
+    svg = score_svg(quarters(16), title="Seed & take <1>")
+    root = ET.fromstring(svg)
+    assert root.tag == f"{SVG}svg"
+    assert notes_in(svg) == 16
+    assert "Seed & take <1>" in "".join(root.itertext())
+
+
+def test_score_svg_copes_with_a_pickup_and_an_odd_meter():
+    pytest.importorskip("verovio")
+    assert notes_in(score_svg(quarters(13, bar_start=1.0))) == 13
+    assert notes_in(score_svg(quarters(10, ts=TimeSignature(5, 4)))) == 10
+    assert notes_in(score_svg(quarters(9, ts=TimeSignature(6, 8)))) == 9
+    assert notes_in(score_svg(Piece(notes=()))) == 0
+
+
+def test_score_svg_is_deterministic():
+    pytest.importorskip("verovio")
+    assert score_svg(quarters(12), "x") == score_svg(quarters(12), "x")
+
+
+def test_score_svg_stacks_pages_when_one_page_is_not_enough(monkeypatch):
+    pytest.importorskip("verovio")
+    monkeypatch.setattr(render, "_SCORE_OPTIONS", {**render._SCORE_OPTIONS, "pageHeight": 400})
+    svg = score_svg(quarters(96), "long")
+    root = ET.fromstring(svg)
+    pages = root.findall(f"{SVG}svg")
+    assert len(pages) > 1
+    assert [float(p.get("y")) for p in pages] == sorted({float(p.get("y")) for p in pages})  # stacked downwards
+    assert notes_in(svg) == 96
+
+
+def test_score_svg_in_worker_threads_matches_the_main_thread():
+    pytest.importorskip("verovio")
+    pieces = [quarters(8 + i) for i in range(4)]
+    expected = [score_svg(p) for p in pieces]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert list(pool.map(score_svg, pieces)) == expected
+
+
+def test_score_svg_without_verovio_raises_one_clear_sentence(monkeypatch):
+    monkeypatch.setitem(sys.modules, "verovio", None)  # makes `import verovio` fail
+    monkeypatch.delattr(render._verovio, "toolkit", raising=False)  # this thread's cached toolkit, if any
+    with pytest.raises(RuntimeError, match="verovio"):
+        score_svg(quarters(4))
