@@ -1,116 +1,628 @@
-"""The composer studio (Gradio): bring a seed, read its report, continue it with the shipped model.
+"""The composer studio (Gradio): bring a seed, hear takes, keep one, continue, undo, branch, export.
 
-This first version does one round: upload a MIDI seed → see how composer reads it → generate takes →
-listen to each (General MIDI soundfont) and download it.  Keeping takes, undo, branches and sessions that
-survive a restart come next (see the README).
+Run: ``./run.sh studio``, ``python app.py`` or ``composer studio``; serves on 127.0.0.1:7860, offline.  The
+standard Gradio variables (GRADIO_SERVER_NAME, GRADIO_SERVER_PORT) override host and port;
+``COMPOSER_STUDIO_DB`` sets the SQLite file, ``COMPOSER_MODELS`` the folder of extra checkpoints.
 
-Run: ``./run.sh studio`` (or ``python app.py``); serves on 127.0.0.1:7860, offline.  The standard
-Gradio variables (GRADIO_SERVER_NAME, GRADIO_SERVER_PORT) override host and port.
+Two layers:
+
+* :class:`StudioApp` — the handlers, plain values in and out (testable without a server).  Everything a
+  musician makes lives in the SQLite :class:`composer.studio.Store`, keyed by an owner id that the browser
+  keeps in its localStorage (``gr.BrowserState``) — so pieces survive a reload and a server restart, and
+  each browser sees only its own.  The app object holds only what every user shares read-only: the store
+  connection, the loaded models, the folder of rendered files.
+* :func:`build_ui` — the layout and the wiring; every handler has an ``api_name`` for ``gradio_client``.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
-from functools import lru_cache
-from pathlib import Path
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import hashlib
+import json
+import secrets
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
 from composer.errors import InputError
 from composer.midi_io import MAX_FILE_BYTES, piece_to_midi_bytes, read_midi
-from composer.report import seed_report
+from composer.piece import Piece
+from composer.studio import Node, PieceRecord, Store, default_store_path
 
+ROOT = Path(__file__).resolve().parent
 MAX_TAKES = 8
+MAX_BARS = 32
+REQUEST_SECONDS = 120  # per-request cap on generating + rendering (Gradio's time_limit enforces it too)
+CONTEXT_BARS = 2  # a take's audio and score start this many bars before its new notes
+SHIPPED = "shipped model"
 
 
-@lru_cache(maxsize=1)
-def composer():  # -> composer.generate.Composer, loaded once per server process (read-only afterwards)
-    from composer.generate import Composer
+# ------------------------------------------------------------------------------------------- plain views
 
-    return Composer()
+@dataclass
+class TakeView:
+    """One take as shown: files to listen to and download, pictures, and its metrics."""
 
-
-def _read_seed(file_path: str | None):  # -> Piece
-    if not file_path:
-        raise InputError("Choose a MIDI file (.mid) as the seed first.")
-    path = Path(file_path)
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise InputError(f"The file is above composer's limit of {MAX_FILE_BYTES:,} bytes; use a shorter excerpt.")
-    return read_midi(path.read_bytes(), name=path.name)
-
-
-def inspect_seed(file_path: str | None) -> tuple[str, str]:
-    """Handler: an uploaded file's path → (seed report as Markdown, status line).  Plain values in and out."""
-    if not file_path:
-        return "", "Choose a MIDI file (.mid) to read."
-    try:
-        piece = _read_seed(file_path)
-    except InputError as error:
-        return "", str(error)
-    report = seed_report(piece, Path(file_path).name)
-    return "```\n" + report.to_text() + "\n```", f"Read {report.notes} notes from {Path(file_path).name}."
+    node_id: str
+    title: str
+    audio: str
+    midi: str
+    roll: str
+    score: str  # SVG markup
+    metrics: str  # Markdown
 
 
-def continue_seed(file_path: str | None, bars: float, takes: float, temperature: float, seed: float,
-                  key_lock: bool) -> tuple[str, list[str], list[str]]:
-    """Handler: seed file + settings → (status, MIDI file paths, WAV file paths), one of each per take."""
-    from composer.generate import Settings
-    from composer.render import render_wav
-    from composer.score import estimate_key
+@dataclass
+class View:
+    """Everything the page shows for one owner: the status line, their pieces, the current piece and its tree,
+    and the takes offered from the current point."""
 
-    try:
-        piece = _read_seed(file_path)
-        settings = Settings(bars=int(bars), variations=int(takes), temperature=float(temperature),
-                            seed=int(seed), key_lock=bool(key_lock)).validate()
-    except InputError as error:
-        return str(error), [], []
-    key = piece.key if piece.key is not None else estimate_key(piece)
-    results = composer().continue_piece(piece, settings, key=key)
-    out = Path(tempfile.mkdtemp(prefix="composer-"))
-    stem = Path(file_path or "seed").stem
-    midis, wavs, lines = [], [], []
-    for i, take in enumerate(results, start=1):
-        midi = out / f"{stem}-take-{i:02d}.mid"
-        midi.write_bytes(piece_to_midi_bytes(take.piece))
-        wav = out / f"{stem}-take-{i:02d}.wav"
-        wav.write_bytes(render_wav(take.piece).wav)
-        midis.append(str(midi))
-        wavs.append(str(wav))
-        m = take.metrics
-        share = "—" if m["share_in_key"] is None else f"{100 * m['share_in_key']:.0f}%"
-        lines.append(f"take {i}: {m['notes']} notes, {share} in key, {m['bits_per_note']:.2f} bits/note")
-    return "Generated " + "; ".join(lines) + ".", midis, wavs
+    owner: str
+    status: str
+    piece_id: str | None = None
+    pieces: list[tuple[str, str]] = field(default_factory=list)  # (title, id), newest first
+    report: str = ""  # the seed report (Markdown)
+    summary: str = ""  # the current point of the piece (Markdown)
+    roll: str | None = None  # piano roll of the piece up to the current point
+    tree: list[tuple[str, str]] = field(default_factory=list)  # (indented label, node id)
+    current: str | None = None  # the current node's id
+    takes: list[TakeView] = field(default_factory=list)
 
 
-def build_ui():  # -> gr.Blocks
+# ------------------------------------------------------------------------------------------- the handlers
+
+class StudioApp:
+    """The studio's handlers.  Every method takes the owner id (and the piece being viewed) and returns a
+    :class:`View`; bad input becomes the view as it was, with one sentence in ``status``."""
+
+    def __init__(self, store: Store, files: Path, models: Path | None = None) -> None:
+        self.store = store
+        self.files = files
+        self.files.mkdir(parents=True, exist_ok=True)
+        self.models_dir = models
+        self._composers: OrderedDict[str, Any] = OrderedDict()  # path → Composer, read-only once loaded
+        self._lock = threading.Lock()
+
+    # ---------------------------------------------------------------------------------------- models
+    def models(self) -> list[str]:
+        """The model picker's choices: the shipped model, then checkpoints in the models folder."""
+        found = []
+        if self.models_dir and self.models_dir.is_dir():
+            found = sorted(str(p.relative_to(self.models_dir)) for p in self.models_dir.rglob("*.safetensors"))
+        return [SHIPPED, *found]
+
+    def composer(self, name: str | None = None) -> Any:  # -> composer.generate.Composer
+        from composer.generate import Composer
+
+        if name and name != SHIPPED:
+            if name not in self.models():
+                raise InputError(f"There is no model called {name!r}; pick one from the list.")
+            path = str(self.models_dir / name) if self.models_dir else name
+        else:
+            path = ""
+        with self._lock:  # load each model once, keep the last four
+            if path not in self._composers:
+                self._composers[path] = Composer(path or None)
+                while len(self._composers) > 4:
+                    self._composers.popitem(last=False)
+            self._composers.move_to_end(path)
+            return self._composers[path]
+
+    # ---------------------------------------------------------------------------------------- views
+    def start(self, owner: str | None, piece_id: str | None = None) -> View:
+        """Page load: a new browser gets a fresh owner id; a known one gets its pieces back."""
+        if not owner or not isinstance(owner, str) or len(owner) > 64:
+            owner = secrets.token_hex(16)
+        pieces = self.store.pieces(owner)
+        if piece_id not in {p.id for p in pieces}:
+            piece_id = pieces[0].id if pieces else None
+        return self.view(owner, piece_id, "Welcome back." if pieces else
+                                "Bring a seed: upload a MIDI file, pick an example or type ABC.")
+
+    def view(self, owner: str, piece_id: str | None, status: str = "", takes: list[str] | None = None) -> View:
+        """The page for ``piece_id``; ``takes`` (node ids) are the takes offered, by default the newest round
+        of candidates under the current node."""
+        pieces = self.store.pieces(owner)
+        if piece_id is None or piece_id not in {p.id for p in pieces}:
+            return View(owner=owner, status=status, pieces=[(p.title, p.id) for p in pieces])
+        record = self.store.piece(owner, piece_id)
+        tree = self.store.tree(owner, piece_id)
+        by_id = {n.id: n for n in tree}
+        current = by_id[record.current_id]
+        root = by_id[record.root_id]
+        if takes is None:
+            offered = [n for n in tree if n.parent_id == current.id and not n.kept]
+            newest = max((n.settings.get("round", "") for n in offered), default="")
+            takes = [n.id for n in offered if n.settings.get("round", "") == newest]
+        return View(
+            owner=owner, status=status, piece_id=piece_id, pieces=[(p.title, p.id) for p in pieces],
+            report=root.metrics.get("report", ""), summary=self._summary(record, current, by_id),
+            roll=self._asset(current, "roll"), tree=_tree_choices(tree, current.id), current=current.id,
+            takes=[self._take_view(by_id[t]) for t in takes if t in by_id])
+
+    def _summary(self, record: PieceRecord, current: Node, by_id: dict[str, Node]) -> str:
+        piece = current.piece()
+        path = []
+        node: Node | None = current
+        while node is not None:
+            path.append(node.label)
+            node = by_id.get(node.parent_id) if node.parent_id else None
+        return (f"**{record.title}** — at *{current.label}* ({' → '.join(reversed(path))}): {len(piece.notes)} "
+                f"notes, {piece.bars} bars, {piece.tempo:.4g} BPM, {piece.time_signature}")
+
+    # ---------------------------------------------------------------------------------------- files
+    def _node_dir(self, node: Node) -> Path:
+        folder = self.files / node.id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _asset(self, node: Node, kind: str) -> str:
+        """A rendered file of a node (made once, then reused): "midi", "roll", "audio" or "score"."""
+        from composer import render
+
+        names = {"midi": "take.mid", "roll": "roll.png", "audio": "take.wav", "score": "score.svg"}
+        path = self._node_dir(node) / names[kind]
+        if path.exists():
+            return str(path)
+        piece = node.piece()
+        if kind == "midi":
+            data = node.midi
+        elif kind == "roll":
+            data = render.piano_roll_png(piece, node.join)
+        elif kind == "audio":
+            data = render.render_wav(_window(piece, node.join)).wav
+        else:
+            data = render.score_svg(_window(piece, node.join), title=node.label).encode()
+        tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)  # whole or not at all, also with two requests rendering the same node
+        return str(path)
+
+    def _take_view(self, node: Node) -> TakeView:
+        m = node.metrics
+        share = "—" if m.get("share_in_key") is None else f"{100 * m['share_in_key']:.0f} %"
+        repeat = m.get("longest_repeat") or {}
+        rng = m.get("pitch_range")
+        lines = [f"{m.get('notes', 0)} new notes over {m.get('bars', 0)} bars · {share} in key · "
+                 f"{m.get('bits_per_note', 0):.2f} bits/note",
+                 f"range {rng[0]}–{rng[1]}" if rng else "no notes",
+                 f"longest repeat: {repeat.get('phrase_notes', 0)} notes × {repeat.get('times_in_a_row', 1)}"]
+        s = node.settings
+        lines.append(f"settings: {s.get('bars')} bars, temperature {s.get('temperature')}, top-p {s.get('top_p')}, "
+                     f"seed {s.get('seed')}{', key lock' if s.get('key_lock') else ''}, {s.get('model', SHIPPED)}")
+        if m.get("context"):
+            lines.append(str(m["context"]))
+        score = self._asset(node, "score")
+        return TakeView(node_id=node.id, title=node.label, audio=self._asset(node, "audio"),
+                        midi=self._named_midi(node), roll=self._asset(node, "roll"),
+                        score=Path(score).read_text(), metrics=" · ".join(lines[:1]) + "\n\n" + "\n\n".join(lines[1:]))
+
+    def _named_midi(self, node: Node) -> str:
+        path = self._node_dir(node) / f"{node.label.replace(' ', '-').replace('.', '-')}.mid"
+        if not path.exists():
+            path.write_bytes(node.midi)
+        return str(path)
+
+    # ---------------------------------------------------------------------------------------- seeds
+    def upload(self, owner: str, piece_id: str | None, file_path: str | None) -> View:
+        """A MIDI file (checked by content and size, not by name) becomes a new piece."""
+        try:
+            if not file_path:
+                raise InputError("Choose a MIDI file (.mid) as the seed first.")
+            path = Path(file_path)
+            size = path.stat().st_size
+            if size > MAX_FILE_BYTES:
+                raise InputError(f"The file has {size:,} bytes, above the studio's limit of {MAX_FILE_BYTES:,}; "
+                                 "upload a shorter excerpt.")
+            piece = read_midi(path.read_bytes(), name=path.name)
+            return self._new_piece(owner, path.stem, piece, path.name)
+        except InputError as error:
+            return self.view(owner, piece_id, str(error))
+
+    def example(self, owner: str, piece_id: str | None, name: str | None) -> View:
+        """A bundled example seed becomes a new piece."""
+        from composer import examples
+
+        try:
+            if not name:
+                raise InputError("Pick an example from the list first.")
+            chosen = {e.name: e for e in examples.EXAMPLES}.get(name)
+            if chosen is None:
+                raise InputError(f"There is no example called {name!r}; pick one from the list.")
+            return self._new_piece(owner, chosen.title, examples.load_example(name), chosen.name + ".mid")
+        except InputError as error:
+            return self.view(owner, piece_id, str(error))
+
+    def abc(self, owner: str, piece_id: str | None, text: str | None) -> View:
+        """A melody typed in ABC notation becomes a new piece."""
+        from composer.score import piece_from_abc
+
+        try:
+            piece = piece_from_abc(text or "")
+            title = next((line[2:].strip() for line in (text or "").splitlines() if line.startswith("T:")), "")
+            return self._new_piece(owner, title or "ABC melody", piece, "ABC melody")
+        except InputError as error:
+            return self.view(owner, piece_id, str(error))
+
+    def _new_piece(self, owner: str, title: str, piece: Piece, name: str) -> View:
+        from composer.report import seed_report
+
+        report = seed_report(piece, name)
+        text = report.to_text()
+        # An estimated key goes in the metrics (the generator's key); the stored seed stays as given.
+        record = self.store.new_piece(owner, title, piece_to_midi_bytes(piece),
+                                      {"report": "```\n" + text + "\n```", "key": report.key_number})
+        return self.view(owner, record.id, f"Read {report.notes} notes from {name}. Now generate takes.")
+
+    # ---------------------------------------------------------------------------------------- generation
+    def generate(self, owner: str, piece_id: str | None, bars: float, takes: float, temperature: float,
+                 top_p: float, seed: float | None, random_seed: bool, key_lock: bool, model: str | None
+                 ) -> Iterator[View]:
+        """K takes continuing the current point.  Yields a progress view, then the takes as each is rendered
+        (a cancelled request stops between takes; finished takes are already saved)."""
+        from composer.generate import Settings
+
+        started = time.monotonic()
+        try:
+            if not piece_id:
+                raise InputError("Bring a seed first: upload a MIDI file, pick an example or type ABC.")
+            record = self.store.piece(owner, piece_id)
+            current = self.store.node(owner, record.current_id)
+            root = self.store.node(owner, record.root_id)
+            if random_seed or seed is None:
+                seed = secrets.randbelow(2**31)
+            if not float(seed).is_integer() or not 0 <= seed < 2**63:
+                raise InputError(f"The random seed must be a whole number from 0; got {seed}.")
+            settings = Settings(bars=_whole(bars, "bars"), variations=_whole(takes, "takes"),
+                                temperature=float(temperature), top_p=float(top_p), seed=int(seed),
+                                key_lock=bool(key_lock)).validate()
+            if settings.variations > MAX_TAKES:
+                raise InputError(f"Ask for 1 to {MAX_TAKES} takes; {settings.variations} was asked for.")
+            if settings.bars > MAX_BARS:
+                raise InputError(f"The studio continues by 1 to {MAX_BARS} bars at a time; "
+                                 f"{settings.bars} was asked for.")
+            composer = self.composer(model)
+        except InputError as error:
+            yield self.view(owner, piece_id, str(error))
+            return
+        yield self.view(owner, piece_id, f"Generating {settings.variations} take(s) of {settings.bars} bars…",
+                        takes=[])
+        seed_piece = current.piece()
+        key = root.metrics.get("key")
+        try:
+            made = composer.continue_piece(seed_piece, settings, key=key, deadline=started + REQUEST_SECONDS)
+        except InputError as error:
+            yield self.view(owner, piece_id, str(error))
+            return
+        round_id = f"{time.time():.6f}"
+        common = {"bars": settings.bars, "takes": settings.variations, "temperature": settings.temperature,
+                  "top_p": settings.top_p, "seed": settings.seed, "key_lock": settings.key_lock,
+                  "model": model or SHIPPED, "round": round_id}
+        nodes = self.store.add_takes(owner, piece_id, current.id, [
+            (piece_to_midi_bytes(t.piece), _join(t, seed_piece), {**common, "take": i + 1}, t.metrics)
+            for i, t in enumerate(made)])
+        generated = time.monotonic() - started
+        shown: list[str] = []
+        for i, node in enumerate(nodes):
+            shown.append(node.id)
+            view = self.view(owner, piece_id, "", takes=shown)  # renders this take's files
+            done = i + 1 == len(nodes)
+            view.status = (f"{len(nodes)} takes ready in {time.monotonic() - started:.1f} s (generation "
+                           f"{generated:.2f} s, random seed {settings.seed}). Keep one to continue from it."
+                           if done else f"Rendering take {i + 2} of {len(nodes)}…")
+            yield view
+
+    # ---------------------------------------------------------------------------------------- the tree
+    def keep(self, owner: str, piece_id: str | None, node_id: str | None) -> View:
+        """Keep a take: it joins the piece, and the next round continues from it."""
+        try:
+            if not node_id:
+                raise InputError("Generate takes first, then keep the one you like.")
+            record = self.store.keep(owner, node_id)
+            label = self.store.node(owner, node_id).label
+            return self.view(record.owner, record.id, f"Kept {label}; the next takes continue from it.")
+        except InputError as error:
+            return self.view(owner, piece_id, str(error))
+
+    def undo(self, owner: str, piece_id: str | None) -> View:
+        """Step back to the point before the last kept take (its takes are offered again)."""
+        try:
+            if not piece_id:
+                raise InputError("There is no piece to undo in; bring a seed first.")
+            before = self.store.piece(owner, piece_id).current_id
+            record = self.store.undo(owner, piece_id)
+            siblings = [n.id for n in self.store.children(owner, record.current_id)]
+            left = self.store.node(owner, before)
+            same_round = [i for i in siblings if self.store.node(owner, i).settings.get("round")
+                          == left.settings.get("round")]
+            return self.view(owner, record.id, f"Undid {left.label}.", takes=same_round)
+        except InputError as error:
+            return self.view(owner, piece_id, str(error))
+
+    def jump(self, owner: str, piece_id: str | None, node_id: str | None) -> View:
+        """Go to any point of the history tree (a branch); the next takes continue from there."""
+        try:
+            if not node_id:
+                raise InputError("Pick a point in the history first.")
+            record = self.store.jump(owner, node_id)
+            return self.view(owner, record.id, f"Now at {self.store.node(owner, node_id).label}.")
+        except InputError as error:
+            return self.view(owner, piece_id, str(error))
+
+    def switch(self, owner: str, piece_id: str | None) -> View:
+        try:
+            if not piece_id:
+                raise InputError("Pick one of your pieces.")
+            record = self.store.piece(owner, piece_id)
+            return self.view(owner, record.id, f"Opened {record.title}.")
+        except InputError as error:
+            return self.view(owner, None, str(error))
+
+    # ---------------------------------------------------------------------------------------- export / import
+    def export_piece(self, owner: str, piece_id: str | None) -> tuple[str, list[str]]:
+        """The piece up to its current point as MIDI, MusicXML and WAV → (status, file paths)."""
+        from composer.render import render_wav
+        from composer.score import piece_to_musicxml
+
+        try:
+            if not piece_id:
+                raise InputError("There is no piece to export yet; bring a seed first.")
+            record = self.store.piece(owner, piece_id)
+            node = self.store.node(owner, record.current_id)
+            piece = node.piece()
+            folder = Path(tempfile.mkdtemp(prefix="export-", dir=self.files))
+            stem = _file_stem(record.title)
+            paths = [folder / f"{stem}.mid", folder / f"{stem}.musicxml", folder / f"{stem}.wav"]
+            paths[0].write_bytes(node.midi)
+            paths[1].write_bytes(piece_to_musicxml(piece, record.title))
+            paths[2].write_bytes(render_wav(piece).wav)
+            return f"Exported {record.title} ({len(piece.notes)} notes) as MIDI, MusicXML and WAV.", \
+                [str(p) for p in paths]
+        except InputError as error:
+            return str(error), []
+
+    def export_session(self, owner: str) -> tuple[str, str | None]:
+        """All of this browser's pieces and their history as one JSON file → (status, path)."""
+        data = self.store.export_session(owner)
+        folder = Path(tempfile.mkdtemp(prefix="session-", dir=self.files))
+        path = folder / f"composer-session-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}.json"
+        path.write_text(json.dumps(data))
+        return f"Exported {len(data['pieces'])} piece(s) with their history.", str(path)
+
+    def import_session(self, owner: str, piece_id: str | None, file_path: str | None) -> View:
+        """A session file (from Export session) adds its pieces, with their history, to this browser's."""
+        try:
+            if not file_path:
+                raise InputError("Choose a session file (.json) exported from the studio.")
+            path = Path(file_path)
+            from composer.studio import MAX_SESSION_BYTES
+
+            if path.stat().st_size > MAX_SESSION_BYTES:
+                raise InputError(f"The session file is above {MAX_SESSION_BYTES:,} bytes; export fewer pieces.")
+            records = self.store.import_session(owner, path.read_bytes())
+            return self.view(owner, records[0].id if records else piece_id,
+                             f"Imported {len(records)} piece(s) with their history.")
+        except InputError as error:
+            return self.view(owner, piece_id, str(error))
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+def _whole(value: float | None, what: str) -> int:
+    if value is None or not float(value).is_integer():
+        raise InputError(f"The number of {what} must be a whole number; got {value}.")
+    return int(value)
+
+
+def _join(take: Any, seed: Piece) -> float:
+    """Where a take's new notes begin (the seed's end when it added none)."""
+    new = take.continuation.notes
+    return min(n.start for n in new) if new else seed.end
+
+
+def _window(piece: Piece, join: float | None) -> Piece:
+    """The part of a piece to listen to or read for a take: from ``CONTEXT_BARS`` bars before the join,
+    moved to start at a bar line (the whole piece for a seed)."""
+    if join is None:
+        return piece
+    bar = piece.time_signature.bar_beats
+    bars_before = max(0, int((join - piece.bar_start) // bar) - CONTEXT_BARS + 1)
+    start = piece.bar_start + bars_before * bar if join > piece.bar_start else 0.0
+    if start <= 0:
+        return piece
+    kept = tuple(replace(n, start=n.start - start) for n in piece.notes if n.start >= start)
+    return replace(piece.with_notes(kept), bar_start=0.0)
+
+
+def _tree_choices(tree: list[Node], current: str) -> list[tuple[str, str]]:
+    """The history as indented dropdown choices, depth first, the current point marked."""
+    children: dict[str | None, list[Node]] = {}
+    for n in tree:
+        children.setdefault(n.parent_id, []).append(n)
+    out: list[tuple[str, str]] = []
+
+    def walk(node: Node, depth: int) -> None:
+        mark = " ◀ current" if node.id == current else (" (kept)" if node.kept and node.parent_id else "")
+        notes = node.metrics.get("notes")
+        detail = f", {notes} notes" if notes is not None else ""
+        out.append((f"{'  ' * depth}{'└ ' if depth else ''}{node.label}{detail}{mark}", node.id))
+        for child in children.get(node.id, []):
+            walk(child, depth + 1)
+
+    for root in children.get(None, []):
+        walk(root, 0)
+    return out
+
+
+def _file_stem(title: str) -> str:
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in title).strip("-")[:60]
+    return stem or "piece"
+
+
+def default_app() -> StudioApp:
+    db = default_store_path()
+    files = Path(tempfile.gettempdir()) / "composer-studio" / hashlib.sha1(str(db).encode()).hexdigest()[:12]
+    models = Path(os.environ.get("COMPOSER_MODELS", ROOT / "models"))
+    return StudioApp(Store(db), files, models)
+
+
+def browser_secret(db: str) -> str:
+    """The key that encrypts the owner id in the browser's storage: kept beside the database, so that a
+    restarted server still reads the ids its browsers hold (a fresh one for an in-memory database)."""
+    if db == ":memory:" or db.startswith("file:"):
+        return secrets.token_hex(16)
+    path = Path(db).with_name(Path(db).name + ".secret")
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(secrets.token_hex(16))
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    return path.read_text().strip()
+
+
+# ------------------------------------------------------------------------------------------- the page
+
+def build_ui(app: StudioApp | None = None):  # -> gr.Blocks
     import gradio as gr
 
+    from composer import examples
+
+    app = app or default_app()
     with gr.Blocks(title="composer studio") as demo:
-        gr.Markdown("# composer studio\nBring a melody as a MIDI file, read how composer understands it, and "
-                    "continue it with the bundled model.")
+        secret = browser_secret(app.store.path)
+        owner = gr.BrowserState("", storage_key="composer-owner", secret=secret)
+        piece = gr.BrowserState("", storage_key="composer-piece", secret=secret)
+        shown = gr.State([])  # node ids of the takes on screen, for the Keep buttons
+        gr.Markdown("# composer studio\nBring a melody, listen to takes that continue it, keep the one you like "
+                    "and go on from there. Everything you make is saved in this browser's session.")
+        status = gr.Markdown(elem_id="status")
         with gr.Row():
-            upload = gr.File(label="Seed MIDI", file_types=[".mid", ".midi"], type="filepath")
-            with gr.Column():
-                bars = gr.Slider(1, 32, value=8, step=1, label="Length (bars)")
+            with gr.Column(scale=1):
+                with gr.Tab("Upload"):
+                    upload = gr.File(label="Seed MIDI (.mid)", file_types=[".mid", ".midi"], type="filepath",
+                                     elem_id="upload")
+                with gr.Tab("Examples"):
+                    example = gr.Dropdown([(e.title, e.name) for e in examples.EXAMPLES], label="Example seed",
+                                          value=examples.EXAMPLES[0].name)
+                    use_example = gr.Button("Start from this example")
+                with gr.Tab("ABC"):
+                    abc_text = gr.Textbox(lines=6, label="Melody in ABC notation",
+                                          placeholder="X:1\nT:My tune\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2d cBA|")
+                    use_abc = gr.Button("Start from this melody")
+                pieces = gr.Dropdown([], label="Your pieces", elem_id="pieces")
+                report = gr.Markdown()
+            with gr.Column(scale=1):
+                bars = gr.Slider(1, MAX_BARS, value=8, step=1, label="Length (bars)")
                 takes = gr.Slider(1, MAX_TAKES, value=4, step=1, label="Takes")
                 temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature")
-                seed = gr.Number(value=0, precision=0, label="Random seed")
-                key_lock = gr.Checkbox(label="Key lock")
-                go = gr.Button("Continue", variant="primary")
-        status = gr.Markdown()
-        report = gr.Markdown()
-        midi_files = gr.File(label="Takes (MIDI)", file_count="multiple")
-        audio_files = gr.File(label="Takes (audio, WAV)", file_count="multiple")
-        upload.change(inspect_seed, inputs=upload, outputs=[report, status], api_name="inspect_seed")
-        go.click(continue_seed, inputs=[upload, bars, takes, temperature, seed, key_lock],
-                 outputs=[status, midi_files, audio_files], api_name="continue_seed")
+                top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.01, label="Top-p (1 = off)")
+                with gr.Row():
+                    seed = gr.Number(value=0, precision=0, label="Random seed", minimum=0)
+                    random_seed = gr.Checkbox(value=True, label="Random")
+                key_lock = gr.Checkbox(label="Key lock (stay in the seed's scale)")
+                model = gr.Dropdown(app.models(), value=SHIPPED, label="Model")
+                with gr.Row():
+                    go = gr.Button("Generate takes", variant="primary", elem_id="generate")
+                    stop = gr.Button("Cancel", variant="stop")
+        with gr.Group():
+            summary = gr.Markdown()
+            roll = gr.Image(label="The piece so far", type="filepath", interactive=False, height=220)
+            with gr.Row():
+                tree = gr.Dropdown([], label="History (every take ever made)", scale=4)
+                goto = gr.Button("Go to this point", scale=1)
+                undo = gr.Button("Undo", scale=1, elem_id="undo")
+        slots = []
+        for i in range(MAX_TAKES):
+            with gr.Column(visible=False) as box:
+                title = gr.Markdown()
+                with gr.Row():
+                    audio = gr.Audio(type="filepath", label="Listen", interactive=False)
+                    midi = gr.File(label="MIDI", interactive=False, elem_id=f"take-midi-{i + 1}")
+                picture = gr.Image(type="filepath", interactive=False, show_label=False, height=200)
+                score = gr.HTML()
+                metrics = gr.Markdown()
+                keep = gr.Button(f"Keep take {i + 1}", elem_id=f"keep-{i + 1}")
+            slots.append((box, title, audio, midi, picture, score, metrics, keep))
+        with gr.Accordion("Export and sessions", open=True):
+            with gr.Row():
+                export = gr.Button("Export the piece (MIDI, MusicXML, WAV)", elem_id="export")
+                export_sess = gr.Button("Export session (JSON)")
+            exported = gr.File(label="Exported files", file_count="multiple", interactive=False,
+                               elem_id="exported")
+            session_file = gr.File(label="Import a session (.json)", file_types=[".json"], type="filepath")
+        node_box = gr.Textbox(visible=False)  # the API's way to name a take for keep
+
+        view_outputs = [owner, piece, shown, status, pieces, report, summary, roll, tree,
+                        *[c for slot in slots for c in slot[:7]]]
+
+        def show(view: View) -> list[Any]:
+            out: list[Any] = [view.owner, view.piece_id or "", [t.node_id for t in view.takes], view.status,
+                              gr.update(choices=view.pieces, value=view.piece_id), view.report, view.summary,
+                              view.roll, gr.update(choices=view.tree, value=view.current)]
+            for i in range(MAX_TAKES):
+                t = view.takes[i] if i < len(view.takes) else None
+                if t is None:
+                    out += [gr.update(visible=False), "", None, None, None, "", ""]
+                else:
+                    out += [gr.update(visible=True), f"### {t.title}", t.audio, t.midi, t.roll,
+                            f'<div class="score">{t.score}</div>', t.metrics]
+            return out
+
+        def on_load(o, p):
+            return show(app.start(o, p or None))
+
+        def on_generate(o, p, *args):
+            for view in app.generate(o, p or None, *args):
+                yield show(view)
+
+        demo.load(on_load, [owner, piece], view_outputs, api_name="start")
+        upload.upload(lambda o, p, f: show(app.upload(o, p or None, f)), [owner, piece, upload], view_outputs,
+                      api_name="upload")
+        use_example.click(lambda o, p, n: show(app.example(o, p or None, n)), [owner, piece, example],
+                          view_outputs, api_name="example")
+        use_abc.click(lambda o, p, t: show(app.abc(o, p or None, t)), [owner, piece, abc_text], view_outputs,
+                      api_name="abc")
+        pieces.input(lambda o, p: show(app.switch(o, p)), [owner, pieces], view_outputs, api_name="switch")
+        running = go.click(on_generate, [owner, piece, bars, takes, temperature, top_p, seed, random_seed,
+                                         key_lock, model], view_outputs, api_name="generate",
+                           time_limit=REQUEST_SECONDS, concurrency_limit=2, concurrency_id="generate")
+        stop.click(lambda: "Cancelled; takes already rendered are kept in the history.", None, status,
+                   cancels=[running], api_name="cancel")
+        for i, slot in enumerate(slots):
+            slot[7].click(lambda o, p, ids, i=i: show(app.keep(o, p or None, ids[i] if i < len(ids) else None)),
+                          [owner, piece, shown], view_outputs, api_visibility="private")
+        keep_api = gr.Button(visible=False)
+        keep_api.click(lambda o, p, n: show(app.keep(o, p or None, n)), [owner, piece, node_box], view_outputs,
+                       api_name="keep")
+        undo.click(lambda o, p: show(app.undo(o, p or None)), [owner, piece], view_outputs, api_name="undo")
+        goto.click(lambda o, p, n: show(app.jump(o, p or None, n)), [owner, piece, tree], view_outputs,
+                   api_name="jump")
+        export.click(lambda o, p: app.export_piece(o, p or None), [owner, piece], [status, exported],
+                     api_name="export_piece")
+        export_sess.click(lambda o: app.export_session(o), [owner], [status, exported], api_name="export_session")
+        session_file.upload(lambda o, p, f: show(app.import_session(o, p or None, f)), [owner, piece, session_file],
+                            view_outputs, api_name="import_session")
     return demo
 
 
-if __name__ == "__main__":
-    build_ui().queue(default_concurrency_limit=2).launch(
+def main() -> None:
+    app = default_app()
+    build_ui(app).queue(default_concurrency_limit=2, max_size=64).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+        allowed_paths=[str(app.files)],
     )
+
+
+if __name__ == "__main__":
+    main()

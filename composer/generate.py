@@ -20,6 +20,7 @@ import math
 import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from time import monotonic
 
 import numpy as np
 import torch
@@ -284,9 +285,12 @@ class Composer:
 
     # ---------------------------------------------------------------------------------- generation
     @torch.no_grad()
-    def continue_piece(self, seed: Piece, settings: Settings, *, key: int | None = None) -> list[Take]:
+    def continue_piece(self, seed: Piece, settings: Settings, *, key: int | None = None,
+                       deadline: float | None = None) -> list[Take]:
         """K continuations of ``seed``.  ``key`` (a key number) is used for key lock and metrics when the seed
-        states none (the caller estimates it); the seed's stated key wins."""
+        states none (the caller estimates it); the seed's stated key wins.  ``deadline`` (a
+        ``time.monotonic()`` instant): past it, generation stops with an :class:`InputError` (a server's
+        per-request time cap)."""
         settings.validate()
         events, start, context_note = self._seed_events(seed)
         k = settings.variations
@@ -328,6 +332,8 @@ class Composer:
         ref = torch.full((k,), int(events.ids[-1, PITCH]), dtype=torch.long)  # the last input event's pitch
         m = self.model
         for _ in range(max_steps):
+            if deadline is not None and monotonic() > deadline:
+                raise InputError("Generating took longer than this server allows; ask for fewer bars or takes.")
             zs, zd, zp, zv = m.head_inputs(h)
             raw = m.shift_logits(zs)
             shift = self._sample(raw, settings, generator)

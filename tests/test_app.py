@@ -1,46 +1,183 @@
+"""The studio's handlers, called directly (no server): the whole loop, bad input, isolation, persistence."""
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
 import smf
 
 import app
+from composer.midi_io import read_midi
+from composer.studio import Store
 
 
-def test_inspect_seed_handler_reports_a_good_file(tmp_path):
-    path = tmp_path / "tune.mid"
-    path.write_bytes(smf.simple_file(bpm=96))
-    report, status = app.inspect_seed(str(path))
-    assert "Read 8 notes" in status
-    assert "96 BPM" in report and "C major (stated)" in report
+@pytest.fixture
+def studio(tmp_path):
+    with Store(tmp_path / "studio.sqlite3") as store:
+        yield app.StudioApp(store, tmp_path / "files")
 
 
-def test_inspect_seed_handler_refuses_a_renamed_text_file(tmp_path):
-    path = tmp_path / "fake.mid"
-    path.write_text("not music at all\n")
-    report, status = app.inspect_seed(str(path))
-    assert report == "" and "is not a MIDI file" in status
+def generate(studio, owner, piece, *, bars=2, takes=2, seed=3, key_lock=False):
+    views = list(studio.generate(owner, piece, bars, takes, 1.0, 0.95, seed, False, key_lock, app.SHIPPED))
+    return views[-1], views
 
 
-def test_the_ui_builds_without_launching_and_names_its_handlers():
-    demo = app.build_ui()
-    assert sorted(fn.api_name for fn in demo.fns.values()) == ["continue_seed", "inspect_seed"]
+def same_page(a: app.View, b: app.View) -> bool:
+    """Everything but the status line: nothing the musician had was lost."""
+    return (a.piece_id, a.pieces, a.tree, a.current, [t.node_id for t in a.takes]) == \
+        (b.piece_id, b.pieces, b.tree, b.current, [t.node_id for t in b.takes])
 
 
-def test_continue_seed_handler_returns_a_take_per_request(tmp_path):
-    path = tmp_path / "tune.mid"
-    path.write_bytes(smf.simple_file([60, 62, 64, 65, 67, 69, 71, 72] * 2))
-    status, midis, wavs = app.continue_seed(str(path), bars=2, takes=2, temperature=1.0, seed=3, key_lock=True)
-    assert status.startswith("Generated take 1:") and len(midis) == len(wavs) == 2
-    from composer.midi_io import read_midi
+def test_seed_generate_keep_continue_undo_branch_export(studio, tmp_path):
+    owner = studio.start(None).owner
+    assert len(owner) == 32
+    seed_file = tmp_path / "tune.mid"
+    seed_file.write_bytes(smf.simple_file([60, 62, 64, 65, 67, 69, 71, 72] * 2, bpm=96))
+    view = studio.upload(owner, None, str(seed_file))
+    piece = view.piece_id
+    assert "Read 16 notes" in view.status and "96 BPM" in view.report and view.tree[0][0].startswith("seed")
+    seed_notes = read_midi(str(seed_file)).notes
 
-    take = read_midi(midis[0])
-    assert take.notes[:16] == read_midi(str(path)).notes  # the seed, unchanged, comes first
-    assert len(take.notes) > 16
-    with open(wavs[0], "rb") as f:
-        assert f.read(4) == b"RIFF"
+    view, progress = generate(studio, owner, piece, takes=3)
+    assert progress[0].takes == [] and "Generating 3 take(s)" in progress[0].status
+    assert "3 takes ready" in view.status and len(view.takes) == 3
+    for take in view.takes:
+        assert Path(take.audio).read_bytes()[:4] == b"RIFF"
+        assert Path(take.roll).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert ET.fromstring(take.score).tag.endswith("svg")
+        assert read_midi(take.midi).notes[:16] == seed_notes  # the seed, unchanged, then the take
+        assert "in key" in take.metrics and "bits/note" in take.metrics
+    first_round = [t.node_id for t in view.takes]
+
+    kept = studio.keep(owner, piece, first_round[1])
+    assert kept.current == first_round[1] and kept.takes == [] and "Kept take 1.2" in kept.status
+    kept_notes = read_midi(view.takes[1].midi).notes
+    view, _ = generate(studio, owner, piece, seed=4)
+    assert all(read_midi(t.midi).notes[:len(kept_notes)] == kept_notes for t in view.takes)  # continues the kept
+    labels = [label.strip().split(",")[0] for label, _ in view.tree]
+    assert labels == ["seed", "└ take 1.1", "└ take 1.2", "└ take 2.1", "└ take 2.2", "└ take 1.3"]
+    undone = studio.undo(owner, piece)
+    assert undone.current == view.tree[0][1] and [t.node_id for t in undone.takes] == first_round
+    branch = studio.jump(owner, piece, first_round[0])
+    assert branch.current == first_round[0] and "Now at take 1.1" in branch.status
+    assert len(branch.tree) == 1 + 3 + 2  # the seed, round one, round two: nothing is ever dropped
+
+    status, files = studio.export_piece(owner, piece)
+    assert [f.rsplit(".", 1)[1] for f in files] == ["mid", "musicxml", "wav"] and "Exported" in status
+    assert read_midi(files[0]).notes == read_midi(studio.store.node(owner, first_round[0]).midi).notes
+    assert ET.parse(files[1]).getroot().tag == "score-partwise"
+    assert Path(files[2]).read_bytes()[:4] == b"RIFF"
+
+    status, session = studio.export_session(owner)
+    data = json.loads(Path(session).read_text())
+    assert data["format"] == "composer-session" and len(data["pieces"]) == 1
+    other = studio.start(None).owner
+    imported = studio.import_session(other, None, session)
+    assert "Imported 1 piece(s)" in imported.status and len(imported.tree) == len(branch.tree)
 
 
-def test_continue_seed_handler_refuses_bad_input_with_a_sentence(tmp_path):
-    status, midis, wavs = app.continue_seed(None, 8, 4, 1.0, 0, False)
-    assert "Choose a MIDI file" in status and midis == [] and wavs == []
-    path = tmp_path / "tune.mid"
-    path.write_bytes(smf.simple_file())
-    status, midis, _ = app.continue_seed(str(path), 8, 4, 0.0, 0, False)
-    assert "temperature must be above 0" in status and midis == []
+def test_examples_and_abc_start_pieces(studio):
+    from composer.examples import EXAMPLES
+
+    owner = studio.start(None).owner
+    assert len(EXAMPLES) >= 6
+    view = studio.example(owner, None, EXAMPLES[0].name)
+    assert view.piece_id and view.status.startswith("Read ")
+    view = studio.abc(owner, view.piece_id, "X:1\nT:Little jig\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2d cBA|GAB c2d|e3 d3|")
+    assert "6/8" in view.summary and view.pieces[0][0] == "Little jig" and len(view.pieces) == 2
+
+
+@pytest.mark.parametrize("case", ["renamed text", "oversized", "empty", "drums only", "no file"])
+def test_bad_uploads_get_a_sentence_and_lose_nothing(studio, tmp_path, case):
+    owner = studio.start(None).owner
+    before = studio.example(owner, None, "hicks-hornpipe")
+    before, _ = generate(studio, owner, before.piece_id)
+    path = tmp_path / "bad.mid"
+    if case == "renamed text":
+        path.write_text("not music at all\n")
+    elif case == "oversized":
+        path.write_bytes(smf.simple_file() + b"\0" * 2_100_000)
+    elif case == "empty":
+        path.write_bytes(smf.smf([smf.track([smf.tempo(120)])]))
+    elif case == "drums only":
+        path.write_bytes(smf.smf([smf.track(smf.melody([36, 38, 42, 46], channel=9))]))
+    after = studio.upload(owner, before.piece_id, None if case == "no file" else str(path))
+    expected = {"renamed text": "is not a MIDI file", "oversized": "above the studio's limit",
+                "empty": "contains no notes", "drums only": "only drum tracks", "no file": "Choose a MIDI file"}
+    assert expected[case] in after.status and after.status.count(". ") <= 1
+    assert same_page(before, after)
+
+
+@pytest.mark.parametrize("text, expected", [("", "ABC"), ("%%%% \n", "ABC"), ("garbage ###", "cannot read")])
+def test_bad_abc_gets_a_sentence_and_loses_nothing(studio, text, expected):
+    owner = studio.start(None).owner
+    before = studio.example(owner, None, "hicks-hornpipe")
+    after = studio.abc(owner, before.piece_id, text)
+    assert expected in after.status and same_page(before, after)
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("{not json", "not valid JSON"),
+    (json.dumps({"format": "composer-session", "version": 99, "pieces": []}), "newer composer"),
+    (json.dumps({"format": "something else", "version": 1, "pieces": []}), "composer"),
+])
+def test_bad_session_files_are_refused_and_lose_nothing(studio, tmp_path, content, expected):
+    owner = studio.start(None).owner
+    before = studio.example(owner, None, "hicks-hornpipe")
+    path = tmp_path / "session.json"
+    path.write_text(content)
+    after = studio.import_session(owner, before.piece_id, str(path))
+    assert expected in after.status and same_page(before, after)
+
+
+def test_bad_settings_are_refused_before_any_work(studio):
+    owner = studio.start(None).owner
+    before = studio.example(owner, None, "hicks-hornpipe")
+    for args, expected in [((0, 4, 1.0, 0.95), "1 to 64 bars"), ((8, 9, 1.0, 0.95), "1 to 8 takes"),
+                           ((8, 4, 0.0, 0.95), "temperature must be above 0"), ((8, 4, 1.0, 1.5), "top-p"),
+                           ((40, 4, 1.0, 0.95), "1 to 32 bars")]:
+        views = list(studio.generate(owner, before.piece_id, *args, 1, False, False, app.SHIPPED))
+        assert len(views) == 1 and expected in views[0].status and same_page(before, views[0])
+    views = list(studio.generate(owner, before.piece_id, 2, 2, 1.0, 0.95, 1, False, False, "no-such-model"))
+    assert "no model called" in views[0].status
+
+
+def test_a_request_over_the_time_cap_stops_with_a_sentence(studio, monkeypatch):
+    owner = studio.start(None).owner
+    before = studio.example(owner, None, "hicks-hornpipe")
+    monkeypatch.setattr(app, "REQUEST_SECONDS", -1)
+    last, _ = generate(studio, owner, before.piece_id)
+    assert "took longer than this server allows" in last.status and same_page(before, last)
+
+
+def test_each_browser_sees_only_its_own_pieces(studio):
+    alice = studio.start(None).owner
+    bob = studio.start(None).owner
+    mine = studio.example(alice, None, "hicks-hornpipe")
+    mine, _ = generate(studio, alice, mine.piece_id)
+    assert studio.start(bob).pieces == []
+    stolen = studio.keep(bob, mine.piece_id, mine.takes[0].node_id)
+    assert "not found" in stolen.status.lower() or "no take" in stolen.status.lower()
+    assert studio.store.piece(alice, mine.piece_id).current_id == mine.current
+
+
+def test_pieces_survive_a_server_restart(tmp_path):
+    db = tmp_path / "studio.sqlite3"
+    with Store(db) as store:
+        first = app.StudioApp(store, tmp_path / "files")
+        owner = first.start(None).owner
+        view = first.example(owner, None, "hicks-hornpipe")
+        view, _ = generate(first, owner, view.piece_id)
+        first.keep(owner, view.piece_id, view.takes[0].node_id)
+    with Store(db) as store:  # a new process: new app object, same database file
+        again = app.StudioApp(store, tmp_path / "files-2").start(owner, view.piece_id)
+    assert again.piece_id == view.piece_id and again.current == view.takes[0].node_id
+    assert "Welcome back" in again.status
+
+
+def test_the_ui_builds_and_names_its_handlers(studio):
+    demo = app.build_ui(studio)
+    names = {fn.api_name for fn in demo.fns.values() if fn.api_name}
+    assert {"start", "upload", "example", "abc", "generate", "keep", "undo", "jump", "switch", "export_piece",
+            "export_session", "import_session", "cancel"} <= names
