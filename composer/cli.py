@@ -148,6 +148,20 @@ def _seed_files(names: list[str]) -> list[Path]:
     return files
 
 
+def _cmd_studio(args: argparse.Namespace) -> int:
+    import os
+    import runpy
+
+    app = Path(__file__).resolve().parent.parent / "app.py"  # the studio lives beside the package, in the checkout
+    if not app.exists():
+        raise InputError("The studio (app.py) is not beside this installation; run it from a checkout of "
+                         "composer with ./run.sh studio.")
+    if args.db:
+        os.environ["COMPOSER_STUDIO_DB"] = str(args.db)
+    runpy.run_path(str(app), run_name="__main__")
+    return 0
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     import hashlib
 
@@ -302,6 +316,11 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--out", type=Path, default=DEFAULT_MODEL)
     x.add_argument("--fp32", action="store_true", help="keep full precision")
     x.set_defaults(func=_cmd_export)
+
+    st = sub.add_parser("studio", help="serve the studio (app.py) on 127.0.0.1:7860, offline")
+    st.add_argument("--db", type=Path, default=None, help="the SQLite file for pieces (default: COMPOSER_STUDIO_DB "
+                    "or ~/.local/share/composer/studio.sqlite3)")
+    st.set_defaults(func=_cmd_studio)
 
     p = sub.add_parser("corpus", help="the embedded corpus in midi_data/")
     csub = p.add_subparsers(dest="corpus_command", required=True)

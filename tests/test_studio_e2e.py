@@ -1,0 +1,117 @@
+"""End to end: `python app.py` serving on a free port, driven through gradio_client as a script would —
+upload → generate → keep → continue → undo → export, then the same pieces after a server restart."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import smf
+
+from composer.midi_io import read_midi
+
+ROOT = Path(__file__).resolve().parent.parent
+# Outputs of every view endpoint as gradio_client returns them (session State is not sent):
+OWNER, PIECE, STATUS, PIECES, REPORT, SUMMARY, ROLL, TREE = range(8)
+SLOT = 8  # then per take slot (its layout box is not sent): title, audio, midi, picture, score, metrics
+SLOT_SIZE = 6
+
+
+def take_midi(out, i):
+    return out[SLOT + i * SLOT_SIZE + 2]
+
+
+def serve(port: int, db: Path) -> subprocess.Popen:
+    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "COMPOSER_STUDIO_DB": str(db),
+           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.5)
+        if server.poll() is not None:
+            raise RuntimeError(server.stdout.read().decode())
+    server.kill()
+    raise RuntimeError("the studio did not answer within 90 s")
+
+
+@pytest.fixture
+def studio_server(tmp_path, free_port) -> Iterator[str]:
+    server = serve(free_port, tmp_path / "studio.sqlite3")
+    yield f"http://127.0.0.1:{free_port}/"
+    server.terminate()
+    server.wait(10)
+
+
+def test_a_script_drives_the_whole_loop_through_gradio_client(studio_server, tmp_path):
+    from gradio_client import Client, handle_file
+
+    client = Client(studio_server, verbose=False)
+    out = client.predict("", "", api_name="/start")
+    owner = out[OWNER]
+    assert len(owner) == 32 and "Bring a seed" in out[STATUS]
+
+    seed = tmp_path / "seed.mid"
+    seed.write_bytes(smf.simple_file([60, 62, 64, 65, 67, 69, 71, 72] * 2, bpm=90))
+    out = client.predict(owner, "", handle_file(str(seed)), api_name="/upload")
+    piece = out[PIECE]
+    assert "Read 16 notes" in out[STATUS] and "90 BPM" in out[REPORT]
+
+    out = client.predict(owner, piece, 2, 3, 1.0, 0.95, 7, False, False, "shipped model", api_name="/generate")
+    assert "3 takes ready" in out[STATUS]
+    takes = [read_midi(take_midi(out, i)) for i in range(3)]
+    assert all(t.notes[:16] == read_midi(str(seed)).notes and len(t.notes) > 16 for t in takes)
+    tree = out[TREE]["choices"]
+    assert [label.strip() for label, _ in tree][1].startswith("└ take 1.1")
+    take_ids = [node for _, node in tree[1:]]
+
+    out = client.predict(owner, piece, take_ids[2], api_name="/keep")
+    assert "Kept take 1.3" in out[STATUS]
+    out = client.predict(owner, piece, 2, 2, 1.0, 0.95, 8, False, True, "shipped model", api_name="/generate")
+    kept = takes[2].notes
+    assert read_midi(take_midi(out, 0)).notes[:len(kept)] == kept  # the next round continues the kept take
+
+    out = client.predict(owner, piece, api_name="/undo")
+    assert "Undid take 1.3" in out[STATUS]
+    status, files = client.predict(owner, piece, api_name="/export_piece")
+    assert "Exported" in status and sorted(Path(f["path"] if isinstance(f, dict) else f).suffix
+                                           for f in files) == [".mid", ".musicxml", ".wav"]
+
+    bad = tmp_path / "fake.mid"
+    bad.write_text("not a midi file")
+    out = client.predict(owner, piece, handle_file(str(bad)), api_name="/upload")
+    assert "is not a MIDI file" in out[STATUS] and out[PIECE] == piece  # the piece is untouched
+
+    other = client.predict("", "", api_name="/start")
+    assert other[OWNER] != owner and other[PIECES]["choices"] == []  # another browser sees none of it
+
+
+def test_pieces_survive_a_server_restart(tmp_path, free_port):
+    from gradio_client import Client
+
+    db = tmp_path / "studio.sqlite3"
+    server = serve(free_port, db)
+    try:
+        client = Client(f"http://127.0.0.1:{free_port}/", verbose=False)
+        owner = client.predict("", "", api_name="/start")[OWNER]
+        out = client.predict(owner, "", "hicks-hornpipe", api_name="/example")
+        piece = out[PIECE]
+    finally:
+        server.terminate()
+        server.wait(10)
+    server = serve(free_port, db)
+    try:
+        out = Client(f"http://127.0.0.1:{free_port}/", verbose=False).predict(owner, piece, api_name="/start")
+        assert out[PIECE] == piece and "Welcome back" in out[STATUS] and "Hornpipe" in out[SUMMARY]
+    finally:
+        server.terminate()
+        server.wait(10)
