@@ -23,13 +23,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import hashlib
 import json
+import multiprocessing
 import secrets
 import tempfile
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,13 +39,13 @@ from typing import Any
 from composer.errors import InputError
 from composer.midi_io import MAX_FILE_BYTES, piece_to_midi_bytes, read_midi
 from composer.piece import Piece
+from composer.render import TAKE_FILES, render_take_files, warm_up
 from composer.studio import Node, PieceRecord, Store, default_store_path
 
 ROOT = Path(__file__).resolve().parent
 MAX_TAKES = 8
 MAX_BARS = 32
 REQUEST_SECONDS = 120  # per-request cap on generating + rendering (Gradio's time_limit enforces it too)
-CONTEXT_BARS = 2  # a take's audio and score start this many bars before its new notes
 SHIPPED = "shipped model"
 
 
@@ -77,6 +79,7 @@ class View:
     tree: list[tuple[str, str]] = field(default_factory=list)  # (indented label, node id)
     current: str | None = None  # the current node's id
     takes: list[TakeView] = field(default_factory=list)
+    done: bool = False  # the last view of a generation: every take is in it
 
 
 # ------------------------------------------------------------------------------------------- the handlers
@@ -85,8 +88,13 @@ class StudioApp:
     """The studio's handlers.  Every method takes the owner id (and the piece being viewed) and returns a
     :class:`View`; bad input becomes the view as it was, with one sentence in ``status``."""
 
-    def __init__(self, store: Store, files: Path, models: Path | None = None) -> None:
+    def __init__(self, store: Store, files: Path, models: Path | None = None, *, render_workers: int = 0) -> None:
         self.store = store
+        # Rendering (soundfont audio, music21 + verovio scores) is CPU-bound Python that holds the GIL: worker
+        # processes let one request's takes use every core.  0: render in the calling thread (tests).
+        self.pool = ProcessPoolExecutor(render_workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=warm_up) if render_workers else None
+        self.timings: dict[str, float] = {}  # seconds spent rendering, by kind (read by bench/studio.py)
         self.files = files
         self.files.mkdir(parents=True, exist_ok=True)
         self.models_dir = models
@@ -167,26 +175,25 @@ class StudioApp:
         return folder
 
     def _asset(self, node: Node, kind: str) -> str:
-        """A rendered file of a node (made once, then reused): "midi", "roll", "audio" or "score"."""
-        from composer import render
-
-        names = {"midi": "take.mid", "roll": "roll.png", "audio": "take.wav", "score": "score.svg"}
-        path = self._node_dir(node) / names[kind]
-        if path.exists():
-            return str(path)
-        piece = node.piece()
-        if kind == "midi":
-            data = node.midi
-        elif kind == "roll":
-            data = render.piano_roll_png(piece, node.join)
-        elif kind == "audio":
-            data = render.render_wav(_window(piece, node.join)).wav
-        else:
-            data = render.score_svg(_window(piece, node.join), title=node.label).encode()
-        tmp = path.with_name(f".{path.name}.{threading.get_ident()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)  # whole or not at all, also with two requests rendering the same node
+        """A rendered file of a node (made once, then reused): "roll", "audio" or "score"."""
+        path = self._node_dir(node) / TAKE_FILES[kind]
+        if not path.exists():
+            self.timings_add(render_take_files(node.midi, node.join, node.label, str(path.parent), (kind,)))
         return str(path)
+
+    def _render(self, node: Node) -> Future:
+        """Render a node's audio, piano roll and score — in a worker process when there are some, so that the
+        takes of one request are drawn on all cores — and return the future of the seconds spent per kind."""
+        folder = str(self._node_dir(node))
+        if self.pool is None:
+            done: Future = Future()
+            done.set_result(render_take_files(node.midi, node.join, node.label, folder))
+            return done
+        return self.pool.submit(render_take_files, node.midi, node.join, node.label, folder)
+
+    def timings_add(self, spent: dict[str, float]) -> None:
+        for kind, seconds in spent.items():
+            self.timings[kind] = self.timings.get(kind, 0.0) + seconds
 
     def _take_view(self, node: Node) -> TakeView:
         m = node.metrics
@@ -312,14 +319,18 @@ class StudioApp:
             (piece_to_midi_bytes(t.piece), _join(t, seed_piece), {**common, "take": i + 1}, t.metrics)
             for i, t in enumerate(made)])
         generated = time.monotonic() - started
+        self.timings_add({"generation": generated})
+        rendering = [self._render(node) for node in nodes]  # all at once: the workers share them out
         shown: list[str] = []
         for i, node in enumerate(nodes):
+            self.timings_add(rendering[i].result())
             shown.append(node.id)
-            view = self.view(owner, piece_id, "", takes=shown)  # renders this take's files
+            view = self.view(owner, piece_id, "", takes=shown)
             done = i + 1 == len(nodes)
             view.status = (f"{len(nodes)} takes ready in {time.monotonic() - started:.1f} s (generation "
                            f"{generated:.2f} s, random seed {settings.seed}). Keep one to continue from it."
                            if done else f"Rendering take {i + 2} of {len(nodes)}…")
+            view.done = done
             yield view
 
     # ---------------------------------------------------------------------------------------- the tree
@@ -430,20 +441,6 @@ def _join(take: Any, seed: Piece) -> float:
     return min(n.start for n in new) if new else seed.end
 
 
-def _window(piece: Piece, join: float | None) -> Piece:
-    """The part of a piece to listen to or read for a take: from ``CONTEXT_BARS`` bars before the join,
-    moved to start at a bar line (the whole piece for a seed)."""
-    if join is None:
-        return piece
-    bar = piece.time_signature.bar_beats
-    bars_before = max(0, int((join - piece.bar_start) // bar) - CONTEXT_BARS + 1)
-    start = piece.bar_start + bars_before * bar if join > piece.bar_start else 0.0
-    if start <= 0:
-        return piece
-    kept = tuple(replace(n, start=n.start - start) for n in piece.notes if n.start >= start)
-    return replace(piece.with_notes(kept), bar_start=0.0)
-
-
 def _tree_choices(tree: list[Node], current: str) -> list[tuple[str, str]]:
     """The history as indented dropdown choices, depth first, the current point marked."""
     children: dict[str | None, list[Node]] = {}
@@ -473,7 +470,7 @@ def default_app() -> StudioApp:
     db = default_store_path()
     files = Path(tempfile.gettempdir()) / "composer-studio" / hashlib.sha1(str(db).encode()).hexdigest()[:12]
     models = Path(os.environ.get("COMPOSER_MODELS", ROOT / "models"))
-    return StudioApp(Store(db), files, models)
+    return StudioApp(Store(db), files, models, render_workers=min(2, os.cpu_count() or 1))
 
 
 def browser_secret(db: str) -> str:
@@ -542,17 +539,20 @@ def build_ui(app: StudioApp | None = None):  # -> gr.Blocks
                 goto = gr.Button("Go to this point", scale=1)
                 undo = gr.Button("Undo", scale=1, elem_id="undo")
         slots = []
-        for i in range(MAX_TAKES):
-            with gr.Column(visible=False) as box:
-                title = gr.Markdown()
-                with gr.Row():
-                    audio = gr.Audio(type="filepath", label="Listen", interactive=False)
-                    midi = gr.File(label="MIDI", interactive=False, elem_id=f"take-midi-{i + 1}")
-                picture = gr.Image(type="filepath", interactive=False, show_label=False, height=200)
-                score = gr.HTML()
-                metrics = gr.Markdown()
-                keep = gr.Button(f"Keep take {i + 1}", elem_id=f"keep-{i + 1}")
-            slots.append((box, title, audio, midi, picture, score, metrics, keep))
+        for row in range(MAX_TAKES // 2):  # two takes side by side
+            with gr.Row(equal_height=False):
+                for i in (2 * row, 2 * row + 1):
+                    with gr.Column(visible=False, min_width=420) as box:
+                        title = gr.Markdown()
+                        audio = gr.Audio(type="filepath", label="Listen", interactive=False)
+                        picture = gr.Image(type="filepath", interactive=False, show_label=False, height=190)
+                        score = gr.HTML()
+                        metrics = gr.Markdown()
+                        with gr.Row():
+                            midi = gr.File(label="MIDI", interactive=False, elem_id=f"take-midi-{i + 1}", scale=2)
+                            keep = gr.Button(f"Keep take {i + 1}", elem_id=f"keep-{i + 1}", variant="primary",
+                                             scale=1)
+                    slots.append((box, title, audio, midi, picture, score, metrics, keep))
         with gr.Accordion("Export and sessions", open=True):
             with gr.Row():
                 export = gr.Button("Export the piece (MIDI, MusicXML, WAV)", elem_id="export")
@@ -565,25 +565,40 @@ def build_ui(app: StudioApp | None = None):  # -> gr.Blocks
         view_outputs = [owner, piece, shown, status, pieces, report, summary, roll, tree,
                         *[c for slot in slots for c in slot[:7]]]
 
-        def show(view: View) -> list[Any]:
+        def show(view: View, slots: range | None = None, page: bool = True) -> list[Any]:
+            """A view as the outputs' values.  ``slots``: only these take slots are sent (others keep what they
+            show); ``page=False``: the piece's picture, report and piece list are left as they are — a
+            generation's progress updates resend nothing already on screen (files are re-hashed when sent)."""
+            keep = gr.skip()
             out: list[Any] = [view.owner, view.piece_id or "", [t.node_id for t in view.takes], view.status,
-                              gr.update(choices=view.pieces, value=view.piece_id), view.report, view.summary,
-                              view.roll, gr.update(choices=view.tree, value=view.current)]
+                              gr.update(choices=view.pieces, value=view.piece_id) if page else keep,
+                              view.report if page else keep, view.summary, view.roll if page else keep,
+                              gr.update(choices=view.tree, value=view.current)]
             for i in range(MAX_TAKES):
                 t = view.takes[i] if i < len(view.takes) else None
-                if t is None:
+                if slots is not None and i not in slots:
+                    out += [keep] * 7
+                elif t is None:
                     out += [gr.update(visible=False), "", None, None, None, "", ""]
                 else:
+                    svg = t.score.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)  # fit the column
                     out += [gr.update(visible=True), f"### {t.title}", t.audio, t.midi, t.roll,
-                            f'<div class="score">{t.score}</div>', t.metrics]
+                            f'<div class="score">{svg}</div>', t.metrics]
             return out
 
         def on_load(o, p):
             return show(app.start(o, p or None))
 
         def on_generate(o, p, *args):
+            sent = 0
             for view in app.generate(o, p or None, *args):
-                yield show(view)
+                if not view.takes:  # the request's start, or a refusal: the whole page, takes cleared
+                    yield show(view)
+                elif not view.done:  # each take as it is ready
+                    yield show(view, slots=range(sent, len(view.takes)), page=False)
+                    sent = len(view.takes)
+                else:  # the last: every take, so that an API caller gets the whole result in one message
+                    yield show(view, page=False)
 
         demo.load(on_load, [owner, piece], view_outputs, api_name="start")
         upload.upload(lambda o, p, f: show(app.upload(o, p or None, f)), [owner, piece, upload], view_outputs,
@@ -616,6 +631,11 @@ def build_ui(app: StudioApp | None = None):  # -> gr.Blocks
 
 
 def main() -> None:
+    import torch
+
+    # One thread per generation: at batch 1-8 the step is too small to share, and the queue runs two
+    # generations at once on this 2-core machine while worker processes render.
+    torch.set_num_threads(1)
     app = default_app()
     build_ui(app).queue(default_concurrency_limit=2, max_size=64).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),

@@ -33,6 +33,22 @@ setup() {
     echo "$want" > "$stamp"
 }
 
+# The browser tests drive Debian's chromium through Playwright (whose own browser download is unreachable
+# here).  Install it where it is missing and we may (root with apt-get); elsewhere those tests skip and say why.
+ensure_chromium() {
+    command -v chromium >/dev/null 2>&1 && return
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 0
+    echo "installing chromium with apt-get for the browser tests (one time)" >&2
+    local log
+    log="$(mktemp)"
+    if { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            chromium; } >"$log" 2>&1; then
+        rm -f "$log"
+    else
+        echo "could not install chromium (log: $log); the browser tests will fail" >&2
+    fi
+}
+
 cmd="${1:-}"
 shift || true
 case "$cmd" in
@@ -43,6 +59,7 @@ case "$cmd" in
         ;;
     test)
         setup "[dev]"
+        ensure_chromium
         export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
         exec "$VENV/bin/python" -m pytest "$@"
         ;;

@@ -38,8 +38,13 @@ def soundfont() -> bytes:
     return (importlib.resources.files("pretty_midi") / "TimGM6mb.sf2").read_bytes()
 
 
-def render_wav(piece: Piece) -> Audio:
-    """The piece as 16-bit WAV: a General MIDI soundfont where available, else sine waves."""
+def render_wav(piece: Piece, *, preview: bool = False) -> Audio:
+    """The piece as 16-bit WAV, peak-normalized: a General MIDI soundfont where available, else sine waves.
+
+    ``preview``: mono at half the rate (24 kHz from the renderer's 48 kHz), a quarter of the bytes — for
+    listening in the browser, where four takes' audio would otherwise be ~15 MB a request.  Exports keep
+    the full stereo render.
+    """
     midi = piece_to_midi_bytes(piece)
     try:
         import midirenderer
@@ -49,9 +54,47 @@ def render_wav(piece: Piece) -> Audio:
     except ImportError:
         data = _sine_wav(midi)
         renderer = "sine (fallback: midirenderer is not installed)"
+    data = _finish(data, preview)
     with wave.open(io.BytesIO(data)) as w:
         seconds = w.getnframes() / w.getframerate()
     return Audio(wav=data, renderer=renderer, seconds=seconds)
+
+
+def _finish(data: bytes, preview: bool) -> bytes:
+    """Level the render (the soundfont plays a melody at about −25 dBFS: peak-normalize to −1 dBFS, at most
+    +24 dB) and, for a preview, make it mono at half the rate when that stays ≥ 22.05 kHz (low-passed first,
+    so no aliasing)."""
+    import numpy as np
+
+    with wave.open(io.BytesIO(data)) as w:
+        channels, rate, width = w.getnchannels(), w.getframerate(), w.getsampwidth()
+        frames = w.readframes(w.getnframes())
+    if width != 2:
+        return data
+    samples = np.frombuffer(frames, dtype="<i2").astype(np.float32).reshape(-1, channels)
+    if preview:
+        samples = samples.mean(axis=1, keepdims=True)
+        channels = 1
+        if rate >= 44100 and len(samples):
+            # 63-tap windowed-sinc low-pass at 0.45 of the new Nyquist frequency, then every second sample.
+            taps = np.arange(63) - 31
+            kernel = np.sinc(0.45 * taps) * 0.45 * np.blackman(63)
+            samples = np.convolve(samples[:, 0], kernel / kernel.sum(), mode="same")[::2, None]
+            rate //= 2
+    peak = float(np.abs(samples).max()) if samples.size else 0.0
+    if peak > 0:
+        samples = samples * min(16.0, 0.89 * 32767 / peak)
+    return _wav_bytes(np.clip(samples, -32768, 32767).astype("<i2"), rate)
+
+
+def _wav_bytes(pcm, rate: int) -> bytes:  # pcm: int16 numpy array, (frames,) or (frames, channels)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1 if pcm.ndim == 1 else pcm.shape[1])
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return out.getvalue()
 
 
 def _sine_wav(midi: bytes, rate: int = 22050) -> bytes:
@@ -60,14 +103,7 @@ def _sine_wav(midi: bytes, rate: int = 22050) -> bytes:
 
     samples = pretty_midi.PrettyMIDI(io.BytesIO(midi)).synthesize(fs=rate)
     peak = float(np.abs(samples).max()) or 1.0
-    pcm = (samples / peak * 0.8 * 32767).astype("<i2")
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
-    return out.getvalue()
+    return _wav_bytes((samples / peak * 0.8 * 32767).astype("<i2"), rate)
 
 
 # --- piano roll -------------------------------------------------------------------------------------------------
@@ -259,3 +295,66 @@ def _stack_pages(pages: list[str]) -> str:
         f'<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" version="1.1" '
         f'width="{width:g}px" height="{y:g}px">{"".join(inner)}</svg>'
     )
+
+
+# --- a take's files (the studio) ------------------------------------------------------------------------------
+
+CONTEXT_BARS = 2  # a take's audio and score start this many bars before its new notes
+TAKE_FILES = {"audio": "take.wav", "roll": "roll.png", "score": "score.svg"}
+
+
+def take_window(piece: Piece, join: float | None, context_bars: int = CONTEXT_BARS) -> Piece:
+    """The part of a piece to listen to or read for a take whose new notes start at ``join``: from
+    ``context_bars`` bars before the join's bar, moved to start at a bar line (the whole piece without a join)."""
+    from dataclasses import replace
+
+    if join is None:
+        return piece
+    bar = piece.time_signature.bar_beats
+    bars_before = max(0, int((join - piece.bar_start) // bar) - context_bars + 1)
+    start = piece.bar_start + bars_before * bar if join > piece.bar_start else 0.0
+    if start <= 0:
+        return piece
+    kept = tuple(replace(n, start=n.start - start) for n in piece.notes if n.start >= start)
+    return replace(piece.with_notes(kept), bar_start=0.0)
+
+
+def render_take_files(midi: bytes, join: float | None, title: str, folder: str,
+                      kinds: tuple[str, ...] = tuple(TAKE_FILES)) -> dict[str, float]:
+    """Write a take's preview audio, piano roll and score (``TAKE_FILES``) into ``folder``; files already
+    there are kept.  ``midi``: the whole piece so far; ``join``: where the take's new notes begin.  Each file
+    appears whole or not at all.  → seconds spent: {"audio": …, "images": …}.  A plain function of bytes,
+    so that a worker process can run it."""
+    import os
+    import time
+    from pathlib import Path
+
+    from composer.midi_io import read_midi
+
+    piece = read_midi(midi, name=title)
+    window = take_window(piece, join)
+    makers = {"audio": lambda: render_wav(window, preview=True).wav,
+              "roll": lambda: piano_roll_png(piece, join),
+              "score": lambda: score_svg(window, title=title).encode()}
+    spent = {"audio": 0.0, "images": 0.0}
+    for kind in kinds:
+        name = TAKE_FILES[kind]
+        path = Path(folder) / name
+        if path.exists():
+            continue
+        started = time.perf_counter()
+        data = makers[kind]()
+        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)  # also safe when two requests render the same take
+        spent["audio" if kind == "audio" else "images"] += time.perf_counter() - started
+    return spent
+
+
+def warm_up() -> None:
+    """Pay the imports (music21, verovio, the soundfont) in a worker process before its first take."""
+    from composer.piece import Note, TimeSignature
+
+    piece = Piece(notes=(Note(0, 1, 60, 80), Note(1, 1, 62, 80)), tempo=120, time_signature=TimeSignature(4, 4))
+    render_wav(piece, preview=True)
+    score_svg(piece)

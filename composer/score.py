@@ -7,8 +7,10 @@ takes a second or two to import, which a refused file or a ``--help`` should not
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
+from composer.errors import InputError
 from composer.piece import Note, Piece, TimeSignature
 
 DEFAULT_VELOCITY = 80
@@ -79,6 +81,156 @@ def piece_from_score(score: Any, parts: list[int] | None = None, *, program: int
     return Piece(notes=tuple(notes), tempo=bpm, time_signature=ts, bar_start=bar_start, key=key_number)
 
 
+# ------------------------------------------------------------------------------------------------ ABC
+# A musician types a melody in ABC notation.  music21's ABC reader is lenient: it skips characters it
+# does not know, reads an unknown letter ('q') as a C, drops x and Z rests and ignores inline fields
+# ('[K:G]'), so text that is not ABC can come back as a few wrong notes.  Those are refused here, before
+# music21 sees them.  Its measure building (beams) takes time that grows with the square of the number of
+# bars (~3 s for 1,000 one-note bars here), and a parse in a studio handler cannot be interrupted, so the
+# size is capped: the slowest accepted inputs measured here read in about 2 s.
+
+MAX_ABC_CHARS = 20_000
+MAX_ABC_SYMBOLS = 1_500  # music21 tokens (notes, chords, bar lines, fields…): ~150 bars of eighths
+MAX_ABC_VOICES = 8
+MAX_ABC_BEATS = 10_000.0  # a long note ("C100000") must not become hours of audio
+ABC_TEMPO_RANGE = (20.0, 400.0)
+ABC_DEFAULT_TEMPO = 120.0  # quarter notes per minute when there is no Q: field (MIDI's default too)
+# Pitches the model knows (A0-C8), as in composer.midi_io; notes outside are dropped and said so.
+ABC_PITCH_LOW, ABC_PITCH_HIGH = 21, 108
+
+_FIELD_LINE = re.compile(r"^\s*([A-Za-z]):")
+_INLINE_FIELD = re.compile(r"\[[A-Za-z]:[^\]\n]*\]?")
+_ANNOTATIONS = re.compile(r'"[^"\n]*"|![^!\n]*!|\+[^+\n]*\+')  # chord symbols, "^text", !trill!, +fermata+
+# Letters allowed in music lines: notes, the rest z, and the decoration shorthands music21 reads
+# (L M O P S T u v ~), plus the spacer y.  x, X, Z (invisible and bar rests) and H are read wrongly.
+_MUSIC_LETTERS = frozenset("ABCDEFGabcdefgzLMOPSTuvy")
+_EXAMPLE = "X:1 / M:6/8 / L:1/8 / K:G, then a line such as GAB c2d|e2d cBA|"
+
+
+def piece_from_abc(text: str) -> Piece:
+    """Read a melody typed in ABC notation into a Piece, or raise :class:`InputError` with one sentence.
+
+    A body without headers is accepted: X:1, M:4/4 (and then L:1/8) and K:C are added where missing.  Without
+    M: the meter 4/4 is assumed and said in ``remarks``; without K: (or with ``K:none``) the Piece states no key,
+    so that the key is estimated from the notes rather than taken from the default.  When L: is missing but M:
+    is given, ABC's own rule sets the unit (1/16 below 3/4, else 1/8).  Of several tunes (X: fields) the first
+    is read.  Without Q: the tempo is 120 quarter notes per minute.  Modal keys are read as the training corpus
+    read them (:func:`piece_from_score`): music21 reports K:Ador as A dorian, which becomes A major.
+    """
+    if not text or not text.strip():
+        raise InputError(f"The ABC text is empty; type a melody, for example {_EXAMPLE}.")
+    if len(text) > MAX_ABC_CHARS:
+        raise InputError(f"The ABC text has {len(text):,} characters, above composer's limit of {MAX_ABC_CHARS:,}; "
+                         "use the first few phrases as the seed.")
+    prepared, remarks, key_stated = _abc_with_defaults(text)
+    _check_abc_music(prepared)
+
+    from music21 import abcFormat
+
+    try:
+        handler = abcFormat.ABCHandler()
+        handler.process(prepared)
+    except Exception as error:  # music21 raises several types on malformed ABC; none may escape as a traceback
+        raise _abc_unreadable(error) from None
+    if len(handler.tokens) > MAX_ABC_SYMBOLS:
+        raise InputError(f"The ABC has {len(handler.tokens):,} symbols, above composer's limit of "
+                         f"{MAX_ABC_SYMBOLS:,} for a seed; use the first few phrases.")
+    voices = {t.data.split()[0] for t in handler.tokens
+              if isinstance(t, abcFormat.ABCMetadata) and t.tag == "V" and t.data.split()}
+    if len(voices) > MAX_ABC_VOICES:
+        raise InputError(f"The ABC has {len(voices)} voices (V: fields), above composer's limit of "
+                         f"{MAX_ABC_VOICES}; keep the melody and a few accompanying voices.")
+    if handler.definesReferenceNumbers():
+        tunes = handler.splitByReferenceNumber()  # in the order of the text
+        if len(tunes) > 1:
+            number = next(iter(tunes))
+            remarks.append(f"The text holds {len(tunes)} tunes; the first, X:{number}, was read.")
+            handler = tunes[number]
+    try:
+        score = abcFormat.translate.abcToStreamScore(handler)
+        piece = piece_from_score(score, default_tempo=ABC_DEFAULT_TEMPO)
+    except Exception as error:
+        raise _abc_unreadable(error) from None
+
+    notes = tuple(n for n in piece.notes if ABC_PITCH_LOW <= n.pitch <= ABC_PITCH_HIGH)
+    if len(notes) < len(piece.notes):
+        remarks.append(f"{len(piece.notes) - len(notes)} note(s) outside the piano range A0–C8 were dropped.")
+    if not notes:
+        where = " inside the piano range A0–C8" if piece.notes else ""
+        raise InputError(f"The ABC has no notes{where} (only headers, rests or symbols composer does not read); "
+                         f"write a melody after the K: line, for example {_EXAMPLE}.")
+    end = max(n.end for n in notes)
+    if end > MAX_ABC_BEATS:
+        raise InputError(f"The ABC melody lasts {end:,.0f} beats, above composer's limit of {MAX_ABC_BEATS:,.0f}; "
+                         "check the note lengths (a number after a note multiplies its length).")
+    low, high = ABC_TEMPO_RANGE
+    if not low <= piece.tempo <= high:
+        raise InputError(f"The ABC tempo (Q:) of {round(piece.tempo):,} quarter notes per minute is outside "
+                         f"{low:g}–{high:g}; write a tempo such as Q:1/4=120.")
+    return replace(piece, notes=notes, key=piece.key if key_stated else None,
+                   remarks=piece.remarks + tuple(remarks))
+
+
+def _abc_with_defaults(text: str) -> tuple[str, list[str], bool]:
+    """The ABC with the header fields it lacks, the remarks that say so and whether it states a key."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n").split("\n")
+    head = 0  # the header: the leading field lines (and comments), up to the first line of music
+    while head < len(lines) and (_FIELD_LINE.match(lines[head]) or lines[head].lstrip().startswith("%")):
+        head += 1
+
+    def field(line: str) -> str:
+        match = _FIELD_LINE.match(line)
+        return match.group(1) if match else ""
+
+    header, body = lines[:head], lines[head:]
+    fields = {field(line) for line in header}
+    remarks: list[str] = []
+    out = [line for line in header if field(line) == "X"][:1] or ["X:1"]  # X: opens a tune, K: closes its header
+    out += [line for line in header if field(line) not in ("X", "K")]
+    if "M" not in fields:
+        out.append("M:4/4")
+        remarks.append("The ABC gives no meter (M:), so 4/4 is assumed.")
+        if "L" not in fields:
+            out.append("L:1/8")
+    keys = [line for line in header if field(line) == "K"]
+    out.append(keys[0] if keys else "K:C")
+    key_value = keys[0].split(":", 1)[1].split("%")[0].strip().lower() if keys else ""
+    key_stated = bool(keys) and key_value not in ("", "none")
+    return "\n".join(out + body) + "\n", remarks, key_stated
+
+
+def _check_abc_music(prepared: str) -> None:
+    """Refuse music lines that music21 would silently skip or misread (prose, HTML, x rests, inline fields)."""
+    for line in prepared.split("\n"):
+        if _FIELD_LINE.match(line):  # header and body fields (K:, V:, w: lyrics) are read as fields
+            continue
+        music = line.split("%", 1)[0]  # a comment runs to the end of the line
+        inline = _INLINE_FIELD.search(music)
+        if inline:
+            raise InputError(f"The ABC has the inline field {inline.group(0)!r}, which composer cannot read; put "
+                             f"the field on a line of its own (for example {inline.group(0).strip('[]')!r}).")
+        music = _ANNOTATIONS.sub(" ", music)
+        for i, ch in enumerate(music):
+            if ch.isspace():
+                continue
+            if not ch.isascii() or not ch.isprintable():
+                raise InputError(f"The ABC has the character {ch!r} (U+{ord(ch):04X}) in its music, which ABC does "
+                                 "not use; type the melody in plain ABC letters and signs.")
+            if ch.isalpha() and ch not in _MUSIC_LETTERS:
+                snippet = music[max(0, i - 8): i + 9].strip()
+                raise InputError(f"The ABC has {ch!r} in {snippet!r}, which composer cannot read as a note or a "
+                                 "rest; write notes as A–G and a–g (^ _ = for accidentals, , and ' for octaves) and "
+                                 "rests as z.")
+
+
+def _abc_unreadable(error: Exception) -> InputError:
+    detail = " ".join(f"{type(error).__name__}: {error}".split())
+    if len(detail) > 120:
+        detail = detail[:117] + "…"
+    return InputError(f"The text could not be read as ABC ({detail}); check the notes and the header lines "
+                      "X:, M:, L: and K:.")
+
+
 def estimate_key(piece: Piece) -> int | None:
     """Key number estimated by music21's Krumhansl–Schmuckler analysis of the duration-weighted pitch classes."""
     if not piece.notes:
@@ -118,6 +270,10 @@ def piece_to_musicxml(piece: Piece, title: str = "composer") -> bytes:
     shift = (ts.bar_beats - piece.bar_start) % ts.bar_beats
     for n in piece.notes:
         element = note.Note(n.pitch, quarterLength=n.duration)
+        if element.pitch.accidental is not None and element.pitch.accidental.name == "natural":
+            # A pitch made from a MIDI number carries an explicit natural, which music21 then prints on
+            # every white-key note after the first bar; without it, naturals appear only where needed.
+            element.pitch.accidental = None
         element.volume.velocity = n.velocity
         part.insert(n.start + shift, element)
     score = stream.Score()

@@ -187,3 +187,23 @@ def test_score_svg_without_verovio_raises_one_clear_sentence(monkeypatch):
     monkeypatch.delattr(render._verovio, "toolkit", raising=False)  # this thread's cached toolkit, if any
     with pytest.raises(RuntimeError, match="verovio"):
         score_svg(quarters(4))
+
+
+def test_preview_audio_is_mono_at_half_the_rate_and_levelled():
+    import io
+    import wave
+
+    import numpy as np
+
+    from composer.render import render_wav
+
+    piece = Piece(notes=tuple(Note(i * 0.5, 0.5, 60 + i % 12, 80) for i in range(16)), tempo=120,
+                  time_signature=TimeSignature(4, 4))
+    full, preview = render_wav(piece), render_wav(piece, preview=True)
+    with wave.open(io.BytesIO(full.wav)) as a, wave.open(io.BytesIO(preview.wav)) as b:
+        assert (b.getnchannels(), b.getframerate()) == (1, a.getframerate() // 2)
+        assert abs(b.getnframes() * 2 - a.getnframes()) <= 1
+        for w in (a, b):
+            peak = np.abs(np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")).max()
+            assert 0.8 * 32767 < peak < 32767  # normalized to about -1 dBFS, not clipped
+    assert len(preview.wav) < len(full.wav) / 3.5

@@ -1,0 +1,137 @@
+"""ABC text → Piece (composer.score.piece_from_abc): what a musician types, and what is refused."""
+
+import re
+import time
+
+import pytest
+
+from composer.errors import InputError
+from composer.midi_io import piece_to_midi_bytes, read_midi
+from composer.piece import TimeSignature
+from composer.score import MAX_ABC_CHARS, piece_from_abc
+
+JIG = "X:1\nT:Tune\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2d cBA|"
+
+
+def one_sentence(message: str) -> bool:
+    return message.endswith(".") and "\n" not in message and not re.search(r"\.\s+[A-Z]", message)
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+def test_jig_reads_meter_key_pitches_and_eighths():
+    p = piece_from_abc(JIG)
+    assert p.time_signature == TimeSignature(6, 8)
+    assert p.key_name == "G major"
+    assert p.bar_start == 0.0
+    assert [n.pitch for n in p.notes] == [67, 69, 71, 72, 74, 76, 74, 72, 71, 69]  # G4 first
+    assert [n.start for n in p.notes] == [0, 0.5, 1, 1.5, 2.5, 3, 4, 4.5, 5, 5.5]
+    assert [n.duration for n in p.notes][:5] == [0.5, 0.5, 0.5, 1.0, 0.5]
+    assert p.tempo == 120.0
+    assert p.remarks == ()
+
+
+def test_jig_pickup_becomes_bar_start_and_survives_midi():
+    p = piece_from_abc("X:1\nM:6/8\nL:1/8\nK:G\nD|GAB c2d|e2d cBA|")
+    assert p.bar_start == 0.5
+    assert [n.pitch for n in p.notes][:2] == [62, 67]
+    assert p.notes[1].start == 0.5  # the first downbeat, G, comes after the one-eighth pickup
+    back = read_midi(piece_to_midi_bytes(p), name="jig.mid")
+    assert (back.bar_start, back.time_signature, back.key) == (0.5, TimeSignature(6, 8), p.key)
+    assert [(n.start, n.pitch) for n in back.notes] == [(n.start, n.pitch) for n in p.notes]
+
+
+def test_body_without_headers_gets_defaults_and_states_no_key():
+    p = piece_from_abc("GABc dedB|c2A2 G4|")
+    assert p.time_signature == TimeSignature(4, 4)
+    assert [n.pitch for n in p.notes][:4] == [67, 69, 71, 72]
+    assert [n.duration for n in p.notes][-2:] == [1.0, 2.0]  # L:1/8 assumed
+    assert p.key is None  # no K: written, so the key is left to estimation, not taken as C major
+    assert any("4/4" in r for r in p.remarks)
+
+
+def test_header_fields_carry_over():
+    p = piece_from_abc("X:7\nT:Air\nM:3/4\nL:1/4\nQ:1/4=90\nK:Am\nA B c|e2 d|")
+    assert p.time_signature == TimeSignature(3, 4)
+    assert p.tempo == pytest.approx(90)
+    assert p.key_name == "A minor"
+    assert [n.pitch for n in p.notes] == [69, 71, 72, 76, 74]
+    assert p.notes[3].duration == 2.0
+
+
+def test_meter_without_unit_length_follows_the_abc_rule():
+    # ABC: without L:, a meter below 3/4 makes the unit a sixteenth.
+    p = piece_from_abc("X:1\nM:2/4\nK:C\nCDEF GABc|")
+    assert [n.duration for n in p.notes] == [0.25] * 8
+
+
+def test_key_none_and_first_of_several_tunes():
+    assert piece_from_abc("X:1\nL:1/8\nK:none\nCDEF|").key is None
+    p = piece_from_abc("X:3\nT:a\nL:1/8\nK:C\nCDE|\n\nX:1\nT:b\nL:1/8\nK:G\nGAB|")
+    assert [n.pitch for n in p.notes] == [60, 62, 64]
+    assert any("2 tunes" in r and "X:3" in r for r in p.remarks)
+
+
+def test_chords_chord_symbols_decorations_and_comments_are_read():
+    p = piece_from_abc('X:1\nM:4/4\nL:1/8\nK:D\n"D"!trill!d2 ~f2 [DFA]4|(3ABc d2 z4| % la la\n')
+    assert [n.pitch for n in p.notes] == [74, 78, 69, 66, 62, 69, 71, 73, 74]
+
+
+def test_notes_outside_the_piano_are_dropped_and_said():
+    p = piece_from_abc("X:1\nL:1/8\nK:C\nc'''''''' C D|")
+    assert [n.pitch for n in p.notes] == [60, 62]
+    assert any("piano range" in r for r in p.remarks)
+
+
+# ---------------------------------------------------------------------------------------- refusing
+
+BAD = {
+    "empty": ("", "empty"),
+    "blank": ("  \n\t\n", "empty"),
+    "too long": ("C" * (MAX_ABC_CHARS + 1), "limit"),
+    "only headers": ("X:1\nT:Nothing\nM:4/4\nL:1/8\nK:C\n", "no notes"),
+    "only rests": ("X:1\nL:1/8\nK:C\nz4 z4|z8|", "no notes"),
+    "only signs": ("!!!! ???? ####", "no notes"),
+    "prose": ("hello world, this is my tune", "'h'"),
+    "html": ("<html><body>tune</body></html>", "'h'"),
+    "control bytes": ("\x00\x01\x02garbage", "U+0000"),
+    "unknown letter": ("X:1\nL:1/8\nK:C\nCDqE|", "'q'"),
+    "invisible rest": ("x2 CDEF|", "'x'"),
+    "inline field": ("CDEF [K:G] GABc|", "[K:G]"),
+    "zero meter": ("X:1\nM:0/4\nL:1/8\nK:C\nCDEF|", "could not be read as ABC"),
+    "bad tuplet": ("X:1\nL:1/8\nK:C\n(0CDE|", "could not be read as ABC"),
+    "too many symbols": ("X:1\nM:4/4\nL:1/8\nK:C\n" + "CDEF|" * 400, "symbols"),
+    "too many voices": ("X:1\nL:1/8\nK:C\n" + "".join(f"V:{i}\nC|\n" for i in range(9)), "voices"),
+    "endless note": ("X:1\nL:1/8\nK:C\nC1000000 D|", "beats"),
+    "absurd tempo": ("X:1\nQ:1/4=100000\nL:1/8\nK:C\nCDEF|", "tempo"),
+}
+
+
+@pytest.mark.parametrize("text, says", list(BAD.values()), ids=list(BAD))
+def test_bad_abc_is_refused_with_one_sentence(text, says):
+    with pytest.raises(InputError) as info:
+        piece_from_abc(text)
+    message = str(info.value)
+    assert says in message
+    assert one_sentence(message), message
+
+
+def test_long_input_is_refused_quickly():
+    # music21's measure building grows with the square of the bars: the symbol cap keeps a refusal, and
+    # the largest accepted input, within a couple of seconds.
+    start = time.perf_counter()
+    with pytest.raises(InputError):
+        piece_from_abc("X:1\nM:4/4\nL:1/8\nK:C\n" + "C|" * 9_000)
+    assert time.perf_counter() - start < 3.0
+
+
+def test_musicxml_prints_naturals_only_where_a_flat_or_sharp_is_cancelled():
+    from composer.piece import Note, Piece, TimeSignature
+    from composer.score import piece_to_musicxml
+
+    scale = [60, 62, 64, 65, 67, 69, 71, 72]
+    piece = Piece(notes=tuple(Note(float(i), 1.0, p, 80) for i, p in enumerate(scale * 2 + [70, 71])), tempo=100,
+                  time_signature=TimeSignature(4, 4))
+    xml = piece_to_musicxml(piece).decode()
+    assert xml.count("<accidental>natural</accidental>") == 1  # the B after the B flat, in the same bar
+    assert xml.count("<accidental>flat</accidental>") == 1

@@ -1,0 +1,86 @@
+"""The studio in a real browser (headless chromium through Playwright): upload a seed, generate, look at
+the takes, keep one, export the piece and download its MIDI; screenshots on the way.
+
+Screenshots go to the test's temporary folder, and also to $COMPOSER_SCREENSHOTS when set (the README's
+picture is made that way).
+"""
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import smf
+
+import app
+from composer.midi_io import read_midi
+from composer.studio import Store
+
+
+def test_upload_generate_keep_and_download_in_chromium(page: Any, tmp_path: Path, free_port: int) -> None:
+    from playwright.sync_api import expect
+
+    store = Store(tmp_path / "studio.sqlite3")
+    studio = app.StudioApp(store, tmp_path / "files")
+    demo = app.build_ui(studio).queue(default_concurrency_limit=2)
+    demo.launch(server_name="127.0.0.1", server_port=free_port, prevent_thread_lock=True, quiet=True,
+                ssr_mode=False, allowed_paths=[str(studio.files)])
+    shots = []
+    try:
+        seed = tmp_path / "my-tune.mid"
+        seed.write_bytes(smf.simple_file([60, 62, 64, 65, 67, 69, 71, 72] * 2, bpm=100))
+        page.goto(demo.local_url)
+        status = page.locator("#status")
+        expect(status).to_contain_text("Bring a seed", timeout=30_000)
+
+        page.locator("#upload input[type=file]").set_input_files(str(seed))
+        expect(status).to_contain_text("Read 16 notes from my-tune.mid", timeout=30_000)
+
+        page.locator("#generate").click()
+        expect(status).to_contain_text("4 takes ready", timeout=90_000)
+        first = page.locator("#keep-1")
+        expect(first).to_be_visible()
+        expect(page.locator(".score svg").first).to_be_visible()  # sheet music engraved by verovio
+        expect(page.locator("audio").first).to_be_attached()
+        shots.append(tmp_path / "studio-takes.png")
+        _screenshot(page, shots[-1])
+
+        first.click()
+        expect(status).to_contain_text("Kept take 1.1", timeout=30_000)
+        page.locator("#export").click()
+        expect(status).to_contain_text("Exported", timeout=60_000)
+        link = page.locator('#exported a[download$=".mid"]').first
+        with page.expect_download(timeout=30_000) as download:
+            link.click()
+        saved = tmp_path / "downloaded.mid"
+        download.value.save_as(str(saved))
+        shots.append(tmp_path / "studio-exported.png")
+        _screenshot(page, shots[-1])
+    finally:
+        demo.close()
+
+    owner = _owner(store)
+    record = store.pieces(owner)[0]
+    kept = store.node(owner, record.current_id)
+    assert kept.label == "take 1.1"
+    downloaded = read_midi(str(saved))
+    assert downloaded.notes == read_midi(kept.midi).notes and len(downloaded.notes) > 16
+    assert downloaded.notes[:16] == read_midi(str(seed)).notes  # the seed, unchanged, then the kept take
+    for shot in shots:
+        assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+        if os.environ.get("COMPOSER_SCREENSHOTS"):
+            Path(os.environ["COMPOSER_SCREENSHOTS"]).mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, Path(os.environ["COMPOSER_SCREENSHOTS"]) / shot.name)
+
+
+def _owner(store: Store) -> str:
+    """The one browser's owner id (the test's browser context is the only visitor)."""
+    return store._db.execute("SELECT owner FROM pieces").fetchone()[0]
+
+
+def _screenshot(page: Any, path: Path) -> None:
+    """A full-page picture once every image has loaded (Gradio loads images lazily, as they scroll into view)."""
+    page.mouse.wheel(0, 20_000)
+    page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
+                           timeout=15_000)
+    page.screenshot(path=str(path), full_page=True)
