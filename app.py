@@ -25,6 +25,8 @@ import hashlib
 import json
 import multiprocessing
 import secrets
+import signal
+import sys
 import tempfile
 import threading
 import time
@@ -302,8 +304,8 @@ class StudioApp:
         except InputError as error:
             yield self.view(owner, piece_id, str(error))
             return
-        yield self.view(owner, piece_id, f"Generating {settings.variations} take(s) of {settings.bars} bars…",
-                        takes=[])
+        yield self.view(owner, piece_id, f"Generating {_count(settings.variations, 'take')} of "
+                        f"{_count(settings.bars, 'bar')}…", takes=[])
         seed_piece = current.piece()
         key = root.metrics.get("key")
         try:
@@ -321,14 +323,22 @@ class StudioApp:
         generated = time.monotonic() - started
         self.timings_add({"generation": generated})
         rendering = [self._render(node) for node in nodes]  # all at once: the workers share them out
+        try:
+            yield from self._reveal(owner, piece_id, nodes, rendering, started, generated, settings.seed)
+        finally:  # a cancelled request (the generator closed early) leaves no renders queued behind it
+            for future in rendering:
+                future.cancel()
+
+    def _reveal(self, owner: str, piece_id: str, nodes: list[Node], rendering: list[Future], started: float,
+                generated: float, seed: int) -> Iterator[View]:
         shown: list[str] = []
         for i, node in enumerate(nodes):
             self.timings_add(rendering[i].result())
             shown.append(node.id)
             view = self.view(owner, piece_id, "", takes=shown)
             done = i + 1 == len(nodes)
-            view.status = (f"{len(nodes)} takes ready in {time.monotonic() - started:.1f} s (generation "
-                           f"{generated:.2f} s, random seed {settings.seed}). Keep one to continue from it."
+            view.status = (f"{_count(len(nodes), 'take')} ready in {time.monotonic() - started:.1f} s (generation "
+                           f"{generated:.2f} s, random seed {seed}). Keep one to continue from it."
                            if done else f"Rendering take {i + 2} of {len(nodes)}…")
             view.done = done
             yield view
@@ -428,6 +438,10 @@ class StudioApp:
 
 
 # ------------------------------------------------------------------------------------------- helpers
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
 
 def _whole(value: float | None, what: str) -> int:
     if value is None or not float(value).is_integer():
@@ -637,11 +651,17 @@ def main() -> None:
     # generations at once on this 2-core machine while worker processes render.
     torch.set_num_threads(1)
     app = default_app()
-    build_ui(app).queue(default_concurrency_limit=2, max_size=64).launch(
-        server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
-        server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-        allowed_paths=[str(app.files)],
-    )
+    # SIGTERM (a service manager's stop) ends the server through SystemExit, so the render workers stop with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        build_ui(app).queue(default_concurrency_limit=2, max_size=64).launch(
+            server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+            server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+            allowed_paths=[str(app.files)],
+        )
+    finally:
+        if app.pool is not None:
+            app.pool.shutdown(wait=False, cancel_futures=True)
 
 
 if __name__ == "__main__":

@@ -352,8 +352,24 @@ def render_take_files(midi: bytes, join: float | None, title: str, folder: str,
 
 
 def warm_up() -> None:
-    """Pay the imports (music21, verovio, the soundfont) in a worker process before its first take."""
+    """A render worker's start: leave with the process that started it, and pay the imports (music21,
+    verovio, the soundfont) before the first take."""
+    import os
+    import threading
+    import time
+
     from composer.piece import Note, TimeSignature
+
+    parent = os.getppid()
+
+    def follow_parent() -> None:
+        # A server killed outright (SIGKILL, a crash) cannot stop its pool: a worker whose parent is gone
+        # would wait for work forever, so it checks and leaves.
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=follow_parent, daemon=True, name="follow-parent").start()
 
     piece = Piece(notes=(Note(0, 1, 60, 80), Note(1, 1, 62, 80)), tempo=120, time_signature=TimeSignature(4, 4))
     render_wav(piece, preview=True)

@@ -40,7 +40,7 @@ def test_seed_generate_keep_continue_undo_branch_export(studio, tmp_path):
     seed_notes = read_midi(str(seed_file)).notes
 
     view, progress = generate(studio, owner, piece, takes=3)
-    assert progress[0].takes == [] and "Generating 3 take(s)" in progress[0].status
+    assert progress[0].takes == [] and "Generating 3 takes of 2 bars" in progress[0].status
     assert "3 takes ready" in view.status and len(view.takes) == 3
     for take in view.takes:
         assert Path(take.audio).read_bytes()[:4] == b"RIFF"

@@ -95,6 +95,40 @@ def test_a_script_drives_the_whole_loop_through_gradio_client(studio_server, tmp
     assert other[OWNER] != owner and other[PIECES]["choices"] == []  # another browser sees none of it
 
 
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.add(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+@pytest.mark.parametrize("stop", ["terminate", "kill"])
+def test_render_workers_leave_with_the_server(tmp_path, free_port, stop):
+    from gradio_client import Client
+
+    server = serve(free_port, tmp_path / "studio.sqlite3")
+    client = Client(f"http://127.0.0.1:{free_port}/", verbose=False)
+    owner = client.predict("", "", api_name="/start")[OWNER]
+    piece = client.predict(owner, "", "hicks-hornpipe", api_name="/example")[PIECE]
+    client.predict(owner, piece, 1, 2, 1.0, 0.95, 1, False, False, "shipped model", api_name="/generate")
+    workers = _children(server.pid)
+    assert len(workers) >= 2  # the render pool (and gradio's own helpers, if any)
+    getattr(server, stop)()
+    server.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+        time.sleep(0.2)
+    left = [w for w in workers if Path(f"/proc/{w}").exists()
+            and "zombie" not in Path(f"/proc/{w}/status").read_text().lower()]
+    assert left == []
+
+
 def test_pieces_survive_a_server_restart(tmp_path, free_port):
     from gradio_client import Client
 
@@ -115,3 +149,25 @@ def test_pieces_survive_a_server_restart(tmp_path, free_port):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_a_long_generation_can_be_cancelled(studio_server, tmp_path):
+    from gradio_client import Client
+    from gradio_client.utils import Status
+
+    client = Client(studio_server, verbose=False)
+    owner = client.predict("", "", api_name="/start")[OWNER]
+    piece = client.predict(owner, "", "bach-bwv269", api_name="/example")[PIECE]
+    job = client.submit(owner, piece, 32, 8, 1.0, 0.95, 5, False, False, "shipped model", api_name="/generate")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any("Rendering take 2" in str(o[STATUS]) for o in job.outputs()):
+        time.sleep(0.05)
+    assert job.cancel() or job.status().code == Status.CANCELLED
+    started = time.monotonic()
+    while not job.done() and time.monotonic() - started < 30:
+        time.sleep(0.1)
+    assert not any("8 takes ready" in str(o[STATUS]) for o in job.outputs())  # it stopped part-way
+    # The server is free again at once (no renders of the cancelled request queued ahead).
+    started = time.monotonic()
+    out = client.predict(owner, piece, 1, 1, 1.0, 0.95, 6, False, False, "shipped model", api_name="/generate")
+    assert "1 take ready" in out[STATUS] and time.monotonic() - started < 15
