@@ -657,8 +657,7 @@ def main() -> None:
         build_ui(app).queue(default_concurrency_limit=2, max_size=64).launch(
             server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
             server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
-            allowed_paths=[str(app.files)],
-        )
+        )  # no allowed_paths: the take files live in the temp folder, whose returned files Gradio serves
     finally:
         if app.pool is not None:
             app.pool.shutdown(wait=False, cancel_futures=True)

@@ -1,5 +1,8 @@
-"""Write composer/models/shipped/MODEL_CARD.md from what was measured: the run's own record
-(runs/NAME/last.json) and the evaluation (bench/results/evaluation.json).  No figure is typed by hand.
+"""Write composer/models/shipped/MODEL_CARD.md from what was measured: the run's own record and the
+evaluation (bench/results/evaluation.json).  No figure is typed by hand.
+
+The record is either a CPU run folder (``runs/NAME/last.json`` + ``best.json``, from ``composer train``) or the
+folder ``bench/gpu_training.py --export`` wrote on a GPU machine (``summary.json`` + ``model.json``).
 
     python bench/model_card.py --run runs/shipped
 """
@@ -33,12 +36,31 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "composer" / "models" / "shipped" / "MODEL_CARD.md")
     parser.add_argument("--command", default="composer train --data midi_data --out runs/shipped --exclude-eval "
                         "--epochs 20 --threads 2")
+    parser.add_argument("--note", action="append", default=[], help="a sentence for the Training section")
     args = parser.parse_args()
-    run = json.loads((args.run / "last.json").read_text())
-    best = json.loads((args.run / "best.json").read_text())
     ev = json.loads(args.evaluation.read_text())
     shipped = args.out.parent / "model.safetensors"
-    state, train_cfg, model = run["state"], run["train"], run["model"]
+    if (args.run / "summary.json").exists():  # trained on a lent GPU by bench/gpu_training.py
+        summary = json.loads((args.run / "summary.json").read_text())
+        run = json.loads((args.run / "model.json").read_text())
+        best = {"metrics": summary["best_meta_metrics"]}
+        state = {"epoch": summary["epochs"], "step": summary["steps"], "train_seconds": summary["train_seconds"],
+                 "history": summary["history"], "notes_seen": None}
+        where = f"one {summary['device']} (PyTorch {summary['torch']}, bf16 autocast)"
+        reproduce = [f"{summary['command']} --out /tmp/run --export runs/{args.run.name}   # on a CUDA machine",
+                     f"cp runs/{args.run.name}/model.* composer/models/shipped/   # fp16 weights, config inside",
+                     "python bench/evaluation.py --protocol-json bench/results/protocol_chorales.json "
+                     "bench/results/protocol_kinder.json   # after the two protocol runs (README)"]
+    else:
+        run = json.loads((args.run / "last.json").read_text())
+        best = json.loads((args.run / "best.json").read_text())
+        state = run["state"]
+        where = "a 2-core CPU (no GPU)"
+        reproduce = [*args.command.split(" && "),
+                     f"composer export-model runs/{args.run.name}/best.safetensors   # fp16 weights → "
+                     "composer/models/shipped/",
+                     f"python bench/evaluation.py --fp32 runs/{args.run.name}/best.safetensors"]
+    train_cfg, model = run["train"], run["model"]
     history = state["history"]
     lines = [
         "# The shipped model",
@@ -56,9 +78,7 @@ def main() -> None:
         "",
         "## Reproduce",
         "```bash",
-        *args.command.split(" && "),
-        f"composer export-model runs/{args.run.name}/best.safetensors   # fp16 weights → composer/models/shipped/",
-        f"python bench/evaluation.py --fp32 runs/{args.run.name}/best.safetensors",
+        *reproduce,
         f"python bench/model_card.py --run runs/{args.run.name}",
         "```",
         f"Seed {train_cfg['seed']}; AdamW, peak learning rate {train_cfg['lr']}, {train_cfg['warmup_steps']} warm-up "
@@ -69,10 +89,12 @@ def main() -> None:
         "## Training",
         *([f"Warm restart from `{run['init']}` (the first command's best checkpoint)."] if run.get("init") else []),
         *previous_run(run),
-        f"This run: {state['epoch']} epochs, {state['step']:,} steps, {state['notes_seen']:,} notes seen, "
-        f"{state['train_seconds'] / 60:.1f} minutes on a 2-core CPU (no GPU). Best validation at epoch "
+        f"This run: {state['epoch']} epochs, {state['step']:,} steps, "
+        + (f"{state['notes_seen']:,} notes seen, " if state.get("notes_seen") else "")
+        + f"{state['train_seconds'] / 60:.1f} minutes on {where}. Best validation at epoch "
         f"{best['metrics'].get('epoch')}: {best['metrics']['valid']['bits_per_note']:.4f} bits/note.",
         "",
+        *([*args.note, ""] if args.note else []),
         "| epoch | validation bits/note | pitch bits |",
         "|---:|---:|---:|",
         *[f"| {h['epoch']} | {h['bits_per_note']:.4f} | {h['pitch_bits']:.4f} |" for h in history],

@@ -24,7 +24,7 @@ def test_upload_generate_keep_and_download_in_chromium(page: Any, tmp_path: Path
     studio = app.StudioApp(store, tmp_path / "files")
     demo = app.build_ui(studio).queue(default_concurrency_limit=2)
     demo.launch(server_name="127.0.0.1", server_port=free_port, prevent_thread_lock=True, quiet=True,
-                ssr_mode=False, allowed_paths=[str(studio.files)])
+                ssr_mode=False)
     shots = []
     try:
         seed = tmp_path / "my-tune.mid"
