@@ -546,7 +546,7 @@ def build_ui(app: StudioApp | None = None):  # -> gr.Blocks
                     go = gr.Button("Generate takes", variant="primary", elem_id="generate")
                     stop = gr.Button("Cancel", variant="stop")
         with gr.Group():
-            summary = gr.Markdown()
+            summary = gr.Markdown(elem_id="summary")
             roll = gr.Image(label="The piece so far", type="filepath", interactive=False, height=220)
             with gr.Row():
                 tree = gr.Dropdown([], label="History (every take ever made)", scale=4)

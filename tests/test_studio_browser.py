@@ -1,5 +1,5 @@
 """The studio in a real browser (headless chromium through Playwright): upload a seed, generate, look at
-the takes, keep one, export the piece and download its MIDI; screenshots on the way.
+the takes, keep one, export the piece and download its MIDI, reload the page, undo; screenshots on the way.
 
 Screenshots go to the test's temporary folder, and also to $COMPOSER_SCREENSHOTS when set (the README's
 picture is made that way).
@@ -56,13 +56,23 @@ def test_upload_generate_keep_and_download_in_chromium(page: Any, tmp_path: Path
         download.value.save_as(str(saved))
         shots.append(tmp_path / "studio-exported.png")
         _screenshot(page, shots[-1])
+
+        # A reload keeps the piece (the browser holds its owner id), and undo steps back to the seed.
+        page.reload()
+        expect(status).to_contain_text("Welcome back", timeout=30_000)
+        expect(page.locator("#summary")).to_contain_text("at take 1.1", timeout=30_000)
+        page.locator("#undo").click()
+        expect(status).to_contain_text("Undid take 1.1", timeout=30_000)
+        expect(page.locator("#keep-4")).to_be_visible()  # the round's four takes are offered again
     finally:
         demo.close()
 
     owner = _owner(store)
     record = store.pieces(owner)[0]
-    kept = store.node(owner, record.current_id)
-    assert kept.label == "take 1.1"
+    assert store.node(owner, record.current_id).label == "seed"  # after the undo
+    tree = store.tree(owner, record.id)
+    assert [n.label for n in tree if n.kept] == ["seed", "take 1.1"] and len(tree) == 5
+    kept = next(n for n in tree if n.label == "take 1.1")
     downloaded = read_midi(str(saved))
     assert downloaded.notes == read_midi(kept.midi).notes and len(downloaded.notes) > 16
     assert downloaded.notes[:16] == read_midi(str(seed)).notes  # the seed, unchanged, then the kept take
