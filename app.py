@@ -217,7 +217,8 @@ class StudioApp:
                         score=Path(score).read_text(), metrics=" · ".join(lines[:1]) + "\n\n" + "\n\n".join(lines[1:]))
 
     def _named_midi(self, node: Node) -> str:
-        path = self._node_dir(node) / f"{node.label.replace(' ', '-').replace('.', '-')}.mid"
+        # The label may come from an imported session file: only letters, digits, '-' and '_' reach the name.
+        path = self._node_dir(node) / f"{_file_stem(node.label.replace('.', '-'))}.mid"
         if not path.exists():
             path.write_bytes(node.midi)
         return str(path)

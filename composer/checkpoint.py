@@ -8,8 +8,11 @@ checkpoint is self-contained.  Nothing is ever unpickled.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +30,39 @@ def encoding_table() -> dict[str, Any]:
 
 
 def save(path: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -> None:
-    """Write tensors + config to ``path`` (a .safetensors file) atomically, then the JSON copy beside it."""
+    """Write tensors + config to ``path`` (a .safetensors file) atomically, then the JSON copy beside it.
+
+    A failed write (disk full, read-only folder, file too large) leaves the previous file as it was and no
+    temporary file behind, and raises :class:`OSError` with the system's reason — also where safetensors
+    reports it as its own error type.
+    """
+    from safetensors import SafetensorError
     from safetensors.torch import save_file
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     header = {"format": FORMAT, "encoding": encoding_table(), **config}
     text = json.dumps(header, sort_keys=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    save_file(contiguous, str(tmp), metadata={"composer": text})
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
     json_tmp = path.with_name(f".{path.stem}.json.tmp")
-    json_tmp.write_text(json.dumps(header, indent=2, sort_keys=True) + "\n")
-    os.replace(json_tmp, path.with_suffix(".json"))
+    contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file(contiguous, str(tmp), metadata={"composer": text})
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        json_tmp.write_text(json.dumps(header, indent=2, sort_keys=True) + "\n")
+        os.replace(json_tmp, path.with_suffix(".json"))
+    except (OSError, SafetensorError) as error:
+        for leftover in (tmp, json_tmp):
+            with contextlib.suppress(OSError):
+                leftover.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise
+        # "Error while serializing: I/O error: No space left on device (os error 28)"
+        found = re.search(r"I/O error: (.*?) \(os error (\d+)\)", str(error))
+        code, reason = (int(found.group(2)), found.group(1)) if found else (errno.EIO, str(error))
+        raise OSError(code, reason) from error
 
 
 MODEL_FILES = ("best.safetensors", "model.safetensors", "last.safetensors")  # tried in this order in a folder

@@ -543,6 +543,8 @@ def _check_node(node: Any, where: str) -> dict[str, Any]:
                                            ("kept", "bool", False))}
     if checked["kind"] not in ("seed", "take"):
         raise _bad(f"has {where} whose kind is neither 'seed' nor 'take'")
+    if any(c in checked["label"] for c in "/\\") or any(ord(c) < 32 for c in checked["label"]):
+        raise _bad(f"has {where} whose label holds a slash or a control character")
     try:
         checked["midi"] = base64.b64decode(checked["midi"], validate=True)
     except (binascii.Error, ValueError) as error:

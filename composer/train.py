@@ -12,11 +12,12 @@ DistributedDataParallel (gloo on CPU, nccl on GPU); each process takes every N-t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -145,7 +146,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
     main_process = rank == 0
     say = print if (main_process and cfg.log) else (lambda *a, **k: None)
     if main_process:
-        out.mkdir(parents=True, exist_ok=True)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise InputError(f"--out {out} cannot be made a folder ({error.strerror}: {error.filename}); choose "
+                             "another --out.") from None
         _check_writable(out)
 
     # ---- data
@@ -264,9 +269,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
             state["best"] = valid["bits_per_note"]
             state["bad_epochs"] = 0
             if main_process:
-                checkpoint.save(out / "best.safetensors", checkpoint.model_tensors(model),
-                                {**base, "name": out.name, "metrics": {"valid": valid, "epoch": state["epoch"],
-                                                                       "step": state["step"]}})
+                with _writing(out):
+                    checkpoint.save(out / "best.safetensors", checkpoint.model_tensors(model),
+                                    {**base, "name": out.name, "metrics": {"valid": valid, "epoch": state["epoch"],
+                                                                           "step": state["step"]}})
         else:
             state["bad_epochs"] += 1
         say(f"epoch {state['epoch']}: valid {valid['bits_per_note']:.4f} bits/note "
@@ -281,8 +287,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
     _save_last(out, model, optimizer, state, base, main_process, world)
     if not (out / "best.safetensors").exists() and main_process:
         valid = evaluate_songs(model, valid_songs, device)
-        checkpoint.save(out / "best.safetensors", checkpoint.model_tensors(model),
-                        {**base, "name": out.name, "metrics": {"valid": valid, "step": state["step"]}})
+        with _writing(out):
+            checkpoint.save(out / "best.safetensors", checkpoint.model_tensors(model),
+                            {**base, "name": out.name, "metrics": {"valid": valid, "step": state["step"]}})
     if world > 1:
         dist.barrier()
     return {"best_valid_bits_per_note": state["best"], "steps": state["step"], "epochs": state["epoch"],
@@ -318,18 +325,26 @@ def _check_writable(out: Path) -> None:
                          "with free space.") from None
 
 
+@contextlib.contextmanager
+def _writing(out: Path) -> Iterator[None]:
+    """A checkpoint write that fails (disk full, read-only, file too large) becomes one sentence; the
+    checkpoint.save contract leaves the previous files intact."""
+    try:
+        yield
+    except OSError as error:
+        raise InputError(f"Could not write a checkpoint to {out} ({error.strerror or error}); the previous checkpoint "
+                         "is intact — free some space or choose another --out, then --resume.") from None
+
+
 def _save_last(out: Path, model: MusicLSTM, optimizer: torch.optim.Optimizer, state: dict[str, Any],
                base: dict[str, Any], main_process: bool, world: int) -> None:
     if main_process:
         tensors = checkpoint.model_tensors(model)
         opt_tensors, opt_meta = _optimizer_tensors(optimizer)
         tensors.update(opt_tensors)
-        try:
+        with _writing(out):
             checkpoint.save(out / "last.safetensors", tensors,
                             {**base, "name": out.name, "state": state, "optimizer": opt_meta})
-        except OSError as error:
-            raise InputError(f"Could not write a checkpoint to {out} ({error.strerror}); the previous checkpoint "
-                             "is intact — free some space or choose another --out, then --resume.") from None
     if world > 1:
         dist.barrier()
 
