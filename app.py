@@ -658,6 +658,9 @@ def main() -> None:
         build_ui(app).queue(default_concurrency_limit=2, max_size=64).launch(
             server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
             server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
+            # Gradio keeps each browser session's State in memory; the pieces live in SQLite, so a bounded
+            # number of live sessions is enough (bench/load.py measured ~0.26 MB a session).
+            state_session_capacity=2000,
         )  # no allowed_paths: the take files live in the temp folder, whose returned files Gradio serves
     finally:
         if app.pool is not None:

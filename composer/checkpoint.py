@@ -37,7 +37,7 @@ def save(path: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -
     reports it as its own error type.
     """
     from safetensors import SafetensorError
-    from safetensors.torch import save_file
+    from safetensors.torch import save as to_bytes
 
     path = Path(path)
     header = {"format": FORMAT, "encoding": encoding_table(), **config}
@@ -47,12 +47,17 @@ def save(path: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -
     contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(contiguous, str(tmp), metadata={"composer": text})
-        with open(tmp, "rb+") as f:
+        # Serialized in memory and written under our own fixed temporary name (not safetensors' random one):
+        # a kill mid-write leaves at most that one file, which the next save overwrites.
+        data = to_bytes(contiguous, metadata={"composer": text})
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
         json_tmp.write_text(json.dumps(header, indent=2, sort_keys=True) + "\n")
         os.replace(json_tmp, path.with_suffix(".json"))
+        _sync_folder(path.parent)  # the renames themselves survive a power loss
     except (OSError, SafetensorError) as error:
         for leftover in (tmp, json_tmp):
             with contextlib.suppress(OSError):
@@ -63,6 +68,15 @@ def save(path: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -
         found = re.search(r"I/O error: (.*?) \(os error (\d+)\)", str(error))
         code, reason = (int(found.group(2)), found.group(1)) if found else (errno.EIO, str(error))
         raise OSError(code, reason) from error
+
+
+def _sync_folder(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every file system lets a folder be opened for fsync
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 MODEL_FILES = ("best.safetensors", "model.safetensors", "last.safetensors")  # tried in this order in a folder
