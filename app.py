@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.errors import InputError
-from composer.midi_io import MAX_FILE_BYTES, piece_to_midi_bytes, read_midi
+from composer.midi_io import MAX_FILE_BYTES, piece_to_midi_bytes, read_for_storing
 from composer.piece import Piece
 from composer.render import TAKE_FILES, render_take_files, warm_up
 from composer.studio import Node, PieceRecord, Store, default_store_path
@@ -96,6 +96,8 @@ class StudioApp:
         # processes let one request's takes use every core.  0: render in the calling thread (tests).
         self.pool = ProcessPoolExecutor(render_workers, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=warm_up) if render_workers else None
+        for _ in range(render_workers):  # start (and warm) the workers now, not at the first user's request
+            self.pool.submit(int)
         self.timings: dict[str, float] = {}  # seconds spent rendering, by kind (read by bench/studio.py)
         self.files = files
         self.files.mkdir(parents=True, exist_ok=True)
@@ -157,11 +159,14 @@ class StudioApp:
         return View(
             owner=owner, status=status, piece_id=piece_id, pieces=[(p.title, p.id) for p in pieces],
             report=root.metrics.get("report", ""), summary=self._summary(record, current, by_id),
-            roll=self._asset(current, "roll"), tree=_tree_choices(tree, current.id), current=current.id,
+            roll=self._picture(current), tree=_tree_choices(tree, current.id), current=current.id,
             takes=[self._take_view(by_id[t]) for t in takes if t in by_id])
 
     def _summary(self, record: PieceRecord, current: Node, by_id: dict[str, Node]) -> str:
-        piece = current.piece()
+        try:
+            piece = current.piece()
+        except InputError as error:  # stored by an older version or imported: say so, keep the page working
+            return f"**{record.title}** — at *{current.label}*, which cannot be read ({error})."
         path = []
         node: Node | None = current
         while node is not None:
@@ -182,6 +187,12 @@ class StudioApp:
         if not path.exists():
             self.timings_add(render_take_files(node.midi, node.join, node.label, str(path.parent), (kind,)))
         return str(path)
+
+    def _picture(self, node: Node) -> str | None:
+        try:
+            return self._asset(node, "roll")
+        except InputError:  # an unreadable stored point (see _summary) has no picture
+            return None
 
     def _render(self, node: Node) -> Future:
         """Render a node's audio, piano roll and score — in a worker process when there are some, so that the
@@ -234,8 +245,7 @@ class StudioApp:
             if size > MAX_FILE_BYTES:
                 raise InputError(f"The file has {size:,} bytes, above the studio's limit of {MAX_FILE_BYTES:,}; "
                                  "upload a shorter excerpt.")
-            piece = read_midi(path.read_bytes(), name=path.name)
-            return self._new_piece(owner, path.stem, piece, path.name)
+            return self._new_piece(owner, path.stem, path.read_bytes(), path.name)
         except InputError as error:
             return self.view(owner, piece_id, str(error))
 
@@ -249,7 +259,7 @@ class StudioApp:
             chosen = {e.name: e for e in examples.EXAMPLES}.get(name)
             if chosen is None:
                 raise InputError(f"There is no example called {name!r}; pick one from the list.")
-            return self._new_piece(owner, chosen.title, examples.load_example(name), chosen.name + ".mid")
+            return self._new_piece(owner, chosen.title, examples.example_path(name).read_bytes(), chosen.name + ".mid")
         except InputError as error:
             return self.view(owner, piece_id, str(error))
 
@@ -260,17 +270,23 @@ class StudioApp:
         try:
             piece = piece_from_abc(text or "")
             title = next((line[2:].strip() for line in (text or "").splitlines() if line.startswith("T:")), "")
-            return self._new_piece(owner, title or "ABC melody", piece, "ABC melody")
+            return self._new_piece(owner, title or "ABC melody", piece_to_midi_bytes(piece), "ABC melody")
         except InputError as error:
             return self.view(owner, piece_id, str(error))
 
-    def _new_piece(self, owner: str, title: str, piece: Piece, name: str) -> View:
+    def _new_piece(self, owner: str, title: str, data: bytes, name: str) -> View:
+        """A seed's MIDI bytes → a new piece.  Read (and its stored copy checked) in a render worker when there
+        are some: there the reader's parse time limit holds, which it cannot in a server's handler thread."""
         from composer.report import seed_report
 
+        if self.pool is None:
+            piece, _, stored = read_for_storing(data, name)
+        else:
+            piece, _, stored = self.pool.submit(read_for_storing, data, name).result()
         report = seed_report(piece, name)
         text = report.to_text()
         # An estimated key goes in the metrics (the generator's key); the stored seed stays as given.
-        record = self.store.new_piece(owner, title, piece_to_midi_bytes(piece),
+        record = self.store.new_piece(owner, title, stored,
                                       {"report": "```\n" + text + "\n```", "key": report.key_number})
         return self.view(owner, record.id, f"Read {report.notes} notes from {name}. Now generate takes.")
 
@@ -307,9 +323,9 @@ class StudioApp:
             return
         yield self.view(owner, piece_id, f"Generating {_count(settings.variations, 'take')} of "
                         f"{_count(settings.bars, 'bar')}…", takes=[])
-        seed_piece = current.piece()
         key = root.metrics.get("key")
         try:
+            seed_piece = current.piece()
             made = composer.continue_piece(seed_piece, settings, key=key, deadline=started + REQUEST_SECONDS)
         except InputError as error:
             yield self.view(owner, piece_id, str(error))

@@ -46,6 +46,7 @@ SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "shipped"
 MAX_VARIATIONS = 16
 MAX_BARS = 64
 MAX_NOTES = 2048
+MAX_BEATS = 512  # a length in bars is capped in beats too: a 255/1 bar is 1,020 beats
 CONTEXT_EVENTS = 512  # a longer seed is conditioned on its last bars that fit in this many events
 LN2 = math.log(2)
 
@@ -297,6 +298,10 @@ class Composer:
         key = seed.key if seed.key is not None else key
         key_id = NO_KEY if key is None else key
         bar = bar_steps(events.time_signature)
+        if settings.bars and settings.bars * bar > MAX_BEATS * STEPS_PER_BEAT:
+            beats = settings.bars * bar / STEPS_PER_BEAT
+            raise InputError(f"{settings.bars} bar(s) of {seed.time_signature} is {beats:g} beats, above the "
+                             f"{MAX_BEATS} beats composer continues at a time; ask for fewer bars.")
         generator = torch.Generator().manual_seed(settings.seed)
         h, state = self._prime(events, start, k, key_id)
 

@@ -170,8 +170,8 @@ def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
                 _check_meta(meta, body, name)
                 if meta == 0x03 and not track.name:
                     track.name = body.decode("latin-1", "replace").strip()
-                elif meta == 0x2F:
-                    break  # end of track; bytes after it are ignored, as by the parser
+                # An end-of-track meta does not end the scan: the parser (mido) reads on to the chunk's end, so
+                # events hidden after it count against the limits too.
                 continue
             if status in (0xF0, 0xF7):
                 _, i = _message_body(data, i, end, name, len(tracks), "system-exclusive message")
@@ -323,9 +323,25 @@ def read_midi(source: str | os.PathLike[str] | bytes, name: str | None = None) -
         raise _fail(label, f"took more than {PARSE_SECONDS:g} s to parse, so composer gave up; use a shorter "
                     "excerpt as the seed.") from None
     except Exception as error:  # mido raises many types on corrupt input; none may escape as a traceback
-        raise _fail(label, f"could not be parsed as MIDI ({type(error).__name__}: {error}); export the file "
-                    "again.") from None
+        raise _fail(label, f"is damaged: {_parse_failure(error)}; export it again from the program that made "
+                    "it.") from None
     return _piece_from_midi(midi, scan, label)
+
+
+def _parse_failure(error: Exception) -> str:
+    """What a parser exception means for the musician, in words (the exception's name is kept at the end)."""
+    text = str(error)
+    if isinstance(error, EOFError):
+        what = "it ends in the middle of a track (the file was cut short)"
+    elif "MTrk" in text:
+        what = "a track does not start where its header says"
+    elif "data byte" in text:
+        what = "a note or controller event carries a value above 127"
+    elif "largest tick" in text:
+        what = "a note lies implausibly far into the file"
+    else:
+        what = "its events do not fit together"
+    return f"{what} ({type(error).__name__})"
 
 
 def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
@@ -455,8 +471,10 @@ def piece_to_midi_bytes(piece: Piece, resolution: int = 480) -> bytes:
     """
     import pretty_midi
 
-    midi = pretty_midi.PrettyMIDI(resolution=resolution, initial_tempo=piece.tempo)
-    seconds_per_beat = 60.0 / piece.tempo
+    # A MIDI tempo is at most 0xFFFFFF µs a beat (3.58 BPM); a slower one read from a file is written at that.
+    tempo = max(piece.tempo, 60e6 / 0xFFFFFF * (1 + 1e-9))
+    midi = pretty_midi.PrettyMIDI(resolution=resolution, initial_tempo=tempo)
+    seconds_per_beat = 60.0 / tempo
     by_program: dict[int, list[Note]] = {}
     for n in piece.notes:
         by_program.setdefault(n.program, []).append(n)
@@ -480,6 +498,30 @@ def piece_to_midi_bytes(piece: Piece, resolution: int = 480) -> bytes:
     buffer = io.BytesIO()
     midi.write(buffer)
     return buffer.getvalue()
+
+
+MAX_SEED_NOTES = 10_000  # a seed to continue: the model conditions on its last 512 events anyway
+
+
+def read_for_storing(data: bytes, name: str, max_notes: int = MAX_SEED_NOTES) -> tuple[Piece, Piece, bytes]:
+    """Read a seed's bytes and write it as composer stores pieces: → (the piece as read, the stored copy as it
+    reads back, the stored bytes).  A file that reads but whose copy does not (notes shorter than the stored
+    grid, a last note beyond the reading limits once written at 480 ticks a beat) is refused here, so that
+    nothing unreadable is ever stored.  A plain function of bytes: a worker process can run it, where the
+    parse time limit holds.  At most ``max_notes`` notes (counted before parsing): reading, writing and
+    reading back a longer file would keep a studio user waiting for seconds."""
+    if len(data) <= MAX_FILE_BYTES and data[:4] == b"MThd" and scan_smf(data, name).notes > max_notes:
+        raise _fail(name, f"has more than {max_notes:,} notes, more than a seed needs; use a shorter excerpt "
+                    "(its last bars are what the model continues).")
+    piece = read_midi(data, name)
+    stored = piece_to_midi_bytes(piece)
+    try:
+        copy = read_midi(stored, name)
+    except InputError as error:
+        reason = str(error).removeprefix(f"{name} ").split(";")[0]
+        raise _fail(name, f"reads, but composer cannot store it as a seed (written back as MIDI it {reason}); "
+                    "quantize or trim it in your program first.") from None
+    return piece, copy, stored
 
 
 def write_midi(piece: Piece, path: str | os.PathLike[str]) -> None:
