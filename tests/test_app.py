@@ -181,3 +181,22 @@ def test_the_ui_builds_and_names_its_handlers(studio):
     names = {fn.api_name for fn in demo.fns.values() if fn.api_name}
     assert {"start", "upload", "example", "abc", "generate", "keep", "undo", "jump", "switch", "export_piece",
             "export_session", "import_session", "cancel"} <= names
+
+
+def test_the_model_picker_offers_checkpoints_in_the_models_folder(tmp_path):
+    from composer import checkpoint
+    from composer.model import ModelConfig, MusicLSTM
+
+    tiny = ModelConfig(hidden=32, layers=1, head_hidden=16)
+    models = tmp_path / "models"
+    checkpoint.save(models / "my-folk" / "best.safetensors", checkpoint.model_tensors(MusicLSTM(tiny)),
+                    {"model": tiny.to_dict()})
+    (models / "notes.txt").write_text("not a model")
+    with Store(tmp_path / "studio.sqlite3") as store:
+        studio = app.StudioApp(store, tmp_path / "files", models)
+        assert studio.models() == [app.SHIPPED, "my-folk/best.safetensors"]
+        owner = studio.start(None).owner
+        piece = studio.example(owner, None, "hicks-hornpipe").piece_id
+        views = list(studio.generate(owner, piece, 1, 2, 1.0, 0.95, 3, False, False, "my-folk/best.safetensors"))
+        assert "2 takes ready" in views[-1].status
+        assert "my-folk/best.safetensors" in views[-1].takes[0].metrics  # the take says which model made it
