@@ -206,12 +206,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 def _generate_one(composer: object, path: Path, settings: object, formats: list[str], out: Path,
                   continuation_only: bool) -> dict[str, object]:
-    from composer.midi_io import piece_to_midi_bytes, read_midi
+    from composer.midi_io import piece_to_midi_bytes, read_seed
     from composer.render import render_wav
     from composer.report import seed_report
     from composer.score import piece_to_musicxml
 
-    piece = read_midi(path)
+    piece = read_seed(path)
     report = seed_report(piece, path.name)  # states the key, or estimates it once
     takes = composer.continue_piece(piece, settings, key=report.key_number)  # type: ignore[attr-defined]
     # Everything is rendered in memory first: a failure leaves no half-written take folder.

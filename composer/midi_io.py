@@ -19,6 +19,7 @@ import itertools
 import os
 import signal
 import threading
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ class SmfScan:
     tracks: list[TrackScan]
     events: int
     notes: int
+    spans: list[tuple[int, int]] = field(default_factory=list)  # (start, end) of the header and each MTrk chunk
 
 
 def _fail(name: str, what: str) -> InputError:
@@ -93,6 +95,7 @@ def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
         raise _fail(name, "declares 0 ticks per beat, so its timing is undefined; export the file again.")
 
     tracks: list[TrackScan] = []
+    spans = [(0, 8 + header_len)]
     events = notes = 0
     pos = 8 + header_len
     while pos < n:
@@ -106,9 +109,11 @@ def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
             what = "track" if chunk_type == b"MTrk" else "chunk"
             raise _fail(name, f"is truncated or has a {what} length that lies ({length} bytes declared, "
                         f"{n - start} left); export the file again.")
-        pos = end
         if chunk_type != b"MTrk":
-            continue  # unknown chunks are allowed by the standard and skipped
+            pos = end
+            continue  # unknown chunks are allowed by the standard and skipped (and left out of the parse)
+        spans.append((pos, end))
+        pos = end
         track = TrackScan()
         tracks.append(track)
         running = 0
@@ -175,12 +180,13 @@ def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
                 continue
             if status in (0xF0, 0xF7):
                 _, i = _message_body(data, i, end, name, len(tracks), "system-exclusive message")
+                running = 0  # a system-exclusive message cancels running status (the parser agrees)
                 continue
             raise _fail(name, f"has an event with status byte 0x{status:02X}, which a MIDI file may not "
                         f"contain (track {len(tracks)}); export the file again.")
     if not tracks:
         raise _fail(name, "has a MIDI header but no tracks; export the file again.")
-    return SmfScan(format=fmt, ticks_per_beat=division, tracks=tracks, events=events, notes=notes)
+    return SmfScan(format=fmt, ticks_per_beat=division, tracks=tracks, events=events, notes=notes, spans=spans)
 
 
 def _message_body(data: bytes, i: int, end: int, name: str, track: int, what: str) -> tuple[int, int]:
@@ -316,8 +322,14 @@ def read_midi(source: str | os.PathLike[str] | bytes, name: str | None = None) -
     scan = scan_smf(data, label)
     import pretty_midi  # the parse proper; imported here so that a refusal stays cheap
 
+    if sum(b - a for a, b in scan.spans) != len(data):
+        # The parser stops at chunks it does not know, and stumbles on trailing padding: give it the header
+        # and the tracks alone, as the standard says a reader should take them.
+        data = b"".join(data[a:b] for a, b in scan.spans)
     try:
-        with _time_limit(PARSE_SECONDS):
+        with _time_limit(PARSE_SECONDS), warnings.catch_warnings():
+            # pretty_midi warns on stderr about meta events outside the first track; it reads them anyway.
+            warnings.simplefilter("ignore", RuntimeWarning)
             midi = pretty_midi.PrettyMIDI(io.BytesIO(data))
     except _ParseTimeout:
         raise _fail(label, f"took more than {PARSE_SECONDS:g} s to parse, so composer gave up; use a shorter "
@@ -503,6 +515,23 @@ def piece_to_midi_bytes(piece: Piece, resolution: int = 480) -> bytes:
 MAX_SEED_NOTES = 10_000  # a seed to continue: the model conditions on its last 512 events anyway
 
 
+def read_seed(source: str | os.PathLike[str] | bytes, name: str | None = None,
+              max_notes: int = MAX_SEED_NOTES) -> Piece:
+    """:func:`read_midi` for a seed to continue: files of more than ``max_notes`` notes are refused after the
+    cheap scan, before the parse (the model conditions on the last 512 events anyway)."""
+    data = source if isinstance(source, bytes) else None
+    label = name or ("the uploaded file" if data is not None else Path(source).name)
+    if data is None:
+        with contextlib.suppress(OSError):
+            if Path(source).is_file() and Path(source).stat().st_size <= MAX_FILE_BYTES:
+                data = Path(source).read_bytes()
+    if data is not None and len(data) <= MAX_FILE_BYTES and data[:4] == b"MThd" and \
+            scan_smf(data, label).notes > max_notes:
+        raise _fail(label, f"has more than {max_notes:,} notes, more than a seed needs; use a shorter excerpt "
+                    "(its last bars are what the model continues).")
+    return read_midi(data if data is not None else source, label)
+
+
 def read_for_storing(data: bytes, name: str, max_notes: int = MAX_SEED_NOTES) -> tuple[Piece, Piece, bytes]:
     """Read a seed's bytes and write it as composer stores pieces: → (the piece as read, the stored copy as it
     reads back, the stored bytes).  A file that reads but whose copy does not (notes shorter than the stored
@@ -510,10 +539,7 @@ def read_for_storing(data: bytes, name: str, max_notes: int = MAX_SEED_NOTES) ->
     nothing unreadable is ever stored.  A plain function of bytes: a worker process can run it, where the
     parse time limit holds.  At most ``max_notes`` notes (counted before parsing): reading, writing and
     reading back a longer file would keep a studio user waiting for seconds."""
-    if len(data) <= MAX_FILE_BYTES and data[:4] == b"MThd" and scan_smf(data, name).notes > max_notes:
-        raise _fail(name, f"has more than {max_notes:,} notes, more than a seed needs; use a shorter excerpt "
-                    "(its last bars are what the model continues).")
-    piece = read_midi(data, name)
+    piece = read_seed(data, name, max_notes)
     stored = piece_to_midi_bytes(piece)
     try:
         copy = read_midi(stored, name)

@@ -221,3 +221,17 @@ def test_the_studio_stores_only_seeds_that_read_back():
 def test_a_tempo_slower_than_midi_can_store_is_written_at_the_slowest():
     slow = Piece(notes=(Note(0, 1, 60, 80),), tempo=60e6 / 0xFFFFFF, time_signature=TimeSignature(4, 4))
     assert read_midi(piece_to_midi_bytes(slow)).tempo == pytest.approx(slow.tempo, rel=1e-3)
+
+
+def test_unknown_chunks_before_a_track_are_skipped_as_the_standard_says():
+    good = smf.simple_file()
+    header, tracks = good[:14], good[14:]
+    piece = read_midi(header + b"ABCD\x00\x00\x00\x05" + b"12345" + tracks + b"\x00\x00")
+    assert piece.notes == read_midi(good).notes
+
+
+def test_running_status_after_a_sysex_is_refused_as_the_parser_reads_it():
+    body = b"\x00\x90\x3c\x50" + b"\x00\xf0\x01\xf7" + b"\x60\x3c\x00" + b"\x00\xff\x2f\x00"
+    data = smf.header(0, 1) + b"MTrk" + len(body).to_bytes(4, "big") + body
+    with pytest.raises(InputError, match="data byte where a status byte must be"):
+        read_midi(data, name="sysex.mid")
