@@ -75,7 +75,8 @@ def free_port() -> int:
 
 
 def serve(port: int, db: Path, log: Path) -> subprocess.Popen:
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "COMPOSER_STUDIO_DB": str(db),
+    # As `./run.sh studio` serves it (MALLOC_ARENA_MAX=2: fewer glibc memory pools for the handler threads).
+    env = {"MALLOC_ARENA_MAX": "2", **os.environ, "GRADIO_SERVER_PORT": str(port), "COMPOSER_STUDIO_DB": str(db),
            "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
     server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log.open("wb"),
                               stderr=subprocess.STDOUT)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import errno
 import io
 import json
 import os
@@ -76,35 +77,32 @@ def child(argv: list[str]) -> int:
             seen[0] += 1
             return seen[0] == wanted
 
-        if where in ("mid-write", "enospc"):
-            import safetensors.torch
-            from safetensors import SafetensorError
+        tmp_name = f".{name}.safetensors.tmp"
+        target = f"{name}.safetensors" if where == "before-replace" else f"{name}.json"
 
-            real_save = safetensors.torch.save_file
+        class _Os:  # composer.checkpoint's view of os: the same, but fsync and replace can fail or die first
+            def __getattr__(self, attr: str) -> Any:
+                return getattr(os, attr)
 
-            def save_file(tensors: dict, filename: str, metadata: dict | None = None) -> None:
-                if where == "enospc" and hit(filename, f".{name}.safetensors.tmp"):
-                    raise SafetensorError(ENOSPC_TEXT)
-                real_save(tensors, filename, metadata=metadata)
-                if where == "mid-write" and hit(filename, f".{name}.safetensors.tmp"):
-                    os.truncate(filename, os.path.getsize(filename) // 2)
+            @staticmethod
+            def fsync(fd: int) -> None:
+                # checkpoint.save writes the serialized bytes to its temporary file, then syncs it: the moment
+                # to cut the file in half and die ("mid-write"), or to report a full disk ("enospc").
+                path = os.readlink(f"/proc/self/fd/{fd}")
+                if where in ("mid-write", "enospc") and hit(path, tmp_name):
+                    if where == "enospc":
+                        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                    os.ftruncate(fd, os.fstat(fd).st_size // 2)
                     os.kill(os.getpid(), signal.SIGKILL)
+                os.fsync(fd)
 
-            safetensors.torch.save_file = save_file
-        else:
-            target = f"{name}.safetensors" if where == "before-replace" else f"{name}.json"
+            @staticmethod
+            def replace(src: Any, dst: Any) -> None:
+                if where in ("before-replace", "before-json") and hit(dst, target):
+                    os.kill(os.getpid(), signal.SIGKILL)
+                os.replace(src, dst)
 
-            class _Os:  # composer.checkpoint's view of os: the same, but replace can die first
-                def __getattr__(self, attr: str) -> Any:
-                    return getattr(os, attr)
-
-                @staticmethod
-                def replace(src: Any, dst: Any) -> None:
-                    if hit(dst, target):
-                        os.kill(os.getpid(), signal.SIGKILL)
-                    os.replace(src, dst)
-
-            checkpoint.os = _Os()  # type: ignore[assignment]
+        checkpoint.os = _Os()  # type: ignore[assignment]
     return main(argv)
 
 
