@@ -661,6 +661,33 @@ def build_ui(app: StudioApp | None = None):  # -> gr.Blocks
     return demo
 
 
+def serve_in_subprocess(port: int, db: Path, log: Path | None = None, *, env: dict[str, str] | None = None,
+                        wait: float = 120.0):  # -> subprocess.Popen
+    """Start ``python app.py`` as its own process on ``port`` with the database ``db``, and return once it answers
+    (the end-to-end tests and the benchmarks drive it so).  Output goes to ``log``; as `./run.sh studio` does,
+    MALLOC_ARENA_MAX is 2 unless ``env`` or the environment says otherwise."""
+    import subprocess
+    import urllib.request
+
+    settings = {"MALLOC_ARENA_MAX": "2", **os.environ, **(env or {}), "GRADIO_SERVER_PORT": str(port),
+                "COMPOSER_STUDIO_DB": str(db), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    out = log.open("wb") if log else subprocess.DEVNULL
+    server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=settings, stdout=out,
+                              stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                if response.status == 200:
+                    return server
+        except OSError:
+            time.sleep(0.5)
+        if server.poll() is not None:
+            raise RuntimeError(f"the studio stopped at start: {log.read_text()[-3000:] if log else ''}")
+    server.kill()
+    raise RuntimeError(f"the studio did not answer within {wait:g} s")
+
+
 def main() -> None:
     import torch
 

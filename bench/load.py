@@ -37,7 +37,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -46,8 +45,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 import smf  # noqa: E402  (tests/smf.py: MIDI bytes built by hand)
+
+import app  # noqa: E402  (app.serve_in_subprocess)
 
 USERS = 20
 REQUESTS = 10  # per user, not counting /start and the three cross-user attempts
@@ -75,23 +77,7 @@ def free_port() -> int:
 
 
 def serve(port: int, db: Path, log: Path) -> subprocess.Popen:
-    # As `./run.sh studio` serves it (MALLOC_ARENA_MAX=2: fewer glibc memory pools for the handler threads).
-    env = {"MALLOC_ARENA_MAX": "2", **os.environ, "GRADIO_SERVER_PORT": str(port), "COMPOSER_STUDIO_DB": str(db),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log.open("wb"),
-                              stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                if response.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.5)
-        if server.poll() is not None:
-            raise RuntimeError(log.read_text())
-    server.kill()
-    raise RuntimeError("the studio did not answer within 120 s")
+    return app.serve_in_subprocess(port, db, log)  # as `./run.sh studio` serves it (MALLOC_ARENA_MAX=2)
 
 
 def descendants(pid: int) -> list[int]:

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -67,17 +65,8 @@ def over_http(folder: Path) -> dict:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {"GRADIO_SERVER_PORT": str(port), "COMPOSER_STUDIO_DB": str(folder / "http.sqlite3"),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = app.serve_in_subprocess(port, folder / "http.sqlite3")
     try:
-        for _ in range(180):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
         url = f"http://127.0.0.1:{port}/"
         result = {}
         for name, client in (("until_all_takes_arrive", Client(url, verbose=False, download_files=False)),

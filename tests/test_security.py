@@ -15,9 +15,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
-import time
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -382,24 +379,9 @@ def test_the_launched_studio_allows_no_extra_paths(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------------- over HTTP
 
 def serve(port: int, folder: Path) -> subprocess.Popen:
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "COMPOSER_STUDIO_DB": str(folder / "studio.sqlite3"),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    env = dict(os.environ)
     env.pop("GRADIO_ALLOWED_PATHS", None)
-    log = (folder / "server.log").open("wb")
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env, stdout=log,
-                              stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                if response.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.5)
-        if server.poll() is not None:
-            raise RuntimeError((folder / "server.log").read_text())
-    server.kill()
-    raise RuntimeError("the studio did not answer within 90 s")
+    return app.serve_in_subprocess(port, folder / "studio.sqlite3", folder / "server.log", env=env, wait=90)
 
 
 class Studio:

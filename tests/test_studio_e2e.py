@@ -1,17 +1,15 @@
 """End to end: `python app.py` serving on a free port, driven through gradio_client as a script would —
 upload → generate → keep → continue → undo → export, then the same pieces after a server restart."""
 
-import os
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import smf
 
+import app
 from composer.midi_io import read_midi
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,22 +24,7 @@ def take_midi(out, i):
 
 
 def serve(port: int, db: Path) -> subprocess.Popen:
-    env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "COMPOSER_STUDIO_DB": str(db),
-           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                if response.status == 200:
-                    return server
-        except OSError:
-            time.sleep(0.5)
-        if server.poll() is not None:
-            raise RuntimeError(server.stdout.read().decode())
-    server.kill()
-    raise RuntimeError("the studio did not answer within 90 s")
+    return app.serve_in_subprocess(port, db, db.with_suffix(".log"), wait=90)
 
 
 @pytest.fixture
