@@ -92,18 +92,22 @@ class StudioApp:
 
     def __init__(self, store: Store, files: Path, models: Path | None = None, *, render_workers: int = 0) -> None:
         self.store = store
+        self.render_workers = render_workers
         # Rendering (soundfont audio, music21 + verovio scores) is CPU-bound Python that holds the GIL: worker
         # processes let one request's takes use every core.  0: render in the calling thread (tests).
         self.pool = ProcessPoolExecutor(render_workers, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=warm_up) if render_workers else None
-        for _ in range(render_workers):  # start (and warm) the workers now, not at the first user's request
-            self.pool.submit(int)
         self.timings: dict[str, float] = {}  # seconds spent rendering, by kind (read by bench/studio.py)
         self.files = files
         self.files.mkdir(parents=True, exist_ok=True)
         self.models_dir = models
         self._composers: OrderedDict[str, Any] = OrderedDict()  # path → Composer, read-only once loaded
         self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Start (and warm) the render workers now rather than at the first user's request."""
+        for _ in range(self.render_workers):
+            self.pool.submit(int)
 
     # ---------------------------------------------------------------------------------------- models
     def models(self) -> list[str]:
@@ -698,13 +702,17 @@ def main() -> None:
     # SIGTERM (a service manager's stop) ends the server through SystemExit, so the render workers stop with it.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        build_ui(app).queue(default_concurrency_limit=2, max_size=64).launch(
+        demo = build_ui(app).queue(default_concurrency_limit=2, max_size=64)
+        demo.launch(
+            prevent_thread_lock=True,  # serve first, then warm the render workers (they compete for the CPU)
             server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
             server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),
             # Gradio keeps each browser session's State in memory; the pieces live in SQLite, so a bounded
             # number of live sessions is enough (bench/load.py measured ~0.26 MB a session).
             state_session_capacity=2000,
         )  # no allowed_paths: the take files live in the temp folder, whose returned files Gradio serves
+        app.warm_up()
+        demo.block_thread()
     finally:
         if app.pool is not None:
             app.pool.shutdown(wait=False, cancel_futures=True)

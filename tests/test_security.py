@@ -367,6 +367,7 @@ def test_the_launched_studio_allows_no_extra_paths(tmp_path, monkeypatch):
             self.close()
 
     monkeypatch.setattr(gr.Blocks, "launch", launch)
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)  # main() serves until stopped; not here
     threads, handler = torch.get_num_threads(), signal.getsignal(signal.SIGTERM)
     try:
         app.main()
