@@ -485,8 +485,11 @@ def _tree_choices(tree: list[Node], current: str) -> list[tuple[str, str]]:
 
     def walk(node: Node, depth: int) -> None:
         mark = " ◀ current" if node.id == current else (" (kept)" if node.kept and node.parent_id else "")
-        notes = node.metrics.get("notes")
+        notes, made = node.metrics.get("notes"), node.settings
         detail = f", {notes} notes" if notes is not None else ""
+        if made.get("temperature") is not None:  # the settings that made the take, at a glance
+            detail += f" (T {made['temperature']}, top-p {made.get('top_p')}, seed {made.get('seed')}" + \
+                      (", key lock" if made.get("key_lock") else "") + ")"
         out.append((f"{'  ' * depth}{'└ ' if depth else ''}{node.label}{detail}{mark}", node.id))
         for child in children.get(node.id, []):
             walk(child, depth + 1)
