@@ -21,6 +21,7 @@ import os
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import functools
 import hashlib
 import json
 import multiprocessing
@@ -31,9 +32,9 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -82,9 +83,24 @@ class View:
     current: str | None = None  # the current node's id
     takes: list[TakeView] = field(default_factory=list)
     done: bool = False  # the last view of a generation: every take is in it
+    timings: dict[str, float] = field(default_factory=dict)  # a generation's seconds: generation, audio, images
 
 
 # ------------------------------------------------------------------------------------------- the handlers
+
+def _refusals_keep_the_page(handler: Callable[..., View]) -> Callable[..., View]:
+    """A handler ``(self, owner, piece_id, …) → View`` whose bad input (an InputError) becomes the page as it
+    was, with the sentence in the status line: nothing the musician had is lost."""
+
+    @functools.wraps(handler)
+    def wrapped(self: StudioApp, owner: str, piece_id: str | None, *args: Any) -> View:
+        try:
+            return handler(self, owner, piece_id, *args)
+        except InputError as error:
+            return self.view(owner, piece_id, str(error))
+
+    return wrapped
+
 
 class StudioApp:
     """The studio's handlers.  Every method takes the owner id (and the piece being viewed) and returns a
@@ -97,7 +113,6 @@ class StudioApp:
         # processes let one request's takes use every core.  0: render in the calling thread (tests).
         self.pool = ProcessPoolExecutor(render_workers, mp_context=multiprocessing.get_context("spawn"),
                                         initializer=warm_up) if render_workers else None
-        self.timings: dict[str, float] = {}  # seconds spent rendering, by kind (read by bench/studio.py)
         self.files = files
         self.files.mkdir(parents=True, exist_ok=True)
         self.models_dir = models
@@ -189,7 +204,7 @@ class StudioApp:
         """A rendered file of a node (made once, then reused): "roll", "audio" or "score"."""
         path = self._node_dir(node) / TAKE_FILES[kind]
         if not path.exists():
-            self.timings_add(render_take_files(node.midi, node.join, node.label, str(path.parent), (kind,)))
+            render_take_files(node.midi, node.join, node.label, str(path.parent), (kind,))
         return str(path)
 
     def _picture(self, node: Node) -> str | None:
@@ -207,10 +222,6 @@ class StudioApp:
             done.set_result(render_take_files(node.midi, node.join, node.label, folder))
             return done
         return self.pool.submit(render_take_files, node.midi, node.join, node.label, folder)
-
-    def timings_add(self, spent: dict[str, float]) -> None:
-        for kind, seconds in spent.items():
-            self.timings[kind] = self.timings.get(kind, 0.0) + seconds
 
     def _take_view(self, node: Node) -> TakeView:
         m = node.metrics
@@ -239,44 +250,38 @@ class StudioApp:
         return str(path)
 
     # ---------------------------------------------------------------------------------------- seeds
+    @_refusals_keep_the_page
     def upload(self, owner: str, piece_id: str | None, file_path: str | None) -> View:
         """A MIDI file (checked by content and size, not by name) becomes a new piece."""
-        try:
-            if not file_path:
-                raise InputError("Choose a MIDI file (.mid) as the seed first.")
-            path = Path(file_path)
-            size = path.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise InputError(f"The file has {size:,} bytes, above the studio's limit of {MAX_FILE_BYTES:,}; "
-                                 "upload a shorter excerpt.")
-            return self._new_piece(owner, path.stem, path.read_bytes(), path.name)
-        except InputError as error:
-            return self.view(owner, piece_id, str(error))
+        if not file_path:
+            raise InputError("Choose a MIDI file (.mid) as the seed first.")
+        path = Path(file_path)
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"The file has {size:,} bytes, above the studio's limit of {MAX_FILE_BYTES:,}; "
+                             "upload a shorter excerpt.")
+        return self._new_piece(owner, path.stem, path.read_bytes(), path.name)
 
+    @_refusals_keep_the_page
     def example(self, owner: str, piece_id: str | None, name: str | None) -> View:
         """A bundled example seed becomes a new piece."""
         from composer import examples
 
-        try:
-            if not name:
-                raise InputError("Pick an example from the list first.")
-            chosen = {e.name: e for e in examples.EXAMPLES}.get(name)
-            if chosen is None:
-                raise InputError(f"There is no example called {name!r}; pick one from the list.")
-            return self._new_piece(owner, chosen.title, examples.example_path(name).read_bytes(), chosen.name + ".mid")
-        except InputError as error:
-            return self.view(owner, piece_id, str(error))
+        if not name:
+            raise InputError("Pick an example from the list first.")
+        chosen = {e.name: e for e in examples.EXAMPLES}.get(name)
+        if chosen is None:
+            raise InputError(f"There is no example called {name!r}; pick one from the list.")
+        return self._new_piece(owner, chosen.title, examples.example_path(name).read_bytes(), chosen.name + ".mid")
 
+    @_refusals_keep_the_page
     def abc(self, owner: str, piece_id: str | None, text: str | None) -> View:
         """A melody typed in ABC notation becomes a new piece."""
         from composer.score import piece_from_abc
 
-        try:
-            piece = piece_from_abc(text or "")
-            title = next((line[2:].strip() for line in (text or "").splitlines() if line.startswith("T:")), "")
-            return self._new_piece(owner, title or "ABC melody", piece_to_midi_bytes(piece), "ABC melody")
-        except InputError as error:
-            return self.view(owner, piece_id, str(error))
+        piece = piece_from_abc(text or "")
+        title = next((line[2:].strip() for line in (text or "").splitlines() if line.startswith("T:")), "")
+        return self._new_piece(owner, title or "ABC melody", piece_to_midi_bytes(piece), "ABC melody")
 
     def _new_piece(self, owner: str, title: str, data: bytes, name: str) -> View:
         """A seed's MIDI bytes → a new piece.  Read (and its stored copy checked) in a render worker when there
@@ -342,7 +347,6 @@ class StudioApp:
             (piece_to_midi_bytes(t.piece), _join(t, seed_piece), {**common, "take": i + 1}, t.metrics)
             for i, t in enumerate(made)])
         generated = time.monotonic() - started
-        self.timings_add({"generation": generated})
         rendering = [self._render(node) for node in nodes]  # all at once: the workers share them out
         try:
             yield from self._reveal(owner, piece_id, nodes, rendering, started, generated, settings.seed)
@@ -352,63 +356,56 @@ class StudioApp:
 
     def _reveal(self, owner: str, piece_id: str, nodes: list[Node], rendering: list[Future], started: float,
                 generated: float, seed: int) -> Iterator[View]:
-        shown: list[str] = []
+        """One view per take as its files are ready.  The page around the takes (pieces, tree, the piece's
+        picture) is read once; each step adds a take."""
+        page = self.view(owner, piece_id, "", takes=[])
+        timings = {"generation": generated, "audio": 0.0, "images": 0.0}
         for i, node in enumerate(nodes):
-            self.timings_add(rendering[i].result())
-            shown.append(node.id)
-            view = self.view(owner, piece_id, "", takes=shown)
+            for kind, seconds in rendering[i].result().items():
+                timings[kind] += seconds
+            page.takes.append(self._take_view(node))
             done = i + 1 == len(nodes)
-            view.status = (f"{_count(len(nodes), 'take')} ready in {time.monotonic() - started:.1f} s (generation "
-                           f"{generated:.2f} s, random seed {seed}). Keep one to continue from it."
-                           if done else f"Rendering take {i + 2} of {len(nodes)}…")
-            view.done = done
-            yield view
+            status = (f"{_count(len(nodes), 'take')} ready in {time.monotonic() - started:.1f} s (generation "
+                      f"{generated:.2f} s, random seed {seed}). Keep one to continue from it."
+                      if done else f"Rendering take {i + 2} of {len(nodes)}…")
+            yield replace(page, status=status, takes=list(page.takes), done=done, timings=dict(timings))
 
     # ---------------------------------------------------------------------------------------- the tree
+    @_refusals_keep_the_page
     def keep(self, owner: str, piece_id: str | None, node_id: str | None) -> View:
         """Keep a take: it joins the piece, and the next round continues from it."""
-        try:
-            if not node_id:
-                raise InputError("Generate takes first, then keep the one you like.")
-            record = self.store.keep(owner, node_id)
-            label = self.store.node(owner, node_id).label
-            return self.view(record.owner, record.id, f"Kept {label}; the next takes continue from it.")
-        except InputError as error:
-            return self.view(owner, piece_id, str(error))
+        if not node_id:
+            raise InputError("Generate takes first, then keep the one you like.")
+        record = self.store.keep(owner, node_id)
+        label = self.store.node(owner, node_id).label
+        return self.view(record.owner, record.id, f"Kept {label}; the next takes continue from it.")
 
+    @_refusals_keep_the_page
     def undo(self, owner: str, piece_id: str | None) -> View:
         """Step back to the point before the last kept take (its takes are offered again)."""
-        try:
-            if not piece_id:
-                raise InputError("There is no piece to undo in; bring a seed first.")
-            before = self.store.piece(owner, piece_id).current_id
-            record = self.store.undo(owner, piece_id)
-            siblings = [n.id for n in self.store.children(owner, record.current_id)]
-            left = self.store.node(owner, before)
-            same_round = [i for i in siblings if self.store.node(owner, i).settings.get("round")
-                          == left.settings.get("round")]
-            return self.view(owner, record.id, f"Undid {left.label}.", takes=same_round)
-        except InputError as error:
-            return self.view(owner, piece_id, str(error))
+        if not piece_id:
+            raise InputError("There is no piece to undo in; bring a seed first.")
+        before = self.store.piece(owner, piece_id).current_id
+        record = self.store.undo(owner, piece_id)
+        left = self.store.node(owner, before)
+        same_round = [n.id for n in self.store.children(owner, record.current_id)
+                      if n.settings.get("round") == left.settings.get("round")]
+        return self.view(owner, record.id, f"Undid {left.label}.", takes=same_round)
 
+    @_refusals_keep_the_page
     def jump(self, owner: str, piece_id: str | None, node_id: str | None) -> View:
         """Go to any point of the history tree (a branch); the next takes continue from there."""
-        try:
-            if not node_id:
-                raise InputError("Pick a point in the history first.")
-            record = self.store.jump(owner, node_id)
-            return self.view(owner, record.id, f"Now at {self.store.node(owner, node_id).label}.")
-        except InputError as error:
-            return self.view(owner, piece_id, str(error))
+        if not node_id:
+            raise InputError("Pick a point in the history first.")
+        record = self.store.jump(owner, node_id)
+        return self.view(owner, record.id, f"Now at {self.store.node(owner, node_id).label}.")
 
+    @_refusals_keep_the_page
     def switch(self, owner: str, piece_id: str | None) -> View:
-        try:
-            if not piece_id:
-                raise InputError("Pick one of your pieces.")
-            record = self.store.piece(owner, piece_id)
-            return self.view(owner, record.id, f"Opened {record.title}.")
-        except InputError as error:
-            return self.view(owner, None, str(error))
+        if not piece_id:
+            raise InputError("Pick one of your pieces.")
+        record = self.store.piece(owner, piece_id)
+        return self.view(owner, record.id, f"Opened {record.title}.")
 
     # ---------------------------------------------------------------------------------------- export / import
     def export_piece(self, owner: str, piece_id: str | None) -> tuple[str, list[str]]:
@@ -441,21 +438,19 @@ class StudioApp:
         path.write_text(json.dumps(data))
         return f"Exported {len(data['pieces'])} piece(s) with their history.", str(path)
 
+    @_refusals_keep_the_page
     def import_session(self, owner: str, piece_id: str | None, file_path: str | None) -> View:
         """A session file (from Export session) adds its pieces, with their history, to this browser's."""
-        try:
-            if not file_path:
-                raise InputError("Choose a session file (.json) exported from the studio.")
-            path = Path(file_path)
-            from composer.studio import MAX_SESSION_BYTES
+        if not file_path:
+            raise InputError("Choose a session file (.json) exported from the studio.")
+        path = Path(file_path)
+        from composer.studio import MAX_SESSION_BYTES
 
-            if path.stat().st_size > MAX_SESSION_BYTES:
-                raise InputError(f"The session file is above {MAX_SESSION_BYTES:,} bytes; export fewer pieces.")
-            records = self.store.import_session(owner, path.read_bytes())
-            return self.view(owner, records[0].id if records else piece_id,
-                             f"Imported {len(records)} piece(s) with their history.")
-        except InputError as error:
-            return self.view(owner, piece_id, str(error))
+        if path.stat().st_size > MAX_SESSION_BYTES:
+            raise InputError(f"The session file is above {MAX_SESSION_BYTES:,} bytes; export fewer pieces.")
+        records = self.store.import_session(owner, path.read_bytes())
+        return self.view(owner, records[0].id if records else piece_id,
+                         f"Imported {len(records)} piece(s) with their history.")
 
 
 # ------------------------------------------------------------------------------------------- helpers
@@ -504,11 +499,16 @@ def _file_stem(title: str) -> str:
     return stem or "piece"
 
 
+def files_folder(db: Path) -> Path:
+    """Where a studio on the database ``db`` keeps its rendered take files (in the temp folder, so Gradio serves
+    them without allowed_paths; one folder per database)."""
+    return Path(tempfile.gettempdir()) / "composer-studio" / hashlib.sha1(str(db).encode()).hexdigest()[:12]
+
+
 def default_app() -> StudioApp:
     db = default_store_path()
-    files = Path(tempfile.gettempdir()) / "composer-studio" / hashlib.sha1(str(db).encode()).hexdigest()[:12]
     models = Path(os.environ.get("COMPOSER_MODELS", ROOT / "models"))
-    return StudioApp(Store(db), files, models, render_workers=min(2, os.cpu_count() or 1))
+    return StudioApp(Store(db), files_folder(db), models, render_workers=min(2, os.cpu_count() or 1))
 
 
 def browser_secret(db: str) -> str:

@@ -49,11 +49,10 @@ def in_process(folder: Path) -> dict:
     list(studio.generate(owner, pieces[0], BARS, TAKES, 1.0, 0.95, 0, False, False, app.SHIPPED))  # warm up
     rows = []
     for i in range(REQUESTS):
-        studio.timings.clear()
         started = time.perf_counter()
         views = list(studio.generate(owner, pieces[i % len(pieces)], BARS, TAKES, 1.0, 0.95, 100 + i, False, False,
                                      app.SHIPPED))
-        rows.append({"total": time.perf_counter() - started, **studio.timings})
+        rows.append({"total": time.perf_counter() - started, **views[-1].timings})
         assert len(views[-1].takes) == TAKES, views[-1].status
     studio.pool.shutdown()
     return {k: percentiles([r[k] for r in rows]) for k in rows[0]}

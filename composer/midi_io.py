@@ -288,8 +288,11 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def read_midi(source: str | os.PathLike[str] | bytes, name: str | None = None) -> Piece:
+def read_midi(source: str | os.PathLike[str] | bytes, name: str | None = None, *,
+              max_notes: int | None = None) -> Piece:
     """Read a MIDI file (a path, or its bytes) into a :class:`Piece`, or raise :class:`InputError`.
+
+    ``max_notes``: a lower note limit for this use (a seed to continue), checked by the scan before the parse.
 
     All tracks are merged into one polyphonic stream; each note keeps its track's program.  Drum
     tracks, empty tracks and notes outside the piano range are dropped and said so in ``remarks``.
@@ -320,6 +323,9 @@ def read_midi(source: str | os.PathLike[str] | bytes, name: str | None = None) -
         raise _fail(label, f"is {len(data):,} bytes, above composer's limit of {MAX_FILE_BYTES:,}; use a shorter "
                     "excerpt as the seed.")
     scan = scan_smf(data, label)
+    if max_notes is not None and scan.notes > max_notes:
+        raise _fail(label, f"has more than {max_notes:,} notes, more than a seed needs; use a shorter excerpt "
+                    "(its last bars are what the model continues).")
     import pretty_midi  # the parse proper; imported here so that a refusal stays cheap
 
     if sum(b - a for a, b in scan.spans) != len(data):
@@ -517,19 +523,9 @@ MAX_SEED_NOTES = 10_000  # a seed to continue: the model conditions on its last 
 
 def read_seed(source: str | os.PathLike[str] | bytes, name: str | None = None,
               max_notes: int = MAX_SEED_NOTES) -> Piece:
-    """:func:`read_midi` for a seed to continue: files of more than ``max_notes`` notes are refused after the
-    cheap scan, before the parse (the model conditions on the last 512 events anyway)."""
-    data = source if isinstance(source, bytes) else None
-    label = name or ("the uploaded file" if data is not None else Path(source).name)
-    if data is None:
-        with contextlib.suppress(OSError):
-            if Path(source).is_file() and Path(source).stat().st_size <= MAX_FILE_BYTES:
-                data = Path(source).read_bytes()
-    if data is not None and len(data) <= MAX_FILE_BYTES and data[:4] == b"MThd" and \
-            scan_smf(data, label).notes > max_notes:
-        raise _fail(label, f"has more than {max_notes:,} notes, more than a seed needs; use a shorter excerpt "
-                    "(its last bars are what the model continues).")
-    return read_midi(data if data is not None else source, label)
+    """:func:`read_midi` for a seed to continue: at most ``max_notes`` notes (the model conditions on the last
+    512 events anyway, and reading more keeps a user waiting)."""
+    return read_midi(source, name, max_notes=max_notes)
 
 
 def read_for_storing(data: bytes, name: str, max_notes: int = MAX_SEED_NOTES) -> tuple[Piece, Piece, bytes]:

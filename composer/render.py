@@ -15,15 +15,18 @@ from __future__ import annotations
 import importlib.resources
 import io
 import math
+import os
 import re
 import threading
+import time
 import wave
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-from composer.midi_io import piece_to_midi_bytes
-from composer.piece import Piece
+from composer.midi_io import piece_to_midi_bytes, read_midi
+from composer.piece import Note, Piece, TimeSignature
 
 
 @dataclass(frozen=True)
@@ -306,8 +309,6 @@ TAKE_FILES = {"audio": "take.wav", "roll": "roll.png", "score": "score.svg"}
 def take_window(piece: Piece, join: float | None, context_bars: int = CONTEXT_BARS) -> Piece:
     """The part of a piece to listen to or read for a take whose new notes start at ``join``: from
     ``context_bars`` bars before the join's bar, moved to start at a bar line (the whole piece without a join)."""
-    from dataclasses import replace
-
     if join is None:
         return piece
     bar = piece.time_signature.bar_beats
@@ -325,12 +326,6 @@ def render_take_files(midi: bytes, join: float | None, title: str, folder: str,
     there are kept.  ``midi``: the whole piece so far; ``join``: where the take's new notes begin.  Each file
     appears whole or not at all.  → seconds spent: {"audio": …, "images": …}.  A plain function of bytes,
     so that a worker process can run it."""
-    import os
-    import time
-    from pathlib import Path
-
-    from composer.midi_io import read_midi
-
     piece = read_midi(midi, name=title)
     window = take_window(piece, join)
     makers = {"audio": lambda: render_wav(window, preview=True).wav,
@@ -354,12 +349,6 @@ def render_take_files(midi: bytes, join: float | None, title: str, folder: str,
 def warm_up() -> None:
     """A render worker's start: leave with the process that started it, and pay the imports (music21,
     verovio, the soundfont) before the first take."""
-    import os
-    import threading
-    import time
-
-    from composer.piece import Note, TimeSignature
-
     parent = os.getppid()
 
     def follow_parent() -> None:

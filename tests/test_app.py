@@ -200,3 +200,21 @@ def test_the_model_picker_offers_checkpoints_in_the_models_folder(tmp_path):
         views = list(studio.generate(owner, piece, 1, 2, 1.0, 0.95, 3, False, False, "my-folk/best.safetensors"))
         assert "2 takes ready" in views[-1].status
         assert "my-folk/best.safetensors" in views[-1].takes[0].metrics  # the take says which model made it
+
+
+def test_closing_a_generation_cancels_the_renders_still_queued(tmp_path):
+    """What Gradio does on Cancel: it closes the handler's generator.  The takes stay in the history; the
+    renders not yet handed to the worker process are cancelled (one worker: besides the take on screen, at
+    most the one it runs and the ones its executor has already queued for it run on)."""
+    with Store(tmp_path / "studio.sqlite3") as store:
+        studio = app.StudioApp(store, tmp_path / "files", render_workers=1)
+        owner = studio.start(None).owner
+        piece = studio.example(owner, None, "bach-bwv269").piece_id
+        running = studio.generate(owner, piece, 32, 8, 1.0, 0.95, 5, False, False, app.SHIPPED)
+        assert next(running).takes == []  # generating
+        assert len(next(running).takes) == 1  # the first take is on screen
+        running.close()
+        studio.pool.shutdown(wait=True)  # whatever was handed to the worker finishes
+        assert len(store.tree(owner, piece)) == 1 + 8
+        rendered = list((tmp_path / "files").glob("*/take.wav"))
+        assert 1 <= len(rendered) <= 4  # of 8
