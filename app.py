@@ -226,9 +226,11 @@ class StudioApp:
     def _take_view(self, node: Node) -> TakeView:
         m = node.metrics
         share = "—" if m.get("share_in_key") is None else f"{100 * m['share_in_key']:.0f} %"
+        # the key heard in the seed's last bars (the one key lock keeps); takes made before it was recorded: "key"
+        key = m.get("key") if isinstance(m.get("key"), str) else "key"
         repeat = m.get("longest_repeat") or {}
         rng = m.get("pitch_range")
-        lines = [f"{m.get('notes', 0)} new notes over {m.get('bars', 0)} bars · {share} in key · "
+        lines = [f"{m.get('notes', 0)} new notes over {m.get('bars', 0)} bars · {share} in {key} · "
                  f"{m.get('bits_per_note', 0):.2f} bits/note",
                  f"range {rng[0]}–{rng[1]}" if rng else "no notes",
                  f"longest repeat: {repeat.get('phrase_notes', 0)} notes × {repeat.get('times_in_a_row', 1)}"]
@@ -564,7 +566,7 @@ def build_ui(app: StudioApp | None = None):  # -> gr.Blocks
                 with gr.Row():
                     seed = gr.Number(value=0, precision=0, label="Random seed", minimum=0)
                     random_seed = gr.Checkbox(value=True, label="Random")
-                key_lock = gr.Checkbox(label="Key lock (stay in the seed's scale)")
+                key_lock = gr.Checkbox(label="Key lock (stay in the key of the seed's last bars)")
                 model = gr.Dropdown(app.models(), value=SHIPPED, label="Model")
                 with gr.Row():
                     go = gr.Button("Generate takes", variant="primary", elem_id="generate")

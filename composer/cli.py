@@ -105,7 +105,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.continuations:
         from composer.generate import Composer
 
-        result = evaluate.continuations(Composer(args.model), args.reference, seeds=args.seeds,
+        result = evaluate.continuations(Composer(args.model), args.reference, seeds=args.seeds, split=args.split,
+                                        key_lock=args.key_lock, key_strength=args.key_strength,
                                         progress=not args.json)
         _emit(result, args)
         return 0
@@ -173,7 +174,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         raise InputError(f"Unknown output format {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}.")
     settings = Settings(bars=None if args.notes else args.bars, notes=args.notes, variations=args.variations,
                         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                        key_lock=args.key_lock).validate()
+                        key_lock=args.key_lock,
+                        **({} if args.key_strength is None else {"key_strength": args.key_strength})).validate()
     files = _seed_files(args.seeds)
     if not files:
         raise InputError("No seed files found; name MIDI files or folders that contain them.")
@@ -289,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--continuations", action="store_true",
                    help="the musical check: continue the first 8 bars of test pieces, compare with the truth")
     e.add_argument("--seeds", type=int, default=50, help="with --continuations: how many test pieces")
+    e.add_argument("--split", default="test", choices=["train", "valid", "test"],
+                   help="with --continuations: the split the seeds come from (default: test)")
+    e.add_argument("--key-lock", action="store_true", help="with --continuations: generate with key lock")
+    e.add_argument("--key-strength", type=float, help="with --key-lock: the weight of the key's scale-degree "
+                   "profile (default: the generator's)")
     e.add_argument("--ngram-order", type=int, default=4)
     e.add_argument("--json", action="store_true", help="one JSON object on one line")
     e.add_argument("--write", type=Path, help="also write the result as JSON to this file")
@@ -304,7 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top-k", type=int, default=0, help="0: off")
     g.add_argument("--top-p", type=float, default=0.95, help="1: off")
     g.add_argument("--seed", type=int, default=0, help="random seed: same seed and settings, same notes")
-    g.add_argument("--key-lock", action="store_true", help="keep new pitches in the seed's key")
+    g.add_argument("--key-lock", action="store_true",
+                   help="keep the key heard in the seed's last bars: its scale, and its tonal centre")
+    g.add_argument("--key-strength", type=float,
+                   help="with --key-lock: how strongly the key's tonal centre pulls, 0-4 (0: the scale only; "
+                        "default: composer.generate.KEY_STRENGTH)")
     g.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
     g.add_argument("--format", default="mid", help="comma-separated: mid, musicxml, wav")
     g.add_argument("--continuation-only", action="store_true", help="write the new part alone")

@@ -25,7 +25,7 @@ import torch
 from composer.corpus import read_manifest
 from composer.dataset import Song, collate, iterate_batches, load_songs
 from composer.encoding import PITCH, REST, STEPS_PER_BEAT
-from composer.generate import Settings
+from composer.generate import KEY_STRENGTH, Settings
 from composer.midi_io import read_midi
 from composer.model import ModelConfig, MusicLSTM
 from composer.ngram import NGramModel
@@ -233,8 +233,24 @@ KEY_READINGS = {  # the key-agreement readings reported, each for the takes and 
 }
 
 
+def scale_degree_profiles(data: Path, split: str = "train", limit: int | None = None) -> dict[str, list[float]]:
+    """Share of sounding time on each scale degree (semitones above the tonic) in the pieces of ``split``
+    that state a key, by mode — the source of :data:`composer.generate.KEY_PROFILES`."""
+    totals = {"major": np.zeros(12), "minor": np.zeros(12)}
+    entries = [e for e in read_manifest(data) if e.split == split]
+    for e in entries[:limit]:
+        piece = read_midi(data / e.path)
+        if piece.key is None:
+            continue
+        profile = totals["minor" if piece.key >= 12 else "major"]
+        for n in piece.notes:
+            profile[(n.pitch - piece.key) % 12] += n.duration
+    return {mode: [round(float(x), 4) for x in v / max(v.sum(), 1e-12)] for mode, v in totals.items()}
+
+
 def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int = 8, bars: int = 8,
-                  takes: int = 4, progress: bool = False) -> dict[str, Any]:
+                  takes: int = 4, key_lock: bool = False, key_strength: float | None = None,
+                  split: str = "test", progress: bool = False) -> dict[str, Any]:
     """The musical check of continuations on pieces of the test split.
 
     For each of ``seeds`` test pieces with at least ``seed_bars + bars`` bars: the first ``seed_bars`` bars
@@ -243,7 +259,8 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
     overlap, next to a real-vs-real reference (the true continuation of another test piece in the same key),
     and how many takes are caught in a loop (a phrase of ≥ 8 notes repeated ≥ 4 times in a row).
     """
-    entries = [e for e in read_manifest(data) if e.split == "test"]
+    entries = [e for e in read_manifest(data) if e.split == split]
+    lock = {"key_lock": key_lock} if key_strength is None else {"key_lock": key_lock, "key_strength": key_strength}
     candidates = []
     for e in sorted(entries, key=lambda e: e.content_hash):  # a fixed, collection-mixed order
         piece = read_midi(data / e.path)
@@ -265,7 +282,8 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
     total_takes = 0
     for i, (e, piece, seed_notes, true_next, seed_key) in enumerate(candidates):
         seed_piece = piece.with_notes(tuple(seed_notes))
-        generated = composer.continue_piece(seed_piece, Settings(bars=bars, variations=takes, seed=i), key=seed_key)
+        generated = composer.continue_piece(seed_piece, Settings(bars=bars, variations=takes, seed=i, **lock),
+                                            key=seed_key)
         true_pcs, true_len = _profiles(true_next)
         true_relations.append(key_relation(seed_key, estimate_key(piece.with_notes(tuple(true_next)))))
         true_piece_keys.append(estimate_key(piece.with_notes(tuple(seed_notes + true_next))) == seed_key)
@@ -290,6 +308,7 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
                 "pc_overlap": _overlap(pcs, true_pcs), "length_overlap": _overlap(lengths, true_len),
                 "ref_pc_overlap": ref[0] if ref else None, "ref_length_overlap": ref[1] if ref else None,
                 "share_in_key": take.metrics.get("share_in_key"), "looped": looped,
+                "bits_per_note": take.metrics["bits_per_note"],
             })
         if progress:
             print(f"continuations: {i + 1}/{len(candidates)} {e.path}", flush=True)
@@ -305,12 +324,16 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
     ref_pc = float(np.mean([r["ref_pc_overlap"] for r in with_ref])) if with_ref else float("nan")
     ref_ln = float(np.mean([r["ref_length_overlap"] for r in with_ref])) if with_ref else float("nan")
     return {
+        "split": split, "key_lock": key_lock,
+        "key_strength": None if not key_lock else (key_strength if key_strength is not None else KEY_STRENGTH),
         "seeds": len(candidates), "takes": total_takes, **keys,
         "pitch_class_overlap": round(pc, 4), "reference_pitch_class_overlap": round(ref_pc, 4),
         "pitch_class_ratio": round(pc / ref_pc, 4),
         "note_length_overlap": round(ln, 4), "reference_note_length_overlap": round(ref_ln, 4),
         "note_length_ratio": round(ln / ref_ln, 4),
         "looped_share": round(loops / max(1, total_takes), 4),
+        # how far the takes stray from the model: its bits per note on its own takes (key lock raises it)
+        "take_bits_per_note": round(float(np.mean([r["bits_per_note"] for r in rows])), 4),
         "mean_share_in_key": round(float(np.mean([r["share_in_key"] for r in rows if r["share_in_key"] is not None])),
                                    4),
     }

@@ -11,7 +11,11 @@ The seed's events go through the model in one batched forward (``nn.LSTM``); gen
 PyTorch's default CPU LSTM kernel is slow at batch 1 (bench/generation.py measures both, and what int8
 costs in bits per note).  Every field is sampled in the model's order
 (shift, duration, pitch, velocity) with temperature, top-k and top-p; key lock and pitch range mask
-the pitch distribution.  The same seed and settings give the same notes.
+the pitch distribution.  Key lock keeps the key the seed's last bars are heard in (music21's analysis):
+pitches outside its scale are masked, and the model's pitch distribution is multiplied by the key's
+scale-degree profile (how long each degree sounds in the corpus's pieces in that mode) raised to
+``Settings.key_strength`` — so a take keeps the seed's tonal centre as well as its scale.  The same
+seed and settings give the same notes.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from composer.encoding import (
 )
 from composer.errors import InputError
 from composer.model import MAX_BAR, MAX_POSITION, NO_KEY, SIZES, MusicLSTM
-from composer.piece import Piece
+from composer.piece import Piece, key_name
 
 SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "shipped"
 MAX_VARIATIONS = 16
@@ -52,6 +56,17 @@ LN2 = math.log(2)
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 9, 10, 11)  # natural minor with the raised 6th and 7th (melodic, harmonic)
+# Share of sounding time on each scale degree (0 = tonic … 11 semitones up) in the pieces of the embedded
+# corpus's training split, by their stated key: `composer.evaluate.scale_degree_profiles(midi_data)`
+# (tests/test_generate.py checks these against the corpus).  Key lock's prior: the tonic, fifth and
+# third weigh most, so a take stays centred where the seed is and does not drift to the relative key.
+KEY_PROFILES = {
+    "major": (0.2202, 0.002, 0.1486, 0.0144, 0.1589, 0.088, 0.0038, 0.2046, 0.0045, 0.0904, 0.0106, 0.054),
+    "minor": (0.2092, 0.0105, 0.108, 0.1352, 0.015, 0.1281, 0.0036, 0.1755, 0.0602, 0.0159, 0.113, 0.0258),
+}
+KEY_STRENGTH = 2.0  # the best on the validation split (bench/key_lock.py); 0 = the scale mask alone
+MAX_KEY_STRENGTH = 4.0
+HEARD_KEY_BARS = 8  # key lock follows the key of the seed's last bars
 
 
 @dataclass(frozen=True)
@@ -66,6 +81,7 @@ class Settings:
     top_p: float = 0.95  # 1.0: off
     seed: int = 0
     key_lock: bool = False
+    key_strength: float = KEY_STRENGTH  # with key lock: the weight of the key's scale-degree profile
     pitch_range: tuple[int, int] | None = None  # inclusive MIDI pitches
 
     def validate(self) -> Settings:
@@ -81,6 +97,9 @@ class Settings:
             raise InputError(f"The temperature must be above 0 (1.0 is the model as trained); got {self.temperature}.")
         if not 0 < self.top_p <= 1:
             raise InputError(f"top-p must be in (0, 1] (1 turns it off); got {self.top_p}.")
+        if not 0 <= self.key_strength <= MAX_KEY_STRENGTH:
+            raise InputError(f"The key-lock strength must be 0 to {MAX_KEY_STRENGTH:g} (0: scale only); "
+                             f"got {self.key_strength}.")
         if self.top_k < 0:
             raise InputError(f"top-k must be 0 (off) or a positive number of choices; got {self.top_k}.")
         if self.pitch_range is not None:
@@ -212,6 +231,31 @@ def scale_mask(key: int | None) -> torch.Tensor:
     return mask
 
 
+def key_prior(key: int | None, strength: float) -> torch.Tensor:
+    """(pitch ids,) log-weights added to the pitch logits under key lock: ``strength`` × log of the key's
+    scale-degree profile (0 for the rest event and without a key)."""
+    prior = torch.zeros(SIZES[PITCH])
+    if key is None or key == NO_KEY or strength == 0:
+        return prior
+    profile = torch.tensor(KEY_PROFILES["minor" if key >= 12 else "major"], dtype=torch.float64)
+    logs = strength * torch.log(profile / profile.sum())
+    degrees = (torch.arange(REST) + PITCH_LOW - key % 12) % 12
+    prior[:REST] = logs[degrees].float()
+    return prior
+
+
+def heard_key(piece: Piece, bars: int = HEARD_KEY_BARS) -> int | None:
+    """The key music21 hears in the piece's last ``bars`` bars (the whole piece when they hold fewer than
+    8 notes); None for a piece with no notes."""
+    if not piece.notes:
+        return None
+    from composer.score import estimate_key
+
+    last = max(n.start for n in piece.notes)
+    window = tuple(n for n in piece.notes if n.start >= last - bars * piece.time_signature.bar_beats)
+    return estimate_key(piece.with_notes(window if len(window) >= 8 else piece.notes))
+
+
 def in_key_share(pitches: list[int], key: int | None) -> float | None:
     if key is None or not pitches:
         return None
@@ -288,14 +332,19 @@ class Composer:
     @torch.no_grad()
     def continue_piece(self, seed: Piece, settings: Settings, *, key: int | None = None,
                        deadline: float | None = None) -> list[Take]:
-        """K continuations of ``seed``.  ``key`` (a key number) is used for key lock and metrics when the seed
-        states none (the caller estimates it); the seed's stated key wins.  ``deadline`` (a
+        """K continuations of ``seed``.  ``key`` (a key number) conditions the model when the seed states
+        none (the caller estimates it); the seed's stated key wins, as in training.  Key lock and the takes'
+        share in key use the key music21 hears in the seed's last bars (:func:`heard_key`): a stated
+        signature often says less (a DAW's default C major, a modal tune's signature).  ``deadline`` (a
         ``time.monotonic()`` instant): past it, generation stops with an :class:`InputError` (a server's
         per-request time cap)."""
         settings.validate()
         events, start, context_note = self._seed_events(seed)
         k = settings.variations
         key = seed.key if seed.key is not None else key
+        lock_key = heard_key(seed)
+        if settings.key_lock and lock_key is not None:
+            key = lock_key  # the model is told the key it is to keep
         key_id = NO_KEY if key is None else key
         bar = bar_steps(events.time_signature)
         if settings.bars and settings.bars * bar > MAX_BEATS * STEPS_PER_BEAT:
@@ -313,8 +362,10 @@ class Composer:
         # Rest events take steps too: leave room for them (the loop stops at the asked notes or bars).
         max_steps = 2 * settings.notes if settings.notes else (settings.bars or 1) * bar
         pitch_ok = torch.ones(SIZES[PITCH], dtype=torch.bool)
-        if settings.key_lock and key is not None:
-            pitch_ok &= scale_mask(key)
+        prior = torch.zeros(SIZES[PITCH])
+        if settings.key_lock and lock_key is not None:
+            pitch_ok &= scale_mask(lock_key)
+            prior = key_prior(lock_key, settings.key_strength)
         if settings.pitch_range:
             low, high = settings.pitch_range
             ids = torch.arange(SIZES[PITCH])
@@ -354,7 +405,7 @@ class Composer:
             raw = m.pitch_logits(zp, shift, pos, dur, key_t, ref)
             allowed = pitch_ok.expand(k, -1) & (seed_end[None, :] <= (time + shift)[:, None].double())
             allowed[:, REST] = shift == MAX_SHIFT  # a rest event only where the shift is the longest
-            pitch = self._sample(raw.masked_fill(~allowed, -math.inf), settings, generator)
+            pitch = self._sample(raw.masked_fill(~allowed, -math.inf) + prior, settings, generator)
             logprob += torch.log_softmax(raw.double(), -1).gather(1, pitch[:, None]).squeeze(1) * ~done
             raw = m.velocity_logits(zv, shift, pos, dur, pitch)
             vel = self._sample(raw, settings, generator)
@@ -376,7 +427,7 @@ class Composer:
             h, state = self.stepper.step(x, state)
         sampled = torch.stack(steps, 1).numpy() if steps else np.zeros((k, 0, 4), dtype=np.int64)  # (k, S, 4)
         kept = torch.stack(active, 1).numpy() if active else np.zeros((k, 0), dtype=bool)
-        return [self._take(seed, events, sampled[i][kept[i]], float(logprob[i]), key, context_note)
+        return [self._take(seed, events, sampled[i][kept[i]], float(logprob[i]), lock_key, context_note)
                 for i in range(k)]
 
     @staticmethod
@@ -408,6 +459,7 @@ class Composer:
         metrics: dict[str, object] = {
             "notes": len(new_notes),
             "bars": continuation.bars,
+            "key": key_name(key),  # the key heard in the seed's last bars: the one key lock keeps
             "share_in_key": None if share is None else round(share, 4),
             "pitch_range": [min(pitches), max(pitches)] if pitches else None,
             "longest_repeat": {"phrase_notes": length, "times_in_a_row": repeats},

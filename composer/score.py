@@ -24,10 +24,11 @@ def piece_from_score(score: Any, parts: list[int] | None = None, *, program: int
                      default_tempo: float = 100.0) -> Piece:
     """Convert a music21 Score (or Part) to a Piece; ``parts`` picks parts by index (all by default).
 
-    Ties are merged into single notes, chord symbols and grace notes are skipped, a short first measure
-    becomes the pickup (``bar_start``), and the first metronome mark, time signature and key carry over.
+    Ties are merged into single notes, chord symbols and grace notes are skipped, and the first metronome
+    mark and key carry over.  The time signature is the prevailing one, the meter of most of the first part
+    (:func:`_prevailing_meter`), and a short first measure in it becomes the pickup (``bar_start``).
     """
-    from music21 import chord, harmony, key, meter, note, stream, tempo
+    from music21 import chord, harmony, key, note, stream, tempo
 
     score = score.stripTies(inPlace=False)
     all_parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
@@ -54,13 +55,7 @@ def piece_from_score(score: Any, parts: list[int] | None = None, *, program: int
     flat = all_parts[0].flatten()
     marks = list(score.flatten().getElementsByClass(tempo.MetronomeMark))
     bpm = float(marks[0].getQuarterBPM()) if marks and marks[0].number else default_tempo
-    signatures = list(flat.getElementsByClass(meter.TimeSignature))
-    ts = TimeSignature(signatures[0].numerator, signatures[0].denominator) if signatures else TimeSignature()
-    ts = ts.midi_compatible()  # ABC allows meters like 3/3 that MIDI cannot state
-    measures = list(all_parts[0].getElementsByClass(stream.Measure))
-    bar_start = 0.0
-    if len(measures) > 1 and 0 < float(measures[1].offset) < ts.bar_beats - 1e-9:
-        bar_start = float(measures[1].offset)
+    ts, bar_start = _prevailing_meter(all_parts[0])
 
     key_number = None
     keys = list(flat.getElementsByClass(key.KeySignature))
@@ -79,6 +74,64 @@ def piece_from_score(score: Any, parts: list[int] | None = None, *, program: int
                 chosen_key = major
             key_number = _key_number(chosen_key.tonic.pitchClass, chosen_key.mode)
     return Piece(notes=tuple(notes), tempo=bpm, time_signature=ts, bar_start=bar_start, key=key_number)
+
+
+def _meter_spans(part: Any) -> list[tuple[float, float, TimeSignature]]:
+    """(offset, length, governing meter) of each measure of ``part`` in time order, or of each stretch
+    between time signatures when the part has no measures.
+
+    The signatures are followed through the measures rather than read from ``part.flatten()``: flattening
+    does not keep time order when measures carry signatures, so its first signature can come from the
+    middle of the piece — in ABC tunes, the short bar (1/4, 1/8…) music21 makes of each phrase's pickup.
+    """
+    from music21 import meter, stream
+
+    measures = sorted(part.getElementsByClass(stream.Measure), key=lambda m: float(m.offset))
+    if not measures:
+        flat = part.flatten()
+        signatures = sorted(flat.getElementsByClass(meter.TimeSignature), key=lambda t: float(t.offset))
+        end = float(flat.highestTime)
+        return [(float(t.offset), max(0.0, (float(signatures[i + 1].offset) if i + 1 < len(signatures) else end)
+                                      - float(t.offset)), TimeSignature(t.numerator, t.denominator))
+                for i, t in enumerate(signatures)]
+    outside = list(part.getElementsByClass(meter.TimeSignature))  # a part-level signature, rare
+    # Measures before any signature are in 4/4, as music21 reads them.
+    active = TimeSignature(outside[0].numerator, outside[0].denominator) if outside else TimeSignature()
+    spans = []
+    for m in measures:
+        inside = list(m.getElementsByClass(meter.TimeSignature))
+        if inside:
+            active = TimeSignature(inside[0].numerator, inside[0].denominator)
+        spans.append((float(m.offset), float(m.duration.quarterLength), active))
+        if inside:
+            active = TimeSignature(inside[-1].numerator, inside[-1].denominator)  # a change within the bar
+    return spans
+
+
+def _prevailing_meter(part: Any) -> tuple[TimeSignature, float]:
+    """The meter that governs the most of ``part`` (the earliest of equals) and the pickup, ``bar_start``.
+
+    Folk tunes change meter for a bar or two, and music21 marks their phrase pickups as short bars in meters
+    of their own, so the first signature is often not the tune's meter.  Bars are counted from the first
+    full bar in the chosen meter: a short first bar becomes the pickup, a piece that opens on a full bar
+    has ``bar_start`` 0.
+    """
+    spans = _meter_spans(part)
+    if not spans:
+        return TimeSignature().midi_compatible(), 0.0
+    totals: dict[TimeSignature, float] = {}
+    for _offset, length, signature in spans:
+        totals[signature] = totals.get(signature, 0.0) + length
+    best = max(totals.values())
+    chosen = next(s for s in totals if totals[s] >= best - 1e-9)  # dicts keep first-seen (time) order
+    ts = chosen.midi_compatible()  # ABC allows meters like 3/3 that MIDI cannot state
+    in_meter = [(offset, length) for offset, length, signature in spans if signature == chosen]
+    full = [offset for offset, length in in_meter if abs(length - chosen.bar_beats) < 1e-6]
+    start = full[0] if full else in_meter[0][0]
+    bar_start = start % ts.bar_beats
+    if bar_start < 1e-9 or ts.bar_beats - bar_start < 1e-9:
+        bar_start = 0.0
+    return ts, float(bar_start)
 
 
 # ------------------------------------------------------------------------------------------------ ABC
@@ -232,7 +285,8 @@ def _abc_unreadable(error: Exception) -> InputError:
 
 
 def estimate_key(piece: Piece) -> int | None:
-    """Key number estimated by music21's Krumhansl–Schmuckler analysis of the duration-weighted pitch classes."""
+    """Key number estimated by music21's key analysis (``analyze("key")``: the Aarden–Essen profiles) of the
+    duration-weighted pitch classes."""
     if not piece.notes:
         return None
     from music21 import note, stream

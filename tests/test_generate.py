@@ -8,7 +8,17 @@ import torch
 
 from composer import checkpoint
 from composer.errors import InputError
-from composer.generate import Composer, FastStepper, Settings, _filter, longest_repeat_run, scale_mask
+from composer.generate import (
+    KEY_PROFILES,
+    Composer,
+    FastStepper,
+    Settings,
+    _filter,
+    heard_key,
+    key_prior,
+    longest_repeat_run,
+    scale_mask,
+)
 from composer.model import ModelConfig, MusicLSTM
 from composer.piece import Note, Piece, TimeSignature
 
@@ -119,6 +129,8 @@ def test_repeated_phrases_are_found():
     (Settings(top_p=1.5), "top-p must be in"),
     (Settings(variations=17), "1 to 16 variations"),
     (Settings(bars=4, notes=4), "either in bars or in notes"),
+    (Settings(key_lock=True, key_strength=-1), "key-lock strength must be 0 to 4"),
+    (Settings(key_lock=True, key_strength=9), "key-lock strength must be 0 to 4"),
 ])
 def test_bad_settings_are_one_clear_sentence(composer, settings, message):
     with pytest.raises(InputError, match=message):
@@ -229,3 +241,53 @@ def test_int8_steps_score_real_music_as_the_fp32_model_does():
         int8 = evaluate_songs(model, songs, torch.device("cpu"), batch_events=4096, trunk=trunk)
     assert exact["notes"] == int8["notes"] > 1000
     assert abs(int8["bits_per_note"] - exact["bits_per_note"]) < 0.02
+
+
+def eb_major_tune(stated=0):
+    """A tune in E-flat major (scale runs and arpeggios ending on the tonic) whose file states C major."""
+    pitches = [63, 65, 67, 68, 70, 72, 74, 75, 70, 67, 63, 67, 70, 75, 74, 72, 70, 68, 67, 65, 63, 58, 63]
+    notes = tuple(Note(i * 0.5, 0.5 if i < len(pitches) - 1 else 2.0, p, 80) for i, p in enumerate(pitches))
+    return Piece(notes=notes, key=stated)
+
+
+def test_key_lock_keeps_the_key_heard_in_the_seed_not_a_stated_signature(composer):
+    seed = eb_major_tune(stated=0)  # a DAW's default "C major" on a tune in E-flat
+    assert heard_key(seed) == 3
+    takes = composer.continue_piece(seed, Settings(bars=4, variations=4, seed=5, key_lock=True, temperature=1.5))
+    eb_scale = {3, 5, 7, 8, 10, 0, 2}
+    for take in takes:
+        assert take.metrics["key"] == "Eb major"
+        assert take.metrics["share_in_key"] == 1.0
+        assert {n.pitch % 12 for n in take.continuation.notes} <= eb_scale
+
+
+def test_heard_key_follows_the_last_bars():
+    c_major = [Note(i, 1, p, 80) for i, p in enumerate([60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72] * 3)]
+    a_flat = [Note(36 + 48 + i, 1, p, 80)
+              for i, p in enumerate([68, 70, 72, 73, 75, 73, 72, 70, 68, 72, 75, 80] * 3)]
+    assert heard_key(Piece(notes=tuple(c_major))) == 0
+    assert heard_key(Piece(notes=tuple(c_major + a_flat))) == 8  # 48 beats later: the last 8 bars are in A-flat
+    assert heard_key(Piece(notes=())) is None
+
+
+def test_key_prior_weighs_the_tonic_most_and_leaves_the_rest_event_alone():
+    from composer.encoding import PITCH_LOW, REST
+
+    prior = key_prior(7, 2.0)  # G major
+    assert prior[REST] == 0
+    by_class = {(pid + PITCH_LOW) % 12: float(prior[pid]) for pid in range(REST)}
+    assert max(by_class, key=by_class.get) == 7  # G, the tonic
+    assert by_class[2] > by_class[11] > by_class[1]  # fifth above the third above a chromatic note
+    assert torch.equal(key_prior(7, 0.0), torch.zeros_like(prior))
+    assert torch.allclose(key_prior(19, 1.0) * 2, key_prior(19, 2.0))
+
+
+def test_key_profiles_are_the_corpus_training_split():
+    """The constants in composer.generate match the corpus they were measured on (a sample of it here)."""
+    from composer.evaluate import scale_degree_profiles
+
+    data = Path(__file__).resolve().parent.parent / "midi_data"
+    measured = scale_degree_profiles(data, limit=1500)
+    for mode in ("major", "minor"):
+        assert np.corrcoef(measured[mode], KEY_PROFILES[mode])[0, 1] > 0.97, mode
+        assert max(abs(a - b) for a, b in zip(measured[mode], KEY_PROFILES[mode], strict=True)) < 0.04, mode
