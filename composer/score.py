@@ -112,18 +112,23 @@ def _prevailing_meter(part: Any) -> tuple[TimeSignature, float]:
     """The meter that governs the most of ``part`` (the earliest of equals) and the pickup, ``bar_start``.
 
     Folk tunes change meter for a bar or two, and music21 marks their phrase pickups as short bars in meters
-    of their own, so the first signature is often not the tune's meter.  Bars are counted from the first
-    full bar in the chosen meter: a short first bar becomes the pickup, a piece that opens on a full bar
-    has ``bar_start`` 0.
+    of their own, so the first signature is often not the tune's meter.  A meter of a single bar is not a
+    candidate when another meter recurs: music21 gives an unbarred stretch of an Essen tune (a free-meter
+    line, "M: FREI4/4") one long bar such as 26/4, which can outlast the stated meter's few bars.  Bars are
+    counted from the first full bar in the chosen meter: a short first bar becomes the pickup, a piece that
+    opens on a full bar has ``bar_start`` 0.
     """
     spans = _meter_spans(part)
     if not spans:
         return TimeSignature().midi_compatible(), 0.0
     totals: dict[TimeSignature, float] = {}
+    bars: dict[TimeSignature, int] = {}
     for _offset, length, signature in spans:
         totals[signature] = totals.get(signature, 0.0) + length
-    best = max(totals.values())
-    chosen = next(s for s in totals if totals[s] >= best - 1e-9)  # dicts keep first-seen (time) order
+        bars[signature] = bars.get(signature, 0) + 1
+    candidates = [s for s in totals if bars[s] > 1] or list(totals)  # dicts keep first-seen (time) order
+    best = max(totals[s] for s in candidates)
+    chosen = next(s for s in candidates if totals[s] >= best - 1e-9)  # the earliest of equals
     ts = chosen.midi_compatible()  # ABC allows meters like 3/3 that MIDI cannot state
     in_meter = [(offset, length) for offset, length, signature in spans if signature == chosen]
     full = [offset for offset, length in in_meter if abs(length - chosen.bar_beats) < 1e-6]

@@ -1,14 +1,16 @@
-"""ABC text → Piece (composer.score.piece_from_abc): what a musician types, and what is refused."""
+"""ABC text → Piece (composer.score.piece_from_abc): what a musician types, and what is refused; and the meter
+and pickup composer.score.piece_from_score reads from a music21 score (the corpus's reader)."""
 
 import re
 import time
+from pathlib import Path
 
 import pytest
 
 from composer.errors import InputError
 from composer.midi_io import piece_to_midi_bytes, read_midi
 from composer.piece import TimeSignature
-from composer.score import MAX_ABC_CHARS, piece_from_abc
+from composer.score import MAX_ABC_CHARS, piece_from_abc, piece_from_score
 
 JIG = "X:1\nT:Tune\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2d cBA|"
 
@@ -135,3 +137,89 @@ def test_musicxml_prints_naturals_only_where_a_flat_or_sharp_is_cancelled():
     xml = piece_to_musicxml(piece).decode()
     assert xml.count("<accidental>natural</accidental>") == 1  # the B after the B flat, in the same bar
     assert xml.count("<accidental>flat</accidental>") == 1
+
+
+# ----------------------------------------------------------------------- the meter of a music21 score
+
+def _score(bars: list[tuple[str | None, list[float]]]) -> object:
+    """A one-part music21 Score of measures, each (time signature or None, quarter lengths of its notes)."""
+    from music21 import meter, note, stream
+
+    part = stream.Part()
+    for number, (signature, lengths) in enumerate(bars):
+        measure = stream.Measure(number=number)
+        if signature:
+            measure.append(meter.TimeSignature(signature))
+        for i, length in enumerate(lengths):
+            measure.append(note.Note(60 + (number + i) % 12, quarterLength=length))
+        part.append(measure)
+    score = stream.Score()
+    score.insert(0, part)
+    return score
+
+
+def test_essen_tune_with_phrase_pickups_keeps_its_stated_meter_and_pickup():
+    # essenFolksong/altdeu10.abc X:139 states M: 3/4 and opens on a one-beat pickup; music21 gives each
+    # later phrase's pickup a 1/4 bar, and the corpus used to file the tune under 1/4.
+    from music21 import converter, corpus, meter
+
+    book = Path(str(corpus.getWork("essenFolksong/altdeu10.abc"))).read_text(encoding="latin-1")
+    tune = next(t for t in re.split(r"(?m)^(?=X:)", book) if t.startswith("X:139\n"))
+    assert "M: 3/4" in tune
+    score = converter.parse(tune, format="abc")
+    in_flat_order = [t.ratioString for t in score.parts[0].flatten().getElementsByClass(meter.TimeSignature)]
+    assert in_flat_order[0] == "1/4"  # the trap: the flattened part lists the pickups' signatures first
+    p = piece_from_score(score)
+    assert (p.time_signature, p.bar_start) == (TimeSignature(3, 4), 1.0)
+    assert len(p.notes) == 37 and p.notes[1].start == 1.0  # the first downbeat follows the pickup F
+    back = read_midi(piece_to_midi_bytes(p), name="altdeu10-0139.mid")
+    assert (back.time_signature, back.bar_start) == (TimeSignature(3, 4), 1.0)
+
+
+@pytest.mark.parametrize("pickup", [None, "1/4"], ids=["short bar in 3/4", "pickup in 1/4"])
+def test_pickup_and_a_short_bar_mid_piece_keep_the_main_meter(pickup):
+    bars = [(pickup or "3/4", [1.0]), ("3/4" if pickup else None, [1.0, 1.0, 1.0]), (None, [2.0, 1.0]),
+            (None, [3.0]), ("1/4", [1.0]), ("3/4", [1.0, 2.0]), (None, [1.0, 1.0, 1.0]), (None, [3.0])]
+    p = piece_from_score(_score(bars))
+    assert (p.time_signature, p.bar_start) == (TimeSignature(3, 4), 1.0)
+    assert [n.start for n in p.notes][:4] == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_a_piece_that_opens_on_a_full_bar_has_no_pickup():
+    p = piece_from_score(_score([("6/8", [1.5, 1.5]), (None, [3.0]), ("3/8", [1.5]), ("6/8", [3.0])]))
+    assert (p.time_signature, p.bar_start) == (TimeSignature(6, 8), 0.0)
+
+
+def test_a_meter_change_that_lasts_most_of_the_piece_wins():
+    # Two bars of 4/4 (8 beats), then six of 3/4 (18 beats): 3/4, with bars counted from its first full bar.
+    p = piece_from_score(_score([("4/4", [4.0])] * 2 + [("3/4", [3.0])] + [(None, [3.0])] * 5))
+    assert p.time_signature == TimeSignature(3, 4)
+    assert p.bar_start == 2.0  # the 3/4 downbeats fall on beats 8, 11, 14…: 8 mod 3
+    # The other way round the opening meter stays, and so it does when the two last equally long.
+    p = piece_from_score(_score([("4/4", [4.0])] * 6 + [("3/4", [3.0])] * 2))
+    assert (p.time_signature, p.bar_start) == (TimeSignature(4, 4), 0.0)
+    p = piece_from_score(_score([("4/4", [4.0])] * 3 + [("3/4", [3.0])] * 4))
+    assert p.time_signature == TimeSignature(4, 4)
+
+
+def test_one_long_unbarred_bar_does_not_outweigh_a_recurring_meter():
+    # essenFolksong/han1.abc X:390 (M: 4/4): music21 makes its unbarred last line one 26/4 bar, longer than
+    # the three 4/4 bars before it.
+    p = piece_from_score(_score([("4/4", [4.0])] * 3 + [("26/4", [2.0] * 13)]))
+    assert (p.time_signature, p.bar_start) == (TimeSignature(4, 4), 0.0)
+    # A piece of two bars has no recurring meter: the longer bar's stands.
+    assert piece_from_score(_score([("2/4", [2.0]), ("6/4", [6.0])])).time_signature == TimeSignature(6, 4)
+
+
+def test_a_score_without_measures_keeps_its_signature():
+    from music21 import meter, note, stream
+
+    part = stream.Part()
+    part.insert(0, meter.TimeSignature("6/8"))
+    for i in range(6):
+        part.append(note.Note(60 + i, quarterLength=0.5))
+    p = piece_from_score(part)
+    assert (p.time_signature, p.bar_start) == (TimeSignature(6, 8), 0.0)
+    assert [n.start for n in p.notes] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    bare = stream.Stream([note.Note(60, quarterLength=1.0), note.Note(62, quarterLength=1.0)])
+    assert piece_from_score(bare).time_signature == TimeSignature(4, 4)
