@@ -119,3 +119,30 @@ def test_key_relations_follow_the_circle_of_fifths():
     assert key_relation(c, c_minor) == "parallel"
     assert key_relation(c, f_sharp) == "distant"
     assert key_relation(c, None) == "distant"
+
+
+def test_continuations_check_without_and_with_key_lock(capsys):
+    """`composer evaluate --continuations` on three test pieces with the shipped model: the figures the README
+    quotes are there, in range, and key lock keeps every new note in the key heard in the seed."""
+    results = {}
+    for flags in ([], ["--key-lock"]):
+        assert main(["evaluate", "--continuations", "--seeds", "3", "--json", *flags]) == 0
+        results[bool(flags)] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    off, on = results[False], results[True]
+    for r in (off, on):
+        assert r["split"] == "test" and r["seeds"] == 3 and r["takes"] == 12
+        for name in ("key_agreement", "reference_key_agreement", "key_agreement_same_signature",
+                     "key_agreement_closely_related", "key_kept_by_whole_piece", "looped_share"):
+            assert 0 <= r[name] <= 1, name
+        assert r["pitch_class_ratio"] > 0.5 and r["note_length_ratio"] > 0.5
+        assert 1 < r["take_bits_per_note"] < 6
+    assert off["key_lock"] is False and off["key_strength"] is None
+    assert on["key_lock"] is True and on["key_strength"] == 2.0
+    assert on["mean_share_in_key"] == 1.0
+    assert on["key_agreement_same_signature"] >= off["key_agreement_same_signature"]
+
+
+def test_continuations_refuse_a_bad_key_strength(capsys):
+    assert main(["evaluate", "--continuations", "--seeds", "1", "--key-lock", "--key-strength", "7"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "key-lock strength must be 0 to 4" in err and len(err.splitlines()) == 1
