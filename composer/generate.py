@@ -66,7 +66,8 @@ KEY_PROFILES = {
 }
 KEY_STRENGTH = 2.0  # the best on the validation split (bench/key_lock.py); 0 = the scale mask alone
 MAX_KEY_STRENGTH = 4.0
-HEARD_KEY_BARS = 8  # key lock follows the key of the seed's last bars
+HEARD_KEY_BARS = 8  # key lock follows the key of the seed's last bars …
+MIN_HEARD_NOTES = 8  # … heard in at least this many notes (else the stated key, if any)
 
 
 @dataclass(frozen=True)
@@ -253,7 +254,7 @@ def heard_key(piece: Piece, bars: int = HEARD_KEY_BARS) -> int | None:
 
     last = max(n.start for n in piece.notes)
     window = tuple(n for n in piece.notes if n.start >= last - bars * piece.time_signature.bar_beats)
-    return estimate_key(piece.with_notes(window if len(window) >= 8 else piece.notes))
+    return estimate_key(piece.with_notes(window if len(window) >= MIN_HEARD_NOTES else piece.notes))
 
 
 def in_key_share(pitches: list[int], key: int | None) -> float | None:
@@ -335,14 +336,16 @@ class Composer:
         """K continuations of ``seed``.  ``key`` (a key number) conditions the model when the seed states
         none (the caller estimates it); the seed's stated key wins, as in training.  Key lock and the takes'
         share in key use the key music21 hears in the seed's last bars (:func:`heard_key`): a stated
-        signature often says less (a DAW's default C major, a modal tune's signature).  ``deadline`` (a
+        signature often says less (a DAW's default C major, a modal tune's signature) — except for a seed
+        of fewer than 8 notes that states one.  ``deadline`` (a
         ``time.monotonic()`` instant): past it, generation stops with an :class:`InputError` (a server's
         per-request time cap)."""
         settings.validate()
         events, start, context_note = self._seed_events(seed)
         k = settings.variations
         key = seed.key if seed.key is not None else key
-        lock_key = heard_key(seed)
+        # A handful of notes says little about a key: there the file's stated key, where it has one, is kept.
+        lock_key = seed.key if len(seed.notes) < MIN_HEARD_NOTES and seed.key is not None else heard_key(seed)
         if settings.key_lock and lock_key is not None:
             key = lock_key  # the model is told the key it is to keep
         key_id = NO_KEY if key is None else key

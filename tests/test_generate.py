@@ -291,3 +291,9 @@ def test_key_profiles_are_the_corpus_training_split():
     for mode in ("major", "minor"):
         assert np.corrcoef(measured[mode], KEY_PROFILES[mode])[0, 1] > 0.97, mode
         assert max(abs(a - b) for a, b in zip(measured[mode], KEY_PROFILES[mode], strict=True)) < 0.04, mode
+
+
+def test_key_lock_on_a_few_notes_keeps_the_stated_key(composer):
+    seed = Piece(notes=(Note(0, 1, 62, 80), Note(1, 1, 66, 80), Note(2, 2, 69, 80)), key=2)  # D major, 3 notes
+    for take in composer.continue_piece(seed, Settings(bars=2, variations=2, seed=1, key_lock=True)):
+        assert take.metrics["key"] == "D major" and take.metrics["share_in_key"] == 1.0
