@@ -373,6 +373,9 @@ class Composer:
             low, high = settings.pitch_range
             ids = torch.arange(SIZES[PITCH])
             pitch_ok &= ((ids + PITCH_LOW) >= low) & ((ids + PITCH_LOW) <= high) | (ids == REST)
+            if not pitch_ok[:REST].any():
+                raise InputError(f"No pitch in {low}–{high} belongs to {key_name(lock_key)}, the key key lock "
+                                 "keeps; widen the pitch range or turn key lock off.")
 
         # A new note may not start a pitch that a seed note is still holding: the seed stays exactly as given.
         seed_end = torch.zeros(SIZES[PITCH], dtype=torch.float64)
@@ -407,7 +410,9 @@ class Composer:
             logprob += torch.log_softmax(raw.double(), -1).gather(1, dur[:, None]).squeeze(1) * ~done
             raw = m.pitch_logits(zp, shift, pos, dur, key_t, ref)
             allowed = pitch_ok.expand(k, -1) & (seed_end[None, :] <= (time + shift)[:, None].double())
-            allowed[:, REST] = shift == MAX_SHIFT  # a rest event only where the shift is the longest
+            # A rest event only where the shift is the longest — or where nothing else may sound (a narrow
+            # pitch range whose pitches a seed note still holds): the take then lets the time pass.
+            allowed[:, REST] = (shift == MAX_SHIFT) | ~allowed[:, :REST].any(dim=1)
             pitch = self._sample(raw.masked_fill(~allowed, -math.inf) + prior, settings, generator)
             logprob += torch.log_softmax(raw.double(), -1).gather(1, pitch[:, None]).squeeze(1) * ~done
             raw = m.velocity_logits(zv, shift, pos, dur, pitch)

@@ -297,3 +297,16 @@ def test_key_lock_on_a_few_notes_keeps_the_stated_key(composer):
     seed = Piece(notes=(Note(0, 1, 62, 80), Note(1, 1, 66, 80), Note(2, 2, 69, 80)), key=2)  # D major, 3 notes
     for take in composer.continue_piece(seed, Settings(bars=2, variations=2, seed=1, key_lock=True)):
         assert take.metrics["key"] == "D major" and take.metrics["share_in_key"] == 1.0
+
+
+def test_a_pitch_range_outside_the_locked_key_is_one_sentence(composer):
+    seed = Piece(notes=tuple(Note(i * 0.5, 0.5, p, 80) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72, 67, 60])))
+    with pytest.raises(InputError, match=r"No pitch in 61–61 belongs to C major.*widen the pitch range"):
+        composer.continue_piece(seed, Settings(bars=2, key_lock=True, pitch_range=(61, 61)))
+
+
+def test_a_pitch_range_a_held_seed_note_fills_lets_time_pass(composer):
+    seed = Piece(notes=(Note(0, 1, 62, 80), Note(1, 1, 64, 80), Note(2, 8, 60, 80)))  # C held for 8 beats
+    for take in composer.continue_piece(seed, Settings(bars=3, variations=3, seed=2, pitch_range=(60, 60))):
+        assert all(n.pitch == 60 and n.start >= 10 for n in take.continuation.notes)
+        assert take.piece.notes[:3] == seed.notes
