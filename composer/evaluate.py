@@ -251,13 +251,15 @@ def scale_degree_profiles(data: Path, split: str = "train", limit: int | None = 
 def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int = 8, bars: int = 8,
                   takes: int = 4, key_lock: bool = False, key_strength: float | None = None,
                   split: str = "test", progress: bool = False) -> dict[str, Any]:
-    """The musical check of continuations on pieces of the test split.
+    """The musical check of continuations on pieces of a split (the test split by default).
 
     For each of ``seeds`` test pieces with at least ``seed_bars + bars`` bars: the first ``seed_bars`` bars
     are the seed, ``takes`` continuations of ``bars`` bars are generated and compared with the piece's true
     continuation — key agreement with the seed (music21's analysis), pitch-class and note-length histogram
     overlap, next to a real-vs-real reference (the true continuation of another test piece in the same key),
-    and how many takes are caught in a loop (a phrase of ≥ 8 notes repeated ≥ 4 times in a row).
+    and how many takes are caught in a loop (a phrase of ≥ 8 notes repeated ≥ 4 times in a row).  ``key_lock``
+    (and ``key_strength``, default the generator's) generate with key lock; ``split`` picks the pieces
+    (bench/key_lock.py chooses the strength on "valid" and reports "test").
     """
     entries = [e for e in read_manifest(data) if e.split == split]
     lock = {"key_lock": key_lock} if key_strength is None else {"key_lock": key_lock, "key_strength": key_strength}
