@@ -301,42 +301,38 @@ def run_fuzz(cases: int) -> dict[str, Any]:
     examples: dict[str, list[tuple[int, str, str]]] = {}  # kind → the shortest inputs that show it
     worst = [0.0, ""]
 
+    def attempt(call: Any, accepted: str, refused: str, who: str) -> tuple[Any, str | None]:
+        """Run ``call``; count it as accepted, refused (judging the sentence) or crashed → (result, problem)."""
+        try:
+            result = call()
+        except InputError as error:
+            tally[refused] += 1
+            unclear = hostile.sentence_problem(str(error))
+            if unclear:
+                tally["unclear"] += 1
+                return None, f"unclear refusal{who} ({unclear}): {error}"
+            return None, None
+        except Exception:
+            tally["crashed"] += 1
+            return None, f"{who.strip() or 'read_midi'} crashed: " + traceback.format_exc(limit=4)
+        tally[accepted] += 1
+        return result, None
+
     @settings(max_examples=cases, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
     @given(hostile.fuzz_bytes())
     def case(data: bytes) -> None:
         started = time.perf_counter()
-        try:
-            piece = read_midi(data, name="fuzz.mid")
-            tally["piece"] += 1
+        piece, problem = attempt(lambda: read_midi(data, name="fuzz.mid"), "piece", "refused", "")
+        if piece is not None:
             # What the studio then does with it: store the piece written out again, or refuse it.
             copy_problem = hostile.stored_copy_problem(piece, same_notes=True)
             if copy_problem and "notes instead of" in copy_problem:
                 tally["stored_copy_lossy"] += 1
             elif copy_problem:
                 tally["stored_copy"] += 1
-            problem = None
-            try:
-                read_for_storing(data, "fuzz.mid")
-                tally["studio_stores"] += 1
-            except InputError as error:
-                tally["studio_refuses"] += 1
-                unclear = hostile.sentence_problem(str(error))
-                if unclear:
-                    tally["unclear"] += 1
-                    problem = f"unclear refusal by the studio ({unclear}): {error}"
-            except Exception:
-                tally["crashed"] += 1
-                problem = "the studio's read_for_storing crashed: " + traceback.format_exc(limit=4)
-        except InputError as error:
-            tally["refused"] += 1
-            problem = hostile.sentence_problem(str(error))
-            if problem:
-                tally["unclear"] += 1
-                problem = f"unclear refusal ({problem}): {error}"
-        except Exception:
-            tally["crashed"] += 1
-            problem = traceback.format_exc(limit=4)
+            _, problem = attempt(lambda: read_for_storing(data, "fuzz.mid"), "studio_stores", "studio_refuses",
+                                 " by the studio")
         seconds = time.perf_counter() - started
         if seconds > worst[0]:
             worst[:] = [seconds, data[:64].hex()]

@@ -166,7 +166,7 @@ def _cmd_studio(args: argparse.Namespace) -> int:
 def _cmd_generate(args: argparse.Namespace) -> int:
     import hashlib
 
-    from composer.generate import Composer, Settings
+    from composer.generate import KEY_STRENGTH, Composer, Settings
 
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
@@ -175,7 +175,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     settings = Settings(bars=None if args.notes else args.bars, notes=args.notes, variations=args.variations,
                         temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
                         key_lock=args.key_lock,
-                        **({} if args.key_strength is None else {"key_strength": args.key_strength})).validate()
+                        key_strength=KEY_STRENGTH if args.key_strength is None else args.key_strength).validate()
     files = _seed_files(args.seeds)
     if not files:
         raise InputError("No seed files found; name MIDI files or folders that contain them.")

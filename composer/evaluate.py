@@ -262,7 +262,8 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
     (bench/key_lock.py chooses the strength on "valid" and reports "test").
     """
     entries = [e for e in read_manifest(data) if e.split == split]
-    lock = {"key_lock": key_lock} if key_strength is None else {"key_lock": key_lock, "key_strength": key_strength}
+    strength = KEY_STRENGTH if key_strength is None else key_strength
+    settings = {"bars": bars, "variations": takes, "key_lock": key_lock, "key_strength": strength}
     candidates = []
     for e in sorted(entries, key=lambda e: e.content_hash):  # a fixed, collection-mixed order
         piece = read_midi(data / e.path)
@@ -284,8 +285,7 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
     total_takes = 0
     for i, (e, piece, seed_notes, true_next, seed_key) in enumerate(candidates):
         seed_piece = piece.with_notes(tuple(seed_notes))
-        generated = composer.continue_piece(seed_piece, Settings(bars=bars, variations=takes, seed=i, **lock),
-                                            key=seed_key)
+        generated = composer.continue_piece(seed_piece, Settings(seed=i, **settings), key=seed_key)
         true_pcs, true_len = _profiles(true_next)
         true_relations.append(key_relation(seed_key, estimate_key(piece.with_notes(tuple(true_next)))))
         true_piece_keys.append(estimate_key(piece.with_notes(tuple(seed_notes + true_next))) == seed_key)
@@ -327,7 +327,7 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
     ref_ln = float(np.mean([r["ref_length_overlap"] for r in with_ref])) if with_ref else float("nan")
     return {
         "split": split, "key_lock": key_lock,
-        "key_strength": None if not key_lock else (key_strength if key_strength is not None else KEY_STRENGTH),
+        "key_strength": strength if key_lock else None,
         "seeds": len(candidates), "takes": total_takes, **keys,
         "pitch_class_overlap": round(pc, 4), "reference_pitch_class_overlap": round(ref_pc, 4),
         "pitch_class_ratio": round(pc / ref_pc, 4),

@@ -365,7 +365,7 @@ class Composer:
         # Rest events take steps too: leave room for them (the loop stops at the asked notes or bars).
         max_steps = 2 * settings.notes if settings.notes else (settings.bars or 1) * bar
         pitch_ok = torch.ones(SIZES[PITCH], dtype=torch.bool)
-        prior = torch.zeros(SIZES[PITCH])
+        prior: torch.Tensor | None = None  # key lock's scale-degree weights, added to the pitch logits
         if settings.key_lock and lock_key is not None:
             pitch_ok &= scale_mask(lock_key)
             prior = key_prior(lock_key, settings.key_strength)
@@ -413,7 +413,8 @@ class Composer:
             # A rest event only where the shift is the longest — or where nothing else may sound (a narrow
             # pitch range whose pitches a seed note still holds): the take then lets the time pass.
             allowed[:, REST] = (shift == MAX_SHIFT) | ~allowed[:, :REST].any(dim=1)
-            pitch = self._sample(raw.masked_fill(~allowed, -math.inf) + prior, settings, generator)
+            logits = raw.masked_fill(~allowed, -math.inf)
+            pitch = self._sample(logits if prior is None else logits + prior, settings, generator)
             logprob += torch.log_softmax(raw.double(), -1).gather(1, pitch[:, None]).squeeze(1) * ~done
             raw = m.velocity_logits(zv, shift, pos, dur, pitch)
             vel = self._sample(raw, settings, generator)

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import smf
 import torch
+from test_model import cli_train_args as train_args  # the same tiny training run
 
 from composer import checkpoint
 from composer.cli import main
@@ -74,12 +75,6 @@ def corpus(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("COMPOSER_CACHE", str(tmp_path_factory.mktemp("cache")))
         yield folder
-
-
-def train_args(data, out, *extra):
-    return ["train", "--data", str(data), "--out", str(out), "--hidden", "32", "--layers", "1", "--head-hidden",
-            "16", "--epochs", "3", "--batch-events", "96", "--max-len", "16", "--threads", "1",
-            "--checkpoint-seconds", "0", "--quiet", *extra]
 
 
 def run_main(argv):
