@@ -54,6 +54,7 @@ SHIPPED = "shipped model"
 
 # ------------------------------------------------------------------------------------------- plain views
 
+
 @dataclass
 class TakeView:
     """One take as shown: files to listen to and download, pictures, and its metrics."""
@@ -88,6 +89,7 @@ class View:
 
 # ------------------------------------------------------------------------------------------- the handlers
 
+
 def _refusals_keep_the_page(handler: Callable[..., View]) -> Callable[..., View]:
     """A handler ``(self, owner, piece_id, …) → View`` whose bad input (an InputError) becomes the page as it
     was, with the sentence in the status line: nothing the musician had is lost."""
@@ -111,8 +113,11 @@ class StudioApp:
         self.render_workers = render_workers
         # Rendering (soundfont audio, music21 + verovio scores) is CPU-bound Python that holds the GIL: worker
         # processes let one request's takes use every core.  0: render in the calling thread (tests).
-        self.pool = ProcessPoolExecutor(render_workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=warm_up) if render_workers else None
+        self.pool = (
+            ProcessPoolExecutor(render_workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up)
+            if render_workers
+            else None
+        )
         self.files = files
         self.files.mkdir(parents=True, exist_ok=True)
         self.models_dir = models
@@ -157,8 +162,11 @@ class StudioApp:
         pieces = self.store.pieces(owner)
         if piece_id not in {p.id for p in pieces}:
             piece_id = pieces[0].id if pieces else None
-        return self.view(owner, piece_id, "Welcome back." if pieces else
-                                "Bring a seed: upload a MIDI file, pick an example or type ABC.")
+        return self.view(
+            owner,
+            piece_id,
+            "Welcome back." if pieces else "Bring a seed: upload a MIDI file, pick an example or type ABC.",
+        )
 
     def view(self, owner: str, piece_id: str | None, status: str = "", takes: list[str] | None = None) -> View:
         """The page for ``piece_id``; ``takes`` (node ids) are the takes offered, by default the newest round
@@ -176,10 +184,17 @@ class StudioApp:
             newest = max((n.settings.get("round", "") for n in offered), default="")
             takes = [n.id for n in offered if n.settings.get("round", "") == newest]
         return View(
-            owner=owner, status=status, piece_id=piece_id, pieces=[(p.title, p.id) for p in pieces],
-            report=root.metrics.get("report", ""), summary=self._summary(record, current, by_id),
-            roll=self._picture(current), tree=_tree_choices(tree, current.id), current=current.id,
-            takes=[self._take_view(by_id[t]) for t in takes if t in by_id])
+            owner=owner,
+            status=status,
+            piece_id=piece_id,
+            pieces=[(p.title, p.id) for p in pieces],
+            report=root.metrics.get("report", ""),
+            summary=self._summary(record, current, by_id),
+            roll=self._picture(current),
+            tree=_tree_choices(tree, current.id),
+            current=current.id,
+            takes=[self._take_view(by_id[t]) for t in takes if t in by_id],
+        )
 
     def _summary(self, record: PieceRecord, current: Node, by_id: dict[str, Node]) -> str:
         try:
@@ -191,8 +206,10 @@ class StudioApp:
         while node is not None:
             path.append(node.label)
             node = by_id.get(node.parent_id) if node.parent_id else None
-        return (f"**{record.title}** — at *{current.label}* ({' → '.join(reversed(path))}): {len(piece.notes)} "
-                f"notes, {piece.bars} bars, {piece.tempo:.4g} BPM, {piece.time_signature}")
+        return (
+            f"**{record.title}** — at *{current.label}* ({' → '.join(reversed(path))}): {len(piece.notes)} "
+            f"notes, {piece.bars} bars, {piece.tempo:.4g} BPM, {piece.time_signature}"
+        )
 
     # ---------------------------------------------------------------------------------------- files
     def _node_dir(self, node: Node) -> Path:
@@ -230,19 +247,29 @@ class StudioApp:
         key = m.get("key") if isinstance(m.get("key"), str) else "key"
         repeat = m.get("longest_repeat") or {}
         rng = m.get("pitch_range")
-        lines = [f"{m.get('notes', 0)} new notes over {m.get('bars', 0)} bars · {share} in {key} · "
-                 f"{m.get('bits_per_note', 0):.2f} bits/note",
-                 f"range {rng[0]}–{rng[1]}" if rng else "no notes",
-                 f"longest repeat: {repeat.get('phrase_notes', 0)} notes × {repeat.get('times_in_a_row', 1)}"]
+        lines = [
+            f"{m.get('notes', 0)} new notes over {m.get('bars', 0)} bars · {share} in {key} · "
+            f"{m.get('bits_per_note', 0):.2f} bits/note",
+            f"range {rng[0]}–{rng[1]}" if rng else "no notes",
+            f"longest repeat: {repeat.get('phrase_notes', 0)} notes × {repeat.get('times_in_a_row', 1)}",
+        ]
         s = node.settings
-        lines.append(f"settings: {s.get('bars')} bars, temperature {s.get('temperature')}, top-p {s.get('top_p')}, "
-                     f"seed {s.get('seed')}{', key lock' if s.get('key_lock') else ''}, {s.get('model', SHIPPED)}")
+        lines.append(
+            f"settings: {s.get('bars')} bars, temperature {s.get('temperature')}, top-p {s.get('top_p')}, "
+            f"seed {s.get('seed')}{', key lock' if s.get('key_lock') else ''}, {s.get('model', SHIPPED)}"
+        )
         if m.get("context"):
             lines.append(str(m["context"]))
         score = self._asset(node, "score")
-        return TakeView(node_id=node.id, title=node.label, audio=self._asset(node, "audio"),
-                        midi=self._named_midi(node), roll=self._asset(node, "roll"),
-                        score=Path(score).read_text(), metrics=" · ".join(lines[:1]) + "\n\n" + "\n\n".join(lines[1:]))
+        return TakeView(
+            node_id=node.id,
+            title=node.label,
+            audio=self._asset(node, "audio"),
+            midi=self._named_midi(node),
+            roll=self._asset(node, "roll"),
+            score=Path(score).read_text(),
+            metrics=" · ".join(lines[:1]) + "\n\n" + "\n\n".join(lines[1:]),
+        )
 
     def _named_midi(self, node: Node) -> str:
         # The label may come from an imported session file: only letters, digits, '-' and '_' reach the name.
@@ -260,8 +287,10 @@ class StudioApp:
         path = Path(file_path)
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
-            raise InputError(f"The file has {size:,} bytes, above the studio's limit of {MAX_FILE_BYTES:,}; "
-                             "upload a shorter excerpt.")
+            raise InputError(
+                f"The file has {size:,} bytes, above the studio's limit of {MAX_FILE_BYTES:,}; "
+                "upload a shorter excerpt."
+            )
         return self._new_piece(owner, path.stem, path.read_bytes(), path.name)
 
     @_refusals_keep_the_page
@@ -297,14 +326,25 @@ class StudioApp:
         report = seed_report(piece, name)
         text = report.to_text()
         # An estimated key goes in the metrics (the generator's key); the stored seed stays as given.
-        record = self.store.new_piece(owner, title, stored,
-                                      {"report": "```\n" + text + "\n```", "key": report.key_number})
+        record = self.store.new_piece(
+            owner, title, stored, {"report": "```\n" + text + "\n```", "key": report.key_number}
+        )
         return self.view(owner, record.id, f"Read {report.notes} notes from {name}. Now generate takes.")
 
     # ---------------------------------------------------------------------------------------- generation
-    def generate(self, owner: str, piece_id: str | None, bars: float, takes: float, temperature: float,
-                 top_p: float, seed: float | None, random_seed: bool, key_lock: bool, model: str | None
-                 ) -> Iterator[View]:
+    def generate(
+        self,
+        owner: str,
+        piece_id: str | None,
+        bars: float,
+        takes: float,
+        temperature: float,
+        top_p: float,
+        seed: float | None,
+        random_seed: bool,
+        key_lock: bool,
+        model: str | None,
+    ) -> Iterator[View]:
         """K takes continuing the current point.  Yields a progress view, then the takes as each is rendered
         (a cancelled request stops between takes; finished takes are already saved)."""
         from composer.generate import Settings
@@ -320,20 +360,30 @@ class StudioApp:
                 seed = secrets.randbelow(2**31)
             if not float(seed).is_integer() or not 0 <= seed < 2**63:
                 raise InputError(f"The random seed must be a whole number from 0; got {seed}.")
-            settings = Settings(bars=_whole(bars, "bars"), variations=_whole(takes, "takes"),
-                                temperature=float(temperature), top_p=float(top_p), seed=int(seed),
-                                key_lock=bool(key_lock)).validate()
+            settings = Settings(
+                bars=_whole(bars, "bars"),
+                variations=_whole(takes, "takes"),
+                temperature=float(temperature),
+                top_p=float(top_p),
+                seed=int(seed),
+                key_lock=bool(key_lock),
+            ).validate()
             if settings.variations > MAX_TAKES:
                 raise InputError(f"Ask for 1 to {MAX_TAKES} takes; {settings.variations} was asked for.")
             if settings.bars > MAX_BARS:
-                raise InputError(f"The studio continues by 1 to {MAX_BARS} bars at a time; "
-                                 f"{settings.bars} was asked for.")
+                raise InputError(
+                    f"The studio continues by 1 to {MAX_BARS} bars at a time; {settings.bars} was asked for."
+                )
             composer = self.composer(model)
         except InputError as error:
             yield self.view(owner, piece_id, str(error))
             return
-        yield self.view(owner, piece_id, f"Generating {_count(settings.variations, 'take')} of "
-                        f"{_count(settings.bars, 'bar')}…", takes=[])
+        yield self.view(
+            owner,
+            piece_id,
+            f"Generating {_count(settings.variations, 'take')} of {_count(settings.bars, 'bar')}…",
+            takes=[],
+        )
         key = root.metrics.get("key")
         try:
             seed_piece = current.piece()
@@ -342,12 +392,25 @@ class StudioApp:
             yield self.view(owner, piece_id, str(error))
             return
         round_id = f"{time.time():.6f}"
-        common = {"bars": settings.bars, "takes": settings.variations, "temperature": settings.temperature,
-                  "top_p": settings.top_p, "seed": settings.seed, "key_lock": settings.key_lock,
-                  "model": model or SHIPPED, "round": round_id}
-        nodes = self.store.add_takes(owner, piece_id, current.id, [
-            (piece_to_midi_bytes(t.piece), _join(t, seed_piece), {**common, "take": i + 1}, t.metrics)
-            for i, t in enumerate(made)])
+        common = {
+            "bars": settings.bars,
+            "takes": settings.variations,
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "seed": settings.seed,
+            "key_lock": settings.key_lock,
+            "model": model or SHIPPED,
+            "round": round_id,
+        }
+        nodes = self.store.add_takes(
+            owner,
+            piece_id,
+            current.id,
+            [
+                (piece_to_midi_bytes(t.piece), _join(t, seed_piece), {**common, "take": i + 1}, t.metrics)
+                for i, t in enumerate(made)
+            ],
+        )
         generated = time.monotonic() - started
         rendering = [self._render(node) for node in nodes]  # all at once: the workers share them out
         try:
@@ -356,8 +419,16 @@ class StudioApp:
             for future in rendering:
                 future.cancel()
 
-    def _reveal(self, owner: str, piece_id: str, nodes: list[Node], rendering: list[Future], started: float,
-                generated: float, seed: int) -> Iterator[View]:
+    def _reveal(
+        self,
+        owner: str,
+        piece_id: str,
+        nodes: list[Node],
+        rendering: list[Future],
+        started: float,
+        generated: float,
+        seed: int,
+    ) -> Iterator[View]:
         """One view per take as its files are ready.  The page around the takes (pieces, tree, the piece's
         picture) is read once; each step adds a take."""
         page = self.view(owner, piece_id, "", takes=[])
@@ -367,9 +438,12 @@ class StudioApp:
                 timings[kind] += seconds
             page.takes.append(self._take_view(node))
             done = i + 1 == len(nodes)
-            status = (f"{_count(len(nodes), 'take')} ready in {time.monotonic() - started:.1f} s (generation "
-                      f"{generated:.2f} s, random seed {seed}). Keep one to continue from it."
-                      if done else f"Rendering take {i + 2} of {len(nodes)}…")
+            status = (
+                f"{_count(len(nodes), 'take')} ready in {time.monotonic() - started:.1f} s (generation "
+                f"{generated:.2f} s, random seed {seed}). Keep one to continue from it."
+                if done
+                else f"Rendering take {i + 2} of {len(nodes)}…"
+            )
             yield replace(page, status=status, takes=list(page.takes), done=done, timings=dict(timings))
 
     # ---------------------------------------------------------------------------------------- the tree
@@ -390,8 +464,11 @@ class StudioApp:
         before = self.store.piece(owner, piece_id).current_id
         record = self.store.undo(owner, piece_id)
         left = self.store.node(owner, before)
-        same_round = [n.id for n in self.store.children(owner, record.current_id)
-                      if n.settings.get("round") == left.settings.get("round")]
+        same_round = [
+            n.id
+            for n in self.store.children(owner, record.current_id)
+            if n.settings.get("round") == left.settings.get("round")
+        ]
         return self.view(owner, record.id, f"Undid {left.label}.", takes=same_round)
 
     @_refusals_keep_the_page
@@ -427,8 +504,9 @@ class StudioApp:
             paths[0].write_bytes(node.midi)
             paths[1].write_bytes(piece_to_musicxml(piece, record.title))
             paths[2].write_bytes(render_wav(piece).wav)
-            return f"Exported {record.title} ({len(piece.notes)} notes) as MIDI, MusicXML and WAV.", \
-                [str(p) for p in paths]
+            return f"Exported {record.title} ({len(piece.notes)} notes) as MIDI, MusicXML and WAV.", [
+                str(p) for p in paths
+            ]
         except InputError as error:
             return str(error), []
 
@@ -451,11 +529,13 @@ class StudioApp:
         if path.stat().st_size > MAX_SESSION_BYTES:
             raise InputError(f"The session file is above {MAX_SESSION_BYTES:,} bytes; export fewer pieces.")
         records = self.store.import_session(owner, path.read_bytes())
-        return self.view(owner, records[0].id if records else piece_id,
-                         f"Imported {len(records)} piece(s) with their history.")
+        return self.view(
+            owner, records[0].id if records else piece_id, f"Imported {len(records)} piece(s) with their history."
+        )
 
 
 # ------------------------------------------------------------------------------------------- helpers
+
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
@@ -485,8 +565,11 @@ def _tree_choices(tree: list[Node], current: str) -> list[tuple[str, str]]:
         notes, made = node.metrics.get("notes"), node.settings
         detail = f", {notes} notes" if notes is not None else ""
         if made.get("temperature") is not None:  # the settings that made the take, at a glance
-            detail += f" (T {made['temperature']}, top-p {made.get('top_p')}, seed {made.get('seed')}" + \
-                      (", key lock" if made.get("key_lock") else "") + ")"
+            detail += (
+                f" (T {made['temperature']}, top-p {made.get('top_p')}, seed {made.get('seed')}"
+                + (", key lock" if made.get("key_lock") else "")
+                + ")"
+            )
         out.append((f"{'  ' * depth}{'└ ' if depth else ''}{node.label}{detail}{mark}", node.id))
         for child in children.get(node.id, []):
             walk(child, depth + 1)
@@ -529,6 +612,7 @@ def browser_secret(db: str) -> str:
 
 # ------------------------------------------------------------------------------------------- the page
 
+
 def build_ui(app: StudioApp | None = None):  # -> gr.Blocks
     import gradio as gr
 
@@ -540,21 +624,30 @@ def build_ui(app: StudioApp | None = None):  # -> gr.Blocks
         owner = gr.BrowserState("", storage_key="composer-owner", secret=secret)
         piece = gr.BrowserState("", storage_key="composer-piece", secret=secret)
         shown = gr.State([])  # node ids of the takes on screen, for the Keep buttons
-        gr.Markdown("# composer studio\nBring a melody, listen to takes that continue it, keep the one you like "
-                    "and go on from there. Everything you make is saved in this browser's session.")
+        gr.Markdown(
+            "# composer studio\nBring a melody, listen to takes that continue it, keep the one you like "
+            "and go on from there. Everything you make is saved in this browser's session."
+        )
         status = gr.Markdown(elem_id="status")
         with gr.Row():
             with gr.Column(scale=1):
                 with gr.Tab("Upload"):
-                    upload = gr.File(label="Seed MIDI (.mid)", file_types=[".mid", ".midi"], type="filepath",
-                                     elem_id="upload")
+                    upload = gr.File(
+                        label="Seed MIDI (.mid)", file_types=[".mid", ".midi"], type="filepath", elem_id="upload"
+                    )
                 with gr.Tab("Examples"):
-                    example = gr.Dropdown([(e.title, e.name) for e in examples.EXAMPLES], label="Example seed",
-                                          value=examples.EXAMPLES[0].name)
+                    example = gr.Dropdown(
+                        [(e.title, e.name) for e in examples.EXAMPLES],
+                        label="Example seed",
+                        value=examples.EXAMPLES[0].name,
+                    )
                     use_example = gr.Button("Start from this example")
                 with gr.Tab("ABC"):
-                    abc_text = gr.Textbox(lines=6, label="Melody in ABC notation",
-                                          placeholder="X:1\nT:My tune\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2d cBA|")
+                    abc_text = gr.Textbox(
+                        lines=6,
+                        label="Melody in ABC notation",
+                        placeholder="X:1\nT:My tune\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2d cBA|",
+                    )
                     use_abc = gr.Button("Start from this melody")
                 pieces = gr.Dropdown([], label="Your pieces", elem_id="pieces")
                 report = gr.Markdown()
@@ -590,30 +683,45 @@ def build_ui(app: StudioApp | None = None):  # -> gr.Blocks
                         metrics = gr.Markdown()
                         with gr.Row():
                             midi = gr.File(label="MIDI", interactive=False, elem_id=f"take-midi-{i + 1}", scale=2)
-                            keep = gr.Button(f"Keep take {i + 1}", elem_id=f"keep-{i + 1}", variant="primary",
-                                             scale=1)
+                            keep = gr.Button(f"Keep take {i + 1}", elem_id=f"keep-{i + 1}", variant="primary", scale=1)
                     slots.append((box, title, audio, midi, picture, score, metrics, keep))
         with gr.Accordion("Export and sessions", open=True):
             with gr.Row():
                 export = gr.Button("Export the piece (MIDI, MusicXML, WAV)", elem_id="export")
                 export_sess = gr.Button("Export session (JSON)")
-            exported = gr.File(label="Exported files", file_count="multiple", interactive=False,
-                               elem_id="exported")
+            exported = gr.File(label="Exported files", file_count="multiple", interactive=False, elem_id="exported")
             session_file = gr.File(label="Import a session (.json)", file_types=[".json"], type="filepath")
         node_box = gr.Textbox(visible=False)  # the API's way to name a take for keep
 
-        view_outputs = [owner, piece, shown, status, pieces, report, summary, roll, tree,
-                        *[c for slot in slots for c in slot[:7]]]
+        view_outputs = [
+            owner,
+            piece,
+            shown,
+            status,
+            pieces,
+            report,
+            summary,
+            roll,
+            tree,
+            *[c for slot in slots for c in slot[:7]],
+        ]
 
         def show(view: View, slots: range | None = None, page: bool = True) -> list[Any]:
             """A view as the outputs' values.  ``slots``: only these take slots are sent (others keep what they
             show); ``page=False``: the piece's picture, report and piece list are left as they are — a
             generation's progress updates resend nothing already on screen (files are re-hashed when sent)."""
             keep = gr.skip()
-            out: list[Any] = [view.owner, view.piece_id or "", [t.node_id for t in view.takes], view.status,
-                              gr.update(choices=view.pieces, value=view.piece_id) if page else keep,
-                              view.report if page else keep, view.summary, view.roll if page else keep,
-                              gr.update(choices=view.tree, value=view.current)]
+            out: list[Any] = [
+                view.owner,
+                view.piece_id or "",
+                [t.node_id for t in view.takes],
+                view.status,
+                gr.update(choices=view.pieces, value=view.piece_id) if page else keep,
+                view.report if page else keep,
+                view.summary,
+                view.roll if page else keep,
+                gr.update(choices=view.tree, value=view.current),
+            ]
             for i in range(MAX_TAKES):
                 t = view.takes[i] if i < len(view.takes) else None
                 if slots is not None and i not in slots:
@@ -622,8 +730,15 @@ def build_ui(app: StudioApp | None = None):  # -> gr.Blocks
                     out += [gr.update(visible=False), "", None, None, None, "", ""]
                 else:
                     svg = t.score.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)  # fit the column
-                    out += [gr.update(visible=True), f"### {t.title}", t.audio, t.midi, t.roll,
-                            f'<div class="score">{svg}</div>', t.metrics]
+                    out += [
+                        gr.update(visible=True),
+                        f"### {t.title}",
+                        t.audio,
+                        t.midi,
+                        t.roll,
+                        f'<div class="score">{svg}</div>',
+                        t.metrics,
+                    ]
             return out
 
         def on_load(o, p):
@@ -641,48 +756,83 @@ def build_ui(app: StudioApp | None = None):  # -> gr.Blocks
                     yield show(view, page=False)
 
         demo.load(on_load, [owner, piece], view_outputs, api_name="start")
-        upload.upload(lambda o, p, f: show(app.upload(o, p or None, f)), [owner, piece, upload], view_outputs,
-                      api_name="upload")
-        use_example.click(lambda o, p, n: show(app.example(o, p or None, n)), [owner, piece, example],
-                          view_outputs, api_name="example")
-        use_abc.click(lambda o, p, t: show(app.abc(o, p or None, t)), [owner, piece, abc_text], view_outputs,
-                      api_name="abc")
+        upload.upload(
+            lambda o, p, f: show(app.upload(o, p or None, f)), [owner, piece, upload], view_outputs, api_name="upload"
+        )
+        use_example.click(
+            lambda o, p, n: show(app.example(o, p or None, n)),
+            [owner, piece, example],
+            view_outputs,
+            api_name="example",
+        )
+        use_abc.click(
+            lambda o, p, t: show(app.abc(o, p or None, t)), [owner, piece, abc_text], view_outputs, api_name="abc"
+        )
         pieces.input(lambda o, p: show(app.switch(o, p)), [owner, pieces], view_outputs, api_name="switch")
-        running = go.click(on_generate, [owner, piece, bars, takes, temperature, top_p, seed, random_seed,
-                                         key_lock, model], view_outputs, api_name="generate",
-                           time_limit=REQUEST_SECONDS, concurrency_limit=2, concurrency_id="generate")
-        stop.click(lambda: "Cancelled; takes already rendered are kept in the history.", None, status,
-                   cancels=[running], api_name="cancel")
+        running = go.click(
+            on_generate,
+            [owner, piece, bars, takes, temperature, top_p, seed, random_seed, key_lock, model],
+            view_outputs,
+            api_name="generate",
+            time_limit=REQUEST_SECONDS,
+            concurrency_limit=2,
+            concurrency_id="generate",
+        )
+        stop.click(
+            lambda: "Cancelled; takes already rendered are kept in the history.",
+            None,
+            status,
+            cancels=[running],
+            api_name="cancel",
+        )
         for i, slot in enumerate(slots):
-            slot[7].click(lambda o, p, ids, i=i: show(app.keep(o, p or None, ids[i] if i < len(ids) else None)),
-                          [owner, piece, shown], view_outputs, api_visibility="private")
+            slot[7].click(
+                lambda o, p, ids, i=i: show(app.keep(o, p or None, ids[i] if i < len(ids) else None)),
+                [owner, piece, shown],
+                view_outputs,
+                api_visibility="private",
+            )
         keep_api = gr.Button(visible=False)
-        keep_api.click(lambda o, p, n: show(app.keep(o, p or None, n)), [owner, piece, node_box], view_outputs,
-                       api_name="keep")
+        keep_api.click(
+            lambda o, p, n: show(app.keep(o, p or None, n)), [owner, piece, node_box], view_outputs, api_name="keep"
+        )
         undo.click(lambda o, p: show(app.undo(o, p or None)), [owner, piece], view_outputs, api_name="undo")
-        goto.click(lambda o, p, n: show(app.jump(o, p or None, n)), [owner, piece, tree], view_outputs,
-                   api_name="jump")
-        export.click(lambda o, p: app.export_piece(o, p or None), [owner, piece], [status, exported],
-                     api_name="export_piece")
+        goto.click(lambda o, p, n: show(app.jump(o, p or None, n)), [owner, piece, tree], view_outputs, api_name="jump")
+        export.click(
+            lambda o, p: app.export_piece(o, p or None), [owner, piece], [status, exported], api_name="export_piece"
+        )
         export_sess.click(lambda o: app.export_session(o), [owner], [status, exported], api_name="export_session")
-        session_file.upload(lambda o, p, f: show(app.import_session(o, p or None, f)), [owner, piece, session_file],
-                            view_outputs, api_name="import_session")
+        session_file.upload(
+            lambda o, p, f: show(app.import_session(o, p or None, f)),
+            [owner, piece, session_file],
+            view_outputs,
+            api_name="import_session",
+        )
     return demo
 
 
-def serve_in_subprocess(port: int, db: Path, log: Path | None = None, *, env: dict[str, str] | None = None,
-                        wait: float = 120.0):  # -> subprocess.Popen
+def serve_in_subprocess(
+    port: int, db: Path, log: Path | None = None, *, env: dict[str, str] | None = None, wait: float = 120.0
+):  # -> subprocess.Popen
     """Start ``python app.py`` as its own process on ``port`` with the database ``db``, and return once it answers
     (the end-to-end tests and the benchmarks drive it so).  Output goes to ``log``; as `./run.sh studio` does,
     MALLOC_ARENA_MAX is 2 unless ``env`` or the environment says otherwise."""
     import subprocess
     import urllib.request
 
-    settings = {"MALLOC_ARENA_MAX": "2", **os.environ, **(env or {}), "GRADIO_SERVER_PORT": str(port),
-                "COMPOSER_STUDIO_DB": str(db), "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"}
+    settings = {
+        "MALLOC_ARENA_MAX": "2",
+        **os.environ,
+        **(env or {}),
+        "GRADIO_SERVER_PORT": str(port),
+        "COMPOSER_STUDIO_DB": str(db),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+    }
     out = log.open("wb") if log else subprocess.DEVNULL
-    server = subprocess.Popen([sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=settings, stdout=out,
-                              stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, str(ROOT / "app.py")], cwd=ROOT, env=settings, stdout=out, stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         try:

@@ -30,9 +30,14 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--skip-protocols", action="store_true")
-    parser.add_argument("--protocol-json", type=Path, nargs="*", default=[],
-                        help="take the protocol results from these `composer evaluate --protocol … --write` files "
-                        "(run in parallel, one per core) instead of running them here")
+    parser.add_argument(
+        "--protocol-json",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="take the protocol results from these `composer evaluate --protocol … --write` files "
+        "(run in parallel, one per core) instead of running them here",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "evaluation.json")
     args = parser.parse_args()
 
@@ -61,8 +66,9 @@ def main() -> None:
         runs.update(json.loads(path.read_text()))
     if not args.skip_protocols:
         for key in ("chorales_bwv253_438", "essen_kinder"):
-            run = runs.get(key) or evaluate.protocol(key, args.data, args.model, folds=args.folds,
-                                                     epochs=args.epochs, progress=True)
+            run = runs.get(key) or evaluate.protocol(
+                key, args.data, args.model, folds=args.folds, epochs=args.epochs, progress=True
+            )
             result[f"{key}_pitch_bits"] = run["lstm_pitch_bits"]
             result[f"{key}_ngram_pitch_bits"] = run["ngram_pitch_bits"]
             result[f"{key}_protocol"] = run
@@ -75,14 +81,20 @@ def main() -> None:
 def table(r: dict) -> str:
     rows = ["| measure | composer LSTM | composer n-gram | published |", "|---|---:|---:|---|"]
     if "chorales_bwv253_438_pitch_bits" in r:
-        rows.append(f"| chorale soprano melodies BWV 253–438, pitch bits/note (10-fold CV) | "
-                    f"**{r['chorales_bwv253_438_pitch_bits']:.3f}** | "
-                    f"{r['chorales_bwv253_438_ngram_pitch_bits']:.3f} | "
-                    "IDyOM pitch-only 2.342, best system 1.953 (Pearce 2005) |")
-        rows.append(f"| Essen kinder, pitch bits/note (10-fold CV) | **{r['essen_kinder_pitch_bits']:.3f}** | "
-                    f"{r['essen_kinder_ngram_pitch_bits']:.3f} | IDyOM 2.102 (Pearce 2005) |")
-    rows.append(f"| test split, bits/note (all four fields) | **{r['test_bits_per_note']:.3f}** | "
-                f"{r['ngram_test_bits_per_note']:.3f} | — |")
+        rows.append(
+            f"| chorale soprano melodies BWV 253–438, pitch bits/note (10-fold CV) | "
+            f"**{r['chorales_bwv253_438_pitch_bits']:.3f}** | "
+            f"{r['chorales_bwv253_438_ngram_pitch_bits']:.3f} | "
+            "IDyOM pitch-only 2.342, best system 1.953 (Pearce 2005) |"
+        )
+        rows.append(
+            f"| Essen kinder, pitch bits/note (10-fold CV) | **{r['essen_kinder_pitch_bits']:.3f}** | "
+            f"{r['essen_kinder_ngram_pitch_bits']:.3f} | IDyOM 2.102 (Pearce 2005) |"
+        )
+    rows.append(
+        f"| test split, bits/note (all four fields) | **{r['test_bits_per_note']:.3f}** | "
+        f"{r['ngram_test_bits_per_note']:.3f} | — |"
+    )
     return "\n".join(rows)
 
 

@@ -39,8 +39,12 @@ def best_of(fn, repeats: int = 5) -> float:
 
 def seed() -> Piece:
     melody = [67, 67, 69, 71, 72, 71, 69, 67, 69, 71, 72, 74, 72, 71, 69, 67]
-    return Piece(notes=tuple(Note(i * 0.5, 0.5, p, 80) for i, p in enumerate(melody)), tempo=100,
-                 time_signature=TimeSignature(4, 4), key=7)
+    return Piece(
+        notes=tuple(Note(i * 0.5, 0.5, p, 80) for i, p in enumerate(melody)),
+        tempo=100,
+        time_signature=TimeSignature(4, 4),
+        key=7,
+    )
 
 
 def main() -> None:
@@ -67,13 +71,16 @@ def main() -> None:
             split = stepper.split_state(state)
             fast[name] = best_of(lambda s=stepper, sp=split: [s.step(x1[:, 0], sp) for _ in range(steps)]) / steps
         ref_s = min(ref_s, best_of(lambda: [reference(x1, state) for _ in range(steps)]) / steps)
-    bits = {name: step_path_bits(model, args.data, int8=int8)["bits_per_note"]
-            for name, int8 in (("fp32", False), ("int8", True))}
+    bits = {
+        name: step_path_bits(model, args.data, int8=int8)["bits_per_note"]
+        for name, int8 in (("fp32", False), ("int8", True))
+    }
 
     # 2. whole notes, batch 1 and 8
     def run(notes: int, k: int) -> float:
-        return best_of(lambda: composer.continue_piece(seed(), Settings(bars=None, notes=notes, variations=k,
-                                                                        seed=1)), repeats=3)
+        return best_of(
+            lambda: composer.continue_piece(seed(), Settings(bars=None, notes=notes, variations=k, seed=1)), repeats=3
+        )
 
     n = 256
     t1, t8 = run(n, 1), run(n, 8)
@@ -82,13 +89,21 @@ def main() -> None:
     growth = {f"{b}/{a}": round(lengths[b] / lengths[a], 3) for a, b in itertools.pairwise(keys)}
     result = {
         "model": str(args.model.relative_to(ROOT) if args.model.is_relative_to(ROOT) else args.model),
-        "hidden": h, "layers": layers, "threads": args.threads,
-        "lstm_step_ms": {"default_nn_lstm": round(ref_s * 1e3, 4), "fast_step_fp32": round(fast["fp32"] * 1e3, 4),
-                         "fast_step_int8": round(fast["int8"] * 1e3, 4),
-                         "speedup_fp32": round(ref_s / fast["fp32"], 2),
-                         "speedup_int8": round(ref_s / fast["int8"], 2)},
-        "test_split_bits_per_note": {"step_path_fp32": round(bits["fp32"], 5), "step_path_int8": round(bits["int8"], 5),
-                                     "int8_cost": round(bits["int8"] - bits["fp32"], 5)},
+        "hidden": h,
+        "layers": layers,
+        "threads": args.threads,
+        "lstm_step_ms": {
+            "default_nn_lstm": round(ref_s * 1e3, 4),
+            "fast_step_fp32": round(fast["fp32"] * 1e3, 4),
+            "fast_step_int8": round(fast["int8"] * 1e3, 4),
+            "speedup_fp32": round(ref_s / fast["fp32"], 2),
+            "speedup_int8": round(ref_s / fast["int8"], 2),
+        },
+        "test_split_bits_per_note": {
+            "step_path_fp32": round(bits["fp32"], 5),
+            "step_path_int8": round(bits["int8"], 5),
+            "int8_cost": round(bits["int8"] - bits["fp32"], 5),
+        },
         "notes_per_s": {"batch_1": round(n / t1), "batch_8_per_take": round(8 * n / t8)},
         "eight_variations_cost_vs_one": round(t8 / t1, 3),
         "seconds_by_length_batch_1": {k: round(v, 4) for k, v in lengths.items()},

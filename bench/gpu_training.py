@@ -31,8 +31,9 @@ def bare_lstm_notes_per_s(cfg: TrainConfig, songs, device: torch.device, steps: 
     """A bare nn.LSTM stack of the same size, fwd + bwd on the same batches (the reference)."""
     h, layers = cfg.model.hidden, cfg.model.layers
     lstm = torch.nn.LSTM(h, h, num_layers=layers, batch_first=True).to(device)
-    batches = list(iterate_batches(songs, max_len=cfg.max_len, batch_events=cfg.batch_events, seed=0, epoch=0,
-                                   augment=False))[:steps]
+    batches = list(
+        iterate_batches(songs, max_len=cfg.max_len, batch_events=cfg.batch_events, seed=0, epoch=0, augment=False)
+    )[:steps]
     notes, seconds = 0, 0.0
     for i, items in enumerate(batches):
         b = collate(items)
@@ -70,8 +71,15 @@ def main() -> None:
 
     started = time.perf_counter()
     model = ModelConfig(hidden=args.hidden, layers=args.layers, head_hidden=args.head_hidden, dropout=args.dropout)
-    base = dict(data=args.data, model=model, lr=args.lr, patience=args.patience, exclude_eval=True,
-                device=args.device, progress=False)
+    base = dict(
+        data=args.data,
+        model=model,
+        lr=args.lr,
+        patience=args.patience,
+        exclude_eval=True,
+        device=args.device,
+        progress=False,
+    )
     songs, splits, evals, report = load_songs(Path(args.data))
     train_songs, valid_songs = select_songs(songs, splits, evals, TrainConfig(**base))
     cfg = TrainConfig(out=args.out + "-probe", max_steps=args.probe_steps, epochs=1000, log=False, **base)
@@ -84,8 +92,11 @@ def main() -> None:
     epochs = args.epochs or max(1, math.floor(budget / (batches * per_step + valid_seconds)))
     device = torch.device(args.device)
     bare = bare_lstm_notes_per_s(cfg, train_songs, device, 20)
-    print(f"probe: {per_step * 1e3:.1f} ms/step, {batches} batches/epoch → {epochs} epochs in "
-          f"{budget:.0f} s; bare nn.LSTM {bare:,.0f} notes/s", flush=True)
+    print(
+        f"probe: {per_step * 1e3:.1f} ms/step, {batches} batches/epoch → {epochs} epochs in "
+        f"{budget:.0f} s; bare nn.LSTM {bare:,.0f} notes/s",
+        flush=True,
+    )
 
     cfg = TrainConfig(out=args.out, epochs=epochs, **base)
     result = train(cfg, songs=(train_songs, valid_songs), fingerprint=report.fingerprint)
@@ -93,13 +104,20 @@ def main() -> None:
     args.export.mkdir(parents=True, exist_ok=True)
     _, meta = checkpoint.read(Path(args.out) / "best.safetensors")
     meta["command"] = "python bench/gpu_training.py " + " ".join(
-        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("out", "export"))
+        f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("out", "export")
+    )
     checkpoint.export(Path(args.out) / "best.safetensors", args.export)
-    summary = {"device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
-               "torch": torch.__version__, "probe_ms_per_step": round(per_step * 1e3, 2),
-               "epochs_planned": epochs, "bare_lstm_notes_per_s": round(bare),
-               "training_events_per_s": round(notes_per_s), **{k: v for k, v in result.items()},
-               "best_meta_metrics": meta.get("metrics"), "command": meta["command"]}
+    summary = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "torch": torch.__version__,
+        "probe_ms_per_step": round(per_step * 1e3, 2),
+        "epochs_planned": epochs,
+        "bare_lstm_notes_per_s": round(bare),
+        "training_events_per_s": round(notes_per_s),
+        **{k: v for k, v in result.items()},
+        "best_meta_metrics": meta.get("metrics"),
+        "command": meta["command"],
+    }
     (args.export / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     print(json.dumps({k: v for k, v in summary.items() if k != "history"}, indent=2, default=str))
 

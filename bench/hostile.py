@@ -65,6 +65,7 @@ RESULTS = ROOT / "bench" / "results"
 
 # ------------------------------------------------------------------------------------------ the worker
 
+
 def _status_kb(key: str, pid: int | str = "self") -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -85,7 +86,7 @@ def _reset_peak(pid: int | str = "self") -> bool:
 def _message_after(prefix: str, text: str) -> str:
     for line in text.splitlines():
         if line.startswith(prefix):
-            return line[len(prefix):]
+            return line[len(prefix) :]
     return ""
 
 
@@ -131,8 +132,9 @@ class _Worker:
                 if kind == "inspect":
                     result["exit"] = main(["inspect", path])
                 elif kind == "generate":
-                    result["exit"] = main(["generate", path, "--out", str(gen_out), "--bars", "1",
-                                           "--variations", "1", "--quiet"])
+                    result["exit"] = main(
+                        ["generate", path, "--out", str(gen_out), "--bars", "1", "--variations", "1", "--quiet"]
+                    )
                 else:
                     box: dict[str, Any] = {}
 
@@ -171,8 +173,7 @@ class _Worker:
                     result["extra_kb"], result["peak_kb"] = peak - before, peak
         text = out.getvalue() + err.getvalue()
         if kind in ("inspect", "generate") and result["exit"] == 2:
-            result["message"] = _message_after("refused: ", err.getvalue()) or _message_after("error: ",
-                                                                                            err.getvalue())
+            result["message"] = _message_after("refused: ", err.getvalue()) or _message_after("error: ", err.getvalue())
         if kind == "generate" and result["exit"] == 0:
             takes = list(gen_out.glob("*/take-01.mid"))
             if len(takes) != 1:
@@ -186,8 +187,12 @@ def worker_main(result_fd: int, scratch: str) -> None:
     """Read ``kind\\tpath`` lines on stdin; write one JSON line per task to ``result_fd``."""
     out = os.fdopen(result_fd, "w", buffering=1)
     worker = _Worker(Path(scratch))
-    out.write(json.dumps({"ready": True, "model_load_seconds": worker.model_load_seconds,
-                          "peak_reset": worker.can_reset_peak}) + "\n")
+    out.write(
+        json.dumps(
+            {"ready": True, "model_load_seconds": worker.model_load_seconds, "peak_reset": worker.can_reset_peak}
+        )
+        + "\n"
+    )
     for line in sys.stdin:
         kind, path = line.rstrip("\n").split("\t", 1)
         out.write(json.dumps(worker.run(path, kind)) + "\n")
@@ -208,8 +213,9 @@ class WorkerProcess:
         read_fd, write_fd = os.pipe()
         cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(write_fd), str(self.scratch)]
         with open(self.log, "a") as log:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=log, stderr=log, text=True,
-                                         pass_fds=(write_fd,), cwd=ROOT)
+            self.proc = subprocess.Popen(
+                cmd, stdin=subprocess.PIPE, stdout=log, stderr=log, text=True, pass_fds=(write_fd,), cwd=ROOT
+            )
         os.close(write_fd)
         self.results = os.fdopen(read_fd, "r")
         self.starts += 1
@@ -237,10 +243,18 @@ class WorkerProcess:
         if answer is None or answer.get("died"):
             hung = answer is None
             self.stop()
-            return {"exit": None, "message": "", "seconds": time.perf_counter() - started, "peak_kb": None,
-                    "extra_kb": None, "traceback_printed": False, "warnings_printed": [],
-                    "error": f"no answer within {HANG_SECONDS:g} s (killed)" if hung else
-                    f"the worker process died (exit {self.proc_returncode})"}
+            return {
+                "exit": None,
+                "message": "",
+                "seconds": time.perf_counter() - started,
+                "peak_kb": None,
+                "extra_kb": None,
+                "traceback_printed": False,
+                "warnings_printed": [],
+                "error": f"no answer within {HANG_SECONDS:g} s (killed)"
+                if hung
+                else f"the worker process died (exit {self.proc_returncode})",
+            }
         return answer
 
     proc_returncode: int | None = None
@@ -261,6 +275,7 @@ class WorkerProcess:
 
 
 # ------------------------------------------------------------------------------------------ judging
+
 
 def judge(kind: str, r: dict[str, Any]) -> tuple[str, str | None]:
     """(outcome, problem): outcome accepted / refused / crashed / hung; problem a short note or None."""
@@ -287,6 +302,7 @@ def _typical_read_seconds() -> float:
 
 
 # ------------------------------------------------------------------------------------------ the fuzz
+
 
 def run_fuzz(cases: int) -> dict[str, Any]:
     """``cases`` hypothesis examples of read_midi on hostile bytes; every failure is collected, not just the
@@ -318,8 +334,13 @@ def run_fuzz(cases: int) -> dict[str, Any]:
         tally[accepted] += 1
         return result, None
 
-    @settings(max_examples=cases, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=cases,
+        deadline=None,
+        database=None,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
     @given(hostile.fuzz_bytes())
     def case(data: bytes) -> None:
         started = time.perf_counter()
@@ -331,8 +352,9 @@ def run_fuzz(cases: int) -> dict[str, Any]:
                 tally["stored_copy_lossy"] += 1
             elif copy_problem:
                 tally["stored_copy"] += 1
-            _, problem = attempt(lambda: read_for_storing(data, "fuzz.mid"), "studio_stores", "studio_refuses",
-                                 " by the studio")
+            _, problem = attempt(
+                lambda: read_for_storing(data, "fuzz.mid"), "studio_stores", "studio_refuses", " by the studio"
+            )
         seconds = time.perf_counter() - started
         if seconds > worst[0]:
             worst[:] = [seconds, data[:64].hex()]
@@ -353,16 +375,32 @@ def run_fuzz(cases: int) -> dict[str, Any]:
     started = time.perf_counter()
     case()
     total = sum(tally[k] for k in ("piece", "refused", "crashed"))
-    return {"cases": total, "pieces": tally["piece"], "refused": tally["refused"], "crashed": tally["crashed"],
-            "unclear_refusals": tally["unclear"], "stored_copy_failures": tally["stored_copy"],
-            "stored_copy_loses_notes": tally["stored_copy_lossy"],
-            "studio_stores": tally["studio_stores"], "studio_refuses": tally["studio_refuses"],
-            "over_2s": tally["over_2s"],
-            "worst_seconds": round(worst[0], 4), "worst_case_head_hex": worst[1],
-            "seconds": round(time.perf_counter() - started, 1),
-            "failures": [{"kind": kind, "count": n, "examples": [
-                {"problem": problem, "length": length, "bytes_hex": hexed} for length, problem, hexed in examples[kind]
-            ]} for kind, n in kinds.most_common()]}
+    return {
+        "cases": total,
+        "pieces": tally["piece"],
+        "refused": tally["refused"],
+        "crashed": tally["crashed"],
+        "unclear_refusals": tally["unclear"],
+        "stored_copy_failures": tally["stored_copy"],
+        "stored_copy_loses_notes": tally["stored_copy_lossy"],
+        "studio_stores": tally["studio_stores"],
+        "studio_refuses": tally["studio_refuses"],
+        "over_2s": tally["over_2s"],
+        "worst_seconds": round(worst[0], 4),
+        "worst_case_head_hex": worst[1],
+        "seconds": round(time.perf_counter() - started, 1),
+        "failures": [
+            {
+                "kind": kind,
+                "count": n,
+                "examples": [
+                    {"problem": problem, "length": length, "bytes_hex": hexed}
+                    for length, problem, hexed in examples[kind]
+                ],
+            }
+            for kind, n in kinds.most_common()
+        ],
+    }
 
 
 def thread_guard_check(files: dict[str, Path]) -> dict[str, Any]:
@@ -392,11 +430,16 @@ def thread_guard_check(files: dict[str, Path]) -> dict[str, Any]:
         thread.join()
     finally:
         midi_io.PARSE_SECONDS = saved
-    return {"parse_limit_patched_to_seconds": 0.05, "main_thread": main_outcome, "other_thread": box[0],
-            "guard_holds_in_threads": box[0][0].startswith("refused")}
+    return {
+        "parse_limit_patched_to_seconds": 0.05,
+        "main_thread": main_outcome,
+        "other_thread": box[0],
+        "guard_holds_in_threads": box[0][0].startswith("refused"),
+    }
 
 
 # ------------------------------------------------------------------------------------------ the run
+
 
 def _row_mb(kb: int | None) -> float | None:
     return None if kb is None else round(kb / 1024, 1)
@@ -424,8 +467,11 @@ def main() -> None:
             keep = set(args.only.split(","))
             listing = [(n, c) for n, c in listing if c in keep]
         reference = _typical_read_seconds()
-        print(f"corpus: {len(listing)} files in {generation_seconds:.1f} s; typical seed read in "
-              f"{reference * 1000:.2f} ms", flush=True)
+        print(
+            f"corpus: {len(listing)} files in {generation_seconds:.1f} s; typical seed read in "
+            f"{reference * 1000:.2f} ms",
+            flush=True,
+        )
 
         (tmp / "scratch").mkdir()
         worker = WorkerProcess(tmp / "scratch", tmp / "worker.log")
@@ -441,10 +487,20 @@ def main() -> None:
                         problem = f"refused but took {r['seconds']:.2f} s"
                     if r.get("extra_kb") and r["extra_kb"] / 1024 > LIMIT_MB:
                         problem = (problem or "") + f" used {r['extra_kb'] / 1024:.0f} MB"
-                    rows.append({"file": name, "category": category, "path": kind, "outcome": outcome,
-                                 "seconds": round(r["seconds"], 4), "extra_mb": _row_mb(r.get("extra_kb")),
-                                 "peak_mb": _row_mb(r.get("peak_kb")), "message": r.get("message", ""),
-                                 "warnings": r.get("warnings_printed", []), "problem": problem})
+                    rows.append(
+                        {
+                            "file": name,
+                            "category": category,
+                            "path": kind,
+                            "outcome": outcome,
+                            "seconds": round(r["seconds"], 4),
+                            "extra_mb": _row_mb(r.get("extra_kb")),
+                            "peak_mb": _row_mb(r.get("peak_kb")),
+                            "message": r.get("message", ""),
+                            "warnings": r.get("warnings_printed", []),
+                            "problem": problem,
+                        }
+                    )
                     if problem:
                         tail = " | ".join(problem.strip().splitlines()[-2:])
                         print(f"  {kind:8} {name}: {outcome}, {r['seconds']:.2f} s — {tail[:300]}", flush=True)
@@ -455,12 +511,16 @@ def main() -> None:
         worker_log = (tmp / "worker.log").read_text(errors="replace")
 
         guard = thread_guard_check(files)
-        print(f"parse time limit in a worker thread: {'holds' if guard['guard_holds_in_threads'] else 'NOT applied'}"
-              f" (main thread: {guard['main_thread'][0][:60]}…; other thread: {guard['other_thread'][0][:40]})")
+        print(
+            f"parse time limit in a worker thread: {'holds' if guard['guard_holds_in_threads'] else 'NOT applied'}"
+            f" (main thread: {guard['main_thread'][0][:60]}…; other thread: {guard['other_thread'][0][:40]})"
+        )
         print(f"fuzz: {args.fuzz} cases …", flush=True)
         fuzz = run_fuzz(args.fuzz)
-        print(f"fuzz: {fuzz['cases']} cases, {fuzz['pieces']} read, {fuzz['refused']} refused, {fuzz['crashed']} "
-              f"crashed, {fuzz['unclear_refusals']} unclear refusals, worst {fuzz['worst_seconds']:.3f} s")
+        print(
+            f"fuzz: {fuzz['cases']} cases, {fuzz['pieces']} read, {fuzz['refused']} refused, {fuzz['crashed']} "
+            f"crashed, {fuzz['unclear_refusals']} unclear refusals, worst {fuzz['worst_seconds']:.3f} s"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -479,9 +539,17 @@ def main() -> None:
     print(f"wrote {RESULTS / 'hostile.json'} and {RESULTS / 'reliability-hostile.md'}")
 
 
-def summarize(rows: list[dict[str, Any]], listing: list[tuple[str, str]], paths: list[str],
-              generation_seconds: float, reference: float, worker: WorkerProcess, guard: dict[str, Any],
-              fuzz: dict[str, Any], worker_log: str) -> dict[str, Any]:
+def summarize(
+    rows: list[dict[str, Any]],
+    listing: list[tuple[str, str]],
+    paths: list[str],
+    generation_seconds: float,
+    reference: float,
+    worker: WorkerProcess,
+    guard: dict[str, Any],
+    fuzz: dict[str, Any],
+    worker_log: str,
+) -> dict[str, Any]:
     outcomes = ("accepted", "refused", "crashed", "hung")
     per_path: dict[str, Any] = {}
     for kind in paths:
@@ -490,17 +558,23 @@ def summarize(rows: list[dict[str, Any]], listing: list[tuple[str, str]], paths:
         slowest = max(mine, key=lambda r: r["seconds"])
         hungriest = max(mine, key=lambda r: r["extra_mb"] or 0)
         per_path[kind] = {
-            "tried": len(mine), **{o: counts[o] for o in outcomes},
+            "tried": len(mine),
+            **{o: counts[o] for o in outcomes},
             "unclear_refusals": sum(1 for r in mine if r["problem"] and r["problem"].startswith("unclear")),
             "over_2s": sum(1 for r in mine if r["seconds"] > LIMIT_SECONDS),
             "over_1GB": sum(1 for r in mine if (r["extra_mb"] or 0) > LIMIT_MB),
             "printed_python_warnings": sum(1 for r in mine if r["warnings"]),
             "worst_seconds": {"file": slowest["file"], "seconds": slowest["seconds"], "outcome": slowest["outcome"]},
-            "worst_extra_mb": {"file": hungriest["file"], "mb": hungriest["extra_mb"],
-                               "peak_rss_mb": hungriest["peak_mb"]},
+            "worst_extra_mb": {
+                "file": hungriest["file"],
+                "mb": hungriest["extra_mb"],
+                "peak_rss_mb": hungriest["peak_mb"],
+            },
             "max_peak_rss_mb": max((r["peak_mb"] or 0) for r in mine),
-            "slowest": [{"file": r["file"], "seconds": r["seconds"], "outcome": r["outcome"]}
-                        for r in sorted(mine, key=lambda r: -r["seconds"])[:10]],
+            "slowest": [
+                {"file": r["file"], "seconds": r["seconds"], "outcome": r["outcome"]}
+                for r in sorted(mine, key=lambda r: -r["seconds"])[:10]
+            ],
         }
     per_category: dict[str, Any] = {}
     for category in hostile.CATEGORIES:
@@ -520,13 +594,17 @@ def summarize(rows: list[dict[str, Any]], listing: list[tuple[str, str]], paths:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared with other jobs)",
         "python": platform.python_version(),
         "limits": {"seconds": LIMIT_SECONDS, "extra_mb": LIMIT_MB, "hang_seconds": HANG_SECONDS},
-        "corpus": {"files": len(listing), "generation_seconds": round(generation_seconds, 2),
-                   "categories": dict(collections.Counter(c for _, c in listing))},
+        "corpus": {
+            "files": len(listing),
+            "generation_seconds": round(generation_seconds, 2),
+            "categories": dict(collections.Counter(c for _, c in listing)),
+        },
         "reference_typical_read_seconds": round(reference, 5),
         "model_load_seconds": round(worker.model_load_seconds, 3),
         "worker_starts": worker.starts,
         "memory_method": "per-call peak RSS above the RSS before the call (VmHWM reset through /proc/self/clear_refs)"
-        if worker.peak_reset else "ru_maxrss (no per-call reset available): extra_mb not measured",
+        if worker.peak_reset
+        else "ru_maxrss (no per-call reset available): extra_mb not measured",
         "paths": per_path,
         "categories": per_category,
         "problems": _problems(rows),
@@ -546,25 +624,31 @@ def _problems(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             continue
         crashed = r["outcome"] in ("crashed", "hung")
         text = r["problem"][-1500:] if crashed else r["problem"][:400]
-        key = (r["file"], text if crashed or "took" in text else re.sub(r"^(unclear refusal \([^)]*\)).*", r"\1",
-                                                                        text))
-        entry = grouped.setdefault(key, {"file": r["file"], "category": r["category"], "outcome": r["outcome"],
-                                         "problem": text, "paths": {}})
+        key = (r["file"], text if crashed or "took" in text else re.sub(r"^(unclear refusal \([^)]*\)).*", r"\1", text))
+        entry = grouped.setdefault(
+            key, {"file": r["file"], "category": r["category"], "outcome": r["outcome"], "problem": text, "paths": {}}
+        )
         entry["paths"][r["path"]] = {"seconds": r["seconds"], "extra_mb": r["extra_mb"]}
     return list(grouped.values())
 
 
 def print_summary(result: dict[str, Any]) -> None:
-    print(f"\n{'path':9} {'tried':>5} {'accepted':>8} {'refused':>7} {'crashed':>7} {'hung':>4} {'unclear':>7} "
-          f"{'>2 s':>4} {'worst s':>8} {'worst MB':>8}")
+    print(
+        f"\n{'path':9} {'tried':>5} {'accepted':>8} {'refused':>7} {'crashed':>7} {'hung':>4} {'unclear':>7} "
+        f"{'>2 s':>4} {'worst s':>8} {'worst MB':>8}"
+    )
     for kind, p in result["paths"].items():
-        print(f"{kind:9} {p['tried']:>5} {p['accepted']:>8} {p['refused']:>7} {p['crashed']:>7} {p['hung']:>4} "
-              f"{p['unclear_refusals']:>7} {p['over_2s']:>4} {p['worst_seconds']['seconds']:>8.2f} "
-              f"{p['worst_extra_mb']['mb'] or 0:>8.0f}")
+        print(
+            f"{kind:9} {p['tried']:>5} {p['accepted']:>8} {p['refused']:>7} {p['crashed']:>7} {p['hung']:>4} "
+            f"{p['unclear_refusals']:>7} {p['over_2s']:>4} {p['worst_seconds']['seconds']:>8.2f} "
+            f"{p['worst_extra_mb']['mb'] or 0:>8.0f}"
+        )
     f = result["fuzz"]
-    print(f"fuzz: {f['cases']} cases, {f['crashed']} crashed, {f['unclear_refusals']} unclear, worst "
-          f"{f['worst_seconds']:.3f} s; of {f['pieces']} read the studio stores {f['studio_stores']}, refuses "
-          f"{f['studio_refuses']} ({f['stored_copy_failures']} whose stored copy would not read back)")
+    print(
+        f"fuzz: {f['cases']} cases, {f['crashed']} crashed, {f['unclear_refusals']} unclear, worst "
+        f"{f['worst_seconds']:.3f} s; of {f['pieces']} read the studio stores {f['studio_stores']}, refuses "
+        f"{f['studio_refuses']} ({f['stored_copy_failures']} whose stored copy would not read back)"
+    )
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -588,9 +672,11 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for kind, p in result["paths"].items():
         w, m = p["worst_seconds"], p["worst_extra_mb"]
-        lines.append(f"| {kind} | {p['tried']} | {p['accepted']} | {p['refused']} | {p['crashed']} | {p['hung']} | "
-                     f"{p['unclear_refusals']} | {p['over_2s']} | {w['seconds']:.2f} s (`{w['file']}`) | "
-                     f"{m['mb'] or 0:.0f} MB (`{m['file']}`) |")
+        lines.append(
+            f"| {kind} | {p['tried']} | {p['accepted']} | {p['refused']} | {p['crashed']} | {p['hung']} | "
+            f"{p['unclear_refusals']} | {p['over_2s']} | {w['seconds']:.2f} s (`{w['file']}`) | "
+            f"{m['mb'] or 0:.0f} MB (`{m['file']}`) |"
+        )
     f = result["fuzz"]
     lines += [
         "",
@@ -619,27 +705,46 @@ def markdown(result: dict[str, Any]) -> str:
         "refusal sentence under `refusal_messages`):",
         "",
     ]
-    crashes = sorted({(p["file"], ", ".join(p["paths"])) for p in result["problems"]
-                      if p["outcome"] in ("crashed", "hung")})
+    crashes = sorted(
+        {(p["file"], ", ".join(p["paths"])) for p in result["problems"] if p["outcome"] in ("crashed", "hung")}
+    )
     if crashes:
         lines.append("- Crashed or hung: " + ", ".join(f"`{file}` ({paths})" for file, paths in crashes) + ".")
-    slow = sorted(((v["seconds"], p["file"], path) for p in result["problems"] for path, v in p["paths"].items()
-                   if v["seconds"] > LIMIT_SECONDS), reverse=True)
+    slow = sorted(
+        (
+            (v["seconds"], p["file"], path)
+            for p in result["problems"]
+            for path, v in p["paths"].items()
+            if v["seconds"] > LIMIT_SECONDS
+        ),
+        reverse=True,
+    )
     if slow:
-        lines.append("- Over 2 s: " + ", ".join(f"`{file}` {path} {seconds:.1f} s" for seconds, file, path in slow)
-                     + ".")
-    leaks = collections.Counter(m.group(1) for p in result["problems"] if p["problem"].startswith("unclear")
-                                for m in [re.search(r"\((\w+: [^)]{0,40})", p["problem"].split("): ", 1)[-1])] if m)
+        lines.append(
+            "- Over 2 s: " + ", ".join(f"`{file}` {path} {seconds:.1f} s" for seconds, file, path in slow) + "."
+        )
+    leaks = collections.Counter(
+        m.group(1)
+        for p in result["problems"]
+        if p["problem"].startswith("unclear")
+        for m in [re.search(r"\((\w+: [^)]{0,40})", p["problem"].split("): ", 1)[-1])]
+        if m
+    )
     if leaks:
-        lines.append(f"- Refusals that name a parser exception instead of the problem ({sum(leaks.values())} files): "
-                     + "; ".join(f"`{k}` ×{n}" for k, n in leaks.most_common()) + ".")
+        lines.append(
+            f"- Refusals that name a parser exception instead of the problem ({sum(leaks.values())} files): "
+            + "; ".join(f"`{k}` ×{n}" for k, n in leaks.most_common())
+            + "."
+        )
     if not g["guard_holds_in_threads"]:
-        lines.append(f"- `read_midi`'s parse time limit (SIGALRM) does not apply outside the main thread: with the "
-                     f"limit lowered to {g['parse_limit_patched_to_seconds']:g} s, a 39,990-note file is refused in "
-                     f"the main thread after {g['main_thread'][1]:.2f} s and read in another thread in "
-                     f"{g['other_thread'][1]:.2f} s. The served studio reads seeds in a render worker process (its "
-                     "main thread), where the limit holds; a `StudioApp` without render workers reads them in the "
-                     "handler's thread, without it.")
+        lines.append(
+            f"- `read_midi`'s parse time limit (SIGALRM) does not apply outside the main thread: with the "
+            f"limit lowered to {g['parse_limit_patched_to_seconds']:g} s, a 39,990-note file is refused in "
+            f"the main thread after {g['main_thread'][1]:.2f} s and read in another thread in "
+            f"{g['other_thread'][1]:.2f} s. The served studio reads seeds in a render worker process (its "
+            "main thread), where the limit holds; a `StudioApp` without render workers reads them in the "
+            "handler's thread, without it."
+        )
     lines += [
         "",
         f"Rerun: `.venv/bin/python bench/hostile.py` ({result['run_seconds'] / 60:.0f} minutes here; writes "

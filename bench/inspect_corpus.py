@@ -43,10 +43,16 @@ def main() -> None:
     reference = (time.perf_counter() - started) / 100
     s = np.array(seconds)
     result = {
-        "files": len(entries), "roundtrip_mismatches": mismatches,
-        "max_onset_shift_beats": max_shift, "notes_merged": merged,
-        "seconds_per_file": {"mean": round(float(s.mean()), 5), "p50": round(float(np.median(s)), 5),
-                             "p95": round(float(np.percentile(s, 95)), 5), "max": round(float(s.max()), 5)},
+        "files": len(entries),
+        "roundtrip_mismatches": mismatches,
+        "max_onset_shift_beats": max_shift,
+        "notes_merged": merged,
+        "seconds_per_file": {
+            "mean": round(float(s.mean()), 5),
+            "p50": round(float(np.median(s)), 5),
+            "p95": round(float(np.percentile(s, 95)), 5),
+            "max": round(float(s.max()), 5),
+        },
         "reference_encode_seconds": round(reference, 6),
         "mean_ratio_to_reference": round(float(s.mean()) / reference, 1),
     }

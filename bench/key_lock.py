@@ -24,15 +24,25 @@ from composer.generate import KEY_STRENGTH, Composer
 
 ROOT = Path(__file__).resolve().parent.parent
 STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
-SHOWN = ("key_agreement", "reference_key_agreement", "key_agreement_same_signature",
-         "key_agreement_closely_related", "key_kept_by_whole_piece", "pitch_class_ratio", "note_length_ratio",
-         "looped_share", "take_bits_per_note", "mean_share_in_key")
+SHOWN = (
+    "key_agreement",
+    "reference_key_agreement",
+    "key_agreement_same_signature",
+    "key_agreement_closely_related",
+    "key_kept_by_whole_piece",
+    "pitch_class_ratio",
+    "note_length_ratio",
+    "looped_share",
+    "take_bits_per_note",
+    "mean_share_in_key",
+)
 
 
 def check(composer: Composer, data: Path, split: str, strength: float | None, seeds: int) -> dict:
     started = time.perf_counter()
-    result = evaluate.continuations(composer, data, seeds=seeds, split=split, key_lock=strength is not None,
-                                    key_strength=strength)
+    result = evaluate.continuations(
+        composer, data, seeds=seeds, split=split, key_lock=strength is not None, key_strength=strength
+    )
     result["seconds"] = round(time.perf_counter() - started, 1)
     shown = {k: result[k] for k in SHOWN}
     print(f"{split:5} key lock {'off' if strength is None else strength:>4}: {shown}", flush=True)
@@ -51,8 +61,10 @@ def main() -> None:
     for strength in STRENGTHS:
         sweep[str(strength)] = check(composer, args.data, "valid", strength, args.seeds)
     best = max(STRENGTHS, key=lambda s: (sweep[str(s)]["key_agreement"], -s))
-    test = {"off": check(composer, args.data, "test", None, args.seeds),
-            "chosen": check(composer, args.data, "test", best, args.seeds)}
+    test = {
+        "off": check(composer, args.data, "test", None, args.seeds),
+        "chosen": check(composer, args.data, "test", best, args.seeds),
+    }
     result = {
         "validation_sweep": sweep,
         "chosen_strength": best,
@@ -60,9 +72,11 @@ def main() -> None:
         "test": test,
     }
     args.out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"chosen strength {best} (generator default {KEY_STRENGTH}); test key agreement without key lock "
-          f"{test['off']['key_agreement']:.3f}, with key lock {test['chosen']['key_agreement']:.3f} "
-          f"(real continuations {test['off']['reference_key_agreement']:.3f}) → {args.out}")
+    print(
+        f"chosen strength {best} (generator default {KEY_STRENGTH}); test key agreement without key lock "
+        f"{test['off']['key_agreement']:.3f}, with key lock {test['chosen']['key_agreement']:.3f} "
+        f"(real continuations {test['off']['reference_key_agreement']:.3f}) → {args.out}"
+    )
 
 
 if __name__ == "__main__":

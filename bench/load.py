@@ -63,12 +63,19 @@ MODEL = "shipped model"
 OWNER, PIECE, STATUS, PIECES, REPORT, SUMMARY, ROLL, TREE = range(8)
 SLOT, SLOT_SIZE = 8, 6
 # What the status line says when each request works.
-EXPECTED = {"start": ("Bring a seed",), "upload": ("Read ",), "example": ("Read ",), "generate": ("takes ready",),
-            "keep": ("Kept take",), "undo": ("Undid ",)}
+EXPECTED = {
+    "start": ("Bring a seed",),
+    "upload": ("Read ",),
+    "example": ("Read ",),
+    "generate": ("takes ready",),
+    "keep": ("Kept take",),
+    "undo": ("Undid ",),
+}
 REFUSED = "in this browser session"  # the store's answer for another owner's piece or take
 
 
 # ------------------------------------------------------------------------------------------- the server
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -108,8 +115,12 @@ def rss_mb(pid: int) -> dict[str, float]:
             server = mb
         else:
             children += mb
-    return {"server": round(server, 1), "children": round(children, 1), "total": round(server + children, 1),
-            "processes": len(descendants(pid))}
+    return {
+        "server": round(server, 1),
+        "children": round(children, 1),
+        "total": round(server + children, 1),
+        "processes": len(descendants(pid)),
+    }
 
 
 class Sampler(threading.Thread):
@@ -126,6 +137,7 @@ class Sampler(threading.Thread):
 
 
 # ------------------------------------------------------------------------------------------- one user
+
 
 def refused_by_gradio(error: Exception) -> bool:
     """Gradio itself refuses a /jump to a node that is not among the choices it last sent this session."""
@@ -144,6 +156,7 @@ def choices(update: Any) -> list[tuple[str, str]]:
 
 def candidates(tree: list[tuple[str, str]]) -> list[str]:
     """Node ids of the current node's children in the indented history choices (what /keep accepts)."""
+
     def depth(label: str) -> int:
         return (len(label) - len(label.lstrip(" "))) // 2  # two spaces a level (app._tree_choices)
 
@@ -151,7 +164,7 @@ def candidates(tree: list[tuple[str, str]]) -> list[str]:
     if at is None:
         return []
     found, d = [], depth(tree[at][0])
-    for label, node in tree[at + 1:]:
+    for label, node in tree[at + 1 :]:
         if depth(label) <= d:
             break
         if depth(label) == d + 1:
@@ -241,8 +254,9 @@ class User:
         self.uploads += 1
         base = 48 + self.index + self.uploads  # pitches of this user (and this upload) only
         path = self.folder / f"user{self.index:02d}-round{self.round}-upload{self.uploads}.mid"
-        path.write_bytes(smf.simple_file([base, base + 2, base + 4, base + 7, base + 9, base + 7, base + 4, base],
-                                         bpm=self.bpm))
+        path.write_bytes(
+            smf.simple_file([base, base + 2, base + 4, base + 7, base + 9, base + 7, base + 4, base], bpm=self.bpm)
+        )
         from gradio_client import handle_file
 
         out = self.call("upload", self.owner, self.piece, handle_file(str(path)))
@@ -260,8 +274,9 @@ class User:
             self.absorb(out)
 
     def generate(self) -> None:
-        out = self.call("generate", self.owner, self.piece, BARS, TAKES, 1.0, 0.95, self.rng.randrange(2**31),
-                        False, False, MODEL)
+        out = self.call(
+            "generate", self.owner, self.piece, BARS, TAKES, 1.0, 0.95, self.rng.randrange(2**31), False, False, MODEL
+        )
         if out:
             made = [out[SLOT + i * SLOT_SIZE + 2] for i in range(TAKES)]
             if not all(made):
@@ -296,8 +311,11 @@ class User:
         if theirs is None:
             return
         node = (candidates(theirs["tree"]) or [n for _, n in theirs["tree"]])[0]
-        for endpoint, args in (("keep", (self.owner, self.piece, node)), ("jump", (self.owner, self.piece, node)),
-                               ("undo", (self.owner, theirs["piece"]))):
+        for endpoint, args in (
+            ("keep", (self.owner, self.piece, node)),
+            ("jump", (self.owner, self.piece, node)),
+            ("undo", (self.owner, theirs["piece"])),
+        ):
             out = self.call(endpoint, *args, expect=(REFUSED,))
             if out is not None:
                 if out[PIECE] and out[PIECE] not in self.pieces:
@@ -337,6 +355,7 @@ class Shared:
 
 # ------------------------------------------------------------------------------------------- a round
 
+
 def page(client: Any, owner: str, piece: str) -> tuple:
     out = client.predict(owner, piece, api_name="/start")
     return out[OWNER], out[PIECE], out[PIECES], out[SUMMARY], out[TREE]
@@ -349,9 +368,11 @@ def quiet_checks(users: list[User]) -> tuple[int, list[str]]:
         victim = users[other(attacker.index, 3)]
         before = page(victim.client, victim.owner, victim.piece)
         node = (candidates(victim.tree) or [n for _, n in victim.tree])[0]
-        for endpoint, args in (("keep", (attacker.owner, attacker.piece, node)),
-                               ("jump", (attacker.owner, attacker.piece, node)),
-                               ("undo", (attacker.owner, victim.piece))):
+        for endpoint, args in (
+            ("keep", (attacker.owner, attacker.piece, node)),
+            ("jump", (attacker.owner, attacker.piece, node)),
+            ("undo", (attacker.owner, victim.piece)),
+        ):
             attempts += 1
             try:
                 out = attacker.client.predict(*args, api_name=f"/{endpoint}")
@@ -375,8 +396,9 @@ def database_checks(db: Path, users: list[User]) -> tuple[int, list[str]]:
             if owned != user.pieces:
                 problems.append(f"user {user.index}: database pieces {sorted(owned)} != made {sorted(user.pieces)}")
             for node in user.nodes:
-                row = con.execute("SELECT p.owner FROM nodes n JOIN pieces p ON p.id = n.piece_id WHERE n.id = ?",
-                                  (node,)).fetchone()
+                row = con.execute(
+                    "SELECT p.owner FROM nodes n JOIN pieces p ON p.id = n.piece_id WHERE n.id = ?", (node,)
+                ).fetchone()
                 checked += 1
                 if row is None or row[0] != user.owner:
                     problems.append(f"user {user.index}: node {node} belongs to {row and row[0]}")
@@ -384,8 +406,12 @@ def database_checks(db: Path, users: list[User]) -> tuple[int, list[str]]:
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
-    return {"n": len(values), "p50": round(float(np.percentile(values, 50)), 3),
-            "p95": round(float(np.percentile(values, 95)), 3), "max": round(max(values), 3)}
+    return {
+        "n": len(values),
+        "p50": round(float(np.percentile(values, 50)), 3),
+        "p95": round(float(np.percentile(values, 95)), 3),
+        "max": round(max(values), 3),
+    }
 
 
 def one_round(round_no: int, url: str, pid: int, db: Path, folder: Path) -> dict[str, Any]:
@@ -425,15 +451,25 @@ def one_round(round_no: int, url: str, pid: int, db: Path, folder: Path) -> dict
     checks["nodes checked against the database"] = db_checked
     peak = max(sampler.samples, key=lambda s: s["total"]) if sampler.samples else after
     return {
-        "round": round_no, "wall_seconds": round(wall, 1),
-        "requests": len(latencies), "errors": len(errors), "error_samples": errors[:20],
-        "isolation_problems": quiet_problems + db_problems, "checks": dict(checks),
+        "round": round_no,
+        "wall_seconds": round(wall, 1),
+        "requests": len(latencies),
+        "errors": len(errors),
+        "error_samples": errors[:20],
+        "isolation_problems": quiet_problems + db_problems,
+        "checks": dict(checks),
         "moves": {k: len(v) for k, v in sorted(by_endpoint.items())},
-        "latency_seconds": {"overall": percentiles([s for _, s in latencies]),
-                            **{k: percentiles(v) for k, v in sorted(by_endpoint.items())}},
-        "rss_mb": {"before": before, "peak_during": peak, "after": after,
-                   "growth_total": round(after["total"] - before["total"], 1),
-                   "samples": sampler.samples},
+        "latency_seconds": {
+            "overall": percentiles([s for _, s in latencies]),
+            **{k: percentiles(v) for k, v in sorted(by_endpoint.items())},
+        },
+        "rss_mb": {
+            "before": before,
+            "peak_during": peak,
+            "after": after,
+            "growth_total": round(after["total"] - before["total"], 1),
+            "samples": sampler.samples,
+        },
     }
 
 
@@ -467,15 +503,27 @@ def main() -> None:
             server.terminate()
             server.wait(20)
     result = {
-        "config": {"users": USERS, "requests_per_user": REQUESTS, "cross_user_attempts_per_user": 3,
-                   "quiet_cross_user_pairs": QUIET_PAIRS, "bars": BARS, "takes": TAKES, "model": MODEL,
-                   "rounds": ROUNDS, "seed": SEED, "cpus": os.cpu_count(),
-                   "mix": "first move upload; then weighted random: upload 1, example 1, generate 3.5, "
-                          "keep 2.5 (when the current point has takes), undo 2 (when not at the seed)"},
-        "rss_mb": {"cold_start": cold, "after_warm_up": warmed,
-                   "growth_per_round": [r["rss_mb"]["growth_total"] for r in rounds],
-                   "growth_per_round_server": [growth(r, "server") for r in rounds],
-                   "growth_per_round_workers": [growth(r, "children") for r in rounds]},
+        "config": {
+            "users": USERS,
+            "requests_per_user": REQUESTS,
+            "cross_user_attempts_per_user": 3,
+            "quiet_cross_user_pairs": QUIET_PAIRS,
+            "bars": BARS,
+            "takes": TAKES,
+            "model": MODEL,
+            "rounds": ROUNDS,
+            "seed": SEED,
+            "cpus": os.cpu_count(),
+            "mix": "first move upload; then weighted random: upload 1, example 1, generate 3.5, "
+            "keep 2.5 (when the current point has takes), undo 2 (when not at the seed)",
+        },
+        "rss_mb": {
+            "cold_start": cold,
+            "after_warm_up": warmed,
+            "growth_per_round": [r["rss_mb"]["growth_total"] for r in rounds],
+            "growth_per_round_server": [growth(r, "server") for r in rounds],
+            "growth_per_round_workers": [growth(r, "children") for r in rounds],
+        },
         "errors": sum(r["errors"] for r in rounds),
         "isolation_problems": sum(len(r["isolation_problems"]) for r in rounds),
         "rounds": rounds,
@@ -492,35 +540,60 @@ def growth(one: dict[str, Any], part: str) -> float:
 
 
 def summary(result: dict[str, Any]) -> str:
-    lines = [f"errors {result['errors']}, isolation problems {result['isolation_problems']}; RSS MB cold "
-             f"{result['rss_mb']['cold_start']['total']}, after warm-up {result['rss_mb']['after_warm_up']['total']}"]
+    lines = [
+        f"errors {result['errors']}, isolation problems {result['isolation_problems']}; RSS MB cold "
+        f"{result['rss_mb']['cold_start']['total']}, after warm-up {result['rss_mb']['after_warm_up']['total']}"
+    ]
     for r in result["rounds"]:
         lat = r["latency_seconds"]
-        lines.append(f"round {r['round']}: {r['requests']} requests in {r['wall_seconds']} s, {r['errors']} errors; "
-                     f"RSS {r['rss_mb']['before']['total']} → {r['rss_mb']['after']['total']} MB "
-                     f"(peak {r['rss_mb']['peak_during']['total']}); "
-                     + ", ".join(f"{k} p50 {v['p50']} / p95 {v['p95']} s" for k, v in lat.items()))
+        lines.append(
+            f"round {r['round']}: {r['requests']} requests in {r['wall_seconds']} s, {r['errors']} errors; "
+            f"RSS {r['rss_mb']['before']['total']} → {r['rss_mb']['after']['total']} MB "
+            f"(peak {r['rss_mb']['peak_during']['total']}); "
+            + ", ".join(f"{k} p50 {v['p50']} / p95 {v['p95']} s" for k, v in lat.items())
+        )
     return "\n".join(lines)
 
 
 def markdown(result: dict[str, Any]) -> str:
     c = result["config"]
     endpoints = list(result["rounds"][0]["latency_seconds"])
-    head = "| | " + " | ".join(f"round {r['round']}" for r in result["rounds"]) + " |\n|---|" + \
-        "---:|" * len(result["rounds"]) + "\n"
-    rows = [("requests", lambda r: str(r["requests"])), ("wall time (s)", lambda r: str(r["wall_seconds"])),
-            ("errors", lambda r: str(r["errors"])),
-            ("isolation problems", lambda r: str(len(r["isolation_problems"])))]
+    head = (
+        "| | "
+        + " | ".join(f"round {r['round']}" for r in result["rounds"])
+        + " |\n|---|"
+        + "---:|" * len(result["rounds"])
+        + "\n"
+    )
+    rows = [
+        ("requests", lambda r: str(r["requests"])),
+        ("wall time (s)", lambda r: str(r["wall_seconds"])),
+        ("errors", lambda r: str(r["errors"])),
+        ("isolation problems", lambda r: str(len(r["isolation_problems"]))),
+    ]
     rows += [(f"{k} (checks)", lambda r, k=k: str(r["checks"].get(k, 0))) for k in result["rounds"][0]["checks"]]
-    rows += [(f"{e}: p50 / p95 (s), n", lambda r, e=e: (f"{r['latency_seconds'][e]['p50']} / "
-                                                          f"{r['latency_seconds'][e]['p95']}, "
-                                                          f"{r['latency_seconds'][e]['n']}"
-                                                          if e in r["latency_seconds"] else "—"))
-             for e in endpoints]
-    rows += [("RSS before / peak / after (MB)", lambda r: f"{r['rss_mb']['before']['total']} / "
-                                                         f"{r['rss_mb']['peak_during']['total']} / "
-                                                         f"{r['rss_mb']['after']['total']}"),
-             ("RSS growth in the round (MB)", lambda r: str(r["rss_mb"]["growth_total"]))]
+    rows += [
+        (
+            f"{e}: p50 / p95 (s), n",
+            lambda r, e=e: (
+                f"{r['latency_seconds'][e]['p50']} / {r['latency_seconds'][e]['p95']}, {r['latency_seconds'][e]['n']}"
+                if e in r["latency_seconds"]
+                else "—"
+            ),
+        )
+        for e in endpoints
+    ]
+    rows += [
+        (
+            "RSS before / peak / after (MB)",
+            lambda r: (
+                f"{r['rss_mb']['before']['total']} / "
+                f"{r['rss_mb']['peak_during']['total']} / "
+                f"{r['rss_mb']['after']['total']}"
+            ),
+        ),
+        ("RSS growth in the round (MB)", lambda r: str(r["rss_mb"]["growth_total"])),
+    ]
     table = head + "".join(f"| {name} | " + " | ".join(f(r) for r in result["rounds"]) + " |\n" for name, f in rows)
     m = result["rss_mb"]
     return (
@@ -540,8 +613,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"round {' / '.join(f'{g} MB' for g in m['growth_per_round'])} (the server process "
         f"{' / '.join(str(g) for g in m['growth_per_round_server'])}, the render workers "
         f"{' / '.join(str(g) for g in m['growth_per_round_workers'])}).\n\n"
-        + table +
-        "\nLatency is per request as the client sees it, queueing included: each endpoint runs at most two "
+        + table
+        + "\nLatency is per request as the client sees it, queueing included: each endpoint runs at most two "
         "requests at a time (generation too) on two cores, so with 20 users a generation mostly waits its turn.\n\n"
         "Where the server's growth goes (two diagnostic runs, not repeated by this script): with `MALLOC_ARENA_MAX=2` "
         "in the server's environment the server grew 64 / 25 / 40 MB in the three rounds instead of 174 / 77 / 39 — "

@@ -25,8 +25,10 @@ def previous_run(run: dict) -> list[str]:
         return []
     prev = json.loads(record.read_text())
     st = prev["state"]
-    return [f"That first run: {st['epoch']} epochs, {st['step']:,} steps, {st['train_seconds'] / 60:.1f} minutes, "
-            f"best validation {st['best']:.4f} bits/note."]
+    return [
+        f"That first run: {st['epoch']} epochs, {st['step']:,} steps, {st['train_seconds'] / 60:.1f} minutes, "
+        f"best validation {st['best']:.4f} bits/note."
+    ]
 
 
 def main() -> None:
@@ -34,8 +36,9 @@ def main() -> None:
     parser.add_argument("--run", type=Path, default=ROOT / "runs" / "shipped")
     parser.add_argument("--evaluation", type=Path, default=ROOT / "bench" / "results" / "evaluation.json")
     parser.add_argument("--out", type=Path, default=ROOT / "composer" / "models" / "shipped" / "MODEL_CARD.md")
-    parser.add_argument("--command", default="composer train --data midi_data --out runs/shipped --exclude-eval "
-                        "--epochs 20 --threads 2")
+    parser.add_argument(
+        "--command", default="composer train --data midi_data --out runs/shipped --exclude-eval --epochs 20 --threads 2"
+    )
     parser.add_argument("--note", action="append", default=[], help="a sentence for the Training section")
     args = parser.parse_args()
     ev = json.loads(args.evaluation.read_text())
@@ -44,22 +47,30 @@ def main() -> None:
         summary = json.loads((args.run / "summary.json").read_text())
         run = json.loads((args.run / "model.json").read_text())
         best = {"metrics": summary["best_meta_metrics"]}
-        state = {"epoch": summary["epochs"], "step": summary["steps"], "train_seconds": summary["train_seconds"],
-                 "history": summary["history"], "notes_seen": None}
+        state = {
+            "epoch": summary["epochs"],
+            "step": summary["steps"],
+            "train_seconds": summary["train_seconds"],
+            "history": summary["history"],
+            "notes_seen": None,
+        }
         where = f"one {summary['device']} (PyTorch {summary['torch']}, bf16 autocast)"
-        reproduce = [f"{summary['command']} --out /tmp/run --export runs/{args.run.name}   # on a CUDA machine",
-                     f"cp runs/{args.run.name}/model.* composer/models/shipped/   # fp16 weights, config inside",
-                     "python bench/evaluation.py --protocol-json bench/results/protocol_chorales.json "
-                     "bench/results/protocol_kinder.json   # after the two protocol runs (README)"]
+        reproduce = [
+            f"{summary['command']} --out /tmp/run --export runs/{args.run.name}   # on a CUDA machine",
+            f"cp runs/{args.run.name}/model.* composer/models/shipped/   # fp16 weights, config inside",
+            "python bench/evaluation.py --protocol-json bench/results/protocol_chorales.json "
+            "bench/results/protocol_kinder.json   # after the two protocol runs (README)",
+        ]
     else:
         run = json.loads((args.run / "last.json").read_text())
         best = json.loads((args.run / "best.json").read_text())
         state = run["state"]
         where = "a 2-core CPU (no GPU)"
-        reproduce = [*args.command.split(" && "),
-                     f"composer export-model runs/{args.run.name}/best.safetensors   # fp16 weights → "
-                     "composer/models/shipped/",
-                     f"python bench/evaluation.py --fp32 runs/{args.run.name}/best.safetensors"]
+        reproduce = [
+            *args.command.split(" && "),
+            f"composer export-model runs/{args.run.name}/best.safetensors   # fp16 weights → composer/models/shipped/",
+            f"python bench/evaluation.py --fp32 runs/{args.run.name}/best.safetensors",
+        ]
     train_cfg, model = run["train"], run["model"]
     history = state["history"]
     lines = [
@@ -107,17 +118,27 @@ def main() -> None:
         f"{ev['ngram_test_bits_per_note']:.4f}.",
     ]
     if "test_bits_per_note_fp32" in ev:
-        lines.append(f"- fp16 weights cost {ev['fp16_cost_bits_per_note']:+.5f} bits/note on the test split "
-                     f"(fp32: {ev['test_bits_per_note_fp32']:.4f}).")
+        lines.append(
+            f"- fp16 weights cost {ev['fp16_cost_bits_per_note']:+.5f} bits/note on the test split "
+            f"(fp32: {ev['test_bits_per_note_fp32']:.4f})."
+        )
     if "chorales_bwv253_438_pitch_bits" in ev:
-        lines.append(f"- Chorale soprano melodies BWV 253–438, 10-fold CV, pitch bits/note: "
-                     f"**{ev['chorales_bwv253_438_pitch_bits']:.3f}** (IDyOM best system 1.953, pitch-only 2.342; "
-                     f"our n-gram {ev['chorales_bwv253_438_ngram_pitch_bits']:.3f}).")
-        lines.append(f"- Essen kinder, 10-fold CV, pitch bits/note: **{ev['essen_kinder_pitch_bits']:.3f}** "
-                     f"(IDyOM 2.102; our n-gram {ev['essen_kinder_ngram_pitch_bits']:.3f}).")
-    lines += ["", "## Limits",
-              "Trained on chorales and European folk melodies: it continues tonal, metrical melodies and four-part "
-              "textures best; dense piano music or drums are outside what it has heard.", ""]
+        lines.append(
+            f"- Chorale soprano melodies BWV 253–438, 10-fold CV, pitch bits/note: "
+            f"**{ev['chorales_bwv253_438_pitch_bits']:.3f}** (IDyOM best system 1.953, pitch-only 2.342; "
+            f"our n-gram {ev['chorales_bwv253_438_ngram_pitch_bits']:.3f})."
+        )
+        lines.append(
+            f"- Essen kinder, 10-fold CV, pitch bits/note: **{ev['essen_kinder_pitch_bits']:.3f}** "
+            f"(IDyOM 2.102; our n-gram {ev['essen_kinder_ngram_pitch_bits']:.3f})."
+        )
+    lines += [
+        "",
+        "## Limits",
+        "Trained on chorales and European folk melodies: it continues tonal, metrical melodies and four-part "
+        "textures best; dense piano music or drums are outside what it has heard.",
+        "",
+    ]
     args.out.write_text("\n".join(lines))
     print(args.out.read_text())
 

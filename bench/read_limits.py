@@ -46,16 +46,20 @@ def cases() -> dict[str, bytes]:
         "typical seed (32 notes)": smf.simple_file([60, 62, 64, 65, 67, 69, 71, 72] * 4),
         f"{notes_ok:,} notes": smf.smf([smf.track(smf.melody([60 + i % 12 for i in range(notes_ok)], 60))]),
         f"{max_notes:,} notes (at the caps)": smf.smf(
-            [smf.track(smf.melody([60 + i % 12 for i in range(max_notes)], 60))]),
+            [smf.track(smf.melody([60 + i % 12 for i in range(max_notes)], 60))]
+        ),
         f"{MAX_EVENTS - 10:,} controller events": smf.smf([smf.track(controllers + smf.melody([60]))]),
         f"{MAX_NOTES + 5_000:,} notes (over the note cap)": smf.smf(
-            [smf.track(smf.melody([60 + i % 12 for i in range(MAX_NOTES + 5_000)], 1))]),
+            [smf.track(smf.melody([60 + i % 12 for i in range(MAX_NOTES + 5_000)], 1))]
+        ),
         "1,000,000 notes (refused)": smf.smf([smf.track(smf.melody([60] * 1_000_000, 1))]),
         "sysex filling the byte cap": smf.smf(
-            [smf.track([b"\x00\xf0" + smf.vlq(len(sysex_body)) + sysex_body, *smf.melody([60])])]),
+            [smf.track([b"\x00\xf0" + smf.vlq(len(sysex_body)) + sysex_body, *smf.melody([60])])]
+        ),
         # a delta time holds at most 2^28-1 ticks: four of them with empty text events make a 10^9-tick gap
-        "10^9-tick gap": smf.smf([smf.track(smf.note(60, 480) + [smf.meta(0x01, b"", 250_000_000)] * 4
-                                            + smf.note(62, 480))]),
+        "10^9-tick gap": smf.smf(
+            [smf.track(smf.note(60, 480) + [smf.meta(0x01, b"", 250_000_000)] * 4 + smf.note(62, 480))]
+        ),
     }
 
 
@@ -64,11 +68,23 @@ def main() -> None:
     reference, _ = timed(cases()["typical seed (32 notes)"], repeat=5)
     for name, data in cases().items():
         seconds, outcome = timed(data)
-        rows.append({"case": name, "bytes": len(data), "seconds": round(seconds, 4),
-                     "ratio_to_typical": round(seconds / reference, 1), "outcome": outcome})
+        rows.append(
+            {
+                "case": name,
+                "bytes": len(data),
+                "seconds": round(seconds, 4),
+                "ratio_to_typical": round(seconds / reference, 1),
+                "outcome": outcome,
+            }
+        )
     worst = max(r["seconds"] for r in rows)
-    result = {"machine": platform.processor() or platform.machine(), "reference_seconds": round(reference, 5),
-              "worst_seconds": worst, "within_2s": worst < 2.0, "rows": rows}
+    result = {
+        "machine": platform.processor() or platform.machine(),
+        "reference_seconds": round(reference, 5),
+        "worst_seconds": worst,
+        "within_2s": worst < 2.0,
+        "rows": rows,
+    }
     print(f"{'case':40} {'bytes':>10} {'seconds':>8} {'x typical':>9}  outcome")
     for r in rows:
         print(f"{r['case']:40} {r['bytes']:>10,} {r['seconds']:>8.3f} {r['ratio_to_typical']:>9}  {r['outcome']}")

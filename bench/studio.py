@@ -38,8 +38,11 @@ BARS, TAKES = 8, 4
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
-    return {"p50": round(float(np.percentile(values, 50)), 3), "p95": round(float(np.percentile(values, 95)), 3),
-            "max": round(max(values), 3)}
+    return {
+        "p50": round(float(np.percentile(values, 50)), 3),
+        "p95": round(float(np.percentile(values, 95)), 3),
+        "max": round(max(values), 3),
+    }
 
 
 def in_process(folder: Path) -> dict:
@@ -50,8 +53,9 @@ def in_process(folder: Path) -> dict:
     rows = []
     for i in range(REQUESTS):
         started = time.perf_counter()
-        views = list(studio.generate(owner, pieces[i % len(pieces)], BARS, TAKES, 1.0, 0.95, 100 + i, False, False,
-                                     app.SHIPPED))
+        views = list(
+            studio.generate(owner, pieces[i % len(pieces)], BARS, TAKES, 1.0, 0.95, 100 + i, False, False, app.SHIPPED)
+        )
         rows.append({"total": time.perf_counter() - started, **views[-1].timings})
         assert len(views[-1].takes) == TAKES, views[-1].status
     studio.pool.shutdown()
@@ -68,17 +72,29 @@ def over_http(folder: Path) -> dict:
     try:
         url = f"http://127.0.0.1:{port}/"
         result = {}
-        for name, client in (("until_all_takes_arrive", Client(url, verbose=False, download_files=False)),
-                             ("with_every_file_downloaded", Client(url, verbose=False))):
+        for name, client in (
+            ("until_all_takes_arrive", Client(url, verbose=False, download_files=False)),
+            ("with_every_file_downloaded", Client(url, verbose=False)),
+        ):
             owner = client.predict("", "", api_name="/start")[0]
             pieces = [client.predict(owner, "", e.name, api_name="/example")[1] for e in EXAMPLES]
-            client.predict(owner, pieces[0], BARS, TAKES, 1.0, 0.95, 0, False, False, app.SHIPPED,
-                           api_name="/generate")
+            client.predict(owner, pieces[0], BARS, TAKES, 1.0, 0.95, 0, False, False, app.SHIPPED, api_name="/generate")
             totals = []
             for i in range(REQUESTS):
                 started = time.perf_counter()
-                out = client.predict(owner, pieces[i % len(pieces)], BARS, TAKES, 1.0, 0.95, 100 + i, False, False,
-                                     app.SHIPPED, api_name="/generate")
+                out = client.predict(
+                    owner,
+                    pieces[i % len(pieces)],
+                    BARS,
+                    TAKES,
+                    1.0,
+                    0.95,
+                    100 + i,
+                    False,
+                    False,
+                    app.SHIPPED,
+                    api_name="/generate",
+                )
                 totals.append(time.perf_counter() - started)
                 assert f"{TAKES} takes ready" in out[2], out[2]
             result[name] = percentiles(totals)
@@ -90,9 +106,15 @@ def over_http(folder: Path) -> dict:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        result = {"requests": REQUESTS, "takes": TAKES, "bars": BARS, "seeds": [e.name for e in EXAMPLES],
-                  "in_process_seconds": in_process(Path(tmp)), "over_http_seconds": over_http(Path(tmp)),
-                  "target": "p95 <= 2 s"}
+        result = {
+            "requests": REQUESTS,
+            "takes": TAKES,
+            "bars": BARS,
+            "seeds": [e.name for e in EXAMPLES],
+            "in_process_seconds": in_process(Path(tmp)),
+            "over_http_seconds": over_http(Path(tmp)),
+            "target": "p95 <= 2 s",
+        }
     print(json.dumps(result, indent=2))
     (ROOT / "bench" / "results" / "studio.json").write_text(json.dumps(result, indent=2) + "\n")
 

@@ -27,8 +27,15 @@ def synthetic_songs(n: int, length: int, seed: int = 0) -> list[Song]:
     rng = np.random.default_rng(seed)
     songs = []
     for _ in range(n):
-        ids = np.stack([rng.integers(0, 13, length), rng.integers(20, 70, length), rng.integers(0, 24, length),
-                        rng.integers(8, 12, length)], axis=1).astype(np.int64)
+        ids = np.stack(
+            [
+                rng.integers(0, 13, length),
+                rng.integers(20, 70, length),
+                rng.integers(0, 24, length),
+                rng.integers(8, 12, length),
+            ],
+            axis=1,
+        ).astype(np.int64)
         songs.append(Song(ids=ids, bar=48, bar_start=0, key=0))
     return songs
 
@@ -78,8 +85,9 @@ def main() -> None:
     songs = synthetic_songs(b * 4, t)
     items = next(iterate_batches(songs, max_len=t, batch_events=b * t, seed=0, epoch=0, augment=True))
     notes = sum(length for _, _, length, _ in items)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                else torch.autocast("cpu", enabled=False))
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    )
 
     def ours() -> None:
         batch = collate(items).to(device)
@@ -107,8 +115,12 @@ def main() -> None:
         "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
         "cpu": platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
-        "hidden": h, "layers": args.layers, "batch": b, "length": t,
-        "bare_lstm_notes_per_s": round(bare_rate), "training_notes_per_s": round(ours_rate),
+        "hidden": h,
+        "layers": args.layers,
+        "batch": b,
+        "length": t,
+        "bare_lstm_notes_per_s": round(bare_rate),
+        "training_notes_per_s": round(ours_rate),
         "ratio": round(ours_rate / bare_rate, 3),
         "bare_lstm_no_input_grad_notes_per_s": round(const_rate),
         "ratio_to_no_input_grad": round(ours_rate / const_rate, 3),

@@ -46,6 +46,7 @@ ENOSPC_TEXT = "Error while serializing: I/O error: No space left on device (os e
 
 # ------------------------------------------------------------------------------ the child: composer train, observed
 
+
 def child(argv: list[str]) -> int:
     """``composer`` with two optional hooks (environment): FAULT_PROGRESS, a file that gets each optimizer step's
     index as it starts; FAULT_KILL, ``WHERE:NAME:N`` — SIGKILL this process at the N-th write of NAME.safetensors:
@@ -108,6 +109,7 @@ def child(argv: list[str]) -> int:
 
 # ------------------------------------------------------------------------------------------------ the parent
 
+
 def make_data(folder: Path) -> Path:
     """The chorale soprano lines of midi_data/ with their manifest rows (so the split is the corpus's own)."""
     source = ROOT / "midi_data"
@@ -129,14 +131,40 @@ def make_data(folder: Path) -> Path:
 class Bench:
     def __init__(self, work: Path, data: Path, epochs: int) -> None:
         self.work, self.data, self.epochs = work, data, epochs
-        self.env = {**os.environ, "COMPOSER_CACHE": str(work / "cache"), "OMP_NUM_THREADS": "1",
-                    "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        self.env = {
+            **os.environ,
+            "COMPOSER_CACHE": str(work / "cache"),
+            "OMP_NUM_THREADS": "1",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        }
         self.legs = 0
 
     def args(self, out: Path, ckpt: float, *extra: str) -> list[str]:
-        return ["train", "--data", str(self.data), "--out", str(out), "--hidden", "32", "--layers", "1",
-                "--head-hidden", "16", "--epochs", str(self.epochs), "--batch-events", "1024", "--max-len", "64",
-                "--threads", "1", "--checkpoint-seconds", str(ckpt), "--quiet", *extra]
+        return [
+            "train",
+            "--data",
+            str(self.data),
+            "--out",
+            str(out),
+            "--hidden",
+            "32",
+            "--layers",
+            "1",
+            "--head-hidden",
+            "16",
+            "--epochs",
+            str(self.epochs),
+            "--batch-events",
+            "1024",
+            "--max-len",
+            "64",
+            "--threads",
+            "1",
+            "--checkpoint-seconds",
+            str(ckpt),
+            "--quiet",
+            *extra,
+        ]
 
     def command(self, argv: list[str]) -> list[str]:
         return [sys.executable, str(Path(__file__).resolve()), "--child", *argv]
@@ -181,11 +209,16 @@ class Bench:
         for line in stdout_text.splitlines():
             if line.startswith("resuming at epoch"):
                 resumed_from = int(line.rsplit("step", 1)[1])
-        record: dict[str, Any] = {"resume": resume, "kill": kill, "returncode": proc.returncode,
-                                  "killed": proc.returncode == -signal.SIGKILL, "resumed_from_step": resumed_from,
-                                  "steps_started": steps[-1] + 1 if steps else None,
-                                  "seconds": round(time.perf_counter() - started, 3),
-                                  "first_step_after_s": None if first_step_at is None else round(first_step_at, 3)}
+        record: dict[str, Any] = {
+            "resume": resume,
+            "kill": kill,
+            "returncode": proc.returncode,
+            "killed": proc.returncode == -signal.SIGKILL,
+            "resumed_from_step": resumed_from,
+            "steps_started": steps[-1] + 1 if steps else None,
+            "seconds": round(time.perf_counter() - started, 3),
+            "first_step_after_s": None if first_step_at is None else round(first_step_at, 3),
+        }
         if record["killed"]:
             ckpt_step = _checkpoint_step(out / "last.safetensors")
             started_steps = record["steps_started"] if steps else (resumed_from or 0)
@@ -193,7 +226,8 @@ class Bench:
             record["steps_redone"] = max(0, started_steps - (ckpt_step or 0))
             landed = _mtime(out / "last.safetensors")
             record["seconds_since_last_checkpoint"] = (  # only for a checkpoint this leg wrote
-                round(killed_at - landed / 1e9, 3) if landed is not None and landed / 1e9 >= started_wall else None)
+                round(killed_at - landed / 1e9, 3) if landed is not None and landed / 1e9 >= started_wall else None
+            )
         else:
             record["summary"] = _summary(stdout_text)
             if proc.returncode != 0:
@@ -254,50 +288,83 @@ def compare(run: Path, ref: Path, summary: dict[str, Any] | None, ref_summary: d
     return {
         "last_max_abs_diff": _max_abs_diff(run / "last.safetensors", ref / "last.safetensors"),  # weights + AdamW
         "best_max_abs_diff": _max_abs_diff(run / "best.safetensors", ref / "best.safetensors"),
-        "best_bits_diff": None if summary is None else
-        abs(summary["best_valid_bits_per_note"] - ref_summary["best_valid_bits_per_note"]),
-        "history_max_bits_diff": max(abs(h["bits_per_note"] - r["bits_per_note"])
-                                     for h, r in zip(history, ref_history, strict=False)) if epochs_match else None,
+        "best_bits_diff": None
+        if summary is None
+        else abs(summary["best_valid_bits_per_note"] - ref_summary["best_valid_bits_per_note"]),
+        "history_max_bits_diff": max(
+            abs(h["bits_per_note"] - r["bits_per_note"]) for h, r in zip(history, ref_history, strict=False)
+        )
+        if epochs_match
+        else None,
         "steps_equal": summary is not None and summary["steps"] == ref_summary["steps"],
         "epochs_equal": summary is not None and summary["epochs"] == ref_summary["epochs"],
-        "stray_files": sorted(p.name for p in run.iterdir()
-                              if p.name not in ("best.safetensors", "best.json", "last.safetensors", "last.json")),
+        "stray_files": sorted(
+            p.name
+            for p in run.iterdir()
+            if p.name not in ("best.safetensors", "best.json", "last.safetensors", "last.json")
+        ),
     }
 
 
 def scenarios(rng: random.Random, steps: int, per_epoch: int, n_random: int) -> list[dict[str, Any]]:
     """The kill plans: each a checkpoint interval and one kill per leg (the last leg runs to the end)."""
-    plans: list[dict[str, Any]] = [{"name": "during start-up", "ckpt": 0.1,
-                                    "kills": [{"how": "startup", "after_s": None}]}]
+    plans: list[dict[str, Any]] = [
+        {"name": "during start-up", "ckpt": 0.1, "kills": [{"how": "startup", "after_s": None}]}
+    ]
     for i in range(n_random):
         first = rng.randrange(1, steps - 2)
         kills = [{"how": "step", "step": first, "delay_s": round(rng.uniform(0, 0.03), 4)}]
         if i >= n_random - 2:  # the last two are killed twice
-            kills.append({"how": "step", "step": rng.randrange(first + 1, steps), "delay_s":
-                          round(rng.uniform(0, 0.03), 4)})
-        plans.append({"name": f"random step{'s' if len(kills) > 1 else ''} "
-                              f"{', '.join(str(k['step']) for k in kills)} (+ 0–30 ms)", "ckpt": 0.1,
-                      "kills": kills})
+            kills.append(
+                {"how": "step", "step": rng.randrange(first + 1, steps), "delay_s": round(rng.uniform(0, 0.03), 4)}
+            )
+        plans.append(
+            {
+                "name": f"random step{'s' if len(kills) > 1 else ''} "
+                f"{', '.join(str(k['step']) for k in kills)} (+ 0–30 ms)",
+                "ckpt": 0.1,
+                "kills": kills,
+            }
+        )
     change = rng.randrange(2, steps - 1)
-    plans.append({"name": f"right after checkpoint {change} lands (last.safetensors' mtime changes)", "ckpt": 0.0,
-                  "kills": [{"how": "mtime", "change": change}]})
+    plans.append(
+        {
+            "name": f"right after checkpoint {change} lands (last.safetensors' mtime changes)",
+            "ckpt": 0.0,
+            "kills": [{"how": "mtime", "change": change}],
+        }
+    )
     for where in ("mid-write", "before-replace", "before-json"):
         n = rng.randrange(2, steps - 1)
-        plans.append({"name": f"last.safetensors write {n}: {where}", "ckpt": 0.0,
-                      "kills": [{"how": "self", "spec": f"{where}:last:{n}"}]})
+        plans.append(
+            {
+                "name": f"last.safetensors write {n}: {where}",
+                "ckpt": 0.0,
+                "kills": [{"how": "self", "spec": f"{where}:last:{n}"}],
+            }
+        )
     epoch = rng.randrange(2, max(3, steps // per_epoch))
-    plans.append({"name": f"best.safetensors write {epoch}: mid-write", "ckpt": 0.0,
-                  "kills": [{"how": "self", "spec": f"mid-write:best:{epoch}"}]})
+    plans.append(
+        {
+            "name": f"best.safetensors write {epoch}: mid-write",
+            "ckpt": 0.0,
+            "kills": [{"how": "self", "spec": f"mid-write:best:{epoch}"}],
+        }
+    )
     return plans
 
 
 # ------------------------------------------------------------------------------------- full and unwritable --out
 
+
 def _error_record(proc: subprocess.CompletedProcess) -> dict[str, Any]:
     err = proc.stderr.strip()
-    return {"returncode": proc.returncode, "traceback": "Traceback" in err,
-            "message": err.splitlines()[-1] if err else "",
-            "one_clear_line": proc.returncode == 2 and "Traceback" not in err and len(err.splitlines()) == 1}
+    return {
+        "returncode": proc.returncode,
+        "traceback": "Traceback" in err,
+        "message": err.splitlines()[-1] if err else "",
+        "one_clear_line": proc.returncode == 2 and "Traceback" not in err and len(err.splitlines()) == 1,
+    }
 
 
 def _same_files(folder: Path, snapshot: dict[str, bytes]) -> bool:
@@ -315,8 +382,7 @@ def _loads(path: Path) -> bool:
 
 
 def _can_unshare_mount() -> bool:
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
-                           capture_output=True)
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"], capture_output=True)
     return probe.returncode == 0
 
 
@@ -345,8 +411,10 @@ def disk_and_permission_faults(bench: Bench, ref: Path, ref_summary: dict[str, A
         mnt.mkdir()
         size_k = int(last_size * 1.5 / 1024) + 8
         argv = " ".join(bench.args(mnt / "run", 0.0))
-        script = (f"mount -t tmpfs -o size={size_k}k tmpfs {mnt} && {' '.join(python)} {argv}; rc=$?; "
-                  f"cp -a {mnt}/run {keep}; exit $rc")
+        script = (
+            f"mount -t tmpfs -o size={size_k}k tmpfs {mnt} && {' '.join(python)} {argv}; rc=$?; "
+            f"cp -a {mnt}/run {keep}; exit $rc"
+        )
         proc = subprocess.run(["unshare", "-m", "sh", "-c", script], env=bench.env, capture_output=True, text=True)
         record = _error_record(proc)
         record["tmpfs_kib"] = size_k
@@ -358,52 +426,66 @@ def disk_and_permission_faults(bench: Bench, ref: Path, ref_summary: dict[str, A
 
     # (b) a real write error from the kernel (RLIMIT_FSIZE between best's and last's size) on --resume.
     run = work / "fsize"
-    subprocess.run(python + bench.args(run, 0.0, "--max-steps", "3"), env=bench.env, capture_output=True,
-                   check=True)
+    subprocess.run(python + bench.args(run, 0.0, "--max-steps", "3"), env=bench.env, capture_output=True, check=True)
     snapshot = {n: (run / n).read_bytes() for n in ("last.safetensors", "best.safetensors")}
     limit = (best_size + last_size) // 2
-    wrapper = (f"import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
-               "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
-    proc = subprocess.run([sys.executable, "-c", wrapper, *python[1:], *bench.args(run, 0.0, "--resume")],
-                          env=bench.env, capture_output=True, text=True)
-    out["write_error_rlimit_fsize"] = {**_error_record(proc), "limit_bytes": limit,
-                                       "previous_checkpoints_byte_identical": _same_files(run, snapshot),
-                                       "files_left": sorted(p.name for p in run.iterdir())}
-    out["write_error_rlimit_fsize"]["resumed_equals_reference"] = resumed_equals_reference(bench, run, ref,
-                                                                                           ref_summary)
+    wrapper = (
+        f"import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit})); "
+        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", wrapper, *python[1:], *bench.args(run, 0.0, "--resume")],
+        env=bench.env,
+        capture_output=True,
+        text=True,
+    )
+    out["write_error_rlimit_fsize"] = {
+        **_error_record(proc),
+        "limit_bytes": limit,
+        "previous_checkpoints_byte_identical": _same_files(run, snapshot),
+        "files_left": sorted(p.name for p in run.iterdir()),
+    }
+    out["write_error_rlimit_fsize"]["resumed_equals_reference"] = resumed_equals_reference(bench, run, ref, ref_summary)
 
     # (c) a full disk while best.safetensors is written (epoch 2; safetensors' own error, injected).
     run = work / "best-enospc"
-    proc = subprocess.run(python + bench.args(run, 0.0), env={**bench.env, "FAULT_KILL": "enospc:best:2"},
-                          capture_output=True, text=True)
-    out["full_disk_writing_best_injected"] = {**_error_record(proc), "best_loads": _loads(run / "best.safetensors"),
-                                              "best_epoch_kept": json.loads((run / "best.json").read_text())
-                                              ["metrics"]["epoch"],
-                                              "files_left": sorted(p.name for p in run.iterdir())}
+    proc = subprocess.run(
+        python + bench.args(run, 0.0), env={**bench.env, "FAULT_KILL": "enospc:best:2"}, capture_output=True, text=True
+    )
+    out["full_disk_writing_best_injected"] = {
+        **_error_record(proc),
+        "best_loads": _loads(run / "best.safetensors"),
+        "best_epoch_kept": json.loads((run / "best.json").read_text())["metrics"]["epoch"],
+        "files_left": sorted(p.name for p in run.iterdir()),
+    }
     out["full_disk_writing_best_injected"]["resumed_equals_reference"] = resumed_equals_reference(
-        bench, run, ref, ref_summary)
+        bench, run, ref, ref_summary
+    )
 
     # (d) unwritable --out: under a regular file, a regular file itself, on a read-only mount (new and existing).
     regular = work / "a-file"
     regular.write_text("not a folder\n")
     for name, target in (("out_under_a_regular_file", regular / "run"), ("out_is_a_regular_file", regular)):
-        proc = subprocess.run(python + bench.args(target, 0.0, "--max-steps", "1"), env=bench.env,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            python + bench.args(target, 0.0, "--max-steps", "1"), env=bench.env, capture_output=True, text=True
+        )
         out[name] = _error_record(proc)
     if mounts:
         ro = work / "ro"
         (ro / "existing").mkdir(parents=True)
-        for name, target in (("new_out_on_a_read_only_mount", ro / "new"),
-                             ("existing_out_on_a_read_only_mount", ro / "existing")):
+        for name, target in (
+            ("new_out_on_a_read_only_mount", ro / "new"),
+            ("existing_out_on_a_read_only_mount", ro / "existing"),
+        ):
             argv = " ".join(bench.args(target, 0.0, "--max-steps", "1"))
             script = f"mount --bind -o ro {ro} {ro} && exec {' '.join(python)} {argv}"
-            proc = subprocess.run(["unshare", "-m", "sh", "-c", script], env=bench.env, capture_output=True,
-                                  text=True)
+            proc = subprocess.run(["unshare", "-m", "sh", "-c", script], env=bench.env, capture_output=True, text=True)
             out[name] = _error_record(proc)
     return out
 
 
 # ------------------------------------------------------------------------------------------- truncated checkpoints
+
 
 def truncation(bench: Bench, ref: Path) -> list[dict[str, Any]]:
     from composer import checkpoint
@@ -416,9 +498,15 @@ def truncation(bench: Bench, ref: Path) -> list[dict[str, Any]]:
     for name in ("last.safetensors", "best.safetensors"):
         data = (ref / name).read_bytes()
         header = int.from_bytes(data[:8], "little")
-        cuts = {"empty": 0, "inside the length prefix": 5, "length prefix only": 8,
-                "middle of the JSON header": 8 + header // 2, "header only, no tensors": 8 + header,
-                "middle of the tensors": 8 + header + (len(data) - 8 - header) // 2, "last byte missing": len(data) - 1}
+        cuts = {
+            "empty": 0,
+            "inside the length prefix": 5,
+            "length prefix only": 8,
+            "middle of the JSON header": 8 + header // 2,
+            "header only, no tensors": 8 + header,
+            "middle of the tensors": 8 + header + (len(data) - 8 - header) // 2,
+            "last byte missing": len(data) - 1,
+        }
         for where, cut in cuts.items():
             run = bench.work / "truncated" / f"{name.split('.')[0]}-{cut}"
             shutil.copytree(ref, run)
@@ -432,8 +520,9 @@ def truncation(bench: Bench, ref: Path) -> list[dict[str, Any]]:
             if name == "last.safetensors":
                 row["train_resume"] = _in_process(main, bench.args(run, 0.0, "--resume"))
             else:
-                row["generate_model"] = _in_process(main, ["generate", str(seed), "--out", str(run / "takes"),
-                                                           "--model", str(run / name), "--quiet"])
+                row["generate_model"] = _in_process(
+                    main, ["generate", str(seed), "--out", str(run / "takes"), "--model", str(run / name), "--quiet"]
+                )
             rows.append(row)
     return rows
 
@@ -451,20 +540,25 @@ def _in_process(main: Any, argv: list[str]) -> dict[str, Any]:
 
 # ------------------------------------------------------------------------------------------------- the report
 
+
 def markdown(result: dict[str, Any]) -> str:
     ref = result["reference"]
     rows = []
     for s in result["scenarios"]:
         kills = [leg for leg in s["legs"] if leg["killed"]]
         c = s["comparison"]
-        resumed = ", ".join("none" if k["checkpoint_step_on_disk"] is None else str(k["checkpoint_step_on_disk"])
-                            for k in kills)
-        rows.append(f"| {s['name']} | {s['checkpoint_seconds']:g} | {len(kills)} | {resumed} | "
-                    f"{', '.join(str(k['steps_redone']) for k in kills)} | {_num(c['last_max_abs_diff'])} | "
-                    f"{_num(c['best_bits_diff'])} | {'yes' if c['steps_equal'] and c['epochs_equal'] else 'NO'} |")
+        resumed = ", ".join(
+            "none" if k["checkpoint_step_on_disk"] is None else str(k["checkpoint_step_on_disk"]) for k in kills
+        )
+        rows.append(
+            f"| {s['name']} | {s['checkpoint_seconds']:g} | {len(kills)} | {resumed} | "
+            f"{', '.join(str(k['steps_redone']) for k in kills)} | {_num(c['last_max_abs_diff'])} | "
+            f"{_num(c['best_bits_diff'])} | {'yes' if c['steps_equal'] and c['epochs_equal'] else 'NO'} |"
+        )
     t = result["totals"]
-    leftovers = (f"{', '.join(t['stray_files'])} (hidden temporary names that nothing loads)" if t["stray_files"]
-                 else "none")
+    leftovers = (
+        f"{', '.join(t['stray_files'])} (hidden temporary names that nothing loads)" if t["stray_files"] else "none"
+    )
     lines = [
         "### Training faults (`python bench/training_faults.py`, results in `bench/results/training_faults.json`)",
         "",
@@ -499,30 +593,61 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for name, rec in result["faults"].items():
         if isinstance(rec, dict) and "returncode" in rec:
-            kept = ("intact" if rec.get("last_loads", True) and rec.get("best_loads", True)
-                    and rec.get("previous_checkpoints_byte_identical", True) else "DAMAGED") \
-                if "files_left" in rec else "(none yet)"
+            kept = (
+                (
+                    "intact"
+                    if rec.get("last_loads", True)
+                    and rec.get("best_loads", True)
+                    and rec.get("previous_checkpoints_byte_identical", True)
+                    else "DAMAGED"
+                )
+                if "files_left" in rec
+                else "(none yet)"
+            )
             after = {True: "equals the uninterrupted run", False: "DIFFERS", None: "—"}[
-                rec.get("resumed_equals_reference")]
-            lines.append(f"| {FAULTS.get(name, name)} | {rec['returncode']} | {'YES' if rec['traceback'] else 'no'} "
-                         f"| {kept} | {after} | {_short(rec['message'])} |")
-    broken = [FAULTS.get(name, name) for name, rec in result["faults"].items()
-              if isinstance(rec, dict) and rec.get("traceback")]
-    lines += ["", "The checkpoints written before a fault stay intact, load, and no temporary file is left beside "
-              "them. " + (f"Ending in a traceback (exit 1) instead of one sentence (exit 2): {'; '.join(broken)} "
-                             "— tests/test_training_faults.py states the wanted behaviour (xfail until fixed)."
-                             if broken else "Every case is one sentence and exit code 2.")]
+                rec.get("resumed_equals_reference")
+            ]
+            lines.append(
+                f"| {FAULTS.get(name, name)} | {rec['returncode']} | {'YES' if rec['traceback'] else 'no'} "
+                f"| {kept} | {after} | {_short(rec['message'])} |"
+            )
+    broken = [
+        FAULTS.get(name, name)
+        for name, rec in result["faults"].items()
+        if isinstance(rec, dict) and rec.get("traceback")
+    ]
+    lines += [
+        "",
+        "The checkpoints written before a fault stay intact, load, and no temporary file is left beside "
+        "them. "
+        + (
+            f"Ending in a traceback (exit 1) instead of one sentence (exit 2): {'; '.join(broken)} "
+            "— tests/test_training_faults.py states the wanted behaviour (xfail until fixed)."
+            if broken
+            else "Every case is one sentence and exit code 2."
+        ),
+    ]
     lines += ["", "| truncated checkpoint | load_model | `train --resume` / `generate --model` |", "|---|---|---|"]
     for row in result["truncation"]:
         cli = row.get("train_resume") or row.get("generate_model")
-        lines.append(f"| {row['file']}: {row['where']} ({row['bytes_kept']:,} of {row['of']:,} bytes) | "
-                     f"{'refused' if row['load_model'] != 'LOADED' else 'LOADED'} | exit {cli['returncode']} |")
-    refused = all(r["load_model"] != "LOADED" and (r.get("train_resume") or r.get("generate_model"))["returncode"] == 2
-                  for r in result["truncation"])
-    lines += ["", f"{'Every truncation is refused' if refused else 'NOT every truncation is refused'}; in the middle "
-              f"of the tensors the message reads: *{result['truncation'][-2]['load_model']}*", "",
-              "```bash", "python bench/training_faults.py        # " + f"{result['seconds']:.0f} s on this machine",
-              "```", ""]
+        lines.append(
+            f"| {row['file']}: {row['where']} ({row['bytes_kept']:,} of {row['of']:,} bytes) | "
+            f"{'refused' if row['load_model'] != 'LOADED' else 'LOADED'} | exit {cli['returncode']} |"
+        )
+    refused = all(
+        r["load_model"] != "LOADED" and (r.get("train_resume") or r.get("generate_model"))["returncode"] == 2
+        for r in result["truncation"]
+    )
+    lines += [
+        "",
+        f"{'Every truncation is refused' if refused else 'NOT every truncation is refused'}; in the middle "
+        f"of the tensors the message reads: *{result['truncation'][-2]['load_model']}*",
+        "",
+        "```bash",
+        "python bench/training_faults.py        # " + f"{result['seconds']:.0f} s on this machine",
+        "```",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -568,8 +693,11 @@ def main() -> None:
         ref_summary = reference["summary"]
         steps = ref_summary["steps"]
         per_epoch = steps // ref_summary["epochs"]
-        print(f"reference: {steps} steps in {reference['seconds']:.1f} s (first step after "
-              f"{reference['first_step_after_s']:.1f} s)", flush=True)
+        print(
+            f"reference: {steps} steps in {reference['seconds']:.1f} s (first step after "
+            f"{reference['first_step_after_s']:.1f} s)",
+            flush=True,
+        )
         rng = random.Random(args.seed)
         results = []
         for i, plan in enumerate(scenarios(rng, steps, per_epoch, args.random)):
@@ -581,34 +709,54 @@ def main() -> None:
                 legs.append(bench.leg(out, plan["ckpt"], resume=j > 0, kill=kill))
                 if kill["how"] == "startup":
                     steps_in = legs[-1]["steps_started"]
-                    plan["name"] += (f", {kill['after_s']:.1f} s after launch "
-                                     f"({'before the first step' if steps_in is None else f'{steps_in} steps in'})")
+                    plan["name"] += (
+                        f", {kill['after_s']:.1f} s after launch "
+                        f"({'before the first step' if steps_in is None else f'{steps_in} steps in'})"
+                    )
             legs.append(bench.leg(out, plan["ckpt"], resume=True, kill=None))
             final = legs[-1]
             comparison = compare(out, ref, final.get("summary"), ref_summary)
-            results.append({"name": plan["name"], "checkpoint_seconds": plan["ckpt"], "legs": legs,
-                            "comparison": comparison})
-            print(f"{plan['name']}: kills {sum(leg['killed'] for leg in legs)}, redone "
-                  f"{[leg.get('steps_redone') for leg in legs if leg['killed']]}, max diff "
-                  f"{comparison['last_max_abs_diff']}, final rc {final['returncode']}", flush=True)
+            results.append(
+                {"name": plan["name"], "checkpoint_seconds": plan["ckpt"], "legs": legs, "comparison": comparison}
+            )
+            print(
+                f"{plan['name']}: kills {sum(leg['killed'] for leg in legs)}, redone "
+                f"{[leg.get('steps_redone') for leg in legs if leg['killed']]}, max diff "
+                f"{comparison['last_max_abs_diff']}, final rc {final['returncode']}",
+                flush=True,
+            )
         kills = [leg for s in results for leg in s["legs"] if leg["killed"]]
-        timed = [leg["steps_redone"] for s in results if s["checkpoint_seconds"] > 0
-                 for leg in s["legs"] if leg["killed"]]
-        diffs = [s["comparison"]["last_max_abs_diff"] for s in results] + \
-                [s["comparison"]["best_max_abs_diff"] for s in results]
+        timed = [
+            leg["steps_redone"] for s in results if s["checkpoint_seconds"] > 0 for leg in s["legs"] if leg["killed"]
+        ]
+        diffs = [s["comparison"]["last_max_abs_diff"] for s in results] + [
+            s["comparison"]["best_max_abs_diff"] for s in results
+        ]
         totals = {
-            "scenarios": len(results), "kills": len(kills),
+            "scenarios": len(results),
+            "kills": len(kills),
             "not_killed": [s["name"] for s in results if not any(leg["killed"] for leg in s["legs"][:-1])],
             "max_abs_diff": None if None in diffs else max(diffs),
             "max_best_bits_diff": max((s["comparison"]["best_bits_diff"] or 0.0) for s in results),
-            "all_equal": all(d == 0.0 for d in diffs) and all(
-                s["comparison"]["steps_equal"] and s["comparison"]["epochs_equal"]
-                and s["comparison"]["best_bits_diff"] == 0.0 for s in results),
+            "all_equal": all(d == 0.0 for d in diffs)
+            and all(
+                s["comparison"]["steps_equal"]
+                and s["comparison"]["epochs_equal"]
+                and s["comparison"]["best_bits_diff"] == 0.0
+                for s in results
+            ),
             "steps_redone_max": max(leg["steps_redone"] for leg in kills),
             "steps_redone_mean": sum(timed) / max(1, len(timed)),
             "steps_redone_max_checkpoint_every_step": max(
-                (leg["steps_redone"] for s in results if s["checkpoint_seconds"] == 0 for leg in s["legs"]
-                 if leg["killed"]), default=0),
+                (
+                    leg["steps_redone"]
+                    for s in results
+                    if s["checkpoint_seconds"] == 0
+                    for leg in s["legs"]
+                    if leg["killed"]
+                ),
+                default=0,
+            ),
             "stray_files": sorted({f for s in results for f in s["comparison"]["stray_files"]}),
             "steps_per_tenth_second": 0.1 * steps / reference["summary"]["train_seconds"],
             "startup_before_checkpoint": results[0]["legs"][0]["checkpoint_step_on_disk"] is None,
@@ -624,7 +772,10 @@ def main() -> None:
             "data": {"collection": COLLECTION, "pieces": sum(1 for _ in data.rglob("*.mid"))},
             "command": bench.args(Path("OUT"), 0.0),
             "reference": {**reference, "parameters": read(ref / "best.safetensors")[1]["parameters"]},
-            "scenarios": results, "totals": totals, "faults": faults, "truncation": truncated,
+            "scenarios": results,
+            "totals": totals,
+            "faults": faults,
+            "truncation": truncated,
             "seconds": round(time.perf_counter() - started, 1),
         }
         RESULTS.mkdir(parents=True, exist_ok=True)

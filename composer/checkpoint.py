@@ -105,34 +105,43 @@ def read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
             head = f.read(8)
         header_len = int.from_bytes(head, "little") if len(head) == 8 else -1
         if header_len <= 0 or header_len > 100_000_000 or header_len + 8 > path.stat().st_size:
-            raise InputError(f"{path.name} is not a safetensors model file (or it is truncated); composer loads "
-                             "only .safetensors checkpoints that it wrote.")
+            raise InputError(
+                f"{path.name} is not a safetensors model file (or it is truncated); composer loads "
+                "only .safetensors checkpoints that it wrote."
+            )
         with safe_open(str(path), framework="pt") as f:  # one pass: config and tensors
             metadata = f.metadata() or {}
             tensors = {name: f.get_tensor(name) for name in f.keys()}  # noqa: SIM118 - safe_open is no dict
     except InputError:
         raise
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
-        raise InputError(f"{path.name} is not a readable safetensors model (it may be truncated: {error}); train or "
-                         "download it again.") from None
+        raise InputError(
+            f"{path.name} is not a readable safetensors model (it may be truncated: {error}); train or "
+            "download it again."
+        ) from None
     if "composer" not in metadata:
-        raise InputError(f"{path.name} is a safetensors file but not a composer checkpoint (no composer config "
-                         "inside); use a model written by 'composer train'.")
+        raise InputError(
+            f"{path.name} is a safetensors file but not a composer checkpoint (no composer config "
+            "inside); use a model written by 'composer train'."
+        )
     try:
         config = json.loads(metadata["composer"])
     except json.JSONDecodeError:
         raise InputError(f"{path.name} has a damaged config; train or download it again.") from None
     if config.get("format") != FORMAT:
-        raise InputError(f"{path.name} is a checkpoint of format {config.get('format')!r}, which this version "
-                         f"of composer does not read ({FORMAT}).")
+        raise InputError(
+            f"{path.name} is a checkpoint of format {config.get('format')!r}, which this version "
+            f"of composer does not read ({FORMAT})."
+        )
     if config.get("encoding") != encoding_table():
-        raise InputError(f"{path.name} was trained with a different event encoding; retrain it with this version "
-                         "of composer.")
+        raise InputError(
+            f"{path.name} was trained with a different event encoding; retrain it with this version of composer."
+        )
     return tensors, config
 
 
 def model_state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    return {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    return {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
 
 
 def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[MusicLSTM, dict[str, Any]]:
@@ -148,8 +157,10 @@ def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[MusicLST
         model.load_state_dict(state, strict=True)
     except RuntimeError as error:
         first = str(error).splitlines()[0] if str(error) else "shapes differ"
-        raise InputError(f"{Path(path).name} does not match its own model settings ({first}); the file is from "
-                         "another configuration or damaged.") from None
+        raise InputError(
+            f"{Path(path).name} does not match its own model settings ({first}); the file is from "
+            "another configuration or damaged."
+        ) from None
     model.to(device)
     model.eval()
     return model, config

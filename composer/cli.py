@@ -73,11 +73,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise InputError("--epochs, --batch-events and --lr must be positive and --max-len at least 2.")
     model = ModelConfig(hidden=args.hidden, layers=args.layers, head_hidden=args.head_hidden, dropout=args.dropout)
     cfg = TrainConfig(
-        data=str(args.data), out=str(args.out), model=model, epochs=args.epochs, batch_events=args.batch_events,
-        max_len=args.max_len, lr=args.lr, patience=args.patience, seed=args.seed, augment=not args.no_augment,
-        exclude_eval=args.exclude_eval, collections=args.collections.split(",") if args.collections else None,
-        init=str(args.init) if args.init else None, checkpoint_seconds=args.checkpoint_seconds,
-        max_steps=args.max_steps, device=args.device, threads=args.threads, progress=not args.quiet)
+        data=str(args.data),
+        out=str(args.out),
+        model=model,
+        epochs=args.epochs,
+        batch_events=args.batch_events,
+        max_len=args.max_len,
+        lr=args.lr,
+        patience=args.patience,
+        seed=args.seed,
+        augment=not args.no_augment,
+        exclude_eval=args.exclude_eval,
+        collections=args.collections.split(",") if args.collections else None,
+        init=str(args.init) if args.init else None,
+        checkpoint_seconds=args.checkpoint_seconds,
+        max_steps=args.max_steps,
+        device=args.device,
+        threads=args.threads,
+        progress=not args.quiet,
+    )
     result = train(cfg, resume=args.resume)
     if os.environ.get("RANK", "0") == "0":  # under torchrun, one process reports
         print(json.dumps({k: v for k, v in result.items() if k != "history"}, indent=2))
@@ -98,16 +112,27 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             if name not in sets:
                 raise InputError(f"Unknown protocol {name!r}; choose chorales, kinder or both (chorales,kinder).")
             results[sets[name]] = evaluate.protocol(
-                sets[name], args.reference, args.pretrained or args.model, folds=args.folds, epochs=args.epochs,
-                progress=not args.json)
+                sets[name],
+                args.reference,
+                args.pretrained or args.model,
+                folds=args.folds,
+                epochs=args.epochs,
+                progress=not args.json,
+            )
         _emit(results, args)
         return 0
     if args.continuations:
         from composer.generate import Composer
 
-        result = evaluate.continuations(Composer(args.model), args.reference, seeds=args.seeds, split=args.split,
-                                        key_lock=args.key_lock, key_strength=args.key_strength,
-                                        progress=not args.json)
+        result = evaluate.continuations(
+            Composer(args.model),
+            args.reference,
+            seeds=args.seeds,
+            split=args.split,
+            key_lock=args.key_lock,
+            key_strength=args.key_strength,
+            progress=not args.json,
+        )
         _emit(result, args)
         return 0
     model, _ = load_model(args.model)
@@ -155,8 +180,10 @@ def _cmd_studio(args: argparse.Namespace) -> int:
 
     app = Path(__file__).resolve().parent.parent / "app.py"  # the studio lives beside the package, in the checkout
     if not app.exists():
-        raise InputError("The studio (app.py) is not beside this installation; run it from a checkout of "
-                         "composer with ./run.sh studio.")
+        raise InputError(
+            "The studio (app.py) is not beside this installation; run it from a checkout of "
+            "composer with ./run.sh studio."
+        )
     if args.db:
         os.environ["COMPOSER_STUDIO_DB"] = str(args.db)
     runpy.run_path(str(app), run_name="__main__")
@@ -172,10 +199,17 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise InputError(f"Unknown output format {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}.")
-    settings = Settings(bars=None if args.notes else args.bars, notes=args.notes, variations=args.variations,
-                        temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, seed=args.seed,
-                        key_lock=args.key_lock,
-                        key_strength=KEY_STRENGTH if args.key_strength is None else args.key_strength).validate()
+    settings = Settings(
+        bars=None if args.notes else args.bars,
+        notes=args.notes,
+        variations=args.variations,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        key_lock=args.key_lock,
+        key_strength=KEY_STRENGTH if args.key_strength is None else args.key_strength,
+    ).validate()
     files = _seed_files(args.seeds)
     if not files:
         raise InputError("No seed files found; name MIDI files or folders that contain them.")
@@ -183,9 +217,12 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     model_hash = hashlib.sha256(composer.model_path.read_bytes()).hexdigest()[:16]
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    manifest: dict[str, object] = {"settings": {**settings.__dict__, "formats": formats,
-                                                "continuation_only": args.continuation_only},
-                                   "model": str(args.model or "shipped"), "model_sha256": model_hash, "seeds": []}
+    manifest: dict[str, object] = {
+        "settings": {**settings.__dict__, "formats": formats, "continuation_only": args.continuation_only},
+        "model": str(args.model or "shipped"),
+        "model_sha256": model_hash,
+        "seeds": [],
+    }
     failed = 0
     iterator = files
     if not args.quiet:
@@ -206,8 +243,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
-def _generate_one(composer: object, path: Path, settings: object, formats: list[str], out: Path,
-                  continuation_only: bool) -> dict[str, object]:
+def _generate_one(
+    composer: object, path: Path, settings: object, formats: list[str], out: Path, continuation_only: bool
+) -> dict[str, object]:
     from composer.midi_io import piece_to_midi_bytes, read_seed
     from composer.render import render_wav
     from composer.report import seed_report
@@ -231,9 +269,15 @@ def _generate_one(composer: object, path: Path, settings: object, formats: list[
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in rendered:
         (folder / name).write_bytes(data)
-    return {"file": str(path), "folder": folder.name, "seed_report": report.to_dict(),
-            "takes": [{"files": [n for n, _ in rendered if n.startswith(f"take-{i:02d}.")], **take.metrics}
-                      for i, take in enumerate(takes, start=1)]}
+    return {
+        "file": str(path),
+        "folder": folder.name,
+        "seed_report": report.to_dict(),
+        "takes": [
+            {"files": [n for n, _ in rendered if n.startswith(f"take-{i:02d}.")], **take.metrics}
+            for i, take in enumerate(takes, start=1)
+        ],
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -243,10 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("inspect", help="report on seed MIDI files: notes, bars, tempo, meter, key, quantization")
     p.add_argument("files", nargs="+", help="MIDI files")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.add_argument("--roundtrip", type=Path, metavar="DIR",
-                   help="write decode(encode(file)) to DIR/<same file name>")
-    p.add_argument("--no-key-estimate", action="store_true",
-                   help="skip music21's key estimate for files that state no key (faster)")
+    p.add_argument("--roundtrip", type=Path, metavar="DIR", help="write decode(encode(file)) to DIR/<same file name>")
+    p.add_argument(
+        "--no-key-estimate",
+        action="store_true",
+        help="skip music21's key estimate for files that state no key (faster)",
+    )
     p.set_defaults(func=_cmd_inspect)
 
     from composer.model import ModelConfig
@@ -268,8 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--patience", type=int, default=TrainConfig.patience)
     t.add_argument("--seed", type=int, default=TrainConfig.seed)
     t.add_argument("--no-augment", action="store_true", help="no transposition augmentation")
-    t.add_argument("--exclude-eval", action="store_true",
-                   help="leave out the evaluation sets and every piece grouped with them (for pretraining)")
+    t.add_argument(
+        "--exclude-eval",
+        action="store_true",
+        help="leave out the evaluation sets and every piece grouped with them (for pretraining)",
+    )
     t.add_argument("--collections", help="comma-separated collections to train on (default: all)")
     t.add_argument("--checkpoint-seconds", type=float, default=TrainConfig.checkpoint_seconds)
     t.add_argument("--max-steps", type=int, help="stop after this many steps")
@@ -281,21 +330,36 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="bits per note: test split, a folder, or the published protocols")
     e.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="checkpoint (default: the shipped model)")
     e.add_argument("--data", type=Path, help="score this folder of MIDI instead of the test split")
-    e.add_argument("--reference", type=Path, default=DEFAULT_DATA,
-                   help="the corpus with the split (default: the embedded corpus)")
+    e.add_argument(
+        "--reference", type=Path, default=DEFAULT_DATA, help="the corpus with the split (default: the embedded corpus)"
+    )
     e.add_argument("--protocol", help="chorales, kinder or chorales,kinder: 10-fold pitch bits per note")
-    e.add_argument("--pretrained", type=Path, help="with --protocol: the model to fine-tune per fold "
-                   "(default: --model; it must not have seen the evaluation sets)")
+    e.add_argument(
+        "--pretrained",
+        type=Path,
+        help="with --protocol: the model to fine-tune per fold "
+        "(default: --model; it must not have seen the evaluation sets)",
+    )
     e.add_argument("--folds", type=int, default=10)
     e.add_argument("--epochs", type=int, default=30, help="with --protocol: fine-tuning epochs per fold (max)")
-    e.add_argument("--continuations", action="store_true",
-                   help="the musical check: continue the first 8 bars of test pieces, compare with the truth")
+    e.add_argument(
+        "--continuations",
+        action="store_true",
+        help="the musical check: continue the first 8 bars of test pieces, compare with the truth",
+    )
     e.add_argument("--seeds", type=int, default=50, help="with --continuations: how many test pieces")
-    e.add_argument("--split", default="test", choices=["train", "valid", "test"],
-                   help="with --continuations: the split the seeds come from (default: test)")
+    e.add_argument(
+        "--split",
+        default="test",
+        choices=["train", "valid", "test"],
+        help="with --continuations: the split the seeds come from (default: test)",
+    )
     e.add_argument("--key-lock", action="store_true", help="with --continuations: generate with key lock")
-    e.add_argument("--key-strength", type=float, help="with --key-lock: the weight of the key's scale-degree "
-                   "profile (default: the generator's)")
+    e.add_argument(
+        "--key-strength",
+        type=float,
+        help="with --key-lock: the weight of the key's scale-degree profile (default: the generator's)",
+    )
     e.add_argument("--ngram-order", type=int, default=4)
     e.add_argument("--json", action="store_true", help="one JSON object on one line")
     e.add_argument("--write", type=Path, help="also write the result as JSON to this file")
@@ -311,11 +375,17 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--top-k", type=int, default=0, help="0: off")
     g.add_argument("--top-p", type=float, default=0.95, help="1: off")
     g.add_argument("--seed", type=int, default=0, help="random seed: same seed and settings, same notes")
-    g.add_argument("--key-lock", action="store_true",
-                   help="keep the key heard in the seed's last bars: its scale, and its tonal centre")
-    g.add_argument("--key-strength", type=float,
-                   help="with --key-lock: how strongly the key's tonal centre pulls, 0-4 (0: the scale only; "
-                        "default: composer.generate.KEY_STRENGTH)")
+    g.add_argument(
+        "--key-lock",
+        action="store_true",
+        help="keep the key heard in the seed's last bars: its scale, and its tonal centre",
+    )
+    g.add_argument(
+        "--key-strength",
+        type=float,
+        help="with --key-lock: how strongly the key's tonal centre pulls, 0-4 (0: the scale only; "
+        "default: composer.generate.KEY_STRENGTH)",
+    )
     g.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
     g.add_argument("--format", default="mid", help="comma-separated: mid, musicxml, wav")
     g.add_argument("--continuation-only", action="store_true", help="write the new part alone")
@@ -329,8 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func=_cmd_export)
 
     st = sub.add_parser("studio", help="serve the studio (app.py) on 127.0.0.1:7860, offline")
-    st.add_argument("--db", type=Path, default=None, help="the SQLite file for pieces (default: COMPOSER_STUDIO_DB "
-                    "or ~/.local/share/composer/studio.sqlite3)")
+    st.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="the SQLite file for pieces (default: COMPOSER_STUDIO_DB or ~/.local/share/composer/studio.sqlite3)",
+    )
     st.set_defaults(func=_cmd_studio)
 
     p = sub.add_parser("corpus", help="the embedded corpus in midi_data/")

@@ -78,6 +78,7 @@ class _Item:
 # ---------------------------------------------------------------------------------------------- jobs
 # One job per source file, run in worker processes; each returns the pieces it found (or an error).
 
+
 def _chorale_job(path: str) -> tuple[list[_Item], list[str]]:
     from music21 import corpus
 
@@ -132,8 +133,11 @@ def _abc_job(args: tuple[str, str]) -> tuple[list[_Item], list[str]]:
             continue
         title = (score.metadata.bestTitle if score.metadata else "") or f"{stem} {index}"
         name = f"{stem}-{index:04d}" if len(scores) > 1 else stem
-        items.append(_Item(collection, name, source, title.strip(), f"{collection}/{name}", piece,
-                           KINDER_EVAL if is_kinder else ""))
+        items.append(
+            _Item(
+                collection, name, source, title.strip(), f"{collection}/{name}", piece, KINDER_EVAL if is_kinder else ""
+            )
+        )
     return items, errors
 
 
@@ -181,6 +185,7 @@ def _jobs(limit: int | None = None) -> list[tuple[str, object]]:
 
 # ------------------------------------------------------------------------------------------ identity
 
+
 def content_hash(events: Events) -> str:
     """Hash of the encoded notes (onsets, pitches, durations); the same music gives the same hash."""
     return hashlib.sha1(events.ids[:, :3].astype("<i8").tobytes()).hexdigest()[:16]
@@ -215,6 +220,7 @@ def split_of(group: str) -> str:
 
 # ------------------------------------------------------------------------------------------- building
 
+
 def _union_find(keys: list[list[str]]) -> list[str]:
     """For each item's list of identity keys, the smallest key of its connected group."""
     parent: dict[str, str] = {}
@@ -233,8 +239,9 @@ def _union_find(keys: list[list[str]]) -> list[str]:
     return [find(ks[0]) for ks in keys]
 
 
-def build(out: Path, *, workers: int | None = None, limit: int | None = None,
-          progress: bool = True) -> dict[str, object]:
+def build(
+    out: Path, *, workers: int | None = None, limit: int | None = None, progress: bool = True
+) -> dict[str, object]:
     """Build the corpus into ``out`` (replacing its MIDI files and manifest); returns a summary."""
     from tqdm import tqdm
 
@@ -245,7 +252,8 @@ def build(out: Path, *, workers: int | None = None, limit: int | None = None,
     ctx = get_context("fork" if os.name == "posix" else "spawn")
     with ctx.Pool(workers) as pool:
         iterator: Iterable[tuple[int, tuple[list[_Item], list[str]]]] = pool.imap_unordered(
-            _indexed_job, list(enumerate(jobs)), chunksize=1)
+            _indexed_job, list(enumerate(jobs)), chunksize=1
+        )
         if progress:
             iterator = tqdm(iterator, total=len(jobs), desc="parsing music21 corpus", unit="file")
         for index, result in iterator:
@@ -279,8 +287,9 @@ def _write(out: Path, items: list[_Item], errors: list[str]) -> dict[str, object
     items = usable
     quantized = [it.piece for it in items]
     hashes = [content_hash(e) for e in encoded]
-    melodies = [melody_key(e) if it.collection != "bach-chorales" else None for it, e in zip(items, encoded,
-                                                                                             strict=True)]
+    melodies = [
+        melody_key(e) if it.collection != "bach-chorales" else None for it, e in zip(items, encoded, strict=True)
+    ]
     chorale_melodies = {m for it, m in zip(items, melodies, strict=True) if it.collection == "bach-soprano" and m}
     kinder_melodies = {m for it, m in zip(items, melodies, strict=True) if it.eval_set == KINDER_EVAL and m}
     seen: set[str] = set()
@@ -301,18 +310,28 @@ def _write(out: Path, items: list[_Item], errors: list[str]) -> dict[str, object
         seen.add(hashes[i])
         keep.append(i)
 
-    groups = _union_find([[f"work:{items[i].work}"] + ([f"melody:{melodies[i]}"] if melodies[i] else [])
-                          for i in keep])
+    groups = _union_find([[f"work:{items[i].work}"] + ([f"melody:{melodies[i]}"] if melodies[i] else []) for i in keep])
     # A chorale's four-voice version has no melody key of its own; it joins its soprano through the work.
     entries: list[Entry] = []
     for n, i in enumerate(keep):
         it, q = items[i], quantized[i]
         group = hashlib.sha1(groups[n].encode()).hexdigest()[:12]
         rel = f"{it.collection}/{it.name}.mid"
-        entries.append(Entry(
-            path=rel, collection=it.collection, source=_short_source(it.source), title=it.title,
-            key=q.key_name or "", meter=str(q.time_signature), notes=len(q.notes), content_hash=hashes[i],
-            group=group, split=split_of(group), eval_set=it.eval_set))
+        entries.append(
+            Entry(
+                path=rel,
+                collection=it.collection,
+                source=_short_source(it.source),
+                title=it.title,
+                key=q.key_name or "",
+                meter=str(q.time_signature),
+                notes=len(q.notes),
+                content_hash=hashes[i],
+                group=group,
+                split=split_of(group),
+                eval_set=it.eval_set,
+            )
+        )
 
     for sub in _PRIORITY:
         shutil.rmtree(out / sub, ignore_errors=True)
@@ -339,10 +358,11 @@ def _write(out: Path, items: list[_Item], errors: list[str]) -> dict[str, object
 
 def _short_source(path: str) -> str:
     marker = "/corpus/"
-    return path[path.index(marker) + len(marker):] if marker in path else path
+    return path[path.index(marker) + len(marker) :] if marker in path else path
 
 
 # ------------------------------------------------------------------------------------------- reading
+
 
 def read_manifest(root: Path) -> list[Entry]:
     """The manifest's rows as entries (raises FileNotFoundError when the folder has none)."""

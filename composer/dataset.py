@@ -48,8 +48,9 @@ class Song:
         onsets = np.concatenate([[0], np.cumsum(self.ids[:, SHIFT])])
         return (onsets - self.bar_start) % self.bar
 
-    def model_inputs(self, start: int, stop: int, ids: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def model_inputs(
+        self, start: int, stop: int, ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What the model reads before predicting events ``start .. stop-1`` (``stop`` may be N + 1: the
         event after the last, the one a continuation generates).
 
@@ -71,8 +72,14 @@ class LoadReport:
 
 
 def song_from_events(events: Events, name: str = "", collection: str = "") -> Song:
-    return Song(ids=events.ids, bar=bar_steps(events.time_signature), bar_start=events.bar_start,
-                key=NO_KEY if events.key is None else int(events.key), name=name, collection=collection)
+    return Song(
+        ids=events.ids,
+        bar=bar_steps(events.time_signature),
+        bar_start=events.bar_start,
+        key=NO_KEY if events.key is None else int(events.key),
+        name=name,
+        collection=collection,
+    )
 
 
 def song_from_piece(piece: Piece, name: str = "", collection: str = "") -> Song:
@@ -80,6 +87,7 @@ def song_from_piece(piece: Piece, name: str = "", collection: str = "") -> Song:
 
 
 # -------------------------------------------------------------------------------------- loading
+
 
 def _split_of_hash(content: str) -> str:
     bucket = int(content[:8], 16) % 100
@@ -112,8 +120,10 @@ def list_files(root: Path) -> list[FileEntry]:
     if (root / "manifest.csv").exists():
         from composer.corpus import read_manifest
 
-        return [FileEntry(root / e.path, e.split, e.collection, e.eval_set, e.group, e.content_hash)
-                for e in read_manifest(root)]
+        return [
+            FileEntry(root / e.path, e.split, e.collection, e.eval_set, e.group, e.content_hash)
+            for e in read_manifest(root)
+        ]
     out = []
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in (".mid", ".midi") and p.is_file()):
         try:
@@ -126,8 +136,9 @@ def list_files(root: Path) -> list[FileEntry]:
     return out
 
 
-def load_songs(root: Path, *, use_cache: bool = True, progress: bool = False
-               ) -> tuple[list[Song], list[str], list[str], LoadReport]:
+def load_songs(
+    root: Path, *, use_cache: bool = True, progress: bool = False
+) -> tuple[list[Song], list[str], list[str], LoadReport]:
     """Read every file of a folder → (songs, split of each, eval set of each, report).
 
     Encoded songs are cached (numpy ``.npz``, no pickle) under ``$COMPOSER_CACHE`` or
@@ -139,8 +150,10 @@ def load_songs(root: Path, *, use_cache: bool = True, progress: bool = False
     digest = hashlib.sha1(f"v{CACHE_VERSION}".encode())
     for f in files:
         stat = f.path.stat() if f.path.exists() else None
-        digest.update(f"{f.path.relative_to(root)}|{f.split}|{f.collection}|{f.eval_set}|{f.group}|"
-                      f"{stat.st_size if stat else -1}".encode())
+        digest.update(
+            f"{f.path.relative_to(root)}|{f.split}|{f.collection}|{f.eval_set}|{f.group}|"
+            f"{stat.st_size if stat else -1}".encode()
+        )
     if (Path(root) / "manifest.csv").exists():
         digest.update((Path(root) / "manifest.csv").read_bytes())
     else:
@@ -175,8 +188,10 @@ def load_songs(root: Path, *, use_cache: bool = True, progress: bool = False
         splits.append(f.split)
         evals.append(f.eval_set)
     if not songs:
-        raise InputError(f"None of the {len(files)} MIDI files in {root} could be read; see the reasons above and "
-                         "check that the folder holds real MIDI files.")
+        raise InputError(
+            f"None of the {len(files)} MIDI files in {root} could be read; see the reasons above and "
+            "check that the folder holds real MIDI files."
+        )
     if use_cache:
         # The cache only saves time; an unwritable cache folder costs a re-read next time.
         with contextlib.suppress(OSError):
@@ -211,14 +226,16 @@ def _read_cache(path: Path) -> tuple[list[Song], list[str], list[str], LoadRepor
         ends = np.cumsum(z["lengths"])
         starts = ends - z["lengths"]
         meta = z["meta"]
-        songs = [Song(ids[a:b], int(m[0]), int(m[1]), int(m[2]), str(n), str(c), str(g))
-                 for a, b, m, n, c, g in zip(starts, ends, meta, z["names"], z["collections"], z["groups"],
-                                             strict=True)]
+        songs = [
+            Song(ids[a:b], int(m[0]), int(m[1]), int(m[2]), str(n), str(c), str(g))
+            for a, b, m, n, c, g in zip(starts, ends, meta, z["names"], z["collections"], z["groups"], strict=True)
+        ]
         report = LoadReport(files=int(z["files"][0]), skipped=[s for s in z["skipped"].tolist() if s])
         return songs, [str(s) for s in z["splits"]], [str(e) for e in z["evals"]], report
 
 
 # -------------------------------------------------------------------------------------- augmentation
+
 
 def transpose_range(song: Song) -> tuple[int, int]:
     """Semitone shifts within TRANSPOSE that keep every pitch of the song on the piano."""
@@ -244,6 +261,7 @@ def transposed(ids: np.ndarray, key: int, semitones: int) -> tuple[np.ndarray, i
 
 # -------------------------------------------------------------------------------------- batches
 
+
 def collate(items: Sequence[tuple[Song, int, int, int]]) -> Batch:
     """Pad (song, start, length, semitones) windows into one Batch.
 
@@ -265,7 +283,7 @@ def collate(items: Sequence[tuple[Song, int, int, int]]) -> Batch:
         stop = start + length
         inputs[row, :length], in_pos[row, :length], prev_pitch[row, :length] = song.model_inputs(start, stop, ids)
         targets[row, :length] = ids[start:stop]
-        tgt_pos[row, :length] = song.positions()[start + 1:stop + 1]  # positions()[j + 1]: event j's onset
+        tgt_pos[row, :length] = song.positions()[start + 1 : stop + 1]  # positions()[j + 1]: event j's onset
         bar[row, :length] = song.bar
         key[row, :length] = k
         mask[row, :length] = True
@@ -292,8 +310,16 @@ def windows_for_epoch(songs: Sequence[Song], max_len: int, rng: np.random.Genera
     return out
 
 
-def iterate_batches(songs: Sequence[Song], *, max_len: int, batch_events: int, seed: int, epoch: int,
-                    augment: bool, shuffle: bool = True) -> Iterator[list[tuple[Song, int, int, int]]]:
+def iterate_batches(
+    songs: Sequence[Song],
+    *,
+    max_len: int,
+    batch_events: int,
+    seed: int,
+    epoch: int,
+    augment: bool,
+    shuffle: bool = True,
+) -> Iterator[list[tuple[Song, int, int, int]]]:
     """The batches of one epoch, the same for the same (seed, epoch) whether or not training was resumed.
 
     Windows of similar length are grouped (little padding), about ``batch_events`` events per batch.
@@ -307,7 +333,7 @@ def iterate_batches(songs: Sequence[Song], *, max_len: int, batch_events: int, s
     chunk = 50 * max(1, batch_events // max_len)
     batches: list[list[tuple[int, int, int]]] = []
     for c in range(0, len(windows), chunk):
-        part = sorted(windows[c:c + chunk], key=lambda w: w[2])
+        part = sorted(windows[c : c + chunk], key=lambda w: w[2])
         current: list[tuple[int, int, int]] = []
         longest = 0
         for w in part:
@@ -335,5 +361,9 @@ def iterate_batches(songs: Sequence[Song], *, max_len: int, batch_events: int, s
 
 
 def count_batches(songs: Sequence[Song], *, max_len: int, batch_events: int, seed: int, epoch: int) -> int:
-    return sum(1 for _ in iterate_batches(songs, max_len=max_len, batch_events=batch_events, seed=seed,
-                                          epoch=epoch, augment=False))
+    return sum(
+        1
+        for _ in iterate_batches(
+            songs, max_len=max_len, batch_events=batch_events, seed=seed, epoch=epoch, augment=False
+        )
+    )

@@ -131,13 +131,17 @@ class QuantizationReport:
 def _check_encodable(piece: Piece) -> None:
     for n in piece.notes:
         if not PITCH_LOW <= n.pitch <= PITCH_HIGH:
-            raise InputError(f"A note has pitch {n.pitch}, outside the range composer encodes "
-                             f"({PITCH_LOW}–{PITCH_HIGH}, the piano's A0–C8); transpose it into range.")
+            raise InputError(
+                f"A note has pitch {n.pitch}, outside the range composer encodes "
+                f"({PITCH_LOW}–{PITCH_HIGH}, the piano's A0–C8); transpose it into range."
+            )
         if not 1 <= n.velocity <= 127:
             raise InputError(f"A note has velocity {n.velocity}; MIDI velocities run from 1 to 127.")
         if not n.duration > 0 or not np.isfinite(n.start) or n.start < 0:
-            raise InputError(f"A note at beat {n.start} has length {n.duration}; notes need a start at or "
-                             "after 0 and a positive length.")
+            raise InputError(
+                f"A note at beat {n.start} has length {n.duration}; notes need a start at or "
+                "after 0 and a positive length."
+            )
         if not 0 <= n.program <= 127:
             raise InputError(f"A note has program {n.program}; General MIDI programs run from 0 to 127.")
 
@@ -257,8 +261,14 @@ def encode(piece: Piece) -> Events:
         programs.append(prog)
         previous = onset
     ids = np.array(rows, dtype=np.int64).reshape(-1, len(FIELDS))
-    return Events(ids=ids, programs=np.array(programs, dtype=np.int64), tempo=piece.tempo,
-                  time_signature=piece.time_signature, bar_start=bar_start, key=piece.key)
+    return Events(
+        ids=ids,
+        programs=np.array(programs, dtype=np.int64),
+        tempo=piece.tempo,
+        time_signature=piece.time_signature,
+        bar_start=bar_start,
+        key=piece.key,
+    )
 
 
 def decode(events: Events) -> Piece:

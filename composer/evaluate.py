@@ -44,8 +44,9 @@ def model_pitch_bits(model: MusicLSTM, songs: list[Song]) -> float:
     """Mean pitch bits over the notes of whole songs, the rest id excluded from the pitch distribution."""
     model.eval()
     total, count = 0.0, 0
-    for items in iterate_batches(songs, max_len=4096, batch_events=32768, seed=0, epoch=0, augment=False,
-                                 shuffle=False):
+    for items in iterate_batches(
+        songs, max_len=4096, batch_events=32768, seed=0, epoch=0, augment=False, shuffle=False
+    ):
         batch = collate(items)
         total += float(model.field_nll(batch, pitch_of_a_note=True)[..., PITCH].sum())
         count += note_count(batch)
@@ -59,8 +60,11 @@ def ngram_bits(ngram: NGramModel, songs: list[Song]) -> dict[str, float]:
         bits += ngram.event_bits(s.ids).sum(axis=0)
         notes += int((s.ids[:, PITCH] != REST).sum())
     names = ("shift_bits", "pitch_bits", "duration_bits", "velocity_bits")
-    return {"bits_per_note": float(bits.sum()) / max(1, notes),
-            **{n: float(b) / max(1, notes) for n, b in zip(names, bits, strict=True)}, "notes": notes}
+    return {
+        "bits_per_note": float(bits.sum()) / max(1, notes),
+        **{n: float(b) / max(1, notes) for n, b in zip(names, bits, strict=True)},
+        "notes": notes,
+    }
 
 
 def ngram_pitch_bits(ngram: NGramModel, songs: list[Song]) -> float:
@@ -77,8 +81,10 @@ def test_split(model: MusicLSTM, data: Path, *, ngram_order: int = 4, ngram: boo
     songs, splits, evals, _ = load_songs(data)
     train_songs = shipped_training_songs(songs, splits, evals)
     test_songs = [s for s, sp in zip(songs, splits, strict=True) if sp == "test"]
-    result: dict[str, Any] = {"test_pieces": len(test_songs),
-                              "lstm": evaluate_songs(model, test_songs, torch.device("cpu"))}
+    result: dict[str, Any] = {
+        "test_pieces": len(test_songs),
+        "lstm": evaluate_songs(model, test_songs, torch.device("cpu")),
+    }
     if ngram:
         started = time.perf_counter()
         fitted = NGramModel(ngram_order).fit(s.ids for s in train_songs)
@@ -115,9 +121,19 @@ def folds_of(songs: list[Song], folds: int) -> list[int]:
     return fold
 
 
-def protocol(eval_set: str, data: Path, pretrained: Path | None, *, folds: int = 10, epochs: int = 30,
-             model_config: ModelConfig | None = None, lr: float = 1e-3, ngram_order: int = 4,
-             progress: bool = False, seed: int = 0) -> dict[str, Any]:
+def protocol(
+    eval_set: str,
+    data: Path,
+    pretrained: Path | None,
+    *,
+    folds: int = 10,
+    epochs: int = 30,
+    model_config: ModelConfig | None = None,
+    lr: float = 1e-3,
+    ngram_order: int = 4,
+    progress: bool = False,
+    seed: int = 0,
+) -> dict[str, Any]:
     """k-fold cross-validated pitch bits per note on one evaluation set, for the LSTM and the n-gram."""
     songs, _, evals, _ = load_songs(data)
     pieces = [s for s, e in zip(songs, evals, strict=True) if e == eval_set]
@@ -137,10 +153,22 @@ def protocol(eval_set: str, data: Path, pretrained: Path | None, *, folds: int =
         started = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             # Small batches: nine folds are only ~8,000 notes, and fine-tuning wants many small steps.
-            cfg = TrainConfig(data=str(data), out=tmp, epochs=epochs, batch_events=512, max_len=256, lr=lr,
-                              warmup_steps=20, patience=5, seed=seed + k, progress=False, log=False,
-                              checkpoint_seconds=1e9,
-                              init=str(pretrained) if pretrained else None, model=model_config or ModelConfig())
+            cfg = TrainConfig(
+                data=str(data),
+                out=tmp,
+                epochs=epochs,
+                batch_events=512,
+                max_len=256,
+                lr=lr,
+                warmup_steps=20,
+                patience=5,
+                seed=seed + k,
+                progress=False,
+                log=False,
+                checkpoint_seconds=1e9,
+                init=str(pretrained) if pretrained else None,
+                model=model_config or ModelConfig(),
+            )
             train(cfg, songs=(fit, valid))
             from composer.checkpoint import load_model
 
@@ -149,20 +177,36 @@ def protocol(eval_set: str, data: Path, pretrained: Path | None, *, folds: int =
         ngram = NGramModel(ngram_order).fit(s.ids for s in rest)
         ng = ngram_pitch_bits(ngram, test)
         notes = sum(int((s.ids[:, PITCH] != REST).sum()) for s in test)
-        per_fold.append({"fold": k, "pieces": len(test), "notes": notes, "lstm_pitch_bits": round(lstm, 4),
-                         "ngram_pitch_bits": round(ng, 4), "seconds": round(time.perf_counter() - started, 1)})
+        per_fold.append(
+            {
+                "fold": k,
+                "pieces": len(test),
+                "notes": notes,
+                "lstm_pitch_bits": round(lstm, 4),
+                "ngram_pitch_bits": round(ng, 4),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        )
         if progress:
-            print(f"{eval_set} fold {k + 1}/{folds}: LSTM {lstm:.3f}, n-gram {ng:.3f} pitch bits/note "
-                  f"({len(test)} pieces, {per_fold[-1]['seconds']} s)", flush=True)
+            print(
+                f"{eval_set} fold {k + 1}/{folds}: LSTM {lstm:.3f}, n-gram {ng:.3f} pitch bits/note "
+                f"({len(test)} pieces, {per_fold[-1]['seconds']} s)",
+                flush=True,
+            )
         lstm_bits_total += lstm * notes
         ngram_bits_total += ng * notes
         notes_total += notes
     return {
-        "eval_set": eval_set, "pieces": len(pieces), "folds": folds, "notes": notes_total,
+        "eval_set": eval_set,
+        "pieces": len(pieces),
+        "folds": folds,
+        "notes": notes_total,
         # Mean over all notes of all test folds (each note counted once).
         "lstm_pitch_bits": round(lstm_bits_total / notes_total, 4),
         "ngram_pitch_bits": round(ngram_bits_total / notes_total, 4),
-        "pretrained": str(pretrained) if pretrained else None, "epochs": epochs, "per_fold": per_fold,
+        "pretrained": str(pretrained) if pretrained else None,
+        "epochs": epochs,
+        "per_fold": per_fold,
         "published": PUBLISHED.get(eval_set, {}),
     }
 
@@ -178,13 +222,20 @@ def score_folder(model: MusicLSTM, folder: Path, reference: Path, *, ngram_order
     ref_songs, ref_splits, ref_evals, _ = load_songs(reference)
     ngram = NGramModel(ngram_order).fit(s.ids for s in shipped_training_songs(ref_songs, ref_splits, ref_evals))
     ng = ngram_bits(ngram, songs)
-    return {"files": report.files, "scored": len(songs), "skipped": report.skipped, "notes": int(lstm["notes"]),
-            "bits_per_note": round(lstm["bits_per_note"], 4), "ngram_bits_per_note": round(ng["bits_per_note"], 4),
-            "per_field": {k: round(v, 4) for k, v in lstm.items() if k.endswith("_bits")},
-            "ngram_per_field": {k: round(v, 4) for k, v in ng.items() if k.endswith("_bits")}}
+    return {
+        "files": report.files,
+        "scored": len(songs),
+        "skipped": report.skipped,
+        "notes": int(lstm["notes"]),
+        "bits_per_note": round(lstm["bits_per_note"], 4),
+        "ngram_bits_per_note": round(ng["bits_per_note"], 4),
+        "per_field": {k: round(v, 4) for k, v in lstm.items() if k.endswith("_bits")},
+        "ngram_per_field": {k: round(v, 4) for k, v in ng.items() if k.endswith("_bits")},
+    }
 
 
 # ------------------------------------------------------------------------------------------ continuations
+
 
 def _histogram(values: list[int], size: int, weights: list[float] | None = None) -> np.ndarray:
     h = np.zeros(size)
@@ -248,9 +299,19 @@ def scale_degree_profiles(data: Path, split: str = "train", limit: int | None = 
     return {mode: [round(float(x), 4) for x in v / max(v.sum(), 1e-12)] for mode, v in totals.items()}
 
 
-def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int = 8, bars: int = 8,
-                  takes: int = 4, key_lock: bool = False, key_strength: float | None = None,
-                  split: str = "test", progress: bool = False) -> dict[str, Any]:
+def continuations(
+    composer: Any,
+    data: Path,
+    *,
+    seeds: int = 50,
+    seed_bars: int = 8,
+    bars: int = 8,
+    takes: int = 4,
+    key_lock: bool = False,
+    key_strength: float | None = None,
+    split: str = "test",
+    progress: bool = False,
+) -> dict[str, Any]:
     """The musical check of continuations on pieces of a split (the test split by default).
 
     For each of ``seeds`` test pieces with at least ``seed_bars + bars`` bars: the first ``seed_bars`` bars
@@ -304,14 +365,20 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
             looped = repeat["phrase_notes"] >= 8 and repeat["times_in_a_row"] >= 4
             loops += looped
             total_takes += 1
-            rows.append({
-                "piece": e.path, "key_relation": key_relation(seed_key, estimate_key(take.continuation)),
-                "piece_keeps_key": estimate_key(take.piece) == seed_key,
-                "pc_overlap": _overlap(pcs, true_pcs), "length_overlap": _overlap(lengths, true_len),
-                "ref_pc_overlap": ref[0] if ref else None, "ref_length_overlap": ref[1] if ref else None,
-                "share_in_key": take.metrics.get("share_in_key"), "looped": looped,
-                "bits_per_note": take.metrics["bits_per_note"],
-            })
+            rows.append(
+                {
+                    "piece": e.path,
+                    "key_relation": key_relation(seed_key, estimate_key(take.continuation)),
+                    "piece_keeps_key": estimate_key(take.piece) == seed_key,
+                    "pc_overlap": _overlap(pcs, true_pcs),
+                    "length_overlap": _overlap(lengths, true_len),
+                    "ref_pc_overlap": ref[0] if ref else None,
+                    "ref_length_overlap": ref[1] if ref else None,
+                    "share_in_key": take.metrics.get("share_in_key"),
+                    "looped": looped,
+                    "bits_per_note": take.metrics["bits_per_note"],
+                }
+            )
         if progress:
             print(f"continuations: {i + 1}/{len(candidates)} {e.path}", flush=True)
     keys: dict[str, float] = {}
@@ -326,16 +393,22 @@ def continuations(composer: Any, data: Path, *, seeds: int = 50, seed_bars: int 
     ref_pc = float(np.mean([r["ref_pc_overlap"] for r in with_ref])) if with_ref else float("nan")
     ref_ln = float(np.mean([r["ref_length_overlap"] for r in with_ref])) if with_ref else float("nan")
     return {
-        "split": split, "key_lock": key_lock,
+        "split": split,
+        "key_lock": key_lock,
         "key_strength": strength if key_lock else None,
-        "seeds": len(candidates), "takes": total_takes, **keys,
-        "pitch_class_overlap": round(pc, 4), "reference_pitch_class_overlap": round(ref_pc, 4),
+        "seeds": len(candidates),
+        "takes": total_takes,
+        **keys,
+        "pitch_class_overlap": round(pc, 4),
+        "reference_pitch_class_overlap": round(ref_pc, 4),
         "pitch_class_ratio": round(pc / ref_pc, 4),
-        "note_length_overlap": round(ln, 4), "reference_note_length_overlap": round(ref_ln, 4),
+        "note_length_overlap": round(ln, 4),
+        "reference_note_length_overlap": round(ref_ln, 4),
         "note_length_ratio": round(ln / ref_ln, 4),
         "looped_share": round(loops / max(1, total_takes), 4),
         # how far the takes stray from the model: its bits per note on its own takes (key lock raises it)
         "take_bits_per_note": round(float(np.mean([r["bits_per_note"] for r in rows])), 4),
-        "mean_share_in_key": round(float(np.mean([r["share_in_key"] for r in rows if r["share_in_key"] is not None])),
-                                   4),
+        "mean_share_in_key": round(
+            float(np.mean([r["share_in_key"] for r in rows if r["share_in_key"] is not None])), 4
+        ),
     }

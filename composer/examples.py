@@ -43,29 +43,68 @@ class Example:
 
 
 EXAMPLES: tuple[Example, ...] = (
-    Example("bach-bwv269", "Bach chorale — Aus meines Herzens Grunde, BWV 269", "bach/bwv269.mxl",
-            "Four-voice chorale in G major, 3/4 with a one-beat pickup: the first two phrases.",
-            phrases=2, tempo=80.0),
-    Example("bach-bwv252-soprano", "Bach chorale melody — Nun danket alle Gott, BWV 252", "bach/bwv252.mxl",
-            "The soprano line alone, G major, 4/4 with a one-beat pickup: the first two phrases.",
-            parts=(0,), phrases=2, tempo=80.0),
-    Example("haste-to-the-wedding", "Jig — Haste to the Wedding (O'Neill's 987)", "oneills1850/0981-1000.abc",
-            "Irish double jig in D major, 6/8 with an eighth-note pickup: the first four bars.",
-            number=987, bars=4, tempo=160.0),
-    Example("hicks-hornpipe", "Hornpipe — Hicks' Hornpipe (O'Neill's 1572)", "oneills1850/1556-1576.abc",
-            "Dotted hornpipe in G major, 4/4 with a one-beat pickup: the first four bars.",
-            number=1572, bars=4, tempo=132.0),
-    Example("take-back-the-virgin-page", "Waltz — Take Back the Virgin Page (O'Neill's 593)",
-            "oneills1850/0550-0625.abc",
-            "Irish waltz in F major, 3/4: its first strain of eight bars (the last one short).",
-            number=593, beats=23.0, tempo=132.0),
-    Example("barbara-allen", "Folk song — Barbara Allen (Essen collection)", "essenFolksong/folkHaydn.abc",
-            "Minor-key ballad in D minor, 4/4 with a one-beat pickup: the first four bars.",
-            number=11, bars=4, tempo=72.0),
-    Example("ringel-ringel-rosenkranz", "Children's song — Ringel, Ringel, Rosenkranz (Essen kinder)",
-            "essenFolksong/kinder0.abc",
-            "German children's ring-dance song in F major, 2/4: the first eight bars.",
-            number=92, bars=8, tempo=108.0),
+    Example(
+        "bach-bwv269",
+        "Bach chorale — Aus meines Herzens Grunde, BWV 269",
+        "bach/bwv269.mxl",
+        "Four-voice chorale in G major, 3/4 with a one-beat pickup: the first two phrases.",
+        phrases=2,
+        tempo=80.0,
+    ),
+    Example(
+        "bach-bwv252-soprano",
+        "Bach chorale melody — Nun danket alle Gott, BWV 252",
+        "bach/bwv252.mxl",
+        "The soprano line alone, G major, 4/4 with a one-beat pickup: the first two phrases.",
+        parts=(0,),
+        phrases=2,
+        tempo=80.0,
+    ),
+    Example(
+        "haste-to-the-wedding",
+        "Jig — Haste to the Wedding (O'Neill's 987)",
+        "oneills1850/0981-1000.abc",
+        "Irish double jig in D major, 6/8 with an eighth-note pickup: the first four bars.",
+        number=987,
+        bars=4,
+        tempo=160.0,
+    ),
+    Example(
+        "hicks-hornpipe",
+        "Hornpipe — Hicks' Hornpipe (O'Neill's 1572)",
+        "oneills1850/1556-1576.abc",
+        "Dotted hornpipe in G major, 4/4 with a one-beat pickup: the first four bars.",
+        number=1572,
+        bars=4,
+        tempo=132.0,
+    ),
+    Example(
+        "take-back-the-virgin-page",
+        "Waltz — Take Back the Virgin Page (O'Neill's 593)",
+        "oneills1850/0550-0625.abc",
+        "Irish waltz in F major, 3/4: its first strain of eight bars (the last one short).",
+        number=593,
+        beats=23.0,
+        tempo=132.0,
+    ),
+    Example(
+        "barbara-allen",
+        "Folk song — Barbara Allen (Essen collection)",
+        "essenFolksong/folkHaydn.abc",
+        "Minor-key ballad in D minor, 4/4 with a one-beat pickup: the first four bars.",
+        number=11,
+        bars=4,
+        tempo=72.0,
+    ),
+    Example(
+        "ringel-ringel-rosenkranz",
+        "Children's song — Ringel, Ringel, Rosenkranz (Essen kinder)",
+        "essenFolksong/kinder0.abc",
+        "German children's ring-dance song in F major, 2/4: the first eight bars.",
+        number=92,
+        bars=8,
+        tempo=108.0,
+    ),
 )
 
 
@@ -94,10 +133,14 @@ def load_example(name: str) -> Piece:
 
 # ------------------------------------------------------------------------------------------ building
 
+
 def opening(piece: Piece, end: float) -> Piece:
     """The notes that start before beat ``end``, cut off at ``end``."""
-    notes = tuple(Note(n.start, min(n.duration, end - n.start), n.pitch, n.velocity, n.program)
-                  for n in piece.notes if n.start < end - 1e-9)
+    notes = tuple(
+        Note(n.start, min(n.duration, end - n.start), n.pitch, n.velocity, n.program)
+        for n in piece.notes
+        if n.start < end - 1e-9
+    )
     return piece.with_notes(notes)
 
 
@@ -106,8 +149,11 @@ def _phrase_end(score: Any, phrases: int) -> float:
     from music21 import expressions
 
     top = score.parts[0].stripTies(inPlace=False).flatten().notes
-    ends = [float(n.offset + n.duration.quarterLength) for n in top
-            if any(isinstance(e, expressions.Fermata) for e in n.expressions)]
+    ends = [
+        float(n.offset + n.duration.quarterLength)
+        for n in top
+        if any(isinstance(e, expressions.Fermata) for e in n.expressions)
+    ]
     if len(ends) < phrases:
         raise ValueError(f"found {len(ends)} fermatas, fewer than {phrases} phrases")
     return ends[phrases - 1]

@@ -99,8 +99,9 @@ class Settings:
         if not 0 < self.top_p <= 1:
             raise InputError(f"top-p must be in (0, 1] (1 turns it off); got {self.top_p}.")
         if not 0 <= self.key_strength <= MAX_KEY_STRENGTH:
-            raise InputError(f"The key-lock strength must be 0 to {MAX_KEY_STRENGTH:g} (0: scale only); "
-                             f"got {self.key_strength}.")
+            raise InputError(
+                f"The key-lock strength must be 0 to {MAX_KEY_STRENGTH:g} (0: scale only); got {self.key_strength}."
+            )
         if self.top_k < 0:
             raise InputError(f"top-k must be 0 (off) or a positive number of choices; got {self.top_k}.")
         if self.pitch_range is not None:
@@ -120,6 +121,7 @@ class Take:
 
 
 # ---------------------------------------------------------------------------------------- the fast step
+
 
 class FastStepper:
     """One LSTM step for a batch, as plain matrix products on the model's own weights.
@@ -156,8 +158,9 @@ class FastStepper:
         return list(zip(state[0].unbind(0), state[1].unbind(0), strict=True))
 
     @torch.no_grad()
-    def step(self, x: torch.Tensor, state: list[tuple[torch.Tensor, torch.Tensor]]
-             ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+    def step(
+        self, x: torch.Tensor, state: list[tuple[torch.Tensor, torch.Tensor]]
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
         """x (B, H) embedded input; state [(h, c) per layer], each (B, H) → output (B, H), new state."""
         h3 = 3 * self.hidden
         new_state = []
@@ -199,6 +202,7 @@ def _int8_pack(w: torch.Tensor, b: torch.Tensor) -> object | None:
 
 
 # ---------------------------------------------------------------------------------------- sampling
+
 
 def _filter(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
     """Temperature, then top-k, then nucleus (top-p) filtering; masked entries become -inf."""
@@ -272,8 +276,10 @@ def longest_repeat_run(events: np.ndarray, min_len: int = 8) -> tuple[int, int]:
     for length in range(min_len, n // 2 + 1):
         for start in range(0, n - 2 * length + 1):
             count = 1
-            while start + (count + 1) * length <= n and \
-                    tokens[start + count * length:start + (count + 1) * length] == tokens[start:start + length]:
+            while (
+                start + (count + 1) * length <= n
+                and tokens[start + count * length : start + (count + 1) * length] == tokens[start : start + length]
+            ):
                 count += 1
             if count > best[1] or (count == best[1] and count > 1 and length > best[0]):
                 best = (length, count)
@@ -281,6 +287,7 @@ def longest_repeat_run(events: np.ndarray, min_len: int = 8) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------------------- the API
+
 
 class Composer:
     """A loaded model and everything needed to continue pieces with it."""
@@ -309,13 +316,16 @@ class Composer:
             line = t0 + (-(t0 - events.bar_start)) % bar
             start = int(np.searchsorted(onsets, line))
             bars = int((onsets[-1] - line) // bar) + 1
-            note = (f"The seed is longer than the model's context ({CONTEXT_EVENTS} events); it is conditioned "
-                    f"on its last {bars} bars.")
+            note = (
+                f"The seed is longer than the model's context ({CONTEXT_EVENTS} events); it is conditioned "
+                f"on its last {bars} bars."
+            )
         return events, start, note
 
     @torch.no_grad()
-    def _prime(self, events: Events, start: int, k: int, key: int
-               ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+    def _prime(
+        self, events: Events, start: int, k: int, key: int
+    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
         """Run the seed (from event ``start``) through the model once; state repeated for k variations.
 
         The inputs are built exactly as for a training window (:meth:`Song.model_inputs`), up to the
@@ -324,15 +334,21 @@ class Composer:
         song = song_from_events(events)
         inputs, in_pos, prev = (torch.from_numpy(a) for a in song.model_inputs(start, len(song) + 1))
         t = inputs.shape[0]
-        out, state = self.model(inputs[None], in_pos[None], torch.full((1, t), min(song.bar, MAX_BAR - 1)),
-                                torch.full((1, t), key), prev[None])
+        out, state = self.model(
+            inputs[None],
+            in_pos[None],
+            torch.full((1, t), min(song.bar, MAX_BAR - 1)),
+            torch.full((1, t), key),
+            prev[None],
+        )
         h = out[:, -1].repeat(k, 1)
         return h, FastStepper.split_state((state[0].repeat(1, k, 1), state[1].repeat(1, k, 1)))
 
     # ---------------------------------------------------------------------------------- generation
     @torch.no_grad()
-    def continue_piece(self, seed: Piece, settings: Settings, *, key: int | None = None,
-                       deadline: float | None = None) -> list[Take]:
+    def continue_piece(
+        self, seed: Piece, settings: Settings, *, key: int | None = None, deadline: float | None = None
+    ) -> list[Take]:
         """K continuations of ``seed``.  ``key`` (a key number) conditions the model when the seed states
         none (the caller estimates it); the seed's stated key wins, as in training.  Key lock and the takes'
         share in key use the key music21 hears in the seed's last bars (:func:`heard_key`): a stated
@@ -352,8 +368,10 @@ class Composer:
         bar = bar_steps(events.time_signature)
         if settings.bars and settings.bars * bar > MAX_BEATS * STEPS_PER_BEAT:
             beats = settings.bars * bar / STEPS_PER_BEAT
-            raise InputError(f"{settings.bars} bar(s) of {seed.time_signature} is {beats:g} beats, above the "
-                             f"{MAX_BEATS} beats composer continues at a time; ask for fewer bars.")
+            raise InputError(
+                f"{settings.bars} bar(s) of {seed.time_signature} is {beats:g} beats, above the "
+                f"{MAX_BEATS} beats composer continues at a time; ask for fewer bars."
+            )
         generator = torch.Generator().manual_seed(settings.seed)
         h, state = self._prime(events, start, k, key_id)
 
@@ -374,8 +392,10 @@ class Composer:
             ids = torch.arange(SIZES[PITCH])
             pitch_ok &= ((ids + PITCH_LOW) >= low) & ((ids + PITCH_LOW) <= high) | (ids == REST)
             if not pitch_ok[:REST].any():
-                raise InputError(f"No pitch in {low}–{high} belongs to {key_name(lock_key)}, the key key lock "
-                                 "keeps; widen the pitch range or turn key lock off.")
+                raise InputError(
+                    f"No pitch in {low}–{high} belongs to {key_name(lock_key)}, the key key lock "
+                    "keeps; widen the pitch range or turn key lock off."
+                )
 
         # A new note may not start a pitch that a seed note is still holding: the seed stays exactly as given.
         seed_end = torch.zeros(SIZES[PITCH], dtype=torch.float64)
@@ -436,8 +456,9 @@ class Composer:
             h, state = self.stepper.step(x, state)
         sampled = torch.stack(steps, 1).numpy() if steps else np.zeros((k, 0, 4), dtype=np.int64)  # (k, S, 4)
         kept = torch.stack(active, 1).numpy() if active else np.zeros((k, 0), dtype=bool)
-        return [self._take(seed, events, sampled[i][kept[i]], float(logprob[i]), lock_key, context_note)
-                for i in range(k)]
+        return [
+            self._take(seed, events, sampled[i][kept[i]], float(logprob[i]), lock_key, context_note) for i in range(k)
+        ]
 
     @staticmethod
     def _sample(logits: torch.Tensor, settings: Settings, generator: torch.Generator) -> torch.Tensor:
@@ -445,22 +466,40 @@ class Composer:
         probs = torch.softmax(filtered, dim=-1)
         return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
-    def _take(self, seed: Piece, events: Events, ids: np.ndarray, logprob: float, key: int | None,
-              context_note: str | None) -> Take:
+    def _take(
+        self, seed: Piece, events: Events, ids: np.ndarray, logprob: float, key: int | None, context_note: str | None
+    ) -> Take:
         last_onset = int(events.onsets[-1])
         program = seed.notes[-1].program if seed.notes else 0
         # Decode the new events as a piece of their own that starts at the seed's last onset.
-        lead = Events(ids=ids, programs=np.full(len(ids), program), tempo=seed.tempo,
-                      time_signature=seed.time_signature, bar_start=events.bar_start, key=seed.key)
+        lead = Events(
+            ids=ids,
+            programs=np.full(len(ids), program),
+            tempo=seed.tempo,
+            time_signature=seed.time_signature,
+            bar_start=events.bar_start,
+            key=seed.key,
+        )
         new = decode(lead)
         offset = last_onset / STEPS_PER_BEAT
         new_notes = tuple(replace(n, start=n.start + offset) for n in new.notes)
         # The seed exactly as given (sampling never starts a pitch a seed note still holds), then the new notes.
-        whole = Piece(notes=tuple(sorted([*seed.notes, *new_notes], key=lambda n: (n.start, -n.pitch))),
-                      tempo=seed.tempo, time_signature=seed.time_signature, bar_start=seed.bar_start, key=seed.key,
-                      tracks=seed.tracks, remarks=seed.remarks)
-        continuation = Piece(notes=new_notes, tempo=seed.tempo, time_signature=seed.time_signature,
-                             bar_start=seed.bar_start, key=seed.key)
+        whole = Piece(
+            notes=tuple(sorted([*seed.notes, *new_notes], key=lambda n: (n.start, -n.pitch))),
+            tempo=seed.tempo,
+            time_signature=seed.time_signature,
+            bar_start=seed.bar_start,
+            key=seed.key,
+            tracks=seed.tracks,
+            remarks=seed.remarks,
+        )
+        continuation = Piece(
+            notes=new_notes,
+            tempo=seed.tempo,
+            time_signature=seed.time_signature,
+            bar_start=seed.bar_start,
+            key=seed.key,
+        )
         pitches = [n.pitch for n in new_notes]
         note_events = ids[ids[:, PITCH] != REST] if len(ids) else ids
         length, repeats = longest_repeat_run(note_events) if len(note_events) else (0, 1)
@@ -477,4 +516,3 @@ class Composer:
         if context_note:
             metrics["context"] = context_note
         return Take(piece=whole, continuation=continuation, metrics=metrics)
-

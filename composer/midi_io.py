@@ -85,12 +85,18 @@ def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
     division = int.from_bytes(data[12:14], "big")
     if fmt not in (0, 1):
         if fmt == 2:
-            raise _fail(name, "is a type-2 MIDI file (independent sequences), which composer does not read; "
-                        "export it as type 0 or type 1.")
+            raise _fail(
+                name,
+                "is a type-2 MIDI file (independent sequences), which composer does not read; "
+                "export it as type 0 or type 1.",
+            )
         raise _fail(name, f"declares MIDI format {fmt}, which does not exist; export the file again as type 0 or 1.")
     if division & 0x8000:
-        raise _fail(name, "uses SMPTE (frames per second) timing instead of beats, so it has no beat grid; "
-                    "export it with musical (ticks per quarter note) timing.")
+        raise _fail(
+            name,
+            "uses SMPTE (frames per second) timing instead of beats, so it has no beat grid; "
+            "export it with musical (ticks per quarter note) timing.",
+        )
     if division == 0:
         raise _fail(name, "declares 0 ticks per beat, so its timing is undefined; export the file again.")
 
@@ -102,13 +108,16 @@ def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
         if pos + 8 > n:
             # Trailing junk shorter than a chunk header: harmless padding is common, ignore it.
             break
-        chunk_type = data[pos:pos + 4]
-        length = int.from_bytes(data[pos + 4:pos + 8], "big")
+        chunk_type = data[pos : pos + 4]
+        length = int.from_bytes(data[pos + 4 : pos + 8], "big")
         start, end = pos + 8, pos + 8 + length
         if end > n:
             what = "track" if chunk_type == b"MTrk" else "chunk"
-            raise _fail(name, f"is truncated or has a {what} length that lies ({length} bytes declared, "
-                        f"{n - start} left); export the file again.")
+            raise _fail(
+                name,
+                f"is truncated or has a {what} length that lies ({length} bytes declared, "
+                f"{n - start} left); export the file again.",
+            )
         if chunk_type != b"MTrk":
             pos = end
             continue  # unknown chunks are allowed by the standard and skipped (and left out of the parse)
@@ -123,35 +132,52 @@ def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
             delta, i = _varlen(data, i, end, name, len(tracks), "delta time")
             ticks += delta
             if ticks > MAX_TICKS:
-                raise _fail(name, f"has events more than {MAX_TICKS:,} ticks from its start ({MAX_TICKS // division:,} "
-                            "beats), far apart for music and likely corrupt; export the file again.")
+                raise _fail(
+                    name,
+                    f"has events more than {MAX_TICKS:,} ticks from its start ({MAX_TICKS // division:,} "
+                    "beats), far apart for music and likely corrupt; export the file again.",
+                )
             if i >= end:
-                raise _fail(name, f"has a track that ends in the middle of an event (track {len(tracks)}); "
-                            "export the file again.")
+                raise _fail(
+                    name,
+                    f"has a track that ends in the middle of an event (track {len(tracks)}); export the file again.",
+                )
             status = data[i]
             if status >= 0x80:
                 i += 1
             elif running:
                 status = running
             else:
-                raise _fail(name, f"has a data byte where a status byte must be (track {len(tracks)}), so it "
-                            "is corrupt; export the file again.")
+                raise _fail(
+                    name,
+                    f"has a data byte where a status byte must be (track {len(tracks)}), so it "
+                    "is corrupt; export the file again.",
+                )
             events += 1
             if events > MAX_EVENTS:
-                raise _fail(name, f"has more than {MAX_EVENTS:,} MIDI events, above composer's limit; "
-                            "use a shorter excerpt as the seed.")
+                raise _fail(
+                    name,
+                    f"has more than {MAX_EVENTS:,} MIDI events, above composer's limit; "
+                    "use a shorter excerpt as the seed.",
+                )
             if status < 0xF0:
                 running = status
                 kind = status & 0xF0
                 size = 1 if kind in (0xC0, 0xD0) else 2
                 if i + size > end:
-                    raise _fail(name, f"has a track that ends in the middle of an event (track {len(tracks)}); "
-                                "export the file again.")
+                    raise _fail(
+                        name,
+                        f"has a track that ends in the middle of an event (track {len(tracks)}); "
+                        "export the file again.",
+                    )
                 d0 = data[i]
                 d1 = data[i + 1] if size == 2 else 0
                 if d0 >= 0x80 or d1 >= 0x80:
-                    raise _fail(name, f"has a MIDI message with a data byte above 127 (track {len(tracks)}), so "
-                                "it is corrupt; export the file again.")
+                    raise _fail(
+                        name,
+                        f"has a MIDI message with a data byte above 127 (track {len(tracks)}), so "
+                        "it is corrupt; export the file again.",
+                    )
                 i += size
                 if kind == 0x90 and d1 > 0:
                     if status & 0x0F == DRUM_CHANNEL:
@@ -160,15 +186,21 @@ def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
                         track.notes += 1
                     notes += 1
                     if notes > MAX_NOTES:
-                        raise _fail(name, f"has more than {MAX_NOTES:,} notes, above composer's limit; use a "
-                                    "shorter excerpt as the seed.")
+                        raise _fail(
+                            name,
+                            f"has more than {MAX_NOTES:,} notes, above composer's limit; use a "
+                            "shorter excerpt as the seed.",
+                        )
                 elif kind == 0xC0:
                     track.programs.add(d0)
                 continue
             if status == 0xFF:
                 if i >= end:
-                    raise _fail(name, f"has a track that ends in the middle of an event (track {len(tracks)}); "
-                                "export the file again.")
+                    raise _fail(
+                        name,
+                        f"has a track that ends in the middle of an event (track {len(tracks)}); "
+                        "export the file again.",
+                    )
                 meta = data[i]
                 start_body, i = _message_body(data, i + 1, end, name, len(tracks), "meta event")
                 body = data[start_body:i]
@@ -182,8 +214,11 @@ def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
                 _, i = _message_body(data, i, end, name, len(tracks), "system-exclusive message")
                 running = 0  # a system-exclusive message cancels running status (the parser agrees)
                 continue
-            raise _fail(name, f"has an event with status byte 0x{status:02X}, which a MIDI file may not "
-                        f"contain (track {len(tracks)}); export the file again.")
+            raise _fail(
+                name,
+                f"has an event with status byte 0x{status:02X}, which a MIDI file may not "
+                f"contain (track {len(tracks)}); export the file again.",
+            )
     if not tracks:
         raise _fail(name, "has a MIDI header but no tracks; export the file again.")
     return SmfScan(format=fmt, ticks_per_beat=division, tracks=tracks, events=events, notes=notes, spans=spans)
@@ -193,11 +228,14 @@ def _message_body(data: bytes, i: int, end: int, name: str, track: int, what: st
     """A length-prefixed body (meta or sysex) at ``i`` → (start of the body, index after it), checked."""
     length, i = _varlen(data, i, end, name, track)
     if length > MAX_MESSAGE_BYTES:
-        raise _fail(name, f"has a {what} of {length:,} bytes, far larger than any MIDI file needs; export the file "
-                    "again without it.")
+        raise _fail(
+            name,
+            f"has a {what} of {length:,} bytes, far larger than any MIDI file needs; export the file again without it.",
+        )
     if i + length > end:
-        raise _fail(name, f"has a {what} whose length runs past the end of its track (track {track}); export the "
-                    "file again.")
+        raise _fail(
+            name, f"has a {what} whose length runs past the end of its track (track {track}); export the file again."
+        )
     return i, i + length
 
 
@@ -206,8 +244,9 @@ def _varlen(data: bytes, i: int, end: int, name: str, track: int, what: str = "l
     value = 0
     for _ in range(4):
         if i >= end:
-            raise _fail(name, f"has a track that ends in the middle of an event (track {track}); export the file "
-                        "again.")
+            raise _fail(
+                name, f"has a track that ends in the middle of an event (track {track}); export the file again."
+            )
         b = data[i]
         i += 1
         value = (value << 7) | (b & 0x7F)
@@ -221,21 +260,30 @@ def _check_meta(meta: int, body: bytes, name: str) -> None:
         if len(body) != 3:
             raise _fail(name, "has a tempo event of the wrong size; export the file again.")
         if int.from_bytes(body, "big") == 0:
-            raise _fail(name, "sets a tempo of 0 microseconds per beat (an infinite tempo); set a real tempo "
-                        "in your editor and export again.")
+            raise _fail(
+                name,
+                "sets a tempo of 0 microseconds per beat (an infinite tempo); set a real tempo "
+                "in your editor and export again.",
+            )
     elif meta == 0x58:  # time signature: nn dd cc bb
         if len(body) != 4:
             raise _fail(name, "has a time-signature event of the wrong size; export the file again.")
         if body[0] == 0 or body[1] > 6:
-            raise _fail(name, f"has an invalid time signature ({body[0]}/2^{body[1]}); fix the meter in your "
-                        "editor and export again.")
+            raise _fail(
+                name,
+                f"has an invalid time signature ({body[0]}/2^{body[1]}); fix the meter in your "
+                "editor and export again.",
+            )
     elif meta == 0x59:  # key signature: sf (signed, -7..7) mi (0 major, 1 minor)
         if len(body) != 2:
             raise _fail(name, "has a key-signature event of the wrong size; export the file again.")
         sharps = body[0] - 256 if body[0] > 127 else body[0]
         if not -7 <= sharps <= 7 or body[1] not in (0, 1):
-            raise _fail(name, f"has an invalid key signature ({sharps} sharps, mode {body[1]}); fix the key in "
-                        "your editor and export again.")
+            raise _fail(
+                name,
+                f"has an invalid key signature ({sharps} sharps, mode {body[1]}); fix the key in "
+                "your editor and export again.",
+            )
 
 
 _MAGIC = (
@@ -288,8 +336,9 @@ def _time_limit(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def read_midi(source: str | os.PathLike[str] | bytes, name: str | None = None, *,
-              max_notes: int | None = None) -> Piece:
+def read_midi(
+    source: str | os.PathLike[str] | bytes, name: str | None = None, *, max_notes: int | None = None
+) -> Piece:
     """Read a MIDI file (a path, or its bytes) into a :class:`Piece`, or raise :class:`InputError`.
 
     ``max_notes``: a lower note limit for this use (a seed to continue), checked by the scan before the parse.
@@ -313,19 +362,26 @@ def read_midi(source: str | os.PathLike[str] | bytes, name: str | None = None, *
         if path.is_dir():
             raise _fail(label, "is a folder, not a MIDI file; name the .mid files inside it.")
         if size > MAX_FILE_BYTES:
-            raise _fail(label, f"is {size:,} bytes, above composer's limit of {MAX_FILE_BYTES:,}; use a shorter "
-                        "excerpt as the seed.")
+            raise _fail(
+                label,
+                f"is {size:,} bytes, above composer's limit of {MAX_FILE_BYTES:,}; use a shorter excerpt as the seed.",
+            )
         try:
             data = path.read_bytes()
         except OSError as error:
             raise _fail(label, f"cannot be read ({error.strerror}); check its permissions.") from None
     if len(data) > MAX_FILE_BYTES:
-        raise _fail(label, f"is {len(data):,} bytes, above composer's limit of {MAX_FILE_BYTES:,}; use a shorter "
-                    "excerpt as the seed.")
+        raise _fail(
+            label,
+            f"is {len(data):,} bytes, above composer's limit of {MAX_FILE_BYTES:,}; use a shorter excerpt as the seed.",
+        )
     scan = scan_smf(data, label)
     if max_notes is not None and scan.notes > max_notes:
-        raise _fail(label, f"has more than {max_notes:,} notes, more than a seed needs; use a shorter excerpt "
-                    "(its last bars are what the model continues).")
+        raise _fail(
+            label,
+            f"has more than {max_notes:,} notes, more than a seed needs; use a shorter excerpt "
+            "(its last bars are what the model continues).",
+        )
     import pretty_midi  # the parse proper; imported here so that a refusal stays cheap
 
     if sum(b - a for a, b in scan.spans) != len(data):
@@ -338,11 +394,14 @@ def read_midi(source: str | os.PathLike[str] | bytes, name: str | None = None, *
             warnings.simplefilter("ignore", RuntimeWarning)
             midi = pretty_midi.PrettyMIDI(io.BytesIO(data))
     except _ParseTimeout:
-        raise _fail(label, f"took more than {PARSE_SECONDS:g} s to parse, so composer gave up; use a shorter "
-                    "excerpt as the seed.") from None
+        raise _fail(
+            label,
+            f"took more than {PARSE_SECONDS:g} s to parse, so composer gave up; use a shorter excerpt as the seed.",
+        ) from None
     except Exception as error:  # mido raises many types on corrupt input; none may escape as a traceback
-        raise _fail(label, f"is damaged: {_parse_failure(error)}; export it again from the program that made "
-                    "it.") from None
+        raise _fail(
+            label, f"is damaged: {_parse_failure(error)}; export it again from the program that made it."
+        ) from None
     return _piece_from_midi(midi, scan, label)
 
 
@@ -381,8 +440,16 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
     for instrument in midi.instruments:
         label_track = instrument.name.strip() or pretty_midi.program_to_instrument_name(instrument.program)
         if instrument.is_drum:
-            tracks.append(Track(label_track, int(instrument.program), True, len(instrument.notes), False,
-                                "drums (channel 10) carry no pitches to continue"))
+            tracks.append(
+                Track(
+                    label_track,
+                    int(instrument.program),
+                    True,
+                    len(instrument.notes),
+                    False,
+                    "drums (channel 10) carry no pitches to continue",
+                )
+            )
             continue
         kept = 0
         for n in instrument.notes:
@@ -394,14 +461,22 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
                 dropped_range += 1
                 continue
             # Beats as tick ratios (not a difference of floats), so that grid positions come back exactly.
-            notes.append(Note(start / resolution, (end - start) / resolution, int(n.pitch), max(1, int(n.velocity)),
-                              int(instrument.program)))
+            notes.append(
+                Note(
+                    start / resolution,
+                    (end - start) / resolution,
+                    int(n.pitch),
+                    max(1, int(n.velocity)),
+                    int(instrument.program),
+                )
+            )
             kept += 1
         if kept:
             tracks.append(Track(label_track, int(instrument.program), False, kept, True))
         else:
-            tracks.append(Track(label_track, int(instrument.program), False, len(instrument.notes), False,
-                                "no playable notes"))
+            tracks.append(
+                Track(label_track, int(instrument.program), False, len(instrument.notes), False, "no playable notes")
+            )
     # Tracks with no notes at all (conductor tracks, lyrics) never become pretty_midi instruments;
     # list them from the scan so the report names every track.
     for index, t in enumerate(scan.tracks):
@@ -420,11 +495,13 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
         remarks.append(f"{len(drum_tracks)} drum track(s) were dropped: composer continues pitched music.")
     if not notes:
         if drum_tracks and not any(t.notes for t in tracks if not t.is_drum):
-            raise _fail(label, "contains only drum tracks; composer continues melodies and chords, so choose a "
-                        "file with a pitched instrument.")
+            raise _fail(
+                label,
+                "contains only drum tracks; composer continues melodies and chords, so choose a "
+                "file with a pitched instrument.",
+            )
         if dropped_range:
-            raise _fail(label, "has no notes inside the piano range A0–C8; transpose it into range and export "
-                        "again.")
+            raise _fail(label, "has no notes inside the piano range A0–C8; transpose it into range and export again.")
         raise _fail(label, "contains no notes; choose a MIDI file with at least one note.")
     notes.sort(key=lambda n: (n.start, -n.pitch, n.duration, n.velocity, n.program))
 
@@ -435,8 +512,10 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
         tempo = DEFAULT_TEMPO  # the file sets no tempo at its start: MIDI's default applies until then
     changes = sum(1 for a, b in itertools.pairwise(tempi) if abs(a - b) > 1e-6)
     if changes:
-        remarks.append(f"The tempo changes {changes} time(s); the first tempo, {tempo:.4g} BPM, is carried "
-                       "(note positions stay on the beat grid).")
+        remarks.append(
+            f"The tempo changes {changes} time(s); the first tempo, {tempo:.4g} BPM, is carried "
+            "(note positions stay on the beat grid)."
+        )
 
     time_signature, bar_start = TimeSignature(4, 4), 0.0
     signatures = sorted(midi.time_signature_changes, key=lambda s: s.time)
@@ -451,17 +530,23 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
             # A pickup written as one short bar in its own meter, then the real meter.
             if 0 < pickup < follow.bar_beats and abs(pickup - time_signature.bar_beats) < 1e-9:
                 time_signature, bar_start, rest = follow, pickup, rest[1:]
-        later = [f"{s.numerator}/{s.denominator}" for s in rest
-                 if (s.numerator, s.denominator) != (time_signature.numerator, time_signature.denominator)]
+        later = [
+            f"{s.numerator}/{s.denominator}"
+            for s in rest
+            if (s.numerator, s.denominator) != (time_signature.numerator, time_signature.denominator)
+        ]
         if later:
-            remarks.append(f"The time signature changes {len(later)} time(s) (to {', '.join(later[:3])}); "
-                           f"{time_signature} is carried.")
+            remarks.append(
+                f"The time signature changes {len(later)} time(s) (to {', '.join(later[:3])}); "
+                f"{time_signature} is carried."
+            )
     elif signatures:
         first = signatures[0]
         time_signature = TimeSignature(first.numerator, first.denominator)
         bar_start = beats(first.time) % time_signature.bar_beats
-        remarks.append(f"The first time signature comes after the start; {time_signature} is assumed from "
-                       "the beginning.")
+        remarks.append(
+            f"The first time signature comes after the start; {time_signature} is assumed from the beginning."
+        )
 
     key = None
     if midi.key_signature_changes:
@@ -499,16 +584,22 @@ def piece_to_midi_bytes(piece: Piece, resolution: int = 480) -> bytes:
     for program in sorted(by_program):
         instrument = pretty_midi.Instrument(program=program, name=pretty_midi.program_to_instrument_name(program))
         for n in by_program[program]:
-            instrument.notes.append(pretty_midi.Note(
-                velocity=int(n.velocity), pitch=int(n.pitch),
-                start=n.start * seconds_per_beat, end=n.end * seconds_per_beat))
+            instrument.notes.append(
+                pretty_midi.Note(
+                    velocity=int(n.velocity),
+                    pitch=int(n.pitch),
+                    start=n.start * seconds_per_beat,
+                    end=n.end * seconds_per_beat,
+                )
+            )
         midi.instruments.append(instrument)
     ts = piece.time_signature.midi_compatible()
     pickup = signature_for_beats(piece.bar_start) if piece.bar_start > 0 else None
     if pickup:
         midi.time_signature_changes.append(pretty_midi.TimeSignature(pickup[0], pickup[1], 0.0))
         midi.time_signature_changes.append(
-            pretty_midi.TimeSignature(ts.numerator, ts.denominator, piece.bar_start * seconds_per_beat))
+            pretty_midi.TimeSignature(ts.numerator, ts.denominator, piece.bar_start * seconds_per_beat)
+        )
     else:
         midi.time_signature_changes.append(pretty_midi.TimeSignature(ts.numerator, ts.denominator, 0.0))
     if piece.key is not None:
@@ -521,8 +612,9 @@ def piece_to_midi_bytes(piece: Piece, resolution: int = 480) -> bytes:
 MAX_SEED_NOTES = 10_000  # a seed to continue: the model conditions on its last 512 events anyway
 
 
-def read_seed(source: str | os.PathLike[str] | bytes, name: str | None = None,
-              max_notes: int = MAX_SEED_NOTES) -> Piece:
+def read_seed(
+    source: str | os.PathLike[str] | bytes, name: str | None = None, max_notes: int = MAX_SEED_NOTES
+) -> Piece:
     """:func:`read_midi` for a seed to continue: at most ``max_notes`` notes (the model conditions on the last
     512 events anyway, and reading more keeps a user waiting)."""
     return read_midi(source, name, max_notes=max_notes)
@@ -541,8 +633,11 @@ def read_for_storing(data: bytes, name: str, max_notes: int = MAX_SEED_NOTES) ->
         copy = read_midi(stored, name)
     except InputError as error:
         reason = str(error).removeprefix(f"{name} ").split(";")[0]
-        raise _fail(name, f"reads, but composer cannot store it as a seed (written back as MIDI it {reason}); "
-                    "quantize or trim it in your program first.") from None
+        raise _fail(
+            name,
+            f"reads, but composer cannot store it as a seed (written back as MIDI it {reason}); "
+            "quantize or trim it in your program first.",
+        ) from None
     return piece, copy, stored
 
 

@@ -160,22 +160,31 @@ class MusicLSTM(nn.Module):
         return bag(flat).reshape(*stacked.shape[:-1], -1)
 
     # -------------------------------------------------------------------------------------- trunk
-    def embed_inputs(self, inputs: torch.Tensor, in_pos: torch.Tensor, bar: torch.Tensor,
-                     key: torch.Tensor, prev_pitch: torch.Tensor) -> torch.Tensor:
+    def embed_inputs(
+        self, inputs: torch.Tensor, in_pos: torch.Tensor, bar: torch.Tensor, key: torch.Tensor, prev_pitch: torch.Tensor
+    ) -> torch.Tensor:
         """(B, T, 4), (B, T), (B, T), (B, T), (B, T) → (B, T, H)"""
         pitch = inputs[..., 1]
         real = pitch < N_PITCHES
-        interval = torch.where(real & (prev_pitch < N_PITCHES),
-                               (pitch - prev_pitch).clamp(-MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL,
-                               N_INTERVALS - 1)
+        interval = torch.where(
+            real & (prev_pitch < N_PITCHES),
+            (pitch - prev_pitch).clamp(-MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL,
+            N_INTERVALS - 1,
+        )
         degree = torch.where(real & (key != NO_KEY), (pitch + PITCH_LOW - key) % 12, N_DEGREES - 1)
         ids = [inputs[..., i] for i in range(N_FIELDS)]
         ids += [in_pos.clamp(max=MAX_POSITION - 1), bar.clamp(max=MAX_BAR - 1), key, interval, degree]
         return self.drop(self._bag(self.in_embed, self.in_offsets, ids))
 
-    def forward(self, inputs: torch.Tensor, in_pos: torch.Tensor, bar: torch.Tensor, key: torch.Tensor,
-                prev_pitch: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
-                ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def forward(
+        self,
+        inputs: torch.Tensor,
+        in_pos: torch.Tensor,
+        bar: torch.Tensor,
+        key: torch.Tensor,
+        prev_pitch: torch.Tensor,
+        state: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Run the LSTM over (B, T) steps; returns hidden outputs (B, T, H) and the new state.
 
         ``state`` is (h, c), each (layers, B, H), as nn.LSTM keeps it.
@@ -183,7 +192,7 @@ class MusicLSTM(nn.Module):
         x = self.embed_inputs(inputs, in_pos, bar, key, prev_pitch)
         hs, cs = [], []
         for i, layer in enumerate(self.lstm):
-            layer_state = None if state is None else (state[0][i:i + 1], state[1][i:i + 1])
+            layer_state = None if state is None else (state[0][i : i + 1], state[1][i : i + 1])
             x, (h, c) = layer(x, layer_state)
             hs.append(h)
             cs.append(c)
@@ -210,15 +219,22 @@ class MusicLSTM(nn.Module):
         cond = self._bag(self.dur_cond, self.dur_offsets, [shift, pos.clamp(max=MAX_POSITION - 1)])
         return self._out(self.out_dur, z + cond)
 
-    def pitch_logits(self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, dur: torch.Tensor,
-                     key: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    def pitch_logits(
+        self,
+        z: torch.Tensor,
+        shift: torch.Tensor,
+        pos: torch.Tensor,
+        dur: torch.Tensor,
+        key: torch.Tensor,
+        ref: torch.Tensor,
+    ) -> torch.Tensor:
         """Logits over pitch ids; ``ref`` is the previous event's pitch id (the input's), REST/BOS for none."""
         cond = self._bag(self.pitch_cond, self.pitch_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), dur, key])
         g = F.gelu(z + cond)
         logits = self.out_pitch(g)  # (…, 89)
         candidates = self.pitch_ids  # (88,)
         has_ref = (ref < N_PITCHES).unsqueeze(-1)
-        rel_index = (candidates - ref.clamp(max=N_PITCHES - 1).unsqueeze(-1) + N_PITCHES - 1)  # (…, 88)
+        rel_index = candidates - ref.clamp(max=N_PITCHES - 1).unsqueeze(-1) + N_PITCHES - 1  # (…, 88)
         rel = self.out_interval(g).gather(-1, rel_index) * has_ref
         has_key = (key != NO_KEY).unsqueeze(-1)
         deg_index = (candidates + PITCH_LOW - key.unsqueeze(-1)) % 12
@@ -226,13 +242,19 @@ class MusicLSTM(nn.Module):
         extra = torch.cat([rel + deg, torch.zeros_like(rel[..., :1])], dim=-1)  # nothing added for REST
         return logits + extra
 
-    def velocity_logits(self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, dur: torch.Tensor,
-                        pitch: torch.Tensor) -> torch.Tensor:
+    def velocity_logits(
+        self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, dur: torch.Tensor, pitch: torch.Tensor
+    ) -> torch.Tensor:
         cond = self._bag(self.vel_cond, self.vel_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), dur, pitch])
         return self._out(self.out_vel, z + cond)
 
-    def field_nll(self, batch: Batch, *, pitch_of_a_note: bool = False,
-                  trunk: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    def field_nll(
+        self,
+        batch: Batch,
+        *,
+        pitch_of_a_note: bool = False,
+        trunk: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> torch.Tensor:
         """Negative log-likelihood in nats of each target field: (B, T, 4), zero where masked out.
 
         ``pitch_of_a_note``: score a note's pitch knowing it is a note (the rest id left out of the pitch
@@ -258,8 +280,13 @@ class MusicLSTM(nn.Module):
             logits[1][..., rest] = -math.inf
             pitch = pitch.masked_fill(pitch == rest, 0)  # rest events: any finite entry, masked below
         targets = (shift, pitch, dur, t[..., 3])
-        nll = torch.stack([F.cross_entropy(lg.float().flatten(0, 1), targets[i].flatten(), reduction="none")
-                           .view_as(shift) for i, lg in enumerate(logits)], dim=-1)
+        nll = torch.stack(
+            [
+                F.cross_entropy(lg.float().flatten(0, 1), targets[i].flatten(), reduction="none").view_as(shift)
+                for i, lg in enumerate(logits)
+            ],
+            dim=-1,
+        )
         mask = batch.mask.unsqueeze(-1)
         if pitch_of_a_note:
             nll[..., 1] = nll[..., 1] * (t[..., 1] != N_PITCHES)

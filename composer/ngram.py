@@ -71,8 +71,9 @@ class NGramModel:
                     table.unigram[symbol] += 1
                     for context in self._contexts(seq, i, field):
                         table.add(context, symbol)
-        self._totals = {f: {c: (sum(row.values()), len(row)) for c, row in t.counts.items()}
-                        for f, t in self.tables.items()}
+        self._totals = {
+            f: {c: (sum(row.values()), len(row)) for c, row in t.counts.items()} for f, t in self.tables.items()
+        }
         # Order -1, computed once: each field's unigram with add-one smoothing (never zero), and for the
         # pitch protocol the same without the rest symbol.
         self._base = {f: (t.unigram + 1.0) / (t.unigram + 1.0).sum() for f, t in self.tables.items()}
@@ -113,5 +114,10 @@ class NGramModel:
 
     def pitch_bits(self, seq: np.ndarray) -> np.ndarray:
         """Bits of each note's pitch given its onset, duration and the earlier notes (rest events skipped)."""
-        return np.array([-math.log2(self.field_probability(seq, i, PITCH, exclude_rest=True))
-                         for i in range(len(seq)) if seq[i, PITCH] != REST])
+        return np.array(
+            [
+                -math.log2(self.field_probability(seq, i, PITCH, exclude_rest=True))
+                for i in range(len(seq))
+                if seq[i, PITCH] != REST
+            ]
+        )

@@ -242,8 +242,9 @@ def _toolkit() -> Any:
         try:
             import verovio
         except ImportError as e:
-            raise RuntimeError("Sheet music needs the verovio package, which is not installed: pip install verovio.") \
-                from e
+            raise RuntimeError(
+                "Sheet music needs the verovio package, which is not installed: pip install verovio."
+            ) from e
         # verovio keeps its default resource path per thread, and only `import verovio` sets it, in the importing
         # thread: a toolkit made in a worker thread would find no fonts and load nothing (verovio 6.4).  So each
         # toolkit is pointed at the wheel's fonts explicitly.
@@ -320,17 +321,20 @@ def take_window(piece: Piece, join: float | None, context_bars: int = CONTEXT_BA
     return replace(piece.with_notes(kept), bar_start=0.0)
 
 
-def render_take_files(midi: bytes, join: float | None, title: str, folder: str,
-                      kinds: tuple[str, ...] = tuple(TAKE_FILES)) -> dict[str, float]:
+def render_take_files(
+    midi: bytes, join: float | None, title: str, folder: str, kinds: tuple[str, ...] = tuple(TAKE_FILES)
+) -> dict[str, float]:
     """Write a take's preview audio, piano roll and score (``TAKE_FILES``) into ``folder``; files already
     there are kept.  ``midi``: the whole piece so far; ``join``: where the take's new notes begin.  Each file
     appears whole or not at all.  → seconds spent: {"audio": …, "images": …}.  A plain function of bytes,
     so that a worker process can run it."""
     piece = read_midi(midi, name=title)
     window = take_window(piece, join)
-    makers = {"audio": lambda: render_wav(window, preview=True).wav,
-              "roll": lambda: piano_roll_png(piece, join),
-              "score": lambda: score_svg(window, title=title).encode()}
+    makers = {
+        "audio": lambda: render_wav(window, preview=True).wav,
+        "roll": lambda: piano_roll_png(piece, join),
+        "score": lambda: score_svg(window, title=title).encode(),
+    }
     spent = {"audio": 0.0, "images": 0.0}
     for kind in kinds:
         name = TAKE_FILES[kind]

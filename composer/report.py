@@ -47,7 +47,8 @@ class SeedReport:
             f"  quantization (1/{12} beat grid): largest onset shift {q['max_onset_shift_beats']:.3f} beats, "
             f"mean {q['mean_onset_shift_beats']:.4f}; merged {q['notes_merged']}, cut at a repeated pitch "
             f"{q['notes_shortened']}, long notes capped {q['durations_capped']}, long rests shortened "
-            f"{q['rests_shortened']}")
+            f"{q['rests_shortened']}"
+        )
         lines += [f"  note: {r}" for r in self.remarks]
         return "\n".join(lines)
 
@@ -75,8 +76,11 @@ def seed_report(piece: Piece, name: str, *, estimate_key: bool = True) -> SeedRe
         seconds=round(quantized.end * 60.0 / piece.tempo, 2),
         events=len(encode(quantized)),
         tracks_kept=[{"name": t.name, "program": int(t.program), "notes": t.notes} for t in piece.tracks if t.kept],
-        tracks_dropped=[{"name": t.name, "program": int(t.program), "notes": t.notes, "reason": t.reason}
-                        for t in piece.tracks if not t.kept],
+        tracks_dropped=[
+            {"name": t.name, "program": int(t.program), "notes": t.notes, "reason": t.reason}
+            for t in piece.tracks
+            if not t.kept
+        ],
         remarks=list(piece.remarks),
         quantization={
             "max_onset_shift_beats": round(q.max_onset_shift, 4),

@@ -20,8 +20,9 @@ def _key_number(tonic_pitch_class: int, mode: str) -> int:
     return tonic_pitch_class % 12 + (12 if mode == "minor" else 0)
 
 
-def piece_from_score(score: Any, parts: list[int] | None = None, *, program: int = 0,
-                     default_tempo: float = 100.0) -> Piece:
+def piece_from_score(
+    score: Any, parts: list[int] | None = None, *, program: int = 0, default_tempo: float = 100.0
+) -> Piece:
     """Convert a music21 Score (or Part) to a Piece; ``parts`` picks parts by index (all by default).
 
     Ties are merged into single notes, chord symbols and grace notes are skipped, and the first metronome
@@ -91,9 +92,14 @@ def _meter_spans(part: Any) -> list[tuple[float, float, TimeSignature]]:
         flat = part.flatten()
         signatures = sorted(flat.getElementsByClass(meter.TimeSignature), key=lambda t: float(t.offset))
         end = float(flat.highestTime)
-        return [(float(t.offset), max(0.0, (float(signatures[i + 1].offset) if i + 1 < len(signatures) else end)
-                                      - float(t.offset)), TimeSignature(t.numerator, t.denominator))
-                for i, t in enumerate(signatures)]
+        return [
+            (
+                float(t.offset),
+                max(0.0, (float(signatures[i + 1].offset) if i + 1 < len(signatures) else end) - float(t.offset)),
+                TimeSignature(t.numerator, t.denominator),
+            )
+            for i, t in enumerate(signatures)
+        ]
     outside = list(part.getElementsByClass(meter.TimeSignature))  # a part-level signature, rare
     # Measures before any signature are in 4/4, as music21 reads them.
     active = TimeSignature(outside[0].numerator, outside[0].denominator) if outside else TimeSignature()
@@ -178,8 +184,10 @@ def piece_from_abc(text: str) -> Piece:
     if not text or not text.strip():
         raise InputError(f"The ABC text is empty; type a melody, for example {_EXAMPLE}.")
     if len(text) > MAX_ABC_CHARS:
-        raise InputError(f"The ABC text has {len(text):,} characters, above composer's limit of {MAX_ABC_CHARS:,}; "
-                         "use the first few phrases as the seed.")
+        raise InputError(
+            f"The ABC text has {len(text):,} characters, above composer's limit of {MAX_ABC_CHARS:,}; "
+            "use the first few phrases as the seed."
+        )
     prepared, remarks, key_stated = _abc_with_defaults(text)
     _check_abc_music(prepared)
 
@@ -191,13 +199,20 @@ def piece_from_abc(text: str) -> Piece:
     except Exception as error:  # music21 raises several types on malformed ABC; none may escape as a traceback
         raise _abc_unreadable(error) from None
     if len(handler.tokens) > MAX_ABC_SYMBOLS:
-        raise InputError(f"The ABC has {len(handler.tokens):,} symbols, above composer's limit of "
-                         f"{MAX_ABC_SYMBOLS:,} for a seed; use the first few phrases.")
-    voices = {t.data.split()[0] for t in handler.tokens
-              if isinstance(t, abcFormat.ABCMetadata) and t.tag == "V" and t.data.split()}
+        raise InputError(
+            f"The ABC has {len(handler.tokens):,} symbols, above composer's limit of "
+            f"{MAX_ABC_SYMBOLS:,} for a seed; use the first few phrases."
+        )
+    voices = {
+        t.data.split()[0]
+        for t in handler.tokens
+        if isinstance(t, abcFormat.ABCMetadata) and t.tag == "V" and t.data.split()
+    }
     if len(voices) > MAX_ABC_VOICES:
-        raise InputError(f"The ABC has {len(voices)} voices (V: fields), above composer's limit of "
-                         f"{MAX_ABC_VOICES}; keep the melody and a few accompanying voices.")
+        raise InputError(
+            f"The ABC has {len(voices)} voices (V: fields), above composer's limit of "
+            f"{MAX_ABC_VOICES}; keep the melody and a few accompanying voices."
+        )
     if handler.definesReferenceNumbers():
         tunes = handler.splitByReferenceNumber()  # in the order of the text
         if len(tunes) > 1:
@@ -215,18 +230,23 @@ def piece_from_abc(text: str) -> Piece:
         remarks.append(f"{len(piece.notes) - len(notes)} note(s) outside the piano range A0–C8 were dropped.")
     if not notes:
         where = " inside the piano range A0–C8" if piece.notes else ""
-        raise InputError(f"The ABC has no notes{where} (only headers, rests or symbols composer does not read); "
-                         f"write a melody after the K: line, for example {_EXAMPLE}.")
+        raise InputError(
+            f"The ABC has no notes{where} (only headers, rests or symbols composer does not read); "
+            f"write a melody after the K: line, for example {_EXAMPLE}."
+        )
     end = max(n.end for n in notes)
     if end > MAX_ABC_BEATS:
-        raise InputError(f"The ABC melody lasts {end:,.0f} beats, above composer's limit of {MAX_ABC_BEATS:,.0f}; "
-                         "check the note lengths (a number after a note multiplies its length).")
+        raise InputError(
+            f"The ABC melody lasts {end:,.0f} beats, above composer's limit of {MAX_ABC_BEATS:,.0f}; "
+            "check the note lengths (a number after a note multiplies its length)."
+        )
     low, high = ABC_TEMPO_RANGE
     if not low <= piece.tempo <= high:
-        raise InputError(f"The ABC tempo (Q:) of {round(piece.tempo):,} quarter notes per minute is outside "
-                         f"{low:g}–{high:g}; write a tempo such as Q:1/4=120.")
-    return replace(piece, notes=notes, key=piece.key if key_stated else None,
-                   remarks=piece.remarks + tuple(remarks))
+        raise InputError(
+            f"The ABC tempo (Q:) of {round(piece.tempo):,} quarter notes per minute is outside "
+            f"{low:g}–{high:g}; write a tempo such as Q:1/4=120."
+        )
+    return replace(piece, notes=notes, key=piece.key if key_stated else None, remarks=piece.remarks + tuple(remarks))
 
 
 def _abc_with_defaults(text: str) -> tuple[str, list[str], bool]:
@@ -265,28 +285,35 @@ def _check_abc_music(prepared: str) -> None:
         music = line.split("%", 1)[0]  # a comment runs to the end of the line
         inline = _INLINE_FIELD.search(music)
         if inline:
-            raise InputError(f"The ABC has the inline field {inline.group(0)!r}, which composer cannot read; put "
-                             f"the field on a line of its own (for example {inline.group(0).strip('[]')!r}).")
+            raise InputError(
+                f"The ABC has the inline field {inline.group(0)!r}, which composer cannot read; put "
+                f"the field on a line of its own (for example {inline.group(0).strip('[]')!r})."
+            )
         music = _ANNOTATIONS.sub(" ", music)
         for i, ch in enumerate(music):
             if ch.isspace():
                 continue
             if not ch.isascii() or not ch.isprintable():
-                raise InputError(f"The ABC has the character {ch!r} (U+{ord(ch):04X}) in its music, which ABC does "
-                                 "not use; type the melody in plain ABC letters and signs.")
+                raise InputError(
+                    f"The ABC has the character {ch!r} (U+{ord(ch):04X}) in its music, which ABC does "
+                    "not use; type the melody in plain ABC letters and signs."
+                )
             if ch.isalpha() and ch not in _MUSIC_LETTERS:
-                snippet = music[max(0, i - 8): i + 9].strip()
-                raise InputError(f"The ABC has {ch!r} in {snippet!r}, which composer cannot read as a note or a "
-                                 "rest; write notes as A–G and a–g (^ _ = for accidentals, , and ' for octaves) and "
-                                 "rests as z.")
+                snippet = music[max(0, i - 8) : i + 9].strip()
+                raise InputError(
+                    f"The ABC has {ch!r} in {snippet!r}, which composer cannot read as a note or a "
+                    "rest; write notes as A–G and a–g (^ _ = for accidentals, , and ' for octaves) and "
+                    "rests as z."
+                )
 
 
 def _abc_unreadable(error: Exception) -> InputError:
     detail = " ".join(f"{type(error).__name__}: {error}".split())
     if len(detail) > 120:
         detail = detail[:117] + "…"
-    return InputError(f"The text could not be read as ABC ({detail}); check the notes and the header lines "
-                      "X:, M:, L: and K:.")
+    return InputError(
+        f"The text could not be read as ABC ({detail}); check the notes and the header lines X:, M:, L: and K:."
+    )
 
 
 def estimate_key(piece: Piece) -> int | None:
@@ -309,7 +336,6 @@ def estimate_key(piece: Piece) -> int | None:
     return _key_number(k.tonic.pitchClass, k.mode)
 
 
-
 def piece_to_musicxml(piece: Piece, title: str = "composer") -> bytes:
     """MusicXML of the piece (music21 makes the measures, ties and voices)."""
     import tempfile
@@ -322,8 +348,10 @@ def piece_to_musicxml(piece: Piece, title: str = "composer") -> bytes:
     part.insert(0, meter.TimeSignature(f"{ts.numerator}/{ts.denominator}"))
     part.insert(0, tempo.MetronomeMark(number=round(piece.tempo, 2)))
     if piece.key is not None:
-        k = key.Key(["C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B"][piece.key % 12],
-                    "minor" if piece.key >= 12 else "major")
+        k = key.Key(
+            ["C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B"][piece.key % 12],
+            "minor" if piece.key >= 12 else "major",
+        )
         part.insert(0, k)
     # Shift so a pickup sits at the end of a first, full bar (music21 pads it with a rest).
     shift = (ts.bar_beats - piece.bar_start) % ts.bar_beats

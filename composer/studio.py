@@ -122,8 +122,10 @@ def default_store_path() -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise InputError(f"Could not create the folder {path.parent} for the studio database ({error.strerror}); "
-                         "set COMPOSER_STUDIO_DB to a writable path.") from error
+        raise InputError(
+            f"Could not create the folder {path.parent} for the studio database ({error.strerror}); "
+            "set COMPOSER_STUDIO_DB to a writable path."
+        ) from error
     return path
 
 
@@ -137,19 +139,25 @@ def _db_error(error: sqlite3.Error, doing: str, where: str) -> InputError:
     code = getattr(error, "sqlite_errorname", "") or ""
     text = str(error).lower()
     if code.startswith("SQLITE_FULL") or "full" in text:
-        return InputError(f"Could not {doing} the studio database at {where} (disk full); free some space and "
-                          "try again.")
+        return InputError(
+            f"Could not {doing} the studio database at {where} (disk full); free some space and try again."
+        )
     if code.startswith("SQLITE_READONLY") or "readonly" in text:
-        return InputError(f"Could not {doing} the studio database at {where} because it is read-only; make the "
-                          "file and its folder writable, or set COMPOSER_STUDIO_DB to another path.")
+        return InputError(
+            f"Could not {doing} the studio database at {where} because it is read-only; make the "
+            "file and its folder writable, or set COMPOSER_STUDIO_DB to another path."
+        )
     if code.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
-        return InputError(f"The studio database at {where} is busy (another program holds it); try again in a "
-                          "moment.")
+        return InputError(f"The studio database at {where} is busy (another program holds it); try again in a moment.")
     if code.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")) or "not a database" in text or "malformed" in text:
-        return InputError(f"{where} is not a readable studio database (damaged or another kind of file); move it "
-                          "aside or set COMPOSER_STUDIO_DB to another path.")
-    return InputError(f"Could not {doing} the studio database at {where} ({error}); check the file, or set "
-                      "COMPOSER_STUDIO_DB to another path.")
+        return InputError(
+            f"{where} is not a readable studio database (damaged or another kind of file); move it "
+            "aside or set COMPOSER_STUDIO_DB to another path."
+        )
+    return InputError(
+        f"Could not {doing} the studio database at {where} ({error}); check the file, or set "
+        "COMPOSER_STUDIO_DB to another path."
+    )
 
 
 class Store:
@@ -170,8 +178,10 @@ class Store:
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
-                raise InputError(f"Could not create the folder for the studio database at {self.path} "
-                                 f"({error.strerror}); set COMPOSER_STUDIO_DB to a writable path.") from error
+                raise InputError(
+                    f"Could not create the folder for the studio database at {self.path} "
+                    f"({error.strerror}); set COMPOSER_STUDIO_DB to a writable path."
+                ) from error
         try:
             # isolation_level=None: no implicit transactions; _transaction says BEGIN and COMMIT itself.
             self._db = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False, uri=uri)
@@ -191,8 +201,10 @@ class Store:
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             self._db.close()
-            raise InputError(f"The studio database at {self.path} was written by a newer composer (schema "
-                             f"{version}); update composer to open it.")
+            raise InputError(
+                f"The studio database at {self.path} was written by a newer composer (schema "
+                f"{version}); update composer to open it."
+            )
         if version == 0:  # a new file: only here do we write, so a read-only database still opens
             self._db.execute("PRAGMA journal_mode = WAL")  # readers never wait for the writer; persists in the file
             with self._transaction("create"):
@@ -237,16 +249,21 @@ class Store:
     def _piece(self, db: sqlite3.Connection, owner: str, piece_id: str) -> PieceRecord:
         row = db.execute("SELECT * FROM pieces WHERE id = ? AND owner = ?", (piece_id, _owner(owner))).fetchone()
         if row is None:
-            raise InputError(f"There is no piece {str(piece_id)[:12]!r} in this browser session; reload the studio "
-                             "to see your pieces.")
+            raise InputError(
+                f"There is no piece {str(piece_id)[:12]!r} in this browser session; reload the studio "
+                "to see your pieces."
+            )
         return PieceRecord(**dict(row))
 
     def _node(self, db: sqlite3.Connection, owner: str, node_id: str) -> Node:
-        row = db.execute("SELECT n.* FROM nodes n JOIN pieces p ON p.id = n.piece_id WHERE n.id = ? AND p.owner = ?",
-                         (node_id, _owner(owner))).fetchone()
+        row = db.execute(
+            "SELECT n.* FROM nodes n JOIN pieces p ON p.id = n.piece_id WHERE n.id = ? AND p.owner = ?",
+            (node_id, _owner(owner)),
+        ).fetchone()
         if row is None:
-            raise InputError(f"There is no take {str(node_id)[:12]!r} in this browser session; reload the studio "
-                             "to see your pieces.")
+            raise InputError(
+                f"There is no take {str(node_id)[:12]!r} in this browser session; reload the studio to see your pieces."
+            )
         return _node_from_row(row)
 
     def piece(self, owner: str, piece_id: str) -> PieceRecord:
@@ -283,36 +300,47 @@ class Store:
 
     @staticmethod
     def _path(db: sqlite3.Connection, node_id: str) -> list[Node]:
-        rows = db.execute("""
+        rows = db.execute(
+            """
             WITH RECURSIVE up(id, depth) AS (
                 SELECT ?, 0
                 UNION ALL SELECT n.parent_id, up.depth + 1 FROM nodes n JOIN up ON n.id = up.id
                           WHERE n.parent_id IS NOT NULL)
-            SELECT nodes.* FROM up JOIN nodes ON nodes.id = up.id ORDER BY up.depth DESC""", (node_id,)).fetchall()
+            SELECT nodes.* FROM up JOIN nodes ON nodes.id = up.id ORDER BY up.depth DESC""",
+            (node_id,),
+        ).fetchall()
         return [_node_from_row(row) for row in rows]
 
     # ------------------------------------------------------------------------------------------ changes
 
-    def new_piece(self, owner: str, title: str, seed_midi: bytes, metrics: dict[str, Any] | None = None
-                  ) -> PieceRecord:
+    def new_piece(self, owner: str, title: str, seed_midi: bytes, metrics: dict[str, Any] | None = None) -> PieceRecord:
         """Start a piece from a seed (MIDI bytes); the seed is its root and current node."""
         seed_midi = _midi(seed_midi, "The seed")
         title = _title(title)
         piece_id, root_id, now = _new_id(), _new_id(), time.time()
         with self._transaction() as db:
-            db.execute("INSERT INTO pieces VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (piece_id, _owner(owner), title, root_id, root_id, now, now))
+            db.execute(
+                "INSERT INTO pieces VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (piece_id, _owner(owner), title, root_id, root_id, now, now),
+            )
             _insert_node(db, root_id, piece_id, None, "seed", "seed", {}, metrics or {}, seed_midi, None, now, True)
             return self._piece(db, owner, piece_id)
 
-    def add_takes(self, owner: str, piece_id: str, parent_id: str,
-                  takes: list[tuple[bytes, float, dict[str, Any], dict[str, Any]]]) -> list[Node]:
+    def add_takes(
+        self,
+        owner: str,
+        piece_id: str,
+        parent_id: str,
+        takes: list[tuple[bytes, float, dict[str, Any], dict[str, Any]]],
+    ) -> list[Node]:
         """Add candidates ``(midi, join, settings, metrics)`` under ``parent_id``; the current node does not move.
 
         Labels say round and number: ``take 2.5`` is the fifth take ever made from the round-1 node above it.
         """
-        checked = [(_midi(midi, "A take"), float(join), dict(settings), dict(metrics))
-                   for midi, join, settings, metrics in takes]
+        checked = [
+            (_midi(midi, "A take"), float(join), dict(settings), dict(metrics))
+            for midi, join, settings, metrics in takes
+        ]
         now = time.time()
         with self._transaction() as db:
             parent = self._node(db, owner, parent_id)
@@ -322,8 +350,20 @@ class Store:
             made = db.execute("SELECT COUNT(*) FROM nodes WHERE parent_id = ?", (parent_id,)).fetchone()[0]
             ids = [_new_id() for _ in checked]
             for i, (node_id, (midi, join, settings, metrics)) in enumerate(zip(ids, checked, strict=True)):
-                _insert_node(db, node_id, piece_id, parent_id, "take", f"take {depth}.{made + i + 1}",
-                             settings, metrics, midi, join, now, False)
+                _insert_node(
+                    db,
+                    node_id,
+                    piece_id,
+                    parent_id,
+                    "take",
+                    f"take {depth}.{made + i + 1}",
+                    settings,
+                    metrics,
+                    midi,
+                    join,
+                    now,
+                    False,
+                )
             db.execute("UPDATE pieces SET updated = ? WHERE id = ?", (now, piece_id))
             return [self._node(db, owner, node_id) for node_id in ids]
 
@@ -337,8 +377,10 @@ class Store:
             node = self._node(db, owner, node_id)
             piece = self._piece(db, owner, node.piece_id)
             if node.parent_id != piece.current_id:
-                raise InputError("That take does not continue the piece's current point (it may have moved in "
-                                 "another tab); reload the studio, or jump to the take instead.")
+                raise InputError(
+                    "That take does not continue the piece's current point (it may have moved in "
+                    "another tab); reload the studio, or jump to the take instead."
+                )
             return self._move(db, piece, node)
 
     def jump(self, owner: str, node_id: str) -> PieceRecord:
@@ -387,9 +429,16 @@ class Store:
             "format": SESSION_FORMAT,
             "version": SESSION_VERSION,
             "exported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "pieces": [{**_without(asdict(piece), "owner"), "nodes": [
-                {**_without(asdict(node), "piece_id"), "midi": base64.b64encode(node.midi).decode("ascii")}
-                for node in nodes]} for piece, nodes in pieces],
+            "pieces": [
+                {
+                    **_without(asdict(piece), "owner"),
+                    "nodes": [
+                        {**_without(asdict(node), "piece_id"), "midi": base64.b64encode(node.midi).decode("ascii")}
+                        for node in nodes
+                    ],
+                }
+                for piece, nodes in pieces
+            ],
         }
 
     def import_session(self, owner: str, data: dict[str, Any] | str | bytes) -> list[PieceRecord]:
@@ -404,22 +453,67 @@ class Store:
             piece_ids = []
             for piece, nodes in pieces:
                 piece_id, fresh = _new_id(), {n["id"]: _new_id() for n in nodes}
-                db.execute("INSERT INTO pieces VALUES (?, ?, ?, ?, ?, ?, ?)",
-                           (piece_id, _owner(owner), piece["title"], fresh[piece["root_id"]],
-                            fresh[piece["current_id"]], piece["created"], piece["updated"]))
+                db.execute(
+                    "INSERT INTO pieces VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        piece_id,
+                        _owner(owner),
+                        piece["title"],
+                        fresh[piece["root_id"]],
+                        fresh[piece["current_id"]],
+                        piece["created"],
+                        piece["updated"],
+                    ),
+                )
                 for n in nodes:  # parents first: tree() lists nodes in insertion order
-                    _insert_node(db, fresh[n["id"]], piece_id, fresh.get(n["parent_id"]), n["kind"], n["label"],
-                                 n["settings"], n["metrics"], n["midi"], n["join"], n["created"], n["kept"])
+                    _insert_node(
+                        db,
+                        fresh[n["id"]],
+                        piece_id,
+                        fresh.get(n["parent_id"]),
+                        n["kind"],
+                        n["label"],
+                        n["settings"],
+                        n["metrics"],
+                        n["midi"],
+                        n["join"],
+                        n["created"],
+                        n["kept"],
+                    )
                 piece_ids.append(piece_id)
             return [self._piece(db, owner, piece_id) for piece_id in piece_ids]
 
 
-def _insert_node(db: sqlite3.Connection, node_id: str, piece_id: str, parent_id: str | None, kind: str, label: str,
-                 settings: dict[str, Any], metrics: dict[str, Any], midi: bytes, join: float | None, created: float,
-                 kept: bool) -> None:
-    db.execute("INSERT INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-               (node_id, piece_id, parent_id, kind, label, json.dumps(settings), json.dumps(metrics), midi, join,
-                created, int(kept)))
+def _insert_node(
+    db: sqlite3.Connection,
+    node_id: str,
+    piece_id: str,
+    parent_id: str | None,
+    kind: str,
+    label: str,
+    settings: dict[str, Any],
+    metrics: dict[str, Any],
+    midi: bytes,
+    join: float | None,
+    created: float,
+    kept: bool,
+) -> None:
+    db.execute(
+        "INSERT INTO nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            node_id,
+            piece_id,
+            parent_id,
+            kind,
+            label,
+            json.dumps(settings),
+            json.dumps(metrics),
+            midi,
+            join,
+            created,
+            int(kept),
+        ),
+    )
 
 
 def _pieces(db: sqlite3.Connection, owner: str) -> list[PieceRecord]:
@@ -428,8 +522,9 @@ def _pieces(db: sqlite3.Connection, owner: str) -> list[PieceRecord]:
 
 
 def _tree(db: sqlite3.Connection, piece_id: str) -> list[Node]:
-    return [_node_from_row(row) for row in db.execute("SELECT * FROM nodes WHERE piece_id = ? ORDER BY rowid",
-                                                      (piece_id,))]
+    return [
+        _node_from_row(row) for row in db.execute("SELECT * FROM nodes WHERE piece_id = ? ORDER BY rowid", (piece_id,))
+    ]
 
 
 def _without(fields: dict[str, Any], key: str) -> dict[str, Any]:
@@ -437,9 +532,19 @@ def _without(fields: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _node_from_row(row: sqlite3.Row) -> Node:
-    return Node(id=row["id"], piece_id=row["piece_id"], parent_id=row["parent_id"], kind=row["kind"],
-                label=row["label"], settings=json.loads(row["settings"]), metrics=json.loads(row["metrics"]),
-                midi=bytes(row["midi"]), join=row["join_beat"], created=row["created"], kept=bool(row["kept"]))
+    return Node(
+        id=row["id"],
+        piece_id=row["piece_id"],
+        parent_id=row["parent_id"],
+        kind=row["kind"],
+        label=row["label"],
+        settings=json.loads(row["settings"]),
+        metrics=json.loads(row["metrics"]),
+        midi=bytes(row["midi"]),
+        join=row["join_beat"],
+        created=row["created"],
+        kept=bool(row["kept"]),
+    )
 
 
 def _owner(owner: str) -> str:
@@ -464,12 +569,18 @@ def _midi(data: bytes, what: str) -> bytes:
 
 # ---------------------------------------------------------------------------------------------- session files
 
+
 def _bad(what: str) -> InputError:
     return InputError(f"This session file {what}; choose a file saved with the studio's session export.")
 
 
-_KINDS: dict[str, tuple[type, ...]] = {"str": (str,), "number": (int, float), "dict": (dict,), "list": (list,),
-                                       "bool": (bool,)}
+_KINDS: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "number": (int, float),
+    "dict": (dict,),
+    "list": (list,),
+    "bool": (bool,),
+}
 
 
 def _field(obj: dict[str, Any], key: str, kind: str, where: str, optional: bool = False) -> Any:
@@ -500,15 +611,18 @@ def _parse_session(data: dict[str, Any] | str | bytes) -> list[tuple[dict[str, A
         raise _bad(f"is not a composer session (its format is not '{SESSION_FORMAT}')")
     version = _field(data, "version", "number", "a header")
     if isinstance(version, int) and version > SESSION_VERSION:
-        raise InputError(f"This session file was written by a newer composer (version {version}); update composer "
-                         "to open it.")
+        raise InputError(
+            f"This session file was written by a newer composer (version {version}); update composer to open it."
+        )
     if version != SESSION_VERSION:
         raise _bad(f"has version {version!r}, which no composer writes")
     pieces = _field(data, "pieces", "list", "a header")
     if len(pieces) > MAX_SESSION_PIECES:
         raise _bad(f"holds {len(pieces)} pieces, above the limit of {MAX_SESSION_PIECES}")
-    if sum(len(p["nodes"]) for p in pieces if isinstance(p, dict) and isinstance(p.get("nodes"), list)) > \
-            MAX_SESSION_NODES:
+    if (
+        sum(len(p["nodes"]) for p in pieces if isinstance(p, dict) and isinstance(p.get("nodes"), list))
+        > MAX_SESSION_NODES
+    ):
         raise _bad(f"holds more than {MAX_SESSION_NODES} takes in all")
     parsed_midi: set[bytes] = set()  # identical MIDI parses once
     result = []
@@ -535,12 +649,21 @@ def _parse_session(data: dict[str, Any] | str | bytes) -> list[tuple[dict[str, A
 def _check_node(node: Any, where: str) -> dict[str, Any]:
     if not isinstance(node, dict):
         raise _bad(f"has {where} that is not an object")
-    checked = {key: _field(node, key, kind, where, optional)
-               for key, kind, optional in (("id", "str", False), ("parent_id", "str", True), ("kind", "str", False),
-                                           ("label", "str", False), ("settings", "dict", False),
-                                           ("metrics", "dict", False), ("midi", "str", False),
-                                           ("join", "number", True), ("created", "number", False),
-                                           ("kept", "bool", False))}
+    checked = {
+        key: _field(node, key, kind, where, optional)
+        for key, kind, optional in (
+            ("id", "str", False),
+            ("parent_id", "str", True),
+            ("kind", "str", False),
+            ("label", "str", False),
+            ("settings", "dict", False),
+            ("metrics", "dict", False),
+            ("midi", "str", False),
+            ("join", "number", True),
+            ("created", "number", False),
+            ("kept", "bool", False),
+        )
+    }
     if checked["kind"] not in ("seed", "take"):
         raise _bad(f"has {where} whose kind is neither 'seed' nor 'take'")
     if any(c in checked["label"] for c in "/\\") or any(ord(c) < 32 for c in checked["label"]):

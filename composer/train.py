@@ -70,6 +70,7 @@ class TrainConfig:
 
 # ---------------------------------------------------------------------------------------- helpers
 
+
 def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
     """Linear warm-up, then cosine decay from ``lr`` to ``lr * min_lr_ratio`` at ``total`` steps."""
     if step < cfg.warmup_steps:
@@ -83,9 +84,17 @@ def note_count(batch: Batch) -> int:
 
 
 @torch.no_grad()
-def evaluate_songs(model: MusicLSTM, songs: list[Song], device: torch.device, *, max_len: int = 4096,
-                   batch_events: int = 32768, world: int = 1, rank: int = 0,
-                   trunk: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, float]:
+def evaluate_songs(
+    model: MusicLSTM,
+    songs: list[Song],
+    device: torch.device,
+    *,
+    max_len: int = 4096,
+    batch_events: int = 32768,
+    world: int = 1,
+    rank: int = 0,
+    trunk: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> dict[str, float]:
     """Bits per note on whole songs (no augmentation): total and per field.
 
     Rest events' bits are charged to the notes (bits of all events / number of notes).  ``trunk``: see
@@ -93,8 +102,11 @@ def evaluate_songs(model: MusicLSTM, songs: list[Song], device: torch.device, *,
     """
     model.eval()
     totals = torch.zeros(5, dtype=torch.float64, device=device)  # 4 fields + notes
-    batches = list(iterate_batches(songs, max_len=max_len, batch_events=batch_events, seed=0, epoch=0,
-                                   augment=False, shuffle=False))
+    batches = list(
+        iterate_batches(
+            songs, max_len=max_len, batch_events=batch_events, seed=0, epoch=0, augment=False, shuffle=False
+        )
+    )
     for items in batches[rank::world]:
         batch = collate(items).to(device)
         nll = model.field_nll(batch, trunk=trunk).double()  # (B, T, 4) nats
@@ -115,15 +127,17 @@ def _device(cfg: TrainConfig, local_rank: int) -> torch.device:
     return torch.device("cpu")
 
 
-def select_songs(songs: list[Song], splits: list[str], evals: list[str], cfg: TrainConfig
-                 ) -> tuple[list[Song], list[Song]]:
+def select_songs(
+    songs: list[Song], splits: list[str], evals: list[str], cfg: TrainConfig
+) -> tuple[list[Song], list[Song]]:
     keep = [True] * len(songs)
     if cfg.collections:
         keep = [k and s.collection in cfg.collections for k, s in zip(keep, songs, strict=True)]
     if cfg.exclude_eval:
         held = {s.group for s, e in zip(songs, evals, strict=True) if e}
-        keep = [k and not e and (not s.group or s.group not in held)
-                for k, s, e in zip(keep, songs, evals, strict=True)]
+        keep = [
+            k and not e and (not s.group or s.group not in held) for k, s, e in zip(keep, songs, evals, strict=True)
+        ]
     train = [s for s, sp, k in zip(songs, splits, keep, strict=True) if k and sp == "train"]
     valid = [s for s, sp, k in zip(songs, splits, keep, strict=True) if k and sp == "valid"]
     return train, valid
@@ -131,8 +145,10 @@ def select_songs(songs: list[Song], splits: list[str], evals: list[str], cfg: Tr
 
 # ---------------------------------------------------------------------------------------- the loop
 
-def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], list[Song]] | None = None,
-          fingerprint: str = "") -> dict[str, Any]:
+
+def train(
+    cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], list[Song]] | None = None, fingerprint: str = ""
+) -> dict[str, Any]:
     """Train (or resume) a model; returns the final metrics.  ``songs`` bypasses reading ``cfg.data``."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
@@ -149,8 +165,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
         try:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise InputError(f"--out {out} cannot be made a folder ({error.strerror}: {error.filename}); choose "
-                             "another --out.") from None
+            raise InputError(
+                f"--out {out} cannot be made a folder ({error.strerror}: {error.filename}); choose another --out."
+            ) from None
         _check_writable(out)
 
     # ---- data
@@ -166,8 +183,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
         raise InputError(f"No training pieces in {cfg.data} (after the split and filters); add MIDI files.")
     if not valid_songs:
         valid_songs = train_songs[: max(1, len(train_songs) // 10)]
-        say(f"no validation pieces: validating on {len(valid_songs)} training pieces (early stopping is then "
-            "only a guide)")
+        say(
+            f"no validation pieces: validating on {len(valid_songs)} training pieces (early stopping is then "
+            "only a guide)"
+        )
 
     # ---- model and optimizer
     torch.manual_seed(cfg.seed)
@@ -175,8 +194,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
     if resume and (out / "last.safetensors").exists():
         tensors, saved = checkpoint.read(out / "last.safetensors")
         if fingerprint and saved.get("data_fingerprint") and saved["data_fingerprint"] != fingerprint:
-            raise InputError(f"The run in {out} was trained on other data than {cfg.data} holds now; resume it with "
-                             "the same data, or start a new run with another --out.")
+            raise InputError(
+                f"The run in {out} was trained on other data than {cfg.data} holds now; resume it with "
+                "the same data, or start a new run with another --out."
+            )
         cfg.model = ModelConfig.from_dict(saved["model"])  # the run's own settings, whatever the flags say
     if cfg.init and saved is None:
         model, _ = checkpoint.load_model(Path(cfg.init))
@@ -188,10 +209,19 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
     loss_module: torch.nn.Module = _Loss(model)
     if world > 1:
         loss_module = torch.nn.parallel.DistributedDataParallel(
-            loss_module, device_ids=[local_rank] if device.type == "cuda" else None)
+            loss_module, device_ids=[local_rank] if device.type == "cuda" else None
+        )
 
-    state = {"epoch": 0, "batch": 0, "step": 0, "best": float("inf"), "bad_epochs": 0, "history": [],
-             "train_seconds": 0.0, "notes_seen": 0}
+    state = {
+        "epoch": 0,
+        "batch": 0,
+        "step": 0,
+        "best": float("inf"),
+        "bad_epochs": 0,
+        "history": [],
+        "train_seconds": 0.0,
+        "notes_seen": 0,
+    }
     if saved is not None:
         model.load_state_dict(checkpoint.model_state(tensors))
         _load_optimizer(optimizer, tensors, saved["optimizer"])
@@ -201,25 +231,43 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
         say(f"nothing to resume in {out}; starting a new run")
 
     # A tiny data set still trains with many processes: at least one batch each.
-    batches_per_epoch = max(1, count_batches(train_songs, max_len=cfg.max_len, batch_events=cfg.batch_events,
-                                             seed=cfg.seed, epoch=0) // world)
+    batches_per_epoch = max(
+        1,
+        count_batches(train_songs, max_len=cfg.max_len, batch_events=cfg.batch_events, seed=cfg.seed, epoch=0) // world,
+    )
     # The schedule spans all epochs; max_steps only stops early, so a stopped run resumes on the same curve.
     total_steps = cfg.epochs * batches_per_epoch
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda"
-                else torch.autocast("cpu", enabled=False))
-    base = {"model": cfg.model.to_dict(), "train": _jsonable(asdict(cfg)), "data_fingerprint": fingerprint,
-            "parameters": parameter_count(model), "init": cfg.init}
-    say(f"training {parameter_count(model):,} parameters on {len(train_songs):,} pieces "
+    autocast = (
+        torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else torch.autocast("cpu", enabled=False)
+    )
+    base = {
+        "model": cfg.model.to_dict(),
+        "train": _jsonable(asdict(cfg)),
+        "data_fingerprint": fingerprint,
+        "parameters": parameter_count(model),
+        "init": cfg.init,
+    }
+    say(
+        f"training {parameter_count(model):,} parameters on {len(train_songs):,} pieces "
         f"({sum(len(s) for s in train_songs):,} events), validating on {len(valid_songs):,}; "
-        f"{batches_per_epoch} batches per epoch, device {device}, {world} process(es)")
+        f"{batches_per_epoch} batches per epoch, device {device}, {world} process(es)"
+    )
 
     last_save = time.perf_counter()
     stop = False
     while state["epoch"] < cfg.epochs and not stop:
         epoch = state["epoch"]
         model.train()
-        batches = list(iterate_batches(train_songs, max_len=cfg.max_len, batch_events=cfg.batch_events,
-                                       seed=cfg.seed, epoch=epoch, augment=cfg.augment))
+        batches = list(
+            iterate_batches(
+                train_songs,
+                max_len=cfg.max_len,
+                batch_events=cfg.batch_events,
+                seed=cfg.seed,
+                epoch=epoch,
+                augment=cfg.augment,
+            )
+        )
         # Every process takes the same number of batches (DDP steps together): every world-th batch,
         # wrapping around when an epoch has fewer batches than that needs.
         mine = [(rank + world * j) % len(batches) for j in range(batches_per_epoch)]
@@ -228,7 +276,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
             bar.update(state["batch"])
         started = time.perf_counter()
         notes_this_run = 0
-        for index in mine[state["batch"]:]:
+        for index in mine[state["batch"] :]:
             torch.manual_seed(hash((cfg.seed, epoch, index)) % (2**63))  # dropout masks, resumable
             batch = collate(batches[index]).to(device)
             for group in optimizer.param_groups:
@@ -270,13 +318,21 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
             state["bad_epochs"] = 0
             if main_process:
                 with _writing(out):
-                    checkpoint.save(out / "best.safetensors", checkpoint.model_tensors(model),
-                                    {**base, "name": out.name, "metrics": {"valid": valid, "epoch": state["epoch"],
-                                                                           "step": state["step"]}})
+                    checkpoint.save(
+                        out / "best.safetensors",
+                        checkpoint.model_tensors(model),
+                        {
+                            **base,
+                            "name": out.name,
+                            "metrics": {"valid": valid, "epoch": state["epoch"], "step": state["step"]},
+                        },
+                    )
         else:
             state["bad_epochs"] += 1
-        say(f"epoch {state['epoch']}: valid {valid['bits_per_note']:.4f} bits/note "
-              f"(pitch {valid['pitch_bits']:.4f}){' *' if improved else ''}")
+        say(
+            f"epoch {state['epoch']}: valid {valid['bits_per_note']:.4f} bits/note "
+            f"(pitch {valid['pitch_bits']:.4f}){' *' if improved else ''}"
+        )
         state["train_seconds"] += time.perf_counter() - last_save
         _save_last(out, model, optimizer, state, base, main_process, world)
         last_save = time.perf_counter()
@@ -288,12 +344,20 @@ def train(cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], li
     if not (out / "best.safetensors").exists() and main_process:
         valid = evaluate_songs(model, valid_songs, device)
         with _writing(out):
-            checkpoint.save(out / "best.safetensors", checkpoint.model_tensors(model),
-                            {**base, "name": out.name, "metrics": {"valid": valid, "step": state["step"]}})
+            checkpoint.save(
+                out / "best.safetensors",
+                checkpoint.model_tensors(model),
+                {**base, "name": out.name, "metrics": {"valid": valid, "step": state["step"]}},
+            )
     if world > 1:
         dist.barrier()
-    return {"best_valid_bits_per_note": state["best"], "steps": state["step"], "epochs": state["epoch"],
-            "history": state["history"], "train_seconds": state["train_seconds"]}
+    return {
+        "best_valid_bits_per_note": state["best"],
+        "steps": state["step"],
+        "epochs": state["epoch"],
+        "history": state["history"],
+        "train_seconds": state["train_seconds"],
+    }
 
 
 class _Loss(torch.nn.Module):
@@ -321,8 +385,9 @@ def _check_writable(out: Path) -> None:
         probe.write_bytes(b"ok")
         probe.unlink()
     except OSError as error:
-        raise InputError(f"Cannot write checkpoints to {out} ({error.strerror}); choose a writable --out folder "
-                         "with free space.") from None
+        raise InputError(
+            f"Cannot write checkpoints to {out} ({error.strerror}); choose a writable --out folder with free space."
+        ) from None
 
 
 @contextlib.contextmanager
@@ -332,19 +397,29 @@ def _writing(out: Path) -> Iterator[None]:
     try:
         yield
     except OSError as error:
-        raise InputError(f"Could not write a checkpoint to {out} ({error.strerror or error}); the previous checkpoint "
-                         "is intact — free some space or choose another --out, then --resume.") from None
+        raise InputError(
+            f"Could not write a checkpoint to {out} ({error.strerror or error}); the previous checkpoint "
+            "is intact — free some space or choose another --out, then --resume."
+        ) from None
 
 
-def _save_last(out: Path, model: MusicLSTM, optimizer: torch.optim.Optimizer, state: dict[str, Any],
-               base: dict[str, Any], main_process: bool, world: int) -> None:
+def _save_last(
+    out: Path,
+    model: MusicLSTM,
+    optimizer: torch.optim.Optimizer,
+    state: dict[str, Any],
+    base: dict[str, Any],
+    main_process: bool,
+    world: int,
+) -> None:
     if main_process:
         tensors = checkpoint.model_tensors(model)
         opt_tensors, opt_meta = _optimizer_tensors(optimizer)
         tensors.update(opt_tensors)
         with _writing(out):
-            checkpoint.save(out / "last.safetensors", tensors,
-                            {**base, "name": out.name, "state": state, "optimizer": opt_meta})
+            checkpoint.save(
+                out / "last.safetensors", tensors, {**base, "name": out.name, "state": state, "optimizer": opt_meta}
+            )
     if world > 1:
         dist.barrier()
 
@@ -375,4 +450,3 @@ def _load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.T
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda o: asdict(o) if hasattr(o, "__dataclass_fields__") else str(o)))
-

@@ -18,8 +18,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # Browser tests drive Debian's chromium through Playwright: `playwright install` cannot download its own
 # browsers here, and run.sh installs the `chromium` package with apt-get when it may (as root).
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def find_free_port() -> int:
@@ -45,10 +51,14 @@ def browser() -> Iterator[Any]:
     executable = shutil.which("chromium")
     if executable is None:
         if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-            pytest.fail("chromium is not installed although this is root with apt-get; run the tests with "
-                        "./run.sh test (which installs it) or apt-get install chromium")
-        pytest.skip("browser tests need Debian's chromium (apt-get install chromium, as root); it is not "
-                    "installed and this user cannot install it")
+            pytest.fail(
+                "chromium is not installed although this is root with apt-get; run the tests with "
+                "./run.sh test (which installs it) or apt-get install chromium"
+            )
+        pytest.skip(
+            "browser tests need Debian's chromium (apt-get install chromium, as root); it is not "
+            "installed and this user cannot install it"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -78,8 +88,15 @@ def launch_blocks() -> Iterator[Callable[[Any], str]]:
     launched: list[Any] = []
 
     def launch(demo: Any) -> str:
-        demo.launch(server_name="127.0.0.1", server_port=find_free_port(), prevent_thread_lock=True,
-                    quiet=True, share=False, inbrowser=False, ssr_mode=False)
+        demo.launch(
+            server_name="127.0.0.1",
+            server_port=find_free_port(),
+            prevent_thread_lock=True,
+            quiet=True,
+            share=False,
+            inbrowser=False,
+            ssr_mode=False,
+        )
         launched.append(demo)
         return str(demo.local_url)
 

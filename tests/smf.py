@@ -14,8 +14,13 @@ def vlq(value: int) -> bytes:
 
 
 def header(fmt: int = 1, ntracks: int = 1, division: int = 480) -> bytes:
-    return b"MThd" + (6).to_bytes(4, "big") + fmt.to_bytes(2, "big") + ntracks.to_bytes(2, "big") + \
-        division.to_bytes(2, "big")
+    return (
+        b"MThd"
+        + (6).to_bytes(4, "big")
+        + fmt.to_bytes(2, "big")
+        + ntracks.to_bytes(2, "big")
+        + division.to_bytes(2, "big")
+    )
 
 
 def track(events: list[bytes], end: bool = True) -> bytes:

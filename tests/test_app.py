@@ -26,8 +26,13 @@ def generate(studio, owner, piece, *, bars=2, takes=2, seed=3, key_lock=False):
 
 def same_page(a: app.View, b: app.View) -> bool:
     """Everything but the status line: nothing the musician had was lost."""
-    return (a.piece_id, a.pieces, a.tree, a.current, [t.node_id for t in a.takes]) == \
-        (b.piece_id, b.pieces, b.tree, b.current, [t.node_id for t in b.takes])
+    return (a.piece_id, a.pieces, a.tree, a.current, [t.node_id for t in a.takes]) == (
+        b.piece_id,
+        b.pieces,
+        b.tree,
+        b.current,
+        [t.node_id for t in b.takes],
+    )
 
 
 def test_seed_generate_keep_continue_undo_branch_export(studio, tmp_path):
@@ -55,7 +60,7 @@ def test_seed_generate_keep_continue_undo_branch_export(studio, tmp_path):
     assert kept.current == first_round[1] and kept.takes == [] and "Kept take 1.2" in kept.status
     kept_notes = read_midi(view.takes[1].midi).notes
     view, _ = generate(studio, owner, piece, seed=4)
-    assert all(read_midi(t.midi).notes[:len(kept_notes)] == kept_notes for t in view.takes)  # continues the kept
+    assert all(read_midi(t.midi).notes[: len(kept_notes)] == kept_notes for t in view.takes)  # continues the kept
     labels = [label.strip().split(",")[0] for label, _ in view.tree]
     assert labels == ["seed", "└ take 1.1", "└ take 1.2", "└ take 2.1", "└ take 2.2", "└ take 1.3"]
     undone = studio.undo(owner, piece)
@@ -104,8 +109,13 @@ def test_bad_uploads_get_a_sentence_and_lose_nothing(studio, tmp_path, case):
     elif case == "drums only":
         path.write_bytes(smf.smf([smf.track(smf.melody([36, 38, 42, 46], channel=9))]))
     after = studio.upload(owner, before.piece_id, None if case == "no file" else str(path))
-    expected = {"renamed text": "is not a MIDI file", "oversized": "above the studio's limit",
-                "empty": "contains no notes", "drums only": "only drum tracks", "no file": "Choose a MIDI file"}
+    expected = {
+        "renamed text": "is not a MIDI file",
+        "oversized": "above the studio's limit",
+        "empty": "contains no notes",
+        "drums only": "only drum tracks",
+        "no file": "Choose a MIDI file",
+    }
     assert expected[case] in after.status and after.status.count(". ") <= 1
     assert same_page(before, after)
 
@@ -118,11 +128,14 @@ def test_bad_abc_gets_a_sentence_and_loses_nothing(studio, text, expected):
     assert expected in after.status and same_page(before, after)
 
 
-@pytest.mark.parametrize("content, expected", [
-    ("{not json", "not valid JSON"),
-    (json.dumps({"format": "composer-session", "version": 99, "pieces": []}), "newer composer"),
-    (json.dumps({"format": "something else", "version": 1, "pieces": []}), "composer"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("{not json", "not valid JSON"),
+        (json.dumps({"format": "composer-session", "version": 99, "pieces": []}), "newer composer"),
+        (json.dumps({"format": "something else", "version": 1, "pieces": []}), "composer"),
+    ],
+)
 def test_bad_session_files_are_refused_and_lose_nothing(studio, tmp_path, content, expected):
     owner = studio.start(None).owner
     before = studio.example(owner, None, "hicks-hornpipe")
@@ -135,9 +148,13 @@ def test_bad_session_files_are_refused_and_lose_nothing(studio, tmp_path, conten
 def test_bad_settings_are_refused_before_any_work(studio):
     owner = studio.start(None).owner
     before = studio.example(owner, None, "hicks-hornpipe")
-    for args, expected in [((0, 4, 1.0, 0.95), "1 to 64 bars"), ((8, 9, 1.0, 0.95), "1 to 8 takes"),
-                           ((8, 4, 0.0, 0.95), "temperature must be above 0"), ((8, 4, 1.0, 1.5), "top-p"),
-                           ((40, 4, 1.0, 0.95), "1 to 32 bars")]:
+    for args, expected in [
+        ((0, 4, 1.0, 0.95), "1 to 64 bars"),
+        ((8, 9, 1.0, 0.95), "1 to 8 takes"),
+        ((8, 4, 0.0, 0.95), "temperature must be above 0"),
+        ((8, 4, 1.0, 1.5), "top-p"),
+        ((40, 4, 1.0, 0.95), "1 to 32 bars"),
+    ]:
         views = list(studio.generate(owner, before.piece_id, *args, 1, False, False, app.SHIPPED))
         assert len(views) == 1 and expected in views[0].status and same_page(before, views[0])
     views = list(studio.generate(owner, before.piece_id, 2, 2, 1.0, 0.95, 1, False, False, "no-such-model"))
@@ -180,8 +197,21 @@ def test_pieces_survive_a_server_restart(tmp_path):
 def test_the_ui_builds_and_names_its_handlers(studio):
     demo = app.build_ui(studio)
     names = {fn.api_name for fn in demo.fns.values() if fn.api_name}
-    assert {"start", "upload", "example", "abc", "generate", "keep", "undo", "jump", "switch", "export_piece",
-            "export_session", "import_session", "cancel"} <= names
+    assert {
+        "start",
+        "upload",
+        "example",
+        "abc",
+        "generate",
+        "keep",
+        "undo",
+        "jump",
+        "switch",
+        "export_piece",
+        "export_session",
+        "import_session",
+        "cancel",
+    } <= names
 
 
 def test_the_model_picker_offers_checkpoints_in_the_models_folder(tmp_path):
@@ -190,8 +220,9 @@ def test_the_model_picker_offers_checkpoints_in_the_models_folder(tmp_path):
 
     tiny = ModelConfig(hidden=32, layers=1, head_hidden=16)
     models = tmp_path / "models"
-    checkpoint.save(models / "my-folk" / "best.safetensors", checkpoint.model_tensors(MusicLSTM(tiny)),
-                    {"model": tiny.to_dict()})
+    checkpoint.save(
+        models / "my-folk" / "best.safetensors", checkpoint.model_tensors(MusicLSTM(tiny)), {"model": tiny.to_dict()}
+    )
     (models / "notes.txt").write_text("not a model")
     with Store(tmp_path / "studio.sqlite3") as store:
         studio = app.StudioApp(store, tmp_path / "files", models)

@@ -49,8 +49,15 @@ def test_inspect_several_files_names_each_refusal_and_reports_the_rest(tmp_path,
 
 def test_inspect_roundtrip_writes_decode_encode(tmp_path, capsys):
     # a type-1 file with a tempo map, a pickup and off-grid timing, as another tool might write it
-    events = [smf.tempo(100), smf.time_signature(1, 2), *smf.note(67, 470, delta=0),
-              smf.time_signature(4, 2, delta=10), *smf.note(72, 400, delta=3), smf.tempo(80), *smf.melody([71, 69])]
+    events = [
+        smf.tempo(100),
+        smf.time_signature(1, 2),
+        *smf.note(67, 470, delta=0),
+        smf.time_signature(4, 2, delta=10),
+        *smf.note(72, 400, delta=3),
+        smf.tempo(80),
+        *smf.melody([71, 69]),
+    ]
     src = write(tmp_path, "odd.mid", smf.smf([smf.track(events), smf.track(smf.melody([48, 55], 960))]))
     out_dir = tmp_path / "rt"
     assert main(["inspect", str(src), "--roundtrip", str(out_dir), "--json"]) == 0
@@ -62,8 +69,9 @@ def test_inspect_roundtrip_writes_decode_encode(tmp_path, capsys):
 
 def test_bad_input_exit_code_2_and_one_sentence_without_traceback(tmp_path):
     paths = [write(tmp_path, f"{i}.mid", data) for i, (data, _) in enumerate(BAD.values())]
-    done = subprocess.run([sys.executable, "-m", "composer.cli", "inspect", *map(str, paths)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "composer.cli", "inspect", *map(str, paths)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()

@@ -31,6 +31,7 @@ def rows(p):
 
 # ------------------------------------------------------------------------------------------ golden
 
+
 def test_table_sizes_come_from_one_table():
     assert vocabulary_sizes() == (MAX_SHIFT + 1, 89, MAX_DURATION, 16)
     assert [f.name for f in FIELDS] == ["shift", "pitch", "duration", "velocity"]
@@ -142,16 +143,29 @@ def pieces(draw):
     n = draw(st.integers(1, 40))
     notes = []
     for _ in range(n):
-        start = draw(st.one_of(st.integers(0, 64).map(float), st.floats(0, 64),
-                               st.integers(0, 400).map(lambda k: k / 6)))
+        start = draw(
+            st.one_of(st.integers(0, 64).map(float), st.floats(0, 64), st.integers(0, 400).map(lambda k: k / 6))
+        )
         duration = draw(st.one_of(st.sampled_from([0.25, 0.5, 1 / 3, 1.0, 1.5, 4.0, 12.0]), st.floats(0.01, 16)))
-        notes.append(Note(start, duration, draw(st.integers(21, 108)), draw(st.integers(1, 127)),
-                          draw(st.sampled_from([0, 0, 0, 24, 40]))))
+        notes.append(
+            Note(
+                start,
+                duration,
+                draw(st.integers(21, 108)),
+                draw(st.integers(1, 127)),
+                draw(st.sampled_from([0, 0, 0, 24, 40])),
+            )
+        )
     if draw(st.booleans()):  # a long silence somewhere
         far = max(n.start for n in notes) + draw(st.floats(4, 500))
         notes.append(Note(far, 1.0, 60, 80))
-    return Piece(notes=tuple(notes), tempo=draw(st.floats(20, 300)), time_signature=ts, bar_start=bar_start,
-                 key=draw(st.one_of(st.none(), st.integers(0, 23))))
+    return Piece(
+        notes=tuple(notes),
+        tempo=draw(st.floats(20, 300)),
+        time_signature=ts,
+        bar_start=bar_start,
+        key=draw(st.one_of(st.none(), st.integers(0, 23))),
+    )
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -44,8 +44,10 @@ def small_corpus(tmp_path_factory):
 
 def test_ngram_probabilities_sum_to_one():
     rng = np.random.default_rng(0)
-    seqs = [np.stack([rng.integers(0, 5, 30), rng.integers(30, 36, 30), rng.integers(0, 4, 30), np.full(30, 9)], 1)
-            for _ in range(5)]
+    seqs = [
+        np.stack([rng.integers(0, 5, 30), rng.integers(30, 36, 30), rng.integers(0, 4, 30), np.full(30, 9)], 1)
+        for _ in range(5)
+    ]
     model = NGramModel(3).fit(seqs)
     seq = seqs[0].copy()
     for field in range(4):
@@ -95,8 +97,9 @@ def test_evaluate_cli_scores_a_folder_as_json(small_corpus, tmp_path, capsys):
     for p in sorted((small_corpus / "essen").glob("*.mid"))[:5]:
         shutil.copy(p, folder / p.name)
     (folder / "bad.mid").write_text("not midi")
-    code = main(["evaluate", "--model", str(model_path), "--data", str(folder), "--reference", str(small_corpus),
-                 "--json"])
+    code = main(
+        ["evaluate", "--model", str(model_path), "--data", str(folder), "--reference", str(small_corpus), "--json"]
+    )
     assert code == 0
     result = json.loads(capsys.readouterr().out)
     assert result["scored"] == 5 and len(result["skipped"]) == 1
@@ -131,8 +134,14 @@ def test_continuations_check_without_and_with_key_lock(capsys):
     off, on = results[False], results[True]
     for r in (off, on):
         assert r["split"] == "test" and r["seeds"] == 3 and r["takes"] == 12
-        for name in ("key_agreement", "reference_key_agreement", "key_agreement_same_signature",
-                     "key_agreement_closely_related", "key_kept_by_whole_piece", "looped_share"):
+        for name in (
+            "key_agreement",
+            "reference_key_agreement",
+            "key_agreement_same_signature",
+            "key_agreement_closely_related",
+            "key_kept_by_whole_piece",
+            "looped_share",
+        ):
             assert 0 <= r[name] <= 1, name
         assert r["pitch_class_ratio"] > 0.5 and r["note_length_ratio"] > 0.5
         assert 1 < r["take_bits_per_note"] < 6

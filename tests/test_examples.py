@@ -61,6 +61,10 @@ def test_committed_files_match_a_rebuild_from_the_music21_corpus():
         built = build_example(e)
         committed = load_example(e.name)
         assert [(n.start, n.duration, n.pitch) for n in committed.notes] == [
-            (n.start, n.duration, n.pitch) for n in built.notes], e.name
+            (n.start, n.duration, n.pitch) for n in built.notes
+        ], e.name
         assert (committed.time_signature, committed.bar_start, committed.key) == (
-            built.time_signature, built.bar_start, built.key), e.name
+            built.time_signature,
+            built.bar_start,
+            built.key,
+        ), e.name

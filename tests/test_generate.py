@@ -62,11 +62,16 @@ def test_output_is_the_seed_unchanged_plus_the_continuation(composer):
         new = take.continuation.notes
         assert set(seed.notes) <= set(take.piece.notes)  # every seed note, exactly as given
         seed_notes = [n for n in take.piece.notes if n.start <= seed.notes[-1].start]
-        assert [(n.start, n.pitch) for n in seed_notes] == [(n.start, n.pitch) for n in sorted(
-            seed.notes, key=lambda n: (n.start, -n.pitch))]
+        assert [(n.start, n.pitch) for n in seed_notes] == [
+            (n.start, n.pitch) for n in sorted(seed.notes, key=lambda n: (n.start, -n.pitch))
+        ]
         assert all(n.start >= seed.notes[-1].start for n in new)
         assert (take.piece.tempo, take.piece.time_signature, take.piece.bar_start, take.piece.key) == (
-            96.0, TimeSignature(3, 4), 1.0, 7)
+            96.0,
+            TimeSignature(3, 4),
+            1.0,
+            7,
+        )
         assert all(n.program == 40 for n in new)
         # bars: the rest of the seed's last bar, then 4 whole bars
         last_line = 1.0 + 3 * 3 + 3  # bars start at beat 1; the seed's last onset (8) lies in the bar 7-10
@@ -97,8 +102,9 @@ def test_notes_mode_gives_exactly_n_notes(composer):
 
 
 def test_key_lock_and_pitch_range_hold(composer):
-    takes = composer.continue_piece(seed_piece(key=7), Settings(bars=4, variations=4, seed=2, key_lock=True,
-                                                                  temperature=1.5, pitch_range=(60, 72)))
+    takes = composer.continue_piece(
+        seed_piece(key=7), Settings(bars=4, variations=4, seed=2, key_lock=True, temperature=1.5, pitch_range=(60, 72))
+    )
     for t in takes:
         assert t.metrics["share_in_key"] == 1.0
         assert all(60 <= n.pitch <= 72 for n in t.continuation.notes)
@@ -120,18 +126,21 @@ def test_repeated_phrases_are_found():
     assert longest_repeat_run(np.array([[4, i, 3, 5] for i in range(30)])) == (0, 1)
 
 
-@pytest.mark.parametrize("settings,message", [
-    (Settings(bars=0), "1 to 64 bars"),
-    (Settings(bars=100), "1 to 64 bars"),
-    (Settings(bars=None, notes=0), "1 to 2048 notes"),
-    (Settings(temperature=0), "temperature must be above 0"),
-    (Settings(top_p=0), "top-p must be in"),
-    (Settings(top_p=1.5), "top-p must be in"),
-    (Settings(variations=17), "1 to 16 variations"),
-    (Settings(bars=4, notes=4), "either in bars or in notes"),
-    (Settings(key_lock=True, key_strength=-1), "key-lock strength must be 0 to 4"),
-    (Settings(key_lock=True, key_strength=9), "key-lock strength must be 0 to 4"),
-])
+@pytest.mark.parametrize(
+    "settings,message",
+    [
+        (Settings(bars=0), "1 to 64 bars"),
+        (Settings(bars=100), "1 to 64 bars"),
+        (Settings(bars=None, notes=0), "1 to 2048 notes"),
+        (Settings(temperature=0), "temperature must be above 0"),
+        (Settings(top_p=0), "top-p must be in"),
+        (Settings(top_p=1.5), "top-p must be in"),
+        (Settings(variations=17), "1 to 16 variations"),
+        (Settings(bars=4, notes=4), "either in bars or in notes"),
+        (Settings(key_lock=True, key_strength=-1), "key-lock strength must be 0 to 4"),
+        (Settings(key_lock=True, key_strength=9), "key-lock strength must be 0 to 4"),
+    ],
+)
 def test_bad_settings_are_one_clear_sentence(composer, settings, message):
     with pytest.raises(InputError, match=message):
         composer.continue_piece(seed_piece(), settings)
@@ -161,8 +170,21 @@ def test_generate_cli_writes_takes_and_a_manifest_byte_identically(composer, tmp
     (seeds / "a.mid").write_bytes(smf.simple_file())
     (seeds / "b.mid").write_bytes(smf.simple_file([67, 65, 64, 62, 60, 62, 64, 65]))
     (seeds / "c.mid").write_text("a text file, renamed")
-    args = ["generate", str(seeds), "--variations", "2", "--bars", "2", "--seed", "4", "--model",
-            str(composer.model_path), "--format", "mid,musicxml,wav", "--quiet"]
+    args = [
+        "generate",
+        str(seeds),
+        "--variations",
+        "2",
+        "--bars",
+        "2",
+        "--seed",
+        "4",
+        "--model",
+        str(composer.model_path),
+        "--format",
+        "mid,musicxml,wav",
+        "--quiet",
+    ]
     assert main([*args, "--out", str(tmp_path / "one")]) == 2  # c.mid was refused
     assert main([*args, "--out", str(tmp_path / "two")]) == 2
     manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
@@ -181,11 +203,37 @@ def test_generate_cli_refuses_bad_settings_before_writing(composer, tmp_path, ca
 
     (tmp_path / "a.mid").write_bytes(smf.simple_file())
     out = tmp_path / "out"
-    assert main(["generate", str(tmp_path / "a.mid"), "--out", str(out), "--format", "mp3",
-                 "--model", str(composer.model_path)]) == 2
+    assert (
+        main(
+            [
+                "generate",
+                str(tmp_path / "a.mid"),
+                "--out",
+                str(out),
+                "--format",
+                "mp3",
+                "--model",
+                str(composer.model_path),
+            ]
+        )
+        == 2
+    )
     assert "Unknown output format mp3" in capsys.readouterr().err
-    assert main(["generate", str(tmp_path / "a.mid"), "--out", str(out), "--temperature", "0",
-                 "--model", str(composer.model_path)]) == 2
+    assert (
+        main(
+            [
+                "generate",
+                str(tmp_path / "a.mid"),
+                "--out",
+                str(out),
+                "--temperature",
+                "0",
+                "--model",
+                str(composer.model_path),
+            ]
+        )
+        == 2
+    )
     assert "temperature must be above 0" in capsys.readouterr().err
     assert not out.exists()
 
@@ -200,8 +248,9 @@ def test_priming_plus_fast_steps_equal_the_whole_sequence_forward(composer):
     whole_piece = seed_piece()
     events = encode(whole_piece)
     cut = 5  # prime on the first five events, step through the rest
-    seed_events = type(events)(events.ids[:cut], events.programs[:cut], events.tempo, events.time_signature,
-                               events.bar_start, events.key)
+    seed_events = type(events)(
+        events.ids[:cut], events.programs[:cut], events.tempo, events.time_signature, events.bar_start, events.key
+    )
     h, state = composer._prime(seed_events, 0, 1, whole_piece.key)
     stepper = FastStepper(model)  # the fp32 form is exact; the int8 form is checked against it below
     song = song_from_piece(whole_piece)
@@ -212,8 +261,9 @@ def test_priming_plus_fast_steps_equal_the_whole_sequence_forward(composer):
     expected, _ = model(inputs[None], in_pos[None], bar, key, prev[None])
     assert torch.allclose(h, expected[:, cut], atol=1e-5)
     for j in range(cut + 1, t):
-        x = model.embed_inputs(inputs[None, j:j + 1], in_pos[None, j:j + 1], bar[:, :1], key[:, :1],
-                               prev[None, j:j + 1])[:, 0]
+        x = model.embed_inputs(
+            inputs[None, j : j + 1], in_pos[None, j : j + 1], bar[:, :1], key[:, :1], prev[None, j : j + 1]
+        )[:, 0]
         h, state = stepper.step(x, state)
         assert torch.allclose(h, expected[:, j], atol=1e-5), j
 
@@ -263,8 +313,7 @@ def test_key_lock_keeps_the_key_heard_in_the_seed_not_a_stated_signature(compose
 
 def test_heard_key_follows_the_last_bars():
     c_major = [Note(i, 1, p, 80) for i, p in enumerate([60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72] * 3)]
-    a_flat = [Note(36 + 48 + i, 1, p, 80)
-              for i, p in enumerate([68, 70, 72, 73, 75, 73, 72, 70, 68, 72, 75, 80] * 3)]
+    a_flat = [Note(36 + 48 + i, 1, p, 80) for i, p in enumerate([68, 70, 72, 73, 75, 73, 72, 70, 68, 72, 75, 80] * 3)]
     assert heard_key(Piece(notes=tuple(c_major))) == 0
     assert heard_key(Piece(notes=tuple(c_major + a_flat))) == 8  # 48 beats later: the last 8 bars are in A-flat
     assert heard_key(Piece(notes=())) is None

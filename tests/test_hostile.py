@@ -74,7 +74,7 @@ def _check_cli(name: str, code: int | None, out: str, err: str, escaped: str | N
     if cpu > HANG_CPU_SECONDS:
         return f"took {cpu:.2f} s of CPU"
     if code == 2:
-        refusal = next((line[len("refused: "):] for line in err.splitlines() if line.startswith("refused: ")), "")
+        refusal = next((line[len("refused: ") :] for line in err.splitlines() if line.startswith("refused: ")), "")
         problem = hostile.sentence_problem(refusal)
         if problem:
             return f"unclear refusal ({problem}): {refusal!r}"
@@ -187,8 +187,9 @@ def test_a_sample_through_generate(corpus, shipped_composer, tmp_path):
     failures = []
     for i, path in enumerate(sample):
         out = tmp_path / f"out-{i}"
-        code, stdout, err, escaped, cpu = _cli(["generate", str(path), "--out", str(out), "--bars", "1",
-                                                "--variations", "1", "--quiet"])
+        code, stdout, err, escaped, cpu = _cli(
+            ["generate", str(path), "--out", str(out), "--bars", "1", "--variations", "1", "--quiet"]
+        )
         problem = _check_cli(path.name, code, stdout, err, escaped, cpu)
         if not problem and code == 0 and not list(out.glob("*/take-01.mid")):
             problem = "exit 0 but no take was written"

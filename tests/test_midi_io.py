@@ -21,6 +21,7 @@ def pm_bytes(pm: pretty_midi.PrettyMIDI) -> bytes:
 
 # ------------------------------------------------------------------------------------------ reading
 
+
 def test_type0_file_reads_tempo_meter_key_and_notes():
     p = read_midi(smf.simple_file(bpm=90), name="t.mid")
     assert p.tempo == pytest.approx(90)
@@ -38,7 +39,12 @@ def test_type1_tracks_merge_into_one_stream_and_keep_programs():
     p = read_midi(smf.smf([conductor, piano, strings]), name="t.mid")
     assert p.time_signature == TimeSignature(3, 4)
     assert [(n.start, n.pitch, n.program) for n in p.notes] == [
-        (0, 72, 0), (0, 48, 48), (1, 74, 0), (1.5, 50, 48), (2, 76, 0)]
+        (0, 72, 0),
+        (0, 48, 48),
+        (1, 74, 0),
+        (1.5, 50, 48),
+        (2, 76, 0),
+    ]
     kept = {t.name: t.notes for t in p.tracks if t.kept}
     assert kept == {"Piano": 3, "Strings": 2}
     assert any(not t.kept and "empty" in t.reason for t in p.tracks)  # the conductor track is named
@@ -63,8 +69,12 @@ def test_pickup_bar_written_by_a_notation_program():
 
 
 def test_pickup_round_trips_through_our_writer(tmp_path):
-    p = Piece(notes=(Note(0, 0.5, 67, 80), Note(0.5, 1, 72, 80), Note(1.5, 1, 71, 80)),
-              time_signature=TimeSignature(3, 4), bar_start=0.5, tempo=90)
+    p = Piece(
+        notes=(Note(0, 0.5, 67, 80), Note(0.5, 1, 72, 80), Note(1.5, 1, 71, 80)),
+        time_signature=TimeSignature(3, 4),
+        bar_start=0.5,
+        tempo=90,
+    )
     write_midi(p, tmp_path / "p.mid")
     back = read_midi(tmp_path / "p.mid")
     assert back.bar_start == 0.5 and back.time_signature == TimeSignature(3, 4)
@@ -121,6 +131,7 @@ def test_quantized_piece_survives_a_midi_file(p):
 
 # ------------------------------------------------------------------------------------------ bad input
 
+
 def good() -> bytes:
     return smf.simple_file()
 
@@ -138,8 +149,10 @@ BAD = {
     "smpte": (smf.smf([smf.track(smf.melody([60]))], division=0xE728), "SMPTE"),
     "zero ticks": (smf.smf([smf.track(smf.melody([60]))], division=0), "0 ticks per beat"),
     "zero tempo": (smf.smf([smf.track([smf.meta(81, b"\x00\x00\x00"), *smf.melody([60])])]), "tempo of 0"),
-    "time signature 0/4": (smf.smf([smf.track([smf.time_signature(0, 2), *smf.melody([60])])]),
-                           "invalid time signature"),
+    "time signature 0/4": (
+        smf.smf([smf.track([smf.time_signature(0, 2), *smf.melody([60])])]),
+        "invalid time signature",
+    ),
     "key with 9 sharps": (smf.smf([smf.track([smf.key_signature(9), *smf.melody([60])])]), "invalid key signature"),
     "key mode 5": (smf.smf([smf.track([smf.key_signature(1, 5), *smf.melody([60])])]), "invalid key signature"),
     "type 2": (smf.smf([smf.track(smf.melody([60]))], fmt=2), "type-2"),

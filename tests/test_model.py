@@ -28,8 +28,15 @@ def songs(n=12, length=40, seed=0):
     rng = np.random.default_rng(seed)
     out = []
     for i in range(n):
-        ids = np.stack([rng.choice([0, 6, 12], length), rng.integers(30, 50, length), rng.integers(0, 12, length),
-                        np.full(length, 10)], axis=1).astype(np.int64)
+        ids = np.stack(
+            [
+                rng.choice([0, 6, 12], length),
+                rng.integers(30, 50, length),
+                rng.integers(0, 12, length),
+                np.full(length, 10),
+            ],
+            axis=1,
+        ).astype(np.int64)
         out.append(Song(ids=ids, bar=36 if i % 2 else 48, bar_start=i % 3, key=i % 24, name=f"s{i}"))
     return out
 
@@ -42,8 +49,14 @@ def test_step_by_step_equals_whole_sequence():
     state = model.initial_state(3)
     steps = []
     for t in range(batch.inputs.shape[1]):
-        out, state = model(batch.inputs[:, t:t + 1], batch.in_pos[:, t:t + 1], batch.bar[:, t:t + 1],
-                           batch.key[:, t:t + 1], batch.prev_pitch[:, t:t + 1], state)
+        out, state = model(
+            batch.inputs[:, t : t + 1],
+            batch.in_pos[:, t : t + 1],
+            batch.bar[:, t : t + 1],
+            batch.key[:, t : t + 1],
+            batch.prev_pitch[:, t : t + 1],
+            state,
+        )
         steps.append(out)
     assert torch.allclose(torch.cat(steps, 1), whole, atol=1e-5)
 
@@ -84,18 +97,33 @@ def test_transposition_is_range_safe_and_moves_the_key():
 
 def test_batches_are_a_function_of_seed_and_epoch():
     data = songs(30)
-    a = [[(x[1], x[2], x[3]) for x in b] for b in iterate_batches(data, max_len=16, batch_events=64, seed=3, epoch=2,
-                                                                    augment=True)]
-    b = [[(x[1], x[2], x[3]) for x in b] for b in iterate_batches(data, max_len=16, batch_events=64, seed=3, epoch=2,
-                                                                    augment=True)]
+    a = [
+        [(x[1], x[2], x[3]) for x in b]
+        for b in iterate_batches(data, max_len=16, batch_events=64, seed=3, epoch=2, augment=True)
+    ]
+    b = [
+        [(x[1], x[2], x[3]) for x in b]
+        for b in iterate_batches(data, max_len=16, batch_events=64, seed=3, epoch=2, augment=True)
+    ]
     assert a == b
     covered = sum(length for batch in a for _, length, _ in batch)
     assert covered == sum(len(s) for s in data)  # every event is a target exactly once per epoch
 
 
 def tiny_cfg(tmp_path, **kw):
-    base = dict(data="unused", out=str(tmp_path / "run"), model=TINY, epochs=3, batch_events=160, max_len=20,
-                lr=3e-3, warmup_steps=2, progress=False, threads=1, checkpoint_seconds=0.0)
+    base = dict(
+        data="unused",
+        out=str(tmp_path / "run"),
+        model=TINY,
+        epochs=3,
+        batch_events=160,
+        max_len=20,
+        lr=3e-3,
+        warmup_steps=2,
+        progress=False,
+        threads=1,
+        checkpoint_seconds=0.0,
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -141,9 +169,31 @@ def corpus_folder(tmp_path, n=14):
 
 
 def cli_train_args(folder, out, *extra):
-    return ["train", "--data", str(folder), "--out", str(out), "--hidden", "32", "--layers", "1", "--head-hidden",
-            "16", "--epochs", "3", "--batch-events", "96", "--max-len", "16", "--threads", "1",
-            "--checkpoint-seconds", "0", "--quiet", *extra]
+    return [
+        "train",
+        "--data",
+        str(folder),
+        "--out",
+        str(out),
+        "--hidden",
+        "32",
+        "--layers",
+        "1",
+        "--head-hidden",
+        "16",
+        "--epochs",
+        "3",
+        "--batch-events",
+        "96",
+        "--max-len",
+        "16",
+        "--threads",
+        "1",
+        "--checkpoint-seconds",
+        "0",
+        "--quiet",
+        *extra,
+    ]
 
 
 def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
@@ -151,8 +201,12 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
     env = {**os.environ, "COMPOSER_CACHE": str(tmp_path / "cache")}
     run = [sys.executable, "-m", "composer.cli"]
     subprocess.run([*run, *cli_train_args(folder, tmp_path / "full")], check=True, env=env, capture_output=True)
-    proc = subprocess.Popen([*run, *cli_train_args(folder, tmp_path / "killed")], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [*run, *cli_train_args(folder, tmp_path / "killed")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     last = tmp_path / "killed" / "last.json"
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -165,8 +219,9 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done = subprocess.run([*run, *cli_train_args(folder, tmp_path / "killed", "--resume")], env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [*run, *cli_train_args(folder, tmp_path / "killed", "--resume")], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert "resuming at epoch" in done.stdout
     a = weights(tmp_path / "full" / "last.safetensors")
@@ -226,9 +281,21 @@ def test_two_process_ddp_with_gloo(tmp_path):
     folder = corpus_folder(tmp_path)
     env = {**os.environ, "COMPOSER_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
     torchrun = Path(sys.executable).parent / "torchrun"
-    done = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "composer.cli",
-                           *cli_train_args(folder, tmp_path / "ddp", "--epochs", "2")],
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "composer.cli",
+            *cli_train_args(folder, tmp_path / "ddp", "--epochs", "2"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "2 process(es)" in done.stdout
     _model, config = checkpoint.load_model(tmp_path / "ddp" / "best.safetensors")
@@ -242,8 +309,12 @@ def test_init_fine_tunes_from_a_checkpoint(tmp_path):
         assert main(cli_train_args(folder, tmp_path / "base", "--max-steps", "3")) == 0
         base = tmp_path / "base" / "best.safetensors"
         # the model settings come from the checkpoint, whatever the flags say
-        assert main([*cli_train_args(folder, tmp_path / "tuned", "--max-steps", "3"), "--hidden", "64",
-                     "--init", str(base)]) == 0
+        assert (
+            main(
+                [*cli_train_args(folder, tmp_path / "tuned", "--max-steps", "3"), "--hidden", "64", "--init", str(base)]
+            )
+            == 0
+        )
     finally:
         del os.environ["COMPOSER_CACHE"]
     _, config = checkpoint.load_model(tmp_path / "tuned" / "best.safetensors")

@@ -54,6 +54,7 @@ def join_columns(image: Image.Image) -> list[int]:
 
 # ------------------------------------------------------------------------------------------ audio
 
+
 def test_render_wav_is_16_bit_audio_that_is_not_silent():
     audio = render_wav(quarters(8))
     with wave.open(io.BytesIO(audio.wav)) as w:
@@ -67,6 +68,7 @@ def test_render_wav_is_16_bit_audio_that_is_not_silent():
 
 
 # ------------------------------------------------------------------------------------------ piano roll
+
 
 def test_piano_roll_has_the_requested_size_and_seed_left_take_right_of_the_join():
     image = decode_png(piano_roll_png(quarters(32), join=16.0, width=640, height=200))
@@ -136,6 +138,7 @@ def test_piano_roll_refuses_a_tiny_image():
 
 # ------------------------------------------------------------------------------------------ score
 
+
 def notes_in(svg: str) -> int:
     root = ET.fromstring(svg)
     return sum(1 for g in root.iter(f"{SVG}g") if "note" in g.get("class", "").split())
@@ -197,8 +200,11 @@ def test_preview_audio_is_mono_at_half_the_rate_and_levelled():
 
     from composer.render import render_wav
 
-    piece = Piece(notes=tuple(Note(i * 0.5, 0.5, 60 + i % 12, 80) for i in range(16)), tempo=120,
-                  time_signature=TimeSignature(4, 4))
+    piece = Piece(
+        notes=tuple(Note(i * 0.5, 0.5, 60 + i % 12, 80) for i in range(16)),
+        tempo=120,
+        time_signature=TimeSignature(4, 4),
+    )
     full, preview = render_wav(piece), render_wav(piece, preview=True)
     with wave.open(io.BytesIO(full.wav)) as a, wave.open(io.BytesIO(preview.wav)) as b:
         assert (b.getnchannels(), b.getframerate()) == (1, a.getframerate() // 2)

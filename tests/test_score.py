@@ -21,6 +21,7 @@ def one_sentence(message: str) -> bool:
 
 # ------------------------------------------------------------------------------------------ reading
 
+
 def test_jig_reads_meter_key_pitches_and_eighths():
     p = piece_from_abc(JIG)
     assert p.time_signature == TimeSignature(6, 8)
@@ -132,14 +133,18 @@ def test_musicxml_prints_naturals_only_where_a_flat_or_sharp_is_cancelled():
     from composer.score import piece_to_musicxml
 
     scale = [60, 62, 64, 65, 67, 69, 71, 72]
-    piece = Piece(notes=tuple(Note(float(i), 1.0, p, 80) for i, p in enumerate(scale * 2 + [70, 71])), tempo=100,
-                  time_signature=TimeSignature(4, 4))
+    piece = Piece(
+        notes=tuple(Note(float(i), 1.0, p, 80) for i, p in enumerate(scale * 2 + [70, 71])),
+        tempo=100,
+        time_signature=TimeSignature(4, 4),
+    )
     xml = piece_to_musicxml(piece).decode()
     assert xml.count("<accidental>natural</accidental>") == 1  # the B after the B flat, in the same bar
     assert xml.count("<accidental>flat</accidental>") == 1
 
 
 # ----------------------------------------------------------------------- the meter of a music21 score
+
 
 def _score(bars: list[tuple[str | None, list[float]]]) -> object:
     """A one-part music21 Score of measures, each (time signature or None, quarter lengths of its notes)."""
@@ -178,8 +183,16 @@ def test_essen_tune_with_phrase_pickups_keeps_its_stated_meter_and_pickup():
 
 @pytest.mark.parametrize("pickup", [None, "1/4"], ids=["short bar in 3/4", "pickup in 1/4"])
 def test_pickup_and_a_short_bar_mid_piece_keep_the_main_meter(pickup):
-    bars = [(pickup or "3/4", [1.0]), ("3/4" if pickup else None, [1.0, 1.0, 1.0]), (None, [2.0, 1.0]),
-            (None, [3.0]), ("1/4", [1.0]), ("3/4", [1.0, 2.0]), (None, [1.0, 1.0, 1.0]), (None, [3.0])]
+    bars = [
+        (pickup or "3/4", [1.0]),
+        ("3/4" if pickup else None, [1.0, 1.0, 1.0]),
+        (None, [2.0, 1.0]),
+        (None, [3.0]),
+        ("1/4", [1.0]),
+        ("3/4", [1.0, 2.0]),
+        (None, [1.0, 1.0, 1.0]),
+        (None, [3.0]),
+    ]
     p = piece_from_score(_score(bars))
     assert (p.time_signature, p.bar_start) == (TimeSignature(3, 4), 1.0)
     assert [n.start for n in p.notes][:4] == [0.0, 1.0, 2.0, 3.0]

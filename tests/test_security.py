@@ -83,8 +83,12 @@ def pickle_uses(source: str) -> list[str]:
                 found.append(f"{node.lineno}: {name}(…) without allow_pickle=False")
         elif isinstance(keywords.get("allow_pickle"), ast.Constant) and keywords["allow_pickle"].value is not False:
             found.append(f"{node.lineno}: allow_pickle={keywords['allow_pickle'].value!r}")
-        if name in ("__import__", "importlib.import_module") and node.args and \
-                isinstance(node.args[0], ast.Constant) and str(node.args[0].value).split(".")[0] in PICKLING_MODULES:
+        if (
+            name in ("__import__", "importlib.import_module")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and str(node.args[0].value).split(".")[0] in PICKLING_MODULES
+        ):
             found.append(f"{node.lineno}: {name}({node.args[0].value!r})")
     return found
 
@@ -101,21 +105,46 @@ def _dotted(func: ast.expr, aliases: dict[str, str]) -> str | None:
     return "numpy" + dotted[2:] if dotted.startswith("np.") else dotted
 
 
-@pytest.mark.parametrize("code", [
-    "import pickle", "import pickle as pk", "from pickle import loads", "import _pickle", "import dill",
-    "import cloudpickle", "from joblib import load", "import shelve", "import torch\ntorch.load('m.pt')",
-    "from torch import load\nload('m.pt')", "import torch as t\nt.load(f)", "import numpy as np\nnp.load(p)",
-    "import numpy\nnumpy.load(p, allow_pickle=True)", "from numpy import load\nload(p)", "np.load(p, mmap_mode='r')",
-    "import pandas as pd\npd.read_pickle(p)", "x.to_pickle(p)", "__import__('pickle')",
-    "import importlib\nimportlib.import_module('dill')", "np.savez(p, a=a, allow_pickle=True)"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import pickle",
+        "import pickle as pk",
+        "from pickle import loads",
+        "import _pickle",
+        "import dill",
+        "import cloudpickle",
+        "from joblib import load",
+        "import shelve",
+        "import torch\ntorch.load('m.pt')",
+        "from torch import load\nload('m.pt')",
+        "import torch as t\nt.load(f)",
+        "import numpy as np\nnp.load(p)",
+        "import numpy\nnumpy.load(p, allow_pickle=True)",
+        "from numpy import load\nload(p)",
+        "np.load(p, mmap_mode='r')",
+        "import pandas as pd\npd.read_pickle(p)",
+        "x.to_pickle(p)",
+        "__import__('pickle')",
+        "import importlib\nimportlib.import_module('dill')",
+        "np.savez(p, a=a, allow_pickle=True)",
+    ],
+)
 def test_the_scanner_finds_pickle_use(code):
     assert pickle_uses(code), code
 
 
-@pytest.mark.parametrize("code", [
-    "import numpy as np\nnp.load(p, allow_pickle=False)", "pickle_like = tmp / 'p.safetensors'",
-    "'''import pickle'''", "# torch.load(x)\nx = 'torch.load(x)'", "from safetensors import safe_open",
-    "import json\njson.load(f)"])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import numpy as np\nnp.load(p, allow_pickle=False)",
+        "pickle_like = tmp / 'p.safetensors'",
+        "'''import pickle'''",
+        "# torch.load(x)\nx = 'torch.load(x)'",
+        "from safetensors import safe_open",
+        "import json\njson.load(f)",
+    ],
+)
 def test_the_scanner_lets_safe_code_through(code):
     assert pickle_uses(code) == []
 
@@ -147,6 +176,7 @@ def test_the_events_cache_is_read_without_pickle(tmp_path):
 
 # ------------------------------------------------------------------------------------------- models
 
+
 def test_checkpoints_are_read_with_safetensors_never_torch_load():
     source = (ROOT / "composer" / "checkpoint.py").read_text()
     calls = {_dotted(n.func, {"torch": "torch"}) for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)}
@@ -154,12 +184,18 @@ def test_checkpoints_are_read_with_safetensors_never_torch_load():
     assert pickle_uses(source) == []
 
 
-@pytest.mark.parametrize("content", [
-    b"PK\x03\x04" + bytes(200),  # torch.save's default: a zip of pickles
-    b"\x80\x00\x00\x00\x00\x00\x00\x00" + b"\x80\x02}q\x00(X\x05\x00\x00\x00model" + bytes(200),  # a plausible length
-    b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19." + bytes(200),  # torch's legacy pickle magic
-    b"(dp0\nS'model'\np1\n." + bytes(100),  # protocol 0, all text
-], ids=["zip", "plausible-length", "legacy-torch", "protocol-0"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"PK\x03\x04" + bytes(200),  # torch.save's default: a zip of pickles
+        b"\x80\x00\x00\x00\x00\x00\x00\x00"
+        + b"\x80\x02}q\x00(X\x05\x00\x00\x00model"
+        + bytes(200),  # a plausible length
+        b"\x80\x02\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19." + bytes(200),  # torch's legacy pickle magic
+        b"(dp0\nS'model'\np1\n." + bytes(100),  # protocol 0, all text
+    ],
+    ids=["zip", "plausible-length", "legacy-torch", "protocol-0"],
+)
 def test_pickle_files_named_safetensors_are_refused(tmp_path, monkeypatch, content):
     import torch
 
@@ -193,8 +229,14 @@ def test_the_model_picker_offers_only_safetensors_and_takes_no_paths(tmp_path):
     with Store(":memory:") as store:
         studio = app.StudioApp(store, tmp_path / "files", models)
         assert studio.models() == [app.SHIPPED, "sub/good.safetensors"]
-        for name in ("evil.pt", "../../etc/passwd", "/etc/passwd", str(models / "sub" / "good.safetensors"),
-                     "sub/../evil.pt", str(ROOT / "composer" / "models" / "shipped" / "model.safetensors")):
+        for name in (
+            "evil.pt",
+            "../../etc/passwd",
+            "/etc/passwd",
+            str(models / "sub" / "good.safetensors"),
+            "sub/../evil.pt",
+            str(ROOT / "composer" / "models" / "shipped" / "model.safetensors"),
+        ):
             with pytest.raises(InputError, match="no model called"):
                 studio.composer(name)
         with pytest.raises(InputError, match="safetensors"):  # listed, loaded, refused: not a composer checkpoint
@@ -202,6 +244,7 @@ def test_the_model_picker_offers_only_safetensors_and_takes_no_paths(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- session files
+
 
 @pytest.fixture
 def studio(tmp_path: Path) -> Iterator[app.StudioApp]:
@@ -212,8 +255,11 @@ def studio(tmp_path: Path) -> Iterator[app.StudioApp]:
 def everything(store: Store) -> list[tuple]:
     """Every row of the database, to compare before and after a refused request."""
     with store._lock:
-        return [tuple(row) for table in ("pieces", "nodes")
-                for row in store._db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()]
+        return [
+            tuple(row)
+            for table in ("pieces", "nodes")
+            for row in store._db.execute(f"SELECT * FROM {table} ORDER BY id").fetchall()
+        ]
 
 
 @pytest.fixture
@@ -268,15 +314,25 @@ def damaged(session: dict, how: str) -> str | bytes:
     return json.dumps(s)
 
 
-DAMAGED = {"top-level list": "not a composer session", "null": "not a composer session",
-           "deeply nested": "not valid JSON", "NaN": "'created' is not a finite number",
-           "Infinity join": "'join' is not a finite number", "version as text": "'version' is not a finite number",
-           "version as bool": "'version' is not a finite number", "piece not an object": "not an object",
-           "nodes not a list": "'nodes' is not a list", "kind": "neither 'seed' nor 'take'",
-           "long label": f"longer than {MAX_TITLE} characters", "long title": f"longer than {MAX_TITLE} characters",
-           "duplicate ids": "two takes with the same id", "current elsewhere": "current take that is not in",
-           "midi not text": "'midi' is not a str", "too many takes": f"more than {MAX_SESSION_NODES} takes",
-           "title not text": "'title' is not a str"}
+DAMAGED = {
+    "top-level list": "not a composer session",
+    "null": "not a composer session",
+    "deeply nested": "not valid JSON",
+    "NaN": "'created' is not a finite number",
+    "Infinity join": "'join' is not a finite number",
+    "version as text": "'version' is not a finite number",
+    "version as bool": "'version' is not a finite number",
+    "piece not an object": "not an object",
+    "nodes not a list": "'nodes' is not a list",
+    "kind": "neither 'seed' nor 'take'",
+    "long label": f"longer than {MAX_TITLE} characters",
+    "long title": f"longer than {MAX_TITLE} characters",
+    "duplicate ids": "two takes with the same id",
+    "current elsewhere": "current take that is not in",
+    "midi not text": "'midi' is not a str",
+    "too many takes": f"more than {MAX_SESSION_NODES} takes",
+    "title not text": "'title' is not a str",
+}
 
 
 @pytest.mark.parametrize("how", list(DAMAGED))
@@ -325,8 +381,9 @@ def test_a_session_label_never_becomes_a_path(studio, session, tmp_path):
     assert not target.with_suffix(".mid").exists()
     # A label already in a database (written by an older version) still only names a file in the files folder.
     seed = studio.example(owner, None, "hicks-hornpipe")
-    (take,) = studio.store.add_takes(owner, seed.piece_id, seed.current, [(studio.store.node(owner, seed.current).midi,
-                                                                           0.0, {}, {})])
+    (take,) = studio.store.add_takes(
+        owner, seed.piece_id, seed.current, [(studio.store.node(owner, seed.current).midi, 0.0, {}, {})]
+    )
     studio.store._db.execute("UPDATE nodes SET label = ? WHERE id = ?", (str(target), take.id))
     made = Path(studio._named_midi(studio.store.node(owner, take.id)))
     assert not target.with_suffix(".mid").exists()
@@ -334,6 +391,7 @@ def test_a_session_label_never_becomes_a_path(studio, session, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------- allowed_paths
+
 
 def test_app_py_passes_no_allowed_paths():
     calls = [n for n in ast.walk(ast.parse((ROOT / "app.py").read_text())) if isinstance(n, ast.Call)]
@@ -379,6 +437,7 @@ def test_the_launched_studio_allows_no_extra_paths(tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------------------------------- over HTTP
 
+
 def serve(port: int, folder: Path) -> subprocess.Popen:
     env = dict(os.environ)
     env.pop("GRADIO_ALLOWED_PATHS", None)
@@ -395,8 +454,9 @@ class Studio:
         self.client = Client(url, verbose=False, download_files=False)
         self.owner = self.client.predict("", "", api_name="/start")[OWNER]
         self.piece = self.client.predict(self.owner, "", "hicks-hornpipe", api_name="/example")[PIECE]
-        self.generated = self.client.predict(self.owner, self.piece, 1, 2, 1.0, 0.95, 3, False, False, app.SHIPPED,
-                                             api_name="/generate")
+        self.generated = self.client.predict(
+            self.owner, self.piece, 1, 2, 1.0, 0.95, 3, False, False, app.SHIPPED, api_name="/generate"
+        )
         self.takes = [node for _, node in self.generated[TREE]["choices"][1:]]
 
     def rows(self) -> list[tuple]:
@@ -434,10 +494,19 @@ def test_the_file_route_serves_only_gradios_cache(studio_server):
         assert http.get(served).content[:4] == b"MThd"
         secret = s.db.with_name(s.db.name + ".secret")
         assert secret.exists()  # the key that encrypts owner ids in browsers
-        for target in ("/etc/passwd", str(ROOT / "app.py"), "app.py", "../../../../etc/passwd", str(s.db),
-                       str(secret), str(ROOT / "composer" / "models" / "shipped" / "model.safetensors"),
-                       str(s.folder / "server.log"), "%2Fetc%2Fpasswd", "file:///etc/passwd",
-                       "http://127.0.0.1:1/x"):
+        for target in (
+            "/etc/passwd",
+            str(ROOT / "app.py"),
+            "app.py",
+            "../../../../etc/passwd",
+            str(s.db),
+            str(secret),
+            str(ROOT / "composer" / "models" / "shipped" / "model.safetensors"),
+            str(s.folder / "server.log"),
+            "%2Fetc%2Fpasswd",
+            "file:///etc/passwd",
+            "http://127.0.0.1:1/x",
+        ):
             response = http.get(f"/gradio_api/file={target}")
             assert response.status_code in (403, 404), (target, response.status_code)
             assert b"root:" not in response.content and b"SQLite" not in response.content
@@ -445,9 +514,19 @@ def test_the_file_route_serves_only_gradios_cache(studio_server):
         assert b"root:" not in outside.content
 
 
-@pytest.mark.parametrize("path", ["/etc/passwd", "../../app.py", str(ROOT / "app.py"), "app.py",
-                                  "/tmp/gradio/../../etc/passwd", "file:///etc/passwd", "{db}",
-                                  "http://127.0.0.1:{port}/gradio_api/file=/etc/passwd"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/etc/passwd",
+        "../../app.py",
+        str(ROOT / "app.py"),
+        "app.py",
+        "/tmp/gradio/../../etc/passwd",
+        "file:///etc/passwd",
+        "{db}",
+        "http://127.0.0.1:{port}/gradio_api/file=/etc/passwd",
+    ],
+)
 def test_upload_takes_only_files_the_client_uploaded(studio_server, path):
     s = studio_server
     path = path.format(db=s.db, port=s.url.rsplit(":", 1)[1].rstrip("/"))
@@ -474,8 +553,16 @@ def test_upload_of_a_real_file_still_works(studio_server, tmp_path):
     assert "Read 8 notes" in out[STATUS] and "101 BPM" in out[REPORT]
 
 
-@pytest.mark.parametrize("model", ["../../etc/passwd", "/etc/passwd", "models/../../../etc/passwd",
-                                   str(ROOT / "composer" / "models" / "shipped" / "model.safetensors"), "model.pt"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "../../etc/passwd",
+        "/etc/passwd",
+        "models/../../../etc/passwd",
+        str(ROOT / "composer" / "models" / "shipped" / "model.safetensors"),
+        "model.pt",
+    ],
+)
 def test_generate_takes_no_model_path(studio_server, model):
     from gradio_client.exceptions import AppError
 
@@ -490,8 +577,16 @@ def test_generate_takes_no_model_path(studio_server, model):
     assert s.rows() == before
 
 
-@pytest.mark.parametrize("model", ["../../etc/passwd", "/etc/passwd", str(ROOT / "app.py"), "model.pt",
-                                   str(ROOT / "composer" / "models" / "shipped" / "model.safetensors")])
+@pytest.mark.parametrize(
+    "model",
+    [
+        "../../etc/passwd",
+        "/etc/passwd",
+        str(ROOT / "app.py"),
+        "model.pt",
+        str(ROOT / "composer" / "models" / "shipped" / "model.safetensors"),
+    ],
+)
 def test_the_generate_handler_takes_no_model_path(studio, model):
     owner = studio.start(None).owner
     piece = studio.example(owner, None, "hicks-hornpipe").piece_id
@@ -501,8 +596,17 @@ def test_the_generate_handler_takes_no_model_path(studio, model):
     assert everything(studio.store) == before
 
 
-HOSTILE_IDS = ["../x", "../../etc/passwd", "' OR 1=1 --", "x' OR 'a'='a", "%", "*", "1; DROP TABLE nodes",
-               "\x00", "a" * 10_000]
+HOSTILE_IDS = [
+    "../x",
+    "../../etc/passwd",
+    "' OR 1=1 --",
+    "x' OR 'a'='a",
+    "%",
+    "*",
+    "1; DROP TABLE nodes",
+    "\x00",
+    "a" * 10_000,
+]
 
 
 @pytest.mark.parametrize("node", HOSTILE_IDS)

@@ -25,8 +25,7 @@ SEED = midi()
 
 
 def takes(k: int, first: int = 62) -> list[tuple[bytes, float, dict, dict]]:
-    return [(midi(16, first + i), 4.0, {"bars": 2, "temperature": 1.0, "seed": i}, {"bits": 3.1 + i})
-            for i in range(k)]
+    return [(midi(16, first + i), 4.0, {"bars": 2, "temperature": 1.0, "seed": i}, {"bits": 3.1 + i}) for i in range(k)]
 
 
 def shape(nodes: list[Node]) -> list[tuple]:
@@ -49,12 +48,19 @@ def store():
 
 # ------------------------------------------------------------------------------------------ the session
 
+
 def test_seed_takes_keep_regenerate_undo_jump(store):
     piece = store.new_piece(A, "  Minuet  in G ", SEED, {"notes": 8})
     assert piece.title == "Minuet in G" and piece.current_id == piece.root_id
     root = store.node(A, piece.root_id)
-    assert (root.kind, root.parent_id, root.join, root.kept, root.metrics, root.midi) == ("seed", None, None, True,
-                                                                                          {"notes": 8}, SEED)
+    assert (root.kind, root.parent_id, root.join, root.kept, root.metrics, root.midi) == (
+        "seed",
+        None,
+        None,
+        True,
+        {"notes": 8},
+        SEED,
+    )
     assert root.piece().notes == read_midi(SEED).notes
 
     first = store.add_takes(A, piece.id, root.id, takes(3))
@@ -127,11 +133,19 @@ def test_owners_see_only_their_own_pieces(store):
     [take] = store.add_takes(A, piece.id, piece.root_id, takes(1))
     piece = store.piece(A, piece.id)
     assert store.pieces(B) == [] and store.export_session(B)["pieces"] == []
-    for call in (lambda: store.piece(B, piece.id), lambda: store.node(B, take.id), lambda: store.keep(B, take.id),
-                 lambda: store.jump(B, take.id), lambda: store.undo(B, piece.id), lambda: store.tree(B, piece.id),
-                 lambda: store.children(B, piece.root_id), lambda: store.path_to(B, take.id),
-                 lambda: store.add_takes(B, piece.id, piece.root_id, takes(1)),
-                 lambda: store.rename(B, piece.id, "theirs"), lambda: store.delete_piece(B, piece.id)):
+    for call in (
+        lambda: store.piece(B, piece.id),
+        lambda: store.node(B, take.id),
+        lambda: store.keep(B, take.id),
+        lambda: store.jump(B, take.id),
+        lambda: store.undo(B, piece.id),
+        lambda: store.tree(B, piece.id),
+        lambda: store.children(B, piece.root_id),
+        lambda: store.path_to(B, take.id),
+        lambda: store.add_takes(B, piece.id, piece.root_id, takes(1)),
+        lambda: store.rename(B, piece.id, "theirs"),
+        lambda: store.delete_piece(B, piece.id),
+    ):
         with pytest.raises(InputError, match="in this browser session"):
             call()
     assert store.piece(A, piece.id) == piece and len(store.tree(A, piece.id)) == 2
@@ -171,6 +185,7 @@ def test_default_store_path(tmp_path, monkeypatch):
 
 
 # ------------------------------------------------------------------------------------------ session files
+
 
 def grown(store: Store, owner: str = A) -> None:
     """Two pieces, one with a branched tree whose current node is deep."""
@@ -249,11 +264,20 @@ def broken(session: dict, how: str) -> dict | str | bytes:
     return s
 
 
-BROKEN = {"json": "not valid JSON", "binary": "not valid JSON", "format": "not a composer session",
-          "newer": "written by a newer composer \\(version 2\\); update composer", "parent": "broken parent link",
-          "loop": "not connected to its seed", "two seeds": "exactly one seed", "base64": "not valid base64",
-          "not midi": "MIDI that does not parse", "missing field": "without the field 'settings'",
-          "wrong type": "'created' is not a finite number", "too many": "above the limit of 200"}
+BROKEN = {
+    "json": "not valid JSON",
+    "binary": "not valid JSON",
+    "format": "not a composer session",
+    "newer": "written by a newer composer \\(version 2\\); update composer",
+    "parent": "broken parent link",
+    "loop": "not connected to its seed",
+    "two seeds": "exactly one seed",
+    "base64": "not valid base64",
+    "not midi": "MIDI that does not parse",
+    "missing field": "without the field 'settings'",
+    "wrong type": "'created' is not a finite number",
+    "too many": "above the limit of 200",
+}
 
 
 @pytest.mark.parametrize("how", list(BROKEN))
@@ -273,6 +297,7 @@ def test_an_oversized_session_file_is_refused_before_parsing(store):
 
 
 # ------------------------------------------------------------------------------------------ the database
+
 
 def test_eight_threads_at_once(tmp_path):
     with Store(tmp_path / "s.db") as store:

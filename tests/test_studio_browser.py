@@ -23,8 +23,7 @@ def test_upload_generate_keep_and_download_in_chromium(page: Any, tmp_path: Path
     store = Store(tmp_path / "studio.sqlite3")
     studio = app.StudioApp(store, tmp_path / "files")
     demo = app.build_ui(studio).queue(default_concurrency_limit=2)
-    demo.launch(server_name="127.0.0.1", server_port=free_port, prevent_thread_lock=True, quiet=True,
-                ssr_mode=False)
+    demo.launch(server_name="127.0.0.1", server_port=free_port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
     shots = []
     try:
         seed = tmp_path / "my-tune.mid"
@@ -91,6 +90,5 @@ def _owner(store: Store) -> str:
 def _screenshot(page: Any, path: Path) -> None:
     """A full-page picture once every image has loaded (Gradio loads images lazily, as they scroll into view)."""
     page.mouse.wheel(0, 20_000)
-    page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)",
-                           timeout=15_000)
+    page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)", timeout=15_000)
     page.screenshot(path=str(path), full_page=True)

@@ -61,13 +61,16 @@ def test_a_script_drives_the_whole_loop_through_gradio_client(studio_server, tmp
     assert "Kept take 1.3" in out[STATUS]
     out = client.predict(owner, piece, 2, 2, 1.0, 0.95, 8, False, True, "shipped model", api_name="/generate")
     kept = takes[2].notes
-    assert read_midi(take_midi(out, 0)).notes[:len(kept)] == kept  # the next round continues the kept take
+    assert read_midi(take_midi(out, 0)).notes[: len(kept)] == kept  # the next round continues the kept take
 
     out = client.predict(owner, piece, api_name="/undo")
     assert "Undid take 1.3" in out[STATUS]
     status, files = client.predict(owner, piece, api_name="/export_piece")
-    assert "Exported" in status and sorted(Path(f["path"] if isinstance(f, dict) else f).suffix
-                                           for f in files) == [".mid", ".musicxml", ".wav"]
+    assert "Exported" in status and sorted(Path(f["path"] if isinstance(f, dict) else f).suffix for f in files) == [
+        ".mid",
+        ".musicxml",
+        ".wav",
+    ]
 
     bad = tmp_path / "fake.mid"
     bad.write_text("not a midi file")
@@ -107,8 +110,11 @@ def test_render_workers_leave_with_the_server(tmp_path, free_port, stop):
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
         time.sleep(0.2)
-    left = [w for w in workers if Path(f"/proc/{w}").exists()
-            and "zombie" not in Path(f"/proc/{w}/status").read_text().lower()]
+    left = [
+        w
+        for w in workers
+        if Path(f"/proc/{w}").exists() and "zombie" not in Path(f"/proc/{w}/status").read_text().lower()
+    ]
     assert left == []
 
 

@@ -86,7 +86,7 @@ def run_main(argv):
 
 
 def summary(stdout):
-    return json.loads(stdout[stdout.index("{\n"):])
+    return json.loads(stdout[stdout.index("{\n") :])
 
 
 @pytest.fixture(scope="module")
@@ -123,13 +123,15 @@ def one_clear_sentence(stderr):
 
 # ------------------------------------------------------------------------------------------ kill -9, then --resume
 
+
 def steps_started(progress: Path) -> list[int]:
     text = progress.read_text() if progress.exists() else ""
     return [int(line) for line in text.splitlines()[: text.count("\n")]]
 
 
 def test_kill_9_at_random_points_and_inside_a_checkpoint_write_then_resume_equals_an_uninterrupted_run(
-        corpus, reference, tmp_path):
+    corpus, reference, tmp_path
+):
     ref, ref_summary = reference
     total = ref_summary["steps"]
     rng = random.Random(11)
@@ -142,8 +144,9 @@ def test_kill_9_at_random_points_and_inside_a_checkpoint_write_then_resume_equal
     # 1. SIGKILL from outside at a random step (and a random moment inside it)
     progress = tmp_path / "1.progress"
     kill_at = rng.randrange(2, total // 2)
-    proc = subprocess.Popen(command, env={**env, "FAULT_PROGRESS": str(progress)}, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        command, env={**env, "FAULT_PROGRESS": str(progress)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
         started = steps_started(progress)
@@ -158,9 +161,13 @@ def test_kill_9_at_random_points_and_inside_a_checkpoint_write_then_resume_equal
     # 2. --resume, killed again by itself half-way through a later write of last.safetensors
     progress = tmp_path / "2.progress"
     write = rng.randrange(2, total - first - 1)
-    killed = subprocess.run([*command, "--resume"], env={**env, "FAULT_PROGRESS": str(progress),
-                                                         "FAULT_KILL_AT_WRITE": str(write)},
-                            capture_output=True, text=True, timeout=120)
+    killed = subprocess.run(
+        [*command, "--resume"],
+        env={**env, "FAULT_PROGRESS": str(progress), "FAULT_KILL_AT_WRITE": str(write)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert f"step {first}" in killed.stdout  # it resumed where the first kill left it
     second = checkpoint.read(out / "last.safetensors")[1]["state"]["step"]
@@ -168,22 +175,31 @@ def test_kill_9_at_random_points_and_inside_a_checkpoint_write_then_resume_equal
     assert 0 <= steps_started(progress)[-1] + 1 - second <= 1  # at most the step whose checkpoint never landed
 
     # 3. --resume to the end: the same weights, optimizer state and metrics as the run that was never killed
-    done = subprocess.run([*command, "--resume"], env={**env, "FAULT_PROGRESS": str(tmp_path / "3.progress")},
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*command, "--resume"],
+        env={**env, "FAULT_PROGRESS": str(tmp_path / "3.progress")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert f"step {second}" in done.stdout
     final = summary(done.stdout)
-    assert {k: final[k] for k in ("best_valid_bits_per_note", "steps", "epochs")} == \
-        {k: ref_summary[k] for k in ("best_valid_bits_per_note", "steps", "epochs")}
+    assert {k: final[k] for k in ("best_valid_bits_per_note", "steps", "epochs")} == {
+        k: ref_summary[k] for k in ("best_valid_bits_per_note", "steps", "epochs")
+    }
     assert_same_run(out, ref)
-    assert json.loads((out / "last.json").read_text())["state"]["history"] == \
-        json.loads((ref / "last.json").read_text())["state"]["history"]
+    assert (
+        json.loads((out / "last.json").read_text())["state"]["history"]
+        == json.loads((ref / "last.json").read_text())["state"]["history"]
+    )
     # What the kills left behind (half-written temporary files) has names that nothing loads.
     assert checkpoint.resolve(out) == out / "best.safetensors"
     assert {p.name for p in out.glob("*.safetensors")} == {"best.safetensors", "last.safetensors"}
 
 
 # ------------------------------------------------------------------------------------- a full or unwritable --out
+
 
 def failing_save(monkeypatch, name, nth, error):
     """Make the ``nth`` write of ``name`` (last or best) fail with ``error``; returns the files as they were then."""
@@ -211,11 +227,18 @@ def assert_previous_checkpoints_intact(out, before):
     assert {p.name for p in out.glob("*.safetensors")} <= {"best.safetensors", "last.safetensors"}
 
 
-@pytest.mark.parametrize("error", [OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
-                                   PermissionError(errno.EACCES, os.strerror(errno.EACCES)),
-                                   OSError(errno.EROFS, os.strerror(errno.EROFS))], ids=["ENOSPC", "EACCES", "EROFS"])
+@pytest.mark.parametrize(
+    "error",
+    [
+        OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
+        PermissionError(errno.EACCES, os.strerror(errno.EACCES)),
+        OSError(errno.EROFS, os.strerror(errno.EROFS)),
+    ],
+    ids=["ENOSPC", "EACCES", "EROFS"],
+)
 def test_a_failing_write_of_last_is_one_clear_sentence_and_keeps_the_previous_checkpoints(
-        corpus, reference, tmp_path, monkeypatch, error):
+    corpus, reference, tmp_path, monkeypatch, error
+):
     out = tmp_path / "run"
     before = failing_save(monkeypatch, "last", 12, error)  # in epoch 2, after a best.safetensors exists
     code, _, stderr = run_main(train_args(corpus, out))
@@ -230,7 +253,8 @@ def test_a_failing_write_of_last_is_one_clear_sentence_and_keeps_the_previous_ch
 
 
 def test_a_full_disk_while_writing_best_is_one_clear_sentence_and_keeps_the_previous_checkpoints(
-        corpus, reference, tmp_path, monkeypatch):
+    corpus, reference, tmp_path, monkeypatch
+):
     out = tmp_path / "run"
     before = failing_save(monkeypatch, "best", 2, OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
     code, _, stderr = run_main(train_args(corpus, out))
@@ -245,20 +269,25 @@ def test_a_full_disk_while_writing_best_is_one_clear_sentence_and_keeps_the_prev
 
 def limited(max_bytes, command):
     """``command`` with RLIMIT_FSIZE: a write past ``max_bytes`` fails in the kernel (EFBIG), as a full disk does."""
-    wrapper = (f"import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({max_bytes}, {max_bytes})); "
-               "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+    wrapper = (
+        f"import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, ({max_bytes}, {max_bytes})); "
+        "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+    )
     return [sys.executable, "-c", wrapper, *command]
 
 
-def test_a_real_write_error_from_the_kernel_is_one_clear_sentence_and_keeps_the_previous_checkpoints(
-        corpus, tmp_path):
+def test_a_real_write_error_from_the_kernel_is_one_clear_sentence_and_keeps_the_previous_checkpoints(corpus, tmp_path):
     out = tmp_path / "run"
     assert run_main(train_args(corpus, out, "--max-steps", "4"))[0] == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     # Room for best.safetensors (model) but not last.safetensors (model + optimizer): the next checkpoint fails.
     room = (len(before["best.safetensors"]) + len(before["last.safetensors"])) // 2
-    done = subprocess.run(limited(room, ["-m", "composer.cli", *train_args(corpus, out, "--resume")]),
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        limited(room, ["-m", "composer.cli", *train_args(corpus, out, "--resume")]),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stderr[-3000:]
     message = one_clear_sentence(done.stderr)
     assert str(out) in message and "--resume" in message
@@ -282,8 +311,13 @@ def test_a_really_full_disk_is_one_clear_sentence_and_keeps_the_previous_checkpo
     size_k = (ref / "last.safetensors").stat().st_size * 3 // 2 // 1024 + 8
     argv = " ".join([sys.executable, "-m", "composer.cli", *train_args(corpus, disk / "run")])
     script = f"mount -t tmpfs -o size={size_k}k tmpfs {disk} && {argv}; rc=$?; cp -a {disk}/run {kept}; exit $rc"
-    done = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
     assert {p.name for p in kept.iterdir()} == {"last.safetensors", "last.json"}  # no temporary file left
     assert checkpoint.read(kept / "last.safetensors")[1]["state"]["step"] == 1
     assert run_main(train_args(corpus, tmp_path / "one", "--max-steps", "1"))[0] == 0
@@ -317,15 +351,30 @@ def test_an_out_folder_that_refuses_writes_is_one_clear_sentence_before_training
 
 # ----------------------------------------------------------------------------------------- truncated checkpoints
 
+
 def cut_points(path):
     size = path.stat().st_size
     header = int.from_bytes(path.read_bytes()[:8], "little")
-    return {"empty": 0, "in the length prefix": 5, "length prefix only": 8, "in the JSON header": 8 + header // 2,
-            "no tensors": 8 + header, "in the tensors": 8 + header + (size - 8 - header) // 2, "last byte": size - 1}
+    return {
+        "empty": 0,
+        "in the length prefix": 5,
+        "length prefix only": 8,
+        "in the JSON header": 8 + header // 2,
+        "no tensors": 8 + header,
+        "in the tensors": 8 + header + (size - 8 - header) // 2,
+        "last byte": size - 1,
+    }
 
 
-TRUNCATIONS = ["empty", "in the length prefix", "length prefix only", "in the JSON header", "no tensors",
-               "in the tensors", "last byte"]
+TRUNCATIONS = [
+    "empty",
+    "in the length prefix",
+    "length prefix only",
+    "in the JSON header",
+    "no tensors",
+    "in the tensors",
+    "last byte",
+]
 
 
 @pytest.mark.parametrize("where", TRUNCATIONS)
@@ -346,8 +395,9 @@ def test_a_truncated_checkpoint_is_refused_by_load_model_resume_and_generate(cor
     assert code == 2 and "resuming" not in stdout
     assert "last.safetensors" in one_clear_sentence(stderr)
     seed = next(corpus.glob("*.mid"))
-    code, _, stderr = run_main(["generate", str(seed), "--out", str(tmp_path / "takes"), "--model",
-                                str(run / "best.safetensors"), "--quiet"])
+    code, _, stderr = run_main(
+        ["generate", str(seed), "--out", str(tmp_path / "takes"), "--model", str(run / "best.safetensors"), "--quiet"]
+    )
     assert code == 2
     assert "best.safetensors" in one_clear_sentence(stderr)
     assert not (tmp_path / "takes").exists()
