@@ -32,7 +32,9 @@ setup() {
         "$VENV/bin/python" -m pip install -q "torch==2.13.0" >/dev/null 2>&1 \
             || echo "torch 2.13.0 is not available here; installing the version range from pyproject.toml" >&2
     fi
-    "$VENV/bin/python" -m pip install -q -e ".${extras}"
+    # setuptools notes, for every flat-layout editable install, that a folder named like the package could
+    # shadow it; that is this checkout's own folder, so the note is expected and silenced (nothing else is).
+    PYTHONWARNINGS="ignore:Editable installation" "$VENV/bin/python" -m pip install -q -e ".${extras}"
     echo "$want" > "$stamp"
 }
 
