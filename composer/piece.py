@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The piano's keys, A0 .. C8: the pitches composer reads, encodes and writes (one home for the range).
+PIANO_LOW, PIANO_HIGH = 21, 108
+
 PITCH_CLASS_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
