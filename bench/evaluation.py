@@ -18,6 +18,7 @@ from pathlib import Path
 
 from composer import evaluate
 from composer.checkpoint import load_model
+from composer.testing.benchmark import write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +64,7 @@ def main() -> None:
     print(json.dumps(result, indent=2), flush=True)
     runs = {}
     for path in args.protocol_json:
-        runs.update(json.loads(path.read_text()))
+        runs.update({k: v for k, v in json.loads(path.read_text()).items() if k != "stamp"})  # the eval sets
     if not args.skip_protocols:
         for key in ("chorales_bwv253_438", "essen_kinder"):
             run = runs.get(key) or evaluate.protocol(
@@ -74,7 +75,7 @@ def main() -> None:
             result[f"{key}_protocol"] = run
     result["seconds"] = round(time.perf_counter() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.out, result)
     print(table(result))
 
 

@@ -23,6 +23,7 @@ import torch
 from composer.evaluate import step_path_bits
 from composer.generate import SHIPPED_MODEL, Composer, FastStepper, Settings
 from composer.piece import Note, Piece, TimeSignature
+from composer.testing.benchmark import write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -111,7 +112,7 @@ def main() -> None:
     }
     print(json.dumps(result, indent=2))
     out = ROOT / "bench" / "results" / "generation.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(out, result)
 
 
 if __name__ == "__main__":

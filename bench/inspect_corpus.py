@@ -20,6 +20,7 @@ from composer.corpus import read_manifest
 from composer.encoding import decode, encode, quantize
 from composer.midi_io import read_midi
 from composer.report import seed_report
+from composer.testing.benchmark import write_result
 
 DATA = Path(__file__).resolve().parent.parent / "midi_data"
 
@@ -57,7 +58,7 @@ def main() -> None:
         "mean_ratio_to_reference": round(float(s.mean()) / reference, 1),
     }
     print(json.dumps(result, indent=2))
-    (Path(__file__).parent / "results" / "inspect_corpus.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result(Path(__file__).parent / "results" / "inspect_corpus.json", result)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ takes without key lock and with key lock at that strength — the figures in the
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import torch
 
 from composer import evaluate
 from composer.generate import KEY_STRENGTH, Composer
+from composer.testing.benchmark import write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 STRENGTHS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
@@ -71,7 +71,7 @@ def main() -> None:
         "generator_default_strength": KEY_STRENGTH,
         "test": test,
     }
-    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(args.out, result, indent=1)
     print(
         f"chosen strength {best} (generator default {KEY_STRENGTH}); test key agreement without key lock "
         f"{test['off']['key_agreement']:.3f}, with key lock {test['chosen']['key_agreement']:.3f} "

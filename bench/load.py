@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import random
 import socket
@@ -43,11 +42,12 @@ from typing import Any
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
+from composer.atomic import atomic_write
+from composer.testing import smf
+from composer.testing.benchmark import write_reliability, write_result
 
-import smf  # noqa: E402  (tests/smf.py: MIDI bytes built by hand)
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
 import app  # noqa: E402  (app.serve_in_subprocess)
 
@@ -530,8 +530,9 @@ def main() -> None:
     }
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    (out / "load.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "reliability-load.md").write_text(markdown(result))
+    write_result(out / "load.json", result)
+    atomic_write(out / "reliability-load.md", markdown(result).encode("utf-8"))
+    write_reliability(out)  # reliability.md, where the other sections are there too
     print(summary(result))
 
 

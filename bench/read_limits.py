@@ -9,18 +9,14 @@ reading a typical 8-bar seed.
 
 from __future__ import annotations
 
-import json
 import platform
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-import smf
-
 from composer.errors import InputError
 from composer.midi_io import MAX_EVENTS, MAX_FILE_BYTES, MAX_NOTES, read_midi
+from composer.testing import smf
+from composer.testing.benchmark import write_result
 
 
 def timed(data: bytes, repeat: int = 3) -> tuple[float, str]:
@@ -90,7 +86,7 @@ def main() -> None:
         print(f"{r['case']:40} {r['bytes']:>10,} {r['seconds']:>8.3f} {r['ratio_to_typical']:>9}  {r['outcome']}")
     print(f"worst {worst:.3f} s; within 2 s: {worst < 2.0}")
     out = Path(__file__).parent / "results" / "read_limits.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(out, result)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from composer.testing.benchmark import write_result
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -116,7 +118,7 @@ def main() -> None:
             "target": "p95 <= 2 s",
         }
     print(json.dumps(result, indent=2))
-    (ROOT / "bench" / "results" / "studio.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result(ROOT / "bench" / "results" / "studio.json", result)
 
 
 if __name__ == "__main__":

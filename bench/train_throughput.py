@@ -20,6 +20,7 @@ import torch
 
 from composer.dataset import Song, collate, iterate_batches
 from composer.model import ModelConfig, MusicLSTM
+from composer.testing.benchmark import write_result
 from composer.train import note_count
 
 
@@ -127,7 +128,7 @@ def main() -> None:
     }
     print(json.dumps(result, indent=2))
     out = Path(__file__).parent / "results" / f"train_throughput_{device.type}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(out, result)
 
 
 if __name__ == "__main__":

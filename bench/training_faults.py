@@ -38,6 +38,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from composer.atomic import atomic_write
+from composer.testing.benchmark import write_reliability, write_result
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 COLLECTION = "bach-soprano"  # 349 short real melodies: a real slice that trains in seconds
@@ -560,7 +563,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{', '.join(t['stray_files'])} (hidden temporary names that nothing loads)" if t["stray_files"] else "none"
     )
     lines = [
-        "### Training faults (`python bench/training_faults.py`, results in `bench/results/training_faults.json`)",
+        "## Training faults (`python bench/training_faults.py`, results in `bench/results/training_faults.json`)",
         "",
         f"A tiny model (1 × 32, {ref['parameters']:,} parameters) trains for {ref['summary']['epochs']} epochs "
         f"({ref['summary']['steps']} steps) on the {result['data']['pieces']} chorale soprano lines of midi_data/ "
@@ -779,8 +782,9 @@ def main() -> None:
             "seconds": round(time.perf_counter() - started, 1),
         }
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "training_faults.json").write_text(json.dumps(result, indent=2) + "\n")
-        (RESULTS / "reliability-training.md").write_text(markdown(result))
+        write_result(RESULTS / "training_faults.json", result)
+        atomic_write(RESULTS / "reliability-training.md", markdown(result).encode("utf-8"))
+        write_reliability(RESULTS)
         print(markdown(result))
     finally:
         if args.keep:

@@ -148,8 +148,10 @@ def _emit(result: dict, args: argparse.Namespace) -> None:
     text = json.dumps(result, indent=None if args.json else 2)
     print(text)
     if args.write:
+        from composer.testing.benchmark import write_result  # stamped with commit, date and machine
+
         args.write.parent.mkdir(parents=True, exist_ok=True)
-        args.write.write_text(json.dumps(result, indent=2) + "\n")
+        write_result(args.write, result)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

@@ -1,15 +1,11 @@
 import os
 import shutil
 import socket
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-# Tests import the helpers next to them (smf.py) by name.
-sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -6,11 +6,11 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-import smf
 
 import app
 from composer.midi_io import read_midi
 from composer.studio import Store
+from composer.testing import smf
 
 
 @pytest.fixture

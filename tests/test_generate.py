@@ -161,9 +161,8 @@ def test_a_long_seed_is_conditioned_on_its_last_bars(composer):
 def test_generate_cli_writes_takes_and_a_manifest_byte_identically(composer, tmp_path):
     import json
 
-    import smf
-
     from composer.cli import main
+    from composer.testing import smf
 
     seeds = tmp_path / "seeds"
     seeds.mkdir()
@@ -197,9 +196,8 @@ def test_generate_cli_writes_takes_and_a_manifest_byte_identically(composer, tmp
 
 
 def test_generate_cli_refuses_bad_settings_before_writing(composer, tmp_path, capsys):
-    import smf
-
     from composer.cli import main
+    from composer.testing import smf
 
     (tmp_path / "a.mid").write_bytes(smf.simple_file())
     out = tmp_path / "out"

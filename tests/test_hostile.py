@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import hostile
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -26,6 +25,7 @@ import app
 from composer.errors import InputError
 from composer.midi_io import read_for_storing, read_midi
 from composer.studio import Store
+from composer.testing import hostile
 
 # A hang guard, 5× the 2 s target bench/hostile.py checks: it catches a file that costs seconds of work per
 # request (the 300k-note file hidden after an end-of-track took 19–31 s) without failing on a busy machine.

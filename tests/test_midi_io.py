@@ -3,7 +3,6 @@ import time
 
 import pretty_midi
 import pytest
-import smf
 from hypothesis import HealthCheck, given, settings
 from test_encoding import pieces
 
@@ -11,6 +10,7 @@ from composer.encoding import decode, encode, quantize
 from composer.errors import InputError
 from composer.midi_io import MAX_FILE_BYTES, MAX_NOTES, piece_to_midi_bytes, read_midi, write_midi
 from composer.piece import Note, Piece, TimeSignature
+from composer.testing import smf
 
 
 def pm_bytes(pm: pretty_midi.PrettyMIDI) -> bytes:

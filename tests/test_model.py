@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import smf
 import torch
 
 from composer import checkpoint
@@ -19,6 +18,7 @@ from composer.dataset import Song, collate, iterate_batches, transpose_range, tr
 from composer.encoding import PITCH, REST
 from composer.errors import InputError
 from composer.model import NO_PITCH, ModelConfig, MusicLSTM
+from composer.testing import smf
 from composer.train import TrainConfig, train
 
 TINY = ModelConfig(hidden=32, layers=2, head_hidden=16, dropout=0.1)

@@ -10,11 +10,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import smf
-
 import app
 from composer.midi_io import read_midi
 from composer.studio import Store
+from composer.testing import smf
 
 
 def test_upload_generate_keep_and_download_in_chromium(page: Any, tmp_path: Path, free_port: int) -> None:

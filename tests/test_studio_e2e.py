@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import smf
 
 import app
 from composer.midi_io import read_midi
+from composer.testing import smf
 
 ROOT = Path(__file__).resolve().parent.parent
 # Outputs of every view endpoint as gradio_client returns them (session State is not sent):

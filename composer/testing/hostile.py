@@ -6,7 +6,7 @@ File can get wrong (header, chunk lengths, division, running status, meta and sy
 tempo, key and time signatures, track counts, drums, zero-length and overlapping notes, huge note counts),
 plus files of other kinds named ``.mid``.  The same seed gives the same bytes.
 
-    from hostile import generate
+    from composer.testing.hostile import generate
     files = generate(Path("/tmp/hostile"))      # [(file name, category), ...], ≥ 300 files
 
 Also here, shared by ``tests/test_hostile.py`` (CI) and ``bench/hostile.py`` (the full run with times and
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import smf
+from composer.testing import smf
 
 # The categories, in the order the issue lists them (plus `near_caps`, files just inside composer's limits,
 # `odd_values`, legal but unusual content, and `unknown_chunks`).
