@@ -316,7 +316,7 @@ def run_fuzz(cases: int) -> dict[str, Any]:
     tally: collections.Counter[str] = collections.Counter()
     kinds: collections.Counter[str] = collections.Counter()
     examples: dict[str, list[tuple[int, str, str]]] = {}  # kind → the shortest inputs that show it
-    worst = [0.0, ""]
+    worst_seconds, worst_head = 0.0, ""
 
     def attempt(call: Any, accepted: str, refused: str, who: str) -> tuple[Any, str | None]:
         """Run ``call``; count it as accepted, refused (judging the sentence) or crashed → (result, problem)."""
@@ -344,6 +344,7 @@ def run_fuzz(cases: int) -> dict[str, Any]:
     )
     @given(hostile.fuzz_bytes())
     def case(data: bytes) -> None:
+        nonlocal worst_seconds, worst_head
         started = time.perf_counter()
         piece, problem = attempt(lambda: read_midi(data, name="fuzz.mid"), "piece", "refused", "")
         if piece is not None:
@@ -357,8 +358,8 @@ def run_fuzz(cases: int) -> dict[str, Any]:
                 lambda: read_for_storing(data, "fuzz.mid"), "studio_stores", "studio_refuses", " by the studio"
             )
         seconds = time.perf_counter() - started
-        if seconds > worst[0]:
-            worst[:] = [seconds, data[:64].hex()]
+        if seconds > worst_seconds:
+            worst_seconds, worst_head = seconds, data[:64].hex()
         if seconds > LIMIT_SECONDS:
             tally["over_2s"] += 1
             problem = problem or f"took {seconds:.2f} s"
@@ -387,8 +388,8 @@ def run_fuzz(cases: int) -> dict[str, Any]:
         "studio_stores": tally["studio_stores"],
         "studio_refuses": tally["studio_refuses"],
         "over_2s": tally["over_2s"],
-        "worst_seconds": round(worst[0], 4),
-        "worst_case_head_hex": worst[1],
+        "worst_seconds": round(worst_seconds, 4),
+        "worst_case_head_hex": worst_head,
         "seconds": round(time.perf_counter() - started, 1),
         "failures": [
             {

@@ -36,7 +36,7 @@ def main() -> None:
         if decode(encode(piece)) != quantize(piece):
             mismatches += 1
         max_shift = max(max_shift, report.quantization["max_onset_shift_beats"])
-        merged += report.quantization["notes_merged"]
+        merged += int(report.quantization["notes_merged"])
     typical = read_midi(DATA / entries[len(entries) // 2].path)
     started = time.perf_counter()
     for _ in range(100):

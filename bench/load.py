@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,8 @@ class Sampler(threading.Thread):
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
-        self.pid, self.samples, self.stopped = pid, [], threading.Event()
+        self.pid, self.stopped = pid, threading.Event()
+        self.samples: list[dict[str, float]] = []
 
     def run(self) -> None:
         started = time.monotonic()
@@ -191,7 +193,7 @@ class User:
         self.uploads = 0
         self.latencies: list[tuple[str, float]] = []
         self.errors: list[dict[str, Any]] = []
-        self.checks = defaultdict(int)
+        self.checks: defaultdict[str, int] = defaultdict(int)
 
     # ---------------------------------------------------------------------------------------- a request
     def call(self, endpoint: str, *args: Any, expect: tuple[str, ...] | None = None) -> list[Any] | None:
@@ -440,10 +442,10 @@ def one_round(round_no: int, url: str, pid: int, db: Path, folder: Path) -> dict
     if any(t.is_alive() for t in threads):
         errors.append({"user": None, "endpoint": None, "error": "a user thread did not finish"})
     latencies = [x for u in users for x in u.latencies]
-    by_endpoint = defaultdict(list)
+    by_endpoint: defaultdict[str, list[float]] = defaultdict(list)
     for endpoint, seconds in latencies:
         by_endpoint[endpoint].append(seconds)
-    checks = defaultdict(int)
+    checks: defaultdict[str, int] = defaultdict(int)
     for u in users:
         for k, v in u.checks.items():
             checks[k] += v
@@ -566,7 +568,7 @@ def markdown(result: dict[str, Any]) -> str:
         + "---:|" * len(result["rounds"])
         + "\n"
     )
-    rows = [
+    rows: list[tuple[str, Callable[..., str]]] = [  # a row of a round; some bind their key as a default
         ("requests", lambda r: str(r["requests"])),
         ("wall time (s)", lambda r: str(r["wall_seconds"])),
         ("errors", lambda r: str(r["errors"])),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import platform
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from composer.errors import InputError
@@ -59,31 +60,34 @@ def cases() -> dict[str, bytes]:
     }
 
 
+@dataclass(frozen=True)
+class Row:
+    """One case of the table and of read_limits.json's ``rows``."""
+
+    case: str
+    bytes: int
+    seconds: float
+    ratio_to_typical: float
+    outcome: str
+
+
 def main() -> None:
     rows = []
     reference, _ = timed(cases()["typical seed (32 notes)"], repeat=5)
     for name, data in cases().items():
         seconds, outcome = timed(data)
-        rows.append(
-            {
-                "case": name,
-                "bytes": len(data),
-                "seconds": round(seconds, 4),
-                "ratio_to_typical": round(seconds / reference, 1),
-                "outcome": outcome,
-            }
-        )
-    worst = max(r["seconds"] for r in rows)
+        rows.append(Row(name, len(data), round(seconds, 4), round(seconds / reference, 1), outcome))
+    worst = max(r.seconds for r in rows)
     result = {
         "machine": platform.processor() or platform.machine(),
         "reference_seconds": round(reference, 5),
         "worst_seconds": worst,
         "within_2s": worst < 2.0,
-        "rows": rows,
+        "rows": [asdict(r) for r in rows],
     }
     print(f"{'case':40} {'bytes':>10} {'seconds':>8} {'x typical':>9}  outcome")
     for r in rows:
-        print(f"{r['case']:40} {r['bytes']:>10,} {r['seconds']:>8.3f} {r['ratio_to_typical']:>9}  {r['outcome']}")
+        print(f"{r.case:40} {r.bytes:>10,} {r.seconds:>8.3f} {r.ratio_to_typical:>9}  {r.outcome}")
     print(f"worst {worst:.3f} s; within 2 s: {worst < 2.0}")
     out = Path(__file__).parent / "results" / "read_limits.json"
     write_result(out, result)

@@ -60,7 +60,8 @@ def in_process(folder: Path) -> dict:
         )
         rows.append({"total": time.perf_counter() - started, **views[-1].timings})
         assert len(views[-1].takes) == TAKES, views[-1].status
-    studio.pool.shutdown()
+    if studio.pool is not None:
+        studio.pool.shutdown()
     return {k: percentiles([r[k] for r in rows]) for k in rows[0]}
 
 

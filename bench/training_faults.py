@@ -191,17 +191,18 @@ class Bench:
                 steps = _steps(progress)
                 if steps and first_step_at is None:
                     first_step_at = time.perf_counter() - started
-                how = kill["how"] if kill else None
-                if how == "startup" and time.perf_counter() - started >= kill["after_s"]:
+                plan = kill or {}
+                how = plan.get("how")
+                if how == "startup" and time.perf_counter() - started >= plan["after_s"]:
                     _sigkill(proc)
-                elif how == "step" and steps and steps[-1] >= kill["step"]:
-                    time.sleep(kill["delay_s"])
+                elif how == "step" and steps and steps[-1] >= plan["step"]:
+                    time.sleep(plan["delay_s"])
                     _sigkill(proc)
                 elif how == "mtime":
                     now = _mtime(out / "last.safetensors")
                     if now != mtime:
                         mtime, changes = now, changes + 1
-                        if changes >= kill["change"]:
+                        if changes >= plan["change"]:
                             _sigkill(proc)
                 time.sleep(0.001)
             proc.wait()

@@ -31,7 +31,9 @@ def takes(k: int, first: int = 62) -> list[tuple[bytes, float, dict, dict]]:
 def shape(nodes: list[Node]) -> list[tuple]:
     """A tree without its ids: each node by its label, its parent's label, its music and its data."""
     label = {n.id: n.label for n in nodes}
-    return [(n.label, label.get(n.parent_id), n.kind, n.midi, n.join, n.settings, n.metrics, n.kept) for n in nodes]
+    return [
+        (n.label, label.get(n.parent_id or ""), n.kind, n.midi, n.join, n.settings, n.metrics, n.kept) for n in nodes
+    ]
 
 
 def snapshot(store: Store, owner: str) -> dict:
