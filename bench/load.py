@@ -45,11 +45,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
 
 import smf  # noqa: E402  (tests/smf.py: MIDI bytes built by hand)
 
-import app  # noqa: E402  (app.serve_in_subprocess)
+from composer.studio import ui  # noqa: E402  (ui.serve_in_subprocess)
 
 USERS = 20
 REQUESTS = 10  # per user, not counting /start and the three cross-user attempts
@@ -84,7 +83,7 @@ def free_port() -> int:
 
 
 def serve(port: int, db: Path, log: Path) -> subprocess.Popen:
-    return app.serve_in_subprocess(port, db, log)  # as `./run.sh studio` serves it (MALLOC_ARENA_MAX=2)
+    return ui.serve_in_subprocess(port, db, log)  # as `./run.sh studio` serves it (MALLOC_ARENA_MAX=2)
 
 
 def descendants(pid: int) -> list[int]:
@@ -158,7 +157,7 @@ def candidates(tree: list[tuple[str, str]]) -> list[str]:
     """Node ids of the current node's children in the indented history choices (what /keep accepts)."""
 
     def depth(label: str) -> int:
-        return (len(label) - len(label.lstrip(" "))) // 2  # two spaces a level (app._tree_choices)
+        return (len(label) - len(label.lstrip(" "))) // 2  # two spaces a level (ui._tree_choices)
 
     at = next((i for i, (label, _) in enumerate(tree) if label.endswith("◀ current")), None)
     if at is None:

@@ -12,17 +12,17 @@ from typing import Any
 
 import smf
 
-import app
 from composer.midi_io import read_midi
-from composer.studio import Store
+from composer.studio import ui
+from composer.studio.store import Store
 
 
 def test_upload_generate_keep_and_download_in_chromium(page: Any, tmp_path: Path, free_port: int) -> None:
     from playwright.sync_api import expect
 
     store = Store(tmp_path / "studio.sqlite3")
-    studio = app.StudioApp(store, tmp_path / "files")
-    demo = app.build_ui(studio).queue(default_concurrency_limit=2)
+    studio = ui.StudioApp(store, tmp_path / "files")
+    demo = ui.build_ui(studio).queue(default_concurrency_limit=2)
     demo.launch(server_name="127.0.0.1", server_port=free_port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
     shots = []
     try:

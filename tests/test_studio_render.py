@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from composer import render
 from composer.piece import Note, Piece, TimeSignature
-from composer.render import (
+from composer.studio import render
+from composer.studio.render import (
     BACKGROUND,
     BAR_LINE_COLOUR,
     JOIN_COLOUR,
@@ -198,7 +198,7 @@ def test_preview_audio_is_mono_at_half_the_rate_and_levelled():
 
     import numpy as np
 
-    from composer.render import render_wav
+    from composer.studio.render import render_wav
 
     piece = Piece(
         notes=tuple(Note(i * 0.5, 0.5, 60 + i % 12, 80) for i in range(16)),
