@@ -78,12 +78,12 @@ def pickle_uses(source: str) -> list[str]:
         keywords = {k.arg: k.value for k in node.keywords}
         if name in PICKLING_CALLS or (name or "").endswith((".read_pickle", ".to_pickle")):
             found.append(f"{node.lineno}: {name}(…)")
+        flag = keywords.get("allow_pickle")
         if name in NUMPY_LOADS:
-            flag = keywords.get("allow_pickle")
             if not (isinstance(flag, ast.Constant) and flag.value is False):
                 found.append(f"{node.lineno}: {name}(…) without allow_pickle=False")
-        elif isinstance(keywords.get("allow_pickle"), ast.Constant) and keywords["allow_pickle"].value is not False:
-            found.append(f"{node.lineno}: allow_pickle={keywords['allow_pickle'].value!r}")
+        elif isinstance(flag, ast.Constant) and flag.value is not False:
+            found.append(f"{node.lineno}: allow_pickle={flag.value!r}")
         if (
             name in ("__import__", "importlib.import_module")
             and node.args
@@ -268,6 +268,7 @@ def session(studio: ui.StudioApp) -> dict:
     """An exported session: one piece, its seed and two takes (no generation: takes made by the store)."""
     owner = studio.start(None).owner
     piece = studio.example(owner, None, "hicks-hornpipe").piece_id
+    assert piece is not None
     record = studio.store.piece(owner, piece)
     seed = studio.store.node(owner, record.root_id)
     studio.store.add_takes(owner, piece, seed.id, [(seed.midi, 4.0, {"round": "1"}, {}) for _ in range(2)])

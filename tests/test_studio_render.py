@@ -43,7 +43,9 @@ def decode_png(data: bytes) -> Image.Image:
 
 
 def colours(image: Image.Image, box: tuple[int, int, int, int]) -> set[tuple[int, int, int]]:
-    return {colour for _, colour in image.crop(box).getcolors(maxcolors=1 << 16)}
+    counted = image.crop(box).getcolors(maxcolors=1 << 16)
+    assert counted is not None  # None only above maxcolors, more than an RGB crop this small can hold
+    return {(c[0], c[1], c[2]) for _, c in counted if isinstance(c, tuple)}  # RGB: every pixel is a tuple
 
 
 def join_columns(image: Image.Image) -> list[int]:

@@ -38,7 +38,7 @@ def path_to(store: Store, owner: str, node_id: str) -> list[Node]:
 
 def shape(nodes: list[Node]) -> list[tuple]:
     """A tree without its ids: each node by its label, its parent's label, its music and its data."""
-    label = {n.id: n.label for n in nodes}
+    label: dict[str | None, str] = {n.id: n.label for n in nodes}
     return [(n.label, label.get(n.parent_id), n.kind, n.midi, n.join, n.settings, n.metrics, n.kept) for n in nodes]
 
 
