@@ -52,13 +52,11 @@ from composer.testing import hostile, smf
 from composer.testing.benchmark import write_reliability, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
-# The worker imports `app` (StudioApp) from the top level until the studio lives in the package (issue 15 part 1).
-sys.path.insert(0, str(ROOT))
 
 PATHS = ("inspect", "generate", "upload")
 LIMIT_SECONDS = 2.0
 LIMIT_MB = 1024.0
-RENDER_WORKERS = 2  # as app.build_app gives the served studio on this machine
+RENDER_WORKERS = 2  # as ui.build_app gives the served studio on this machine
 HANG_SECONDS = 60.0  # a call still running after this is a hang (killed); anything past LIMIT_SECONDS is too slow
 FUZZ_CASES = 10_000
 RESULTS = ROOT / "bench" / "results"
@@ -97,10 +95,10 @@ class _Worker:
     def __init__(self, scratch: Path) -> None:
         import torch
 
-        torch.set_num_threads(1)  # as the studio does (app.main); the machine has 2 shared cores
-        import app
+        torch.set_num_threads(1)  # as the studio does (ui.serve); the machine has 2 shared cores
         import composer.generate
-        from composer.studio import Store
+        from composer.studio import ui
+        from composer.studio.store import Store
 
         started = time.perf_counter()
         self.composer = composer.generate.Composer()
@@ -108,8 +106,8 @@ class _Worker:
         composer.generate.Composer = lambda *args, **kwargs: self.composer  # type: ignore[misc,assignment]
         self.scratch = scratch
         self.store = Store(scratch / "studio.sqlite3")
-        # Render workers as the served studio has them (app.build_app): seeds are read in one of those processes.
-        self.studio = app.StudioApp(self.store, scratch / "files", render_workers=RENDER_WORKERS)
+        # Render workers as the served studio has them (ui.build_app): seeds are read in one of those processes.
+        self.studio = ui.StudioApp(self.store, scratch / "files", render_workers=RENDER_WORKERS)
         self.can_reset_peak = _reset_peak()
 
     def _pool_pids(self) -> list[int]:
@@ -311,7 +309,8 @@ def run_fuzz(cases: int) -> dict[str, Any]:
     from hypothesis import HealthCheck, Phase, given, settings
 
     from composer.errors import InputError
-    from composer.midi_io import read_for_storing, read_midi
+    from composer.midi_io import read_midi
+    from composer.studio.seed import read_for_storing
 
     tally: collections.Counter[str] = collections.Counter()
     kinds: collections.Counter[str] = collections.Counter()

@@ -32,7 +32,6 @@ import random
 import socket
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -44,13 +43,11 @@ from typing import Any
 import numpy as np
 
 from composer.atomic import atomic_write
+from composer.studio import ui
 from composer.testing import smf
 from composer.testing.benchmark import write_reliability, write_result
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import app  # noqa: E402  (app.serve_in_subprocess)
 
 USERS = 20
 REQUESTS = 10  # per user, not counting /start and the three cross-user attempts
@@ -85,7 +82,7 @@ def free_port() -> int:
 
 
 def serve(port: int, db: Path, log: Path) -> subprocess.Popen:
-    return app.serve_in_subprocess(port, db, log)  # as `./run.sh studio` serves it (MALLOC_ARENA_MAX=2)
+    return ui.serve_in_subprocess(port, db, log)  # as `./run.sh studio` serves it (MALLOC_ARENA_MAX=2)
 
 
 def descendants(pid: int) -> list[int]:
@@ -160,7 +157,7 @@ def candidates(tree: list[tuple[str, str]]) -> list[str]:
     """Node ids of the current node's children in the indented history choices (what /keep accepts)."""
 
     def depth(label: str) -> int:
-        return (len(label) - len(label.lstrip(" "))) // 2  # two spaces a level (app._tree_choices)
+        return (len(label) - len(label.lstrip(" "))) // 2  # two spaces a level (ui._tree_choices)
 
     at = next((i for i, (label, _) in enumerate(tree) if label.endswith("◀ current")), None)
     if at is None:

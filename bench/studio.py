@@ -19,21 +19,18 @@ from __future__ import annotations
 
 import json
 import socket
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
+from composer.examples import EXAMPLES
+from composer.studio import ui
+from composer.studio.store import Store
 from composer.testing.benchmark import write_result
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import app  # noqa: E402
-from composer.examples import EXAMPLES  # noqa: E402
-from composer.studio import Store  # noqa: E402
 
 REQUESTS = 20
 BARS, TAKES = 8, 4
@@ -48,15 +45,15 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def in_process(folder: Path) -> dict:
-    studio = app.StudioApp(Store(folder / "studio.sqlite3"), folder / "files", render_workers=2)  # as the server
+    studio = ui.StudioApp(Store(folder / "studio.sqlite3"), folder / "files", render_workers=2)  # as the server
     owner = studio.start(None).owner
     pieces = [studio.example(owner, None, e.name).piece_id for e in EXAMPLES]
-    list(studio.generate(owner, pieces[0], BARS, TAKES, 1.0, 0.95, 0, False, False, app.SHIPPED))  # warm up
+    list(studio.generate(owner, pieces[0], BARS, TAKES, 1.0, 0.95, 0, False, False, ui.SHIPPED))  # warm up
     rows = []
     for i in range(REQUESTS):
         started = time.perf_counter()
         views = list(
-            studio.generate(owner, pieces[i % len(pieces)], BARS, TAKES, 1.0, 0.95, 100 + i, False, False, app.SHIPPED)
+            studio.generate(owner, pieces[i % len(pieces)], BARS, TAKES, 1.0, 0.95, 100 + i, False, False, ui.SHIPPED)
         )
         rows.append({"total": time.perf_counter() - started, **views[-1].timings})
         assert len(views[-1].takes) == TAKES, views[-1].status
@@ -71,7 +68,7 @@ def over_http(folder: Path) -> dict:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = app.serve_in_subprocess(port, folder / "http.sqlite3")
+    server = ui.serve_in_subprocess(port, folder / "http.sqlite3")
     try:
         url = f"http://127.0.0.1:{port}/"
         result = {}
@@ -81,7 +78,7 @@ def over_http(folder: Path) -> dict:
         ):
             owner = client.predict("", "", api_name="/start")[0]
             pieces = [client.predict(owner, "", e.name, api_name="/example")[1] for e in EXAMPLES]
-            client.predict(owner, pieces[0], BARS, TAKES, 1.0, 0.95, 0, False, False, app.SHIPPED, api_name="/generate")
+            client.predict(owner, pieces[0], BARS, TAKES, 1.0, 0.95, 0, False, False, ui.SHIPPED, api_name="/generate")
             totals = []
             for i in range(REQUESTS):
                 started = time.perf_counter()
@@ -95,7 +92,7 @@ def over_http(folder: Path) -> dict:
                     100 + i,
                     False,
                     False,
-                    app.SHIPPED,
+                    ui.SHIPPED,
                     api_name="/generate",
                 )
                 totals.append(time.perf_counter() - started)

@@ -177,18 +177,9 @@ def _seed_files(names: list[str]) -> list[Path]:
 
 
 def _cmd_studio(args: argparse.Namespace) -> int:
-    import os
-    import runpy
+    from composer.studio.ui import serve
 
-    app = Path(__file__).resolve().parent.parent / "app.py"  # the studio lives beside the package, in the checkout
-    if not app.exists():
-        raise InputError(
-            "The studio (app.py) is not beside this installation; run it from a checkout of "
-            "composer with ./run.sh studio."
-        )
-    if args.db:
-        os.environ["COMPOSER_STUDIO_DB"] = str(args.db)
-    runpy.run_path(str(app), run_name="__main__")
+    serve(db=args.db)
     return 0
 
 
@@ -249,9 +240,9 @@ def _generate_one(
     composer: object, path: Path, settings: object, formats: list[str], out: Path, continuation_only: bool
 ) -> dict[str, object]:
     from composer.midi_io import piece_to_midi_bytes, read_seed
-    from composer.render import render_wav
     from composer.report import seed_report
     from composer.score import piece_to_musicxml
+    from composer.studio.render import render_wav
 
     piece = read_seed(path)
     report = seed_report(piece, path.name)  # states the key, or estimates it once
@@ -400,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--fp32", action="store_true", help="keep full precision")
     x.set_defaults(func=_cmd_export)
 
-    st = sub.add_parser("studio", help="serve the studio (app.py) on 127.0.0.1:7860, offline")
+    st = sub.add_parser("studio", help="serve the studio on 127.0.0.1:7860, offline (as python app.py does)")
     st.add_argument(
         "--db",
         type=Path,

@@ -620,27 +620,6 @@ def read_seed(
     return read_midi(source, name, max_notes=max_notes)
 
 
-def read_for_storing(data: bytes, name: str, max_notes: int = MAX_SEED_NOTES) -> tuple[Piece, Piece, bytes]:
-    """Read a seed's bytes and write it as composer stores pieces: → (the piece as read, the stored copy as it
-    reads back, the stored bytes).  A file that reads but whose copy does not (notes shorter than the stored
-    grid, a last note beyond the reading limits once written at 480 ticks a beat) is refused here, so that
-    nothing unreadable is ever stored.  A plain function of bytes: a worker process can run it, where the
-    parse time limit holds.  At most ``max_notes`` notes (counted before parsing): reading, writing and
-    reading back a longer file would keep a studio user waiting for seconds."""
-    piece = read_seed(data, name, max_notes)
-    stored = piece_to_midi_bytes(piece)
-    try:
-        copy = read_midi(stored, name)
-    except InputError as error:
-        reason = str(error).removeprefix(f"{name} ").split(";")[0]
-        raise _fail(
-            name,
-            f"reads, but composer cannot store it as a seed (written back as MIDI it {reason}); "
-            "quantize or trim it in your program first.",
-        ) from None
-    return piece, copy, stored
-
-
 def write_midi(piece: Piece, path: str | os.PathLike[str]) -> None:
     """Write the piece as a MIDI file; the file appears whole or not at all."""
     data = piece_to_midi_bytes(piece)

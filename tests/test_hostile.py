@@ -21,10 +21,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import app
 from composer.errors import InputError
-from composer.midi_io import read_for_storing, read_midi
-from composer.studio import Store
+from composer.midi_io import read_midi
+from composer.studio import ui
+from composer.studio.seed import read_for_storing
+from composer.studio.store import Store
 from composer.testing import hostile
 
 # A hang guard, 5× the 2 s target bench/hostile.py checks: it catches a file that costs seconds of work per
@@ -39,12 +40,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, str]]:
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[app.StudioApp]:
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ui.StudioApp]:
     """No render workers: seeds are read in the handler's thread, without the parse time limit (the served studio
     reads them in a worker process; bench/hostile.py runs it that way)."""
     folder = tmp_path_factory.mktemp("studio")
     with Store(folder / "studio.sqlite3") as store:
-        yield app.StudioApp(store, folder / "files")
+        yield ui.StudioApp(store, folder / "files")
 
 
 def _cli(argv: list[str]) -> tuple[int | None, str, str, str | None, float]:

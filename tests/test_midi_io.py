@@ -219,18 +219,6 @@ def test_events_hidden_after_an_end_of_track_count_against_the_limits():
         read_midi(data, name="hidden.mid")
 
 
-def test_the_studio_stores_only_seeds_that_read_back():
-    from composer.midi_io import read_for_storing
-
-    far = smf.smf([smf.track([*smf.note(60, 10, delta=0), *smf.note(62, 10, delta=9_000_000)])], division=96)
-    with pytest.raises(InputError, match="cannot store it as a seed"):  # written at 480 ticks a beat: too far
-        read_for_storing(far, "far.mid")
-    piece, copy, data = read_for_storing(smf.simple_file(), "ok.mid")
-    assert read_midi(data).notes == copy.notes == piece.notes
-    with pytest.raises(InputError, match="more than 5 notes, more than a seed needs"):
-        read_for_storing(smf.simple_file(), "long.mid", max_notes=5)
-
-
 def test_a_tempo_slower_than_midi_can_store_is_written_at_the_slowest():
     slow = Piece(notes=(Note(0, 1, 60, 80),), tempo=60e6 / 0xFFFFFF, time_signature=TimeSignature(4, 4))
     assert read_midi(piece_to_midi_bytes(slow)).tempo == pytest.approx(slow.tempo, rel=1e-3)

@@ -15,6 +15,7 @@ import os
 import signal
 import sqlite3
 import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,10 +25,10 @@ import httpx
 import pytest
 from conftest import find_free_port
 
-import app
 from composer import checkpoint
 from composer.errors import InputError
-from composer.studio import MAX_SESSION_BYTES, MAX_SESSION_NODES, MAX_TITLE, Store
+from composer.studio import ui
+from composer.studio.store import MAX_SESSION_BYTES, MAX_SESSION_NODES, MAX_TITLE, Store
 from composer.testing import smf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -227,8 +228,8 @@ def test_the_model_picker_offers_only_safetensors_and_takes_no_paths(tmp_path):
     for name in ("evil.pt", "evil.pkl", "pytorch_model.bin", "sub/good.safetensors"):
         (models / name).write_bytes(b"\x80\x04\x95" + bytes(20))
     with Store(":memory:") as store:
-        studio = app.StudioApp(store, tmp_path / "files", models)
-        assert studio.models() == [app.SHIPPED, "sub/good.safetensors"]
+        studio = ui.StudioApp(store, tmp_path / "files", models)
+        assert studio.models() == [ui.SHIPPED, "sub/good.safetensors"]
         for name in (
             "evil.pt",
             "../../etc/passwd",
@@ -247,9 +248,9 @@ def test_the_model_picker_offers_only_safetensors_and_takes_no_paths(tmp_path):
 
 
 @pytest.fixture
-def studio(tmp_path: Path) -> Iterator[app.StudioApp]:
+def studio(tmp_path: Path) -> Iterator[ui.StudioApp]:
     with Store(tmp_path / "studio.sqlite3") as store:
-        yield app.StudioApp(store, tmp_path / "files")
+        yield ui.StudioApp(store, tmp_path / "files")
 
 
 def everything(store: Store) -> list[tuple]:
@@ -263,7 +264,7 @@ def everything(store: Store) -> list[tuple]:
 
 
 @pytest.fixture
-def session(studio: app.StudioApp) -> dict:
+def session(studio: ui.StudioApp) -> dict:
     """An exported session: one piece, its seed and two takes (no generation: takes made by the store)."""
     owner = studio.start(None).owner
     piece = studio.example(owner, None, "hicks-hornpipe").piece_id
@@ -394,18 +395,19 @@ def test_a_session_label_never_becomes_a_path(studio, session, tmp_path):
 # ------------------------------------------------------------------------------------------- allowed_paths
 
 
-def test_app_py_passes_no_allowed_paths():
-    calls = [n for n in ast.walk(ast.parse((ROOT / "app.py").read_text())) if isinstance(n, ast.Call)]
+def test_the_studio_passes_no_allowed_paths():
+    ui_py = ROOT / "composer" / "studio" / "ui.py"  # where the studio launches (app.py only calls it)
+    calls = [n for n in ast.walk(ast.parse(ui_py.read_text())) if isinstance(n, ast.Call)]
     keywords = [k.arg for call in calls for k in call.keywords]
     assert any(isinstance(c.func, ast.Attribute) and c.func.attr == "launch" for c in calls)
     assert "allowed_paths" not in keywords and "blocked_paths" not in keywords
-    for path in (ROOT / "app.py", ROOT / "run.sh"):
+    for path in (ROOT / "app.py", ui_py, ROOT / "run.sh"):
         assert "GRADIO_ALLOWED_PATHS" not in path.read_text()
 
 
 def test_the_launched_studio_allows_no_extra_paths(tmp_path, monkeypatch):
-    """``app.main()`` as it runs, with launch() caught: the arguments it passes, then the real launch with them
-    (on a free port, not blocking) and the app's allowed paths afterwards."""
+    """``ui.serve()`` (``python app.py``, ``composer studio``) as it runs, with launch() caught: the arguments it
+    passes, then the real launch with them (on a free port, not blocking) and the app's allowed paths afterwards."""
     import gradio as gr
     import torch
 
@@ -426,11 +428,11 @@ def test_the_launched_studio_allows_no_extra_paths(tmp_path, monkeypatch):
             self.close()
 
     monkeypatch.setattr(gr.Blocks, "launch", launch)
-    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)  # main() serves until stopped; not here
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)  # serve() serves until stopped; not here
     threads, handler = torch.get_num_threads(), signal.getsignal(signal.SIGTERM)
     try:
-        app.main()
-    finally:  # main() sets these for the server process; this is the test process
+        ui.serve()
+    finally:  # serve() sets these for the server process; this is the test process
         torch.set_num_threads(threads)
         signal.signal(signal.SIGTERM, handler)
     assert "allowed_paths" not in seen and seen["allowed"] == [] and seen["passwd"] == 403
@@ -442,7 +444,15 @@ def test_the_launched_studio_allows_no_extra_paths(tmp_path, monkeypatch):
 def serve(port: int, folder: Path) -> subprocess.Popen:
     env = dict(os.environ)
     env.pop("GRADIO_ALLOWED_PATHS", None)
-    return app.serve_in_subprocess(port, folder / "studio.sqlite3", folder / "server.log", env=env, wait=90)
+    return ui.serve_in_subprocess(
+        port,
+        folder / "studio.sqlite3",
+        folder / "server.log",
+        env=env,
+        wait=90,
+        command=(sys.executable, str(ROOT / "app.py")),
+        cwd=ROOT,
+    )
 
 
 class Studio:
@@ -456,7 +466,7 @@ class Studio:
         self.owner = self.client.predict("", "", api_name="/start")[OWNER]
         self.piece = self.client.predict(self.owner, "", "hicks-hornpipe", api_name="/example")[PIECE]
         self.generated = self.client.predict(
-            self.owner, self.piece, 1, 2, 1.0, 0.95, 3, False, False, app.SHIPPED, api_name="/generate"
+            self.owner, self.piece, 1, 2, 1.0, 0.95, 3, False, False, ui.SHIPPED, api_name="/generate"
         )
         self.takes = [node for _, node in self.generated[TREE]["choices"][1:]]
 

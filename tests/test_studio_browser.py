@@ -10,9 +10,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import app
 from composer.midi_io import read_midi
-from composer.studio import Store
+from composer.studio import ui
+from composer.studio.store import Store
 from composer.testing import smf
 
 
@@ -20,8 +20,8 @@ def test_upload_generate_keep_and_download_in_chromium(page: Any, tmp_path: Path
     from playwright.sync_api import expect
 
     store = Store(tmp_path / "studio.sqlite3")
-    studio = app.StudioApp(store, tmp_path / "files")
-    demo = app.build_ui(studio).queue(default_concurrency_limit=2)
+    studio = ui.StudioApp(store, tmp_path / "files")
+    demo = ui.build_ui(studio).queue(default_concurrency_limit=2)
     demo.launch(server_name="127.0.0.1", server_port=free_port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
     shots = []
     try:

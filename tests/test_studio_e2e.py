@@ -2,14 +2,16 @@
 upload → generate → keep → continue → undo → export, then the same pieces after a server restart."""
 
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-import app
 from composer.midi_io import read_midi
+from composer.studio import ui
 from composer.testing import smf
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +26,9 @@ def take_midi(out, i):
 
 
 def serve(port: int, db: Path) -> subprocess.Popen:
-    return app.serve_in_subprocess(port, db, db.with_suffix(".log"), wait=90)
+    return ui.serve_in_subprocess(
+        port, db, db.with_suffix(".log"), wait=90, command=(sys.executable, str(ROOT / "app.py")), cwd=ROOT
+    )
 
 
 @pytest.fixture
@@ -160,3 +164,19 @@ def test_a_long_generation_can_be_cancelled(studio_server, tmp_path):
     started = time.monotonic()
     out = client.predict(owner, piece, 1, 1, 1.0, 0.95, 6, False, False, "shipped model", api_name="/generate")
     assert "1 take ready" in out[STATUS] and time.monotonic() - started < 15
+
+
+def test_composer_studio_serves_from_any_folder(tmp_path, free_port):
+    """`composer studio` calls the package's entry itself (no app.py, no path into a checkout), so it serves the
+    page when run from another folder, as an installed package runs."""
+    installed = Path(sys.executable).with_name("composer")  # the console script beside this interpreter
+    command = (str(installed), "studio") if installed.exists() else (sys.executable, "-m", "composer.cli", "studio")
+    log = tmp_path / "studio.log"
+    server = ui.serve_in_subprocess(free_port, tmp_path / "studio.sqlite3", log, wait=90, command=command, cwd=tmp_path)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{free_port}/", timeout=10) as response:
+            assert response.status == 200 and b"composer studio" in response.read()
+        assert (tmp_path / "studio.sqlite3").exists()
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -7,24 +7,24 @@ from pathlib import Path
 
 import pytest
 
-import app
 from composer.midi_io import read_midi
-from composer.studio import Store
+from composer.studio import ui
+from composer.studio.store import Store
 from composer.testing import smf
 
 
 @pytest.fixture
 def studio(tmp_path):
     with Store(tmp_path / "studio.sqlite3") as store:
-        yield app.StudioApp(store, tmp_path / "files")
+        yield ui.StudioApp(store, tmp_path / "files")
 
 
 def generate(studio, owner, piece, *, bars=2, takes=2, seed=3, key_lock=False):
-    views = list(studio.generate(owner, piece, bars, takes, 1.0, 0.95, seed, False, key_lock, app.SHIPPED))
+    views = list(studio.generate(owner, piece, bars, takes, 1.0, 0.95, seed, False, key_lock, ui.SHIPPED))
     return views[-1], views
 
 
-def same_page(a: app.View, b: app.View) -> bool:
+def same_page(a: ui.View, b: ui.View) -> bool:
     """Everything but the status line: nothing the musician had was lost."""
     return (a.piece_id, a.pieces, a.tree, a.current, [t.node_id for t in a.takes]) == (
         b.piece_id,
@@ -155,16 +155,42 @@ def test_bad_settings_are_refused_before_any_work(studio):
         ((8, 4, 1.0, 1.5), "top-p"),
         ((40, 4, 1.0, 0.95), "1 to 32 bars"),
     ]:
-        views = list(studio.generate(owner, before.piece_id, *args, 1, False, False, app.SHIPPED))
+        views = list(studio.generate(owner, before.piece_id, *args, 1, False, False, ui.SHIPPED))
         assert len(views) == 1 and expected in views[0].status and same_page(before, views[0])
     views = list(studio.generate(owner, before.piece_id, 2, 2, 1.0, 0.95, 1, False, False, "no-such-model"))
     assert "no model called" in views[0].status
 
 
+def test_the_note_range_bounds_the_new_notes_and_is_recorded(studio):
+    owner = studio.start(None).owner
+    piece = studio.example(owner, None, "hicks-hornpipe").piece_id
+    views = list(studio.generate(owner, piece, 2, 2, 1.0, 0.95, 4, False, False, ui.SHIPPED, 60, 72))
+    assert views[-1].done and len(views[-1].takes) == 2
+    for take in views[-1].takes:
+        node = studio.store.node(owner, take.node_id)
+        new = [n.pitch for n in node.piece().notes if n.start >= node.join]
+        assert new and all(60 <= p <= 72 for p in new)
+        assert node.settings["pitch_range"] == [60, 72] and "notes 60–72" in take.metrics
+    whole = list(studio.generate(owner, piece, 1, 1, 1.0, 0.95, 4, False, False, ui.SHIPPED, 21, 108))[-1]
+    node = studio.store.node(owner, whole.takes[0].node_id)
+    assert node.settings["pitch_range"] is None and "notes " not in whole.takes[0].metrics.split("settings:")[1]
+
+
+@pytest.mark.parametrize(
+    "lowest, highest, expected",
+    [(72, 60, "the lowest not above the highest"), (10, 60, "within the piano's 21–108"), (60.5, 72, "whole number")],
+)
+def test_a_bad_note_range_is_refused_before_any_work(studio, lowest, highest, expected):
+    owner = studio.start(None).owner
+    before = studio.example(owner, None, "hicks-hornpipe")
+    views = list(studio.generate(owner, before.piece_id, 2, 2, 1.0, 0.95, 1, False, False, None, lowest, highest))
+    assert len(views) == 1 and expected in views[0].status and same_page(before, views[0])
+
+
 def test_a_request_over_the_time_cap_stops_with_a_sentence(studio, monkeypatch):
     owner = studio.start(None).owner
     before = studio.example(owner, None, "hicks-hornpipe")
-    monkeypatch.setattr(app, "REQUEST_SECONDS", -1)
+    monkeypatch.setattr(ui, "REQUEST_SECONDS", -1)
     last, _ = generate(studio, owner, before.piece_id)
     assert "took longer than this server allows" in last.status and same_page(before, last)
 
@@ -183,19 +209,19 @@ def test_each_browser_sees_only_its_own_pieces(studio):
 def test_pieces_survive_a_server_restart(tmp_path):
     db = tmp_path / "studio.sqlite3"
     with Store(db) as store:
-        first = app.StudioApp(store, tmp_path / "files")
+        first = ui.StudioApp(store, tmp_path / "files")
         owner = first.start(None).owner
         view = first.example(owner, None, "hicks-hornpipe")
         view, _ = generate(first, owner, view.piece_id)
         first.keep(owner, view.piece_id, view.takes[0].node_id)
     with Store(db) as store:  # a new process: new app object, same database file
-        again = app.StudioApp(store, tmp_path / "files-2").start(owner, view.piece_id)
+        again = ui.StudioApp(store, tmp_path / "files-2").start(owner, view.piece_id)
     assert again.piece_id == view.piece_id and again.current == view.takes[0].node_id
     assert "Welcome back" in again.status
 
 
 def test_the_ui_builds_and_names_its_handlers(studio):
-    demo = app.build_ui(studio)
+    demo = ui.build_ui(studio)
     names = {fn.api_name for fn in demo.fns.values() if fn.api_name}
     assert {
         "start",
@@ -212,6 +238,29 @@ def test_the_ui_builds_and_names_its_handlers(studio):
         "import_session",
         "cancel",
     } <= names
+    generate = next(fn for fn in demo.fns.values() if fn.api_name == "generate")
+    assert [c.label for c in generate.inputs[-2:]] == ["Lowest note (MIDI)", "Highest note (MIDI)"]
+
+
+def test_each_take_slot_shows_a_take_or_hides_in_the_order_of_its_outputs(studio):
+    import gradio as gr
+
+    with gr.Blocks():
+        slot = ui.TakeSlot(
+            gr.Column(), gr.Markdown(), gr.Audio(), gr.File(), gr.Image(), gr.HTML(), gr.Markdown(), gr.Button()
+        )
+    outputs = slot.outputs()
+    assert slot.keep not in outputs and len(outputs) == len(slot.unchanged())
+    take = ui.TakeView("n1", "take 1.1", "a.wav", "take.mid", "roll.png", "<svg width='1'></svg>", "8 notes")
+    shown = dict(zip([type(c).__name__ + str(i) for i, c in enumerate(outputs)], slot.show(take), strict=True))
+    assert shown["Column0"]["visible"] is True and shown["Markdown1"] == "### take 1.1"
+    assert (shown["Audio2"], shown["File3"], shown["Image4"]) == ("a.wav", "take.mid", "roll.png")
+    assert (
+        shown["HTML5"].startswith('<div class="score"><svg style="max-width:100%') and shown["Markdown6"] == "8 notes"
+    )
+    hidden = slot.show(None)
+    assert len(hidden) == len(outputs) and hidden[0]["visible"] is False
+    assert all(value == {"__type__": "update"} for value in slot.unchanged())
 
 
 def test_the_model_picker_offers_checkpoints_in_the_models_folder(tmp_path):
@@ -225,8 +274,8 @@ def test_the_model_picker_offers_checkpoints_in_the_models_folder(tmp_path):
     )
     (models / "notes.txt").write_text("not a model")
     with Store(tmp_path / "studio.sqlite3") as store:
-        studio = app.StudioApp(store, tmp_path / "files", models)
-        assert studio.models() == [app.SHIPPED, "my-folk/best.safetensors"]
+        studio = ui.StudioApp(store, tmp_path / "files", models)
+        assert studio.models() == [ui.SHIPPED, "my-folk/best.safetensors"]
         owner = studio.start(None).owner
         piece = studio.example(owner, None, "hicks-hornpipe").piece_id
         views = list(studio.generate(owner, piece, 1, 2, 1.0, 0.95, 3, False, False, "my-folk/best.safetensors"))
@@ -239,10 +288,10 @@ def test_closing_a_generation_cancels_the_renders_still_queued(tmp_path):
     renders not yet handed to the worker process are cancelled (one worker: besides the take on screen, at
     most the one it runs and the ones its executor has already queued for it run on)."""
     with Store(tmp_path / "studio.sqlite3") as store:
-        studio = app.StudioApp(store, tmp_path / "files", render_workers=1)
+        studio = ui.StudioApp(store, tmp_path / "files", render_workers=1)
         owner = studio.start(None).owner
         piece = studio.example(owner, None, "bach-bwv269").piece_id
-        running = studio.generate(owner, piece, 32, 8, 1.0, 0.95, 5, False, False, app.SHIPPED)
+        running = studio.generate(owner, piece, 32, 8, 1.0, 0.95, 5, False, False, ui.SHIPPED)
         assert next(running).takes == []  # generating
         assert len(next(running).takes) == 1  # the first take is on screen
         running.close()

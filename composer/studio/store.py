@@ -85,7 +85,8 @@ class Node:
 
     ``midi`` is the whole piece up to and including this node; ``join`` the beat where this node's new part
     begins (None for the seed).  ``kept`` is True for the seed and for every take the musician has ever chosen
-    (undo does not un-keep: it is history, not the current path — use :meth:`Store.path_to` for that).
+    (undo does not un-keep: it is history, not the current path, which runs up the parents from the piece's
+    current node).
     """
 
     id: str
@@ -292,14 +293,9 @@ class Store:
             self._piece(db, owner, piece_id)
             return _tree(db, piece_id)
 
-    def path_to(self, owner: str, node_id: str) -> list[Node]:
-        """The nodes from the seed down to ``node_id``, both included."""
-        with self._transaction("read") as db:
-            self._node(db, owner, node_id)
-            return self._path(db, node_id)
-
     @staticmethod
     def _path(db: sqlite3.Connection, node_id: str) -> list[Node]:
+        """The nodes from the seed down to ``node_id``, both included."""
         rows = db.execute(
             """
             WITH RECURSIVE up(id, depth) AS (
@@ -403,20 +399,6 @@ class Store:
         db.execute("UPDATE nodes SET kept = 1 WHERE id = ?", (node.id,))
         db.execute("UPDATE pieces SET current_id = ?, updated = ? WHERE id = ?", (node.id, now, piece.id))
         return self._piece(db, piece.owner, piece.id)
-
-    def rename(self, owner: str, piece_id: str, title: str) -> PieceRecord:
-        title = _title(title)
-        with self._transaction() as db:
-            self._piece(db, owner, piece_id)
-            db.execute("UPDATE pieces SET title = ?, updated = ? WHERE id = ?", (title, time.time(), piece_id))
-            return self._piece(db, owner, piece_id)
-
-    def delete_piece(self, owner: str, piece_id: str) -> None:
-        """Delete the piece and its whole tree."""
-        with self._transaction() as db:
-            self._piece(db, owner, piece_id)
-            db.execute("DELETE FROM nodes WHERE piece_id = ?", (piece_id,))
-            db.execute("DELETE FROM pieces WHERE id = ?", (piece_id,))
 
     # ------------------------------------------------------------------------------------------ files
 

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from composer import render
 from composer.piece import Note, Piece, TimeSignature
-from composer.render import (
+from composer.studio import render
+from composer.studio.render import (
     BACKGROUND,
     BAR_LINE_COLOUR,
     JOIN_COLOUR,
@@ -44,8 +44,8 @@ def decode_png(data: bytes) -> Image.Image:
 
 def colours(image: Image.Image, box: tuple[int, int, int, int]) -> set[tuple[int, int, int]]:
     counted = image.crop(box).getcolors(maxcolors=1 << 16)
-    assert counted is not None  # None only past maxcolors, more than the box holds
-    return {(c[0], c[1], c[2]) for _, c in counted if isinstance(c, tuple)}  # RGB: every colour is a triple
+    assert counted is not None  # None only above maxcolors, more than an RGB crop this small can hold
+    return {(c[0], c[1], c[2]) for _, c in counted if isinstance(c, tuple)}  # RGB: every pixel is a tuple
 
 
 def join_columns(image: Image.Image) -> list[int]:
@@ -200,7 +200,7 @@ def test_preview_audio_is_mono_at_half_the_rate_and_levelled():
 
     import numpy as np
 
-    from composer.render import render_wav
+    from composer.studio.render import render_wav
 
     piece = Piece(
         notes=tuple(Note(i * 0.5, 0.5, 60 + i % 12, 80) for i in range(16)),

@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from composer.atomic import atomic_write
 from composer.midi_io import piece_to_midi_bytes, read_midi
 from composer.piece import Note, Piece, TimeSignature
 
@@ -250,7 +251,9 @@ def _toolkit() -> Any:
         # toolkit is pointed at the wheel's fonts explicitly.
         verovio.enableLog(verovio.LOG_OFF)  # its warnings go to stderr; a failed load is reported by score_svg
         toolkit = verovio.toolkit(False)  # False: skip loading fonts from the (unset) default path
-        if not toolkit.setResourcePath(str(importlib.resources.files("verovio") / "data")):
+        # verovio's stub says setResourcePath returns None; it returns whether the fonts loaded (6.4).
+        loaded = toolkit.setResourcePath(str(importlib.resources.files("verovio") / "data"))  # type: ignore[func-returns-value]
+        if not loaded:
             raise RuntimeError("verovio is installed but its music fonts could not be loaded, so there is no score.")
         _verovio.toolkit = toolkit
     return toolkit
@@ -342,10 +345,7 @@ def render_take_files(
         if path.exists():
             continue
         started = time.perf_counter()
-        data = makers[kind]()
-        tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)  # also safe when two requests render the same take
+        atomic_write(path, makers[kind]())  # also safe when two requests render the same take
         spent["audio" if kind == "audio" else "images"] += time.perf_counter() - started
     return spent
 
