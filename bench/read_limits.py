@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import smf
 
 from composer.errors import InputError
-from composer.midi_io import MAX_EVENTS, MAX_FILE_BYTES, MAX_NOTES, read_midi
+from composer.midi_io import MAX_FILE_BYTES, read_midi
+from composer.smf import MAX_EVENTS, MAX_NOTES
 
 
 def timed(data: bytes, repeat: int = 3) -> tuple[float, str]:

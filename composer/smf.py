@@ -225,12 +225,10 @@ class TrackRef:
 
 
 def scan_track_events(data: bytes, chunk: Chunk, tally: Tally, where: TrackRef) -> TrackScan:
-    """Walk one track's events → what they hold, with ``tally`` counted on; or refuse the file.
+    """Walk one track's events → what they hold, counting on in ``tally``; or refuse the file.
 
-    Reads on past an end-of-track meta to the chunk's end, as the parser (mido) does, so that events hidden
-    after it count against the limits too.  The hot loop of the scan: a one-byte delta time and a channel
-    message are read without a call for the rest of the event.
-    """
+    Reads past an end-of-track meta to the chunk's end, as the parser (mido) does: events hidden after it count
+    against the limits too.  The scan's hot loop: a one-byte delta time is read inline, one call per event."""
     track = TrackScan()
     i, end = chunk.body, chunk.end
     ticks = running = 0
