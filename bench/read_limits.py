@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from composer.errors import InputError
-from composer.midi_io import MAX_EVENTS, MAX_FILE_BYTES, MAX_NOTES, read_midi
+from composer.midi_io import MAX_FILE_BYTES, read_midi
+from composer.smf import MAX_EVENTS, MAX_NOTES
 from composer.testing import smf
 from composer.testing.benchmark import write_result
 

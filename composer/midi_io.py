@@ -2,12 +2,12 @@
 
 Reading is guarded.  pretty_midi (through mido) raises many exception types on malformed files,
 accepts some garbage silently, and is slow and memory-hungry on huge ones, so every file first goes
-through :func:`scan_smf`, a cheap structural walk over the bytes that refuses what would fail or hang
-with one sentence saying what is wrong, before the full parse.  Limits (stated in the README):
+through :func:`composer.smf.scan_smf`, a cheap structural walk over the bytes that refuses what would fail
+or hang with one sentence saying what is wrong, before the full parse.  Limits (stated in the README):
 
 * at most ``MAX_FILE_BYTES`` bytes, checked before the file is read;
-* at most ``MAX_EVENTS`` MIDI events and ``MAX_NOTES`` notes, counted by the scan, which stops as soon
-  as a limit is passed;
+* at most ``smf.MAX_EVENTS`` MIDI events and ``smf.MAX_NOTES`` notes, counted by the scan, which stops as
+  soon as a limit is passed;
 * the full parse runs under a time limit where the platform allows it (main thread, POSIX).
 """
 
@@ -21,292 +21,20 @@ import signal
 import threading
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from composer.atomic import atomic_write
 from composer.errors import InputError
-from composer.piece import Note, Piece, TimeSignature, Track, key_name, signature_for_beats
+from composer.piece import PIANO_HIGH, PIANO_LOW, Note, Piece, TimeSignature, Track, key_name, signature_for_beats
+from composer.smf import SmfScan, scan_smf
 
 MAX_FILE_BYTES = 2_000_000
-MAX_EVENTS = 100_000
-MAX_NOTES = 40_000
-MAX_MESSAGE_BYTES = 1_000_000  # mido's own cap on one sysex or meta message
-MAX_TICKS = 10_000_000  # pretty_midi's own cap on a file's last tick
 PARSE_SECONDS = 1.5
-# Pitches the model knows: the 88 keys of a piano, A0 to C8.  Notes outside are dropped on reading.
-PITCH_LOW, PITCH_HIGH = 21, 108
-DRUM_CHANNEL = 9
 DEFAULT_TEMPO = 120.0
-
-
-@dataclass
-class TrackScan:
-    name: str = ""
-    notes: int = 0
-    drum_notes: int = 0
-    programs: set[int] = field(default_factory=set)
-
-
-@dataclass
-class SmfScan:
-    """What the cheap scan learned: enough to refuse a file and to describe its tracks."""
-
-    format: int
-    ticks_per_beat: int
-    tracks: list[TrackScan]
-    events: int
-    notes: int
-    spans: list[tuple[int, int]] = field(default_factory=list)  # (start, end) of the header and each MTrk chunk
 
 
 def _fail(name: str, what: str) -> InputError:
     return InputError(f"{name} {what}")
-
-
-def scan_smf(data: bytes, name: str = "the file") -> SmfScan:
-    """Walk a Standard MIDI File's bytes and refuse, with one sentence, anything the parser would choke on.
-
-    Checks the header (magic, format, ticks per beat, SMPTE), every chunk length against the file size,
-    every event's structure (delta times, running status, data bytes, meta and sysex lengths), the values
-    of tempo, time-signature and key-signature events, and the event and note counts.
-    """
-    n = len(data)
-    if n == 0:
-        raise _fail(name, "is empty (0 bytes); choose a MIDI file (.mid) that contains music.")
-    if data[:4] != b"MThd":
-        kind = _guess_kind(data)
-        raise _fail(name, f"is not a MIDI file ({kind}); choose a Standard MIDI File (.mid), which starts with 'MThd'.")
-    if n < 14:
-        raise _fail(name, "is truncated inside its MIDI header; export the file again from its source.")
-    header_len = int.from_bytes(data[4:8], "big")
-    if header_len < 6 or 8 + header_len > n:
-        raise _fail(name, f"has a MIDI header whose length ({header_len}) is wrong; export the file again.")
-    fmt = int.from_bytes(data[8:10], "big")
-    division = int.from_bytes(data[12:14], "big")
-    if fmt not in (0, 1):
-        if fmt == 2:
-            raise _fail(
-                name,
-                "is a type-2 MIDI file (independent sequences), which composer does not read; "
-                "export it as type 0 or type 1.",
-            )
-        raise _fail(name, f"declares MIDI format {fmt}, which does not exist; export the file again as type 0 or 1.")
-    if division & 0x8000:
-        raise _fail(
-            name,
-            "uses SMPTE (frames per second) timing instead of beats, so it has no beat grid; "
-            "export it with musical (ticks per quarter note) timing.",
-        )
-    if division == 0:
-        raise _fail(name, "declares 0 ticks per beat, so its timing is undefined; export the file again.")
-
-    tracks: list[TrackScan] = []
-    spans = [(0, 8 + header_len)]
-    events = notes = 0
-    pos = 8 + header_len
-    while pos < n:
-        if pos + 8 > n:
-            # Trailing junk shorter than a chunk header: harmless padding is common, ignore it.
-            break
-        chunk_type = data[pos : pos + 4]
-        length = int.from_bytes(data[pos + 4 : pos + 8], "big")
-        start, end = pos + 8, pos + 8 + length
-        if end > n:
-            what = "track" if chunk_type == b"MTrk" else "chunk"
-            raise _fail(
-                name,
-                f"is truncated or has a {what} length that lies ({length} bytes declared, "
-                f"{n - start} left); export the file again.",
-            )
-        if chunk_type != b"MTrk":
-            pos = end
-            continue  # unknown chunks are allowed by the standard and skipped (and left out of the parse)
-        spans.append((pos, end))
-        pos = end
-        track = TrackScan()
-        tracks.append(track)
-        running = 0
-        i = start
-        ticks = 0
-        while i < end:
-            delta, i = _varlen(data, i, end, name, len(tracks), "delta time")
-            ticks += delta
-            if ticks > MAX_TICKS:
-                raise _fail(
-                    name,
-                    f"has events more than {MAX_TICKS:,} ticks from its start ({MAX_TICKS // division:,} "
-                    "beats), far apart for music and likely corrupt; export the file again.",
-                )
-            if i >= end:
-                raise _fail(
-                    name,
-                    f"has a track that ends in the middle of an event (track {len(tracks)}); export the file again.",
-                )
-            status = data[i]
-            if status >= 0x80:
-                i += 1
-            elif running:
-                status = running
-            else:
-                raise _fail(
-                    name,
-                    f"has a data byte where a status byte must be (track {len(tracks)}), so it "
-                    "is corrupt; export the file again.",
-                )
-            events += 1
-            if events > MAX_EVENTS:
-                raise _fail(
-                    name,
-                    f"has more than {MAX_EVENTS:,} MIDI events, above composer's limit; "
-                    "use a shorter excerpt as the seed.",
-                )
-            if status < 0xF0:
-                running = status
-                kind = status & 0xF0
-                size = 1 if kind in (0xC0, 0xD0) else 2
-                if i + size > end:
-                    raise _fail(
-                        name,
-                        f"has a track that ends in the middle of an event (track {len(tracks)}); "
-                        "export the file again.",
-                    )
-                d0 = data[i]
-                d1 = data[i + 1] if size == 2 else 0
-                if d0 >= 0x80 or d1 >= 0x80:
-                    raise _fail(
-                        name,
-                        f"has a MIDI message with a data byte above 127 (track {len(tracks)}), so "
-                        "it is corrupt; export the file again.",
-                    )
-                i += size
-                if kind == 0x90 and d1 > 0:
-                    if status & 0x0F == DRUM_CHANNEL:
-                        track.drum_notes += 1
-                    else:
-                        track.notes += 1
-                    notes += 1
-                    if notes > MAX_NOTES:
-                        raise _fail(
-                            name,
-                            f"has more than {MAX_NOTES:,} notes, above composer's limit; use a "
-                            "shorter excerpt as the seed.",
-                        )
-                elif kind == 0xC0:
-                    track.programs.add(d0)
-                continue
-            if status == 0xFF:
-                if i >= end:
-                    raise _fail(
-                        name,
-                        f"has a track that ends in the middle of an event (track {len(tracks)}); "
-                        "export the file again.",
-                    )
-                meta = data[i]
-                start_body, i = _message_body(data, i + 1, end, name, len(tracks), "meta event")
-                body = data[start_body:i]
-                _check_meta(meta, body, name)
-                if meta == 0x03 and not track.name:
-                    track.name = body.decode("latin-1", "replace").strip()
-                # An end-of-track meta does not end the scan: the parser (mido) reads on to the chunk's end, so
-                # events hidden after it count against the limits too.
-                continue
-            if status in (0xF0, 0xF7):
-                _, i = _message_body(data, i, end, name, len(tracks), "system-exclusive message")
-                running = 0  # a system-exclusive message cancels running status (the parser agrees)
-                continue
-            raise _fail(
-                name,
-                f"has an event with status byte 0x{status:02X}, which a MIDI file may not "
-                f"contain (track {len(tracks)}); export the file again.",
-            )
-    if not tracks:
-        raise _fail(name, "has a MIDI header but no tracks; export the file again.")
-    return SmfScan(format=fmt, ticks_per_beat=division, tracks=tracks, events=events, notes=notes, spans=spans)
-
-
-def _message_body(data: bytes, i: int, end: int, name: str, track: int, what: str) -> tuple[int, int]:
-    """A length-prefixed body (meta or sysex) at ``i`` → (start of the body, index after it), checked."""
-    length, i = _varlen(data, i, end, name, track)
-    if length > MAX_MESSAGE_BYTES:
-        raise _fail(
-            name,
-            f"has a {what} of {length:,} bytes, far larger than any MIDI file needs; export the file again without it.",
-        )
-    if i + length > end:
-        raise _fail(
-            name, f"has a {what} whose length runs past the end of its track (track {track}); export the file again."
-        )
-    return i, i + length
-
-
-def _varlen(data: bytes, i: int, end: int, name: str, track: int, what: str = "length field") -> tuple[int, int]:
-    """A MIDI variable-length quantity (at most 4 bytes) at ``i`` → (value, index after it)."""
-    value = 0
-    for _ in range(4):
-        if i >= end:
-            raise _fail(
-                name, f"has a track that ends in the middle of an event (track {track}); export the file again."
-            )
-        b = data[i]
-        i += 1
-        value = (value << 7) | (b & 0x7F)
-        if b < 0x80:
-            return value, i
-    raise _fail(name, f"has a {what} longer than 4 bytes in track {track}, so it is corrupt; export the file again.")
-
-
-def _check_meta(meta: int, body: bytes, name: str) -> None:
-    if meta == 0x51:  # set tempo: microseconds per quarter note
-        if len(body) != 3:
-            raise _fail(name, "has a tempo event of the wrong size; export the file again.")
-        if int.from_bytes(body, "big") == 0:
-            raise _fail(
-                name,
-                "sets a tempo of 0 microseconds per beat (an infinite tempo); set a real tempo "
-                "in your editor and export again.",
-            )
-    elif meta == 0x58:  # time signature: nn dd cc bb
-        if len(body) != 4:
-            raise _fail(name, "has a time-signature event of the wrong size; export the file again.")
-        if body[0] == 0 or body[1] > 6:
-            raise _fail(
-                name,
-                f"has an invalid time signature ({body[0]}/2^{body[1]}); fix the meter in your "
-                "editor and export again.",
-            )
-    elif meta == 0x59:  # key signature: sf (signed, -7..7) mi (0 major, 1 minor)
-        if len(body) != 2:
-            raise _fail(name, "has a key-signature event of the wrong size; export the file again.")
-        sharps = body[0] - 256 if body[0] > 127 else body[0]
-        if not -7 <= sharps <= 7 or body[1] not in (0, 1):
-            raise _fail(
-                name,
-                f"has an invalid key signature ({sharps} sharps, mode {body[1]}); fix the key in "
-                "your editor and export again.",
-            )
-
-
-_MAGIC = (
-    (b"RIFF", "it looks like a RIFF file, such as WAV audio"),
-    (b"ID3", "it looks like MP3 audio"),
-    (b"OggS", "it looks like Ogg audio"),
-    (b"fLaC", "it looks like FLAC audio"),
-    (b"%PDF", "it looks like a PDF document"),
-    (b"PK\x03\x04", "it looks like a ZIP archive, perhaps compressed MusicXML"),
-    (b"\x89PNG", "it looks like a PNG image"),
-    (b"<?xml", "it looks like XML, perhaps MusicXML"),
-    (b"X:", "it looks like ABC notation text"),
-)
-
-
-def _guess_kind(data: bytes) -> str:
-    for magic, what in _MAGIC:
-        if data.startswith(magic):
-            return what
-    head = data[:512]
-    if head and all(32 <= c < 127 or c in (9, 10, 13) for c in head):
-        return "it looks like a text file"
-    return "it does not start with 'MThd'"
 
 
 class _ParseTimeout(Exception):
@@ -457,7 +185,7 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
             if end <= start:
                 zero_length += 1
                 continue
-            if not PITCH_LOW <= n.pitch <= PITCH_HIGH:
+            if not PIANO_LOW <= n.pitch <= PIANO_HIGH:  # the 88 keys the model knows
                 dropped_range += 1
                 continue
             # Beats as tick ratios (not a difference of floats), so that grid positions come back exactly.
@@ -622,8 +350,4 @@ def read_seed(
 
 def write_midi(piece: Piece, path: str | os.PathLike[str]) -> None:
     """Write the piece as a MIDI file; the file appears whole or not at all."""
-    data = piece_to_midi_bytes(piece)
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, target)
+    atomic_write(path, piece_to_midi_bytes(piece))
