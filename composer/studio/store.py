@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from composer.errors import InputError
-from composer.midi_io import read_midi, scan_smf
+from composer.midi_io import read_midi
 from composer.piece import Piece
+from composer.smf import scan_smf
 
 SCHEMA_VERSION = 1  # PRAGMA user_version of the database file; bump with a migration in _open_schema
 SESSION_VERSION = 1  # "version" of exported session files
