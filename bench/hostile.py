@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PATHS = ("inspect", "generate", "upload")
 LIMIT_SECONDS = 2.0
 LIMIT_MB = 1024.0
-RENDER_WORKERS = 2  # as ui.build_app gives the served studio on this machine
+RENDER_WORKERS = 2  # as ui.default_app gives the served studio on this machine
 HANG_SECONDS = 60.0  # a call still running after this is a hang (killed); anything past LIMIT_SECONDS is too slow
 FUZZ_CASES = 10_000
 RESULTS = ROOT / "bench" / "results"
@@ -97,7 +97,7 @@ class _Worker:
 
         torch.set_num_threads(1)  # as the studio does (ui.serve); the machine has 2 shared cores
         import composer.generate
-        from composer.studio import ui
+        from composer.studio import desk
         from composer.studio.store import Store
 
         started = time.perf_counter()
@@ -106,8 +106,8 @@ class _Worker:
         composer.generate.Composer = lambda *args, **kwargs: self.composer  # type: ignore[misc,assignment]
         self.scratch = scratch
         self.store = Store(scratch / "studio.sqlite3")
-        # Render workers as the served studio has them (ui.build_app): seeds are read in one of those processes.
-        self.studio = ui.StudioApp(self.store, scratch / "files", render_workers=RENDER_WORKERS)
+        # Render workers as the served studio has them (ui.default_app): seeds are read in one of those processes.
+        self.studio = desk.StudioApp(self.store, scratch / "files", render_workers=RENDER_WORKERS)
         self.can_reset_peak = _reset_peak()
 
     def _pool_pids(self) -> list[int]:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from composer.examples import EXAMPLES
-from composer.studio import ui
+from composer.studio import desk, ui
 from composer.studio.store import Store
 from composer.testing.benchmark import write_result
 
@@ -45,15 +45,15 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def in_process(folder: Path) -> dict:
-    studio = ui.StudioApp(Store(folder / "studio.sqlite3"), folder / "files", render_workers=2)  # as the server
+    studio = desk.StudioApp(Store(folder / "studio.sqlite3"), folder / "files", render_workers=2)  # as the server
     owner = studio.start(None).owner
     pieces = [studio.example(owner, None, e.name).piece_id for e in EXAMPLES]
-    list(studio.generate(owner, pieces[0], BARS, TAKES, 1.0, 0.95, 0, False, False, ui.SHIPPED))  # warm up
+    list(studio.generate(owner, pieces[0], BARS, TAKES, 1.0, 0.95, 0, False, False, desk.SHIPPED))  # warm up
     rows = []
     for i in range(REQUESTS):
         started = time.perf_counter()
         views = list(
-            studio.generate(owner, pieces[i % len(pieces)], BARS, TAKES, 1.0, 0.95, 100 + i, False, False, ui.SHIPPED)
+            studio.generate(owner, pieces[i % len(pieces)], BARS, TAKES, 1.0, 0.95, 100 + i, False, False, desk.SHIPPED)
         )
         rows.append({"total": time.perf_counter() - started, **views[-1].timings})
         assert len(views[-1].takes) == TAKES, views[-1].status
@@ -78,7 +78,9 @@ def over_http(folder: Path) -> dict:
         ):
             owner = client.predict("", "", api_name="/start")[0]
             pieces = [client.predict(owner, "", e.name, api_name="/example")[1] for e in EXAMPLES]
-            client.predict(owner, pieces[0], BARS, TAKES, 1.0, 0.95, 0, False, False, ui.SHIPPED, api_name="/generate")
+            client.predict(
+                owner, pieces[0], BARS, TAKES, 1.0, 0.95, 0, False, False, desk.SHIPPED, api_name="/generate"
+            )
             totals = []
             for i in range(REQUESTS):
                 started = time.perf_counter()
@@ -92,7 +94,7 @@ def over_http(folder: Path) -> dict:
                     100 + i,
                     False,
                     False,
-                    ui.SHIPPED,
+                    desk.SHIPPED,
                     api_name="/generate",
                 )
                 totals.append(time.perf_counter() - started)

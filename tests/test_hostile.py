@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 
 from composer.errors import InputError
 from composer.midi_io import read_midi
-from composer.studio import ui
+from composer.studio import desk
 from composer.studio.seed import read_for_storing
 from composer.studio.store import Store
 from composer.testing import hostile
@@ -40,12 +40,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, str]]:
 
 
 @pytest.fixture(scope="module")
-def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ui.StudioApp]:
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[desk.StudioApp]:
     """No render workers: seeds are read in the handler's thread, without the parse time limit (the served studio
     reads them in a worker process; bench/hostile.py runs it that way)."""
     folder = tmp_path_factory.mktemp("studio")
     with Store(folder / "studio.sqlite3") as store:
-        yield ui.StudioApp(store, folder / "files")
+        yield desk.StudioApp(store, folder / "files")
 
 
 def _cli(argv: list[str]) -> tuple[int | None, str, str, str | None, float]:

@@ -27,7 +27,7 @@ from conftest import find_free_port
 
 from composer import checkpoint
 from composer.errors import InputError
-from composer.studio import ui
+from composer.studio import desk, ui
 from composer.studio.store import MAX_SESSION_BYTES, MAX_SESSION_NODES, MAX_TITLE, Store
 from composer.testing import smf
 
@@ -228,8 +228,8 @@ def test_the_model_picker_offers_only_safetensors_and_takes_no_paths(tmp_path):
     for name in ("evil.pt", "evil.pkl", "pytorch_model.bin", "sub/good.safetensors"):
         (models / name).write_bytes(b"\x80\x04\x95" + bytes(20))
     with Store(":memory:") as store:
-        studio = ui.StudioApp(store, tmp_path / "files", models)
-        assert studio.models() == [ui.SHIPPED, "sub/good.safetensors"]
+        studio = desk.StudioApp(store, tmp_path / "files", models)
+        assert studio.models() == [desk.SHIPPED, "sub/good.safetensors"]
         for name in (
             "evil.pt",
             "../../etc/passwd",
@@ -248,9 +248,9 @@ def test_the_model_picker_offers_only_safetensors_and_takes_no_paths(tmp_path):
 
 
 @pytest.fixture
-def studio(tmp_path: Path) -> Iterator[ui.StudioApp]:
+def studio(tmp_path: Path) -> Iterator[desk.StudioApp]:
     with Store(tmp_path / "studio.sqlite3") as store:
-        yield ui.StudioApp(store, tmp_path / "files")
+        yield desk.StudioApp(store, tmp_path / "files")
 
 
 def everything(store: Store) -> list[tuple]:
@@ -264,7 +264,7 @@ def everything(store: Store) -> list[tuple]:
 
 
 @pytest.fixture
-def session(studio: ui.StudioApp) -> dict:
+def session(studio: desk.StudioApp) -> dict:
     """An exported session: one piece, its seed and two takes (no generation: takes made by the store)."""
     owner = studio.start(None).owner
     piece = studio.example(owner, None, "hicks-hornpipe").piece_id
@@ -466,7 +466,7 @@ class Studio:
         self.owner = self.client.predict("", "", api_name="/start")[OWNER]
         self.piece = self.client.predict(self.owner, "", "hicks-hornpipe", api_name="/example")[PIECE]
         self.generated = self.client.predict(
-            self.owner, self.piece, 1, 2, 1.0, 0.95, 3, False, False, ui.SHIPPED, api_name="/generate"
+            self.owner, self.piece, 1, 2, 1.0, 0.95, 3, False, False, desk.SHIPPED, api_name="/generate"
         )
         self.takes = [node for _, node in self.generated[TREE]["choices"][1:]]
 

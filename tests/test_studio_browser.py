@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from composer.midi_io import read_midi
-from composer.studio import ui
+from composer.studio import desk, ui
 from composer.studio.store import Store
 from composer.testing import smf
 
@@ -20,7 +20,7 @@ def test_upload_generate_keep_and_download_in_chromium(page: Any, tmp_path: Path
     from playwright.sync_api import expect
 
     store = Store(tmp_path / "studio.sqlite3")
-    studio = ui.StudioApp(store, tmp_path / "files")
+    studio = desk.StudioApp(store, tmp_path / "files")
     demo = ui.build_ui(studio).queue(default_concurrency_limit=2)
     demo.launch(server_name="127.0.0.1", server_port=free_port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
     shots = []

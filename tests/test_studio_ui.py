@@ -1,223 +1,15 @@
-"""The studio's handlers, called directly (no server): the whole loop, bad input, isolation, persistence."""
-
-import json
-import re
-import xml.etree.ElementTree as ET
-from pathlib import Path
+"""The page: the layout names every handler, and a take slot shows or hides a take in its outputs' order."""
 
 import pytest
 
-from composer.midi_io import read_midi
-from composer.studio import ui
+from composer.studio import desk, ui
 from composer.studio.store import Store
-from composer.testing import smf
 
 
 @pytest.fixture
 def studio(tmp_path):
     with Store(tmp_path / "studio.sqlite3") as store:
-        yield ui.StudioApp(store, tmp_path / "files")
-
-
-def generate(studio, owner, piece, *, bars=2, takes=2, seed=3, key_lock=False):
-    views = list(studio.generate(owner, piece, bars, takes, 1.0, 0.95, seed, False, key_lock, ui.SHIPPED))
-    return views[-1], views
-
-
-def same_page(a: ui.View, b: ui.View) -> bool:
-    """Everything but the status line: nothing the musician had was lost."""
-    return (a.piece_id, a.pieces, a.tree, a.current, [t.node_id for t in a.takes]) == (
-        b.piece_id,
-        b.pieces,
-        b.tree,
-        b.current,
-        [t.node_id for t in b.takes],
-    )
-
-
-def test_seed_generate_keep_continue_undo_branch_export(studio, tmp_path):
-    owner = studio.start(None).owner
-    assert len(owner) == 32
-    seed_file = tmp_path / "tune.mid"
-    seed_file.write_bytes(smf.simple_file([60, 62, 64, 65, 67, 69, 71, 72] * 2, bpm=96))
-    view = studio.upload(owner, None, str(seed_file))
-    piece = view.piece_id
-    assert "Read 16 notes" in view.status and "96 BPM" in view.report and view.tree[0][0].startswith("seed")
-    seed_notes = read_midi(str(seed_file)).notes
-
-    view, progress = generate(studio, owner, piece, takes=3)
-    assert progress[0].takes == [] and "Generating 3 takes of 2 bars" in progress[0].status
-    assert "3 takes ready" in view.status and len(view.takes) == 3
-    for take in view.takes:
-        assert Path(take.audio).read_bytes()[:4] == b"RIFF"
-        assert Path(take.roll).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert ET.fromstring(take.score).tag.endswith("svg")
-        assert read_midi(take.midi).notes[:16] == seed_notes  # the seed, unchanged, then the take
-        assert re.search(r"\d+ % in [A-G][b#]? (major|minor) ·", take.metrics) and "bits/note" in take.metrics
-    first_round = [t.node_id for t in view.takes]
-
-    kept = studio.keep(owner, piece, first_round[1])
-    assert kept.current == first_round[1] and kept.takes == [] and "Kept take 1.2" in kept.status
-    kept_notes = read_midi(view.takes[1].midi).notes
-    view, _ = generate(studio, owner, piece, seed=4)
-    assert all(read_midi(t.midi).notes[: len(kept_notes)] == kept_notes for t in view.takes)  # continues the kept
-    labels = [label.strip().split(",")[0] for label, _ in view.tree]
-    assert labels == ["seed", "└ take 1.1", "└ take 1.2", "└ take 2.1", "└ take 2.2", "└ take 1.3"]
-    undone = studio.undo(owner, piece)
-    assert undone.current == view.tree[0][1] and [t.node_id for t in undone.takes] == first_round
-    branch = studio.jump(owner, piece, first_round[0])
-    assert branch.current == first_round[0] and "Now at take 1.1" in branch.status
-    assert len(branch.tree) == 1 + 3 + 2  # the seed, round one, round two: nothing is ever dropped
-
-    status, files = studio.export_piece(owner, piece)
-    assert [f.rsplit(".", 1)[1] for f in files] == ["mid", "musicxml", "wav"] and "Exported" in status
-    assert read_midi(files[0]).notes == read_midi(studio.store.node(owner, first_round[0]).midi).notes
-    assert ET.parse(files[1]).getroot().tag == "score-partwise"
-    assert Path(files[2]).read_bytes()[:4] == b"RIFF"
-
-    status, session = studio.export_session(owner)
-    data = json.loads(Path(session).read_text())
-    assert data["format"] == "composer-session" and len(data["pieces"]) == 1
-    other = studio.start(None).owner
-    imported = studio.import_session(other, None, session)
-    assert "Imported 1 piece(s)" in imported.status and len(imported.tree) == len(branch.tree)
-
-
-def test_examples_and_abc_start_pieces(studio):
-    from composer.examples import EXAMPLES
-
-    owner = studio.start(None).owner
-    assert len(EXAMPLES) >= 6
-    view = studio.example(owner, None, EXAMPLES[0].name)
-    assert view.piece_id and view.status.startswith("Read ")
-    view = studio.abc(owner, view.piece_id, "X:1\nT:Little jig\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2d cBA|GAB c2d|e3 d3|")
-    assert "6/8" in view.summary and view.pieces[0][0] == "Little jig" and len(view.pieces) == 2
-
-
-@pytest.mark.parametrize("case", ["renamed text", "oversized", "empty", "drums only", "no file"])
-def test_bad_uploads_get_a_sentence_and_lose_nothing(studio, tmp_path, case):
-    owner = studio.start(None).owner
-    before = studio.example(owner, None, "hicks-hornpipe")
-    before, _ = generate(studio, owner, before.piece_id)
-    path = tmp_path / "bad.mid"
-    if case == "renamed text":
-        path.write_text("not music at all\n")
-    elif case == "oversized":
-        path.write_bytes(smf.simple_file() + b"\0" * 2_100_000)
-    elif case == "empty":
-        path.write_bytes(smf.smf([smf.track([smf.tempo(120)])]))
-    elif case == "drums only":
-        path.write_bytes(smf.smf([smf.track(smf.melody([36, 38, 42, 46], channel=9))]))
-    after = studio.upload(owner, before.piece_id, None if case == "no file" else str(path))
-    expected = {
-        "renamed text": "is not a MIDI file",
-        "oversized": "above the studio's limit",
-        "empty": "contains no notes",
-        "drums only": "only drum tracks",
-        "no file": "Choose a MIDI file",
-    }
-    assert expected[case] in after.status and after.status.count(". ") <= 1
-    assert same_page(before, after)
-
-
-@pytest.mark.parametrize("text, expected", [("", "ABC"), ("%%%% \n", "ABC"), ("garbage ###", "cannot read")])
-def test_bad_abc_gets_a_sentence_and_loses_nothing(studio, text, expected):
-    owner = studio.start(None).owner
-    before = studio.example(owner, None, "hicks-hornpipe")
-    after = studio.abc(owner, before.piece_id, text)
-    assert expected in after.status and same_page(before, after)
-
-
-@pytest.mark.parametrize(
-    "content, expected",
-    [
-        ("{not json", "not valid JSON"),
-        (json.dumps({"format": "composer-session", "version": 99, "pieces": []}), "newer composer"),
-        (json.dumps({"format": "something else", "version": 1, "pieces": []}), "composer"),
-    ],
-)
-def test_bad_session_files_are_refused_and_lose_nothing(studio, tmp_path, content, expected):
-    owner = studio.start(None).owner
-    before = studio.example(owner, None, "hicks-hornpipe")
-    path = tmp_path / "session.json"
-    path.write_text(content)
-    after = studio.import_session(owner, before.piece_id, str(path))
-    assert expected in after.status and same_page(before, after)
-
-
-def test_bad_settings_are_refused_before_any_work(studio):
-    owner = studio.start(None).owner
-    before = studio.example(owner, None, "hicks-hornpipe")
-    for args, expected in [
-        ((0, 4, 1.0, 0.95), "1 to 64 bars"),
-        ((8, 9, 1.0, 0.95), "1 to 8 takes"),
-        ((8, 4, 0.0, 0.95), "temperature must be above 0"),
-        ((8, 4, 1.0, 1.5), "top-p"),
-        ((40, 4, 1.0, 0.95), "1 to 32 bars"),
-    ]:
-        views = list(studio.generate(owner, before.piece_id, *args, 1, False, False, ui.SHIPPED))
-        assert len(views) == 1 and expected in views[0].status and same_page(before, views[0])
-    views = list(studio.generate(owner, before.piece_id, 2, 2, 1.0, 0.95, 1, False, False, "no-such-model"))
-    assert "no model called" in views[0].status
-
-
-def test_the_note_range_bounds_the_new_notes_and_is_recorded(studio):
-    owner = studio.start(None).owner
-    piece = studio.example(owner, None, "hicks-hornpipe").piece_id
-    views = list(studio.generate(owner, piece, 2, 2, 1.0, 0.95, 4, False, False, ui.SHIPPED, 60, 72))
-    assert views[-1].done and len(views[-1].takes) == 2
-    for take in views[-1].takes:
-        node = studio.store.node(owner, take.node_id)
-        new = [n.pitch for n in node.piece().notes if n.start >= node.join]
-        assert new and all(60 <= p <= 72 for p in new)
-        assert node.settings["pitch_range"] == [60, 72] and "notes 60–72" in take.metrics
-    whole = list(studio.generate(owner, piece, 1, 1, 1.0, 0.95, 4, False, False, ui.SHIPPED, 21, 108))[-1]
-    node = studio.store.node(owner, whole.takes[0].node_id)
-    assert node.settings["pitch_range"] is None and "notes " not in whole.takes[0].metrics.split("settings:")[1]
-
-
-@pytest.mark.parametrize(
-    "lowest, highest, expected",
-    [(72, 60, "the lowest not above the highest"), (10, 60, "within the piano's 21–108"), (60.5, 72, "whole number")],
-)
-def test_a_bad_note_range_is_refused_before_any_work(studio, lowest, highest, expected):
-    owner = studio.start(None).owner
-    before = studio.example(owner, None, "hicks-hornpipe")
-    views = list(studio.generate(owner, before.piece_id, 2, 2, 1.0, 0.95, 1, False, False, None, lowest, highest))
-    assert len(views) == 1 and expected in views[0].status and same_page(before, views[0])
-
-
-def test_a_request_over_the_time_cap_stops_with_a_sentence(studio, monkeypatch):
-    owner = studio.start(None).owner
-    before = studio.example(owner, None, "hicks-hornpipe")
-    monkeypatch.setattr(ui, "REQUEST_SECONDS", -1)
-    last, _ = generate(studio, owner, before.piece_id)
-    assert "took longer than this server allows" in last.status and same_page(before, last)
-
-
-def test_each_browser_sees_only_its_own_pieces(studio):
-    alice = studio.start(None).owner
-    bob = studio.start(None).owner
-    mine = studio.example(alice, None, "hicks-hornpipe")
-    mine, _ = generate(studio, alice, mine.piece_id)
-    assert studio.start(bob).pieces == []
-    stolen = studio.keep(bob, mine.piece_id, mine.takes[0].node_id)
-    assert "not found" in stolen.status.lower() or "no take" in stolen.status.lower()
-    assert studio.store.piece(alice, mine.piece_id).current_id == mine.current
-
-
-def test_pieces_survive_a_server_restart(tmp_path):
-    db = tmp_path / "studio.sqlite3"
-    with Store(db) as store:
-        first = ui.StudioApp(store, tmp_path / "files")
-        owner = first.start(None).owner
-        view = first.example(owner, None, "hicks-hornpipe")
-        view, _ = generate(first, owner, view.piece_id)
-        first.keep(owner, view.piece_id, view.takes[0].node_id)
-    with Store(db) as store:  # a new process: new app object, same database file
-        again = ui.StudioApp(store, tmp_path / "files-2").start(owner, view.piece_id)
-    assert again.piece_id == view.piece_id and again.current == view.takes[0].node_id
-    assert "Welcome back" in again.status
+        yield desk.StudioApp(store, tmp_path / "files")
 
 
 def test_the_ui_builds_and_names_its_handlers(studio):
@@ -251,7 +43,7 @@ def test_each_take_slot_shows_a_take_or_hides_in_the_order_of_its_outputs(studio
         )
     outputs = slot.outputs()
     assert slot.keep not in outputs and len(outputs) == len(slot.unchanged())
-    take = ui.TakeView("n1", "take 1.1", "a.wav", "take.mid", "roll.png", "<svg width='1'></svg>", "8 notes")
+    take = desk.TakeView("n1", "take 1.1", "a.wav", "take.mid", "roll.png", "<svg width='1'></svg>", "8 notes")
     shown = dict(zip([type(c).__name__ + str(i) for i, c in enumerate(outputs)], slot.show(take), strict=True))
     assert shown["Column0"]["visible"] is True and shown["Markdown1"] == "### take 1.1"
     assert (shown["Audio2"], shown["File3"], shown["Image4"]) == ("a.wav", "take.mid", "roll.png")
@@ -261,41 +53,3 @@ def test_each_take_slot_shows_a_take_or_hides_in_the_order_of_its_outputs(studio
     hidden = slot.show(None)
     assert len(hidden) == len(outputs) and hidden[0]["visible"] is False
     assert all(value == {"__type__": "update"} for value in slot.unchanged())
-
-
-def test_the_model_picker_offers_checkpoints_in_the_models_folder(tmp_path):
-    from composer import checkpoint
-    from composer.model import ModelConfig, MusicLSTM
-
-    tiny = ModelConfig(hidden=32, layers=1, head_hidden=16)
-    models = tmp_path / "models"
-    checkpoint.save(
-        models / "my-folk" / "best.safetensors", checkpoint.model_tensors(MusicLSTM(tiny)), {"model": tiny.to_dict()}
-    )
-    (models / "notes.txt").write_text("not a model")
-    with Store(tmp_path / "studio.sqlite3") as store:
-        studio = ui.StudioApp(store, tmp_path / "files", models)
-        assert studio.models() == [ui.SHIPPED, "my-folk/best.safetensors"]
-        owner = studio.start(None).owner
-        piece = studio.example(owner, None, "hicks-hornpipe").piece_id
-        views = list(studio.generate(owner, piece, 1, 2, 1.0, 0.95, 3, False, False, "my-folk/best.safetensors"))
-        assert "2 takes ready" in views[-1].status
-        assert "my-folk/best.safetensors" in views[-1].takes[0].metrics  # the take says which model made it
-
-
-def test_closing_a_generation_cancels_the_renders_still_queued(tmp_path):
-    """What Gradio does on Cancel: it closes the handler's generator.  The takes stay in the history; the
-    renders not yet handed to the worker process are cancelled (one worker: besides the take on screen, at
-    most the one it runs and the ones its executor has already queued for it run on)."""
-    with Store(tmp_path / "studio.sqlite3") as store:
-        studio = ui.StudioApp(store, tmp_path / "files", render_workers=1)
-        owner = studio.start(None).owner
-        piece = studio.example(owner, None, "bach-bwv269").piece_id
-        running = studio.generate(owner, piece, 32, 8, 1.0, 0.95, 5, False, False, ui.SHIPPED)
-        assert next(running).takes == []  # generating
-        assert len(next(running).takes) == 1  # the first take is on screen
-        running.close()
-        studio.pool.shutdown(wait=True)  # whatever was handed to the worker finishes
-        assert len(store.tree(owner, piece)) == 1 + 8
-        rendered = list((tmp_path / "files").glob("*/take.wav"))
-        assert 1 <= len(rendered) <= 4  # of 8

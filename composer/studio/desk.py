@@ -1,0 +1,607 @@
+"""The studio's desk: every handler on plain values in and out, testable without a server or a browser.
+
+:class:`StudioApp` holds only what every user shares read-only: the store connection, the loaded models, the
+folder of rendered files.  Everything a musician makes lives in the SQLite :class:`composer.studio.store.Store`,
+keyed by an owner id the browser keeps; a handler takes that id and returns a :class:`View` of the page.
+Refusals (:class:`composer.errors.InputError`) become the page as it was plus one sentence in its status line.
+No gradio here: :mod:`composer.studio.ui` lays the page out around these handlers.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import multiprocessing
+import os
+import secrets
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from composer.atomic import atomic_write
+from composer.errors import InputError
+from composer.midi_io import MAX_FILE_BYTES, piece_to_midi_bytes
+from composer.piece import PIANO_HIGH, PIANO_LOW, Piece
+from composer.studio.render import TAKE_FILES, render_take_files, render_wav, warm_up
+from composer.studio.seed import read_for_storing
+from composer.studio.store import MAX_SESSION_BYTES, Node, PieceRecord, Store, default_store_path
+
+if TYPE_CHECKING:
+    from composer.generate import Composer, Take
+
+# The checkout's models/ folder (beside the package), whose checkpoints the model picker offers; an installed
+# package has none there, and COMPOSER_MODELS names another.
+CHECKOUT = Path(__file__).resolve().parents[2]
+MAX_TAKES = 8
+MAX_BARS = 32
+REQUEST_SECONDS = 120  # per-request cap on generating: the generator's deadline (Gradio's time_limit is for streams)
+SHIPPED = "shipped model"
+
+# ------------------------------------------------------------------------------------------- plain views
+
+
+@dataclass
+class TakeView:
+    """One take as shown: files to listen to and download, pictures, and its metrics."""
+
+    node_id: str
+    title: str
+    audio: str
+    midi: str
+    roll: str
+    score: str  # SVG markup
+    metrics: str  # Markdown
+
+
+@dataclass
+class View:
+    """Everything the page shows for one owner: the status line, their pieces, the current piece and its tree,
+    and the takes offered from the current point."""
+
+    owner: str
+    status: str
+    piece_id: str | None = None
+    pieces: list[tuple[str, str]] = field(default_factory=list)  # (title, id), newest first
+    report: str = ""  # the seed report (Markdown)
+    summary: str = ""  # the current point of the piece (Markdown)
+    roll: str | None = None  # piano roll of the piece up to the current point
+    tree: list[tuple[str, str]] = field(default_factory=list)  # (indented label, node id)
+    current: str | None = None  # the current node's id
+    takes: list[TakeView] = field(default_factory=list)
+    done: bool = False  # the last view of a generation: every take is in it
+    timings: dict[str, float] = field(default_factory=dict)  # a generation's seconds: generation, audio, images
+
+
+# ------------------------------------------------------------------------------------------- the handlers
+
+
+def _refusals_keep_the_page(handler: Callable[..., View]) -> Callable[..., View]:
+    """A handler ``(self, owner, piece_id, …) → View`` whose bad input (an InputError) becomes the page as it
+    was, with the sentence in the status line: nothing the musician had is lost."""
+
+    @functools.wraps(handler)
+    def wrapped(self: StudioApp, owner: str, piece_id: str | None, *args: Any) -> View:
+        try:
+            return handler(self, owner, piece_id, *args)
+        except InputError as error:
+            return self.view(owner, piece_id, str(error))
+
+    return wrapped
+
+
+class StudioApp:
+    """The studio's handlers.  Every method takes the owner id (and the piece being viewed) and returns a
+    :class:`View`; bad input becomes the view as it was, with one sentence in ``status``."""
+
+    def __init__(self, store: Store, files: Path, models: Path | None = None, *, render_workers: int = 0) -> None:
+        self.store = store
+        self.render_workers = render_workers
+        # Rendering (soundfont audio, music21 + verovio scores) is CPU-bound Python that holds the GIL: worker
+        # processes let one request's takes use every core.  0: render in the calling thread (tests).
+        self.pool: ProcessPoolExecutor | None = (
+            ProcessPoolExecutor(render_workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up)
+            if render_workers
+            else None
+        )
+        self.files = files
+        self.files.mkdir(parents=True, exist_ok=True)
+        self.models_dir = models
+        self._composers: OrderedDict[str, Composer] = OrderedDict()  # path → Composer, read-only once loaded
+        self._lock = threading.Lock()
+
+    def warm_up(self) -> None:
+        """Start (and warm) the render workers now rather than at the first user's request."""
+        if self.pool is not None:
+            for _ in range(self.render_workers):
+                self.pool.submit(int)
+
+    # ---------------------------------------------------------------------------------------- models
+    def models(self) -> list[str]:
+        """The model picker's choices: the shipped model, then checkpoints in the models folder."""
+        found = []
+        if self.models_dir and self.models_dir.is_dir():
+            found = sorted(str(p.relative_to(self.models_dir)) for p in self.models_dir.rglob("*.safetensors"))
+        return [SHIPPED, *found]
+
+    def composer(self, name: str | None = None) -> Composer:
+        from composer.generate import Composer
+
+        if name and name != SHIPPED:
+            if name not in self.models():
+                raise InputError(f"There is no model called {name!r}; pick one from the list.")
+            path = str(self.models_dir / name) if self.models_dir else name
+        else:
+            path = ""
+        with self._lock:  # load each model once, keep the last four
+            if path not in self._composers:
+                self._composers[path] = Composer(path or None)
+                while len(self._composers) > 4:
+                    self._composers.popitem(last=False)
+            self._composers.move_to_end(path)
+            return self._composers[path]
+
+    # ---------------------------------------------------------------------------------------- views
+    def start(self, owner: str | None, piece_id: str | None = None) -> View:
+        """Page load: a new browser gets a fresh owner id; a known one gets its pieces back."""
+        if not owner or not isinstance(owner, str) or len(owner) > 64:
+            owner = secrets.token_hex(16)
+        pieces = self.store.pieces(owner)
+        if piece_id not in {p.id for p in pieces}:
+            piece_id = pieces[0].id if pieces else None
+        return self.view(
+            owner,
+            piece_id,
+            "Welcome back." if pieces else "Bring a seed: upload a MIDI file, pick an example or type ABC.",
+        )
+
+    def view(self, owner: str, piece_id: str | None, status: str = "", takes: list[str] | None = None) -> View:
+        """The page for ``piece_id``; ``takes`` (node ids) are the takes offered, by default the newest round
+        of candidates under the current node."""
+        pieces = self.store.pieces(owner)
+        if piece_id is None or piece_id not in {p.id for p in pieces}:
+            return View(owner=owner, status=status, pieces=[(p.title, p.id) for p in pieces])
+        record = self.store.piece(owner, piece_id)
+        tree = self.store.tree(owner, piece_id)
+        by_id = {n.id: n for n in tree}
+        current = by_id[record.current_id]
+        root = by_id[record.root_id]
+        if takes is None:
+            offered = [n for n in tree if n.parent_id == current.id and not n.kept]
+            newest = max((n.settings.get("round", "") for n in offered), default="")
+            takes = [n.id for n in offered if n.settings.get("round", "") == newest]
+        return View(
+            owner=owner,
+            status=status,
+            piece_id=piece_id,
+            pieces=[(p.title, p.id) for p in pieces],
+            report=root.metrics.get("report", ""),
+            summary=self._summary(record, current, by_id),
+            roll=self._picture(current),
+            tree=_tree_choices(tree, current.id),
+            current=current.id,
+            takes=[self._take_view(by_id[t]) for t in takes if t in by_id],
+        )
+
+    def _summary(self, record: PieceRecord, current: Node, by_id: dict[str, Node]) -> str:
+        try:
+            piece = current.piece()
+        except InputError as error:  # stored by an older version or imported: say so, keep the page working
+            return f"**{record.title}** — at *{current.label}*, which cannot be read ({error})."
+        path = []
+        node: Node | None = current
+        while node is not None:
+            path.append(node.label)
+            node = by_id.get(node.parent_id) if node.parent_id else None
+        return (
+            f"**{record.title}** — at *{current.label}* ({' → '.join(reversed(path))}): {len(piece.notes)} "
+            f"notes, {piece.bars} bars, {piece.tempo:.4g} BPM, {piece.time_signature}"
+        )
+
+    # ---------------------------------------------------------------------------------------- files
+    def _node_dir(self, node: Node) -> Path:
+        folder = self.files / node.id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def _asset(self, node: Node, kind: str) -> str:
+        """A rendered file of a node (made once, then reused): "roll", "audio" or "score"."""
+        path = self._node_dir(node) / TAKE_FILES[kind]
+        if not path.exists():
+            render_take_files(node.midi, node.join, node.label, str(path.parent), (kind,))
+        return str(path)
+
+    def _picture(self, node: Node) -> str | None:
+        try:
+            return self._asset(node, "roll")
+        except InputError:  # an unreadable stored point (see _summary) has no picture
+            return None
+
+    def _render(self, node: Node) -> Future[dict[str, float]]:
+        """Render a node's audio, piano roll and score — in a worker process when there are some, so that the
+        takes of one request are drawn on all cores — and return the future of the seconds spent per kind."""
+        folder = str(self._node_dir(node))
+        if self.pool is None:
+            done: Future[dict[str, float]] = Future()
+            done.set_result(render_take_files(node.midi, node.join, node.label, folder))
+            return done
+        return self.pool.submit(render_take_files, node.midi, node.join, node.label, folder)
+
+    def _take_view(self, node: Node) -> TakeView:
+        m = node.metrics
+        share = "—" if m.get("share_in_key") is None else f"{100 * m['share_in_key']:.0f} %"
+        # the key heard in the seed's last bars (the one key lock keeps); takes made before it was recorded: "key"
+        key = m.get("key") if isinstance(m.get("key"), str) else "key"
+        repeat = m.get("longest_repeat") or {}
+        rng = m.get("pitch_range")
+        lines = [
+            f"{m.get('notes', 0)} new notes over {m.get('bars', 0)} bars · {share} in {key} · "
+            f"{m.get('bits_per_note', 0):.2f} bits/note",
+            f"range {rng[0]}–{rng[1]}" if rng else "no notes",
+            f"longest repeat: {repeat.get('phrase_notes', 0)} notes × {repeat.get('times_in_a_row', 1)}",
+        ]
+        s = node.settings
+        lines.append(
+            f"settings: {s.get('bars')} bars, temperature {s.get('temperature')}, top-p {s.get('top_p')}, "
+            f"seed {s.get('seed')}{', key lock' if s.get('key_lock') else ''}"
+            + (f", notes {s['pitch_range'][0]}–{s['pitch_range'][1]}" if s.get("pitch_range") else "")
+            + f", {s.get('model', SHIPPED)}"
+        )
+        if m.get("context"):
+            lines.append(str(m["context"]))
+        score = self._asset(node, "score")
+        return TakeView(
+            node_id=node.id,
+            title=node.label,
+            audio=self._asset(node, "audio"),
+            midi=self._named_midi(node),
+            roll=self._asset(node, "roll"),
+            score=Path(score).read_text(),
+            metrics=" · ".join(lines[:1]) + "\n\n" + "\n\n".join(lines[1:]),
+        )
+
+    def _named_midi(self, node: Node) -> str:
+        # The label may come from an imported session file: only letters, digits, '-' and '_' reach the name.
+        path = self._node_dir(node) / f"{_file_stem(node.label.replace('.', '-'))}.mid"
+        if not path.exists():
+            atomic_write(path, node.midi)
+        return str(path)
+
+    # ---------------------------------------------------------------------------------------- seeds
+    @_refusals_keep_the_page
+    def upload(self, owner: str, piece_id: str | None, file_path: str | None) -> View:
+        """A MIDI file (checked by content and size, not by name) becomes a new piece."""
+        if not file_path:
+            raise InputError("Choose a MIDI file (.mid) as the seed first.")
+        path = Path(file_path)
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(
+                f"The file has {size:,} bytes, above the studio's limit of {MAX_FILE_BYTES:,}; "
+                "upload a shorter excerpt."
+            )
+        return self._new_piece(owner, path.stem, path.read_bytes(), path.name)
+
+    @_refusals_keep_the_page
+    def example(self, owner: str, piece_id: str | None, name: str | None) -> View:
+        """A bundled example seed becomes a new piece."""
+        from composer import examples
+
+        if not name:
+            raise InputError("Pick an example from the list first.")
+        chosen = {e.name: e for e in examples.EXAMPLES}.get(name)
+        if chosen is None:
+            raise InputError(f"There is no example called {name!r}; pick one from the list.")
+        return self._new_piece(owner, chosen.title, examples.example_path(name).read_bytes(), chosen.name + ".mid")
+
+    @_refusals_keep_the_page
+    def abc(self, owner: str, piece_id: str | None, text: str | None) -> View:
+        """A melody typed in ABC notation becomes a new piece."""
+        from composer.score import piece_from_abc
+
+        piece = piece_from_abc(text or "")
+        title = next((line[2:].strip() for line in (text or "").splitlines() if line.startswith("T:")), "")
+        return self._new_piece(owner, title or "ABC melody", piece_to_midi_bytes(piece), "ABC melody")
+
+    def _new_piece(self, owner: str, title: str, data: bytes, name: str) -> View:
+        """A seed's MIDI bytes → a new piece.  Read (and its stored copy checked) in a render worker when there
+        are some: there the reader's parse time limit holds, which it cannot in a server's handler thread."""
+        from composer.report import seed_report
+
+        if self.pool is None:
+            piece, _, stored = read_for_storing(data, name)
+        else:
+            piece, _, stored = self.pool.submit(read_for_storing, data, name).result()
+        report = seed_report(piece, name)
+        text = report.to_text()
+        # An estimated key goes in the metrics (the generator's key); the stored seed stays as given.
+        record = self.store.new_piece(
+            owner, title, stored, {"report": "```\n" + text + "\n```", "key": report.key_number}
+        )
+        return self.view(owner, record.id, f"Read {report.notes} notes from {name}. Now generate takes.")
+
+    # ---------------------------------------------------------------------------------------- generation
+    def generate(
+        self,
+        owner: str,
+        piece_id: str | None,
+        bars: float,
+        takes: float,
+        temperature: float,
+        top_p: float,
+        seed: float | None,
+        random_seed: bool,
+        key_lock: bool,
+        model: str | None,
+        lowest: float | None = PIANO_LOW,
+        highest: float | None = PIANO_HIGH,
+    ) -> Iterator[View]:
+        """K takes continuing the current point.  Yields a progress view, then the takes as each is rendered
+        (a cancelled request stops between takes; finished takes are already saved).  ``lowest`` and
+        ``highest`` bound the new notes' pitches (MIDI numbers, inclusive); the piano's whole range, the
+        default, sets no limit."""
+        from composer.generate import Settings
+
+        started = time.monotonic()
+        try:
+            if not piece_id:
+                raise InputError("Bring a seed first: upload a MIDI file, pick an example or type ABC.")
+            record = self.store.piece(owner, piece_id)
+            current = self.store.node(owner, record.current_id)
+            root = self.store.node(owner, record.root_id)
+            if random_seed or seed is None:
+                seed = secrets.randbelow(2**31)
+            if not float(seed).is_integer() or not 0 <= seed < 2**63:
+                raise InputError(f"The random seed must be a whole number from 0; got {seed}.")
+            length, count = _whole(bars, "The number of bars"), _whole(takes, "The number of takes")
+            settings = Settings(
+                bars=length,
+                variations=count,
+                temperature=float(temperature),
+                top_p=float(top_p),
+                seed=int(seed),
+                key_lock=bool(key_lock),
+                pitch_range=_pitch_range(lowest, highest),
+            ).validate()
+            if count > MAX_TAKES:
+                raise InputError(f"Ask for 1 to {MAX_TAKES} takes; {count} was asked for.")
+            if length > MAX_BARS:
+                raise InputError(f"The studio continues by 1 to {MAX_BARS} bars at a time; {length} was asked for.")
+            composer = self.composer(model)
+        except InputError as error:
+            yield self.view(owner, piece_id, str(error))
+            return
+        yield self.view(
+            owner,
+            piece_id,
+            f"Generating {_count(count, 'take')} of {_count(length, 'bar')}…",
+            takes=[],
+        )
+        key = root.metrics.get("key")
+        try:
+            seed_piece = current.piece()
+            made = composer.continue_piece(seed_piece, settings, key=key, deadline=started + REQUEST_SECONDS)
+        except InputError as error:
+            yield self.view(owner, piece_id, str(error))
+            return
+        round_id = f"{time.time():.6f}"
+        common = {
+            "bars": settings.bars,
+            "takes": settings.variations,
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "seed": settings.seed,
+            "key_lock": settings.key_lock,
+            "pitch_range": list(settings.pitch_range) if settings.pitch_range else None,
+            "model": model or SHIPPED,
+            "round": round_id,
+        }
+        nodes = self.store.add_takes(
+            owner,
+            piece_id,
+            current.id,
+            [
+                (piece_to_midi_bytes(t.piece), _join(t, seed_piece), {**common, "take": i + 1}, t.metrics)
+                for i, t in enumerate(made)
+            ],
+        )
+        generated = time.monotonic() - started
+        rendering = [self._render(node) for node in nodes]  # all at once: the workers share them out
+        try:
+            yield from self._reveal(owner, piece_id, nodes, rendering, started, generated, settings.seed)
+        finally:  # a cancelled request (the generator closed early) leaves no renders queued behind it
+            for future in rendering:
+                future.cancel()
+
+    def _reveal(
+        self,
+        owner: str,
+        piece_id: str,
+        nodes: list[Node],
+        rendering: list[Future[dict[str, float]]],
+        started: float,
+        generated: float,
+        seed: int,
+    ) -> Iterator[View]:
+        """One view per take as its files are ready.  The page around the takes (pieces, tree, the piece's
+        picture) is read once; each step adds a take."""
+        page = self.view(owner, piece_id, "", takes=[])
+        timings = {"generation": generated, "audio": 0.0, "images": 0.0}
+        for i, node in enumerate(nodes):
+            for kind, seconds in rendering[i].result().items():
+                timings[kind] += seconds
+            page.takes.append(self._take_view(node))
+            done = i + 1 == len(nodes)
+            status = (
+                f"{_count(len(nodes), 'take')} ready in {time.monotonic() - started:.1f} s (generation "
+                f"{generated:.2f} s, random seed {seed}). Keep one to continue from it."
+                if done
+                else f"Rendering take {i + 2} of {len(nodes)}…"
+            )
+            yield replace(page, status=status, takes=list(page.takes), done=done, timings=dict(timings))
+
+    # ---------------------------------------------------------------------------------------- the tree
+    @_refusals_keep_the_page
+    def keep(self, owner: str, piece_id: str | None, node_id: str | None) -> View:
+        """Keep a take: it joins the piece, and the next round continues from it."""
+        if not node_id:
+            raise InputError("Generate takes first, then keep the one you like.")
+        record = self.store.keep(owner, node_id)
+        label = self.store.node(owner, node_id).label
+        return self.view(record.owner, record.id, f"Kept {label}; the next takes continue from it.")
+
+    @_refusals_keep_the_page
+    def undo(self, owner: str, piece_id: str | None) -> View:
+        """Step back to the point before the last kept take (its takes are offered again)."""
+        if not piece_id:
+            raise InputError("There is no piece to undo in; bring a seed first.")
+        before = self.store.piece(owner, piece_id).current_id
+        record = self.store.undo(owner, piece_id)
+        left = self.store.node(owner, before)
+        same_round = [
+            n.id
+            for n in self.store.children(owner, record.current_id)
+            if n.settings.get("round") == left.settings.get("round")
+        ]
+        return self.view(owner, record.id, f"Undid {left.label}.", takes=same_round)
+
+    @_refusals_keep_the_page
+    def jump(self, owner: str, piece_id: str | None, node_id: str | None) -> View:
+        """Go to any point of the history tree (a branch); the next takes continue from there."""
+        if not node_id:
+            raise InputError("Pick a point in the history first.")
+        record = self.store.jump(owner, node_id)
+        return self.view(owner, record.id, f"Now at {self.store.node(owner, node_id).label}.")
+
+    @_refusals_keep_the_page
+    def switch(self, owner: str, piece_id: str | None) -> View:
+        if not piece_id:
+            raise InputError("Pick one of your pieces.")
+        record = self.store.piece(owner, piece_id)
+        return self.view(owner, record.id, f"Opened {record.title}.")
+
+    # ---------------------------------------------------------------------------------------- export / import
+    def export_piece(self, owner: str, piece_id: str | None) -> tuple[str, list[str]]:
+        """The piece up to its current point as MIDI, MusicXML and WAV → (status, file paths)."""
+        from composer.score import piece_to_musicxml
+
+        try:
+            if not piece_id:
+                raise InputError("There is no piece to export yet; bring a seed first.")
+            record = self.store.piece(owner, piece_id)
+            node = self.store.node(owner, record.current_id)
+            piece = node.piece()
+            folder = Path(tempfile.mkdtemp(prefix="export-", dir=self.files))
+            stem = _file_stem(record.title)
+            paths = [folder / f"{stem}.mid", folder / f"{stem}.musicxml", folder / f"{stem}.wav"]
+            paths[0].write_bytes(node.midi)
+            paths[1].write_bytes(piece_to_musicxml(piece, record.title))
+            paths[2].write_bytes(render_wav(piece).wav)
+            return f"Exported {record.title} ({len(piece.notes)} notes) as MIDI, MusicXML and WAV.", [
+                str(p) for p in paths
+            ]
+        except InputError as error:
+            return str(error), []
+
+    def export_session(self, owner: str) -> tuple[str, str | None]:
+        """All of this browser's pieces and their history as one JSON file → (status, path)."""
+        data = self.store.export_session(owner)
+        folder = Path(tempfile.mkdtemp(prefix="session-", dir=self.files))
+        path = folder / f"composer-session-{datetime.now(timezone.utc):%Y%m%d-%H%M%S}.json"
+        path.write_text(json.dumps(data))
+        return f"Exported {len(data['pieces'])} piece(s) with their history.", str(path)
+
+    @_refusals_keep_the_page
+    def import_session(self, owner: str, piece_id: str | None, file_path: str | None) -> View:
+        """A session file (from Export session) adds its pieces, with their history, to this browser's."""
+        if not file_path:
+            raise InputError("Choose a session file (.json) exported from the studio.")
+        path = Path(file_path)
+        if path.stat().st_size > MAX_SESSION_BYTES:
+            raise InputError(f"The session file is above {MAX_SESSION_BYTES:,} bytes; export fewer pieces.")
+        records = self.store.import_session(owner, path.read_bytes())
+        return self.view(
+            owner, records[0].id if records else piece_id, f"Imported {len(records)} piece(s) with their history."
+        )
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _whole(value: float | None, what: str) -> int:
+    """``value`` as an int; ``what`` begins the refusal's sentence ("The number of bars")."""
+    if value is None or not float(value).is_integer():
+        raise InputError(f"{what} must be a whole number; got {value}.")
+    return int(value)
+
+
+def _pitch_range(lowest: float | None, highest: float | None) -> tuple[int, int] | None:
+    """The lowest and highest note asked for → ``Settings.pitch_range``: None for the piano's whole range."""
+    low = PIANO_LOW if lowest is None else _whole(lowest, "The lowest note")
+    high = PIANO_HIGH if highest is None else _whole(highest, "The highest note")
+    if not PIANO_LOW <= low <= high <= PIANO_HIGH:
+        raise InputError(
+            f"The lowest and highest notes must lie within the piano's {PIANO_LOW}–{PIANO_HIGH} (A0–C8), the "
+            f"lowest not above the highest; got {low}–{high}."
+        )
+    return None if (low, high) == (PIANO_LOW, PIANO_HIGH) else (low, high)
+
+
+def _join(take: Take, seed: Piece) -> float:
+    """Where a take's new notes begin (the seed's end when it added none)."""
+    new = take.continuation.notes
+    return min(n.start for n in new) if new else seed.end
+
+
+def _tree_choices(tree: list[Node], current: str) -> list[tuple[str, str]]:
+    """The history as indented dropdown choices, depth first, the current point marked."""
+    children: dict[str | None, list[Node]] = {}
+    for n in tree:
+        children.setdefault(n.parent_id, []).append(n)
+    out: list[tuple[str, str]] = []
+
+    def walk(node: Node, depth: int) -> None:
+        mark = " ◀ current" if node.id == current else (" (kept)" if node.kept and node.parent_id else "")
+        notes, made = node.metrics.get("notes"), node.settings
+        detail = f", {notes} notes" if notes is not None else ""
+        if made.get("temperature") is not None:  # the settings that made the take, at a glance
+            detail += (
+                f" (T {made['temperature']}, top-p {made.get('top_p')}, seed {made.get('seed')}"
+                + (", key lock" if made.get("key_lock") else "")
+                + ")"
+            )
+        out.append((f"{'  ' * depth}{'└ ' if depth else ''}{node.label}{detail}{mark}", node.id))
+        for child in children.get(node.id, []):
+            walk(child, depth + 1)
+
+    for root in children.get(None, []):
+        walk(root, 0)
+    return out
+
+
+def _file_stem(title: str) -> str:
+    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in title).strip("-")[:60]
+    return stem or "piece"
+
+
+def files_folder(db: Path) -> Path:
+    """Where a studio on the database ``db`` keeps its rendered take files (in the temp folder, so Gradio serves
+    them without allowed_paths; one folder per database)."""
+    return Path(tempfile.gettempdir()) / "composer-studio" / hashlib.sha1(str(db).encode()).hexdigest()[:12]
+
+
+def default_app() -> StudioApp:
+    db = default_store_path()
+    models = Path(os.environ.get("COMPOSER_MODELS", CHECKOUT / "models"))
+    return StudioApp(Store(db), files_folder(db), models, render_workers=min(2, os.cpu_count() or 1))
