@@ -76,7 +76,7 @@ def test_output_is_the_seed_unchanged_plus_the_continuation(composer):
         # bars: the rest of the seed's last bar, then 4 whole bars
         last_line = 1.0 + 3 * 3 + 3  # bars start at beat 1; the seed's last onset (8) lies in the bar 7-10
         assert all(n.start < last_line + 4 * 3 for n in new)
-        assert take.metrics["notes"] == len(new)
+        assert take.metrics.notes == len(new)
 
 
 def test_a_held_seed_note_is_never_cut(composer):
@@ -106,7 +106,7 @@ def test_key_lock_and_pitch_range_hold(composer):
         seed_piece(key=7), Settings(bars=4, variations=4, seed=2, key_lock=True, temperature=1.5, pitch_range=(60, 72))
     )
     for t in takes:
-        assert t.metrics["share_in_key"] == 1.0
+        assert t.metrics.share_in_key == 1.0
         assert all(60 <= n.pitch <= 72 for n in t.continuation.notes)
 
 
@@ -154,7 +154,7 @@ def test_a_seed_without_notes_is_refused(composer):
 def test_a_long_seed_is_conditioned_on_its_last_bars(composer):
     long = Piece(notes=tuple(Note(i * 0.5, 0.5, 60 + i % 12, 80) for i in range(700)))
     take = composer.continue_piece(long, Settings(bars=2, variations=1))[0]
-    assert "conditioned on its last" in take.metrics["context"]
+    assert "conditioned on its last" in take.metrics.context
     assert long.notes == tuple(n for n in take.piece.notes if n.start <= long.notes[-1].start)
 
 
@@ -306,8 +306,8 @@ def test_key_lock_keeps_the_key_heard_in_the_seed_not_a_stated_signature(compose
     takes = composer.continue_piece(seed, Settings(bars=4, variations=4, seed=5, key_lock=True, temperature=1.5))
     eb_scale = {3, 5, 7, 8, 10, 0, 2}
     for take in takes:
-        assert take.metrics["key"] == "Eb major"
-        assert take.metrics["share_in_key"] == 1.0
+        assert take.metrics.key == "Eb major"
+        assert take.metrics.share_in_key == 1.0
         assert {n.pitch % 12 for n in take.continuation.notes} <= eb_scale
 
 
@@ -345,7 +345,7 @@ def test_key_profiles_are_the_corpus_training_split():
 def test_key_lock_on_a_few_notes_keeps_the_stated_key(composer):
     seed = Piece(notes=(Note(0, 1, 62, 80), Note(1, 1, 66, 80), Note(2, 2, 69, 80)), key=2)  # D major, 3 notes
     for take in composer.continue_piece(seed, Settings(bars=2, variations=2, seed=1, key_lock=True)):
-        assert take.metrics["key"] == "D major" and take.metrics["share_in_key"] == 1.0
+        assert take.metrics.key == "D major" and take.metrics.share_in_key == 1.0
 
 
 def test_a_pitch_range_outside_the_locked_key_is_one_sentence(composer):
