@@ -1,5 +1,6 @@
 """Continuation: fidelity to the seed, the fast step path, sampling controls, determinism, bad settings."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -359,3 +360,54 @@ def test_a_pitch_range_a_held_seed_note_fills_lets_time_pass(composer):
     for take in composer.continue_piece(seed, Settings(bars=3, variations=3, seed=2, pitch_range=(60, 60))):
         assert all(n.pitch == 60 and n.start >= 10 for n in take.continuation.notes)
         assert take.piece.notes[:3] == seed.notes
+
+
+def test_generate_cli_keeps_new_notes_in_the_pitch_range_and_refuses_bad_ranges(composer, tmp_path, capsys):
+    import smf
+
+    from composer.cli import main
+    from composer.midi_io import read_midi
+
+    (tmp_path / "a.mid").write_bytes(smf.simple_file())
+    common = ["generate", str(tmp_path / "a.mid"), "--model", str(composer.model_path), "--bars", "2", "--quiet"]
+    out = tmp_path / "out"
+    assert main([*common, "--out", str(out), "--pitch-range", "60-67", "--continuation-only"]) == 0
+    takes = json.loads((out / "manifest.json").read_text())["seeds"][0]["takes"]
+    low, high = min(t["pitch_range"][0] for t in takes), max(t["pitch_range"][1] for t in takes)
+    assert 60 <= low <= high <= 67
+    assert all(60 <= n.pitch <= 67 for n in read_midi(out / "a" / "take-01.mid").notes)
+    for bad, said in [
+        ("60", "--pitch-range '60' is not LOW-HIGH"),
+        ("high-low", "is not LOW-HIGH"),
+        ("10-50", "must lie within 21–108"),
+        ("72-60", "low ≤ high"),
+    ]:
+        assert main([*common, "--out", str(tmp_path / "bad"), "--pitch-range", bad]) == 2
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
+
+
+def test_take_metrics_keep_the_json_form_of_the_manifests(composer):
+    long_seed = Piece(notes=tuple(Note(i * 0.25, 0.25, 60 + i % 12, 80) for i in range(600)), key=0)
+    take = composer.continue_piece(long_seed, Settings(bars=1, variations=1, seed=4))[0]
+    as_json = take.metrics.to_dict()
+    assert list(as_json) == [
+        "notes",
+        "bars",
+        "key",
+        "share_in_key",
+        "pitch_range",
+        "longest_repeat",
+        "bits_per_note",
+        "context",
+    ]
+    assert as_json["notes"] == len(take.continuation.notes) and as_json["bars"] == take.continuation.bars
+    assert as_json["longest_repeat"] == {
+        "phrase_notes": take.metrics.longest_repeat.phrase_notes,
+        "times_in_a_row": take.metrics.longest_repeat.times_in_a_row,
+    }
+    assert as_json["pitch_range"] == list(take.metrics.pitch_range)
+    assert json.loads(json.dumps(as_json)) == as_json
+    short = composer.continue_piece(seed_piece(), Settings(bars=1, variations=1, seed=4))[0]
+    assert "context" not in short.metrics.to_dict()  # said only when the seed was cut
