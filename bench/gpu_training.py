@@ -80,8 +80,8 @@ def main() -> None:
         device=args.device,
         progress=False,
     )
-    songs, splits, evals, report = load_songs(Path(args.data))
-    train_songs, valid_songs = select_songs(songs, splits, evals, TrainConfig(**base))
+    songs, report = load_songs(Path(args.data))
+    train_songs, valid_songs = select_songs(songs, TrainConfig(**base))
     cfg = TrainConfig(out=args.out + "-probe", max_steps=args.probe_steps, epochs=1000, log=False, **base)
     probe_started = time.perf_counter()
     train(cfg, songs=(train_songs, valid_songs[:10]), fingerprint=report.fingerprint)

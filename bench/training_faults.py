@@ -57,7 +57,7 @@ def child(argv: list[str]) -> int:
     ``before-json`` (in place, its JSON copy not yet), or ``enospc`` (raise what safetensors raises on a full disk).
     """
     import composer.train as train_module
-    from composer import checkpoint
+    from composer import atomic
     from composer.cli import main
 
     progress = os.environ.get("FAULT_PROGRESS")
@@ -81,10 +81,10 @@ def child(argv: list[str]) -> int:
             seen[0] += 1
             return seen[0] == wanted
 
-        tmp_name = f".{name}.safetensors.tmp"
+        tmp_name = f".{name}.safetensors.{os.getpid()}.tmp"  # composer.atomic's temporary name
         target = f"{name}.safetensors" if where == "before-replace" else f"{name}.json"
 
-        class _Os:  # composer.checkpoint's view of os: the same, but fsync and replace can fail or die first
+        class _Os:  # composer.atomic's view of os (checkpoints are written through atomic_write): the same, but fsync and replace can fail or die first
             def __getattr__(self, attr: str) -> Any:
                 return getattr(os, attr)
 
@@ -106,7 +106,7 @@ def child(argv: list[str]) -> int:
                     os.kill(os.getpid(), signal.SIGKILL)
                 os.replace(src, dst)
 
-        checkpoint.os = _Os()  # type: ignore[assignment]
+        atomic.os = _Os()  # type: ignore[assignment]
     return main(argv)
 
 

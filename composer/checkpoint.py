@@ -11,18 +11,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from composer.atomic import atomic_write, sync_folder
 from composer.encoding import FIELDS, STEPS_PER_BEAT
 from composer.errors import InputError
 from composer.model import ModelConfig, MusicLSTM
 
 FORMAT = "composer-checkpoint-1"
+SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "shipped"  # the model composer ships with
 
 
 def encoding_table() -> dict[str, Any]:
@@ -34,7 +35,9 @@ def save(path: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -
 
     A failed write (disk full, read-only folder, file too large) leaves the previous file as it was and no
     temporary file behind, and raises :class:`OSError` with the system's reason — also where safetensors
-    reports it as its own error type.
+    reports it as its own error type.  A process killed mid-write leaves at most its one temporary file
+    (``.NAME.safetensors.PID.tmp``, a name nothing loads), which the next successful save of the same
+    checkpoint removes.  Both files and the renames are fsynced: a checkpoint survives a power loss.
     """
     from safetensors import SafetensorError
     from safetensors.torch import save as to_bytes
@@ -42,41 +45,31 @@ def save(path: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -
     path = Path(path)
     header = {"format": FORMAT, "encoding": encoding_table(), **config}
     text = json.dumps(header, sort_keys=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    json_tmp = path.with_name(f".{path.stem}.json.tmp")
     contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Serialized in memory and written under our own fixed temporary name (not safetensors' random one):
-        # a kill mid-write leaves at most that one file, which the next save overwrites.
+        # Serialized in memory and written through atomic_write (not safetensors' own randomly named file).
         data = to_bytes(contiguous, metadata={"composer": text})
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-        json_tmp.write_text(json.dumps(header, indent=2, sort_keys=True) + "\n")
-        os.replace(json_tmp, path.with_suffix(".json"))
-        _sync_folder(path.parent)  # the renames themselves survive a power loss
+        atomic_write(path, data, durable=True)
+        atomic_write(path.with_suffix(".json"), (json.dumps(header, indent=2, sort_keys=True) + "\n").encode())
+        sync_folder(path.parent)  # the JSON copy's rename survives a power loss too
     except (OSError, SafetensorError) as error:
-        for leftover in (tmp, json_tmp):
-            with contextlib.suppress(OSError):
-                leftover.unlink(missing_ok=True)
         if isinstance(error, OSError):
             raise
         # "Error while serializing: I/O error: No space left on device (os error 28)"
         found = re.search(r"I/O error: (.*?) \(os error (\d+)\)", str(error))
         code, reason = (int(found.group(2)), found.group(1)) if found else (errno.EIO, str(error))
         raise OSError(code, reason) from error
+    _remove_leftovers(path)
 
 
-def _sync_folder(folder: Path) -> None:
-    with contextlib.suppress(OSError):  # not every file system lets a folder be opened for fsync
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+def _remove_leftovers(path: Path) -> None:
+    """Temporary files of earlier saves of this checkpoint that a kill cut short.  One process writes a
+    run's checkpoints, so any other temporary file of the same target is a leftover."""
+    for target in (path, path.with_suffix(".json")):
+        for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
 
 
 MODEL_FILES = ("best.safetensors", "model.safetensors", "last.safetensors")  # tried in this order in a folder

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from composer.checkpoint import SHIPPED_MODEL
 from composer.errors import InputError
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "midi_data"
@@ -98,7 +99,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "shipped"
+DEFAULT_MODEL = SHIPPED_MODEL
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
@@ -202,6 +203,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         key_lock=args.key_lock,
         key_strength=KEY_STRENGTH if args.key_strength is None else args.key_strength,
+        pitch_range=_pitch_range(args.pitch_range),
     ).validate()
     files = _seed_files(args.seeds)
     if not files:
@@ -236,6 +238,19 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     return 2 if failed else 0
 
 
+def _pitch_range(text: str | None) -> tuple[int, int] | None:
+    """``--pitch-range LOW-HIGH`` (MIDI note numbers, e.g. 60-84) → (low, high); the bounds are checked by
+    :meth:`Settings.validate`."""
+    if text is None:
+        return None
+    low, dash, high = text.strip().partition("-")
+    if not (dash and low.strip().isdigit() and high.strip().isdigit()):
+        raise InputError(
+            f"--pitch-range {text!r} is not LOW-HIGH; give two MIDI note numbers, e.g. 60-84 (middle C to C6)."
+        )
+    return int(low), int(high)
+
+
 def _generate_one(
     composer: object, path: Path, settings: object, formats: list[str], out: Path, continuation_only: bool
 ) -> dict[str, object]:
@@ -267,7 +282,7 @@ def _generate_one(
         "folder": folder.name,
         "seed_report": report.to_dict(),
         "takes": [
-            {"files": [n for n, _ in rendered if n.startswith(f"take-{i:02d}.")], **take.metrics}
+            {"files": [n for n, _ in rendered if n.startswith(f"take-{i:02d}.")], **take.metrics.to_dict()}
             for i, take in enumerate(takes, start=1)
         ],
     }
@@ -378,6 +393,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="with --key-lock: how strongly the key's tonal centre pulls, 0-4 (0: the scale only; "
         "default: composer.generate.KEY_STRENGTH)",
+    )
+    g.add_argument(
+        "--pitch-range",
+        metavar="LOW-HIGH",
+        help="new notes only between these MIDI pitches, e.g. 60-84 (default: the whole piano, 21-108)",
     )
     g.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
     g.add_argument("--format", default="mid", help="comma-separated: mid, musicxml, wav")

@@ -25,7 +25,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -197,7 +197,7 @@ def melody_key(events: Events) -> str | None:
     Repeated notes are folded, since versions of one tune differ there most.  None for short pieces.
     """
     ids = events.ids
-    pitches = []
+    pitches: list[int] = []
     onset = -1
     time = 0
     for shift, pitch in zip(ids[:, SHIFT].tolist(), ids[:, PITCH].tolist(), strict=True):
@@ -213,9 +213,16 @@ def melody_key(events: Events) -> str | None:
     return ",".join(map(str, intervals))
 
 
-def split_of(group: str) -> str:
-    bucket = int(hashlib.sha1(group.encode()).hexdigest()[:8], 16) % 100
+def split_of_digest(digest: str) -> str:
+    """The split (80/10/10, see SPLITS) a hex digest falls in: the one rule for the corpus's groups and for
+    the files of a folder without a manifest."""
+    bucket = int(digest[:8], 16) % 100
     return next(name for name, upper in SPLITS if bucket < upper)
+
+
+def split_of(group: str) -> str:
+    """The split of a group of pieces (all versions of a work or melody land in one split)."""
+    return split_of_digest(hashlib.sha1(group.encode()).hexdigest())
 
 
 # ------------------------------------------------------------------------------------------- building
@@ -382,11 +389,3 @@ def counts(entries: Iterable[Entry]) -> dict[str, object]:
             row["pieces"] += 1
             row["notes"] += e.notes
     return out  # type: ignore[return-value]
-
-
-def iter_files(root: Path, split: str | None = None, collections: Iterable[str] | None = None) -> Iterator[Path]:
-    """Paths of the corpus files, optionally of one split and some collections."""
-    wanted = set(collections) if collections else None
-    for e in read_manifest(root):
-        if (split is None or e.split == split) and (wanted is None or e.collection in wanted):
-            yield root / e.path

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import itertools
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,13 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from composer.encoding import FIELDS, PITCH, PITCH_HIGH, PITCH_LOW, REST, SHIFT, Events, bar_steps, encode
+from composer import features
+from composer.atomic import atomic_write
+from composer.encoding import PITCH, PITCH_HIGH, PITCH_LOW, REST, Events, bar_steps, encode
 from composer.errors import InputError
-from composer.model import NO_KEY, NO_PITCH, Batch
+from composer.features import NO_KEY, NO_PITCH, ModelInputs
+from composer.model import Batch
 from composer.piece import Piece
 
 CACHE_VERSION = 1
-BOS = np.array([f.size for f in FIELDS], dtype=np.int64)  # each field's extra "beginning of sequence" id
 TRANSPOSE = (-6, 5)  # semitones tried by augmentation, each clipped so every pitch stays in range
 
 
@@ -39,33 +42,26 @@ class Song:
     name: str = ""
     collection: str = ""
     group: str = ""  # pieces of one work or melody share a group (from the manifest)
+    split: str = ""  # "train", "valid" or "test" ("" for a song not read from a folder)
+    eval_set: str = ""  # the evaluation set it belongs to, if any (from the manifest)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def positions(self) -> np.ndarray:
         """(N+1,) metrical position of time 0 (before the first event) and of each event's onset."""
-        onsets = np.concatenate([[0], np.cumsum(self.ids[:, SHIFT])])
-        return (onsets - self.bar_start) % self.bar
+        return features.positions(self.ids, self.bar, self.bar_start)
 
-    def model_inputs(
-        self, start: int, stop: int, ids: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """What the model reads before predicting events ``start .. stop-1`` (``stop`` may be N + 1: the
-        event after the last, the one a continuation generates).
-
-        Returns (inputs (T, 4), in_pos (T,), prev_pitch (T,)): the event before each target (BOS before
-        the first), its metrical position, and the pitch of the event before *that* (none at the start).
-        ``ids`` replaces the song's own ids (a transposed copy).
-        """
-        ids = self.ids if ids is None else ids
-        before = np.concatenate([BOS[None], ids])  # before[j] is the event preceding target j
-        pitches = np.concatenate([[NO_PITCH, NO_PITCH], ids[:, PITCH]])  # pitches[j]: the one before that
-        return before[start:stop], self.positions()[start:stop], pitches[start:stop]
+    def model_inputs(self, start: int, stop: int, ids: np.ndarray | None = None) -> ModelInputs:
+        """What the model reads before predicting events ``start .. stop-1`` (:func:`features.model_inputs`);
+        ``ids`` replaces the song's own ids (a transposed copy)."""
+        return features.model_inputs(self.ids if ids is None else ids, self.bar, self.bar_start, start, stop)
 
 
 @dataclass
 class LoadReport:
+    """What reading a folder found: how many files, which were skipped and why, and the data's fingerprint."""
+
     files: int = 0
     skipped: list[str] = field(default_factory=list)  # "name: reason", one per unreadable file
     fingerprint: str = ""  # hash of the data (names, sizes, contents): recorded in checkpoints
@@ -76,7 +72,7 @@ def song_from_events(events: Events, name: str = "", collection: str = "") -> So
         ids=events.ids,
         bar=bar_steps(events.time_signature),
         bar_start=events.bar_start,
-        key=NO_KEY if events.key is None else int(events.key),
+        key=features.key_id(events.key),
         name=name,
         collection=collection,
     )
@@ -87,11 +83,6 @@ def song_from_piece(piece: Piece, name: str = "", collection: str = "") -> Song:
 
 
 # -------------------------------------------------------------------------------------- loading
-
-
-def _split_of_hash(content: str) -> str:
-    bucket = int(content[:8], 16) % 100
-    return "train" if bucket < 80 else "valid" if bucket < 90 else "test"
 
 
 def _cache_dir() -> Path:
@@ -117,9 +108,9 @@ def list_files(root: Path) -> list[FileEntry]:
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"{root} is not a folder; give a folder of MIDI files.")
-    if (root / "manifest.csv").exists():
-        from composer.corpus import read_manifest
+    from composer.corpus import read_manifest, split_of_digest
 
+    if (root / "manifest.csv").exists():
         return [
             FileEntry(root / e.path, e.split, e.collection, e.eval_set, e.group, e.content_hash)
             for e in read_manifest(root)
@@ -130,16 +121,14 @@ def list_files(root: Path) -> list[FileEntry]:
             content = hashlib.sha1(path.read_bytes()).hexdigest()
         except OSError:
             content = hashlib.sha1(str(path).encode()).hexdigest()  # unreadable: reading reports it later
-        out.append(FileEntry(path, _split_of_hash(content), content=content))
+        out.append(FileEntry(path, split_of_digest(content), content=content))
     if not out:
         raise InputError(f"{root} holds no .mid or .midi files; point --data at a folder of MIDI files.")
     return out
 
 
-def load_songs(
-    root: Path, *, use_cache: bool = True, progress: bool = False
-) -> tuple[list[Song], list[str], list[str], LoadReport]:
-    """Read every file of a folder → (songs, split of each, eval set of each, report).
+def load_songs(root: Path, *, use_cache: bool = True, progress: bool = False) -> tuple[list[Song], LoadReport]:
+    """Read every file of a folder → (songs, report); each song carries its split and evaluation set.
 
     Encoded songs are cached (numpy ``.npz``, no pickle) under ``$COMPOSER_CACHE`` or
     ``~/.cache/composer``, keyed by a hash of the files' names, sizes and contents.
@@ -163,14 +152,12 @@ def load_songs(
     cache = _cache_dir() / f"events-{fingerprint}.npz"
     if use_cache and cache.exists():
         try:
-            songs, splits, evals, report = _read_cache(cache)
+            cached, report = _read_cache(cache)
             report.fingerprint = fingerprint
-            return songs, splits, evals, report
+            return cached, report
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache is rebuilt
     songs: list[Song] = []
-    splits: list[str] = []
-    evals: list[str] = []
     report = LoadReport(files=len(files), fingerprint=fingerprint)
     iterator: Iterable[FileEntry] = files
     if progress:
@@ -180,13 +167,11 @@ def load_songs(
     for f in iterator:
         try:
             song = song_from_piece(read_midi(f.path), str(f.path.relative_to(root)), f.collection)
-            song.group = f.group
         except InputError as error:
             report.skipped.append(str(error))
             continue
+        song.group, song.split, song.eval_set = f.group, f.split, f.eval_set
         songs.append(song)
-        splits.append(f.split)
-        evals.append(f.eval_set)
     if not songs:
         raise InputError(
             f"None of the {len(files)} MIDI files in {root} could be read; see the reasons above and "
@@ -195,43 +180,46 @@ def load_songs(
     if use_cache:
         # The cache only saves time; an unwritable cache folder costs a re-read next time.
         with contextlib.suppress(OSError):
-            _write_cache(cache, songs, splits, evals, report)
-    return songs, splits, evals, report
+            _write_cache(cache, songs, report)
+    return songs, report
 
 
-def _write_cache(path: Path, songs: list[Song], splits: list[str], evals: list[str], report: LoadReport) -> None:
+def _write_cache(path: Path, songs: list[Song], report: LoadReport) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     lengths = np.array([len(s) for s in songs], dtype=np.int64)
-    # Several processes (torchrun ranks) may build the same cache at once: each writes its own file.
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp.npz")
+    buffer = io.BytesIO()
     np.savez(
-        tmp,
+        buffer,
         ids=np.concatenate([s.ids for s in songs]).astype(np.int16),
         lengths=lengths,
         meta=np.array([[s.bar, s.bar_start, s.key] for s in songs], dtype=np.int64),
         names=np.array([s.name for s in songs]),
         collections=np.array([s.collection for s in songs]),
         groups=np.array([s.group for s in songs]),
-        splits=np.array(splits),
-        evals=np.array(evals),
+        splits=np.array([s.split for s in songs]),
+        evals=np.array([s.eval_set for s in songs]),
         skipped=np.array([*report.skipped, ""]),
         files=np.array([report.files]),
     )
-    os.replace(tmp, path)
+    # Several processes (torchrun ranks) may build the same cache at once: each writes its own temporary file.
+    atomic_write(path, buffer.getvalue())
 
 
-def _read_cache(path: Path) -> tuple[list[Song], list[str], list[str], LoadReport]:
+def _read_cache(path: Path) -> tuple[list[Song], LoadReport]:
     with np.load(path, allow_pickle=False) as z:
         ids = z["ids"].astype(np.int64)
         ends = np.cumsum(z["lengths"])
         starts = ends - z["lengths"]
         meta = z["meta"]
+        columns = zip(
+            starts, ends, meta, z["names"], z["collections"], z["groups"], z["splits"], z["evals"], strict=True
+        )
         songs = [
-            Song(ids[a:b], int(m[0]), int(m[1]), int(m[2]), str(n), str(c), str(g))
-            for a, b, m, n, c, g in zip(starts, ends, meta, z["names"], z["collections"], z["groups"], strict=True)
+            Song(ids[a:b], int(m[0]), int(m[1]), int(m[2]), str(n), str(c), str(g), str(sp), str(e))
+            for a, b, m, n, c, g, sp, e in columns
         ]
         report = LoadReport(files=int(z["files"][0]), skipped=[s for s in z["skipped"].tolist() if s])
-        return songs, [str(s) for s in z["splits"]], [str(e) for e in z["evals"]], report
+        return songs, report
 
 
 # -------------------------------------------------------------------------------------- augmentation

@@ -37,14 +37,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from composer.errors import InputError
-from composer.piece import Note, Piece, TimeSignature
+from composer.piece import PIANO_HIGH, PIANO_LOW, Note, Piece, TimeSignature
 
 STEPS_PER_BEAT = 12  # grid steps per quarter note
 STEPS_PER_WHOLE = 4 * STEPS_PER_BEAT
 MAX_SHIFT = 4 * STEPS_PER_BEAT  # longest onset-to-onset step in one event: 4 beats
 MAX_DURATION = 8 * STEPS_PER_BEAT  # longest note: 8 beats
 MAX_GAP_BARS = 4  # a silence between onsets longer than this many bars is shortened by whole bars
-PITCH_LOW, PITCH_HIGH = 21, 108  # A0 .. C8, the piano
+PITCH_LOW, PITCH_HIGH = PIANO_LOW, PIANO_HIGH  # A0 .. C8: the pitch ids cover the piano
 VELOCITY_BINS = 16
 
 

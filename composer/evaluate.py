@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -25,14 +24,13 @@ import torch
 from composer.corpus import read_manifest
 from composer.dataset import Song, collate, iterate_batches, load_songs
 from composer.encoding import PITCH, REST, STEPS_PER_BEAT
-from composer.generate import KEY_STRENGTH, Settings
+from composer.generate import KEY_STRENGTH, Composer, Settings
 from composer.midi_io import read_midi
-from composer.model import ModelConfig, MusicLSTM
+from composer.model import ModelConfig, MusicLSTM, bits
 from composer.ngram import NGramModel
 from composer.score import estimate_key
 from composer.train import TrainConfig, evaluate_songs, note_count, select_songs, train
 
-LN2 = math.log(2)
 PUBLISHED = {
     "chorales_bwv253_438": {"IDyOM pitch-only (Pearce 2005)": 2.342, "IDyOM best system (Pearce 2005)": 1.953},
     "essen_kinder": {"IDyOM (Pearce 2005)": 2.102},
@@ -50,7 +48,7 @@ def model_pitch_bits(model: MusicLSTM, songs: list[Song]) -> float:
         batch = collate(items)
         total += float(model.field_nll(batch, pitch_of_a_note=True)[..., PITCH].sum())
         count += note_count(batch)
-    return total / LN2 / max(1, count)
+    return bits(total) / max(1, count)
 
 
 def ngram_bits(ngram: NGramModel, songs: list[Song]) -> dict[str, float]:
@@ -72,15 +70,15 @@ def ngram_pitch_bits(ngram: NGramModel, songs: list[Song]) -> float:
     return float(bits.mean()) if bits.size else float("nan")
 
 
-def shipped_training_songs(songs: list[Song], splits: list[str], evals: list[str]) -> list[Song]:
+def shipped_training_songs(songs: list[Song]) -> list[Song]:
     """The pieces the shipped model learned from: the training split without the evaluation sets and their groups."""
-    return select_songs(songs, splits, evals, TrainConfig(exclude_eval=True))[0]
+    return select_songs(songs, TrainConfig(exclude_eval=True))[0]
 
 
 def test_split(model: MusicLSTM, data: Path, *, ngram_order: int = 4, ngram: bool = True) -> dict[str, Any]:
-    songs, splits, evals, _ = load_songs(data)
-    train_songs = shipped_training_songs(songs, splits, evals)
-    test_songs = [s for s, sp in zip(songs, splits, strict=True) if sp == "test"]
+    songs, _ = load_songs(data)
+    train_songs = shipped_training_songs(songs)
+    test_songs = [s for s in songs if s.split == "test"]
     result: dict[str, Any] = {
         "test_pieces": len(test_songs),
         "lstm": evaluate_songs(model, test_songs, torch.device("cpu")),
@@ -99,8 +97,8 @@ def step_path_bits(model: MusicLSTM, data: Path, *, int8: bool, limit: int | Non
     steps (``int8``: its int8 matrix products) instead of ``nn.LSTM`` — what int8 costs, measured."""
     from composer.generate import FastStepper
 
-    songs, splits, _, _ = load_songs(data)
-    test_songs = [s for s, sp in zip(songs, splits, strict=True) if sp == "test"][:limit]
+    songs, _ = load_songs(data)
+    test_songs = [s for s in songs if s.split == "test"][:limit]
     stepper = FastStepper(model, int8=int8)
 
     def trunk(x: torch.Tensor) -> torch.Tensor:
@@ -135,8 +133,8 @@ def protocol(
     seed: int = 0,
 ) -> dict[str, Any]:
     """k-fold cross-validated pitch bits per note on one evaluation set, for the LSTM and the n-gram."""
-    songs, _, evals, _ = load_songs(data)
-    pieces = [s for s, e in zip(songs, evals, strict=True) if e == eval_set]
+    songs, _ = load_songs(data)
+    pieces = [s for s in songs if s.eval_set == eval_set]
     if not pieces:
         raise ValueError(f"no pieces of evaluation set {eval_set!r} in {data}")
     fold_of = folds_of(pieces, folds)
@@ -217,10 +215,10 @@ def score_folder(model: MusicLSTM, folder: Path, reference: Path, *, ngram_order
     The n-gram is trained on what the shipped model learned from: ``reference``'s training split without the
     evaluation sets (see :func:`shipped_training_songs`).
     """
-    songs, _, _, report = load_songs(folder, use_cache=False)
+    songs, report = load_songs(folder, use_cache=False)
     lstm = evaluate_songs(model, songs, torch.device("cpu"))
-    ref_songs, ref_splits, ref_evals, _ = load_songs(reference)
-    ngram = NGramModel(ngram_order).fit(s.ids for s in shipped_training_songs(ref_songs, ref_splits, ref_evals))
+    ref_songs, _ = load_songs(reference)
+    ngram = NGramModel(ngram_order).fit(s.ids for s in shipped_training_songs(ref_songs))
     ng = ngram_bits(ngram, songs)
     return {
         "files": report.files,
@@ -300,7 +298,7 @@ def scale_degree_profiles(data: Path, split: str = "train", limit: int | None = 
 
 
 def continuations(
-    composer: Any,
+    composer: Composer,
     data: Path,
     *,
     seeds: int = 50,
@@ -324,7 +322,6 @@ def continuations(
     """
     entries = [e for e in read_manifest(data) if e.split == split]
     strength = KEY_STRENGTH if key_strength is None else key_strength
-    settings = {"bars": bars, "variations": takes, "key_lock": key_lock, "key_strength": strength}
     candidates = []
     for e in sorted(entries, key=lambda e: e.content_hash):  # a fixed, collection-mixed order
         piece = read_midi(data / e.path)
@@ -346,7 +343,8 @@ def continuations(
     total_takes = 0
     for i, (e, piece, seed_notes, true_next, seed_key) in enumerate(candidates):
         seed_piece = piece.with_notes(tuple(seed_notes))
-        generated = composer.continue_piece(seed_piece, Settings(seed=i, **settings), key=seed_key)
+        settings = Settings(bars=bars, variations=takes, seed=i, key_lock=key_lock, key_strength=strength)
+        generated = composer.continue_piece(seed_piece, settings, key=seed_key)
         true_pcs, true_len = _profiles(true_next)
         true_relations.append(key_relation(seed_key, estimate_key(piece.with_notes(tuple(true_next)))))
         true_piece_keys.append(estimate_key(piece.with_notes(tuple(seed_notes + true_next))) == seed_key)
@@ -361,8 +359,8 @@ def continuations(
             if not notes:
                 continue
             pcs, lengths = _profiles(notes)
-            repeat = take.metrics["longest_repeat"]  # measured by the generator on the take's notes
-            looped = repeat["phrase_notes"] >= 8 and repeat["times_in_a_row"] >= 4
+            repeat = take.metrics.longest_repeat  # measured by the generator on the take's notes
+            looped = repeat.phrase_notes >= 8 and repeat.times_in_a_row >= 4
             loops += looped
             total_takes += 1
             rows.append(
@@ -374,9 +372,9 @@ def continuations(
                     "length_overlap": _overlap(lengths, true_len),
                     "ref_pc_overlap": ref[0] if ref else None,
                     "ref_length_overlap": ref[1] if ref else None,
-                    "share_in_key": take.metrics.get("share_in_key"),
+                    "share_in_key": take.metrics.share_in_key,
                     "looped": looped,
-                    "bits_per_note": take.metrics["bits_per_note"],
+                    "bits_per_note": take.metrics.bits_per_note,
                 }
             )
         if progress:

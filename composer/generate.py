@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from time import monotonic
 
 import numpy as np
 import torch
 
-from composer.checkpoint import load_model, resolve
-from composer.dataset import song_from_events
+from composer import features
+from composer.checkpoint import SHIPPED_MODEL, load_model, resolve
 from composer.encoding import (
     MAX_SHIFT,
     PITCH,
@@ -43,16 +43,15 @@ from composer.encoding import (
     encode,
 )
 from composer.errors import InputError
-from composer.model import MAX_BAR, MAX_POSITION, NO_KEY, SIZES, MusicLSTM
-from composer.piece import Piece, key_name
+from composer.features import MAX_POSITION, NO_KEY, SIZES
+from composer.model import MusicLSTM, bits
+from composer.piece import PIANO_HIGH, PIANO_LOW, Piece, key_name
 
-SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "shipped"
 MAX_VARIATIONS = 16
 MAX_BARS = 64
 MAX_NOTES = 2048
 MAX_BEATS = 512  # a length in bars is capped in beats too: a 255/1 bar is 1,020 beats
 CONTEXT_EVENTS = 512  # a longer seed is conditioned on its last bars that fit in this many events
-LN2 = math.log(2)
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 9, 10, 11)  # natural minor with the raised 6th and 7th (melodic, harmonic)
@@ -106,9 +105,50 @@ class Settings:
             raise InputError(f"top-k must be 0 (off) or a positive number of choices; got {self.top_k}.")
         if self.pitch_range is not None:
             low, high = self.pitch_range
-            if not 21 <= low <= high <= 108:
-                raise InputError(f"The pitch range must lie within 21–108 (A0–C8), low ≤ high; got {low}–{high}.")
+            if not PIANO_LOW <= low <= high <= PIANO_HIGH:
+                raise InputError(
+                    f"The pitch range must lie within {PIANO_LOW}–{PIANO_HIGH} (A0–C8), low ≤ high; got {low}–{high}."
+                )
         return self
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """The most repeated phrase of a take, back to back: its length in notes and how often in a row."""
+
+    phrase_notes: int = 0
+    times_in_a_row: int = 1
+
+
+@dataclass(frozen=True)
+class TakeMetrics:
+    """What a take is measured by; :meth:`to_dict` is its JSON form (the CLI's manifest, the studio's store)."""
+
+    notes: int
+    bars: int
+    key: str | None  # the key heard in the seed's last bars: the one key lock keeps
+    share_in_key: float | None  # share of the new notes in that key's scale (4 decimals)
+    pitch_range: tuple[int, int] | None  # lowest and highest new pitch
+    longest_repeat: Repeat
+    bits_per_note: float  # how surprising the take is to the model (4 decimals)
+    context: str | None = None  # said when a long seed was cut to the model's context
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "notes": self.notes,
+            "bars": self.bars,
+            "key": self.key,
+            "share_in_key": self.share_in_key,
+            "pitch_range": list(self.pitch_range) if self.pitch_range else None,
+            "longest_repeat": {
+                "phrase_notes": self.longest_repeat.phrase_notes,
+                "times_in_a_row": self.longest_repeat.times_in_a_row,
+            },
+            "bits_per_note": self.bits_per_note,
+        }
+        if self.context:
+            out["context"] = self.context
+        return out
 
 
 @dataclass
@@ -117,7 +157,7 @@ class Take:
 
     piece: Piece
     continuation: Piece
-    metrics: dict[str, object] = field(default_factory=dict)
+    metrics: TakeMetrics
 
 
 # ---------------------------------------------------------------------------------------- the fast step
@@ -144,8 +184,9 @@ class FastStepper:
         self.layers: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.packed: list[object] = []
         for layer in model.lstm:
-            w = torch.cat([layer.weight_ih_l0, layer.weight_hh_l0], dim=1).detach().float()[order]  # (4H, 2H)
-            b = (layer.bias_ih_l0 + layer.bias_hh_l0).detach().float()[order]
+            weight = layer.get_parameter  # nn.LSTM's weights by name, typed (attribute lookup is not)
+            w = torch.cat([weight("weight_ih_l0"), weight("weight_hh_l0")], dim=1).detach().float()[order]  # (4H, 2H)
+            b = (weight("bias_ih_l0") + weight("bias_hh_l0")).detach().float()[order]
             self.layers.append((w.t().contiguous(), b))  # (2H, 4H), (4H,)
             if self.int8:
                 self.packed.append(_int8_pack(w, b))
@@ -286,6 +327,111 @@ def longest_repeat_run(events: np.ndarray, min_len: int = 8) -> tuple[int, int]:
     return best if best[1] > 1 else (0, 1)
 
 
+# ---------------------------------------------------------------------------------------- one step
+
+
+class FieldDraw:
+    """The draw of one field for the K takes, written once for all four: constraints, then temperature,
+    top-k and top-p (:func:`_filter`), then a sample from the seeded generator; the chosen ids'
+    log-probability under the model's unconstrained distribution is added to each take still going."""
+
+    def __init__(self, settings: Settings, generator: torch.Generator, takes: int) -> None:
+        self.settings = settings
+        self.generator = generator
+        self.logprob = torch.zeros(takes, dtype=torch.float64)  # nats, per take
+
+    def __call__(
+        self,
+        raw: torch.Tensor,
+        going: torch.Tensor,
+        *,
+        allowed: torch.Tensor | None = None,
+        prior: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """(K, V) logits → (K,) ids: ``allowed`` masks ids out, ``prior`` is added to the logits (key lock)."""
+        chosen = self.pick(raw, allowed=allowed, prior=prior)
+        self.count(raw, chosen, going)
+        return chosen
+
+    def pick(
+        self, raw: torch.Tensor, *, allowed: torch.Tensor | None = None, prior: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        logits = raw if allowed is None else raw.masked_fill(~allowed, -math.inf)
+        if prior is not None:
+            logits = logits + prior
+        filtered = _filter(logits.float(), self.settings.temperature, self.settings.top_k, self.settings.top_p)
+        return torch.multinomial(torch.softmax(filtered, dim=-1), 1, generator=self.generator).squeeze(1)
+
+    def count(self, raw: torch.Tensor, chosen: torch.Tensor, going: torch.Tensor) -> None:
+        """Add log p(chosen) to the takes that are ``going`` (the shift counts only once its take is known
+        to go on, so the continuation's length limit is checked between :meth:`pick` and this)."""
+        self.logprob += torch.log_softmax(raw.double(), -1).gather(1, chosen[:, None]).squeeze(1) * going
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a continuation settles before its first note: the keys, where it stops, and what it may play."""
+
+    key_id: int  # the key the model is told
+    lock_key: int | None  # the key heard in the seed: key lock keeps it, the takes' share in key is measured in it
+    bar: int  # bar length in grid steps
+    bar_start: int
+    last_onset: int  # the seed's last onset (grid steps): the takes start here
+    limit: int | None  # with a length in bars: no onset at or after this step
+    max_steps: int  # events at most (rests take steps too)
+    pitch_ok: torch.Tensor  # (pitch ids,) key lock's scale and the pitch range
+    prior: torch.Tensor | None  # key lock's scale-degree weights, added to the pitch logits
+    seed_end: torch.Tensor  # (pitch ids,) when a seed note on that pitch ends (grid steps), 0 if none
+
+    def allowed_pitches(self, onset: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """(K, pitch ids): the plan's pitches, less those a seed note still holds at ``onset``.  A rest event
+        only where the shift is the longest — or where nothing else may sound (a narrow pitch range whose
+        pitches a seed note still holds): the take then lets the time pass."""
+        allowed = self.pitch_ok.expand(len(onset), -1) & (self.seed_end[None, :] <= onset[:, None].double())
+        allowed[:, REST] = (shift == MAX_SHIFT) | ~allowed[:, :REST].any(dim=1)
+        return allowed
+
+
+def _keys(seed: Piece, settings: Settings, key: int | None) -> tuple[int | None, int | None]:
+    """(the key the model is told, the key heard in the seed).  A handful of notes says little about a
+    key: there the file's stated key, where it has one, is kept."""
+    key = seed.key if seed.key is not None else key
+    lock_key = seed.key if len(seed.notes) < MIN_HEARD_NOTES and seed.key is not None else heard_key(seed)
+    if settings.key_lock and lock_key is not None:
+        key = lock_key  # the model is told the key it is to keep
+    return key, lock_key
+
+
+def _pitch_constraints(settings: Settings, lock_key: int | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(pitch ids allowed by key lock and the pitch range, key lock's prior or None)."""
+    pitch_ok = torch.ones(SIZES[PITCH], dtype=torch.bool)
+    prior: torch.Tensor | None = None
+    if settings.key_lock and lock_key is not None:
+        pitch_ok &= scale_mask(lock_key)
+        prior = key_prior(lock_key, settings.key_strength)
+    if settings.pitch_range:
+        low, high = settings.pitch_range
+        ids = torch.arange(SIZES[PITCH])
+        pitch_ok &= ((ids + PITCH_LOW) >= low) & ((ids + PITCH_LOW) <= high) | (ids == REST)
+        if not pitch_ok[:REST].any():
+            raise InputError(
+                f"No pitch in {low}–{high} belongs to {key_name(lock_key)}, the key key lock "
+                "keeps; widen the pitch range or turn key lock off."
+            )
+    return pitch_ok, prior
+
+
+def _seed_holds(seed: Piece) -> torch.Tensor:
+    """(pitch ids,) the grid step where the seed's last note on each pitch ends: a new note may not start a
+    pitch that a seed note is still holding, so the seed stays exactly as given."""
+    seed_end = torch.zeros(SIZES[PITCH], dtype=torch.float64)
+    for n in seed.notes:
+        if PITCH_LOW <= n.pitch < PITCH_LOW + REST:
+            pid = n.pitch - PITCH_LOW
+            seed_end[pid] = max(float(seed_end[pid]), n.end * STEPS_PER_BEAT - 1e-6)
+    return seed_end
+
+
 # ---------------------------------------------------------------------------------------- the API
 
 
@@ -322,24 +468,48 @@ class Composer:
             )
         return events, start, note
 
+    def _plan(self, seed: Piece, events: Events, settings: Settings, key: int | None) -> _Plan:
+        key, lock_key = _keys(seed, settings, key)
+        bar = bar_steps(events.time_signature)
+        if settings.bars and settings.bars * bar > MAX_BEATS * STEPS_PER_BEAT:
+            beats = settings.bars * bar / STEPS_PER_BEAT
+            raise InputError(
+                f"{settings.bars} bar(s) of {seed.time_signature} is {beats:g} beats, above the "
+                f"{MAX_BEATS} beats composer continues at a time; ask for fewer bars."
+            )
+        last_onset = int(events.onsets[-1])
+        # Continue to the bar line after the seed's last onset, then N whole bars.
+        first_line = last_onset + bar - ((last_onset - events.bar_start) % bar)
+        pitch_ok, prior = _pitch_constraints(settings, lock_key)
+        return _Plan(
+            key_id=features.key_id(key),
+            lock_key=lock_key,
+            bar=bar,
+            bar_start=events.bar_start,
+            last_onset=last_onset,
+            limit=first_line + settings.bars * bar if settings.bars else None,
+            # Rest events take steps too: leave room for them (the loop stops at the asked notes or bars).
+            max_steps=2 * settings.notes if settings.notes else (settings.bars or 1) * bar,
+            pitch_ok=pitch_ok,
+            prior=prior,
+            seed_end=_seed_holds(seed),
+        )
+
     @torch.no_grad()
     def _prime(
         self, events: Events, start: int, k: int, key: int
     ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
         """Run the seed (from event ``start``) through the model once; state repeated for k variations.
 
-        The inputs are built exactly as for a training window (:meth:`Song.model_inputs`), up to the
+        The inputs are built exactly as for a training window (:func:`features.model_inputs`), up to the
         one that precedes the first new event.
         """
-        song = song_from_events(events)
-        inputs, in_pos, prev = (torch.from_numpy(a) for a in song.model_inputs(start, len(song) + 1))
+        bar = bar_steps(events.time_signature)
+        seen = features.model_inputs(events.ids, bar, events.bar_start, start, len(events) + 1)
+        inputs, in_pos, prev = (torch.from_numpy(a) for a in seen)
         t = inputs.shape[0]
         out, state = self.model(
-            inputs[None],
-            in_pos[None],
-            torch.full((1, t), min(song.bar, MAX_BAR - 1)),
-            torch.full((1, t), key),
-            prev[None],
+            inputs[None], in_pos[None], torch.full((1, t), features.bar_id(bar)), torch.full((1, t), key), prev[None]
         )
         h = out[:, -1].repeat(k, 1)
         return h, FastStepper.split_state((state[0].repeat(1, k, 1), state[1].repeat(1, k, 1)))
@@ -358,95 +528,60 @@ class Composer:
         per-request time cap)."""
         settings.validate()
         events, start, context_note = self._seed_events(seed)
-        k = settings.variations
-        key = seed.key if seed.key is not None else key
-        # A handful of notes says little about a key: there the file's stated key, where it has one, is kept.
-        lock_key = seed.key if len(seed.notes) < MIN_HEARD_NOTES and seed.key is not None else heard_key(seed)
-        if settings.key_lock and lock_key is not None:
-            key = lock_key  # the model is told the key it is to keep
-        key_id = NO_KEY if key is None else key
-        bar = bar_steps(events.time_signature)
-        if settings.bars and settings.bars * bar > MAX_BEATS * STEPS_PER_BEAT:
-            beats = settings.bars * bar / STEPS_PER_BEAT
-            raise InputError(
-                f"{settings.bars} bar(s) of {seed.time_signature} is {beats:g} beats, above the "
-                f"{MAX_BEATS} beats composer continues at a time; ask for fewer bars."
-            )
-        generator = torch.Generator().manual_seed(settings.seed)
-        h, state = self._prime(events, start, k, key_id)
+        plan = self._plan(seed, events, settings, key)
+        draw = FieldDraw(settings, torch.Generator().manual_seed(settings.seed), settings.variations)
+        h, state = self._prime(events, start, settings.variations, plan.key_id)
+        sampled, kept = self._sample(plan, draw, h, state, settings, int(events.ids[-1, PITCH]), deadline)
+        return [
+            self._take(seed, events, sampled[i][kept[i]], float(draw.logprob[i]), plan.lock_key, context_note)
+            for i in range(settings.variations)
+        ]
 
-        onsets = events.onsets
-        last_onset = int(onsets[-1])
-        # Continue to the bar line after the seed's last onset, then N whole bars.
-        first_line = last_onset + bar - ((last_onset - events.bar_start) % bar)
-        limit = first_line + (settings.bars or 0) * bar if settings.bars else None
-        # Rest events take steps too: leave room for them (the loop stops at the asked notes or bars).
-        max_steps = 2 * settings.notes if settings.notes else (settings.bars or 1) * bar
-        pitch_ok = torch.ones(SIZES[PITCH], dtype=torch.bool)
-        prior: torch.Tensor | None = None  # key lock's scale-degree weights, added to the pitch logits
-        if settings.key_lock and lock_key is not None:
-            pitch_ok &= scale_mask(lock_key)
-            prior = key_prior(lock_key, settings.key_strength)
-        if settings.pitch_range:
-            low, high = settings.pitch_range
-            ids = torch.arange(SIZES[PITCH])
-            pitch_ok &= ((ids + PITCH_LOW) >= low) & ((ids + PITCH_LOW) <= high) | (ids == REST)
-            if not pitch_ok[:REST].any():
-                raise InputError(
-                    f"No pitch in {low}–{high} belongs to {key_name(lock_key)}, the key key lock "
-                    "keeps; widen the pitch range or turn key lock off."
-                )
-
-        # A new note may not start a pitch that a seed note is still holding: the seed stays exactly as given.
-        seed_end = torch.zeros(SIZES[PITCH], dtype=torch.float64)
-        for n in seed.notes:
-            if PITCH_LOW <= n.pitch < PITCH_LOW + REST:
-                pid = n.pitch - PITCH_LOW
-                seed_end[pid] = max(float(seed_end[pid]), n.end * STEPS_PER_BEAT - 1e-6)
-        time = torch.full((k,), last_onset, dtype=torch.long)
+    def _sample(
+        self,
+        plan: _Plan,
+        draw: FieldDraw,
+        h: torch.Tensor,
+        state: list[tuple[torch.Tensor, torch.Tensor]],
+        settings: Settings,
+        last_pitch: int,
+        deadline: float | None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One event a step for the K takes, each field drawn in the model's order (shift, duration, pitch,
+        velocity) → (K, S, 4) events and (K, S) whether each take was still going at that step."""
+        k, m = settings.variations, self.model
+        time = torch.full((k,), plan.last_onset, dtype=torch.long)
         done = torch.zeros(k, dtype=torch.bool)
         steps: list[torch.Tensor] = []  # (k, 4) sampled events, one tensor a step
         active: list[torch.Tensor] = []  # (k,) which takes were still going at that step
-        bar_t = torch.full((k, 1), min(bar, MAX_BAR - 1))
-        logprob = torch.zeros(k, dtype=torch.float64)
         notes_made = torch.zeros(k, dtype=torch.long)
-        key_t = torch.full((k,), key_id, dtype=torch.long)
-        ref = torch.full((k,), int(events.ids[-1, PITCH]), dtype=torch.long)  # the last input event's pitch
-        m = self.model
-        for _ in range(max_steps):
+        bar_t = torch.full((k, 1), features.bar_id(plan.bar))
+        key_t = torch.full((k,), plan.key_id, dtype=torch.long)
+        ref = torch.full((k,), last_pitch, dtype=torch.long)  # the last input event's pitch
+        for _ in range(plan.max_steps):
             if deadline is not None and monotonic() > deadline:
                 raise InputError("Generating took longer than this server allows; ask for fewer bars or takes.")
             zs, zd, zp, zv = m.head_inputs(h)
             raw = m.shift_logits(zs)
-            shift = self._sample(raw, settings, generator)
-            if limit is not None:
-                done |= (time + shift) >= limit
+            shift = draw.pick(raw)
+            if plan.limit is not None:
+                done |= (time + shift) >= plan.limit
             if bool(done.all()):
                 break
-            logprob += torch.log_softmax(raw.double(), -1).gather(1, shift[:, None]).squeeze(1) * ~done
-            pos = ((time + shift - events.bar_start) % bar).clamp(max=MAX_POSITION - 1)
-            raw = m.duration_logits(zd, shift, pos)
-            dur = self._sample(raw, settings, generator)
-            logprob += torch.log_softmax(raw.double(), -1).gather(1, dur[:, None]).squeeze(1) * ~done
-            raw = m.pitch_logits(zp, shift, pos, dur, key_t, ref)
-            allowed = pitch_ok.expand(k, -1) & (seed_end[None, :] <= (time + shift)[:, None].double())
-            # A rest event only where the shift is the longest — or where nothing else may sound (a narrow
-            # pitch range whose pitches a seed note still holds): the take then lets the time pass.
-            allowed[:, REST] = (shift == MAX_SHIFT) | ~allowed[:, :REST].any(dim=1)
-            logits = raw.masked_fill(~allowed, -math.inf)
-            pitch = self._sample(logits if prior is None else logits + prior, settings, generator)
-            logprob += torch.log_softmax(raw.double(), -1).gather(1, pitch[:, None]).squeeze(1) * ~done
-            raw = m.velocity_logits(zv, shift, pos, dur, pitch)
-            vel = self._sample(raw, settings, generator)
-            logprob += torch.log_softmax(raw.double(), -1).gather(1, vel[:, None]).squeeze(1) * ~done
-            is_rest = pitch == REST
-            dur = torch.where(is_rest, torch.zeros_like(dur), dur)
-            vel = torch.where(is_rest, torch.zeros_like(vel), vel)
-            event = torch.stack([shift, pitch, dur, vel], dim=1)
+            going = ~done
+            draw.count(raw, shift, going)
+            onset = time + shift
+            pos = features.metrical_position(onset, plan.bar_start, plan.bar).clamp(max=MAX_POSITION - 1)
+            dur = draw(m.duration_logits(zd, shift, pos), going)
+            allowed = plan.allowed_pitches(onset, shift)
+            pitch = draw(m.pitch_logits(zp, shift, pos, dur, key_t, ref), going, allowed=allowed, prior=plan.prior)
+            vel = draw(m.velocity_logits(zv, shift, pos, dur, pitch), going)
+            is_rest = pitch == REST  # a rest event has no duration or velocity
+            event = torch.stack([shift, pitch, dur.masked_fill(is_rest, 0), vel.masked_fill(is_rest, 0)], dim=1)
             steps.append(event)
-            active.append(~done)
-            notes_made += (~done & ~is_rest).long()
-            time = time + shift * ~done
+            active.append(going)
+            notes_made += (going & ~is_rest).long()
+            time = time + shift * going
             if settings.notes is not None:
                 done |= notes_made >= settings.notes
                 if bool(done.all()):
@@ -454,17 +589,9 @@ class Composer:
             x = m.embed_inputs(event[:, None], pos[:, None], bar_t, key_t[:, None], ref[:, None])[:, 0]
             ref = pitch
             h, state = self.stepper.step(x, state)
-        sampled = torch.stack(steps, 1).numpy() if steps else np.zeros((k, 0, 4), dtype=np.int64)  # (k, S, 4)
+        sampled = torch.stack(steps, 1).numpy() if steps else np.zeros((k, 0, 4), dtype=np.int64)
         kept = torch.stack(active, 1).numpy() if active else np.zeros((k, 0), dtype=bool)
-        return [
-            self._take(seed, events, sampled[i][kept[i]], float(logprob[i]), lock_key, context_note) for i in range(k)
-        ]
-
-    @staticmethod
-    def _sample(logits: torch.Tensor, settings: Settings, generator: torch.Generator) -> torch.Tensor:
-        filtered = _filter(logits.float(), settings.temperature, settings.top_k, settings.top_p)
-        probs = torch.softmax(filtered, dim=-1)
-        return torch.multinomial(probs, 1, generator=generator).squeeze(1)
+        return sampled, kept
 
     def _take(
         self, seed: Piece, events: Events, ids: np.ndarray, logprob: float, key: int | None, context_note: str | None
@@ -500,19 +627,25 @@ class Composer:
             bar_start=seed.bar_start,
             key=seed.key,
         )
-        pitches = [n.pitch for n in new_notes]
-        note_events = ids[ids[:, PITCH] != REST] if len(ids) else ids
-        length, repeats = longest_repeat_run(note_events) if len(note_events) else (0, 1)
-        share = in_key_share(pitches, key)
-        metrics: dict[str, object] = {
-            "notes": len(new_notes),
-            "bars": continuation.bars,
-            "key": key_name(key),  # the key heard in the seed's last bars: the one key lock keeps
-            "share_in_key": None if share is None else round(share, 4),
-            "pitch_range": [min(pitches), max(pitches)] if pitches else None,
-            "longest_repeat": {"phrase_notes": length, "times_in_a_row": repeats},
-            "bits_per_note": round(-logprob / LN2 / max(1, len(new_notes)), 4),
-        }
-        if context_note:
-            metrics["context"] = context_note
-        return Take(piece=whole, continuation=continuation, metrics=metrics)
+        return Take(
+            piece=whole, continuation=continuation, metrics=take_metrics(continuation, ids, logprob, key, context_note)
+        )
+
+
+def take_metrics(
+    continuation: Piece, ids: np.ndarray, logprob: float, key: int | None, context_note: str | None
+) -> TakeMetrics:
+    """A take's metrics from its new notes, their events and their log-probability (nats) under the model."""
+    pitches = [n.pitch for n in continuation.notes]
+    note_events = ids[ids[:, PITCH] != REST] if len(ids) else ids
+    share = in_key_share(pitches, key)
+    return TakeMetrics(
+        notes=len(continuation.notes),
+        bars=continuation.bars,
+        key=key_name(key),
+        share_in_key=None if share is None else round(share, 4),
+        pitch_range=(min(pitches), max(pitches)) if pitches else None,
+        longest_repeat=Repeat(*longest_repeat_run(note_events)) if len(note_events) else Repeat(),
+        bits_per_note=round(bits(-logprob) / max(1, len(continuation.notes)), 4),
+        context=context_note or None,
+    )

@@ -28,14 +28,25 @@ from torch import nn
 from torch.nn import functional as F
 
 from composer.encoding import FIELDS, PITCH_LOW
+from composer.features import MAX_BAR, MAX_POSITION, N_KEYS, NO_KEY, NO_PITCH, SIZES
 
+__all__ = [  # the model's input vocabulary lives in composer.features; re-exported for its readers
+    "LN2",
+    "MAX_BAR",
+    "MAX_POSITION",
+    "NO_KEY",
+    "NO_PITCH",
+    "N_KEYS",
+    "SIZES",
+    "Batch",
+    "ModelConfig",
+    "MusicLSTM",
+    "bits",
+    "parameter_count",
+]
+
+LN2 = math.log(2)
 N_FIELDS = len(FIELDS)
-SIZES = tuple(f.size for f in FIELDS)  # shift, pitch, duration, velocity
-MAX_POSITION = 192  # metrical positions (grid steps from the downbeat) are clipped below this
-MAX_BAR = 193  # bar lengths in grid steps, clipped below this
-N_KEYS = 25  # 24 keys + "not stated"
-NO_KEY = 24
-NO_PITCH = SIZES[1]  # "no previous pitch" (the BOS id of the pitch field)
 N_PITCHES = SIZES[1] - 1  # real pitches; the last pitch id is the rest event
 MAX_INTERVAL = 24  # input intervals are clipped to two octaves
 N_INTERVALS = 2 * MAX_INTERVAL + 2  # -24..24, and "none"
@@ -117,6 +128,13 @@ class MusicLSTM(nn.Module):
     ``EmbeddingBag`` per sum, so the inputs and the heads' conditioning cost lookups rather than matrix
     products: training runs near the bare LSTM's speed (bench/train_throughput.py).
     """
+
+    # Index buffers (registered in __init__, not saved): typed here, as nn.Module's attribute lookup is not.
+    in_offsets: torch.Tensor
+    dur_offsets: torch.Tensor
+    pitch_offsets: torch.Tensor
+    vel_offsets: torch.Tensor
+    pitch_ids: torch.Tensor
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -291,6 +309,11 @@ class MusicLSTM(nn.Module):
         if pitch_of_a_note:
             nll[..., 1] = nll[..., 1] * (t[..., 1] != N_PITCHES)
         return nll * mask
+
+
+def bits(nats: float) -> float:
+    """Nats (natural-log units, what the losses are in) → bits."""
+    return nats / LN2
 
 
 def parameter_count(model: nn.Module) -> int:

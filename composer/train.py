@@ -29,9 +29,7 @@ from composer import checkpoint
 from composer.dataset import Song, collate, count_batches, iterate_batches, load_songs
 from composer.encoding import FIELD_NAMES, REST
 from composer.errors import InputError
-from composer.model import Batch, ModelConfig, MusicLSTM, parameter_count
-
-LN2 = math.log(2)
+from composer.model import Batch, ModelConfig, MusicLSTM, bits, parameter_count
 
 
 @dataclass
@@ -66,6 +64,29 @@ class TrainConfig:
         data["model"] = ModelConfig.from_dict(data.get("model", {}))
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class TrainState:
+    """Where a run stands; saved in every last.safetensors (as the config's ``state``) and read back by
+    ``--resume``.  :meth:`to_dict` / :meth:`from_dict` are its JSON form, the same keys as runs have always
+    written."""
+
+    epoch: int = 0  # epochs finished
+    batch: int = 0  # batches of the current epoch done
+    step: int = 0  # optimizer steps done
+    best: float = float("inf")  # best validation bits per note so far
+    bad_epochs: int = 0  # epochs since the best
+    history: list[dict[str, float]] = field(default_factory=list)  # one row per epoch: epoch, step, validation
+    train_seconds: float = 0.0
+    notes_seen: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainState:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 # ---------------------------------------------------------------------------------------- helpers
@@ -115,8 +136,8 @@ def evaluate_songs(
     if world > 1:
         dist.all_reduce(totals)
     notes = max(1.0, float(totals[4]))
-    per_field = {f"{name}_bits": float(totals[i]) / LN2 / notes for i, name in enumerate(FIELD_NAMES)}
-    return {"bits_per_note": float(totals[:4].sum()) / LN2 / notes, **per_field, "notes": notes}
+    per_field = {f"{name}_bits": bits(float(totals[i])) / notes for i, name in enumerate(FIELD_NAMES)}
+    return {"bits_per_note": bits(float(totals[:4].sum())) / notes, **per_field, "notes": notes}
 
 
 def _device(cfg: TrainConfig, local_rank: int) -> torch.device:
@@ -127,19 +148,18 @@ def _device(cfg: TrainConfig, local_rank: int) -> torch.device:
     return torch.device("cpu")
 
 
-def select_songs(
-    songs: list[Song], splits: list[str], evals: list[str], cfg: TrainConfig
-) -> tuple[list[Song], list[Song]]:
-    keep = [True] * len(songs)
-    if cfg.collections:
-        keep = [k and s.collection in cfg.collections for k, s in zip(keep, songs, strict=True)]
-    if cfg.exclude_eval:
-        held = {s.group for s, e in zip(songs, evals, strict=True) if e}
-        keep = [
-            k and not e and (not s.group or s.group not in held) for k, s, e in zip(keep, songs, evals, strict=True)
-        ]
-    train = [s for s, sp, k in zip(songs, splits, keep, strict=True) if k and sp == "train"]
-    valid = [s for s, sp, k in zip(songs, splits, keep, strict=True) if k and sp == "valid"]
+def select_songs(songs: list[Song], cfg: TrainConfig) -> tuple[list[Song], list[Song]]:
+    """(training, validation) songs: each song's split, less the collections and evaluation sets ``cfg``
+    leaves out (with ``exclude_eval``, also every piece grouped with an evaluation piece)."""
+    held = {s.group for s in songs if s.eval_set} if cfg.exclude_eval else set()
+
+    def kept(s: Song) -> bool:
+        if cfg.collections and s.collection not in cfg.collections:
+            return False
+        return not cfg.exclude_eval or (not s.eval_set and (not s.group or s.group not in held))
+
+    train = [s for s in songs if s.split == "train" and kept(s)]
+    valid = [s for s in songs if s.split == "valid" and kept(s)]
     return train, valid
 
 
@@ -172,10 +192,10 @@ def train(
 
     # ---- data
     if songs is None:
-        all_songs, splits, evals, report = load_songs(Path(cfg.data), progress=cfg.progress and main_process)
+        all_songs, report = load_songs(Path(cfg.data), progress=cfg.progress and main_process)
         for line in report.skipped:
             say(f"skipped: {line}")
-        train_songs, valid_songs = select_songs(all_songs, splits, evals, cfg)
+        train_songs, valid_songs = select_songs(all_songs, cfg)
         fingerprint = report.fingerprint
     else:
         train_songs, valid_songs = songs
@@ -212,21 +232,12 @@ def train(
             loss_module, device_ids=[local_rank] if device.type == "cuda" else None
         )
 
-    state = {
-        "epoch": 0,
-        "batch": 0,
-        "step": 0,
-        "best": float("inf"),
-        "bad_epochs": 0,
-        "history": [],
-        "train_seconds": 0.0,
-        "notes_seen": 0,
-    }
+    state = TrainState()
     if saved is not None:
         model.load_state_dict(checkpoint.model_state(tensors))
         _load_optimizer(optimizer, tensors, saved["optimizer"])
-        state = saved["state"]
-        say(f"resuming at epoch {state['epoch'] + 1}, batch {state['batch']}, step {state['step']}")
+        state = TrainState.from_dict(saved["state"])
+        say(f"resuming at epoch {state.epoch + 1}, batch {state.batch}, step {state.step}")
     elif resume:
         say(f"nothing to resume in {out}; starting a new run")
 
@@ -255,8 +266,8 @@ def train(
 
     last_save = time.perf_counter()
     stop = False
-    while state["epoch"] < cfg.epochs and not stop:
-        epoch = state["epoch"]
+    while state.epoch < cfg.epochs and not stop:
+        epoch = state.epoch
         model.train()
         batches = list(
             iterate_batches(
@@ -273,14 +284,14 @@ def train(
         mine = [(rank + world * j) % len(batches) for j in range(batches_per_epoch)]
         bar = _progress(cfg.progress and main_process, len(mine), epoch, cfg.epochs)
         if bar is not None:
-            bar.update(state["batch"])
+            bar.update(state.batch)
         started = time.perf_counter()
         notes_this_run = 0
-        for index in mine[state["batch"] :]:
+        for index in mine[state.batch :]:
             torch.manual_seed(hash((cfg.seed, epoch, index)) % (2**63))  # dropout masks, resumable
             batch = collate(batches[index]).to(device)
             for group in optimizer.param_groups:
-                group["lr"] = lr_at(state["step"], total_steps, cfg)
+                group["lr"] = lr_at(state.step, total_steps, cfg)
             with autocast:
                 nll = loss_module(batch)
             loss = nll.sum() / batch.mask.sum()  # nats per event (all four fields)
@@ -290,32 +301,32 @@ def train(
             optimizer.step()
             notes = note_count(batch) * world
             notes_this_run += notes
-            state["notes_seen"] += notes
-            state["step"] += 1
-            state["batch"] += 1
+            state.notes_seen += notes
+            state.step += 1
+            state.batch += 1
             if bar is not None:
                 elapsed = time.perf_counter() - started
-                bar.set_postfix(loss=f"{loss.item() / LN2:.3f} bits/event", notes_s=f"{notes_this_run / elapsed:,.0f}")
+                bar.set_postfix(loss=f"{bits(loss.item()):.3f} bits/event", notes_s=f"{notes_this_run / elapsed:,.0f}")
                 bar.update(1)
-            if cfg.max_steps and state["step"] >= cfg.max_steps:
+            if cfg.max_steps and state.step >= cfg.max_steps:
                 stop = True
                 break
             if time.perf_counter() - last_save > cfg.checkpoint_seconds:
-                state["train_seconds"] += time.perf_counter() - last_save
+                state.train_seconds += time.perf_counter() - last_save
                 _save_last(out, model, optimizer, state, base, main_process, world)
                 last_save = time.perf_counter()
         if bar is not None:
             bar.close()
-        if stop and state["batch"] < len(mine):
+        if stop and state.batch < len(mine):
             break  # max_steps cut the epoch short: no end-of-epoch validation
         valid = evaluate_songs(model, valid_songs, device, world=world, rank=rank)
-        state["epoch"] += 1
-        state["batch"] = 0
-        improved = valid["bits_per_note"] < state["best"] - 1e-4
-        state["history"].append({"epoch": state["epoch"], "step": state["step"], **valid})
+        state.epoch += 1
+        state.batch = 0
+        improved = valid["bits_per_note"] < state.best - 1e-4
+        state.history.append({"epoch": state.epoch, "step": state.step, **valid})
         if improved:
-            state["best"] = valid["bits_per_note"]
-            state["bad_epochs"] = 0
+            state.best = valid["bits_per_note"]
+            state.bad_epochs = 0
             if main_process:
                 with _writing(out):
                     checkpoint.save(
@@ -324,22 +335,22 @@ def train(
                         {
                             **base,
                             "name": out.name,
-                            "metrics": {"valid": valid, "epoch": state["epoch"], "step": state["step"]},
+                            "metrics": {"valid": valid, "epoch": state.epoch, "step": state.step},
                         },
                     )
         else:
-            state["bad_epochs"] += 1
+            state.bad_epochs += 1
         say(
-            f"epoch {state['epoch']}: valid {valid['bits_per_note']:.4f} bits/note "
+            f"epoch {state.epoch}: valid {valid['bits_per_note']:.4f} bits/note "
             f"(pitch {valid['pitch_bits']:.4f}){' *' if improved else ''}"
         )
-        state["train_seconds"] += time.perf_counter() - last_save
+        state.train_seconds += time.perf_counter() - last_save
         _save_last(out, model, optimizer, state, base, main_process, world)
         last_save = time.perf_counter()
-        if state["bad_epochs"] >= cfg.patience:
+        if state.bad_epochs >= cfg.patience:
             say(f"no improvement for {cfg.patience} epochs: stopping early")
             break
-    state["train_seconds"] += time.perf_counter() - last_save
+    state.train_seconds += time.perf_counter() - last_save
     _save_last(out, model, optimizer, state, base, main_process, world)
     if not (out / "best.safetensors").exists() and main_process:
         valid = evaluate_songs(model, valid_songs, device)
@@ -347,16 +358,16 @@ def train(
             checkpoint.save(
                 out / "best.safetensors",
                 checkpoint.model_tensors(model),
-                {**base, "name": out.name, "metrics": {"valid": valid, "step": state["step"]}},
+                {**base, "name": out.name, "metrics": {"valid": valid, "step": state.step}},
             )
     if world > 1:
         dist.barrier()
     return {
-        "best_valid_bits_per_note": state["best"],
-        "steps": state["step"],
-        "epochs": state["epoch"],
-        "history": state["history"],
-        "train_seconds": state["train_seconds"],
+        "best_valid_bits_per_note": state.best,
+        "steps": state.step,
+        "epochs": state.epoch,
+        "history": state.history,
+        "train_seconds": state.train_seconds,
     }
 
 
@@ -407,7 +418,7 @@ def _save_last(
     out: Path,
     model: MusicLSTM,
     optimizer: torch.optim.Optimizer,
-    state: dict[str, Any],
+    state: TrainState,
     base: dict[str, Any],
     main_process: bool,
     world: int,
@@ -418,7 +429,9 @@ def _save_last(
         tensors.update(opt_tensors)
         with _writing(out):
             checkpoint.save(
-                out / "last.safetensors", tensors, {**base, "name": out.name, "state": state, "optimizer": opt_meta}
+                out / "last.safetensors",
+                tensors,
+                {**base, "name": out.name, "state": state.to_dict(), "optimizer": opt_meta},
             )
     if world > 1:
         dist.barrier()

@@ -1,5 +1,6 @@
 """Continuation: fidelity to the seed, the fast step path, sampling controls, determinism, bad settings."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +77,7 @@ def test_output_is_the_seed_unchanged_plus_the_continuation(composer):
         # bars: the rest of the seed's last bar, then 4 whole bars
         last_line = 1.0 + 3 * 3 + 3  # bars start at beat 1; the seed's last onset (8) lies in the bar 7-10
         assert all(n.start < last_line + 4 * 3 for n in new)
-        assert take.metrics["notes"] == len(new)
+        assert take.metrics.notes == len(new)
 
 
 def test_a_held_seed_note_is_never_cut(composer):
@@ -106,7 +107,7 @@ def test_key_lock_and_pitch_range_hold(composer):
         seed_piece(key=7), Settings(bars=4, variations=4, seed=2, key_lock=True, temperature=1.5, pitch_range=(60, 72))
     )
     for t in takes:
-        assert t.metrics["share_in_key"] == 1.0
+        assert t.metrics.share_in_key == 1.0
         assert all(60 <= n.pitch <= 72 for n in t.continuation.notes)
 
 
@@ -154,7 +155,7 @@ def test_a_seed_without_notes_is_refused(composer):
 def test_a_long_seed_is_conditioned_on_its_last_bars(composer):
     long = Piece(notes=tuple(Note(i * 0.5, 0.5, 60 + i % 12, 80) for i in range(700)))
     take = composer.continue_piece(long, Settings(bars=2, variations=1))[0]
-    assert "conditioned on its last" in take.metrics["context"]
+    assert "conditioned on its last" in take.metrics.context
     assert long.notes == tuple(n for n in take.piece.notes if n.start <= long.notes[-1].start)
 
 
@@ -304,8 +305,8 @@ def test_key_lock_keeps_the_key_heard_in_the_seed_not_a_stated_signature(compose
     takes = composer.continue_piece(seed, Settings(bars=4, variations=4, seed=5, key_lock=True, temperature=1.5))
     eb_scale = {3, 5, 7, 8, 10, 0, 2}
     for take in takes:
-        assert take.metrics["key"] == "Eb major"
-        assert take.metrics["share_in_key"] == 1.0
+        assert take.metrics.key == "Eb major"
+        assert take.metrics.share_in_key == 1.0
         assert {n.pitch % 12 for n in take.continuation.notes} <= eb_scale
 
 
@@ -343,7 +344,7 @@ def test_key_profiles_are_the_corpus_training_split():
 def test_key_lock_on_a_few_notes_keeps_the_stated_key(composer):
     seed = Piece(notes=(Note(0, 1, 62, 80), Note(1, 1, 66, 80), Note(2, 2, 69, 80)), key=2)  # D major, 3 notes
     for take in composer.continue_piece(seed, Settings(bars=2, variations=2, seed=1, key_lock=True)):
-        assert take.metrics["key"] == "D major" and take.metrics["share_in_key"] == 1.0
+        assert take.metrics.key == "D major" and take.metrics.share_in_key == 1.0
 
 
 def test_a_pitch_range_outside_the_locked_key_is_one_sentence(composer):
@@ -357,3 +358,54 @@ def test_a_pitch_range_a_held_seed_note_fills_lets_time_pass(composer):
     for take in composer.continue_piece(seed, Settings(bars=3, variations=3, seed=2, pitch_range=(60, 60))):
         assert all(n.pitch == 60 and n.start >= 10 for n in take.continuation.notes)
         assert take.piece.notes[:3] == seed.notes
+
+
+def test_generate_cli_keeps_new_notes_in_the_pitch_range_and_refuses_bad_ranges(composer, tmp_path, capsys):
+    from composer.testing import smf
+
+    from composer.cli import main
+    from composer.midi_io import read_midi
+
+    (tmp_path / "a.mid").write_bytes(smf.simple_file())
+    common = ["generate", str(tmp_path / "a.mid"), "--model", str(composer.model_path), "--bars", "2", "--quiet"]
+    out = tmp_path / "out"
+    assert main([*common, "--out", str(out), "--pitch-range", "60-67", "--continuation-only"]) == 0
+    takes = json.loads((out / "manifest.json").read_text())["seeds"][0]["takes"]
+    low, high = min(t["pitch_range"][0] for t in takes), max(t["pitch_range"][1] for t in takes)
+    assert 60 <= low <= high <= 67
+    assert all(60 <= n.pitch <= 67 for n in read_midi(out / "a" / "take-01.mid").notes)
+    for bad, said in [
+        ("60", "--pitch-range '60' is not LOW-HIGH"),
+        ("high-low", "is not LOW-HIGH"),
+        ("10-50", "must lie within 21–108"),
+        ("72-60", "low ≤ high"),
+    ]:
+        assert main([*common, "--out", str(tmp_path / "bad"), "--pitch-range", bad]) == 2
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "bad").exists()
+
+
+def test_take_metrics_keep_the_json_form_of_the_manifests(composer):
+    long_seed = Piece(notes=tuple(Note(i * 0.25, 0.25, 60 + i % 12, 80) for i in range(600)), key=0)
+    take = composer.continue_piece(long_seed, Settings(bars=1, variations=1, seed=4))[0]
+    as_json = take.metrics.to_dict()
+    assert list(as_json) == [
+        "notes",
+        "bars",
+        "key",
+        "share_in_key",
+        "pitch_range",
+        "longest_repeat",
+        "bits_per_note",
+        "context",
+    ]
+    assert as_json["notes"] == len(take.continuation.notes) and as_json["bars"] == take.continuation.bars
+    assert as_json["longest_repeat"] == {
+        "phrase_notes": take.metrics.longest_repeat.phrase_notes,
+        "times_in_a_row": take.metrics.longest_repeat.times_in_a_row,
+    }
+    assert as_json["pitch_range"] == list(take.metrics.pitch_range)
+    assert json.loads(json.dumps(as_json)) == as_json
+    short = composer.continue_piece(seed_piece(), Settings(bars=1, variations=1, seed=4))[0]
+    assert "context" not in short.metrics.to_dict()  # said only when the seed was cut

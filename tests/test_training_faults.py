@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_model import cli_train_args as train_args  # the same tiny training run
+from test_train import cli_train_args as train_args  # the same tiny training run
 
 from composer import checkpoint
 from composer.cli import main
@@ -173,6 +173,7 @@ def test_kill_9_at_random_points_and_inside_a_checkpoint_write_then_resume_equal
     second = checkpoint.read(out / "last.safetensors")[1]["state"]["step"]
     assert first < second < total
     assert 0 <= steps_started(progress)[-1] + 1 - second <= 1  # at most the step whose checkpoint never landed
+    assert len(list(out.glob(".*.tmp"))) <= 1  # the killed write's one temporary file, at most
 
     # 3. --resume to the end: the same weights, optimizer state and metrics as the run that was never killed
     done = subprocess.run(
@@ -196,6 +197,25 @@ def test_kill_9_at_random_points_and_inside_a_checkpoint_write_then_resume_equal
     # What the kills left behind (half-written temporary files) has names that nothing loads.
     assert checkpoint.resolve(out) == out / "best.safetensors"
     assert {p.name for p in out.glob("*.safetensors")} == {"best.safetensors", "last.safetensors"}
+    assert not list(out.glob(".*.tmp"))  # … and the next saves removed it
+
+
+def test_a_temporary_file_left_by_a_killed_save_goes_with_the_next_save(tmp_path):
+    path = tmp_path / "last.safetensors"
+    tensors = {"model.w": torch.zeros(3)}
+    checkpoint.save(path, tensors, {"step": 1})
+    leftover = tmp_path / ".last.safetensors.99999.tmp"  # what a process killed mid-write leaves
+    leftover.write_bytes(b"half a checkpoint")
+    (tmp_path / ".last.json.99999.tmp").write_bytes(b"{")
+    other = tmp_path / ".best.safetensors.99999.tmp"  # another checkpoint's: not this save's to remove
+    other.write_bytes(b"x")
+    checkpoint.save(path, tensors, {"step": 2})
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".best.safetensors.99999.tmp",
+        "last.json",
+        "last.safetensors",
+    ]
+    assert checkpoint.read(path)[1]["step"] == 2
 
 
 # ------------------------------------------------------------------------------------- a full or unwritable --out

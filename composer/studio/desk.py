@@ -408,7 +408,7 @@ class StudioApp:
             piece_id,
             current.id,
             [
-                (piece_to_midi_bytes(t.piece), _join(t, seed_piece), {**common, "take": i + 1}, t.metrics)
+                (piece_to_midi_bytes(t.piece), _join(t, seed_piece), {**common, "take": i + 1}, t.metrics.to_dict())
                 for i, t in enumerate(made)
             ],
         )

@@ -1,0 +1,113 @@
+"""Event sequences for training: reading a folder (split, evaluation set, cache), augmentation, windows, batches."""
+
+import csv
+
+import numpy as np
+from composer.testing import smf
+
+from composer.corpus import split_of_digest
+from composer.dataset import Song, collate, iterate_batches, list_files, load_songs, transpose_range, transposed
+from composer.encoding import PITCH, REST
+from composer.features import NO_PITCH
+
+
+def songs(n=12, length=40, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        ids = np.stack(
+            [
+                rng.choice([0, 6, 12], length),
+                rng.integers(30, 50, length),
+                rng.integers(0, 12, length),
+                np.full(length, 10),
+            ],
+            axis=1,
+        ).astype(np.int64)
+        out.append(Song(ids=ids, bar=36 if i % 2 else 48, bar_start=i % 3, key=i % 24, name=f"s{i}"))
+    return out
+
+
+def test_windows_start_from_the_previous_event_and_positions_follow():
+    s = songs(1, length=10)[0]
+    b = collate([(s, 4, 3, 0)])
+    assert b.inputs[0].tolist() == s.ids[3:6].tolist()
+    assert b.targets[0].tolist() == s.ids[4:7].tolist()
+    pos = s.positions()
+    assert b.tgt_pos[0].tolist() == pos[5:8].tolist() and b.in_pos[0].tolist() == pos[4:7].tolist()
+    assert b.prev_pitch[0].tolist() == s.ids[2:5, 1].tolist()  # the event before each input event
+    first = collate([(s, 0, 3, 0)])
+    assert first.prev_pitch[0].tolist() == [NO_PITCH, NO_PITCH, s.ids[0, 1]]
+
+
+def test_transposition_is_range_safe_and_moves_the_key():
+    ids = np.array([[0, 0, 0, 5], [12, REST, 0, 0], [12, 80, 3, 5]])
+    s = Song(ids=ids, bar=48, bar_start=0, key=23)
+    low, high = transpose_range(s)
+    assert low == 0 and high == 5  # the lowest pitch is A0, the highest 80 + 5 <= 87
+    moved, key = transposed(ids, 23, 2)
+    assert moved[:, PITCH].tolist() == [2, REST, 82] and key == 13
+
+
+def test_batches_are_a_function_of_seed_and_epoch():
+    data = songs(30)
+    a = [
+        [(x[1], x[2], x[3]) for x in b]
+        for b in iterate_batches(data, max_len=16, batch_events=64, seed=3, epoch=2, augment=True)
+    ]
+    b = [
+        [(x[1], x[2], x[3]) for x in b]
+        for b in iterate_batches(data, max_len=16, batch_events=64, seed=3, epoch=2, augment=True)
+    ]
+    assert a == b
+    covered = sum(length for batch in a for _, length, _ in batch)
+    assert covered == sum(len(s) for s in data)  # every event is a target exactly once per epoch
+
+
+def midi_folder(tmp_path, n=6):
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(n):
+        (folder / f"t{i}.mid").write_bytes(smf.simple_file([int(p) for p in rng.integers(55, 80, 12 + i)]))
+    return folder
+
+
+def test_songs_carry_the_split_of_their_files_hash(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPOSER_CACHE", str(tmp_path / "cache"))
+    folder = midi_folder(tmp_path)
+    entries = {e.path.name: e for e in list_files(folder)}
+    assert all(e.split == split_of_digest(e.content) for e in entries.values())
+    loaded, report = load_songs(folder)
+    assert report.files == 6 and not report.skipped and len(report.fingerprint) == 16
+    assert {s.name: s.split for s in loaded} == {name: e.split for name, e in entries.items()}
+    assert all(s.eval_set == "" for s in loaded)
+
+
+def test_songs_carry_the_manifests_split_and_evaluation_set_through_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("COMPOSER_CACHE", str(tmp_path / "cache"))
+    folder = midi_folder(tmp_path, n=4)
+    rows = [
+        {"path": "t0.mid", "split": "test", "eval_set": "kinder", "group": "g1"},
+        {"path": "t1.mid", "split": "train", "eval_set": "", "group": "g1"},
+        {"path": "t2.mid", "split": "valid", "eval_set": "", "group": "g2"},
+        {"path": "t3.mid", "split": "train", "eval_set": "", "group": "g3"},
+    ]
+    columns = ["path", "collection", "source", "title", "key", "meter", "notes", "content_hash", "group", "split"]
+    columns += ["eval_set", "licence"]
+    with open(folder / "manifest.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({c: "" for c in columns} | {"collection": "c", "notes": "12", **row})
+    first, _ = load_songs(folder)
+    assert [(s.name, s.split, s.eval_set, s.group) for s in first] == [
+        (r["path"], r["split"], r["eval_set"], r["group"]) for r in rows
+    ]
+    assert len(list((tmp_path / "cache").glob("events-*.npz"))) == 1  # written whole, no temporary file left
+    assert not [p for p in (tmp_path / "cache").iterdir() if p.name.endswith(".tmp")]
+    cached, _ = load_songs(folder)  # read back from the cache: the same songs, split and evaluation set included
+    assert [(s.name, s.split, s.eval_set, s.group, s.bar, s.key) for s in cached] == [
+        (s.name, s.split, s.eval_set, s.group, s.bar, s.key) for s in first
+    ]
+    assert all(np.array_equal(a.ids, b.ids) for a, b in zip(first, cached, strict=True))

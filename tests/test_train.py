@@ -1,0 +1,263 @@
+"""The training loop: seeded, resumable (kill -9 included), distributed; its state and its choice of songs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from composer.testing import smf
+import torch
+from test_dataset import songs  # small random songs
+from test_model import TINY
+
+from composer import checkpoint
+from composer.cli import main
+from composer.dataset import Song, collate
+from composer.train import TrainConfig, TrainState, select_songs, train
+
+
+def tiny_cfg(tmp_path, **kw):
+    base = dict(
+        data="unused",
+        out=str(tmp_path / "run"),
+        model=TINY,
+        epochs=3,
+        batch_events=160,
+        max_len=20,
+        lr=3e-3,
+        warmup_steps=2,
+        progress=False,
+        threads=1,
+        checkpoint_seconds=0.0,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def weights(path):
+    return checkpoint.read(path)[0]
+
+
+def test_training_lowers_the_loss_and_save_load_gives_identical_outputs(tmp_path):
+    data = songs(16)
+    result = train(tiny_cfg(tmp_path, epochs=4), songs=(data[:12], data[12:]))
+    history = [h["bits_per_note"] for h in result["history"]]
+    assert history[-1] < history[0]
+    model, config = checkpoint.load_model(tmp_path / "run" / "best.safetensors")
+    assert config["model"] == TINY.to_dict()
+    again, _ = checkpoint.load_model(tmp_path / "run" / "best.safetensors")
+    batch = collate([(s, 0, len(s), 0) for s in data[:3]])
+    assert torch.equal(model.field_nll(batch), again.field_nll(batch))
+    card = json.loads((tmp_path / "run" / "best.json").read_text())
+    assert card["metrics"]["valid"]["bits_per_note"] == pytest.approx(min(history))
+
+
+def test_stop_and_resume_matches_an_uninterrupted_run(tmp_path):
+    data = songs(16)
+    split = (data[:12], data[12:])
+    train(tiny_cfg(tmp_path / "a"), songs=split)
+    train(tiny_cfg(tmp_path / "b", max_steps=5), songs=split)  # stops mid-epoch after a checkpoint
+    train(tiny_cfg(tmp_path / "b"), songs=split, resume=True)
+    a, b = weights(tmp_path / "a" / "run" / "last.safetensors"), weights(tmp_path / "b" / "run" / "last.safetensors")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def corpus_folder(tmp_path, n=14):
+    folder = tmp_path / "midi"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(n):
+        (folder / f"t{i}.mid").write_bytes(smf.simple_file([int(p) for p in rng.integers(55, 80, 24)]))
+    (folder / "broken.mid").write_bytes(b"MThd garbage")
+    return folder
+
+
+def cli_train_args(folder, out, *extra):
+    return [
+        "train",
+        "--data",
+        str(folder),
+        "--out",
+        str(out),
+        "--hidden",
+        "32",
+        "--layers",
+        "1",
+        "--head-hidden",
+        "16",
+        "--epochs",
+        "3",
+        "--batch-events",
+        "96",
+        "--max-len",
+        "16",
+        "--threads",
+        "1",
+        "--checkpoint-seconds",
+        "0",
+        "--quiet",
+        *extra,
+    ]
+
+
+def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):
+    folder = corpus_folder(tmp_path)
+    env = {**os.environ, "COMPOSER_CACHE": str(tmp_path / "cache")}
+    run = [sys.executable, "-m", "composer.cli"]
+    subprocess.run([*run, *cli_train_args(folder, tmp_path / "full")], check=True, env=env, capture_output=True)
+    proc = subprocess.Popen(
+        [*run, *cli_train_args(folder, tmp_path / "killed")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    last = tmp_path / "killed" / "last.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if last.exists():
+            try:
+                if json.loads(last.read_text())["state"]["step"] >= 4:
+                    break
+            except (ValueError, KeyError):
+                pass
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = subprocess.run(
+        [*run, *cli_train_args(folder, tmp_path / "killed", "--resume")], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "resuming at epoch" in done.stdout
+    a = weights(tmp_path / "full" / "last.safetensors")
+    b = weights(tmp_path / "killed" / "last.safetensors")
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_a_folder_with_bad_files_trains_and_reports_them(tmp_path, capsys):
+    folder = corpus_folder(tmp_path)
+    os.environ["COMPOSER_CACHE"] = str(tmp_path / "cache")
+    try:
+        assert main(cli_train_args(folder, tmp_path / "out", "--max-steps", "2")) == 0
+    finally:
+        del os.environ["COMPOSER_CACHE"]
+    out = capsys.readouterr().out
+    assert "skipped: broken.mid" in out
+    assert (tmp_path / "out" / "best.safetensors").exists()
+
+
+def test_empty_and_all_bad_folders_are_one_clear_error(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(cli_train_args(empty, tmp_path / "o1")) == 2
+    assert "holds no .mid or .midi files" in capsys.readouterr().err
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.mid").write_bytes(b"RIFF....WAVE")
+    os.environ["COMPOSER_CACHE"] = str(tmp_path / "cache")
+    try:
+        assert main(cli_train_args(bad, tmp_path / "o2")) == 2
+    finally:
+        del os.environ["COMPOSER_CACHE"]
+    assert "None of the 1 MIDI files" in capsys.readouterr().err
+
+
+def test_two_process_ddp_with_gloo(tmp_path):
+    folder = corpus_folder(tmp_path)
+    env = {**os.environ, "COMPOSER_CACHE": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    torchrun = Path(sys.executable).parent / "torchrun"
+    done = subprocess.run(
+        [
+            str(torchrun),
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "composer.cli",
+            *cli_train_args(folder, tmp_path / "ddp", "--epochs", "2"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "2 process(es)" in done.stdout
+    _model, config = checkpoint.load_model(tmp_path / "ddp" / "best.safetensors")
+    assert config["metrics"]["valid"]["bits_per_note"] > 0
+
+
+def test_init_fine_tunes_from_a_checkpoint(tmp_path):
+    folder = corpus_folder(tmp_path)
+    os.environ["COMPOSER_CACHE"] = str(tmp_path / "cache")
+    try:
+        assert main(cli_train_args(folder, tmp_path / "base", "--max-steps", "3")) == 0
+        base = tmp_path / "base" / "best.safetensors"
+        # the model settings come from the checkpoint, whatever the flags say
+        assert (
+            main(
+                [*cli_train_args(folder, tmp_path / "tuned", "--max-steps", "3"), "--hidden", "64", "--init", str(base)]
+            )
+            == 0
+        )
+    finally:
+        del os.environ["COMPOSER_CACHE"]
+    _, config = checkpoint.load_model(tmp_path / "tuned" / "best.safetensors")
+    assert config["model"]["hidden"] == 32 and config["init"] == str(base)
+
+
+def test_train_state_reads_and_writes_the_checkpoints_state_as_before(tmp_path):
+    # A run's "state" as last.json has always held it (a run written before TrainState existed).
+    saved = {
+        "bad_epochs": 1,
+        "batch": 3,
+        "best": 5.25,
+        "epoch": 2,
+        "history": [{"epoch": 1, "step": 7, "bits_per_note": 5.25, "notes": 100.0}],
+        "notes_seen": 1234,
+        "step": 10,
+        "train_seconds": 4.5,
+    }
+    state = TrainState.from_dict(saved)
+    assert (state.epoch, state.batch, state.step, state.best) == (2, 3, 10, 5.25)
+    assert json.loads(json.dumps(state.to_dict(), sort_keys=True)) == saved
+    fresh = TrainState().to_dict()
+    assert sorted(fresh) == sorted(saved) and fresh["best"] == float("inf")
+
+
+def test_resume_continues_from_the_state_in_last_json(tmp_path):
+    data = songs(16)
+    train(tiny_cfg(tmp_path, max_steps=3), songs=(data[:12], data[12:]))
+    state = json.loads((tmp_path / "run" / "last.json").read_text())["state"]
+    assert state["step"] == 3 and state["epoch"] == 0 and state["batch"] == 3 and state["best"] == float("inf")
+    result = train(tiny_cfg(tmp_path, max_steps=5), songs=(data[:12], data[12:]), resume=True)
+    assert result["steps"] == 5
+
+
+def test_select_songs_follows_each_songs_split_collection_and_evaluation_set():
+    def song(name, split, collection="folk", eval_set="", group=""):
+        return Song(np.zeros((1, 4), dtype=np.int64), 48, 0, 0, name, collection, group, split, eval_set)
+
+    pool = [
+        song("a", "train"),
+        song("b", "valid"),
+        song("c", "test"),
+        song("d", "train", eval_set="kinder", group="g"),
+        song("e", "train", group="g"),  # grouped with an evaluation piece
+        song("f", "train", collection="chorales"),
+    ]
+
+    def names(cfg):
+        train_songs, valid_songs = select_songs(pool, cfg)
+        return [s.name for s in train_songs], [s.name for s in valid_songs]
+
+    assert names(TrainConfig()) == (["a", "d", "e", "f"], ["b"])
+    assert names(TrainConfig(exclude_eval=True)) == (["a", "f"], ["b"])
+    assert names(TrainConfig(collections=["chorales"])) == (["f"], [])
