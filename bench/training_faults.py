@@ -84,7 +84,9 @@ def child(argv: list[str]) -> int:
         tmp_name = f".{name}.safetensors.{os.getpid()}.tmp"  # composer.atomic's temporary name
         target = f"{name}.safetensors" if where == "before-replace" else f"{name}.json"
 
-        class _Os:  # composer.atomic's view of os (checkpoints are written through atomic_write): the same, but fsync and replace can fail or die first
+        # composer.atomic's view of os (checkpoints are written through atomic_write): the same, but fsync and
+        # replace can fail or die first
+        class _Os:
             def __getattr__(self, attr: str) -> Any:
                 return getattr(os, attr)
 

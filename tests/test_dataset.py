@@ -3,12 +3,12 @@
 import csv
 
 import numpy as np
-from composer.testing import smf
 
 from composer.corpus import split_of_digest
 from composer.dataset import Song, collate, iterate_batches, list_files, load_songs, transpose_range, transposed
 from composer.encoding import PITCH, REST
 from composer.features import NO_PITCH
+from composer.testing import smf
 
 
 def songs(n=12, length=40, seed=0):

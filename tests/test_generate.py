@@ -361,10 +361,9 @@ def test_a_pitch_range_a_held_seed_note_fills_lets_time_pass(composer):
 
 
 def test_generate_cli_keeps_new_notes_in_the_pitch_range_and_refuses_bad_ranges(composer, tmp_path, capsys):
-    from composer.testing import smf
-
     from composer.cli import main
     from composer.midi_io import read_midi
+    from composer.testing import smf
 
     (tmp_path / "a.mid").write_bytes(smf.simple_file())
     common = ["generate", str(tmp_path / "a.mid"), "--model", str(composer.model_path), "--bars", "2", "--quiet"]

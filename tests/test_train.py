@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from composer.testing import smf
 import torch
 from test_dataset import songs  # small random songs
 from test_model import TINY
@@ -18,6 +17,7 @@ from test_model import TINY
 from composer import checkpoint
 from composer.cli import main
 from composer.dataset import Song, collate
+from composer.testing import smf
 from composer.train import TrainConfig, TrainState, select_songs, train
 
 
