@@ -292,7 +292,7 @@ def _generate_one(
         music = take.continuation if continuation_only else take.piece
         stem = f"take-{i:02d}"
         written: list[str] = []
-        notes: dict[str, str] = {}
+        rounded: str | None = None  # the score's word on rounding, when its notes had to be rounded
         for fmt in formats:
             name = f"{stem}.{fmt}"
             try:
@@ -301,8 +301,7 @@ def _generate_one(
                 elif fmt == "musicxml":
                     score = musicxml_of_piece(music, title=f"{path.stem} {stem}")
                     data = score.data
-                    if score.rounded:
-                        notes["musicxml"] = score.rounded
+                    rounded = score.rounded
                 else:
                     data = render_wav(music).wav
                 atomic_write(folder / name, data)  # each file whole or not at all
@@ -315,12 +314,13 @@ def _generate_one(
                 )
             else:
                 written.append(name)
-        take_records.append({"files": written, **({"notes": notes} if notes else {}), **take.metrics})
-    record: dict[str, object] = {"file": str(path), "folder": folder.name, "seed_report": report.to_dict()}
-    record["takes"] = take_records
+        record = {"files": written, **({"musicxml_rounded": rounded} if rounded else {}), **take.metrics}
+        take_records.append(record)
+    seed_record: dict[str, object] = {"file": str(path), "folder": folder.name, "seed_report": report.to_dict()}
+    seed_record["takes"] = take_records
     if failures:
-        record["failed"] = failures
-    return record, failures
+        seed_record["failed"] = failures
+    return seed_record, failures
 
 
 def build_parser() -> argparse.ArgumentParser:
