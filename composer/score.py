@@ -437,10 +437,12 @@ def estimate_key(piece: Piece) -> int | None:
 
 
 # ---------------------------------------------------------------------------------------------- MusicXML
-# music21 writes any duration it can spell — dotted values, triplets, quintuplets and other tuplets — but
-# refuses lengths no notation spells (a MIDI note of 0.37 beats, a 2048th); such a piece is rounded for the
-# score alone, first to the composer grid (sixteenths and triplets), then to sixteenths, which any meter spells.
+# music21 writes dotted values, triplets, quintuplets and other tuplets, but refuses some lengths (a 2048th,
+# "inexpressible durations") and spells others as unreadable chains of ties (a triplet recorded at 256 ticks a
+# beat).  A piece with such lengths is rounded for the score alone, first to composer's grid (sixteenths and
+# triplets), then to sixteenths, which any meter spells; the MIDI and the audio keep the exact times.
 _HIDDEN_REST = re.compile(rb'<note print-object="no"(?: print-spacing="yes")?>(\s*<rest\b)')
+SPELLED_STEPS = (32, 96, 160, 224)  # steps per quarter note: 128ths, and their triplets, quintuplets, septuplets
 SCORE_GRIDS = (12, 4)  # steps per quarter note tried, in turn, when the exact durations cannot be written
 
 
@@ -456,15 +458,16 @@ class MusicXml:
 def musicxml_of_piece(piece: Piece, title: str = "composer") -> MusicXml:
     """MusicXML of the piece (music21 makes the measures, ties, tuplets and voices); it never fails.
 
-    The notes are written exactly where music21 can spell them (triplets and quintuplets as tuplets).  Where
-    it cannot, the onsets and ends are rounded for the score only — to the nearest 1/12 beat, else 1/4 beat —
-    and ``rounded`` says so; the piece itself (and any MIDI written from it) keeps its times.  Every rest is
-    printed.  The same piece and title give the same bytes.
-    """
-    try:
-        return MusicXml(_write_musicxml(piece, title))
-    except Exception:  # music21 raises several types on lengths it cannot spell; the score is rounded instead
-        pass
+    The notes are written exactly where notation spells them plainly (:func:`_spellable`; triplets and
+    quintuplets as tuplets) and music21 can write them.  Otherwise the onsets and ends are rounded for the
+    score only — to the nearest 1/12 beat, else 1/4 beat — and ``rounded`` says so; the piece itself (and
+    any MIDI written from it) keeps its times.  Every rest is printed.  The same piece and title give the
+    same bytes."""
+    if _spellable(piece):
+        try:
+            return MusicXml(_write_musicxml(piece, title))
+        except Exception:  # music21 raises several types on lengths it cannot spell; the score is rounded instead
+            pass
     for steps in SCORE_GRIDS:
         rounded, moved = _round_for_score(piece, steps)
         try:
@@ -483,6 +486,15 @@ def musicxml_of_piece(piece: Piece, title: str = "composer") -> MusicXml:
 def piece_to_musicxml(piece: Piece, title: str = "composer") -> bytes:
     """The bytes of :func:`musicxml_of_piece` (for callers that need no word on rounding)."""
     return musicxml_of_piece(piece, title).data
+
+
+def _spellable(piece: Piece) -> bool:
+    """Whether every onset, end and the pickup fall on a grid notation spells plainly: down to 128th notes,
+    in plain values or in triplets, quintuplets or septuplets of them.  music21 also writes other lengths
+    (0.332 beats, a triplet recorded at 256 ticks a beat) but as chains of tied 64ths and 1024ths, which no
+    one can read; those are rounded instead."""
+    times = [piece.bar_start, *(n.start for n in piece.notes), *(n.end for n in piece.notes)]
+    return all(any(abs(t * d - round(t * d)) < 1e-6 for d in SPELLED_STEPS) for t in times)
 
 
 def _round_for_score(piece: Piece, steps: int) -> tuple[Piece, int]:

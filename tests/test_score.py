@@ -360,6 +360,25 @@ def test_tuplets_from_abc_are_written_as_tuplets_and_read_back_exactly(abc):
         assert _close(_reparsed(score.data), _expected(source, (bar - source.bar_start) % bar), 1e-3)
 
 
+def test_a_triplet_pickup_recorded_at_256_ticks_a_beat_is_rounded_to_triplets_and_said():
+    """Triplets in a file whose resolution has no thirds (85 + 85 + 86 ticks of 256) come back as 0.332 beats:
+    music21 would spell them as tied 16ths, 64ths, 256ths and 1024ths; the score rounds them to triplets."""
+    import smf
+
+    from composer.score import musicxml_of_piece
+
+    events = [smf.tempo(100), smf.time_signature(4, 2)]
+    for pitch, ticks in [(67, 85), (69, 85), (71, 86), (72, 256), (74, 256), (76, 256), (77, 256), (79, 1024)]:
+        events += smf.note(pitch, ticks)
+    piece = read_midi(smf.smf([smf.track(events)], division=256), name="triplets.mid")
+    assert piece.notes[1].start == pytest.approx(85 / 256)
+    score = musicxml_of_piece(piece)
+    assert score.rounded and score.rounded.startswith("The score shows 3 note(s) rounded to the nearest 1/12 beat")
+    assert b"<time-modification>" in score.data and b"<type>1024th</type>" not in score.data
+    got = _reparsed(score.data)
+    assert [round(offset * 3, 6) for offset, _, _ in got[:4]] == [0, 1, 2, 3]  # thirds of a beat, then the beat
+
+
 def _piece(notes, bar_start=0.0, ts=(4, 4)):
     from composer.piece import Note, Piece
 
