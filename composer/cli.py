@@ -306,9 +306,8 @@ def _generate_one(
                     data = render_wav(music).wav
                 atomic_write(folder / name, data)  # each file whole or not at all
             except OSError as error:
-                failures.append(
-                    f"{path.name}: the {FORMAT_NAMES[fmt]} {name} could not be written ({error.strerror or 'the system refused it'})."
-                )
+                reason = error.strerror or "the system refused it"
+                failures.append(f"{path.name}: the {FORMAT_NAMES[fmt]} {name} could not be written ({reason}).")
             except Exception:  # a writer's fault on one take stops neither the other formats nor the other seeds
                 failures.append(
                     f"{path.name}: the {FORMAT_NAMES[fmt]} {name} could not be made (a fault of composer's "
