@@ -179,7 +179,8 @@ def piece_from_abc(text: str) -> Piece:
     Piece states no key, so that the key is estimated from the notes rather than taken from the default.  When
     L: is missing but M: is given, ABC's own rule sets the unit (1/16 below 3/4, else 1/8).  Of several tunes
     (X: fields) the first is read.  Without Q: the tempo is 120 quarter notes per minute.  Modal keys are read
-    as the training corpus read them (:func:`piece_from_score`): music21 reports K:Ador as A dorian, which becomes A major.
+    as the training corpus read them (:func:`piece_from_score`): music21 reports K:Ador as A dorian, which
+    becomes A major.
     """
     if not text or not text.strip():
         raise InputError(f"The ABC text is empty; type a melody, for example {_EXAMPLE}.")
