@@ -1,6 +1,7 @@
 """``composer …``: the command-line tool.  Thin: parse flags, call the library, print, set the exit code.
 
-Exit codes: 0 success, 2 bad input (every refused file is named with its reason), 1 an internal error.
+Exit codes: 0 success, 2 bad input (every refused file is named with its reason), 1 some output could not be
+written (``generate``: each file named; the others are written) or an internal error.
 """
 
 from __future__ import annotations
@@ -11,9 +12,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from composer.checkpoint import SHIPPED_MODEL
 from composer.errors import InputError
+
+if TYPE_CHECKING:
+    from composer.generate import Composer, Settings
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "midi_data"
 
@@ -23,7 +28,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
     if args.roundtrip:
         args.roundtrip.mkdir(parents=True, exist_ok=True)
-    reports = []
+    reports: list[dict[str, object]] = []
     refused = 0
     for name in args.files:
         path = Path(name)
@@ -185,8 +190,15 @@ def _cmd_studio(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
+    """Continue each seed and write each take in each format, seed by seed and file by file: a seed that is
+    refused, or a file that cannot be written, is named in one sentence and the rest are still written.
+
+    Exit code: 0 every seed continued and every file written; 2 a seed was refused (bad input: fix the file);
+    1 every seed was read but some file could not be written (each named on stderr and in the manifest).
+    """
     import hashlib
 
+    from composer.atomic import atomic_write
     from composer.generate import KEY_STRENGTH, Composer, Settings
 
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
@@ -212,13 +224,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     model_hash = hashlib.sha256(composer.model_path.read_bytes()).hexdigest()[:16]
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    manifest: dict[str, object] = {
-        "settings": {**settings.__dict__, "formats": formats, "continuation_only": args.continuation_only},
-        "model": str(args.model or "shipped"),
-        "model_sha256": model_hash,
-        "seeds": [],
-    }
-    failed = 0
+    records: list[dict[str, object]] = []
+    refused = 0
+    failures: list[str] = []
     iterator = files
     if not args.quiet:
         from tqdm import tqdm
@@ -226,16 +234,35 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         iterator = tqdm(files, desc="generating", unit="seed")
     for path in iterator:
         try:
-            record = _generate_one(composer, path, settings, formats, out, args.continuation_only)
+            record, failed = _generate_one(composer, path, settings, formats, out, args.continuation_only)
         except InputError as error:
-            failed += 1
-            manifest["seeds"].append({"file": str(path), "refused": str(error)})  # type: ignore[union-attr]
+            refused += 1
+            records.append({"file": str(path), "refused": str(error)})
             print(f"refused: {error}", file=sys.stderr)
             continue
-        manifest["seeds"].append(record)  # type: ignore[union-attr]
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
-    print(f"{len(files) - failed} seed(s) continued, {failed} refused; see {out / 'manifest.json'}")
-    return 2 if failed else 0
+        except Exception:  # a fault of composer's on one seed must not stop the others; it is named, not shown
+            failed = [f"{path.name} could not be continued (a fault of composer's; please report it with the file)."]
+            record = {"file": str(path), "failed": failed}
+        for sentence in failed:
+            print(f"failed: {sentence}", file=sys.stderr)
+        failures += failed
+        records.append(record)
+    manifest = {
+        "settings": {**settings.__dict__, "formats": formats, "continuation_only": args.continuation_only},
+        "model": str(args.model or "shipped"),
+        "model_sha256": model_hash,
+        "seeds": records,
+    }
+    atomic_write(out / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
+    continued = len(files) - refused
+    print(
+        f"{continued} seed(s) continued, {refused} refused, {len(failures)} file(s) not written; "
+        f"see {out / 'manifest.json'}"
+    )
+    return 2 if refused else 1 if failures else 0
+
+
+FORMAT_NAMES = {"mid": "MIDI file", "musicxml": "MusicXML score", "wav": "WAV audio"}
 
 
 def _pitch_range(text: str | None) -> tuple[int, int] | None:
@@ -252,40 +279,57 @@ def _pitch_range(text: str | None) -> tuple[int, int] | None:
 
 
 def _generate_one(
-    composer: object, path: Path, settings: object, formats: list[str], out: Path, continuation_only: bool
-) -> dict[str, object]:
+    composer: Composer, path: Path, settings: Settings, formats: list[str], out: Path, continuation_only: bool
+) -> tuple[dict[str, object], list[str]]:
+    """Continue one seed and write its takes: → (its manifest record, one sentence per file not written).
+    Raises :class:`InputError` where the seed is refused (then nothing is written for it)."""
+    from composer.atomic import atomic_write
     from composer.midi_io import piece_to_midi_bytes, read_seed
     from composer.report import seed_report
-    from composer.score import piece_to_musicxml
+    from composer.score import musicxml_of_piece
     from composer.studio.render import render_wav
 
     piece = read_seed(path)
     report = seed_report(piece, path.name)  # states the key, or estimates it once
-    takes = composer.continue_piece(piece, settings, key=report.key_number)  # type: ignore[attr-defined]
-    # Everything is rendered in memory first: a failure leaves no half-written take folder.
-    rendered: list[tuple[str, bytes]] = []
+    takes = composer.continue_piece(piece, settings, key=report.key_number)
+    folder = out / path.stem
+    folder.mkdir(parents=True, exist_ok=True)
+    failures: list[str] = []
+    take_records: list[dict[str, object]] = []
     for i, take in enumerate(takes, start=1):
         music = take.continuation if continuation_only else take.piece
         stem = f"take-{i:02d}"
-        if "mid" in formats:
-            rendered.append((f"{stem}.mid", piece_to_midi_bytes(music)))
-        if "musicxml" in formats:
-            rendered.append((f"{stem}.musicxml", piece_to_musicxml(music, title=f"{path.stem} {stem}")))
-        if "wav" in formats:
-            rendered.append((f"{stem}.wav", render_wav(music).wav))
-    folder = out / path.stem
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, data in rendered:
-        (folder / name).write_bytes(data)
-    return {
-        "file": str(path),
-        "folder": folder.name,
-        "seed_report": report.to_dict(),
-        "takes": [
-            {"files": [n for n, _ in rendered if n.startswith(f"take-{i:02d}.")], **take.metrics.to_dict()}
-            for i, take in enumerate(takes, start=1)
-        ],
-    }
+        written: list[str] = []
+        rounded: str | None = None  # the score's word on rounding, when its notes had to be rounded
+        for fmt in formats:
+            name = f"{stem}.{fmt}"
+            try:
+                if fmt == "mid":
+                    data = piece_to_midi_bytes(music)
+                elif fmt == "musicxml":
+                    score = musicxml_of_piece(music, title=f"{path.stem} {stem}")
+                    data = score.data
+                    rounded = score.rounded
+                else:
+                    data = render_wav(music).wav
+                atomic_write(folder / name, data)  # each file whole or not at all
+            except OSError as error:
+                reason = error.strerror or "the system refused it"
+                failures.append(f"{path.name}: the {FORMAT_NAMES[fmt]} {name} could not be written ({reason}).")
+            except Exception:  # a writer's fault on one take stops neither the other formats nor the other seeds
+                failures.append(
+                    f"{path.name}: the {FORMAT_NAMES[fmt]} {name} could not be made (a fault of composer's "
+                    f"{fmt} writer on this take); its other files were written."
+                )
+            else:
+                written.append(name)
+        record = {"files": written, **({"musicxml_rounded": rounded} if rounded else {}), **take.metrics.to_dict()}
+        take_records.append(record)
+    seed_record: dict[str, object] = {"file": str(path), "folder": folder.name, "seed_report": report.to_dict()}
+    seed_record["takes"] = take_records
+    if failures:
+        seed_record["failed"] = failures
+    return seed_record, failures
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -134,19 +134,19 @@ def read_midi(
 
 
 def _parse_failure(error: Exception) -> str:
-    """What a parser exception means for the musician, in words (the exception's name is kept at the end)."""
+    """What a parser exception means for the musician, in words (never the exception's name: it helps no one)."""
     text = str(error)
     if isinstance(error, EOFError):
-        what = "it ends in the middle of a track (the file was cut short)"
-    elif "MTrk" in text:
-        what = "a track does not start where its header says"
-    elif "data byte" in text:
-        what = "a note or controller event carries a value above 127"
-    elif "largest tick" in text:
-        what = "a note lies implausibly far into the file"
-    else:
-        what = "its events do not fit together"
-    return f"{what} ({type(error).__name__})"
+        return (
+            "it ends in the middle of a track (the file was cut short, or its header counts more tracks than it holds)"
+        )
+    if "MTrk" in text:
+        return "a track does not start where its header says"
+    if "data byte" in text:
+        return "a note or controller event carries a value above 127"
+    if "largest tick" in text:
+        return "a note lies implausibly far into the file"
+    return "its events do not fit together"
 
 
 def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:

@@ -7,11 +7,11 @@ takes a second or two to import, which a refused file or a ``--help`` should not
 from __future__ import annotations
 
 import re
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from composer.errors import InputError
-from composer.piece import Note, Piece, TimeSignature
+from composer.piece import PIANO_HIGH, PIANO_LOW, Note, Piece, TimeSignature
 
 DEFAULT_VELOCITY = 80
 
@@ -159,8 +159,8 @@ MAX_ABC_VOICES = 8
 MAX_ABC_BEATS = 10_000.0  # a long note ("C100000") must not become hours of audio
 ABC_TEMPO_RANGE = (20.0, 400.0)
 ABC_DEFAULT_TEMPO = 120.0  # quarter notes per minute when there is no Q: field (MIDI's default too)
-# Pitches the model knows (A0-C8), as in composer.midi_io; notes outside are dropped and said so.
-ABC_PITCH_LOW, ABC_PITCH_HIGH = 21, 108
+# Pitches the model knows (A0-C8); notes outside are dropped and said so.
+ABC_PITCH_LOW, ABC_PITCH_HIGH = PIANO_LOW, PIANO_HIGH
 
 _FIELD_LINE = re.compile(r"^\s*([A-Za-z]):")
 _INLINE_FIELD = re.compile(r"\[[A-Za-z]:[^\]\n]*\]?")
@@ -175,11 +175,12 @@ def piece_from_abc(text: str) -> Piece:
     """Read a melody typed in ABC notation into a Piece, or raise :class:`InputError` with one sentence.
 
     A body without headers is accepted: X:1, M:4/4 (and then L:1/8) and K:C are added where missing.  Without
-    M: the meter 4/4 is assumed and said in ``remarks``; without K: (or with ``K:none``) the Piece states no key,
-    so that the key is estimated from the notes rather than taken from the default.  When L: is missing but M:
-    is given, ABC's own rule sets the unit (1/16 below 3/4, else 1/8).  Of several tunes (X: fields) the first
-    is read.  Without Q: the tempo is 120 quarter notes per minute.  Modal keys are read as the training corpus
-    read them (:func:`piece_from_score`): music21 reports K:Ador as A dorian, which becomes A major.
+    M: the meter 4/4 is assumed and said in ``remarks``; without K: (said in ``remarks`` too) or with K:none the
+    Piece states no key, so that the key is estimated from the notes rather than taken from the default.  When
+    L: is missing but M: is given, ABC's own rule sets the unit (1/16 below 3/4, else 1/8).  Of several tunes
+    (X: fields) the first is read.  Without Q: the tempo is 120 quarter notes per minute.  Modal keys are read
+    as the training corpus read them (:func:`piece_from_score`): music21 reports K:Ador as A dorian, which
+    becomes A major.
     """
     if not text or not text.strip():
         raise InputError(f"The ABC text is empty; type a melody, for example {_EXAMPLE}.")
@@ -188,16 +189,16 @@ def piece_from_abc(text: str) -> Piece:
             f"The ABC text has {len(text):,} characters, above composer's limit of {MAX_ABC_CHARS:,}; "
             "use the first few phrases as the seed."
         )
+    _check_abc_lines(text)
     prepared, remarks, key_stated = _abc_with_defaults(text)
-    _check_abc_music(prepared)
 
     from music21 import abcFormat
 
     try:
         handler = abcFormat.ABCHandler()
         handler.process(prepared)
-    except Exception as error:  # music21 raises several types on malformed ABC; none may escape as a traceback
-        raise _abc_unreadable(error) from None
+    except Exception:  # music21 raises several types on malformed ABC; none may escape as a traceback
+        raise _abc_unreadable(text) from None
     if len(handler.tokens) > MAX_ABC_SYMBOLS:
         raise InputError(
             f"The ABC has {len(handler.tokens):,} symbols, above composer's limit of "
@@ -222,8 +223,8 @@ def piece_from_abc(text: str) -> Piece:
     try:
         score = abcFormat.translate.abcToStreamScore(handler)
         piece = piece_from_score(score, default_tempo=ABC_DEFAULT_TEMPO)
-    except Exception as error:
-        raise _abc_unreadable(error) from None
+    except Exception:
+        raise _abc_unreadable(text) from None
 
     notes = tuple(n for n in piece.notes if ABC_PITCH_LOW <= n.pitch <= ABC_PITCH_HIGH)
     if len(notes) < len(piece.notes):
@@ -264,7 +265,12 @@ def _abc_with_defaults(text: str) -> tuple[str, list[str], bool]:
     fields = {field(line) for line in header}
     remarks: list[str] = []
     out = [line for line in header if field(line) == "X"][:1] or ["X:1"]  # X: opens a tune, K: closes its header
-    out += [line for line in header if field(line) not in ("X", "K")]
+    # music21 misreads a tempo written with spaces around its = (Q:1/4 = 90 as 450), so they are closed up.
+    out += [
+        re.sub(r"\s*=\s*", "=", line) if field(line) == "Q" else line
+        for line in header
+        if field(line) not in ("X", "K")
+    ]
     if "M" not in fields:
         out.append("M:4/4")
         remarks.append("The ABC gives no meter (M:), so 4/4 is assumed.")
@@ -272,48 +278,143 @@ def _abc_with_defaults(text: str) -> tuple[str, list[str], bool]:
             out.append("L:1/8")
     keys = [line for line in header if field(line) == "K"]
     out.append(keys[0] if keys else "K:C")
+    if not keys:
+        remarks.append("The ABC gives no key (K:), so the key is estimated from the notes.")
     key_value = keys[0].split(":", 1)[1].split("%")[0].strip().lower() if keys else ""
     key_stated = bool(keys) and key_value not in ("", "none")
     return "\n".join(out + body) + "\n", remarks, key_stated
 
 
-def _check_abc_music(prepared: str) -> None:
-    """Refuse music lines that music21 would silently skip or misread (prose, HTML, x rests, inline fields)."""
-    for line in prepared.split("\n"):
-        if _FIELD_LINE.match(line):  # header and body fields (K:, V:, w: lyrics) are read as fields
-            continue
-        music = line.split("%", 1)[0]  # a comment runs to the end of the line
-        inline = _INLINE_FIELD.search(music)
-        if inline:
+def _check_abc_lines(text: str) -> None:
+    """Refuse, naming the line, what music21 would misread (prose, HTML, x rests, inline fields) or fail on
+    with an error of its own (a meter, unit or tempo it cannot parse, a length divided by zero, an unclosed
+    chord, a tuplet of fewer than two notes)."""
+    for number, line in enumerate(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), start=1):
+        field = _FIELD_LINE.match(line)
+        if field:
+            _check_abc_field(number, field.group(1), line[field.end() :].split("%", 1)[0].strip())
+        elif not line.lstrip().startswith("%"):
+            _check_abc_music(number, line.split("%", 1)[0])  # a comment runs to the end of the line
+
+
+_METER = re.compile(r"(?i:C\|?|none|(?:FREI)?(\d+(?:\+\d+)*)/(\d+))")
+_UNIT = re.compile(r"(\d+)/(\d+)")
+_TEMPO = re.compile(r"(?:((?:\d+/\d+\s*)+)=\s*|[A-Za-z]\d*\s*=\s*)?\d+(?:\.\d+)?")
+
+
+def _check_abc_field(number: int, tag: str, value: str) -> None:
+    """Refuse an M:, L: or Q: field that music21 cannot parse (it fails with errors of its own on them)."""
+    if tag == "M":
+        meter = _METER.fullmatch(value.replace(" ", ""))
+        numbers = [*(meter.group(1) or "1").split("+"), meter.group(2) or "1"] if meter else ["0"]
+        if value and "0" in numbers:
             raise InputError(
-                f"The ABC has the inline field {inline.group(0)!r}, which composer cannot read; put "
-                f"the field on a line of its own (for example {inline.group(0).strip('[]')!r})."
+                f"Line {number} has the meter M:{value}, which composer cannot read; write the beats over the "
+                "beat's note value, such as M:6/8 or M:3/4 (or M:C for 4/4)."
             )
-        music = _ANNOTATIONS.sub(" ", music)
-        for i, ch in enumerate(music):
-            if ch.isspace():
-                continue
-            if not ch.isascii() or not ch.isprintable():
-                raise InputError(
-                    f"The ABC has the character {ch!r} (U+{ord(ch):04X}) in its music, which ABC does "
-                    "not use; type the melody in plain ABC letters and signs."
-                )
-            if ch.isalpha() and ch not in _MUSIC_LETTERS:
-                snippet = music[max(0, i - 8) : i + 9].strip()
-                raise InputError(
-                    f"The ABC has {ch!r} in {snippet!r}, which composer cannot read as a note or a "
-                    "rest; write notes as A–G and a–g (^ _ = for accidentals, , and ' for octaves) and "
-                    "rests as z."
-                )
+    elif tag == "L":
+        unit = _UNIT.fullmatch(value.replace(" ", ""))
+        if not (unit and int(unit.group(1)) > 0 and int(unit.group(2)) > 0):
+            raise InputError(
+                f"Line {number} has the unit note length L:{value}, which composer cannot read; write a "
+                "fraction of a whole note, such as L:1/8 for eighth notes."
+            )
+    elif tag == "Q":
+        tempo = _ANNOTATIONS.sub(" ", value).strip()  # a tempo may carry a word, Q:"Allegro" 1/4=120
+        beats = _TEMPO.fullmatch(tempo)
+        if tempo and not (beats and all(int(d) > 0 for d in re.findall(r"/(\d+)", beats.group(1) or ""))):
+            raise InputError(
+                f"Line {number} has the tempo Q:{value}, which composer cannot read; write the beat and how "
+                "many of it sound per minute, such as Q:1/4=120."
+            )
 
 
-def _abc_unreadable(error: Exception) -> InputError:
-    detail = " ".join(f"{type(error).__name__}: {error}".split())
-    if len(detail) > 120:
-        detail = detail[:117] + "…"
+_LENGTH_BY_ZERO = re.compile(r"[A-Ga-gz][,']*\d*/0+(?!\d)")
+_TUPLET = re.compile(r"\((\d+)")
+
+
+def _check_abc_music(number: int, music: str) -> None:
+    """Refuse a music line that music21 would silently skip, misread or fail on."""
+    inline = _INLINE_FIELD.search(music)
+    if inline:
+        raise InputError(
+            f"Line {number} has the inline field {inline.group(0)!r}, which composer cannot read; put "
+            f"the field on a line of its own (for example {inline.group(0).strip('[]')!r})."
+        )
+    music = _ANNOTATIONS.sub(" ", music)
+    for i, ch in enumerate(music):
+        if ch.isspace():
+            continue
+        if not ch.isascii() or not ch.isprintable():
+            raise InputError(
+                f"Line {number} has the character {ch!r} (U+{ord(ch):04X}) in its music, which ABC does "
+                "not use; type the melody in plain ABC letters and signs."
+            )
+        if ch.isalpha() and ch not in _MUSIC_LETTERS:
+            raise InputError(
+                f"Line {number} has {ch!r} in {_snippet(music, i)!r}, which composer cannot read as a note or "
+                "a rest; write notes as A–G and a–g (^ _ = for accidentals, , and ' for octaves) and "
+                "rests as z."
+            )
+    divided = _LENGTH_BY_ZERO.search(music)
+    if divided:
+        raise InputError(
+            f"Line {number} divides a note length by zero in {divided.group(0)!r}; write a length such as "
+            f"{divided.group(0).split('/')[0]}/2 for half the unit."
+        )
+    for tuplet in _TUPLET.finditer(music):
+        if int(tuplet.group(1)) < 2:
+            raise InputError(
+                f"Line {number} has the tuplet {tuplet.group(0)!r}, which groups fewer than two notes; write "
+                "a tuplet as (3 before three notes, such as (3ABc for a triplet."
+            )
+    depth_at = -1
+    for i, ch in enumerate(music):
+        if ch == "[" and i + 1 < len(music) and not (music[i + 1].isdigit() or music[i + 1] == "|"):
+            depth_at = i  # a chord opens ([1 and [| are a variant ending and a bar line)
+        elif ch == "]":
+            depth_at = -1
+        elif ch == "|" and depth_at >= 0:
+            break
+    if depth_at >= 0:
+        raise InputError(
+            f"Line {number} opens a chord with [ in {_snippet(music, depth_at)!r} and does not close it; "
+            "write a chord as [CEG], its notes between square brackets."
+        )
+
+
+def _snippet(music: str, i: int) -> str:
+    return music[max(0, i - 8) : i + 9].strip()
+
+
+def _abc_unreadable(text: str) -> InputError:
+    """The refusal of ABC that music21 failed on after the checks above passed: the first line that fails on
+    its own is named (music21's own message names Python's types and internals, which help no musician)."""
+    line = _first_unreadable_line(text)
+    where = f" at line {line[0]} ({line[1]!r})" if line else ""
     return InputError(
-        f"The text could not be read as ABC ({detail}); check the notes and the header lines X:, M:, L: and K:."
+        f"The ABC could not be read{where}; check its notes, bar lines and the header lines X:, M:, L: and K:, "
+        f"for example {_EXAMPLE}."
     )
+
+
+def _first_unreadable_line(text: str) -> tuple[int, str] | None:
+    """(number, text) of the first music line music21 fails on when read alone under the tune's header."""
+    from music21 import abcFormat
+
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    header = [line for line in lines if _FIELD_LINE.match(line) and line[:2] not in ("w:", "W:")]
+    for number, line in enumerate(lines, start=1):
+        if _FIELD_LINE.match(line) or not line.split("%", 1)[0].strip():
+            continue
+        try:
+            handler = abcFormat.ABCHandler()
+            handler.process("\n".join(header) + "\n" + line + "\n")
+            abcFormat.translate.abcToStreamScore(handler)
+        except Exception:  # the line fails alone: it is the one to mend
+            snippet = line.strip()
+            return number, snippet if len(snippet) <= 40 else snippet[:39] + "…"
+    return None
 
 
 def estimate_key(piece: Piece) -> int | None:
@@ -328,7 +429,7 @@ def estimate_key(piece: Piece) -> int | None:
         weights[n.pitch % 12] += n.duration
     # The analysis reads a pitch-class distribution weighted by duration, so one note per pitch class
     # carrying the total duration is the same input and 12 notes instead of thousands.
-    s = stream.Stream()
+    s: stream.Stream = stream.Stream()
     for pc, weight in enumerate(weights):
         if weight > 0:
             s.append(note.Note(60 + pc, quarterLength=weight))
@@ -336,8 +437,85 @@ def estimate_key(piece: Piece) -> int | None:
     return _key_number(k.tonic.pitchClass, k.mode)
 
 
+# ---------------------------------------------------------------------------------------------- MusicXML
+# music21 writes dotted values, triplets, quintuplets and other tuplets, but refuses some lengths (a 2048th,
+# "inexpressible durations") and spells others as unreadable chains of ties (a triplet recorded at 256 ticks a
+# beat).  A piece with such lengths is rounded for the score alone, first to composer's grid (sixteenths and
+# triplets), then to sixteenths, which any meter spells; the MIDI and the audio keep the exact times.
+_HIDDEN_REST = re.compile(rb'<note print-object="no"(?: print-spacing="yes")?>(\s*<rest\b)')
+SPELLED_STEPS = (32, 96, 160, 224)  # steps per quarter note: 128ths, and their triplets, quintuplets, septuplets
+SCORE_GRIDS = (12, 4)  # steps per quarter note tried, in turn, when the exact durations cannot be written
+
+
+@dataclass(frozen=True)
+class MusicXml:
+    """A piece written as MusicXML: ``data``, the file's bytes, and ``rounded``, the sentence that says the
+    score shows rounded note times (None when it shows them exactly, tuplets as tuplets)."""
+
+    data: bytes
+    rounded: str | None = None
+
+
+def musicxml_of_piece(piece: Piece, title: str = "composer") -> MusicXml:
+    """MusicXML of the piece (music21 makes the measures, ties, tuplets and voices); it never fails.
+
+    The notes are written exactly where notation spells them plainly (:func:`_spellable`; triplets and
+    quintuplets as tuplets) and music21 can write them.  Otherwise the onsets and ends are rounded for the
+    score only — to the nearest 1/12 beat, else 1/4 beat — and ``rounded`` says so; the piece itself (and
+    any MIDI written from it) keeps its times.  Every rest is printed.  The same piece and title give the
+    same bytes."""
+    if _spellable(piece):
+        try:
+            return MusicXml(_write_musicxml(piece, title))
+        except Exception:  # music21 raises several types on lengths it cannot spell; the score is rounded instead
+            pass
+    for steps in SCORE_GRIDS:
+        rounded, moved = _round_for_score(piece, steps)
+        try:
+            data = _write_musicxml(rounded, title)
+        except Exception:  # this grid still leaves a length music21 cannot spell: try a coarser one
+            continue
+        grid = "1/12 beat (sixteenths and triplets)" if steps == 12 else "1/4 beat (sixteenths)"
+        return MusicXml(
+            data,
+            f"The score shows {moved} note(s) rounded to the nearest {grid}, because their exact lengths "
+            "cannot be written in notation; the MIDI keeps them exact.",
+        )
+    raise AssertionError("a piece on a sixteenth grid is always writable as MusicXML")  # pragma: no cover
+
+
 def piece_to_musicxml(piece: Piece, title: str = "composer") -> bytes:
-    """MusicXML of the piece (music21 makes the measures, ties and voices)."""
+    """The bytes of :func:`musicxml_of_piece` (for callers that need no word on rounding)."""
+    return musicxml_of_piece(piece, title).data
+
+
+def _spellable(piece: Piece) -> bool:
+    """Whether every onset, end and the pickup fall on a grid notation spells plainly: down to 128th notes,
+    in plain values or in triplets, quintuplets or septuplets of them.  music21 also writes other lengths
+    (0.332 beats, a triplet recorded at 256 ticks a beat) but as chains of tied 64ths and 1024ths, which no
+    one can read; those are rounded instead."""
+    times = [piece.bar_start, *(n.start for n in piece.notes), *(n.end for n in piece.notes)]
+    return all(any(abs(t * d - round(t * d)) < 1e-6 for d in SPELLED_STEPS) for t in times)
+
+
+def _round_for_score(piece: Piece, steps: int) -> tuple[Piece, int]:
+    """The piece with onsets, ends and pickup rounded to ``steps`` per beat (each note at least one step),
+    and how many notes moved."""
+    moved = 0
+    notes = []
+    for n in piece.notes:
+        start = round(n.start * steps) / steps
+        end = max(start + 1 / steps, round(n.end * steps) / steps)
+        if abs(start - n.start) > 1e-9 or abs(end - n.end) > 1e-9:
+            moved += 1
+        notes.append(replace(n, start=start, duration=end - start))
+    bar = piece.time_signature.midi_compatible().bar_beats
+    bar_start = (round(piece.bar_start * steps) / steps) % bar
+    return replace(piece.with_notes(tuple(notes)), bar_start=bar_start), moved
+
+
+def _write_musicxml(piece: Piece, title: str) -> bytes:
+    """MusicXML exactly as the piece is timed; raises music21's exceptions where a length cannot be spelled."""
     import tempfile
     from pathlib import Path
 
@@ -369,6 +547,9 @@ def piece_to_musicxml(piece: Piece, title: str = "composer") -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = score.makeNotation().write("musicxml", fp=Path(tmp) / "score.musicxml")
         text = Path(path).read_bytes()
+    # music21's writer fills the gaps of each voice with rests it marks print-object="no"; a bar with a gap
+    # then looks unfinished, so every rest is printed.
+    text = _HIDDEN_REST.sub(rb"<note>\1", text)
     # The same piece must give the same bytes: fixed part ids, no date of writing.
     text = re.sub(rb'"P[0-9a-f]{32}"', b'"P1"', text)  # music21 draws random part ids
     return re.sub(rb"\s*<encoding-date>[^<]*</encoding-date>", b"", text)

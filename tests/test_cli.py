@@ -85,3 +85,90 @@ def test_missing_subcommand_is_a_usage_error(capsys):
         main([])
     assert exit_.value.code == 2
     assert "usage: composer" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- generate: file by file
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    import torch
+
+    from composer import checkpoint
+    from composer.model import ModelConfig, MusicLSTM
+
+    torch.manual_seed(0)
+    config = ModelConfig(hidden=32, layers=1, head_hidden=16)
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    checkpoint.save(path, checkpoint.model_tensors(MusicLSTM(config)), {"model": config.to_dict()})
+    return path
+
+
+def _generate(seeds, out, model):
+    settings = ["--bars", "1", "--variations", "2", "--format", "mid,musicxml,wav", "--quiet"]
+    return main(["generate", *map(str, seeds), "--out", str(out), "--model", str(model), *settings])
+
+
+def test_a_format_that_fails_for_one_seed_stops_nothing_else(tmp_path, tiny_model, capsys, monkeypatch):
+    import composer.studio.render
+
+    real = composer.studio.render.render_wav
+
+    def fails_for_b(piece, **kwargs):
+        if piece.notes[0].pitch == 67:  # b.mid's first note
+            raise RuntimeError("the synthesizer broke")
+        return real(piece, **kwargs)
+
+    monkeypatch.setattr(composer.studio.render, "render_wav", fails_for_b)
+    a = write(tmp_path, "a.mid", smf.simple_file())
+    b = write(tmp_path, "b.mid", smf.simple_file([67, 65, 64, 62, 60, 62, 64, 65]))
+    c = write(tmp_path, "c.mid", b"not a MIDI file at all")
+
+    assert _generate([a, b], tmp_path / "one", tiny_model) == 1  # every seed read, some file not written
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "RuntimeError" not in err
+    failed = [line for line in err.splitlines() if line.startswith("failed: ")]
+    assert failed == [
+        f"failed: b.mid: the WAV audio take-0{i}.wav could not be made (a fault of composer's wav writer on this "
+        "take); its other files were written."
+        for i in (1, 2)
+    ]
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    a_record, b_record = manifest["seeds"]
+    assert "failed" not in a_record and b_record["failed"] == [line[len("failed: ") :] for line in failed]
+    assert [t["files"] for t in b_record["takes"]] == [
+        ["take-01.mid", "take-01.musicxml"],
+        ["take-02.mid", "take-02.musicxml"],
+    ]
+    assert sorted(p.name for p in (tmp_path / "one" / "b").iterdir()) == [
+        "take-01.mid",
+        "take-01.musicxml",
+        "take-02.mid",
+        "take-02.musicxml",
+    ]
+    assert len(list((tmp_path / "one" / "a").iterdir())) == 6
+    assert read_midi(tmp_path / "one" / "b" / "take-02.mid").notes
+
+    # A refused seed is bad input, and says so in the exit code, even beside a file that could not be written.
+    assert _generate([c, a, b], tmp_path / "two", tiny_model) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[0].startswith("refused: c.mid ")
+    assert (tmp_path / "two" / "a" / "take-02.wav").exists() and (tmp_path / "two" / "b" / "take-02.mid").exists()
+
+
+def test_generate_says_in_the_manifest_when_a_score_is_rounded(tmp_path, tiny_model, capsys):
+    from composer.midi_io import piece_to_midi_bytes
+    from composer.piece import Note, Piece, TimeSignature
+
+    played = Piece(  # a melody played in, not quantized: its lengths have no notation
+        notes=tuple(Note(i * 1.03 + 0.011 * (i % 3), 0.37 + 0.05 * (i % 4), 60 + 2 * (i % 5), 80) for i in range(12)),
+        tempo=100,
+        time_signature=TimeSignature(4, 4),
+    )
+    seed = write(tmp_path, "played.mid", piece_to_midi_bytes(played))
+    assert _generate([seed], tmp_path / "out", tiny_model) == 0
+    takes = json.loads((tmp_path / "out" / "manifest.json").read_text())["seeds"][0]["takes"]
+    assert all("the MIDI keeps them exact" in take["musicxml_rounded"] for take in takes)
+    assert read_midi(tmp_path / "out" / "played" / "take-01.mid").notes[1].start == pytest.approx(
+        read_midi(seed).notes[1].start
+    )  # the MIDI keeps the played times

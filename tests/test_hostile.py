@@ -1,5 +1,6 @@
 """Hostile input: every file of the generated corpus (``hostile.py``) through `composer inspect` and the studio's
-upload handler, a sample through `composer generate`, and a fuzz of the reader.
+upload handler, a sample through `composer generate`, and a fuzz of the reader; and every refusal of the corpus, and of
+a set of bad ABC, checked for a Python exception's name.
 
 Each file must be accepted or refused with one clear sentence (``hostile.sentence_problem``), never with an
 exception other than InputError or a printed traceback, and without hanging: well under HANG_CPU_SECONDS of CPU
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import threading
 import time
 import traceback
@@ -237,3 +239,58 @@ def test_the_studio_stores_or_refuses_what_the_reader_accepts(data):
         assert hostile.sentence_problem(str(error)) is None, str(error)
         return
     assert copy.notes and read_midi(stored, name="stored.mid").notes == copy.notes
+
+
+# A Python exception's name ("EOFError", "ABCHandlerException") or a traceback in a message for a musician.
+PYTHON_WORDS = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b|Traceback")
+
+# ABC that music21 fails on with errors of its own (ZeroDivisionError, ABCHandlerException, ValueError, …), or
+# that is otherwise not a tune: each refusal must say what is wrong in words.
+BAD_ABC = [
+    "X:1\nM:0/4\nL:1/8\nK:C\nCDEF|",
+    "X:1\nM:3/0\nL:1/8\nK:C\nCDEF|",
+    "X:1\nM:3/\nK:C\nCDEF|",
+    "X:1\nM:abc\nK:C\nCDEF|",
+    "X:1\nL:0\nK:C\nCDEF|",
+    "X:1\nL:1/0\nK:C\nCDEF|",
+    "X:1\nL:abc\nK:C\nCDEF|",
+    "X:1\nL:1/8\nQ:abc\nK:C\nCDEF|",
+    "X:1\nL:1/8\nQ:1/0=120\nK:C\nCDEF|",
+    "X:1\nL:1/8\nQ:=\nK:C\nCDEF|",
+    "X:1\nL:1/8\nK:C\n(0CDE|",
+    "X:1\nL:1/8\nK:C\nC/0 D|",
+    "X:1\nL:1/8\nK:C\n[CEG|",
+    "X:1\nL:1/8\nK:C\nCDqE|",
+    "X:1\nL:1/8\nK:C\nCDEF [K:G] GABc|",
+    "X:1\nL:1/8\nK:C\nC1000000 D|",
+    "X:1\nQ:1/4=100000\nL:1/8\nK:C\nCDEF|",
+    "X:1\nT:Nothing\nM:4/4\nL:1/8\nK:C\n",
+    "<html><body>tune</body></html>",
+    "\x00\x01\x02garbage",
+    "",
+]
+
+
+def test_no_refusal_of_the_corpus_names_a_python_exception(corpus):
+    """Every file of the hostile corpus through the reader (as a file and as a seed): a refusal is in words."""
+    from composer.midi_io import read_seed
+
+    leaks = []
+    for path, category in corpus:
+        for reader in (read_midi, read_seed):
+            try:
+                reader(path)
+            except InputError as error:
+                if PYTHON_WORDS.search(str(error)):
+                    leaks.append(f"{category} {path.name}: {error}")
+    assert not leaks, _report(leaks)
+
+
+@pytest.mark.parametrize("text", BAD_ABC)
+def test_no_refusal_of_bad_abc_names_a_python_exception(text):
+    from composer.score import piece_from_abc
+
+    with pytest.raises(InputError) as info:
+        piece_from_abc(text)
+    assert not PYTHON_WORDS.search(str(info.value)), str(info.value)
+    assert hostile.sentence_problem(str(info.value)) is None, str(info.value)

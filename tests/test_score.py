@@ -101,8 +101,14 @@ BAD = {
     "unknown letter": ("X:1\nL:1/8\nK:C\nCDqE|", "'q'"),
     "invisible rest": ("x2 CDEF|", "'x'"),
     "inline field": ("CDEF [K:G] GABc|", "[K:G]"),
-    "zero meter": ("X:1\nM:0/4\nL:1/8\nK:C\nCDEF|", "could not be read as ABC"),
-    "bad tuplet": ("X:1\nL:1/8\nK:C\n(0CDE|", "could not be read as ABC"),
+    "zero meter": ("X:1\nM:0/4\nL:1/8\nK:C\nCDEF|", "Line 2 has the meter M:0/4"),
+    "meter without a beat": ("X:1\nM:3/\nK:C\nCDEF|", "M:3/"),
+    "meter in words": ("X:1\nM:abc\nK:C\nCDEF|", "M:abc"),
+    "zero unit": ("X:1\nL:1/0\nK:C\nCDEF|", "Line 2 has the unit note length L:1/0"),
+    "tempo in words": ("X:1\nL:1/8\nQ:fast\nK:C\nCDEF|", "Q:fast"),
+    "bad tuplet": ("X:1\nL:1/8\nK:C\n(0CDE|", "Line 4 has the tuplet '(0'"),
+    "length over zero": ("X:1\nL:1/8\nK:C\nC/0 D|", "Line 4 divides a note length by zero in 'C/0'"),
+    "unclosed chord": ("X:1\nL:1/8\nK:C\nCD [CEG|GABc|", "does not close it"),
     "too many symbols": ("X:1\nM:4/4\nL:1/8\nK:C\n" + "CDEF|" * 400, "symbols"),
     "too many voices": ("X:1\nL:1/8\nK:C\n" + "".join(f"V:{i}\nC|\n" for i in range(9)), "voices"),
     "endless note": ("X:1\nL:1/8\nK:C\nC1000000 D|", "beats"),
@@ -117,6 +123,72 @@ def test_bad_abc_is_refused_with_one_sentence(text, says):
     message = str(info.value)
     assert says in message
     assert one_sentence(message), message
+    assert not PYTHON_WORDS.search(message), message
+
+
+# A Python exception's name, or a traceback, in a message for a musician.
+PYTHON_WORDS = re.compile(r"\b[A-Z][A-Za-z]*(Error|Exception)\b|Traceback")
+
+# ABC music21 fails on with errors of its own ("ZeroDivisionError: float division by zero", "ABCHandlerException:
+# Bad chord indicator", "ValueError: not enough values to unpack"): each is refused in a musician's words.
+MUSIC21_FAILURES = [
+    "X:1\nM:0/4\nL:1/8\nK:C\nCDEF|",
+    "X:1\nM:3/0\nL:1/8\nK:C\nCDEF|",
+    "X:1\nM:/4\nK:C\nCDEF|",
+    "X:1\nM:abc\nK:C\nCDEF|",
+    "X:1\nL:0\nK:C\nCDEF|",
+    "X:1\nL:1/\nK:C\nCDEF|",
+    "X:1\nL:abc\nK:C\nCDEF|",
+    "X:1\nL:1/8\nQ:abc\nK:C\nCDEF|",
+    "X:1\nL:1/8\nQ:1/4=\nK:C\nCDEF|",
+    "X:1\nL:1/8\nQ:1/0=120\nK:C\nCDEF|",
+    "X:1\nL:1/8\nK:C\n(0CDE|",
+    "X:1\nL:1/8\nK:C\n(1CDE|",
+    "X:1\nL:1/8\nK:C\nC/0 D|",
+    "X:1\nL:1/8\nK:C\nc'/00 D|",
+    "X:1\nL:1/8\nK:C\n[CEG|",
+    "X:1\nL:1/8\nK:C\nCDEF|\n[ceg GABc|",
+]
+
+
+@pytest.mark.parametrize("text", MUSIC21_FAILURES)
+def test_abc_errors_name_the_line_and_no_python(text):
+    with pytest.raises(InputError) as info:
+        piece_from_abc(text)
+    message = str(info.value)
+    assert not PYTHON_WORDS.search(message), message
+    assert one_sentence(message), message
+    assert re.match(r"Line \d+ ", message), message
+
+
+def test_abc_music21_still_fails_on_is_refused_at_its_line_without_python(monkeypatch):
+    """Whatever music21 fails on past composer's checks is refused naming the first line that fails alone."""
+    from music21 import abcFormat
+
+    real = abcFormat.translate.abcToStreamScore
+
+    def fails_on_d(handler, *args, **kwargs):
+        if any(isinstance(t, abcFormat.ABCNote) and t.src.startswith("d") for t in handler.tokens):
+            raise ZeroDivisionError("float division by zero")
+        return real(handler, *args, **kwargs)
+
+    monkeypatch.setattr(abcFormat.translate, "abcToStreamScore", fails_on_d)
+    with pytest.raises(InputError) as info:
+        piece_from_abc("X:1\nL:1/8\nK:C\nCDEF|\nGABc|\ndefg|\n")
+    message = str(info.value)
+    assert "line 6 ('defg|')" in message, message
+    assert not PYTHON_WORDS.search(message) and one_sentence(message), message
+
+
+def test_abc_without_a_key_says_the_key_is_estimated():
+    p = piece_from_abc("X:1\nM:4/4\nL:1/8\nCDEF GABc|")
+    assert p.key is None
+    assert "The ABC gives no key (K:), so the key is estimated from the notes." in p.remarks
+    assert not any("K:" in r for r in piece_from_abc("X:1\nM:4/4\nL:1/8\nK:G\nGABc|").remarks)
+
+
+def test_a_tempo_written_with_spaces_is_read_as_written():
+    assert piece_from_abc("X:1\nL:1/8\nQ:1/4 = 90\nK:C\nCDEF|").tempo == pytest.approx(90)
 
 
 def test_long_input_is_refused_quickly():
@@ -236,3 +308,146 @@ def test_a_score_without_measures_keeps_its_signature():
     assert [n.start for n in p.notes] == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
     bare = stream.Stream([note.Note(60, quarterLength=1.0), note.Note(62, quarterLength=1.0)])
     assert piece_from_score(bare).time_signature == TimeSignature(4, 4)
+
+
+# ------------------------------------------------------------------------------------------ MusicXML
+
+
+def _reparsed(xml: bytes) -> list[tuple[float, float, int]]:
+    """(offset, quarter length, MIDI pitch) of every sounding note music21 reads back from ``xml``, ties merged."""
+    from music21 import chord, converter
+
+    score = converter.parseData(xml.decode(), format="musicxml").stripTies()
+    found = []
+    for element in score.flatten().notes:
+        pitches = element.pitches if isinstance(element, chord.Chord) else [element.pitch]
+        found += [(float(element.offset), float(element.quarterLength), p.midi) for p in pitches]
+    return sorted(found)
+
+
+def _expected(piece, shift: float) -> list[tuple[float, float, int]]:
+    return sorted((n.start + shift, n.duration, n.pitch) for n in piece.notes)
+
+
+def _close(got, want, tolerance: float = 1e-6) -> bool:
+    return len(got) == len(want) and all(
+        a[2] == b[2] and abs(a[0] - b[0]) <= tolerance and abs(a[1] - b[1]) <= tolerance
+        for a, b in zip(got, want, strict=True)
+    )
+
+
+TRIPLET_PICKUP = "X:1\nT:Folk\nM:4/4\nL:1/8\nK:G\n(3ABc | d2 e2 f2 g2 | a2 g2 (3fed c2 | B8 |\n"
+
+
+@pytest.mark.parametrize(
+    "abc",
+    [
+        TRIPLET_PICKUP,
+        "X:1\nM:6/8\nL:1/8\nK:D\n(3ABc | d2e f2g | (3aga f d2e | f6 |\n",  # a triplet pickup in compound time
+        "X:1\nM:4/4\nL:1/8\nK:C\n(5CDEFG c2 d2 e2 | (5cBAGF E4 |\n",  # quintuplets
+        "X:1\nM:3/4\nL:1/8\nK:D\nA | (3ddd d2 e2 | f6 |\n",  # an eighth pickup, then a triplet on the downbeat
+    ],
+)
+def test_tuplets_from_abc_are_written_as_tuplets_and_read_back_exactly(abc):
+    from composer.score import musicxml_of_piece
+
+    piece = piece_from_abc(abc)
+    for source in (piece, read_midi(piece_to_midi_bytes(piece), name="seed.mid")):  # as typed, and as a MIDI seed
+        score = musicxml_of_piece(source)
+        assert score.rounded is None
+        assert b"<time-modification>" in score.data  # a tuplet, not a rounded or tied approximation
+        bar = source.time_signature.bar_beats
+        assert _close(_reparsed(score.data), _expected(source, (bar - source.bar_start) % bar), 1e-3)
+
+
+def test_a_triplet_pickup_recorded_at_256_ticks_a_beat_is_rounded_to_triplets_and_said():
+    """Triplets in a file whose resolution has no thirds (85 + 85 + 86 ticks of 256) come back as 0.332 beats:
+    music21 would spell them as tied 16ths, 64ths, 256ths and 1024ths; the score rounds them to triplets."""
+    from composer.score import musicxml_of_piece
+    from composer.testing import smf
+
+    events = [smf.tempo(100), smf.time_signature(4, 2)]
+    for pitch, ticks in [(67, 85), (69, 85), (71, 86), (72, 256), (74, 256), (76, 256), (77, 256), (79, 1024)]:
+        events += smf.note(pitch, ticks)
+    piece = read_midi(smf.smf([smf.track(events)], division=256), name="triplets.mid")
+    assert piece.notes[1].start == pytest.approx(85 / 256)
+    score = musicxml_of_piece(piece)
+    assert score.rounded and score.rounded.startswith("The score shows 3 note(s) rounded to the nearest 1/12 beat")
+    assert b"<time-modification>" in score.data and b"<type>1024th</type>" not in score.data
+    got = _reparsed(score.data)
+    assert [round(offset * 3, 6) for offset, _, _ in got[:4]] == [0, 1, 2, 3]  # thirds of a beat, then the beat
+
+
+def _piece(notes, bar_start=0.0, ts=(4, 4)):
+    from composer.piece import Note, Piece
+
+    return Piece(
+        notes=tuple(Note(s, d, p, 80) for s, d, p in notes),
+        tempo=100,
+        time_signature=TimeSignature(*ts),
+        bar_start=bar_start,
+    )
+
+
+EXACT = {
+    "off-grid triplet pickup": _piece([(0, 1 / 3, 67), (1 / 3, 1 / 3, 69), (2 / 3, 1 / 3, 71), (1, 4, 72)], 1.0),
+    "a pickup of one triplet eighth": _piece([(0, 1 / 3, 62), (1 / 3, 1, 67), (4 / 3, 1, 69)], 1 / 3),
+    "quintuplet sixteenths": _piece([(i / 5, 1 / 5, 60 + i) for i in range(5)] + [(1, 3, 67)]),
+    "notes across bar lines": _piece([(3, 2, 60), (5.5, 3, 64), (8.5, 0.5, 65)], ts=(4, 4)),
+    "across the bar in 6/8": _piece([(2.5, 1.5, 60), (4, 2, 62)], ts=(6, 8)),
+    "septuplets after a septuplet pickup": _piece([(i / 7, 1 / 7, 60 + i) for i in range(8)] + [(8 / 7, 1, 72)], 1 / 7),
+    "a chord of mixed lengths": _piece([(0, 1, 60), (0, 2, 64), (0, 1 / 3, 67), (1 / 3, 2 / 3, 69), (2, 2, 72)]),
+}
+
+
+@pytest.mark.parametrize("piece", list(EXACT.values()), ids=list(EXACT))
+def test_musicxml_writes_what_notation_can_spell_exactly(piece):
+    from composer.score import musicxml_of_piece
+
+    score = musicxml_of_piece(piece)
+    assert score.rounded is None
+    bar = piece.time_signature.bar_beats
+    assert _close(_reparsed(score.data), _expected(piece, (bar - piece.bar_start) % bar))
+
+
+ROUNDED = {
+    "a played, unquantized pickup": _piece([(0.1, 0.37, 60), (0.47, 1.0, 62), (1.53, 2.0, 64)], 0.53),
+    "a 2048th": _piece([(0, 1 / 512, 60), (1, 1, 62)]),
+    "a played chord, its notes a hair apart": _piece([(0, 1, 60), (0.013, 0.99, 64), (0.021, 1.02, 67), (1, 1, 72)]),
+}
+
+
+@pytest.mark.parametrize("piece", list(ROUNDED.values()), ids=list(ROUNDED))
+def test_musicxml_rounds_for_the_score_only_and_says_so(piece):
+    from composer.score import musicxml_of_piece
+
+    score = musicxml_of_piece(piece)
+    assert score.rounded and "the MIDI keeps them exact" in score.rounded
+    got = _reparsed(score.data)
+    bar = piece.time_signature.bar_beats
+    shift = (bar - round(piece.bar_start * 4) / 4) % bar  # the coarsest grid a rounded score can use
+    for (offset, _, pitch), (start, _, want) in zip(got, _expected(piece, shift), strict=True):
+        assert pitch == want and abs(offset - start) <= 0.25
+    assert read_midi(piece_to_midi_bytes(piece), name="x.mid").notes[0].start == pytest.approx(
+        piece.notes[0].start, abs=1e-3
+    )  # the piece (and its MIDI) keep their times
+
+
+def test_every_rest_is_printed_in_musicxml_and_in_the_engraved_score():
+    from composer.score import piece_to_musicxml
+    from composer.studio.render import score_svg
+
+    # A pickup, a gap in the bar and a second voice shorter than the first: each leaves rests to print.
+    piece = _piece([(0, 1, 60), (2, 1, 62), (2, 0.5, 66), (5, 1, 64)], 1.0)
+    xml = piece_to_musicxml(piece)
+    assert xml.count(b"<rest") >= 3
+    assert b'print-object="no"' not in xml
+    svg = score_svg(piece)
+    assert svg.count('class="rest"') + svg.count('class="mRest"') >= 3
+
+
+def test_the_same_piece_gives_the_same_musicxml_rounded_or_not():
+    from composer.score import piece_to_musicxml
+
+    for piece in (EXACT["a chord of mixed lengths"], ROUNDED["a played, unquantized pickup"]):
+        assert piece_to_musicxml(piece, "t") == piece_to_musicxml(piece, "t")
