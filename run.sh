@@ -3,6 +3,7 @@
 # (a virtual environment in .venv, reused while pyproject.toml is unchanged).
 #   ./run.sh studio        start the studio on the bundled model and corpus
 #   ./run.sh test [ARGS]   run the test suite (ARGS go to pytest)
+#   ./run.sh lint          ruff, ruff format --check and mypy (CI runs them before the tests)
 #   ./run.sh composer ARGS run the command-line tool
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -70,12 +71,18 @@ case "$cmd" in
         export GRADIO_ANALYTICS_ENABLED=False HF_HUB_OFFLINE=1
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
+    lint)
+        setup "[dev]"
+        "$VENV/bin/ruff" check .
+        "$VENV/bin/ruff" format --check .
+        "$VENV/bin/mypy"  # files and settings: [tool.mypy] in pyproject.toml
+        ;;
     composer)
         setup ""
         exec "$VENV/bin/composer" "$@"
         ;;
     *)
-        echo "usage: ./run.sh studio | test [pytest args] | composer ARGS" >&2
+        echo "usage: ./run.sh studio | test [pytest args] | lint | composer ARGS" >&2
         exit 2
         ;;
 esac

@@ -9,9 +9,8 @@ import torch
 
 from composer import checkpoint
 from composer.errors import InputError
-from composer.model import ModelConfig, MusicLSTM
-
-TINY = ModelConfig(hidden=32, layers=2, head_hidden=16, dropout=0.1)
+from composer.model import MusicLSTM
+from composer.testing.training import TINY
 
 
 def saved_model(path: Path, config: dict | None = None) -> MusicLSTM:

@@ -3,12 +3,12 @@ import subprocess
 import sys
 
 import pytest
-from test_midi_io import BAD
 
 from composer.cli import main
 from composer.encoding import quantize
 from composer.midi_io import read_midi
 from composer.testing import smf
+from composer.testing.smf import BAD
 
 
 def write(tmp_path, name, data):

@@ -9,23 +9,7 @@ from composer.dataset import Song, collate, iterate_batches, list_files, load_so
 from composer.encoding import PITCH, REST
 from composer.features import NO_PITCH
 from composer.testing import smf
-
-
-def songs(n=12, length=40, seed=0):
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        ids = np.stack(
-            [
-                rng.choice([0, 6, 12], length),
-                rng.integers(30, 50, length),
-                rng.integers(0, 12, length),
-                np.full(length, 10),
-            ],
-            axis=1,
-        ).astype(np.int64)
-        out.append(Song(ids=ids, bar=36 if i % 2 else 48, bar_start=i % 3, key=i % 24, name=f"s{i}"))
-    return out
+from composer.testing.training import songs
 
 
 def test_windows_start_from_the_previous_event_and_positions_follow():

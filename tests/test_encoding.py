@@ -19,6 +19,7 @@ from composer.encoding import (
 )
 from composer.errors import InputError
 from composer.piece import Note, Piece, TimeSignature
+from composer.testing.strategies import pieces, signatures
 
 
 def piece(*notes, ts=(4, 4), bar_start=0.0, key=None):
@@ -132,40 +133,7 @@ def test_decoder_refuses_out_of_vocabulary_ids():
 
 
 # ------------------------------------------------------------------------------------------ properties
-
-signatures = st.sampled_from([(4, 4), (3, 4), (2, 4), (6, 8), (9, 8), (5, 4), (7, 8), (2, 2), (12, 8)])
-
-
-@st.composite
-def pieces(draw):
-    ts = TimeSignature(*draw(signatures))
-    bar_start = draw(st.floats(0, ts.bar_beats, exclude_max=True))
-    n = draw(st.integers(1, 40))
-    notes = []
-    for _ in range(n):
-        start = draw(
-            st.one_of(st.integers(0, 64).map(float), st.floats(0, 64), st.integers(0, 400).map(lambda k: k / 6))
-        )
-        duration = draw(st.one_of(st.sampled_from([0.25, 0.5, 1 / 3, 1.0, 1.5, 4.0, 12.0]), st.floats(0.01, 16)))
-        notes.append(
-            Note(
-                start,
-                duration,
-                draw(st.integers(21, 108)),
-                draw(st.integers(1, 127)),
-                draw(st.sampled_from([0, 0, 0, 24, 40])),
-            )
-        )
-    if draw(st.booleans()):  # a long silence somewhere
-        far = max(n.start for n in notes) + draw(st.floats(4, 500))
-        notes.append(Note(far, 1.0, 60, 80))
-    return Piece(
-        notes=tuple(notes),
-        tempo=draw(st.floats(20, 300)),
-        time_signature=ts,
-        bar_start=bar_start,
-        key=draw(st.one_of(st.none(), st.integers(0, 23))),
-    )
+# (the strategy of pieces lives in composer.testing.strategies, shared with test_midi_io)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -4,14 +4,14 @@ import time
 import pretty_midi
 import pytest
 from hypothesis import HealthCheck, given, settings
-from test_encoding import pieces
-from test_smf import REFUSALS
 
 from composer.encoding import decode, encode, quantize
 from composer.errors import InputError
 from composer.midi_io import MAX_FILE_BYTES, piece_to_midi_bytes, read_midi, write_midi
 from composer.piece import Note, Piece, TimeSignature
 from composer.testing import smf
+from composer.testing.smf import BAD
+from composer.testing.strategies import pieces
 
 
 def pm_bytes(pm: pretty_midi.PrettyMIDI) -> bytes:
@@ -135,14 +135,6 @@ def test_quantized_piece_survives_a_midi_file(p):
 
 def good() -> bytes:
     return smf.simple_file()
-
-
-# The scan's refusals (tests/test_smf.py) and the reader's own, each read from a path: one sentence naming the file.
-BAD = {
-    **REFUSALS,
-    "no notes": (smf.smf([smf.track([smf.tempo(100)])]), "contains no notes"),
-    "only drums": (smf.smf([smf.track(smf.melody([36, 38], channel=9))]), "only drum tracks"),
-}
 
 
 @pytest.mark.parametrize("case", list(BAD))

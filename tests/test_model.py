@@ -1,12 +1,10 @@
 """The LSTM itself: the whole-sequence forward against steps, its exact losses (checkpoints: test_checkpoint.py)."""
 
 import torch
-from test_dataset import songs  # small random songs
 
 from composer.dataset import collate
-from composer.model import ModelConfig, MusicLSTM
-
-TINY = ModelConfig(hidden=32, layers=2, head_hidden=16, dropout=0.1)
+from composer.model import MusicLSTM
+from composer.testing.training import TINY, songs
 
 
 def test_step_by_step_equals_whole_sequence():

@@ -23,13 +23,13 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import find_free_port
 
 from composer import checkpoint
 from composer.errors import InputError
 from composer.studio import desk, ui
 from composer.studio.store import MAX_SESSION_BYTES, MAX_SESSION_NODES, MAX_TITLE, Store
 from composer.testing import smf
+from composer.testing.network import find_free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OWNER, PIECE, STATUS, PIECES, REPORT, SUMMARY, ROLL, TREE = range(8)  # as in test_studio_e2e.py

@@ -23,6 +23,7 @@ from composer.smf import (
     scan_track_events,
 )
 from composer.testing import smf
+from composer.testing.smf import REFUSALS
 
 
 def good() -> bytes:
@@ -36,35 +37,6 @@ def raw_track(body: bytes) -> bytes:
 
 def one_track(body: bytes) -> bytes:
     return smf.header(0, 1) + raw_track(body)
-
-
-WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(40)
-
-# Files the scan refuses → a phrase of the sentence.  tests/test_midi_io.py reads them too (BAD), through a path.
-REFUSALS = {
-    "empty": (b"", "is empty"),
-    "wav renamed": (WAV, "not a MIDI file (it looks like a RIFF file"),
-    "text renamed": (b"hello, this is not music\n" * 4, "not a MIDI file (it looks like a text file"),
-    "truncated header": (good()[:10], "truncated inside its MIDI header"),
-    "truncated track": (good()[:-9], "truncated or has a track length that lies"),
-    "chunk length lies": (good()[:18] + (10_000).to_bytes(4, "big") + good()[22:], "length that lies"),
-    "smpte": (smf.smf([smf.track(smf.melody([60]))], division=0xE728), "SMPTE"),
-    "zero ticks": (smf.smf([smf.track(smf.melody([60]))], division=0), "0 ticks per beat"),
-    "zero tempo": (smf.smf([smf.track([smf.meta(81, b"\x00\x00\x00"), *smf.melody([60])])]), "tempo of 0"),
-    "time signature 0/4": (
-        smf.smf([smf.track([smf.time_signature(0, 2), *smf.melody([60])])]),
-        "invalid time signature",
-    ),
-    "key with 9 sharps": (smf.smf([smf.track([smf.key_signature(9), *smf.melody([60])])]), "invalid key signature"),
-    "key mode 5": (smf.smf([smf.track([smf.key_signature(1, 5), *smf.melody([60])])]), "invalid key signature"),
-    "type 2": (smf.smf([smf.track(smf.melody([60]))], fmt=2), "type-2"),
-    "status byte 0xF4": (smf.smf([smf.track([b"\x00\xf4", *smf.melody([60])])]), "status byte 0xF4"),
-    "data byte >127": (smf.smf([smf.track([b"\x00\x90\x3c\xff"])]), "data byte above 127"),
-    "running status first": (smf.smf([smf.track([b"\x00\x3c\x40"])]), "data byte where a status byte"),
-    "no tracks": (smf.header(1, 0), "no tracks"),
-    "sysex runs past track": (smf.smf([smf.track([b"\x00\xf0\x7f\x01"], end=False)]), "system-exclusive"),
-    "too many notes": (smf.smf([smf.track(smf.melody([60] * (MAX_NOTES + 1), length=1))]), "more than 40,000 notes"),
-}
 
 
 @pytest.mark.parametrize("case", list(REFUSALS))

@@ -11,13 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_dataset import songs  # small random songs
-from test_model import TINY
 
 from composer import checkpoint
 from composer.cli import main
 from composer.dataset import Song, collate
 from composer.testing import smf
+from composer.testing.training import TINY, cli_train_args, songs
 from composer.train import TrainConfig, TrainState, select_songs, train
 
 
@@ -77,34 +76,6 @@ def corpus_folder(tmp_path, n=14):
         (folder / f"t{i}.mid").write_bytes(smf.simple_file([int(p) for p in rng.integers(55, 80, 24)]))
     (folder / "broken.mid").write_bytes(b"MThd garbage")
     return folder
-
-
-def cli_train_args(folder, out, *extra):
-    return [
-        "train",
-        "--data",
-        str(folder),
-        "--out",
-        str(out),
-        "--hidden",
-        "32",
-        "--layers",
-        "1",
-        "--head-hidden",
-        "16",
-        "--epochs",
-        "3",
-        "--batch-events",
-        "96",
-        "--max-len",
-        "16",
-        "--threads",
-        "1",
-        "--checkpoint-seconds",
-        "0",
-        "--quiet",
-        *extra,
-    ]
 
 
 def test_kill_9_then_resume_matches_an_uninterrupted_run(tmp_path):

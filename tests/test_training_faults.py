@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_train import cli_train_args as train_args  # the same tiny training run
 
 from composer import checkpoint
 from composer.cli import main
 from composer.errors import InputError
 from composer.testing import smf
+from composer.testing.training import cli_train_args as train_args  # the same tiny training run as test_train
 
 # A child process that is the composer CLI plus two hooks: each optimizer step's index goes to FAULT_PROGRESS as it
 # starts (so the test can kill at a chosen step), and with FAULT_KILL_AT_WRITE=N the process SIGKILLs itself at the

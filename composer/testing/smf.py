@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from composer.smf import MAX_NOTES
+
 
 def vlq(value: int) -> bytes:
     """A MIDI variable-length quantity."""
@@ -70,3 +72,42 @@ def simple_file(pitches: list[int] | None = None, bpm: float = 120.0) -> bytes:
     """A valid type-0 file: tempo, 4/4, C major, and a short melody."""
     pitches = pitches or [60, 62, 64, 65, 67, 65, 64, 62]
     return smf([track([tempo(bpm), time_signature(4, 2), key_signature(0), *melody(pitches)])])
+
+
+# ------------------------------------------------------------------------------------------ bad files
+
+WAV = b"RIFF\x24\x00\x00\x00WAVEfmt " + bytes(40)
+
+# Files composer.smf's scan refuses → a phrase of its sentence (tests/test_py; test_midi_io reads them through a
+# path, as part of BAD).
+REFUSALS = {
+    "empty": (b"", "is empty"),
+    "wav renamed": (WAV, "not a MIDI file (it looks like a RIFF file"),
+    "text renamed": (b"hello, this is not music\n" * 4, "not a MIDI file (it looks like a text file"),
+    "truncated header": (simple_file()[:10], "truncated inside its MIDI header"),
+    "truncated track": (simple_file()[:-9], "truncated or has a track length that lies"),
+    "chunk length lies": (simple_file()[:18] + (10_000).to_bytes(4, "big") + simple_file()[22:], "length that lies"),
+    "smpte": (smf([track(melody([60]))], division=0xE728), "SMPTE"),
+    "zero ticks": (smf([track(melody([60]))], division=0), "0 ticks per beat"),
+    "zero tempo": (smf([track([meta(81, b"\x00\x00\x00"), *melody([60])])]), "tempo of 0"),
+    "time signature 0/4": (
+        smf([track([time_signature(0, 2), *melody([60])])]),
+        "invalid time signature",
+    ),
+    "key with 9 sharps": (smf([track([key_signature(9), *melody([60])])]), "invalid key signature"),
+    "key mode 5": (smf([track([key_signature(1, 5), *melody([60])])]), "invalid key signature"),
+    "type 2": (smf([track(melody([60]))], fmt=2), "type-2"),
+    "status byte 0xF4": (smf([track([b"\x00\xf4", *melody([60])])]), "status byte 0xF4"),
+    "data byte >127": (smf([track([b"\x00\x90\x3c\xff"])]), "data byte above 127"),
+    "running status first": (smf([track([b"\x00\x3c\x40"])]), "data byte where a status byte"),
+    "no tracks": (header(1, 0), "no tracks"),
+    "sysex runs past track": (smf([track([b"\x00\xf0\x7f\x01"], end=False)]), "system-exclusive"),
+    "too many notes": (smf([track(melody([60] * (MAX_NOTES + 1), length=1))]), "more than 40,000 notes"),
+}
+
+# The scan's refusals (REFUSALS) and the reader's own, each read from a path: one sentence naming the file.
+BAD = {
+    **REFUSALS,
+    "no notes": (smf([track([tempo(100)])]), "contains no notes"),
+    "only drums": (smf([track(melody([36, 38], channel=9))]), "only drum tracks"),
+}

@@ -1,0 +1,60 @@
+"""Tiny models and data for tests of training and generation: they train in seconds on one core."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from composer.dataset import Song
+from composer.model import ModelConfig
+
+# A model small enough to train a few steps in a test.
+TINY = ModelConfig(hidden=32, layers=2, head_hidden=16, dropout=0.1)
+
+
+def songs(n: int = 12, length: int = 40, seed: int = 0) -> list[Song]:
+    """``n`` small random songs (two meters, pickups, every key): enough for batches and a few training steps."""
+    rng = np.random.default_rng(seed)
+    out: list[Song] = []
+    for i in range(n):
+        ids = np.stack(
+            [
+                rng.choice([0, 6, 12], length),
+                rng.integers(30, 50, length),
+                rng.integers(0, 12, length),
+                np.full(length, 10),
+            ],
+            axis=1,
+        ).astype(np.int64)
+        out.append(Song(ids=ids, bar=36 if i % 2 else 48, bar_start=i % 3, key=i % 24, name=f"s{i}"))
+    return out
+
+
+def cli_train_args(folder: str | os.PathLike[str], out: str | os.PathLike[str], *extra: str) -> list[str]:
+    """``composer train`` arguments for a tiny model that trains in seconds (used by the kill-and-resume tests)."""
+    return [
+        "train",
+        "--data",
+        str(folder),
+        "--out",
+        str(out),
+        "--hidden",
+        "32",
+        "--layers",
+        "1",
+        "--head-hidden",
+        "16",
+        "--epochs",
+        "3",
+        "--batch-events",
+        "96",
+        "--max-len",
+        "16",
+        "--threads",
+        "1",
+        "--checkpoint-seconds",
+        "0",
+        "--quiet",
+        *extra,
+    ]
