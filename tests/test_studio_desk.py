@@ -256,3 +256,16 @@ def test_closing_a_generation_cancels_the_renders_still_queued(tmp_path):
         assert len(store.tree(owner, piece)) == 1 + 8
         rendered = list((tmp_path / "files").glob("*/take.wav"))
         assert 1 <= len(rendered) <= 4  # of 8
+
+
+def test_export_says_when_the_score_had_to_round_what_the_midi_keeps(studio, tmp_path):
+    owner = studio.start(None).owner
+    seed_file = tmp_path / "played.mid"
+    # Lengths of 1/7 beat (480/7 ticks): no notation spells them, so the score rounds them and says so.
+    played = [b for i in range(8) for b in smf.note(60 + i, 69, delta=0 if i == 0 else 1)]
+    seed_file.write_bytes(smf.smf([smf.track(played)]))
+    view = studio.upload(owner, None, str(seed_file))
+    status, files = studio.export_piece(owner, view.piece_id)
+    assert status.startswith("Exported") and "rounded" in status and "the MIDI keeps them exact" in status
+    assert read_midi(files[0]).notes == read_midi(str(seed_file)).notes  # the MIDI as played
+    assert ET.parse(files[1]).getroot().tag == "score-partwise"

@@ -490,7 +490,7 @@ class StudioApp:
     # ---------------------------------------------------------------------------------------- export / import
     def export_piece(self, owner: str, piece_id: str | None) -> tuple[str, list[str]]:
         """The piece up to its current point as MIDI, MusicXML and WAV → (status, file paths)."""
-        from composer.score import piece_to_musicxml
+        from composer.score import musicxml_of_piece
 
         try:
             if not piece_id:
@@ -502,11 +502,11 @@ class StudioApp:
             stem = _file_stem(record.title)
             paths = [folder / f"{stem}.mid", folder / f"{stem}.musicxml", folder / f"{stem}.wav"]
             paths[0].write_bytes(node.midi)
-            paths[1].write_bytes(piece_to_musicxml(piece, record.title))
+            score = musicxml_of_piece(piece, record.title)
+            paths[1].write_bytes(score.data)
             paths[2].write_bytes(render_wav(piece).wav)
-            return f"Exported {record.title} ({len(piece.notes)} notes) as MIDI, MusicXML and WAV.", [
-                str(p) for p in paths
-            ]
+            status = f"Exported {record.title} ({len(piece.notes)} notes) as MIDI, MusicXML and WAV."
+            return (f"{status} {score.rounded}" if score.rounded else status), [str(p) for p in paths]
         except InputError as error:
             return str(error), []
 
