@@ -1,11 +1,20 @@
 """Piece ⇄ events: one event per note on a beat grid, and the vocabulary derived from one table.
 
-An event is four small integers, ids into the fields of :data:`FIELDS`:
+An event is five small integers, ids into the fields of :data:`FIELDS`:
 
-* ``shift``    — grid steps since the previous event's onset (0 for the other notes of a chord);
+* ``shift``    — grid steps since the previous event's onset, in any track (0 for the other notes of a chord);
 * ``pitch``    — MIDI pitch A0–C8 as 0–87, or :data:`REST` (see below);
 * ``duration`` — grid steps the note sounds, 1 step (id 0) up to the cap;
-* ``velocity`` — loudness in ``VELOCITY_BINS`` equal bins.
+* ``velocity`` — loudness relative to the level of the notes just before (see *Velocity* below), or
+  :data:`VELOCITY_UNKNOWN` where the piece says nothing about loudness;
+* ``track``    — the note's index in the piece's track table (``Piece.tracks``, at most ``MAX_TRACKS``).
+
+**Velocity** is data that is sometimes missing.  A piece whose notes share one velocity (notation, ABC, most
+folk MIDI) says nothing about dynamics: every event's velocity id is :data:`VELOCITY_UNKNOWN` and
+:attr:`Events.constant_velocity` carries that one velocity, so decoding gives it back.  In a piece with dynamics
+each note's velocity is written relative to the *level* — the mean velocity of the ``VELOCITY_WINDOW`` notes
+before it (:data:`VELOCITY_START` for the first) — in steps of ``VELOCITY_STEP``, so loudness carries over: a
+model that learned a crescendo learned it at any level.  Rest events carry :data:`VELOCITY_UNKNOWN`.
 
 The grid has ``STEPS_PER_BEAT`` = 12 steps per quarter note: sixteenths (3 steps), eighth-note
 triplets (4 steps) and sixteenth triplets (2 steps) all fall on it.
@@ -21,7 +30,11 @@ Documented rules for what does not fit (applied by :func:`quantize`, so that
   shortened by whole bars to at most that many, which keeps every later note's place in the bar.
 * **Coinciding notes** (same onset, same pitch) merge into the longest one; a note still sounding when
   the same pitch starts again is cut to end there (MIDI cannot hold both).
-* Velocity becomes the centre of its bin.
+* **Coinciding notes** are per track: two tracks may sound the same pitch at once.
+* Velocity is rounded to its step from the level (computed from the rounded velocities before it), and
+  kept between 1 and 127; a piece without dynamics keeps its one velocity exactly.
+
+Events are in canonical order: by onset, then track (the table's order), then pitch from high to low.
 
 The encoder is strict (it refuses pitches and velocities outside the table rather than bend them); the
 decoder is forgiving: any sequence of in-range ids decodes to a valid Piece.
@@ -37,15 +50,18 @@ from dataclasses import dataclass
 import numpy as np
 
 from composer.errors import InputError
-from composer.piece import PIANO_HIGH, PIANO_LOW, Note, Piece, TimeSignature
+from composer.piece import MAX_TRACKS, PIANO_HIGH, PIANO_LOW, Note, Piece, TimeSignature, Track
 
 STEPS_PER_BEAT = 12  # grid steps per quarter note
 STEPS_PER_WHOLE = 4 * STEPS_PER_BEAT
 MAX_SHIFT = 4 * STEPS_PER_BEAT  # longest onset-to-onset step in one event: 4 beats
 MAX_DURATION = 8 * STEPS_PER_BEAT  # longest note: 8 beats
 MAX_GAP_BARS = 4  # a silence between onsets longer than this many bars is shortened by whole bars
+VELOCITY_STEP = 4  # velocity is written in steps of 4 from the level (MIDI's 127 values are finer than ears)
+VELOCITY_RANGE = 15  # at most 15 steps (60) above or below the level
+VELOCITY_WINDOW = 16  # the level is the mean velocity of this many notes before
+VELOCITY_START = 64  # the level before the first note (mezzo-forte)
 PITCH_LOW, PITCH_HIGH = PIANO_LOW, PIANO_HIGH  # A0 .. C8: the pitch ids cover the piano
-VELOCITY_BINS = 16
 
 
 @dataclass(frozen=True)
@@ -62,20 +78,49 @@ FIELDS: tuple[Field, ...] = (
     Field("shift", MAX_SHIFT + 1, "grid steps since the previous onset, 0..MAX_SHIFT"),
     Field("pitch", PITCH_HIGH - PITCH_LOW + 2, "MIDI pitch - PITCH_LOW; the last id is REST"),
     Field("duration", MAX_DURATION, "grid steps sounding - 1"),
-    Field("velocity", VELOCITY_BINS, "velocity // (128 / VELOCITY_BINS)"),
+    Field(
+        "velocity",
+        2 * VELOCITY_RANGE + 2,
+        "(velocity - level) / VELOCITY_STEP + VELOCITY_RANGE; the last id is UNKNOWN",
+    ),
+    Field("track", MAX_TRACKS, "index into the piece's track table"),
 )
 FIELD_NAMES = tuple(f.name for f in FIELDS)
-SHIFT, PITCH, DURATION, VELOCITY = range(4)
+SHIFT, PITCH, DURATION, VELOCITY, TRACK = range(5)
 REST = PITCH_HIGH - PITCH_LOW + 1  # the pitch id of a rest event
-VELOCITY_STEP = 128 // VELOCITY_BINS
+VELOCITY_UNKNOWN = 2 * VELOCITY_RANGE + 1  # the velocity id of a piece without dynamics, and of rest events
 
 
-def velocity_to_id(velocity: int) -> int:
-    return min(VELOCITY_BINS - 1, velocity // VELOCITY_STEP)
+def velocity_levels_and_ids(velocities: list[int]) -> tuple[list[int], list[int]]:
+    """The velocities of a piece with dynamics, in event order → (their rounded values, their velocity ids).
+
+    Each is rounded to a whole number of ``VELOCITY_STEP``s from the level of the rounded velocities before it
+    (:func:`velocity_level`), at most ``VELOCITY_RANGE`` steps away, and kept within 1–127.
+    """
+    values: list[int] = []
+    ids: list[int] = []
+    for v in velocities:
+        level = velocity_level(values)
+        steps = max(-VELOCITY_RANGE, min(VELOCITY_RANGE, round((v - level) / VELOCITY_STEP)))
+        values.append(max(1, min(127, level + steps * VELOCITY_STEP)))
+        ids.append(steps + VELOCITY_RANGE)
+    return values, ids
 
 
-def id_to_velocity(vid: int) -> int:
-    return vid * VELOCITY_STEP + VELOCITY_STEP // 2
+def velocity_level(before: list[int]) -> int:
+    """The loudness a note's velocity is written against: the mean of the ``VELOCITY_WINDOW`` velocities before
+    it, rounded; :data:`VELOCITY_START` for the first note."""
+    recent = before[-VELOCITY_WINDOW:]
+    return round(sum(recent) / len(recent)) if recent else VELOCITY_START
+
+
+def velocity_of_id(vid: int, before: list[int], constant: int | None) -> int:
+    """The velocity a velocity id means after the velocities ``before`` it (decoding).  An unknown id is the
+    piece's one velocity, or the level where the piece has dynamics."""
+    level = velocity_level(before)
+    if vid >= VELOCITY_UNKNOWN:
+        return constant if constant is not None else level
+    return max(1, min(127, level + (vid - VELOCITY_RANGE) * VELOCITY_STEP))
 
 
 def bar_steps(time_signature: TimeSignature) -> int:
@@ -87,16 +132,22 @@ def bar_steps(time_signature: TimeSignature) -> int:
 class Events:
     """An encoded piece: the event ids plus what rides beside them (not predicted by the model).
 
-    ``ids`` is (N, 4) int64 in field order; ``programs`` (N,) is each event's General MIDI program
-    (0 for rest events), kept so that decoding restores instruments exactly.
+    ``ids`` is (N, 5) int64 in field order; ``tracks`` is the piece's track table (what each track id
+    means: name, GM program, channel); ``constant_velocity`` is the one velocity of a piece without dynamics
+    (whose velocity ids are all :data:`VELOCITY_UNKNOWN`), None where the piece has dynamics.
     """
 
     ids: np.ndarray
-    programs: np.ndarray
     tempo: float
     time_signature: TimeSignature
     bar_start: int  # grid step where bars are counted from (the pickup length), 0 <= bar_start < bar
     key: int | None
+    tracks: tuple[Track, ...] = (Track(),)
+    constant_velocity: int | None = None
+
+    @property
+    def has_dynamics(self) -> bool:
+        return self.constant_velocity is None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -129,6 +180,13 @@ class QuantizationReport:
 
 
 def _check_encodable(piece: Piece) -> None:
+    if not 1 <= len(piece.tracks) <= MAX_TRACKS:
+        raise InputError(
+            f"The piece has {len(piece.tracks)} tracks; composer holds 1 to {MAX_TRACKS}: merge or drop tracks first."
+        )
+    for t in piece.tracks:
+        if not 0 <= t.program <= 127:
+            raise InputError(f"A track has program {t.program}; General MIDI programs run from 0 to 127.")
     for n in piece.notes:
         if not PITCH_LOW <= n.pitch <= PITCH_HIGH:
             raise InputError(
@@ -142,40 +200,59 @@ def _check_encodable(piece: Piece) -> None:
                 f"A note at beat {n.start} has length {n.duration}; notes need a start at or "
                 "after 0 and a positive length."
             )
-        if not 0 <= n.program <= 127:
-            raise InputError(f"A note has program {n.program}; General MIDI programs run from 0 to 127.")
+        if not 0 <= n.track < len(piece.tracks):
+            raise InputError(f"A note is on track {n.track}, which the piece's track table does not have.")
 
 
-def _normalize(notes: list[tuple[int, int, int, int, int]]) -> list[tuple[int, int, int, int, int]]:
-    """Merge coinciding notes and cut same-pitch overlaps; notes are (onset, pitch, dur, vel_id, program).
+# A note on the grid: (onset, pitch, duration, velocity, track), times in grid steps.
+GridNote = tuple[int, int, int, int, int]
 
-    Returns them in canonical order: by onset, then pitch from high to low (melody first in a chord).
+
+def _canonical(n: GridNote) -> tuple[int, int, int]:
+    return (n[0], n[4], -n[1])  # onset, then track, then pitch from high to low (melody first in a chord)
+
+
+def _normalize(notes: list[GridNote]) -> list[GridNote]:
+    """Merge coinciding notes and cut same-pitch overlaps, within each track; canonical order.
+
     Idempotent, so decoding an encoded piece gives back exactly the quantized piece.
     """
-    # Longest first within (onset, pitch), then loudest, then lowest program: keep the first.
-    notes = sorted(notes, key=lambda n: (n[0], n[1], -n[2], -n[3], n[4]))
-    merged: list[tuple[int, int, int, int, int]] = []
+    # Longest first within (onset, track, pitch), then loudest: keep the first.
+    notes = sorted(notes, key=lambda n: (n[0], n[4], n[1], -n[2], -n[3]))
+    merged: list[GridNote] = []
     for n in notes:
-        if merged and merged[-1][0] == n[0] and merged[-1][1] == n[1]:
+        if merged and merged[-1][0] == n[0] and merged[-1][1] == n[1] and merged[-1][4] == n[4]:
             continue
         merged.append(n)
-    last_of_pitch: dict[int, int] = {}
+    last_of_pitch: dict[tuple[int, int], int] = {}
     out = list(merged)
-    for i, (onset, pitch, _dur, _vel, _prog) in enumerate(out):
-        j = last_of_pitch.get(pitch)
+    for i, (onset, pitch, _dur, _vel, track) in enumerate(out):
+        j = last_of_pitch.get((track, pitch))
         if j is not None:
-            o, p, d, v, g = out[j]
+            o, p, d, v, t = out[j]
             if o + d > onset:
-                out[j] = (o, p, onset - o, v, g)
-        last_of_pitch[pitch] = i
-    out.sort(key=lambda n: (n[0], -n[1]))
+                out[j] = (o, p, onset - o, v, t)
+        last_of_pitch[(track, pitch)] = i
+    out.sort(key=_canonical)
     return out
 
 
-def _grid_notes(piece: Piece) -> tuple[list[tuple[int, int, int, int, int]], QuantizationReport, int]:
+@dataclass(frozen=True)
+class _Grid:
+    """A piece on the grid: its notes in canonical order with rounded velocities, their velocity ids, and
+    the piece's one velocity where it has no dynamics."""
+
+    notes: list[GridNote]
+    velocity_ids: list[int]
+    constant_velocity: int | None
+    bar_start: int
+    report: QuantizationReport
+
+
+def _grid(piece: Piece) -> _Grid:
     bar = bar_steps(piece.time_signature)
     bar_start = round(piece.bar_start * STEPS_PER_BEAT) % bar
-    notes = []
+    notes: list[GridNote] = []
     shifts = []
     capped = 0
     for n in piece.notes:
@@ -186,27 +263,27 @@ def _grid_notes(piece: Piece) -> tuple[list[tuple[int, int, int, int, int]], Qua
             duration = MAX_DURATION
             capped += 1
         shifts.append(abs(onset / STEPS_PER_BEAT - n.start))
-        notes.append((onset, n.pitch, duration, velocity_to_id(n.velocity), n.program))
+        notes.append((onset, n.pitch, duration, n.velocity, n.track))
     # Long silences: shorten by whole bars, moving every later note by the same amount.
-    notes.sort(key=lambda n: (n[0], -n[1]))
+    notes.sort(key=_canonical)
     max_gap = MAX_GAP_BARS * bar
     removed = 0
     rests_shortened = 0
-    shifted: list[tuple[int, int, int, int, int]] = []
+    shifted: list[GridNote] = []
     previous_onset = 0
-    for onset, pitch, duration, vel, prog in notes:
+    for onset, pitch, duration, vel, track in notes:
         gap = onset - previous_onset
         if gap > max_gap:
             cut = -(-(gap - max_gap) // bar) * bar  # whole bars, enough to bring the gap within the cap
             removed += cut
             rests_shortened += 1
         previous_onset = onset
-        shifted.append((onset - removed, pitch, duration, vel, prog))
+        shifted.append((onset - removed, pitch, duration, vel, track))
     before = len(shifted)
     normalized = _normalize(shifted)
     merged = before - len(normalized)
-    lookup = {(n[0], n[1]): n[2] for n in shifted}
-    shortened = sum(1 for n in normalized if n[2] < lookup.get((n[0], n[1]), n[2]))
+    lookup = {(n[0], n[1], n[4]): n[2] for n in shifted}
+    shortened = sum(1 for n in normalized if n[2] < lookup.get((n[0], n[1], n[4]), n[2]))
     report = QuantizationReport(
         max_onset_shift=max(shifts, default=0.0),
         mean_onset_shift=float(np.mean(shifts)) if shifts else 0.0,
@@ -215,17 +292,24 @@ def _grid_notes(piece: Piece) -> tuple[list[tuple[int, int, int, int, int]], Qua
         durations_capped=capped,
         rests_shortened=rests_shortened,
     )
-    return normalized, report, bar_start
+    velocities = sorted({n[3] for n in normalized})
+    if len(velocities) <= 1:  # no dynamics: the one velocity is kept exactly, and each id says "unknown"
+        constant = velocities[0] if velocities else None
+        return _Grid(normalized, [VELOCITY_UNKNOWN] * len(normalized), constant, bar_start, report)
+    values, ids = velocity_levels_and_ids([n[3] for n in normalized])
+    rounded = [(o, p, d, v, t) for (o, p, d, _, t), v in zip(normalized, values, strict=True)]
+    return _Grid(rounded, ids, None, bar_start, report)
 
 
-def _piece_from_grid(piece: Piece, notes: list[tuple[int, int, int, int, int]], bar_start: int) -> Piece:
+def _piece_from_grid(piece: Piece, notes: list[GridNote], bar_start: int) -> Piece:
     return Piece(
-        notes=tuple(Note(o / STEPS_PER_BEAT, d / STEPS_PER_BEAT, p, id_to_velocity(v), g) for o, p, d, v, g in notes),
+        notes=tuple(Note(o / STEPS_PER_BEAT, d / STEPS_PER_BEAT, p, v, t) for o, p, d, v, t in notes),
         tempo=piece.tempo,
         time_signature=piece.time_signature,
         bar_start=bar_start / STEPS_PER_BEAT,
         key=piece.key,
         tracks=piece.tracks,
+        found=piece.found,
         remarks=piece.remarks,
     )
 
@@ -237,60 +321,61 @@ def quantize(piece: Piece) -> Piece:
 
 def quantize_with_report(piece: Piece) -> tuple[Piece, QuantizationReport]:
     _check_encodable(piece)
-    notes, report, bar_start = _grid_notes(piece)
-    return _piece_from_grid(piece, notes, bar_start), report
+    grid = _grid(piece)
+    return _piece_from_grid(piece, grid.notes, grid.bar_start), grid.report
 
 
 def encode(piece: Piece) -> Events:
     """Encode a piece as one event per note (plus rest events for long silences).
 
-    Strict: raises :class:`InputError` for a pitch, velocity, program or length the table cannot hold.
+    Strict: raises :class:`InputError` for a pitch, velocity, track or length the table cannot hold.
     """
     _check_encodable(piece)
-    notes, _report, bar_start = _grid_notes(piece)
-    rows: list[tuple[int, int, int, int]] = []
-    programs: list[int] = []
-    previous = 0
-    for onset, pitch, duration, vel, prog in notes:
+    grid = _grid(piece)
+    rows: list[tuple[int, int, int, int, int]] = []
+    previous, track = 0, 0
+    for (onset, pitch, duration, _vel, track_of_note), vid in zip(grid.notes, grid.velocity_ids, strict=True):
         gap = onset - previous
-        while gap > MAX_SHIFT:
-            rows.append((MAX_SHIFT, REST, 0, 0))
-            programs.append(0)
+        while gap > MAX_SHIFT:  # a rest event stays on the track of the note before it
+            rows.append((MAX_SHIFT, REST, 0, VELOCITY_UNKNOWN, track))
             gap -= MAX_SHIFT
-        rows.append((gap, pitch - PITCH_LOW, duration - 1, vel))
-        programs.append(prog)
+        track = track_of_note
+        rows.append((gap, pitch - PITCH_LOW, duration - 1, vid, track))
         previous = onset
     ids = np.array(rows, dtype=np.int64).reshape(-1, len(FIELDS))
     return Events(
         ids=ids,
-        programs=np.array(programs, dtype=np.int64),
         tempo=piece.tempo,
         time_signature=piece.time_signature,
-        bar_start=bar_start,
+        bar_start=grid.bar_start,
         key=piece.key,
+        tracks=piece.tracks,
+        constant_velocity=grid.constant_velocity,
     )
 
 
 def decode(events: Events) -> Piece:
-    """Turn any sequence of in-range ids into a valid Piece (forgiving: merges, cuts overlaps)."""
+    """Turn any sequence of in-range ids into a valid Piece (forgiving: merges, cuts overlaps; a track id
+    beyond the table plays on its last track)."""
     ids = np.asarray(events.ids, dtype=np.int64).reshape(-1, len(FIELDS))
     sizes = np.array([f.size for f in FIELDS])
     if ids.size and ((ids < 0).any() or (ids >= sizes).any()):
         raise ValueError("event ids outside the vocabulary table")
-    programs = np.asarray(events.programs, dtype=np.int64)
-    if len(programs) != len(ids):
-        programs = np.zeros(len(ids), dtype=np.int64)
-    notes = []
+    tracks = events.tracks or (Track(),)
+    notes: list[GridNote] = []
+    velocities: list[int] = []
     onset = 0
-    for (shift, pitch, duration, vel), prog in zip(ids.tolist(), programs.tolist(), strict=True):
+    for shift, pitch, duration, vid, track in ids.tolist():
         onset += shift
         if pitch == REST:
             continue
-        notes.append((onset, pitch + PITCH_LOW, duration + 1, vel, prog))
-    template = Piece(notes=(), tempo=events.tempo, time_signature=events.time_signature, key=events.key)
+        velocity = velocity_of_id(vid, velocities, events.constant_velocity)
+        velocities.append(velocity)
+        notes.append((onset, pitch + PITCH_LOW, duration + 1, velocity, min(track, len(tracks) - 1)))
+    template = Piece(notes=(), tempo=events.tempo, time_signature=events.time_signature, key=events.key, tracks=tracks)
     return _piece_from_grid(template, _normalize(notes), events.bar_start % bar_steps(events.time_signature))
 
 
 def vocabulary_sizes() -> tuple[int, ...]:
-    """Ids per field, in field order (shift, pitch, duration, velocity)."""
+    """Ids per field, in field order (shift, pitch, duration, velocity, track)."""
     return tuple(f.size for f in FIELDS)

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# At most this many tracks (voices, instruments) in a piece; a file with more keeps those with the most notes.
+MAX_TRACKS = 16
+
 # The piano's keys, A0 .. C8: the pitches composer reads, encodes and writes (one home for the range).
 PIANO_LOW, PIANO_HIGH = 21, 108
 
@@ -22,7 +25,7 @@ class Note:
     duration: float
     pitch: int  # MIDI note number, 60 = middle C
     velocity: int  # 1-127
-    program: int = 0  # General MIDI program 0-127 of the track the note came from
+    track: int = 0  # index into the piece's track table (Piece.tracks)
 
     @property
     def end(self) -> float:
@@ -64,7 +67,16 @@ def signature_for_beats(beats: float) -> tuple[int, int] | None:
 
 @dataclass(frozen=True)
 class Track:
-    """A track as the reader found it, and whether its notes were kept."""
+    """One entry of a piece's track table: a voice or an instrument, as MIDI names and plays it."""
+
+    name: str = ""
+    program: int = 0  # General MIDI program 0-127
+    channel: int = 0  # MIDI channel 0-15; never the drum channel (9): drums are not read
+
+
+@dataclass(frozen=True)
+class TrackFound:
+    """A track as the reader found it in the file, and whether its notes were kept (the seed report's words)."""
 
     name: str
     program: int
@@ -95,8 +107,10 @@ class Piece:
     time_signature: TimeSignature = field(default_factory=TimeSignature)
     bar_start: float = 0.0
     key: int | None = None  # stated key signature (see key_name), None when the file states none
+    # The track table: every note's ``track`` indexes it (at most MAX_TRACKS entries, in the file's order).
+    tracks: tuple[Track, ...] = (Track(),)
     # Provenance, not music: two pieces with the same notes and header are equal whatever their history.
-    tracks: tuple[Track, ...] = field(default=(), compare=False)
+    found: tuple[TrackFound, ...] = field(default=(), compare=False)
     remarks: tuple[str, ...] = field(default=(), compare=False)
 
     @property
@@ -118,6 +132,16 @@ class Piece:
     def key_name(self) -> str | None:
         return key_name(self.key)
 
+    @property
+    def has_dynamics(self) -> bool:
+        """Whether the notes' velocities say anything: a piece whose notes all share one velocity (notation,
+        ABC, most folk MIDI) does not, and its velocities are data that is missing, not "always v"."""
+        return len({n.velocity for n in self.notes}) > 1
+
+    def program_of(self, note: Note) -> int:
+        """The General MIDI program a note is played with (its track's)."""
+        return self.tracks[note.track].program if note.track < len(self.tracks) else 0
+
     def with_notes(self, notes: tuple[Note, ...]) -> Piece:
         return Piece(
             notes=notes,
@@ -126,6 +150,7 @@ class Piece:
             bar_start=self.bar_start,
             key=self.key,
             tracks=self.tracks,
+            found=self.found,
             remarks=self.remarks,
         )
 
