@@ -40,6 +40,7 @@ from typing import Any
 
 from composer.atomic import atomic_write
 from composer.testing.benchmark import write_reliability, write_result
+from composer.testing.training import cli_train_args
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -145,31 +146,9 @@ class Bench:
         self.legs = 0
 
     def args(self, out: Path, ckpt: float, *extra: str) -> list[str]:
-        return [
-            "train",
-            "--data",
-            str(self.data),
-            "--out",
-            str(out),
-            "--hidden",
-            "32",
-            "--layers",
-            "1",
-            "--head-hidden",
-            "16",
-            "--epochs",
-            str(self.epochs),
-            "--batch-events",
-            "1024",
-            "--max-len",
-            "64",
-            "--threads",
-            "1",
-            "--checkpoint-seconds",
-            str(ckpt),
-            "--quiet",
-            *extra,
-        ]
+        return cli_train_args(
+            self.data, out, *extra, epochs=self.epochs, batch_events=1024, max_len=64, checkpoint_seconds=ckpt
+        )
 
     def command(self, argv: list[str]) -> list[str]:
         return [sys.executable, str(Path(__file__).resolve()), "--child", *argv]

@@ -69,11 +69,12 @@ def _git(*args: str) -> str | None:
 
 
 def current_commit() -> str:
-    """The commit of the checkout, ``-dirty`` when tracked files have uncommitted changes."""
+    """The commit of the checkout, ``-dirty`` when tracked files have uncommitted changes (other than the results
+    themselves: a series of benchmarks rewrites them as it goes)."""
     commit = _git("rev-parse", "HEAD")
     if commit is None:
         return "unknown (not run from a git checkout)"
-    changes = _git("status", "--porcelain", "--untracked-files=no")
+    changes = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/results")
     return f"{commit}-dirty" if changes else commit
 
 

@@ -31,8 +31,17 @@ def songs(n: int = 12, length: int = 40, seed: int = 0) -> list[Song]:
     return out
 
 
-def cli_train_args(folder: str | os.PathLike[str], out: str | os.PathLike[str], *extra: str) -> list[str]:
-    """``composer train`` arguments for a tiny model that trains in seconds (used by the kill-and-resume tests)."""
+def cli_train_args(
+    folder: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *extra: str,
+    epochs: int = 3,
+    batch_events: int = 96,
+    max_len: int = 16,
+    checkpoint_seconds: float = 0.0,
+) -> list[str]:
+    """``composer train`` arguments for a tiny model that trains in seconds (the kill-and-resume tests and
+    bench/training_faults.py)."""
     return [
         "train",
         "--data",
@@ -46,15 +55,15 @@ def cli_train_args(folder: str | os.PathLike[str], out: str | os.PathLike[str], 
         "--head-hidden",
         "16",
         "--epochs",
-        "3",
+        str(epochs),
         "--batch-events",
-        "96",
+        str(batch_events),
         "--max-len",
-        "16",
+        str(max_len),
         "--threads",
         "1",
         "--checkpoint-seconds",
-        "0",
+        str(checkpoint_seconds),
         "--quiet",
         *extra,
     ]
