@@ -177,7 +177,7 @@ def test_more_than_sixteen_tracks_keep_those_with_most_notes_and_say_the_rest():
         count = 1 if i in (3, 11) else 2
         channel = i % 16 if i % 16 != 9 else 15
         events = [smf.meta(3, f"T{i}".encode())]
-        for k in range(count):
+        for _ in range(count):
             events += smf.note(50 + i, 240, 0, channel)
         tracks.append(smf.track(events))
     p = read_midi(smf.smf(tracks), name="many.mid")
