@@ -240,3 +240,16 @@ def test_preview_audio_is_mono_at_half_the_rate_and_levelled():
             peak = np.abs(np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")).max()
             assert 0.8 * 32767 < peak < 32767  # normalized to about -1 dBFS, not clipped
     assert len(preview.wav) < len(full.wav) / 3.5
+
+
+def test_the_engraved_score_has_a_staff_per_track():
+    from composer.piece import Track
+    from composer.studio.render import score_svg
+
+    piece = Piece(
+        (Note(0, 1, 72, 90, 0), Note(0, 2, 48, 50, 1), Note(1, 1, 74, 70, 0)),
+        tracks=(Track("Right"), Track("Left", 0, 1)),
+    )
+    svg = score_svg(piece)
+    assert svg.count('class="staff"') == 2 and svg.count('class="note"') == 3
+    assert "Right" in svg and "Left" in svg
