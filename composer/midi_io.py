@@ -186,6 +186,7 @@ def _voices_of(parsed: object) -> dict[tuple[int, int, int], tuple[int, int]]:
 
 
 DRUM_CHANNEL = 9  # channel 10 as musicians count: drums, never written for a pitched track
+NAMED_IN_A_REMARK = 12  # dropped tracks named in the remark; the report's "tracks dropped" lists them all
 
 
 @dataclass
@@ -283,9 +284,11 @@ def _piece_from_midi(
                     f"beyond the {MAX_TRACKS}-track limit",
                 )
             )
+        named = [f"{v.name or instrument_name(v.program)} ({len(v.notes)} notes)" for v in left]
+        more = f" and {len(named) - NAMED_IN_A_REMARK} more" if len(named) > NAMED_IN_A_REMARK else ""
         remarks.append(
             f"The file has {len(candidates)} pitched tracks; composer keeps the {MAX_TRACKS} with the most notes "
-            f"and dropped {', '.join(f'{v.name or instrument_name(v.program)} ({len(v.notes)} notes)' for v in left)}."
+            f"and dropped {', '.join(named[:NAMED_IN_A_REMARK])}{more}."
         )
         candidates = [v for i, v in enumerate(candidates) if i in chosen]
     table: list[Track] = []
