@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -325,7 +326,13 @@ def _generate_one(
                 written.append(name)
         record = {"files": written, **({"musicxml_rounded": rounded} if rounded else {}), **take.metrics.to_dict()}
         take_records.append(record)
-    seed_record: dict[str, object] = {"file": str(path), "folder": folder.name, "seed_report": report.to_dict()}
+    seed_record: dict[str, object] = {
+        "file": str(path),
+        "folder": folder.name,
+        # The seed's track table up front: the takes continue on exactly these tracks, in this order.
+        "tracks": [asdict(t) for t in report.tracks],
+        "seed_report": report.to_dict(),
+    }
     seed_record["takes"] = take_records
     if failures:
         seed_record["failed"] = failures

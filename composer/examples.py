@@ -137,7 +137,7 @@ def load_example(name: str) -> Piece:
 def opening(piece: Piece, end: float) -> Piece:
     """The notes that start before beat ``end``, cut off at ``end``."""
     notes = tuple(
-        Note(n.start, min(n.duration, end - n.start), n.pitch, n.velocity, n.program)
+        Note(n.start, min(n.duration, end - n.start), n.pitch, n.velocity, n.track)
         for n in piece.notes
         if n.start < end - 1e-9
     )

@@ -21,11 +21,23 @@ import signal
 import threading
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from composer.atomic import atomic_write
 from composer.errors import InputError
-from composer.piece import PIANO_HIGH, PIANO_LOW, Note, Piece, TimeSignature, Track, key_name, signature_for_beats
+from composer.piece import (
+    MAX_TRACKS,
+    PIANO_HIGH,
+    PIANO_LOW,
+    Note,
+    Piece,
+    TimeSignature,
+    Track,
+    TrackFound,
+    key_name,
+    signature_for_beats,
+)
 from composer.smf import SmfScan, scan_smf
 
 MAX_FILE_BYTES = 2_000_000
@@ -71,8 +83,10 @@ def read_midi(
 
     ``max_notes``: a lower note limit for this use (a seed to continue), checked by the scan before the parse.
 
-    All tracks are merged into one polyphonic stream; each note keeps its track's program.  Drum
-    tracks, empty tracks and notes outside the piano range are dropped and said so in ``remarks``.
+    Each pitched (track, channel) of the file becomes one entry of the piece's track table, in the file's
+    order, with its name, first program and channel; notes keep their track and their own velocities.  More than
+    ``MAX_TRACKS`` tracks: the ones with the most notes are kept.  Drum tracks, empty tracks and notes outside the
+    piano range are dropped; all that is dropped or changed is said in ``remarks`` (and ``found``).
     The first tempo, time signature and key signature are carried; later changes are reported.
     """
     if isinstance(source, bytes):
@@ -120,7 +134,10 @@ def read_midi(
         with _time_limit(PARSE_SECONDS), warnings.catch_warnings():
             # pretty_midi warns on stderr about meta events outside the first track; it reads them anyway.
             warnings.simplefilter("ignore", RuntimeWarning)
-            midi = pretty_midi.PrettyMIDI(io.BytesIO(data))
+            import mido
+
+            parsed = mido.MidiFile(file=io.BytesIO(data))
+            midi = pretty_midi.PrettyMIDI(mido_object=parsed)
     except _ParseTimeout:
         raise _fail(
             label,
@@ -130,7 +147,7 @@ def read_midi(
         raise _fail(
             label, f"is damaged: {_parse_failure(error)}; export it again from the program that made it."
         ) from None
-    return _piece_from_midi(midi, scan, label)
+    return _piece_from_midi(midi, _voices_of(parsed), scan, label)
 
 
 def _parse_failure(error: Exception) -> str:
@@ -149,7 +166,42 @@ def _parse_failure(error: Exception) -> str:
     return "its events do not fit together"
 
 
-def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
+def _voices_of(parsed: object) -> dict[tuple[int, int, int], tuple[int, int]]:
+    """Every pitched note-on's (absolute tick, pitch, velocity) → the first (track index, channel) that sounds it.
+
+    Read after pretty_midi has parsed ``parsed`` (it makes the message times absolute in place): pretty_midi
+    keeps neither the track nor the channel of an instrument, and the track table needs both.
+    """
+    import mido
+
+    assert isinstance(parsed, mido.MidiFile)
+    owners: dict[tuple[int, int, int], tuple[int, int]] = {}
+    for index, track in enumerate(parsed.tracks):
+        for message in track:
+            if message.type == "note_on" and message.velocity > 0 and message.channel != DRUM_CHANNEL:
+                owners.setdefault(
+                    (int(message.time), int(message.note), int(message.velocity)), (index, message.channel)
+                )
+    return owners
+
+
+DRUM_CHANNEL = 9  # channel 10 as musicians count: drums, never written for a pitched track
+NAMED_IN_A_REMARK = 12  # dropped tracks named in the remark; the report's "tracks dropped" lists them all
+
+
+@dataclass
+class Voice:
+    """One (track, channel) of a file as read, before it earns a place in the track table."""
+
+    name: str
+    program: int
+    channel: int  # -1 when the reader could not tell
+    notes: list[Note]
+
+
+def _piece_from_midi(
+    midi: object, owners: dict[tuple[int, int, int], tuple[int, int]], scan: SmfScan, label: str
+) -> Piece:
     import pretty_midi
 
     assert isinstance(midi, pretty_midi.PrettyMIDI)
@@ -162,14 +214,15 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
     def beats(seconds: float) -> float:
         return ticks(seconds) / resolution
 
-    notes: list[Note] = []
-    tracks: list[Track] = []
-    dropped_range = zero_length = 0
-    for instrument in midi.instruments:
+    found: list[TrackFound] = []
+    # pretty_midi makes one instrument per (track, program, channel): gather them back by (track, channel), so that
+    # a program change inside a track does not split it in two.
+    voices: dict[tuple[int, int], list[pretty_midi.Instrument]] = {}
+    for order, instrument in enumerate(midi.instruments):
         label_track = instrument.name.strip() or pretty_midi.program_to_instrument_name(instrument.program)
         if instrument.is_drum:
-            tracks.append(
-                Track(
+            found.append(
+                TrackFound(
                     label_track,
                     int(instrument.program),
                     True,
@@ -179,38 +232,80 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
                 )
             )
             continue
-        kept = 0
-        for n in instrument.notes:
-            start, end = ticks(n.start), ticks(n.end)
-            if end <= start:
-                zero_length += 1
-                continue
-            if not PIANO_LOW <= n.pitch <= PIANO_HIGH:  # the 88 keys the model knows
-                dropped_range += 1
-                continue
-            # Beats as tick ratios (not a difference of floats), so that grid positions come back exactly.
-            notes.append(
-                Note(
-                    start / resolution,
-                    (end - start) / resolution,
-                    int(n.pitch),
-                    max(1, int(n.velocity)),
-                    int(instrument.program),
+        first = min(instrument.notes, key=lambda n: (n.start, n.pitch), default=None)
+        where = owners.get((ticks(first.start), int(first.pitch), int(first.velocity))) if first else None
+        voices.setdefault(where or (len(midi.instruments) + order, -1), []).append(instrument)
+
+    candidates: list[Voice] = []
+    dropped_range = zero_length = 0
+    for (_, channel), instruments in sorted(voices.items()):
+        instruments.sort(key=lambda i: min((n.start for n in i.notes), default=0.0))
+        lead = instruments[0]
+        name = lead.name.strip() or pretty_midi.program_to_instrument_name(lead.program)
+        programs = list(dict.fromkeys(int(i.program) for i in instruments))
+        if len(programs) > 1:
+            remarks.append(
+                f"Track {name} changes instrument (programs {', '.join(str(p) for p in programs)}); "
+                f"its first, {pretty_midi.program_to_instrument_name(programs[0])}, is kept for all its notes."
+            )
+        kept: list[Note] = []
+        total = 0
+        for instrument in instruments:
+            for n in instrument.notes:
+                total += 1
+                start, end = ticks(n.start), ticks(n.end)
+                if end <= start:
+                    zero_length += 1
+                    continue
+                if not PIANO_LOW <= n.pitch <= PIANO_HIGH:  # the 88 keys the model knows
+                    dropped_range += 1
+                    continue
+                # Beats as tick ratios (not a difference of floats), so that grid positions come back exactly.
+                kept.append(Note(start / resolution, (end - start) / resolution, int(n.pitch), max(1, int(n.velocity))))
+        if kept:
+            # A track named only by its instrument (as writers name unnamed tracks) has no name of its own: the
+            # table leaves it empty and shows the instrument, so that an unnamed track survives writing and reading.
+            own = lead.name.strip()
+            candidates.append(Voice("" if own == instrument_name(programs[0]) else own, programs[0], channel, kept))
+        else:
+            found.append(TrackFound(name, programs[0], False, total, False, "no playable notes"))
+    if len(candidates) > MAX_TRACKS:
+        ranked = sorted(range(len(candidates)), key=lambda i: (-len(candidates[i].notes), i))
+        chosen = set(ranked[:MAX_TRACKS])
+        left = [v for i, v in enumerate(candidates) if i not in chosen]
+        for v in left:
+            found.append(
+                TrackFound(
+                    v.name or instrument_name(v.program),
+                    v.program,
+                    False,
+                    len(v.notes),
+                    False,
+                    f"beyond the {MAX_TRACKS}-track limit",
                 )
             )
-            kept += 1
-        if kept:
-            tracks.append(Track(label_track, int(instrument.program), False, kept, True))
-        else:
-            tracks.append(
-                Track(label_track, int(instrument.program), False, len(instrument.notes), False, "no playable notes")
-            )
+        named = [f"{v.name or instrument_name(v.program)} ({len(v.notes)} notes)" for v in left]
+        more = f" and {len(named) - NAMED_IN_A_REMARK} more" if len(named) > NAMED_IN_A_REMARK else ""
+        remarks.append(
+            f"The file has {len(candidates)} pitched tracks; composer keeps the {MAX_TRACKS} with the most notes "
+            f"and dropped {', '.join(named[:NAMED_IN_A_REMARK])}{more}."
+        )
+        candidates = [v for i, v in enumerate(candidates) if i in chosen]
+    table: list[Track] = []
+    notes: list[Note] = []
+    # Two tracks of a file may share a channel (each MIDI track its own instrument): the table gives each its own,
+    # as writing will, so that what is read is what is written.
+    channels = write_channels(tuple(Track(v.name, v.program, v.channel) for v in candidates))
+    for index, (v, channel) in enumerate(zip(candidates, channels, strict=True)):
+        table.append(Track(v.name, v.program, channel))
+        found.append(TrackFound(v.name or instrument_name(v.program), v.program, False, len(v.notes), True))
+        notes += [Note(n.start, n.duration, n.pitch, n.velocity, index) for n in v.notes]
     # Tracks with no notes at all (conductor tracks, lyrics) never become pretty_midi instruments;
     # list them from the scan so the report names every track.
     for index, t in enumerate(scan.tracks):
         if t.notes == 0 and t.drum_notes == 0:
             title = t.name or f"track {index + 1}"
-            tracks.append(Track(title, min(t.programs, default=0), False, 0, False, "empty (no notes)"))
+            found.append(TrackFound(title, min(t.programs, default=0), False, 0, False, "empty (no notes)"))
     if dropped_range:
         remarks.append(f"{dropped_range} note(s) outside the piano range A0–C8 were dropped.")
     # The parser silently drops notes whose note-off comes at the same tick or never: count them too.
@@ -218,11 +313,11 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
     zero_length += max(0, sum(t.notes for t in scan.tracks) - parsed)
     if zero_length:
         remarks.append(f"{zero_length} note(s) of zero length or with no note-off were dropped.")
-    drum_tracks = [t for t in tracks if t.is_drum]
+    drum_tracks = [t for t in found if t.is_drum]
     if drum_tracks:
         remarks.append(f"{len(drum_tracks)} drum track(s) were dropped: composer continues pitched music.")
     if not notes:
-        if drum_tracks and not any(t.notes for t in tracks if not t.is_drum):
+        if drum_tracks and not any(t.notes for t in found if not t.is_drum):
             raise _fail(
                 label,
                 "contains only drum tracks; composer continues melodies and chords, so choose a "
@@ -231,7 +326,7 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
         if dropped_range:
             raise _fail(label, "has no notes inside the piano range A0–C8; transpose it into range and export again.")
         raise _fail(label, "contains no notes; choose a MIDI file with at least one note.")
-    notes.sort(key=lambda n: (n.start, -n.pitch, n.duration, n.velocity, n.program))
+    notes.sort(key=lambda n: (n.start, n.track, -n.pitch, n.duration, n.velocity))
 
     tempo_times, tempi = midi.get_tempo_changes()
     # MIDI stores microseconds per beat, so 90 BPM comes back as 90.00009: round to a thousandth.
@@ -289,32 +384,39 @@ def _piece_from_midi(midi: object, scan: SmfScan, label: str) -> Piece:
         time_signature=time_signature,
         bar_start=bar_start,
         key=key,
-        tracks=tuple(tracks),
+        tracks=tuple(table),
+        found=tuple(found),
         remarks=tuple(remarks),
     )
 
 
 def piece_to_midi_bytes(piece: Piece, resolution: int = 480) -> bytes:
-    """A type-1 Standard MIDI File of the piece: one track per program, its tempo, meter and key.
+    """A type-1 Standard MIDI File of the piece: one MIDI track per entry of its track table, in order, with the
+    entry's name (or its instrument's), program and channel, and the piece's tempo, meter and key.
 
-    A pickup is written the way notation programs export one: a first bar in a short meter (1/4 for a
-    one-beat pickup in 4/4) followed by the real meter, so that reading the file gives the same ``bar_start``.
+    Channels clashing in the table (or the drum channel) are replaced by free ones.  A note whose track is not in
+    the table is written on the first track.  A pickup is written the way notation programs export one: a first
+    bar in a short meter (1/4 for a one-beat pickup in 4/4) followed by the real meter, so that reading the file
+    gives the same ``bar_start``.
     """
+    import mido
     import pretty_midi
 
     # A MIDI tempo is at most 0xFFFFFF µs a beat (3.58 BPM); a slower one read from a file is written at that.
     tempo = max(piece.tempo, 60e6 / 0xFFFFFF * (1 + 1e-9))
     midi = pretty_midi.PrettyMIDI(resolution=resolution, initial_tempo=tempo)
     seconds_per_beat = 60.0 / tempo
-    by_program: dict[int, list[Note]] = {}
+    table = piece.tracks or (Track(),)
+    by_track: list[list[Note]] = [[] for _ in table]
     for n in piece.notes:
-        by_program.setdefault(n.program, []).append(n)
-    for program in sorted(by_program):
-        instrument = pretty_midi.Instrument(program=program, name=pretty_midi.program_to_instrument_name(program))
-        for n in by_program[program]:
+        by_track[n.track if 0 <= n.track < len(table) else 0].append(n)
+    for track, notes in zip(table, by_track, strict=True):
+        program = min(max(int(track.program), 0), 127)
+        instrument = pretty_midi.Instrument(program=program, name=track.name or instrument_name(program))
+        for n in notes:
             instrument.notes.append(
                 pretty_midi.Note(
-                    velocity=int(n.velocity),
+                    velocity=min(max(int(n.velocity), 1), 127),
                     pitch=int(n.pitch),
                     start=n.start * seconds_per_beat,
                     end=n.end * seconds_per_beat,
@@ -334,7 +436,46 @@ def piece_to_midi_bytes(piece: Piece, resolution: int = 480) -> bytes:
         midi.key_signature_changes.append(pretty_midi.KeySignature(piece.key, 0.0))
     buffer = io.BytesIO()
     midi.write(buffer)
-    return buffer.getvalue()
+    # pretty_midi chooses channels itself (0, 1, 2, … skipping 9): put each track on its own.
+    written = mido.MidiFile(file=io.BytesIO(buffer.getvalue()))
+    for track, channel in zip(written.tracks[1:], write_channels(table), strict=False):
+        for message in track:
+            if hasattr(message, "channel"):
+                message.channel = channel
+    out = io.BytesIO()
+    written.save(file=out)
+    return out.getvalue()
+
+
+def instrument_name(program: int) -> str:
+    """The General MIDI name of a program (0 → 'Acoustic Grand Piano'); what a track without a name is called."""
+    import pretty_midi
+
+    return str(pretty_midi.program_to_instrument_name(min(max(int(program), 0), 127)))
+
+
+def track_label(track: Track) -> str:
+    """A track as a musician reads it: its name, or its instrument's when it has none."""
+    return track.name or instrument_name(track.program)
+
+
+def write_channels(tracks: tuple[Track, ...]) -> list[int]:
+    """The MIDI channel each track is written on: its own when it is free and not the drum channel, else the next
+    free one (15 channels serve pitched tracks, so a 16th track shares the last channel's)."""
+    taken: set[int] = set()
+    wanted: list[int | None] = []
+    for t in tracks:
+        ok = 0 <= t.channel < 16 and t.channel != DRUM_CHANNEL and t.channel not in taken
+        wanted.append(t.channel if ok else None)
+        if ok:
+            taken.add(t.channel)
+    spare = [c for c in range(16) if c != DRUM_CHANNEL and c not in taken]
+    channels: list[int] = []
+    for want in wanted:
+        if want is None:
+            want = spare.pop(0) if spare else 15
+        channels.append(want)
+    return channels
 
 
 MAX_SEED_NOTES = 10_000  # a seed to continue: the model conditions on its last 512 events anyway

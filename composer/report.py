@@ -6,8 +6,35 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from composer.encoding import decode, encode, quantize_with_report
-from composer.midi_io import read_midi, write_midi
+from composer.midi_io import instrument_name, read_midi, track_label, write_midi
 from composer.piece import Piece, key_name
+
+
+@dataclass
+class TrackReport:
+    """One track of the seed's table as the musician reads it: who plays, how many notes, how loud."""
+
+    name: str  # the track's name, or its instrument's when it has none
+    program: int
+    instrument: str  # the General MIDI name of the program
+    channel: int
+    notes: int  # after quantization
+    velocity_low: int
+    velocity_high: int
+
+    def describe(self, dynamics: bool) -> str:
+        if not self.notes:
+            loudness = "no notes"
+        elif not dynamics:
+            loudness = f"no dynamics (all {self.velocity_low})"
+        elif self.velocity_low == self.velocity_high:
+            loudness = f"velocity {self.velocity_low}"
+        else:
+            loudness = f"velocity {self.velocity_low}–{self.velocity_high}"
+        return (
+            f"{self.name} ({self.instrument}, program {self.program}, channel {self.channel + 1}): "
+            f"{self.notes} notes, {loudness}"
+        )
 
 
 @dataclass
@@ -23,6 +50,8 @@ class SeedReport:
     key_source: str  # "stated" in the file, "estimated" by music21, or "none"
     seconds: float  # length of the music at its tempo
     events: int  # length of the encoded sequence (notes plus rest events)
+    has_dynamics: bool = False  # whether the notes' velocities differ (else they say nothing about loudness)
+    tracks: list[TrackReport] = field(default_factory=list)  # the track table, in order
     tracks_kept: list[dict[str, object]] = field(default_factory=list)
     tracks_dropped: list[dict[str, object]] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
@@ -39,7 +68,8 @@ class SeedReport:
             f"{self.file}",
             f"  notes {self.notes}, bars {self.bars}, {self.seconds:.1f} s",
             f"  tempo {self.tempo:.4g} BPM, time signature {self.time_signature}{pickup}, key {key}",
-            "  tracks kept: " + (", ".join(f"{t['name']} ({t['notes']} notes)" for t in self.tracks_kept) or "none"),
+            f"  tracks ({len(self.tracks)}):",
+            *(f"    {i}. {t.describe(self.has_dynamics)}" for i, t in enumerate(self.tracks, start=1)),
         ]
         if self.tracks_dropped:
             lines.append("  tracks dropped: " + ", ".join(f"{t['name']} ({t['reason']})" for t in self.tracks_dropped))
@@ -63,6 +93,15 @@ def seed_report(piece: Piece, name: str, *, estimate_key: bool = True) -> SeedRe
             from composer.score import estimate_key as estimate
 
             key, source = estimate(piece), "estimated"
+    # Notes counted as the model sees them (quantized); loudness as the file plays it (quantizing rounds it).
+    counts = [0 for _ in piece.tracks]
+    for n in quantized.notes:
+        if 0 <= n.track < len(counts):
+            counts[n.track] += 1
+    velocities: list[list[int]] = [[] for _ in piece.tracks]
+    for n in piece.notes:
+        if 0 <= n.track < len(velocities):
+            velocities[n.track].append(n.velocity)
     return SeedReport(
         file=name,
         notes=len(quantized.notes),
@@ -75,10 +114,23 @@ def seed_report(piece: Piece, name: str, *, estimate_key: bool = True) -> SeedRe
         key_source=source,
         seconds=round(quantized.end * 60.0 / piece.tempo, 2),
         events=len(encode(quantized)),
-        tracks_kept=[{"name": t.name, "program": int(t.program), "notes": t.notes} for t in piece.tracks if t.kept],
+        has_dynamics=piece.has_dynamics,
+        tracks=[
+            TrackReport(
+                name=track_label(track),
+                program=int(track.program),
+                instrument=instrument_name(track.program),
+                channel=int(track.channel),
+                notes=counts[index],
+                velocity_low=min(velocities[index], default=0),
+                velocity_high=max(velocities[index], default=0),
+            )
+            for index, track in enumerate(piece.tracks)
+        ],
+        tracks_kept=[{"name": t.name, "program": int(t.program), "notes": t.notes} for t in piece.found if t.kept],
         tracks_dropped=[
             {"name": t.name, "program": int(t.program), "notes": t.notes, "reason": t.reason}
-            for t in piece.tracks
+            for t in piece.found
             if not t.kept
         ],
         remarks=list(piece.remarks),

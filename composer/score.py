@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from composer.errors import InputError
-from composer.piece import PIANO_HIGH, PIANO_LOW, Note, Piece, TimeSignature
+from composer.piece import PIANO_HIGH, PIANO_LOW, Note, Piece, TimeSignature, Track
 
 DEFAULT_VELOCITY = 80
 
@@ -226,7 +226,13 @@ def piece_from_abc(text: str) -> Piece:
     except Exception:
         raise _abc_unreadable(text) from None
 
-    notes = tuple(n for n in piece.notes if ABC_PITCH_LOW <= n.pitch <= ABC_PITCH_HIGH)
+    # An ABC tune is one voice to composer: one track (a piano, as the corpus reads tunes), whatever music21 made.
+    notes = tuple(
+        sorted(
+            (replace(n, track=0) for n in piece.notes if ABC_PITCH_LOW <= n.pitch <= ABC_PITCH_HIGH),
+            key=lambda n: (n.start, -n.pitch, n.duration, n.velocity),
+        )
+    )
     if len(notes) < len(piece.notes):
         remarks.append(f"{len(piece.notes) - len(notes)} note(s) outside the piano range A0–C8 were dropped.")
     if not notes:
@@ -247,7 +253,13 @@ def piece_from_abc(text: str) -> Piece:
             f"The ABC tempo (Q:) of {round(piece.tempo):,} quarter notes per minute is outside "
             f"{low:g}–{high:g}; write a tempo such as Q:1/4=120."
         )
-    return replace(piece, notes=notes, key=piece.key if key_stated else None, remarks=piece.remarks + tuple(remarks))
+    return replace(
+        piece,
+        notes=notes,
+        key=piece.key if key_stated else None,
+        tracks=(Track(),),
+        remarks=piece.remarks + tuple(remarks),
+    )
 
 
 def _abc_with_defaults(text: str) -> tuple[str, list[str], bool]:
@@ -521,29 +533,39 @@ def _write_musicxml(piece: Piece, title: str) -> bytes:
 
     from music21 import key, metadata, meter, note, stream, tempo
 
+    from composer.midi_io import track_label
+
     ts = piece.time_signature.midi_compatible()
-    part = stream.Part()
-    part.insert(0, meter.TimeSignature(f"{ts.numerator}/{ts.denominator}"))
-    part.insert(0, tempo.MetronomeMark(number=round(piece.tempo, 2)))
-    if piece.key is not None:
-        k = key.Key(
-            ["C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B"][piece.key % 12],
-            "minor" if piece.key >= 12 else "major",
-        )
-        part.insert(0, k)
-    # Shift so a pickup sits at the end of a first, full bar (music21 pads it with a rest).
-    shift = (ts.bar_beats - piece.bar_start) % ts.bar_beats
-    for n in piece.notes:
-        element = note.Note(n.pitch, quarterLength=n.duration)
-        if element.pitch.accidental is not None and element.pitch.accidental.name == "natural":
-            # A pitch made from a MIDI number carries an explicit natural, which music21 then prints on
-            # every white-key note after the first bar; without it, naturals appear only where needed.
-            element.pitch.accidental = None
-        element.volume.velocity = n.velocity
-        part.insert(n.start + shift, element)
     score = stream.Score()
     score.metadata = metadata.Metadata(title=title)
-    score.insert(0, part)
+    # One part per track that has notes, in the table's order (a piece with no notes still gets one, empty).
+    used = sorted({n.track for n in piece.notes}) or [0]
+    tracks = piece.tracks or (Track(),)
+    for index in used:
+        part = stream.Part()
+        track = tracks[index] if index < len(tracks) else Track()
+        part.partName = track_label(track)
+        part.insert(0, meter.TimeSignature(f"{ts.numerator}/{ts.denominator}"))
+        part.insert(0, tempo.MetronomeMark(number=round(piece.tempo, 2)))
+        if piece.key is not None:
+            k = key.Key(
+                ["C", "C#", "D", "E-", "E", "F", "F#", "G", "A-", "A", "B-", "B"][piece.key % 12],
+                "minor" if piece.key >= 12 else "major",
+            )
+            part.insert(0, k)
+        # Shift so a pickup sits at the end of a first, full bar (music21 pads it with a rest).
+        shift = (ts.bar_beats - piece.bar_start) % ts.bar_beats
+        for n in piece.notes:
+            if n.track != index:
+                continue
+            element = note.Note(n.pitch, quarterLength=n.duration)
+            if element.pitch.accidental is not None and element.pitch.accidental.name == "natural":
+                # A pitch made from a MIDI number carries an explicit natural, which music21 then prints on
+                # every white-key note after the first bar; without it, naturals appear only where needed.
+                element.pitch.accidental = None
+            element.volume.velocity = n.velocity
+            part.insert(n.start + shift, element)
+        score.insert(0, part)
     with tempfile.TemporaryDirectory() as tmp:
         path = score.makeNotation().write("musicxml", fp=Path(tmp) / "score.musicxml")
         text = Path(path).read_bytes()
@@ -551,5 +573,10 @@ def _write_musicxml(piece: Piece, title: str) -> bytes:
     # then looks unfinished, so every rest is printed.
     text = _HIDDEN_REST.sub(rb"<note>\1", text)
     # The same piece must give the same bytes: fixed part ids, no date of writing.
-    text = re.sub(rb'"P[0-9a-f]{32}"', b'"P1"', text)  # music21 draws random part ids
+    ids: dict[bytes, bytes] = {}  # music21 draws random part ids: number them in order of appearance
+
+    def part_id(found: re.Match[bytes]) -> bytes:
+        return ids.setdefault(found.group(0), b'"P%d"' % (len(ids) + 1))
+
+    text = re.sub(rb'"P[0-9a-f]{32}"', part_id, text)
     return re.sub(rb"\s*<encoding-date>[^<]*</encoding-date>", b"", text)

@@ -167,8 +167,23 @@ def test_generate_says_in_the_manifest_when_a_score_is_rounded(tmp_path, tiny_mo
     )
     seed = write(tmp_path, "played.mid", piece_to_midi_bytes(played))
     assert _generate([seed], tmp_path / "out", tiny_model) == 0
-    takes = json.loads((tmp_path / "out" / "manifest.json").read_text())["seeds"][0]["takes"]
+    seed_record = json.loads((tmp_path / "out" / "manifest.json").read_text())["seeds"][0]
+    takes = seed_record["takes"]
     assert all("the MIDI keeps them exact" in take["musicxml_rounded"] for take in takes)
+    assert [(t["name"], t["program"], t["notes"]) for t in seed_record["tracks"]] == [("Acoustic Grand Piano", 0, 12)]
     assert read_midi(tmp_path / "out" / "played" / "take-01.mid").notes[1].start == pytest.approx(
         read_midi(seed).notes[1].start
     )  # the MIDI keeps the played times
+
+
+def test_inspect_json_reports_the_track_table(tmp_path, capsys):
+    right = smf.track([smf.meta(3, b"Right"), *smf.note(72, 480, velocity=90), *smf.note(74, 480, velocity=60)])
+    left = smf.track([smf.meta(3, b"Left"), *smf.note(48, 960, velocity=50)])
+    path = write(tmp_path, "hands.mid", smf.smf([right, left]))
+    assert main(["inspect", "--json", "--no-key-estimate", str(path)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [(t["name"], t["notes"], t["velocity_low"], t["velocity_high"]) for t in report["tracks"]] == [
+        ("Right", 2, 60, 90),
+        ("Left", 1, 50, 50),
+    ]
+    assert report["has_dynamics"] is True

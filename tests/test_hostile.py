@@ -222,6 +222,35 @@ def test_reader_fuzz_gives_a_piece_or_one_sentence(data):
         assert hostile.sentence_problem(str(error)) is None, str(error)
         return
     assert piece.notes  # a piece is never empty: an empty file is refused
+    _check_track_table(piece)
+
+
+def _check_track_table(piece: Any) -> None:
+    """What the reader promises of any piece it hands over: at most 16 tracks, none on the drum channel, every
+    note on one of them, every table entry with notes."""
+    from composer.piece import MAX_TRACKS
+
+    assert 1 <= len(piece.tracks) <= MAX_TRACKS
+    assert all(0 <= t.channel < 16 and t.channel != 9 and 0 <= t.program <= 127 for t in piece.tracks)
+    assert {n.track for n in piece.notes} == set(range(len(piece.tracks)))
+
+
+def test_many_tracks_keep_sixteen_and_name_the_rest(corpus):
+    from composer.piece import MAX_TRACKS
+
+    read = {}
+    for path, category in corpus:
+        if category == "many_tracks":
+            with contextlib.suppress(InputError):  # some are refused (too many tracks to parse): checked elsewhere
+                read[path.name] = read_midi(path)
+    many = [p for name, p in read.items() if "melodic" in name]
+    assert many
+    for piece in read.values():
+        _check_track_table(piece)
+    for piece in many:
+        assert len(piece.tracks) == MAX_TRACKS
+        assert any(f"keeps the {MAX_TRACKS} with the most notes" in r for r in piece.remarks)
+        assert any(t.reason.startswith(f"beyond the {MAX_TRACKS}-track limit") for t in piece.found)
 
 
 @FUZZ

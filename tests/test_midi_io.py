@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from composer.encoding import decode, encode, quantize
 from composer.errors import InputError
 from composer.midi_io import MAX_FILE_BYTES, piece_to_midi_bytes, read_midi, write_midi
-from composer.piece import Note, Piece, TimeSignature
+from composer.piece import MAX_TRACKS, Note, Piece, TimeSignature, Track
 from composer.testing import smf
 from composer.testing.smf import BAD
 from composer.testing.strategies import pieces
@@ -33,22 +33,23 @@ def test_type0_file_reads_tempo_meter_key_and_notes():
     assert p.bars == 2
 
 
-def test_type1_tracks_merge_into_one_stream_and_keep_programs():
+def test_type1_tracks_become_the_track_table_in_file_order():
     conductor = smf.track([smf.tempo(100), smf.time_signature(3, 2)])
     piano = smf.track([smf.meta(3, b"Piano"), smf.program(0), *smf.melody([72, 74, 76])])
     strings = smf.track([smf.meta(3, b"Strings"), smf.program(48, channel=1), *smf.melody([48, 50], 720, channel=1)])
     p = read_midi(smf.smf([conductor, piano, strings]), name="t.mid")
     assert p.time_signature == TimeSignature(3, 4)
-    assert [(n.start, n.pitch, n.program) for n in p.notes] == [
-        (0, 72, 0),
-        (0, 48, 48),
-        (1, 74, 0),
-        (1.5, 50, 48),
-        (2, 76, 0),
+    assert p.tracks == (Track("Piano", 0, 0), Track("Strings", 48, 1))
+    assert [(n.start, n.pitch, n.track, p.program_of(n)) for n in p.notes] == [
+        (0, 72, 0, 0),
+        (0, 48, 1, 48),
+        (1, 74, 0, 0),
+        (1.5, 50, 1, 48),
+        (2, 76, 0, 0),
     ]
-    kept = {t.name: t.notes for t in p.tracks if t.kept}
+    kept = {t.name: t.notes for t in p.found if t.kept}
     assert kept == {"Piano": 3, "Strings": 2}
-    assert any(not t.kept and "empty" in t.reason for t in p.tracks)  # the conductor track is named
+    assert any(not t.kept and "empty" in t.reason for t in p.found)  # the conductor track is named
 
 
 def test_tempo_map_keeps_notes_on_the_beat_grid():
@@ -87,7 +88,7 @@ def test_drum_tracks_dropped_and_reported():
     bass = smf.track(smf.melody([40, 43]))
     p = read_midi(smf.smf([bass, drums]), name="band.mid")
     assert [n.pitch for n in p.notes] == [40, 43]
-    assert any(t.is_drum and not t.kept for t in p.tracks)
+    assert any(t.is_drum and not t.kept for t in p.found) and len(p.tracks) == 1
     assert any("drum" in r for r in p.remarks)
 
 
@@ -105,7 +106,7 @@ def test_files_written_by_pretty_midi_and_music21_read_back():
     inst.notes += [pretty_midi.Note(90, 60 + i, i * 0.25, i * 0.25 + 0.2) for i in range(8)]
     pm.instruments.append(inst)
     p = read_midi(pm_bytes(pm), name="pm.mid")
-    assert p.tempo == pytest.approx(140) and len(p.notes) == 8 and p.notes[0].program == 24
+    assert p.tempo == pytest.approx(140) and len(p.notes) == 8 and p.program_of(p.notes[0]) == 24
 
     from music21 import converter
 
@@ -123,11 +124,81 @@ def test_quantized_piece_survives_a_midi_file(p):
     q = quantize(p)
     back = read_midi(piece_to_midi_bytes(q), name="x.mid")
     if q.bar_start * 12 % 3:  # a triplet pickup has no time signature to write it with
-        back = Piece(back.notes, back.tempo, back.time_signature, q.bar_start, back.key)
-    assert quantize(back).notes == q.notes
+        back = Piece(back.notes, back.tempo, back.time_signature, q.bar_start, back.key, back.tracks)
+    used = sorted({n.track for n in q.notes})  # reading drops a table entry with no notes: renumber
+    renumbered = tuple(Note(n.start, n.duration, n.pitch, n.velocity, used.index(n.track)) for n in q.notes)
+    assert quantize(back).notes == tuple(sorted(renumbered, key=lambda n: (n.start, n.track, -n.pitch)))
+    assert back.tracks == tuple(q.tracks[i] for i in used)
     assert decode(encode(back)) == quantize(back)
     assert back.tempo == pytest.approx(q.tempo, rel=1e-4)
     assert (back.time_signature, back.bar_start, back.key) == (q.time_signature, q.bar_start, q.key)
+
+
+def test_a_pianos_two_hands_stay_two_tracks_with_their_velocities():
+    right = smf.track([smf.meta(3, b"Right"), *smf.note(72, 480, velocity=90), *smf.note(74, 480, velocity=70)])
+    left = smf.track([smf.meta(3, b"Left"), *smf.note(48, 960, velocity=50)])
+    p = read_midi(smf.smf([right, left]), name="hands.mid")
+    assert [t.name for t in p.tracks] == ["Right", "Left"]
+    assert [(n.pitch, n.track, n.velocity) for n in p.notes] == [(72, 0, 90), (48, 1, 50), (74, 0, 70)]
+    assert p.has_dynamics
+    back = read_midi(piece_to_midi_bytes(p), name="again.mid")
+    assert back == p
+
+
+def test_a_pop909_like_file_keeps_its_three_tracks_through_writing():
+    tracks = [
+        smf.track([smf.meta(3, b"MELODY"), smf.program(0, 0), *smf.note(72, 480, 0, 0, 100)]),
+        smf.track([smf.meta(3, b"BRIDGE"), smf.program(0, 1), *smf.note(67, 480, 0, 1, 60)]),
+        smf.track([smf.meta(3, b"PIANO"), smf.program(0, 2), *smf.note(48, 480, 0, 2, 45)]),
+    ]
+    p = read_midi(smf.smf(tracks), name="001.mid")
+    assert p.tracks == (Track("MELODY", 0, 0), Track("BRIDGE", 0, 1), Track("PIANO", 0, 2))
+    assert read_midi(piece_to_midi_bytes(p), name="again.mid") == p
+
+
+def test_writing_keeps_names_programs_channels_and_moves_clashing_channels():
+    table = (Track("Tune", 73, 4), Track("Low", 42, 4), Track("Odd", 0, 9))
+    notes = tuple(Note(float(i), 1.0, 60 + i, 40 + 20 * i, i) for i in range(3))
+    back = read_midi(piece_to_midi_bytes(Piece(notes, tracks=table)), name="w.mid")
+    assert [(t.name, t.program) for t in back.tracks] == [("Tune", 73), ("Low", 42), ("Odd", 0)]
+    channels = [t.channel for t in back.tracks]
+    assert channels[0] == 4 and len(set(channels)) == 3 and 9 not in channels
+    assert [(n.track, n.velocity) for n in back.notes] == [(0, 40), (1, 60), (2, 80)]
+
+
+def test_a_one_track_piece_writes_as_one_piano_track():
+    back = read_midi(piece_to_midi_bytes(Piece((Note(0, 1, 60, 80),))), name="one.mid")
+    assert back.tracks == (Track("", 0, 0),)  # unnamed: shown as its instrument
+
+
+def test_more_than_sixteen_tracks_keep_those_with_most_notes_and_say_the_rest():
+    tracks = []
+    for i in range(18):
+        count = 1 if i in (3, 11) else 2
+        channel = i % 16 if i % 16 != 9 else 15
+        events = [smf.meta(3, f"T{i}".encode())]
+        for _ in range(count):
+            events += smf.note(50 + i, 240, 0, channel)
+        tracks.append(smf.track(events))
+    p = read_midi(smf.smf(tracks), name="many.mid")
+    assert len(p.tracks) == MAX_TRACKS
+    assert [t.name for t in p.tracks] == [f"T{i}" for i in range(18) if i not in (3, 11)]
+    assert any("T3" in r and "T11" in r and "16" in r for r in p.remarks)
+    assert {t.name for t in p.found if not t.kept} >= {"T3", "T11"}
+
+
+def test_a_program_change_inside_a_track_keeps_the_first_program_and_says_so():
+    events = [smf.meta(3, b"Keys"), smf.program(0), *smf.melody([60, 62]), smf.program(19), *smf.melody([64])]
+    p = read_midi(smf.smf([smf.track(events)]), name="change.mid")
+    assert p.tracks == (Track("Keys", 0, 0),)
+    assert [n.pitch for n in p.notes] == [60, 62, 64] and {n.track for n in p.notes} == {0}
+    assert any("Keys" in r and "first" in r for r in p.remarks)
+
+
+def test_a_note_on_at_velocity_zero_ends_the_note():
+    events = [smf.vlq(0) + bytes([0x90, 60, 77]), smf.vlq(240) + bytes([0x90, 60, 0]), *smf.note(62, 480)]
+    p = read_midi(smf.smf([smf.track(events)]), name="zero.mid")
+    assert [(n.start, n.duration, n.pitch, n.velocity) for n in p.notes] == [(0, 0.5, 60, 77), (0.5, 1, 62, 80)]
 
 
 # ------------------------------------------------------------------------------------------ bad input

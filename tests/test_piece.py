@@ -11,6 +11,7 @@ from composer.piece import (
     Piece,
     TimeSignature,
     Track,
+    TrackFound,
     key_name,
     signature_for_beats,
 )
@@ -76,30 +77,42 @@ def test_bars_count_a_pickup_as_a_bar_of_its_own() -> None:
 
 
 def test_with_notes_keeps_everything_but_the_notes() -> None:
-    track = Track("Drums", program=0, is_drum=True, notes=12, kept=False, reason="drum track")
+    drums = TrackFound("Drums", program=0, is_drum=True, notes=12, kept=False, reason="drum track")
+    table = (Track("Right", 0, 0), Track("Left", 0, 1))
     piece = Piece(
         notes=(Note(0.0, 1.0, 60, 80),),
         tempo=90.0,
         time_signature=TimeSignature(6, 8),
         bar_start=0.5,
         key=14,
-        tracks=(track,),
+        tracks=table,
+        found=(drums,),
         remarks=("The drum track was dropped.",),
     )
-    changed = piece.with_notes((Note(0.0, 2.0, 62, 70),))
-    assert changed.notes == (Note(0.0, 2.0, 62, 70),)
+    changed = piece.with_notes((Note(0.0, 2.0, 62, 70, 1),))
+    assert changed.notes == (Note(0.0, 2.0, 62, 70, 1),)
     assert (changed.tempo, changed.time_signature, changed.bar_start, changed.key) == (
         90.0,
         TimeSignature(6, 8),
         0.5,
         14,
     )
-    assert changed.tracks == (track,) and changed.remarks == piece.remarks
+    assert changed.tracks == table and changed.found == (drums,) and changed.remarks == piece.remarks
 
 
 def test_provenance_does_not_change_what_a_piece_is() -> None:
     notes = (Note(0.0, 1.0, 60, 80),)
     plain = Piece(notes=notes)
-    told = Piece(notes=notes, tracks=(Track("Piano", 0, False, 1, True),), remarks=("Tempo changes were dropped.",))
+    told = Piece(notes=notes, found=(TrackFound("Piano", 0, False, 1, True),), remarks=("Tempo changes were dropped.",))
     assert plain == told
     assert plain != Piece(notes=notes, tempo=100.0)
+    assert plain != Piece(notes=notes, tracks=(Track("Piano", 0, 0),))  # the track table is music: compared
+
+
+def test_a_notes_program_is_its_tracks_and_dynamics_need_two_velocities() -> None:
+    piece = Piece(
+        (Note(0.0, 1.0, 72, 80, 0), Note(0.0, 1.0, 40, 80, 1)), tracks=(Track("Tune", 73, 0), Track("Bass", 33, 1))
+    )
+    assert [piece.program_of(n) for n in piece.notes] == [73, 33]
+    assert not piece.has_dynamics
+    assert piece.with_notes((Note(0.0, 1.0, 72, 80), Note(1.0, 1.0, 72, 81))).has_dynamics

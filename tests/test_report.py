@@ -86,3 +86,33 @@ def test_inspect_file_refuses_what_is_not_midi_in_one_sentence(tmp_path: Path) -
         inspect_file(path, roundtrip_dir=tmp_path / "out")
     assert "Traceback" not in str(refused.value) and str(refused.value).count("\n") == 0
     assert not (tmp_path / "out").exists()
+
+
+def test_the_track_table_is_reported_with_notes_and_loudness_per_track() -> None:
+    right = smf.track([smf.meta(3, b"Right"), *smf.note(72, 480, velocity=90), *smf.note(74, 480, velocity=60)])
+    left = smf.track([smf.meta(3, b""), smf.program(42, 1), *smf.note(48, 960, channel=1, velocity=50)])
+    report = seed_report(read_midi(smf.smf([right, left])), "hands.mid", estimate_key=False)
+    assert report.has_dynamics
+    assert [(t.name, t.instrument, t.channel, t.notes) for t in report.tracks] == [
+        ("Right", "Acoustic Grand Piano", 0, 2),
+        ("Cello", "Cello", 1, 1),
+    ]
+    assert [(t.velocity_low, t.velocity_high) for t in report.tracks] == [(60, 90), (50, 50)]
+    text = report.to_text()
+    assert (
+        "tracks (2):" in text and "Right (Acoustic Grand Piano, program 0, channel 1): 2 notes, velocity 60–90" in text
+    )
+    assert report.to_dict()["tracks"][1] == {
+        "name": "Cello",
+        "program": 42,
+        "instrument": "Cello",
+        "channel": 1,
+        "notes": 1,
+        "velocity_low": 50,
+        "velocity_high": 50,
+    }
+
+
+def test_a_seed_at_one_velocity_is_reported_as_without_dynamics() -> None:
+    report = seed_report(read_midi(smf.simple_file([60, 62, 64])), "flat.mid", estimate_key=False)
+    assert not report.has_dynamics and "no dynamics (all 80)" in report.to_text()

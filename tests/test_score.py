@@ -451,3 +451,28 @@ def test_the_same_piece_gives_the_same_musicxml_rounded_or_not():
 
     for piece in (EXACT["a chord of mixed lengths"], ROUNDED["a played, unquantized pickup"]):
         assert piece_to_musicxml(piece, "t") == piece_to_musicxml(piece, "t")
+
+
+def test_musicxml_has_one_part_per_track_named_by_the_track_or_its_instrument():
+    from music21 import converter
+
+    from composer.piece import Note, Piece, Track
+    from composer.score import musicxml_of_piece
+
+    piece = Piece(
+        (Note(0, 1, 72, 90, 0), Note(0, 2, 48, 50, 1), Note(1, 1, 74, 70, 0), Note(2, 2, 43, 50, 1)),
+        tracks=(Track("Right hand", 0, 0), Track("", 42, 1)),
+    )
+    score = musicxml_of_piece(piece, "hands")
+    assert score.rounded is None
+    text = score.data.decode()
+    assert re.findall(r"<part-name>([^<]*)</part-name>", text) == ["Right hand", "Cello"]
+    assert re.findall(r'<part id="(P\d)">', text) == ["P1", "P2"]
+    parts = converter.parseData(score.data.decode(), format="musicxml").parts
+    assert [[n.pitch.midi for n in p.flatten().notes] for p in parts] == [[72, 74], [48, 43]]
+    assert b"<rest" in score.data  # the right hand's silence after beat 2 is printed
+
+
+def test_an_abc_tune_reads_as_one_track():
+    piece = piece_from_abc("X:1\nT:t\nM:4/4\nL:1/4\nK:C\nCDEF|GABc|\n")
+    assert len(piece.tracks) == 1 and {n.track for n in piece.notes} == {0}

@@ -171,6 +171,7 @@ def test_the_note_range_bounds_the_new_notes_and_is_recorded(studio):
         new = [n.pitch for n in node.piece().notes if n.start >= node.join]
         assert new and all(60 <= p <= 72 for p in new)
         assert node.settings["pitch_range"] == [60, 72] and "notes 60–72" in take.metrics
+        assert "new notes on: " in take.metrics and "new notes on: no track" not in take.metrics
     whole = list(studio.generate(owner, piece, 1, 1, 1.0, 0.95, 4, False, False, desk.SHIPPED, 21, 108))[-1]
     node = studio.store.node(owner, whole.takes[0].node_id)
     assert node.settings["pitch_range"] is None and "notes " not in whole.takes[0].metrics.split("settings:")[1]
@@ -269,3 +270,13 @@ def test_export_says_when_the_score_had_to_round_what_the_midi_keeps(studio, tmp
     assert status.startswith("Exported") and "rounded" in status and "the MIDI keeps them exact" in status
     assert read_midi(files[0]).notes == read_midi(str(seed_file)).notes  # the MIDI as played
     assert ET.parse(files[1]).getroot().tag == "score-partwise"
+
+
+def test_a_takes_metrics_name_the_tracks_that_got_new_notes():
+    from composer.piece import Note, Piece, Track
+    from composer.studio.desk import tracks_with_new_notes
+
+    table = (Track("Melody"), Track("", 33, 1), Track("Pad", 89, 2))
+    continuation = Piece((Note(8, 1, 72, 80, 0), Note(8, 2, 40, 80, 1)), tracks=table)
+    assert tracks_with_new_notes(continuation) == ["Melody", "Electric Bass (finger)"]
+    assert tracks_with_new_notes(Piece((), tracks=table)) == []

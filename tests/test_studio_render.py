@@ -127,6 +127,31 @@ def test_piano_roll_of_one_note_and_of_thousands_keeps_its_size():
     assert SEED_COLOUR in found and TAKE_COLOUR in found
 
 
+def test_piano_roll_draws_each_track_in_its_colour_seed_lighter_take_stronger():
+    from composer.piece import Track
+    from composer.studio.render import note_colour
+
+    notes = (Note(0, 1, 72, 80, 0), Note(0, 1, 48, 80, 1), Note(4, 1, 74, 80, 0), Note(4, 1, 50, 80, 1))
+    piece = Piece(notes, tracks=(Track("Right"), Track("Left", 0, 1)))
+    found = colours(decode_png(piano_roll_png(piece, join=4.0)), (0, 0, 900, 260))
+    wanted = {note_colour(t, seed=s) for t in (0, 1) for s in (True, False)}
+    assert len(wanted) == 4 and wanted <= found
+    for track in (0, 1):  # the seed's shade is lighter than the take's
+        assert sum(note_colour(track, seed=True)) > sum(note_colour(track, seed=False))
+
+
+def test_piano_roll_fades_quiet_notes_when_the_piece_has_dynamics():
+    from composer.studio.render import note_colour
+
+    piece = Piece((Note(0, 1, 60, 30), Note(1, 1, 64, 120)))
+    found = colours(decode_png(piano_roll_png(piece)), (0, 0, 900, 260))
+    soft, loud = note_colour(0, seed=True, velocity=30), note_colour(0, seed=True, velocity=120)
+    assert {soft, loud} <= found and soft != loud
+    assert sum(abs(a - b) for a, b in zip(soft, BACKGROUND, strict=True)) < sum(
+        abs(a - b) for a, b in zip(loud, BACKGROUND, strict=True)
+    )  # the soft note is nearer the background
+
+
 def test_piano_roll_bytes_are_deterministic():
     piece = quarters(40, bar_start=1.0)
     assert piano_roll_png(piece, 20.0) == piano_roll_png(piece, 20.0)
@@ -215,3 +240,16 @@ def test_preview_audio_is_mono_at_half_the_rate_and_levelled():
             peak = np.abs(np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")).max()
             assert 0.8 * 32767 < peak < 32767  # normalized to about -1 dBFS, not clipped
     assert len(preview.wav) < len(full.wav) / 3.5
+
+
+def test_the_engraved_score_has_a_staff_per_track():
+    from composer.piece import Track
+    from composer.studio.render import score_svg
+
+    piece = Piece(
+        (Note(0, 1, 72, 90, 0), Note(0, 2, 48, 50, 1), Note(1, 1, 74, 70, 0)),
+        tracks=(Track("Right"), Track("Left", 0, 1)),
+    )
+    svg = score_svg(piece)
+    assert svg.count('class="staff"') == 2 and svg.count('class="note"') == 3
+    assert "Right" in svg and "Left" in svg

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from composer.atomic import atomic_write
 from composer.errors import InputError
-from composer.midi_io import MAX_FILE_BYTES, piece_to_midi_bytes
+from composer.midi_io import MAX_FILE_BYTES, piece_to_midi_bytes, track_label
 from composer.piece import PIANO_HIGH, PIANO_LOW, Piece
 from composer.studio.render import TAKE_FILES, render_take_files, render_wav, warm_up
 from composer.studio.seed import read_for_storing
@@ -245,6 +245,11 @@ class StudioApp:
             f"{m.get('notes', 0)} new notes over {m.get('bars', 0)} bars · {share} in {key} · "
             f"{m.get('bits_per_note', 0):.2f} bits/note",
             f"range {rng[0]}–{rng[1]}" if rng else "no notes",
+            *(
+                [f"new notes on: {', '.join(str(name) for name in m['tracks_with_new_notes']) or 'no track'}"]
+                if isinstance(m.get("tracks_with_new_notes"), list)
+                else []
+            ),
             f"longest repeat: {repeat.get('phrase_notes', 0)} notes × {repeat.get('times_in_a_row', 1)}",
         ]
         s = node.settings
@@ -408,7 +413,12 @@ class StudioApp:
             piece_id,
             current.id,
             [
-                (piece_to_midi_bytes(t.piece), _join(t, seed_piece), {**common, "take": i + 1}, t.metrics.to_dict())
+                (
+                    piece_to_midi_bytes(t.piece),
+                    _join(t, seed_piece),
+                    {**common, "take": i + 1},
+                    {**t.metrics.to_dict(), "tracks_with_new_notes": tracks_with_new_notes(t.continuation)},
+                )
                 for i, t in enumerate(made)
             ],
         )
@@ -556,6 +566,13 @@ def _pitch_range(lowest: float | None, highest: float | None) -> tuple[int, int]
             f"lowest not above the highest; got {low}–{high}."
         )
     return None if (low, high) == (PIANO_LOW, PIANO_HIGH) else (low, high)
+
+
+def tracks_with_new_notes(continuation: Piece) -> list[str]:
+    """The names of the tracks a take put new notes on, in the table's order (a track without a name: its
+    instrument's)."""
+    used = {n.track for n in continuation.notes}
+    return [track_label(t) for i, t in enumerate(continuation.tracks) if i in used]
 
 
 def _join(take: Take, seed: Piece) -> float:

@@ -5,9 +5,10 @@ the General MIDI soundfont that pretty_midi's wheel ships (``TimGM6mb.sf2``).  W
 missing, pretty_midi's sine-wave synthesis is the fallback, and the result says so.
 
 The piano roll is drawn with Pillow directly, not matplotlib, whose figure machinery is far too slow for a
-studio that draws four takes at once; seed and take are two colours split at the join.  The score is the piece's
-MusicXML (:func:`composer.score.piece_to_musicxml`) engraved by verovio, imported lazily so that importing
-this module stays cheap; where verovio is missing or fails, :func:`score_svg` raises ``RuntimeError``.
+studio that draws four takes at once; each track has its colour, lighter for the seed, stronger for the take.
+The score is the piece's MusicXML (:func:`composer.score.piece_to_musicxml`) engraved by verovio, imported
+lazily so that importing this module stays cheap; where verovio is missing or fails, :func:`score_svg` raises
+``RuntimeError``.
 """
 
 from __future__ import annotations
@@ -112,9 +113,49 @@ def _sine_wav(midi: bytes, rate: int = 22050) -> bytes:
 
 # --- piano roll -------------------------------------------------------------------------------------------------
 
-SEED_COLOUR = (84, 110, 140)  # slate grey-blue: what the musician brought
-TAKE_COLOUR = (236, 122, 44)  # orange: what the model added
+Colour = tuple[int, int, int]
+
 BACKGROUND = (250, 250, 247)
+# One strong colour per track (the table's order, repeating after ten): the take's notes in it, the seed's notes
+# in a lighter shade of it, so both the voice and who wrote the note show at a glance.
+TRACK_COLOURS: tuple[Colour, ...] = (
+    (236, 122, 44),  # orange
+    (31, 119, 180),  # blue
+    (44, 160, 44),  # green
+    (148, 103, 189),  # purple
+    (214, 39, 40),  # red
+    (23, 170, 190),  # teal
+    (140, 86, 75),  # brown
+    (227, 119, 194),  # pink
+    (160, 160, 30),  # olive
+    (90, 90, 90),  # grey
+)
+SEED_LIGHTNESS = 0.5  # a seed note's colour: this far from its track's colour towards white
+QUIETEST = 0.3  # a velocity-1 note's opacity in a piece with dynamics; velocity 127 is opaque
+
+
+def _mix(colour: Colour, other: Colour, amount: float) -> Colour:
+    """``colour`` moved ``amount`` (0..1) of the way to ``other``."""
+    return (
+        round(colour[0] + (other[0] - colour[0]) * amount),
+        round(colour[1] + (other[1] - colour[1]) * amount),
+        round(colour[2] + (other[2] - colour[2]) * amount),
+    )
+
+
+def note_colour(track: int, *, seed: bool, velocity: int | None = None) -> Colour:
+    """The colour a note is drawn in: its track's colour (lighter for a seed note), faded towards the background
+    the quieter it is (``velocity`` None: a piece without dynamics, drawn opaque)."""
+    strong = TRACK_COLOURS[track % len(TRACK_COLOURS)]
+    colour = _mix(strong, (255, 255, 255), SEED_LIGHTNESS) if seed else strong
+    if velocity is None:
+        return colour
+    opacity = QUIETEST + (1 - QUIETEST) * min(max(velocity, 1), 127) / 127
+    return _mix(colour, BACKGROUND, 1 - opacity)
+
+
+SEED_COLOUR = note_colour(0, seed=True)  # the first track's seed notes (a one-track piece without dynamics)
+TAKE_COLOUR = note_colour(0, seed=False)  # the first track's new notes
 C_ROW_COLOUR = (236, 237, 240)  # faint band on every C, so the eye finds its octave
 BAR_LINE_COLOUR = (214, 214, 210)
 JOIN_COLOUR = (40, 40, 40)
@@ -137,9 +178,11 @@ def piano_roll_png(piece: Piece, join: float | None = None, *, width: int = 900,
 
     Time runs left to right from beat 0 (or the first note, if earlier) to the end of the piece or ``join``,
     whichever is later; pitch runs bottom to top over the piece's range padded by two semitones (at least an
-    octave tall).  Notes starting before ``join`` (in beats: where the seed ends and the take begins) are drawn
-    in :data:`SEED_COLOUR`, the others in :data:`TAKE_COLOUR`, and a dark vertical line marks the join; with
-    ``join=None`` every note is a seed note and there is no line.  Faint vertical lines mark the bars (from
+    octave tall).  Each track has its colour (:func:`note_colour`): notes starting before ``join`` (in beats: where
+    the seed ends and the take begins) in a lighter shade of it (:data:`SEED_COLOUR` for the first track), the
+    others in the strong colour (:data:`TAKE_COLOUR`), faded the quieter they are when the piece has dynamics;
+    a dark vertical line marks the join; with ``join=None`` every note is a seed note and there is no line.
+    Faint vertical lines mark the bars (from
     ``piece.bar_start`` every ``piece.time_signature.bar_beats``), faint bands and labels mark each C.
     An empty piece gives a valid image that says "no notes".  The same arguments give the same bytes.
 
@@ -193,13 +236,15 @@ def piano_roll_png(piece: Piece, join: float | None = None, *, width: int = 900,
             if left <= bx < right:
                 draw.line((bx, top, bx, bottom - 1), fill=BAR_LINE_COLOUR)
 
-    for n in piece.notes:
+    dynamics = piece.has_dynamics
+    # Loud notes last, so that a loud note is not hidden under a soft one at the same place.
+    for n in sorted(piece.notes, key=lambda n: n.velocity):
         x0 = x(n.start)
         # A 1 px gap between repeated notes where there is room, and never thinner than 1 px.
         x1 = max(x0, x(n.end) - (2 if x(n.end) - x0 >= 4 else 1))
         y0 = y(n.pitch)
         y1 = max(y0, y(n.pitch - 1) - (2 if row >= 4 else 1))
-        colour = SEED_COLOUR if join is None or n.start < join else TAKE_COLOUR
+        colour = note_colour(n.track, seed=join is None or n.start < join, velocity=n.velocity if dynamics else None)
         draw.rectangle((x0, y0, x1, y1), fill=colour)
 
     if join is not None:
