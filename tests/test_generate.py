@@ -1,6 +1,7 @@
 """Continuation: fidelity to the seed, the fast step path, sampling controls, determinism, bad settings."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from composer.generate import (
     scale_mask,
 )
 from composer.model import ModelConfig, MusicLSTM
-from composer.piece import Note, Piece, TimeSignature
+from composer.piece import Note, Piece, TimeSignature, Track
 
 TINY = ModelConfig(hidden=48, layers=2, head_hidden=24)
 
@@ -35,8 +36,15 @@ def composer(tmp_path_factory):
 
 
 def seed_piece(bar_start=1.0, ts=(3, 4), key=7, tempo=96.0, program=40):
-    notes = [Note(0, 1, 62, 80, program)] + [Note(1 + i, 1, 67 + (i % 3), 80, program) for i in range(8)]
-    return Piece(notes=tuple(notes), tempo=tempo, time_signature=TimeSignature(*ts), bar_start=bar_start, key=key)
+    notes = [Note(0, 1, 62, 80)] + [Note(1 + i, 1, 67 + (i % 3), 80) for i in range(8)]
+    return Piece(
+        notes=tuple(notes),
+        tempo=tempo,
+        time_signature=TimeSignature(*ts),
+        bar_start=bar_start,
+        key=key,
+        tracks=(Track("violin", program),),
+    )
 
 
 def test_fast_step_equals_the_lstm(composer):
@@ -73,7 +81,7 @@ def test_output_is_the_seed_unchanged_plus_the_continuation(composer):
             1.0,
             7,
         )
-        assert all(n.program == 40 for n in new)
+        assert take.piece.tracks == seed.tracks and all(n.track == 0 for n in new)
         # bars: the rest of the seed's last bar, then 4 whole bars
         last_line = 1.0 + 3 * 3 + 3  # bars start at beat 1; the seed's last onset (8) lies in the bar 7-10
         assert all(n.start < last_line + 4 * 3 for n in new)
@@ -247,21 +255,20 @@ def test_priming_plus_fast_steps_equal_the_whole_sequence_forward(composer):
     whole_piece = seed_piece()
     events = encode(whole_piece)
     cut = 5  # prime on the first five events, step through the rest
-    seed_events = type(events)(
-        events.ids[:cut], events.programs[:cut], events.tempo, events.time_signature, events.bar_start, events.key
-    )
+    seed_events = replace(events, ids=events.ids[:cut])
     h, state = composer._prime(seed_events, 0, 1, whole_piece.key)
     stepper = FastStepper(model)  # the fp32 form is exact; the int8 form is checked against it below
     song = song_from_piece(whole_piece)
-    inputs, in_pos, prev = (torch.from_numpy(a) for a in song.model_inputs(0, len(song) + 1))
+    inputs, in_pos, prev, program = (torch.from_numpy(a) for a in song.model_inputs(0, len(song) + 1))
     t = inputs.shape[0]
     bar = torch.full((1, t), song.bar)
     key = torch.full((1, t), whole_piece.key)
-    expected, _ = model(inputs[None], in_pos[None], bar, key, prev[None])
+    expected, _ = model(inputs[None], in_pos[None], bar, key, prev[None], program[None])
     assert torch.allclose(h, expected[:, cut], atol=1e-5)
     for j in range(cut + 1, t):
+        cut_j = slice(j, j + 1)
         x = model.embed_inputs(
-            inputs[None, j : j + 1], in_pos[None, j : j + 1], bar[:, :1], key[:, :1], prev[None, j : j + 1]
+            inputs[None, cut_j], in_pos[None, cut_j], bar[:, :1], key[:, :1], prev[None, cut_j], program[None, cut_j]
         )[:, 0]
         h, state = stepper.step(x, state)
         assert torch.allclose(h, expected[:, j], atol=1e-5), j
@@ -275,6 +282,8 @@ def test_int8_steps_score_real_music_as_the_fp32_model_does():
     from composer.midi_io import read_midi
     from composer.train import evaluate_songs
 
+    if checkpoint.read(checkpoint.SHIPPED_MODEL, older=True)[1]["encoding"] == checkpoint.OLD_ENCODING_TABLE:
+        pytest.skip("the shipped model is of the four-field format until the issue-11 model is trained and shipped")
     shipped = Composer()
     assert shipped.stepper.int8
     model = shipped.model
@@ -397,6 +406,7 @@ def test_take_metrics_keep_the_json_form_of_the_manifests(composer):
         "pitch_range",
         "longest_repeat",
         "bits_per_note",
+        "notes_per_track",
         "context",
     ]
     assert as_json["notes"] == len(take.continuation.notes) and as_json["bars"] == take.continuation.bars
