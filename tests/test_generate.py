@@ -418,3 +418,63 @@ def test_take_metrics_keep_the_json_form_of_the_manifests(composer):
     assert json.loads(json.dumps(as_json)) == as_json
     short = composer.continue_piece(seed_piece(), Settings(bars=1, variations=1, seed=4))[0]
     assert "context" not in short.metrics.to_dict()  # said only when the seed was cut
+
+
+# ------------------------------------------------------------------------------------------ tracks and dynamics
+
+
+def two_track_seed(velocity=lambda i: 80):
+    melody = [Note(i * 0.5, 0.5, 67 + (i % 5), velocity(i), 0) for i in range(16)]
+    bass = [Note(i * 2.0, 2.0, 43 + (i % 2) * 7, velocity(i), 1) for i in range(4)]
+    tracks = (Track("melody", 73, 0), Track("bass", 32, 1))
+    return Piece(notes=tuple(sorted(melody + bass, key=lambda n: (n.start, n.track))), key=0, tracks=tracks)
+
+
+def test_new_notes_go_only_to_the_seeds_tracks_and_a_two_track_seed_continues_on_both(composer):
+    one = composer.continue_piece(seed_piece(), Settings(bars=4, variations=4, seed=1, temperature=2.0))
+    assert all(n.track == 0 for t in one for n in t.continuation.notes)
+    assert all(t.metrics.notes_per_track == (len(t.continuation.notes),) for t in one)
+    seed = two_track_seed()
+    takes = composer.continue_piece(seed, Settings(bars=8, variations=4, seed=2))
+    for take in takes:
+        assert take.piece.tracks == seed.tracks  # the seed's table, names, programs and channels, in order
+        assert {n.track for n in take.continuation.notes} == {0, 1}  # both tracks go on
+        counts = take.metrics.notes_per_track
+        assert len(counts) == 2 and sum(counts) == len(take.continuation.notes) and min(counts) > 0
+
+
+def test_a_seed_at_one_velocity_continues_at_exactly_that_velocity(composer):
+    seed = two_track_seed(lambda i: 57)
+    for take in composer.continue_piece(seed, Settings(bars=4, variations=3, seed=3, temperature=1.5)):
+        assert take.continuation.notes and {n.velocity for n in take.continuation.notes} == {57}
+
+
+@pytest.fixture(scope="module")
+def steady(tmp_path_factory):
+    """A tiny model whose velocity head says "at the level" (id 15): what a seed's level does is then visible."""
+    torch.manual_seed(0)
+    model = MusicLSTM(TINY)
+    with torch.no_grad():
+        model.out_vel.weight.zero_()
+        model.out_vel.bias.fill_(-20.0)
+        model.out_vel.bias[15] = 20.0
+    path = tmp_path_factory.mktemp("m") / "steady.safetensors"
+    checkpoint.save(path, checkpoint.model_tensors(model), {"model": TINY.to_dict()})
+    return Composer(path)
+
+
+def test_a_quiet_seed_with_dynamics_continues_quietly(steady):
+    seed = two_track_seed(lambda i: 28 + 4 * (i % 2))  # pp, played: 28 and 32
+    for take in steady.continue_piece(seed, Settings(bars=4, variations=2, seed=4)):
+        velocities = [n.velocity for n in take.continuation.notes]
+        assert velocities and all(24 <= v <= 36 for v in velocities), velocities  # near 30, not 84 or 64
+
+
+def test_reruns_with_tracks_and_dynamics_are_identical(composer):
+    seed = two_track_seed(lambda i: 40 + 3 * (i % 4))
+    settings = Settings(bars=4, variations=3, seed=9, temperature=1.3)
+    first = composer.continue_piece(seed, settings)
+    again = composer.continue_piece(seed, settings)
+    assert [t.piece for t in first] == [t.piece for t in again]
+    assert [t.metrics for t in first] == [t.metrics for t in again]
+    assert len({n.velocity for t in first for n in t.continuation.notes}) > 1  # the model's own dynamics
