@@ -478,3 +478,32 @@ def test_reruns_with_tracks_and_dynamics_are_identical(composer):
     assert [t.piece for t in first] == [t.piece for t in again]
     assert [t.metrics for t in first] == [t.metrics for t in again]
     assert len({n.velocity for t in first for n in t.continuation.notes}) > 1  # the model's own dynamics
+
+
+def test_the_generators_voices_read_what_training_reads():
+    """Step by step, the generator's per-track last pitch and lookbacks equal the per-song arrays training
+    uses (composer.features.song_features), on a two-track piece with chords and a rest event."""
+    from composer.encoding import encode
+    from composer.features import song_features
+    from composer.generate import _Voices
+
+    notes = [Note(i * 0.5, 0.5, 60 + (i * 5) % 12, 80, 0) for i in range(24)]
+    notes += [Note(i * 1.0, 1.0, p, 80, 1) for i in range(12) for p in (40 + i % 3, 47)]
+    notes += [Note(30.0, 1.0, 64, 80, 0)]  # after a long silence: rest events
+    piece = Piece(notes=tuple(notes), tracks=(Track(), Track(program=32)))
+    events = encode(piece)
+    bar = 48
+    expected = song_features(events.ids, bar)
+    first = replace(events, ids=events.ids[:1])
+    voices = _Voices.of_seed(first, bar, 2)
+    onsets = events.onsets
+    for j in range(1, len(events)):
+        track = torch.full((2,), int(events.ids[j, 4]))
+        onset = torch.full((2,), int(onsets[j]))
+        back1, back2, duration = voices.lookback(track, onset)
+        assert voices.ref(track).tolist() == [expected.ref[j]] * 2, j
+        assert back1.tolist() == [expected.lookback1[j].tolist()] * 2, j
+        assert back2.tolist() == [expected.lookback2[j].tolist()] * 2, j
+        assert duration.tolist() == [expected.lookback_duration[j]] * 2, j
+        event = torch.from_numpy(events.ids[j]).expand(2, -1)
+        voices.play(event, onset, torch.full((2,), bool(events.ids[j, 1] != 88)))
