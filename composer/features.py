@@ -78,6 +78,8 @@ def song_features(ids: np.ndarray, bar: int) -> SongFeatures:
     ref = np.full(n, NO_PITCH, dtype=np.int64)
     for t in np.unique(tracks):
         notes = np.flatnonzero(is_note & (tracks == t))
+        if notes.size == 0:  # only rest events on this track (a piece opening with a long silence)
+            continue
         events = np.flatnonzero(tracks == t)
         before = np.searchsorted(notes, events, side="left") - 1  # the last note of track t before each event
         ref[events] = np.where(before >= 0, pitches[notes[np.maximum(before, 0)]], NO_PITCH)

@@ -78,3 +78,13 @@ def test_generation_reads_its_inputs_from_features_not_from_the_training_data_mo
     code = "import sys, composer.generate; print('composer.dataset' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_a_piece_opening_with_a_long_silence_on_another_track_reads_none_before_its_first_note():
+    # rest events on track 0 (the encoder's start) before the first note, which is on track 1
+    events = ids([[48, REST, 0, U, 0], [12, 30, 5, 15, 1], [12, 32, 5, 15, 1]])
+    f = features.song_features(events, 48)
+    assert f.ref.tolist() == [NO_PITCH, NO_PITCH, 30]
+    assert f.lookback1.shape == (3, features.LOOKBACK_NOTES)
+    empty = features.song_features(np.zeros((0, 5), dtype=np.int64), 48)
+    assert empty.ref.shape == (0,) and empty.lookback1.shape == (0, features.LOOKBACK_NOTES)
