@@ -402,9 +402,10 @@ class MusicLSTM(nn.Module):
 
 
 def _pitch_hot(pitches: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """(…, K) pitch ids (NO_PITCH / REST for none) → (…, 88) 1.0 at each real pitch among them."""
-    hot = F.one_hot(pitches.clamp(max=NO_PITCH), NO_PITCH + 1)[..., :N_PITCHES]
-    return hot.amax(dim=-2).to(dtype)
+    """(…, K) pitch ids (NO_PITCH / REST for none) → (…, 88) 1.0 at each real pitch among them (one scatter:
+    no (…, K, 90) one-hot in between)."""
+    hot = torch.zeros(*pitches.shape[:-1], NO_PITCH + 1, dtype=dtype, device=pitches.device)
+    return hot.scatter_(-1, pitches.clamp(max=NO_PITCH), 1.0)[..., :N_PITCHES]
 
 
 def bits(nats: float) -> float:
