@@ -15,9 +15,9 @@ import torch
 from composer import checkpoint
 from composer.cli import main
 from composer.dataset import Song, collate
+from composer.model import MusicLSTM
 from composer.testing import smf
 from composer.testing.training import TINY, cli_train_args, songs
-from composer.model import MusicLSTM
 from composer.train import TrainConfig, TrainState, evaluate_songs, select_songs, train
 
 
@@ -241,7 +241,7 @@ def test_init_warm_starts_from_the_shipped_four_field_model(tmp_path):
         tiny_cfg(tmp_path, init=str(checkpoint.SHIPPED_MODEL), max_steps=1, epochs=1), songs=(data[:3], data[3:])
     )
     model, config = checkpoint.load_model(tmp_path / "run" / "last.safetensors")  # a current-format checkpoint
-    assert config["encoding"] == checkpoint.encoding_table() and config["model"]["hidden"] == 512
+    assert config["encoding"] == checkpoint.encoding_table() and model.config.hidden == 512
     assert config["init"] == str(checkpoint.SHIPPED_MODEL) and result["history"]
 
 
