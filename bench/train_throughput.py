@@ -1,7 +1,7 @@
 """Training throughput (notes/s) against a bare ``nn.LSTM`` forward+backward of the same size.
 
 The bare reference runs in the same process on the same batch shape, so the ratio holds on a noisy
-machine.  Target: the full training step (collate, embeddings, LSTM, four heads, loss, backward,
+machine.  Target: the full training step (collate, embeddings, LSTM, five heads, loss, backward,
 clipping, AdamW) runs at >= 0.8 of the bare LSTM's notes/s.
 
     python bench/train_throughput.py [--hidden 512 --layers 2] [--device cuda]

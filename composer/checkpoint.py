@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import json
 import re
 from pathlib import Path
@@ -27,7 +28,16 @@ SHIPPED_MODEL = Path(__file__).resolve().parent / "models" / "shipped"  # the mo
 
 
 def encoding_table() -> dict[str, Any]:
+    """The event format a checkpoint was made for: the grid and each field's name and size (five fields)."""
     return {"steps_per_beat": STEPS_PER_BEAT, "fields": [[f.name, f.size] for f in FIELDS]}
+
+
+# The format before issue 11 (four fields: absolute velocity in 16 bins, no track): read only to warm-start.
+OLD_ENCODING_TABLE: dict[str, Any] = {
+    "steps_per_beat": STEPS_PER_BEAT,
+    "fields": [["shift", 49], ["pitch", 89], ["duration", 96], ["velocity", 16]],
+}
+OLD_VELOCITY_OF_THE_CORPUS = 10  # the old velocity id of 84 (84 // 8), the one velocity the old corpus had
 
 
 def save(path: Path, tensors: dict[str, torch.Tensor], config: dict[str, Any]) -> None:
@@ -88,8 +98,11 @@ def resolve(path: Path) -> Path:
     return path
 
 
-def read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Tensors and config of a checkpoint, or :class:`InputError` saying why it cannot be used."""
+def read(path: Path, *, older: bool = False) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Tensors and config of a checkpoint, or :class:`InputError` saying why it cannot be used.
+
+    ``older``: also accept the four-field format before issue 11 (:data:`OLD_ENCODING_TABLE`) — for
+    :func:`warm_start` only; anywhere else such a checkpoint is refused in one sentence."""
     from safetensors import SafetensorError, safe_open
 
     path = resolve(path)
@@ -126,6 +139,12 @@ def read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
             f"{path.name} is a checkpoint of format {config.get('format')!r}, which this version "
             f"of composer does not read ({FORMAT})."
         )
+    if older and config.get("encoding") == OLD_ENCODING_TABLE:
+        return tensors, config
+    if config.get("encoding") == OLD_ENCODING_TABLE:
+        raise InputError(
+            f"{path.name} was made for an older event format; retrain or use --init to start a new model from it."
+        )
     if config.get("encoding") != encoding_table():
         raise InputError(
             f"{path.name} was trained with a different event encoding; retrain it with this version of composer."
@@ -157,6 +176,81 @@ def load_model(path: Path, device: str | torch.device = "cpu") -> tuple[MusicLST
     model.to(device)
     model.eval()
     return model, config
+
+
+def warm_start(path: Path, device: str | torch.device = "cpu") -> tuple[MusicLSTM, dict[str, Any]]:
+    """A model to train from a checkpoint (``composer train --init``): a current one loads as it is; one of
+    the older four-field format gives a new model that starts as the old one.
+
+    Every weight whose meaning is unchanged is copied: the LSTM, the input embedding's rows of shift, pitch,
+    duration, position, bar, key, interval and degree, the shift / pitch (absolute, interval, degree) /
+    duration heads and their conditioning rows (shift, position; duration, key).  The old velocity input was
+    always 84 in the old corpus, so every new velocity row starts as that row (the new model reads any
+    velocity as the old one read its corpus); new input rows (track, program) and new conditioning rows
+    (track, program, duration one bar back) start at zero, and the lookback view's weights at zero, so the
+    new model's shift, duration and pitch start as the old model's.  The track and velocity heads are new
+    (fresh initialisation).
+    """
+    tensors, config = read(path, older=True)
+    if config.get("encoding") == encoding_table():
+        return load_model(path, device)
+    try:
+        model_config = ModelConfig.from_dict(config["model"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise InputError(f"{Path(path).name} has model settings this version cannot build ({error}).") from None
+    old = {k: v.float() for k, v in model_state(tensors).items()}
+    model = MusicLSTM(model_config)
+    hh = model_config.head_hidden
+    try:
+        with torch.no_grad():
+            state = model.state_dict()
+            for name, value in old.items():
+                if name.startswith("lstm.") or name.split(".")[0] in (
+                    "out_shift",
+                    "out_pitch",
+                    "out_interval",
+                    "out_degree",
+                    "out_dur",
+                ):
+                    state[name].copy_(value)
+            _copy_tables(state["in_embed.weight"], old["in_embed.weight"], MusicLSTM.IN_TABLES, MusicLSTM.IN_SIZES)
+            for cond in ("dur_cond.weight", "pitch_cond.weight"):  # the old tables are a prefix of the new
+                state[cond].zero_()
+                state[cond][: len(old[cond])].copy_(old[cond])
+            for part in ("weight", "bias"):  # head_in's chunks: old (shift, duration, pitch, velocity)
+                new, was = state[f"head_in.{part}"], old[f"head_in.{part}"]
+                for old_chunk, head in enumerate(("shift", "duration", "pitch")):
+                    at = MusicLSTM.HEADS.index(head)
+                    new[at * hh : (at + 1) * hh].copy_(was[old_chunk * hh : (old_chunk + 1) * hh])
+            state["out_lookback.weight"].zero_()
+            state["out_lookback.bias"].zero_()
+            model.load_state_dict(state)
+    except (KeyError, RuntimeError) as error:
+        raise InputError(
+            f"{Path(path).name} does not hold the model its settings describe ({error}); it cannot start a new one."
+        ) from None
+    model.to(device)
+    return model, config
+
+
+_OLD_IN_SIZES = (50, 90, 97, 17, 192, 193, 25, 50, 13)  # the old input tables' sizes (each field + BOS)
+_OLD_IN_TABLES = ("shift", "pitch", "duration", "velocity", "position", "bar", "key", "interval", "degree")
+
+
+def _copy_tables(new: torch.Tensor, old: torch.Tensor, tables: tuple[str, ...], sizes: tuple[int, ...]) -> None:
+    """Copy the old input embedding's tables into the new one by name; the rest start at zero, velocity as
+    the old corpus's one velocity (BOS as BOS)."""
+    new.zero_()
+    starts = dict(zip(tables, [0, *itertools.accumulate(sizes[:-1])], strict=True))
+    old_starts = dict(zip(_OLD_IN_TABLES, [0, *itertools.accumulate(_OLD_IN_SIZES[:-1])], strict=True))
+    for name, size in zip(_OLD_IN_TABLES, _OLD_IN_SIZES, strict=True):
+        a, b = starts[name], old_starts[name]
+        if name == "velocity":
+            n = sizes[tables.index("velocity")]
+            new[a : a + n - 1] = old[b + OLD_VELOCITY_OF_THE_CORPUS]
+            new[a + n - 1] = old[b + size - 1]  # BOS
+        else:
+            new[a : a + size] = old[b : b + size]
 
 
 def model_tensors(model: torch.nn.Module, dtype: torch.dtype | None = None) -> dict[str, torch.Tensor]:

@@ -361,7 +361,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder of MIDI (default: the embedded corpus)")
     t.add_argument("--out", type=Path, required=True, help="run folder for checkpoints (runs/NAME)")
     t.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
-    t.add_argument("--init", type=Path, help="start from this checkpoint's weights (fine-tune)")
+    t.add_argument(
+        "--init",
+        type=Path,
+        help="start from this checkpoint's weights (fine-tune); a model of the older four-field format starts a "
+        "new model as it was (tracks and dynamics then learned)",
+    )
     t.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     t.add_argument("--hidden", type=int, default=ModelConfig.hidden)
     t.add_argument("--layers", type=int, default=ModelConfig.layers)

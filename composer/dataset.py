@@ -21,21 +21,21 @@ import torch
 
 from composer import features
 from composer.atomic import atomic_write
-from composer.encoding import PITCH, PITCH_HIGH, PITCH_LOW, REST, Events, bar_steps, encode
+from composer.encoding import FIELDS, PITCH, PITCH_HIGH, PITCH_LOW, REST, TRACK, Events, bar_steps, encode
 from composer.errors import InputError
-from composer.features import NO_KEY, NO_PITCH, ModelInputs
+from composer.features import LOOKBACK_NOTES, NO_DURATION, NO_KEY, NO_PITCH, NO_PROGRAM, ModelInputs, SongFeatures
 from composer.model import Batch
 from composer.piece import Piece
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: five fields (track, relative velocity), track programs, has_dynamics
 TRANSPOSE = (-6, 5)  # semitones tried by augmentation, each clipped so every pitch stays in range
 
 
 @dataclass
 class Song:
-    """One encoded piece: (N, 4) ids plus what the model reads beside them."""
+    """One encoded piece: (N, 5) ids plus what the model reads beside them."""
 
-    ids: np.ndarray  # (N, 4) int64
+    ids: np.ndarray  # (N, 5) int64
     bar: int  # bar length in grid steps
     bar_start: int  # grid step where bars are counted from
     key: int  # 0-23, or NO_KEY
@@ -44,18 +44,30 @@ class Song:
     group: str = ""  # pieces of one work or melody share a group (from the manifest)
     split: str = ""  # "train", "valid" or "test" ("" for a song not read from a folder)
     eval_set: str = ""  # the evaluation set it belongs to, if any (from the manifest)
+    programs: tuple[int, ...] = (0,)  # GM program of each track of the piece's table
+    has_dynamics: bool = True  # False: one velocity throughout (Events.constant_velocity): velocity not learned
+    _features: SongFeatures | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    @property
+    def features(self) -> SongFeatures:
+        """The per-event arrays (track-local previous pitch, lookbacks), computed once per song."""
+        if self._features is None:
+            self._features = features.song_features(self.ids, self.bar)
+        return self._features
 
     def positions(self) -> np.ndarray:
         """(N+1,) metrical position of time 0 (before the first event) and of each event's onset."""
         return features.positions(self.ids, self.bar, self.bar_start)
 
-    def model_inputs(self, start: int, stop: int, ids: np.ndarray | None = None) -> ModelInputs:
-        """What the model reads before predicting events ``start .. stop-1`` (:func:`features.model_inputs`);
-        ``ids`` replaces the song's own ids (a transposed copy)."""
-        return features.model_inputs(self.ids if ids is None else ids, self.bar, self.bar_start, start, stop)
+    def model_inputs(self, start: int, stop: int, semitones: int = 0) -> ModelInputs:
+        """What the model reads before predicting events ``start .. stop-1`` (:func:`features.model_inputs`),
+        transposed by ``semitones``."""
+        ids, _ = transposed(self.ids, self.key, semitones)
+        ref = features.transposed_pitches(self.features.ref, semitones)
+        return features.model_inputs(ids, ref, self.programs, self.bar, self.bar_start, start, stop)
 
 
 @dataclass
@@ -75,6 +87,8 @@ def song_from_events(events: Events, name: str = "", collection: str = "") -> So
         key=features.key_id(events.key),
         name=name,
         collection=collection,
+        programs=tuple(t.program for t in events.tracks),
+        has_dynamics=events.has_dynamics,
     )
 
 
@@ -192,7 +206,8 @@ def _write_cache(path: Path, songs: list[Song], report: LoadReport) -> None:
         buffer,
         ids=np.concatenate([s.ids for s in songs]).astype(np.int16),
         lengths=lengths,
-        meta=np.array([[s.bar, s.bar_start, s.key] for s in songs], dtype=np.int64),
+        meta=np.array([[s.bar, s.bar_start, s.key, int(s.has_dynamics)] for s in songs], dtype=np.int64),
+        programs=np.array([[*s.programs, *[NO_PROGRAM] * (16 - len(s.programs))] for s in songs], dtype=np.int64),
         names=np.array([s.name for s in songs]),
         collections=np.array([s.collection for s in songs]),
         groups=np.array([s.group for s in songs]),
@@ -214,9 +229,22 @@ def _read_cache(path: Path) -> tuple[list[Song], LoadReport]:
         columns = zip(
             starts, ends, meta, z["names"], z["collections"], z["groups"], z["splits"], z["evals"], strict=True
         )
+        programs = [tuple(int(p) for p in row if p != NO_PROGRAM) or (0,) for row in z["programs"]]
         songs = [
-            Song(ids[a:b], int(m[0]), int(m[1]), int(m[2]), str(n), str(c), str(g), str(sp), str(e))
-            for a, b, m, n, c, g, sp, e in columns
+            Song(
+                ids[a:b],
+                int(m[0]),
+                int(m[1]),
+                int(m[2]),
+                str(n),
+                str(c),
+                str(g),
+                str(sp),
+                str(e),
+                programs=progs,
+                has_dynamics=bool(m[3]),
+            )
+            for (a, b, m, n, c, g, sp, e), progs in zip(columns, programs, strict=True)
         ]
         report = LoadReport(files=int(z["files"][0]), skipped=[s for s in z["skipped"].tolist() if s])
         return songs, report
@@ -254,28 +282,64 @@ def collate(items: Sequence[tuple[Song, int, int, int]]) -> Batch:
     """Pad (song, start, length, semitones) windows into one Batch.
 
     The input at a window's first step is the event before it (or BOS at a song's start), so every
-    target is predicted with the right metrical position and key.
+    target is predicted with the right metrical position, key, track-local previous pitch and lookbacks.
+    Transposition moves pitches only (tracks, programs and velocities are untouched).
     """
     lengths = [length for _, _, length, _ in items]
     b, t = len(items), max(lengths)
-    inputs = np.zeros((b, t, 4), dtype=np.int64)
-    targets = np.zeros((b, t, 4), dtype=np.int64)
+    n_fields = len(FIELDS)
+    inputs = np.zeros((b, t, n_fields), dtype=np.int64)
+    targets = np.zeros((b, t, n_fields), dtype=np.int64)
     in_pos = np.zeros((b, t), dtype=np.int64)
     tgt_pos = np.zeros((b, t), dtype=np.int64)
     bar = np.zeros((b, t), dtype=np.int64)
     key = np.full((b, t), NO_KEY, dtype=np.int64)
     mask = np.zeros((b, t), dtype=bool)
     prev_pitch = np.full((b, t), NO_PITCH, dtype=np.int64)
+    in_program = np.full((b, t), NO_PROGRAM, dtype=np.int64)
+    tgt_program = np.zeros((b, t), dtype=np.int64)
+    ref = np.full((b, t), NO_PITCH, dtype=np.int64)
+    lookback1 = np.full((b, t, LOOKBACK_NOTES), NO_PITCH, dtype=np.int64)
+    lookback2 = np.full((b, t, LOOKBACK_NOTES), NO_PITCH, dtype=np.int64)
+    lookback_duration = np.full((b, t), NO_DURATION, dtype=np.int64)
+    velocity_mask = np.zeros((b, t), dtype=bool)
     for row, (song, start, length, semis) in enumerate(items):
         ids, k = transposed(song.ids, song.key, semis)
         stop = start + length
-        inputs[row, :length], in_pos[row, :length], prev_pitch[row, :length] = song.model_inputs(start, stop, ids)
+        got = song.model_inputs(start, stop, semis)
+        inputs[row, :length], in_pos[row, :length] = got.events, got.position
+        prev_pitch[row, :length], in_program[row, :length] = got.prev_pitch, got.program
         targets[row, :length] = ids[start:stop]
         tgt_pos[row, :length] = song.positions()[start + 1 : stop + 1]  # positions()[j + 1]: event j's onset
+        programs = np.array(song.programs, dtype=np.int64)
+        tgt_program[row, :length] = programs[np.minimum(ids[start:stop, TRACK], len(programs) - 1)]
+        f = song.features
+        ref[row, :length] = features.transposed_pitches(f.ref[start:stop], semis)
+        lookback1[row, :length] = features.transposed_pitches(f.lookback1[start:stop], semis)
+        lookback2[row, :length] = features.transposed_pitches(f.lookback2[start:stop], semis)
+        lookback_duration[row, :length] = f.lookback_duration[start:stop]
         bar[row, :length] = song.bar
         key[row, :length] = k
         mask[row, :length] = True
-    return Batch(*(torch.from_numpy(a) for a in (inputs, targets, in_pos, tgt_pos, bar, key, mask, prev_pitch)))
+        velocity_mask[row, :length] = song.has_dynamics
+    arrays = (
+        inputs,
+        targets,
+        in_pos,
+        tgt_pos,
+        bar,
+        key,
+        mask,
+        prev_pitch,
+        in_program,
+        tgt_program,
+        ref,
+        lookback1,
+        lookback2,
+        lookback_duration,
+        velocity_mask,
+    )
+    return Batch(*(torch.from_numpy(a) for a in arrays))
 
 
 def windows_for_epoch(songs: Sequence[Song], max_len: int, rng: np.random.Generator) -> list[tuple[int, int, int]]:

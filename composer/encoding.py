@@ -354,16 +354,17 @@ def encode(piece: Piece) -> Events:
     )
 
 
-def decode(events: Events) -> Piece:
+def decode(events: Events, before: list[int] | None = None) -> Piece:
     """Turn any sequence of in-range ids into a valid Piece (forgiving: merges, cuts overlaps; a track id
-    beyond the table plays on its last track)."""
+    beyond the table plays on its last track).  ``before``: the velocities of the notes before these events
+    (a continuation's seed), so the level their velocity ids are read against carries on from them."""
     ids = np.asarray(events.ids, dtype=np.int64).reshape(-1, len(FIELDS))
     sizes = np.array([f.size for f in FIELDS])
     if ids.size and ((ids < 0).any() or (ids >= sizes).any()):
         raise ValueError("event ids outside the vocabulary table")
     tracks = events.tracks or (Track(),)
     notes: list[GridNote] = []
-    velocities: list[int] = []
+    velocities: list[int] = list(before or [])[-VELOCITY_WINDOW:]
     onset = 0
     for shift, pitch, duration, vid, track in ids.tolist():
         onset += shift

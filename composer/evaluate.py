@@ -23,13 +23,13 @@ import torch
 
 from composer.corpus import read_manifest
 from composer.dataset import Song, collate, iterate_batches, load_songs
-from composer.encoding import PITCH, REST, STEPS_PER_BEAT
+from composer.encoding import FIELDS, PITCH, REST, STEPS_PER_BEAT, VELOCITY, VELOCITY_UNKNOWN
 from composer.generate import KEY_STRENGTH, Composer, Settings
 from composer.midi_io import read_midi
-from composer.model import ModelConfig, MusicLSTM, bits
+from composer.model import LN2, ModelConfig, MusicLSTM, bits
 from composer.ngram import NGramModel
 from composer.score import estimate_key
-from composer.train import TrainConfig, evaluate_songs, note_count, select_songs, train
+from composer.train import TrainConfig, evaluate_songs, field_bits, note_count, select_songs, train
 
 PUBLISHED = {
     "chorales_bwv253_438": {"IDyOM pitch-only (Pearce 2005)": 2.342, "IDyOM best system (Pearce 2005)": 1.953},
@@ -52,17 +52,16 @@ def model_pitch_bits(model: MusicLSTM, songs: list[Song]) -> float:
 
 
 def ngram_bits(ngram: NGramModel, songs: list[Song]) -> dict[str, float]:
-    bits = np.zeros(4)
-    notes = 0
+    """The n-gram's bits per note, summarised as the LSTM's (:func:`composer.train.evaluate_songs`): velocity
+    only where it is known, ``velocity_bits`` per such note."""
+    total = np.zeros(len(FIELDS))
+    notes = velocity_notes = 0
     for s in songs:
-        bits += ngram.event_bits(s.ids).sum(axis=0)
-        notes += int((s.ids[:, PITCH] != REST).sum())
-    names = ("shift_bits", "pitch_bits", "duration_bits", "velocity_bits")
-    return {
-        "bits_per_note": float(bits.sum()) / max(1, notes),
-        **{n: float(b) / max(1, notes) for n, b in zip(names, bits, strict=True)},
-        "notes": notes,
-    }
+        total += ngram.event_bits(s.ids).sum(axis=0)
+        is_note = s.ids[:, PITCH] != REST
+        notes += int(is_note.sum())
+        velocity_notes += int((is_note & (s.ids[:, VELOCITY] != VELOCITY_UNKNOWN)).sum())
+    return field_bits([float(b) * LN2 for b in total], notes, velocity_notes)  # field_bits takes nats
 
 
 def ngram_pitch_bits(ngram: NGramModel, songs: list[Song]) -> float:
@@ -212,6 +211,10 @@ def protocol(
 def score_folder(model: MusicLSTM, folder: Path, reference: Path, *, ngram_order: int = 4) -> dict[str, Any]:
     """Bits per note of every readable file in ``folder`` under the model and the n-gram.
 
+    ``per_field`` has ``shift_bits``, ``pitch_bits``, ``duration_bits``, ``track_bits`` per note and
+    ``velocity_bits`` per note whose velocity is known (``velocity_notes`` of them: files with dynamics);
+    ``bits_per_note`` counts velocity only where it is known, ``bits_per_note_without_velocity`` not at all.
+
     The n-gram is trained on what the shipped model learned from: ``reference``'s training split without the
     evaluation sets (see :func:`shipped_training_songs`).
     """
@@ -225,8 +228,11 @@ def score_folder(model: MusicLSTM, folder: Path, reference: Path, *, ngram_order
         "scored": len(songs),
         "skipped": report.skipped,
         "notes": int(lstm["notes"]),
+        "velocity_notes": int(lstm["velocity_notes"]),
         "bits_per_note": round(lstm["bits_per_note"], 4),
+        "bits_per_note_without_velocity": round(lstm["bits_per_note_without_velocity"], 4),
         "ngram_bits_per_note": round(ng["bits_per_note"], 4),
+        "ngram_bits_per_note_without_velocity": round(ng["bits_per_note_without_velocity"], 4),
         "per_field": {k: round(v, 4) for k, v in lstm.items() if k.endswith("_bits")},
         "ngram_per_field": {k: round(v, 4) for k, v in ng.items() if k.endswith("_bits")},
     }

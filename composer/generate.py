@@ -10,7 +10,10 @@ The seed's events go through the model in one batched forward (``nn.LSTM``); gen
 :class:`FastStepper`, a plain LSTM-cell stack over the same weights, its matrix products in int8 by default —
 PyTorch's default CPU LSTM kernel is slow at batch 1 (bench/generation.py measures both, and what int8
 costs in bits per note).  Every field is sampled in the model's order
-(shift, duration, pitch, velocity) with temperature, top-k and top-p; key lock and pitch range mask
+(shift, track, duration, pitch, velocity) with temperature, top-k and top-p; new notes go only to the seed's
+tracks, each continuing from its own last pitch and looking back at what it played one and two bars before;
+a seed without dynamics continues at its one velocity, a seed with dynamics from its own level (the model's
+velocities are relative to the recent notes' level).  Key lock and pitch range mask
 the pitch distribution.  Key lock keeps the key the seed's last bars are heard in (music21's analysis):
 pitches outside its scale are masked, and the model's pitch distribution is multiplied by the key's
 scale-degree profile (how long each degree sounds in the corpus's pieces in that mode) raised to
@@ -37,13 +40,17 @@ from composer.encoding import (
     PITCH_LOW,
     REST,
     STEPS_PER_BEAT,
+    TRACK,
+    VELOCITY,
+    VELOCITY_UNKNOWN,
     Events,
     bar_steps,
     decode,
     encode,
+    velocity_of_id,
 )
 from composer.errors import InputError
-from composer.features import MAX_POSITION, NO_KEY, SIZES
+from composer.features import LOOKBACK_NOTES, MAX_POSITION, NO_DURATION, NO_KEY, NO_PITCH, SIZES
 from composer.model import MusicLSTM, bits
 from composer.piece import PIANO_HIGH, PIANO_LOW, Piece, key_name
 
@@ -132,6 +139,7 @@ class TakeMetrics:
     longest_repeat: Repeat
     bits_per_note: float  # how surprising the take is to the model (4 decimals)
     context: str | None = None  # said when a long seed was cut to the model's context
+    notes_per_track: tuple[int, ...] = ()  # new notes on each track of the seed's table, in table order
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {
@@ -145,6 +153,7 @@ class TakeMetrics:
                 "times_in_a_row": self.longest_repeat.times_in_a_row,
             },
             "bits_per_note": self.bits_per_note,
+            "notes_per_track": list(self.notes_per_track),
         }
         if self.context:
             out["context"] = self.context
@@ -331,7 +340,7 @@ def longest_repeat_run(events: np.ndarray, min_len: int = 8) -> tuple[int, int]:
 
 
 class FieldDraw:
-    """The draw of one field for the K takes, written once for all four: constraints, then temperature,
+    """The draw of one field for the K takes, written once for all five: constraints, then temperature,
     top-k and top-p (:func:`_filter`), then a sample from the seeded generator; the chosen ids'
     log-probability under the model's unconstrained distribution is added to each take still going."""
 
@@ -505,12 +514,13 @@ class Composer:
         one that precedes the first new event.
         """
         bar = bar_steps(events.time_signature)
-        seen = features.model_inputs(events.ids, bar, events.bar_start, start, len(events) + 1)
-        inputs, in_pos, prev = (torch.from_numpy(a) for a in seen)
+        ref = features.song_features(events.ids, bar).ref
+        programs = tuple(t.program for t in events.tracks)
+        seen = features.model_inputs(events.ids, ref, programs, bar, events.bar_start, start, len(events) + 1)
+        inputs, in_pos, prev, program = (torch.from_numpy(a) for a in seen)
         t = inputs.shape[0]
-        out, state = self.model(
-            inputs[None], in_pos[None], torch.full((1, t), features.bar_id(bar)), torch.full((1, t), key), prev[None]
-        )
+        full = torch.full((1, t), features.bar_id(bar)), torch.full((1, t), key)
+        out, state = self.model(inputs[None], in_pos[None], *full, prev[None], program[None])
         h = out[:, -1].repeat(k, 1)
         return h, FastStepper.split_state((state[0].repeat(1, k, 1), state[1].repeat(1, k, 1)))
 
@@ -531,9 +541,13 @@ class Composer:
         plan = self._plan(seed, events, settings, key)
         draw = FieldDraw(settings, torch.Generator().manual_seed(settings.seed), settings.variations)
         h, state = self._prime(events, start, settings.variations, plan.key_id)
-        sampled, kept = self._sample(plan, draw, h, state, settings, int(events.ids[-1, PITCH]), deadline)
+        voices = _Voices.of_seed(events, plan.bar, settings.variations)
+        sampled, kept = self._sample(plan, draw, h, state, settings, voices, deadline)
+        velocities = _seed_velocities(events)
         return [
-            self._take(seed, events, sampled[i][kept[i]], float(draw.logprob[i]), plan.lock_key, context_note)
+            self._take(
+                seed, events, sampled[i][kept[i]], velocities, float(draw.logprob[i]), plan.lock_key, context_note
+            )
             for i in range(settings.variations)
         ]
 
@@ -544,24 +558,26 @@ class Composer:
         h: torch.Tensor,
         state: list[tuple[torch.Tensor, torch.Tensor]],
         settings: Settings,
-        last_pitch: int,
+        voices: _Voices,
         deadline: float | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """One event a step for the K takes, each field drawn in the model's order (shift, duration, pitch,
-        velocity) → (K, S, 4) events and (K, S) whether each take was still going at that step."""
+        """One event a step for the K takes, each field drawn in the model's order (shift, track, duration,
+        pitch, velocity) → (K, S, 5) events and (K, S) whether each take was still going at that step."""
         k, m = settings.variations, self.model
         time = torch.full((k,), plan.last_onset, dtype=torch.long)
         done = torch.zeros(k, dtype=torch.bool)
-        steps: list[torch.Tensor] = []  # (k, 4) sampled events, one tensor a step
+        steps: list[torch.Tensor] = []  # (k, 5) sampled events, one tensor a step
         active: list[torch.Tensor] = []  # (k,) which takes were still going at that step
         notes_made = torch.zeros(k, dtype=torch.long)
         bar_t = torch.full((k, 1), features.bar_id(plan.bar))
         key_t = torch.full((k,), plan.key_id, dtype=torch.long)
-        ref = torch.full((k,), last_pitch, dtype=torch.long)  # the last input event's pitch
+        tracks_ok = (torch.arange(SIZES[TRACK]) < voices.tracks).expand(k, -1)  # only the seed's tracks
+        velocity_ok = (torch.arange(SIZES[VELOCITY]) != VELOCITY_UNKNOWN).expand(k, -1)
+        unknown = torch.full((k,), VELOCITY_UNKNOWN, dtype=torch.long)
         for _ in range(plan.max_steps):
             if deadline is not None and monotonic() > deadline:
                 raise InputError("Generating took longer than this server allows; ask for fewer bars or takes.")
-            zs, zd, zp, zv = m.head_inputs(h)
+            zs, zt, zd, zp, zv = m.head_inputs(h)
             raw = m.shift_logits(zs)
             shift = draw.pick(raw)
             if plan.limit is not None:
@@ -572,12 +588,21 @@ class Composer:
             draw.count(raw, shift, going)
             onset = time + shift
             pos = features.metrical_position(onset, plan.bar_start, plan.bar).clamp(max=MAX_POSITION - 1)
-            dur = draw(m.duration_logits(zd, shift, pos), going)
+            track = draw(m.track_logits(zt, shift, pos, voices.previous), going, allowed=tracks_ok)
+            back1, back2, back_duration = voices.lookback(track, onset)
+            dur = draw(m.duration_logits(zd, shift, pos, track, back_duration), going)
+            ref, program = voices.ref(track), voices.programs[track]
             allowed = plan.allowed_pitches(onset, shift)
-            pitch = draw(m.pitch_logits(zp, shift, pos, dur, key_t, ref), going, allowed=allowed, prior=plan.prior)
-            vel = draw(m.velocity_logits(zv, shift, pos, dur, pitch), going)
-            is_rest = pitch == REST  # a rest event has no duration or velocity
-            event = torch.stack([shift, pitch, dur.masked_fill(is_rest, 0), vel.masked_fill(is_rest, 0)], dim=1)
+            pitch_raw = m.pitch_logits(zp, shift, pos, dur, key_t, track, program, ref, back1, back2)
+            pitch = draw(pitch_raw, going, allowed=allowed, prior=plan.prior)
+            is_rest = pitch == REST  # a rest event has no duration or velocity, and stays on the previous track
+            if voices.dynamics:
+                vel = draw(m.velocity_logits(zv, shift, pos, dur, pitch, track), going, allowed=velocity_ok)
+                vel = vel.masked_fill(is_rest, VELOCITY_UNKNOWN)
+            else:  # the seed says nothing about loudness: its one velocity goes on (decoding), nothing drawn
+                vel = unknown
+            track = torch.where(is_rest, voices.previous, track)
+            event = torch.stack([shift, pitch, dur.masked_fill(is_rest, 0), vel, track], dim=1)
             steps.append(event)
             active.append(going)
             notes_made += (going & ~is_rest).long()
@@ -586,38 +611,39 @@ class Composer:
                 done |= notes_made >= settings.notes
                 if bool(done.all()):
                     break
-            x = m.embed_inputs(event[:, None], pos[:, None], bar_t, key_t[:, None], ref[:, None])[:, 0]
-            ref = pitch
-            h, state = self.stepper.step(x, state)
-        sampled = torch.stack(steps, 1).numpy() if steps else np.zeros((k, 0, 4), dtype=np.int64)
+            x = m.embed_inputs(event[:, None], pos[:, None], bar_t, key_t[:, None], ref[:, None], program[:, None])
+            voices.play(event, onset, going & ~is_rest)
+            h, state = self.stepper.step(x[:, 0], state)
+        sampled = torch.stack(steps, 1).numpy() if steps else np.zeros((k, 0, 5), dtype=np.int64)
         kept = torch.stack(active, 1).numpy() if active else np.zeros((k, 0), dtype=bool)
         return sampled, kept
 
     def _take(
-        self, seed: Piece, events: Events, ids: np.ndarray, logprob: float, key: int | None, context_note: str | None
+        self,
+        seed: Piece,
+        events: Events,
+        ids: np.ndarray,
+        velocities: list[int],
+        logprob: float,
+        key: int | None,
+        context_note: str | None,
     ) -> Take:
         last_onset = int(events.onsets[-1])
-        program = seed.notes[-1].program if seed.notes else 0
-        # Decode the new events as a piece of their own that starts at the seed's last onset.
-        lead = Events(
-            ids=ids,
-            programs=np.full(len(ids), program),
-            tempo=seed.tempo,
-            time_signature=seed.time_signature,
-            bar_start=events.bar_start,
-            key=seed.key,
-        )
-        new = decode(lead)
+        # Decode the new events as a piece of their own that starts at the seed's last onset, on the seed's
+        # tracks, their velocities read against the level of the seed's last notes.
+        lead = replace(events, ids=ids.reshape(-1, 5))
+        new = decode(lead, before=velocities)
         offset = last_onset / STEPS_PER_BEAT
         new_notes = tuple(replace(n, start=n.start + offset) for n in new.notes)
         # The seed exactly as given (sampling never starts a pitch a seed note still holds), then the new notes.
         whole = Piece(
-            notes=tuple(sorted([*seed.notes, *new_notes], key=lambda n: (n.start, -n.pitch))),
+            notes=tuple(sorted([*seed.notes, *new_notes], key=lambda n: (n.start, n.track, -n.pitch))),
             tempo=seed.tempo,
             time_signature=seed.time_signature,
             bar_start=seed.bar_start,
             key=seed.key,
             tracks=seed.tracks,
+            found=seed.found,
             remarks=seed.remarks,
         )
         continuation = Piece(
@@ -626,10 +652,103 @@ class Composer:
             time_signature=seed.time_signature,
             bar_start=seed.bar_start,
             key=seed.key,
+            tracks=seed.tracks,
         )
         return Take(
             piece=whole, continuation=continuation, metrics=take_metrics(continuation, ids, logprob, key, context_note)
         )
+
+
+def _seed_velocities(events: Events) -> list[int]:
+    """The seed's notes' velocities as decoding reads them (rounded to the grid of levels), in event order:
+    the level a take's velocities continue from."""
+    out: list[int] = []
+    for pitch, vid in events.ids[:, [PITCH, VELOCITY]].tolist():
+        if pitch != REST:
+            out.append(velocity_of_id(vid, out, events.constant_velocity))
+    return out
+
+
+class _Voices:
+    """Per take and per track, what the next note on a track reads: its last pitch (the pitch head's
+    ``ref``), the notes it started one and two bars before (the lookback view), and the tracks' programs.
+
+    All (K, …) tensors updated by indexing, no per-take Python: the onsets → notes index is a ring of
+    ``width`` grid steps per track (slot = onset mod width, with the onset it holds, so a stale slot reads as
+    empty).  ``width`` is 2 bars + 1, at most :data:`LOOKBACK_WIDTH` (bars longer than ~42 beats then lose
+    some lookbacks: rare, and it bounds the memory).
+    """
+
+    def __init__(self, k: int, bar: int, tracks: int, programs: torch.Tensor, dynamics: bool) -> None:
+        self.bar, self.tracks, self.programs, self.dynamics = bar, tracks, programs, dynamics
+        self.width = min(2 * bar + 1, LOOKBACK_WIDTH)
+        n = SIZES[TRACK]
+        self.rows = torch.arange(k)
+        self.previous = torch.full((k,), SIZES[TRACK], dtype=torch.long)  # the track field's BOS id
+        self.last = torch.full((k, n), NO_PITCH, dtype=torch.long)
+        self.onset = torch.full((k, n, self.width), -1, dtype=torch.long)
+        self.pitches = torch.full((k, n, self.width, LOOKBACK_NOTES), NO_PITCH, dtype=torch.long)
+        self.count = torch.zeros((k, n, self.width), dtype=torch.long)
+        self.duration = torch.full((k, n, self.width), NO_DURATION, dtype=torch.long)
+
+    @classmethod
+    def of_seed(cls, events: Events, bar: int, k: int) -> _Voices:
+        programs = torch.tensor([t.program for t in events.tracks] + [0] * (SIZES[TRACK] - len(events.tracks)))
+        voices = cls(k, bar, len(events.tracks), programs, events.has_dynamics)
+        ids = torch.from_numpy(events.ids)
+        onsets = torch.from_numpy(events.onsets)
+        recent = onsets > onsets[-1] - voices.width  # older notes are never looked up
+        for event, onset in zip(ids[recent], onsets[recent], strict=True):  # the seed, once
+            voices.play(event.expand(k, -1), onset.expand(k), torch.full((k,), bool(event[PITCH] != REST)))
+        for event in ids.tolist():  # each track's last pitch, over the whole seed
+            if event[PITCH] != REST:
+                voices.last[:, event[TRACK]] = event[PITCH]
+        voices.previous[:] = int(ids[-1, TRACK])
+        return voices
+
+    def ref(self, track: torch.Tensor) -> torch.Tensor:
+        return self.last[self.rows, track]
+
+    def lookback(self, track: torch.Tensor, onset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(K, LOOKBACK_NOTES) pitches one and two bars back on each take's track, and (K,) the duration id
+        of the first of those one bar back."""
+        out = []
+        for bars in (1, 2):
+            then = onset - bars * self.bar
+            slot = then % self.width
+            there = (self.onset[self.rows, track, slot] == then) & (then >= 0)
+            out.append((there, slot))
+        (there1, slot1), (there2, slot2) = out
+        none = torch.full_like(self.pitches[:, 0, 0], NO_PITCH)
+        back1 = torch.where(there1[:, None], self.pitches[self.rows, track, slot1], none)
+        back2 = torch.where(there2[:, None], self.pitches[self.rows, track, slot2], none)
+        duration = torch.where(there1, self.duration[self.rows, track, slot1], NO_DURATION)
+        return back1, back2, duration
+
+    def play(self, event: torch.Tensor, onset: torch.Tensor, note: torch.Tensor) -> None:
+        """Record (K, 5) events starting at (K,) onsets on the takes where ``note`` (a note, still going)."""
+        track, pitch = event[:, TRACK], event[:, PITCH]
+        self.previous = torch.where(note | (pitch == REST), track, self.previous)
+        if not bool(note.any()):
+            return
+        rows, track, pitch, onset = self.rows[note], track[note], pitch[note], onset[note]
+        self.last[rows, track] = pitch
+        slot = onset % self.width
+        fresh = self.onset[rows, track, slot] != onset
+        if bool(fresh.any()):
+            fr, ft, fs = rows[fresh], track[fresh], slot[fresh]
+            self.onset[fr, ft, fs] = onset[fresh]
+            self.pitches[fr, ft, fs] = NO_PITCH
+            self.count[fr, ft, fs] = 0
+            self.duration[fr, ft, fs] = event[note][fresh, 2]
+        count = self.count[rows, track, slot]
+        room = count < LOOKBACK_NOTES
+        if bool(room.any()):
+            self.pitches[rows[room], track[room], slot[room], count[room]] = pitch[room]
+            self.count[rows[room], track[room], slot[room]] += 1
+
+
+LOOKBACK_WIDTH = 1025  # grid steps of onsets kept per track for the lookbacks (2 bars of up to ~42 beats)
 
 
 def take_metrics(
@@ -637,6 +756,9 @@ def take_metrics(
 ) -> TakeMetrics:
     """A take's metrics from its new notes, their events and their log-probability (nats) under the model."""
     pitches = [n.pitch for n in continuation.notes]
+    per_track = [0] * len(continuation.tracks)
+    for n in continuation.notes:
+        per_track[n.track] += 1
     note_events = ids[ids[:, PITCH] != REST] if len(ids) else ids
     share = in_key_share(pitches, key)
     return TakeMetrics(
@@ -648,4 +770,5 @@ def take_metrics(
         longest_repeat=Repeat(*longest_repeat_run(note_events)) if len(note_events) else Repeat(),
         bits_per_note=round(bits(-logprob) / max(1, len(continuation.notes)), 4),
         context=context_note or None,
+        notes_per_track=tuple(per_track),
     )

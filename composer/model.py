@@ -1,13 +1,19 @@
 """The LSTM that continues music, and its heads that predict a note field by field.
 
-One LSTM step per note.  The input at step t is the previous event (its four fields), the metrical
-position of its onset, the bar length and the stated key; the LSTM's output ``h_t`` then predicts the
-next note's fields one after another, each head seeing the fields already chosen:
+One LSTM step per note.  The input at step t is the previous event (its five fields), its track's GM
+program, the metrical position of its onset, the bar length, the stated key, the interval from the previous
+pitch on its track and its scale degree (:mod:`composer.features`); the LSTM's output ``h_t`` then predicts
+the next note's fields one after another, each head seeing the fields already chosen:
 
     shift    ~ p(shift | h)
-    duration ~ p(duration | h, shift, position)          position = where the new onset falls in the bar
-    pitch    ~ p(pitch | h, shift, position, duration)
-    velocity ~ p(velocity | h, shift, position, duration, pitch)
+    track    ~ p(track | h, shift, position, previous event's track)   position = where the new onset falls
+    duration ~ p(duration | h, shift, position, track, duration of the track's note one bar back)
+    pitch    ~ p(pitch | h, shift, position, duration, key, track, the track's program; ref, lookbacks)
+    velocity ~ p(velocity | h, shift, position, duration, pitch, track)
+
+The pitch head sums four views of one choice: the absolute pitch, the interval from ``ref`` (the last pitch on
+the chosen track), the scale degree, and the lookback view — two learned scalars added to the logits of the
+pitches the chosen track started exactly one and two bars earlier (Magenta's Lookback RNN).
 
 so a note's log-probability is exact and splits into per-field bits, and the pitch head is exactly the
 melody-prediction literature's p(pitch | earlier notes, this note's onset and duration, key).
@@ -27,8 +33,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from composer.encoding import FIELDS, PITCH_LOW
-from composer.features import MAX_BAR, MAX_POSITION, N_KEYS, NO_KEY, NO_PITCH, SIZES
+from composer.encoding import DURATION, FIELDS, PITCH, PITCH_LOW, SHIFT, TRACK, VELOCITY
+from composer.features import MAX_BAR, MAX_POSITION, N_KEYS, N_PROGRAMS, NO_KEY, NO_PITCH, SIZES
 
 __all__ = [  # the model's input vocabulary lives in composer.features; re-exported for its readers
     "LN2",
@@ -47,7 +53,7 @@ __all__ = [  # the model's input vocabulary lives in composer.features; re-expor
 
 LN2 = math.log(2)
 N_FIELDS = len(FIELDS)
-N_PITCHES = SIZES[1] - 1  # real pitches; the last pitch id is the rest event
+N_PITCHES = SIZES[PITCH] - 1  # real pitches; the last pitch id is the rest event
 MAX_INTERVAL = 24  # input intervals are clipped to two octaves
 N_INTERVALS = 2 * MAX_INTERVAL + 2  # -24..24, and "none"
 N_DEGREES = 13  # pitch class relative to the key's tonic, and "no key / no pitch"
@@ -78,11 +84,15 @@ class ModelConfig:
 class Batch:
     """A batch of event sequences, all tensors (B, T) int64 unless noted.
 
-    ``inputs`` (B, T, 4) are the previous events (BOS at t=0), ``targets`` (B, T, 4) the events to
+    ``inputs`` (B, T, 5) are the previous events (BOS at t=0), ``targets`` (B, T, 5) the events to
     predict; ``in_pos`` is the metrical position of each input event's onset, ``tgt_pos`` that of each
     target's onset; ``bar`` the bar length in steps; ``key`` the key id; ``mask`` (B, T) bool marks real
-    targets; ``prev_pitch`` the pitch id of the event before each input event (``NO_PITCH`` when there is
-    none), from which the input's melodic interval is read.
+    targets; ``prev_pitch`` the previous pitch on the input event's track (``NO_PITCH`` when there is
+    none), from which the input's melodic interval is read; ``in_program`` the input event's track's GM
+    program, ``tgt_program`` the target's; ``ref`` the last pitch on the target's track; ``lookback1`` /
+    ``lookback2`` (B, T, LOOKBACK_NOTES) the pitches on the target's track one / two bars before its onset,
+    ``lookback_duration`` the duration id one bar back; ``velocity_mask`` (B, T) bool: the song has dynamics
+    (velocity is learned only there).
     """
 
     inputs: torch.Tensor
@@ -93,6 +103,13 @@ class Batch:
     key: torch.Tensor
     mask: torch.Tensor
     prev_pitch: torch.Tensor
+    in_program: torch.Tensor
+    tgt_program: torch.Tensor
+    ref: torch.Tensor
+    lookback1: torch.Tensor
+    lookback2: torch.Tensor
+    lookback_duration: torch.Tensor
+    velocity_mask: torch.Tensor
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(*(getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)))
@@ -121,7 +138,7 @@ class LockedDropout(nn.Module):
 
 
 class MusicLSTM(nn.Module):
-    """Embeddings → stacked LSTM → four heads.
+    """Embeddings → stacked LSTM → five heads (shift → track → duration → pitch → velocity).
 
     Every "concatenate these inputs and apply a linear layer" is written as the equivalent sum of
     per-input embeddings (a linear layer over one-hot inputs is an embedding lookup), computed with one
@@ -131,44 +148,70 @@ class MusicLSTM(nn.Module):
 
     # Index buffers (registered in __init__, not saved): typed here, as nn.Module's attribute lookup is not.
     in_offsets: torch.Tensor
+    track_offsets: torch.Tensor
     dur_offsets: torch.Tensor
     pitch_offsets: torch.Tensor
     vel_offsets: torch.Tensor
     pitch_ids: torch.Tensor
 
+    # The input bag's tables, in order (warm start reads them by name: composer.checkpoint).
+    IN_TABLES = (
+        "shift",
+        "pitch",
+        "duration",
+        "velocity",
+        "track",
+        "position",
+        "bar",
+        "key",
+        "interval",
+        "degree",
+        "program",
+    )
+    IN_SIZES = (*(size + 1 for size in SIZES), MAX_POSITION, MAX_BAR, N_KEYS, N_INTERVALS, N_DEGREES, N_PROGRAMS)
+    # Heads' conditioning tables: shift, position, then what each head adds.  The old (4-field) model's tables
+    # are a prefix of the duration and pitch ones, so a warm start copies them and zeroes the new rows.
+    TRACK_SIZES = (SIZES[SHIFT], MAX_POSITION, SIZES[TRACK] + 1)  # + previous event's track (BOS = none)
+    DUR_SIZES = (SIZES[SHIFT], MAX_POSITION, SIZES[TRACK], SIZES[DURATION] + 1)  # + track, duration 1 bar back
+    PITCH_SIZES = (SIZES[SHIFT], MAX_POSITION, SIZES[DURATION], N_KEYS, SIZES[TRACK], N_PROGRAMS)
+    VEL_SIZES = (SIZES[SHIFT], MAX_POSITION, SIZES[DURATION], SIZES[PITCH], SIZES[TRACK])
+    HEADS = ("shift", "track", "duration", "pitch", "velocity")  # the order of head_in's chunks
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
         h, hh = config.hidden, config.head_hidden
-        # Input: the previous event's fields (each with one extra id for "beginning of sequence"),
-        # the metrical position of its onset, the bar length and the key, summed.
-        in_sizes = (*(size + 1 for size in SIZES), MAX_POSITION, MAX_BAR, N_KEYS, N_INTERVALS, N_DEGREES)
-        self.register_buffer("in_offsets", _offsets(in_sizes), persistent=False)
-        self.in_embed = nn.EmbeddingBag(sum(in_sizes), h, mode="sum")
+        self.register_buffer("in_offsets", _offsets(self.IN_SIZES), persistent=False)
+        self.in_embed = nn.EmbeddingBag(sum(self.IN_SIZES), h, mode="sum")
         self.drop = LockedDropout(config.dropout)
         # One single-layer LSTM per level, so that locked dropout can sit between them.
         self.lstm = nn.ModuleList(nn.LSTM(h, h, batch_first=True) for _ in range(config.layers))
-        # Heads: one projection of h for all four, then per-head conditioning on the fields already chosen.
-        self.head_in = nn.Linear(h, 4 * hh)
-        dur_sizes = (SIZES[0], MAX_POSITION)  # shift, position
-        pitch_sizes = (SIZES[0], MAX_POSITION, SIZES[2], N_KEYS)  # shift, position, duration, key
-        vel_sizes = (SIZES[0], MAX_POSITION, SIZES[2], SIZES[1])  # shift, position, duration, pitch
-        self.register_buffer("dur_offsets", _offsets(dur_sizes), persistent=False)
-        self.register_buffer("pitch_offsets", _offsets(pitch_sizes), persistent=False)
-        self.register_buffer("vel_offsets", _offsets(vel_sizes), persistent=False)
-        self.dur_cond = nn.EmbeddingBag(sum(dur_sizes), hh, mode="sum")
-        self.pitch_cond = nn.EmbeddingBag(sum(pitch_sizes), hh, mode="sum")
-        self.vel_cond = nn.EmbeddingBag(sum(vel_sizes), hh, mode="sum")
-        self.out_shift = nn.Linear(hh, SIZES[0])
-        # Pitch logits are a sum of three views of the same choice, as in multiple-viewpoint models:
-        # the absolute pitch (register), the interval from the previous pitch (melody, transposition-free)
-        # and the pitch class relative to the key's tonic (tonality).
-        self.out_pitch = nn.Linear(hh, SIZES[1])
+        # Heads: one projection of h for all five, then per-head conditioning on the fields already chosen.
+        self.head_in = nn.Linear(h, len(self.HEADS) * hh)
+        for name, sizes in (
+            ("track", self.TRACK_SIZES),
+            ("dur", self.DUR_SIZES),
+            ("pitch", self.PITCH_SIZES),
+            ("vel", self.VEL_SIZES),
+        ):
+            self.register_buffer(f"{name}_offsets", _offsets(sizes), persistent=False)
+        self.track_cond = nn.EmbeddingBag(sum(self.TRACK_SIZES), hh, mode="sum")
+        self.dur_cond = nn.EmbeddingBag(sum(self.DUR_SIZES), hh, mode="sum")
+        self.pitch_cond = nn.EmbeddingBag(sum(self.PITCH_SIZES), hh, mode="sum")
+        self.vel_cond = nn.EmbeddingBag(sum(self.VEL_SIZES), hh, mode="sum")
+        self.out_shift = nn.Linear(hh, SIZES[SHIFT])
+        self.out_track = nn.Linear(hh, SIZES[TRACK])
+        # Pitch logits are a sum of views of the same choice, as in multiple-viewpoint models: the absolute
+        # pitch (register), the interval from the chosen track's last pitch (melody, transposition-free), the
+        # pitch class relative to the key's tonic (tonality) and the lookback (form: what this track played
+        # one and two bars ago).
+        self.out_pitch = nn.Linear(hh, SIZES[PITCH])
         self.out_interval = nn.Linear(hh, 2 * N_PITCHES - 1)
         self.out_degree = nn.Linear(hh, 12)
+        self.out_lookback = nn.Linear(hh, 2)
         self.register_buffer("pitch_ids", torch.arange(N_PITCHES), persistent=False)
-        self.out_dur = nn.Linear(hh, SIZES[2])
-        self.out_vel = nn.Linear(hh, SIZES[3])
+        self.out_dur = nn.Linear(hh, SIZES[DURATION])
+        self.out_vel = nn.Linear(hh, SIZES[VELOCITY])
 
     @staticmethod
     def _bag(bag: nn.EmbeddingBag, offsets: torch.Tensor, ids: list[torch.Tensor]) -> torch.Tensor:
@@ -179,10 +222,16 @@ class MusicLSTM(nn.Module):
 
     # -------------------------------------------------------------------------------------- trunk
     def embed_inputs(
-        self, inputs: torch.Tensor, in_pos: torch.Tensor, bar: torch.Tensor, key: torch.Tensor, prev_pitch: torch.Tensor
+        self,
+        inputs: torch.Tensor,
+        in_pos: torch.Tensor,
+        bar: torch.Tensor,
+        key: torch.Tensor,
+        prev_pitch: torch.Tensor,
+        program: torch.Tensor,
     ) -> torch.Tensor:
-        """(B, T, 4), (B, T), (B, T), (B, T), (B, T) → (B, T, H)"""
-        pitch = inputs[..., 1]
+        """(B, T, 5), then (B, T) each: position, bar, key, previous pitch on the track, program → (B, T, H)"""
+        pitch = inputs[..., PITCH]
         real = pitch < N_PITCHES
         interval = torch.where(
             real & (prev_pitch < N_PITCHES),
@@ -191,7 +240,7 @@ class MusicLSTM(nn.Module):
         )
         degree = torch.where(real & (key != NO_KEY), (pitch + PITCH_LOW - key) % 12, N_DEGREES - 1)
         ids = [inputs[..., i] for i in range(N_FIELDS)]
-        ids += [in_pos.clamp(max=MAX_POSITION - 1), bar.clamp(max=MAX_BAR - 1), key, interval, degree]
+        ids += [in_pos.clamp(max=MAX_POSITION - 1), bar.clamp(max=MAX_BAR - 1), key, interval, degree, program]
         return self.drop(self._bag(self.in_embed, self.in_offsets, ids))
 
     def forward(
@@ -201,13 +250,20 @@ class MusicLSTM(nn.Module):
         bar: torch.Tensor,
         key: torch.Tensor,
         prev_pitch: torch.Tensor,
+        program: torch.Tensor,
         state: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Run the LSTM over (B, T) steps; returns hidden outputs (B, T, H) and the new state.
 
         ``state`` is (h, c), each (layers, B, H), as nn.LSTM keeps it.
         """
-        x = self.embed_inputs(inputs, in_pos, bar, key, prev_pitch)
+        x = self.embed_inputs(inputs, in_pos, bar, key, prev_pitch, program)
+        return self.run_lstm(x, state)
+
+    def run_lstm(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """The stacked LSTM over embedded inputs (B, T, H)."""
         hs, cs = [], []
         for i, layer in enumerate(self.lstm):
             layer_state = None if state is None else (state[0][i : i + 1], state[1][i : i + 1])
@@ -223,8 +279,8 @@ class MusicLSTM(nn.Module):
 
     # -------------------------------------------------------------------------------------- heads
     def head_inputs(self, h: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(…, H) → four (…, head_hidden) pre-activations: shift, duration, pitch, velocity."""
-        return self.head_in(h).chunk(4, dim=-1)
+        """(…, H) → five (…, head_hidden) pre-activations: shift, track, duration, pitch, velocity."""
+        return self.head_in(h).chunk(len(self.HEADS), dim=-1)
 
     def _out(self, layer: nn.Linear, z: torch.Tensor) -> torch.Tensor:
         # No dropout here: the LSTM output is already dropped, and sampling masks costs CPU time.
@@ -233,8 +289,18 @@ class MusicLSTM(nn.Module):
     def shift_logits(self, z: torch.Tensor) -> torch.Tensor:
         return self._out(self.out_shift, z)
 
-    def duration_logits(self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
-        cond = self._bag(self.dur_cond, self.dur_offsets, [shift, pos.clamp(max=MAX_POSITION - 1)])
+    def track_logits(
+        self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, prev_track: torch.Tensor
+    ) -> torch.Tensor:
+        """``prev_track``: the previous event's track id (the track field's BOS id before the first)."""
+        cond = self._bag(self.track_cond, self.track_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), prev_track])
+        return self._out(self.out_track, z + cond)
+
+    def duration_logits(
+        self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, track: torch.Tensor, back: torch.Tensor
+    ) -> torch.Tensor:
+        """``back``: the duration id of the chosen track's note one bar back (NO_DURATION if none)."""
+        cond = self._bag(self.dur_cond, self.dur_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), track, back])
         return self._out(self.out_dur, z + cond)
 
     def pitch_logits(
@@ -244,10 +310,17 @@ class MusicLSTM(nn.Module):
         pos: torch.Tensor,
         dur: torch.Tensor,
         key: torch.Tensor,
+        track: torch.Tensor,
+        program: torch.Tensor,
         ref: torch.Tensor,
+        lookback1: torch.Tensor,
+        lookback2: torch.Tensor,
     ) -> torch.Tensor:
-        """Logits over pitch ids; ``ref`` is the previous event's pitch id (the input's), REST/BOS for none."""
-        cond = self._bag(self.pitch_cond, self.pitch_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), dur, key])
+        """Logits over pitch ids; ``ref`` is the chosen track's last pitch id (NO_PITCH for none);
+        ``lookback1`` / ``lookback2`` (…, LOOKBACK_NOTES) the track's pitches one / two bars back (NO_PITCH pads)."""
+        cond = self._bag(
+            self.pitch_cond, self.pitch_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), dur, key, track, program]
+        )
         g = F.gelu(z + cond)
         logits = self.out_pitch(g)  # (…, 89)
         candidates = self.pitch_ids  # (88,)
@@ -257,13 +330,23 @@ class MusicLSTM(nn.Module):
         has_key = (key != NO_KEY).unsqueeze(-1)
         deg_index = (candidates + PITCH_LOW - key.unsqueeze(-1)) % 12
         deg = self.out_degree(g).gather(-1, deg_index) * has_key
-        extra = torch.cat([rel + deg, torch.zeros_like(rel[..., :1])], dim=-1)  # nothing added for REST
+        weight = self.out_lookback(g)  # (…, 2): how much this step follows one / two bars back
+        back = weight[..., :1] * _pitch_hot(lookback1, weight.dtype) + weight[..., 1:] * _pitch_hot(
+            lookback2, weight.dtype
+        )
+        extra = torch.cat([rel + deg + back, torch.zeros_like(rel[..., :1])], dim=-1)  # nothing added for REST
         return logits + extra
 
     def velocity_logits(
-        self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, dur: torch.Tensor, pitch: torch.Tensor
+        self,
+        z: torch.Tensor,
+        shift: torch.Tensor,
+        pos: torch.Tensor,
+        dur: torch.Tensor,
+        pitch: torch.Tensor,
+        track: torch.Tensor,
     ) -> torch.Tensor:
-        cond = self._bag(self.vel_cond, self.vel_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), dur, pitch])
+        cond = self._bag(self.vel_cond, self.vel_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), dur, pitch, track])
         return self._out(self.out_vel, z + cond)
 
     def field_nll(
@@ -273,31 +356,37 @@ class MusicLSTM(nn.Module):
         pitch_of_a_note: bool = False,
         trunk: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """Negative log-likelihood in nats of each target field: (B, T, 4), zero where masked out.
+        """Negative log-likelihood in nats of each target field: (B, T, 5) in storage order (shift, pitch,
+        duration, velocity, track), zero where masked out — velocity also where the song has no dynamics
+        (``batch.velocity_mask``) or the target's velocity is unknown (rest events): there is nothing to learn.
 
         ``pitch_of_a_note``: score a note's pitch knowing it is a note (the rest id left out of the pitch
         distribution), as the melody-prediction protocols do; rest events' pitch entries are then zero.
         ``trunk``: another way to run the LSTM over the embedded inputs, (B, T, H) → (B, T, H) — used to
         score the generator's step path (e.g. its int8 form) with exactly these heads.
         """
-        if trunk is None:
-            h, _ = self(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch)
-        else:
-            h = trunk(self.embed_inputs(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch))
-        zs, zd, zp, zv = self.head_inputs(h)
+        x = self.embed_inputs(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch, batch.in_program)
+        h = self.run_lstm(x)[0] if trunk is None else trunk(x)
+        zs, zt, zd, zp, zv = self.head_inputs(h)
         t = batch.targets
-        shift, pitch, dur = t[..., 0], t[..., 1], t[..., 2]
+        shift, pitch, dur, track = t[..., SHIFT], t[..., PITCH], t[..., DURATION], t[..., TRACK]
+        pos = batch.tgt_pos
         logits = (
             self.shift_logits(zs),
-            self.pitch_logits(zp, shift, batch.tgt_pos, dur, batch.key, batch.inputs[..., 1]),
-            self.duration_logits(zd, shift, batch.tgt_pos),
-            self.velocity_logits(zv, shift, batch.tgt_pos, dur, pitch),
+            self.pitch_logits(
+                zp, shift, pos, dur, batch.key, track, batch.tgt_program, batch.ref, batch.lookback1, batch.lookback2
+            ),
+            self.duration_logits(zd, shift, pos, track, batch.lookback_duration),
+            self.velocity_logits(zv, shift, pos, dur, pitch, track),
+            self.track_logits(zt, shift, pos, batch.inputs[..., TRACK]),
         )
+        velocity = t[..., VELOCITY]
+        known = batch.velocity_mask & (velocity < SIZES[VELOCITY] - 1)  # the last velocity id is UNKNOWN
         if pitch_of_a_note:
             rest = N_PITCHES
-            logits[1][..., rest] = -math.inf
+            logits[PITCH][..., rest] = -math.inf
             pitch = pitch.masked_fill(pitch == rest, 0)  # rest events: any finite entry, masked below
-        targets = (shift, pitch, dur, t[..., 3])
+        targets = (shift, pitch, dur, velocity.masked_fill(~known, 0), track)
         nll = torch.stack(
             [
                 F.cross_entropy(lg.float().flatten(0, 1), targets[i].flatten(), reduction="none").view_as(shift)
@@ -306,9 +395,17 @@ class MusicLSTM(nn.Module):
             dim=-1,
         )
         mask = batch.mask.unsqueeze(-1)
+        nll[..., VELOCITY] = nll[..., VELOCITY] * known
         if pitch_of_a_note:
-            nll[..., 1] = nll[..., 1] * (t[..., 1] != N_PITCHES)
+            nll[..., PITCH] = nll[..., PITCH] * (t[..., PITCH] != N_PITCHES)
         return nll * mask
+
+
+def _pitch_hot(pitches: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """(…, K) pitch ids (NO_PITCH / REST for none) → (…, 88) 1.0 at each real pitch among them (one scatter:
+    no (…, K, 90) one-hot in between)."""
+    hot = torch.zeros(*pitches.shape[:-1], NO_PITCH + 1, dtype=dtype, device=pitches.device)
+    return hot.scatter_(-1, pitches.clamp(max=NO_PITCH), 1.0)[..., :N_PITCHES]
 
 
 def bits(nats: float) -> float:

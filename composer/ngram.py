@@ -1,6 +1,6 @@
 """The baseline: a variable-order n-gram over the same events, with PPM-style interpolated smoothing.
 
-Each field of a note is predicted in the model's order (shift, duration, pitch, velocity) from a context
+Each field of a note is predicted in the model's order (shift, track, duration, pitch, velocity) from a context
 made of the fields already chosen for this note and the previous ``k`` events, for every order ``k``
 from ``order`` down to 0, blended as in PPM with escape method C (Witten–Bell interpolation):
 
@@ -8,6 +8,9 @@ from ``order`` down to 0, blended as in PPM with escape method C (Witten–Bell 
 
 where ``n(c, x)`` counts x after context c, ``n(c)`` all counts there and ``u(c)`` the number of distinct
 symbols seen there; below order 0 the field's own distribution, then uniform.  Pure Python and numpy.
+
+Velocity is data that is sometimes missing: an event whose velocity is unknown (a piece without dynamics, a
+rest event) is neither counted nor scored for velocity (0 bits), as in the LSTM.
 """
 
 from __future__ import annotations
@@ -18,13 +21,29 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from composer.encoding import DURATION, FIELDS, PITCH, REST, SHIFT, VELOCITY
+from composer.encoding import DURATION, FIELDS, PITCH, REST, SHIFT, TRACK, VELOCITY, VELOCITY_UNKNOWN
 
 # Per field: the fields of the *current* event it may condition on (those predicted before it), and the
 # fields of each previous event that make up the history.
-ORDER_OF_PREDICTION = (SHIFT, DURATION, PITCH, VELOCITY)
-CURRENT = {SHIFT: (), DURATION: (SHIFT,), PITCH: (SHIFT, DURATION), VELOCITY: (SHIFT, DURATION, PITCH)}
-HISTORY = {SHIFT: (SHIFT, DURATION), DURATION: (SHIFT, DURATION), PITCH: (PITCH,), VELOCITY: (VELOCITY,)}
+ORDER_OF_PREDICTION = (SHIFT, TRACK, DURATION, PITCH, VELOCITY)
+CURRENT = {
+    SHIFT: (),
+    TRACK: (SHIFT,),
+    DURATION: (SHIFT, TRACK),
+    PITCH: (SHIFT, DURATION, TRACK),
+    VELOCITY: (SHIFT, DURATION, PITCH),
+}
+HISTORY = {
+    SHIFT: (SHIFT, DURATION),
+    TRACK: (TRACK,),
+    DURATION: (SHIFT, DURATION),
+    PITCH: (PITCH,),
+    VELOCITY: (VELOCITY,),
+}
+
+
+def _known(seq: np.ndarray, i: int, field: int) -> bool:
+    return field != VELOCITY or int(seq[i, VELOCITY]) != VELOCITY_UNKNOWN
 
 
 class _Table:
@@ -66,6 +85,8 @@ class NGramModel:
         for seq in sequences:
             for i in range(len(seq)):
                 for field in ORDER_OF_PREDICTION:
+                    if not _known(seq, i, field):
+                        continue
                     symbol = int(seq[i, field])
                     table = self.tables[field]
                     table.unigram[symbol] += 1
@@ -105,11 +126,12 @@ class NGramModel:
         return p
 
     def event_bits(self, seq: np.ndarray) -> np.ndarray:
-        """(N, 4) bits of each field of each event, in field order."""
+        """(N, 5) bits of each field of each event, in field order (0 for an unknown velocity)."""
         out = np.zeros((len(seq), len(FIELDS)))
         for i in range(len(seq)):
             for field in ORDER_OF_PREDICTION:
-                out[i, field] = -math.log2(self.field_probability(seq, i, field))
+                if _known(seq, i, field):
+                    out[i, field] = -math.log2(self.field_probability(seq, i, field))
         return out
 
     def pitch_bits(self, seq: np.ndarray) -> np.ndarray:

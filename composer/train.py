@@ -27,7 +27,7 @@ import torch.distributed as dist
 
 from composer import checkpoint
 from composer.dataset import Song, collate, count_batches, iterate_batches, load_songs
-from composer.encoding import FIELD_NAMES, REST
+from composer.encoding import FIELD_NAMES, PITCH, REST, VELOCITY, VELOCITY_UNKNOWN
 from composer.errors import InputError
 from composer.model import Batch, ModelConfig, MusicLSTM, bits, parameter_count
 
@@ -101,7 +101,13 @@ def lr_at(step: int, total: int, cfg: TrainConfig) -> float:
 
 
 def note_count(batch: Batch) -> int:
-    return int((batch.mask & (batch.targets[..., 1] != REST)).sum())
+    return int((batch.mask & (batch.targets[..., PITCH] != REST)).sum())
+
+
+def velocity_note_count(batch: Batch) -> int:
+    """Notes whose velocity is known: in songs with dynamics (rest events carry no velocity)."""
+    known = batch.velocity_mask & (batch.targets[..., VELOCITY] != VELOCITY_UNKNOWN)
+    return int((batch.mask & known & (batch.targets[..., PITCH] != REST)).sum())
 
 
 @torch.no_grad()
@@ -118,11 +124,15 @@ def evaluate_songs(
 ) -> dict[str, float]:
     """Bits per note on whole songs (no augmentation): total and per field.
 
-    Rest events' bits are charged to the notes (bits of all events / number of notes).  ``trunk``: see
+    Rest events' bits are charged to the notes (bits of all events / number of notes).  Velocity is scored
+    only where it is known (songs with dynamics): ``velocity_bits`` is per such note (``velocity_notes`` of
+    them), and ``bits_per_note`` counts velocity only there (its velocity bits / all notes), so a corpus without
+    dynamics adds nothing for velocity; ``bits_per_note_without_velocity`` leaves velocity out.  ``trunk``: see
     :meth:`MusicLSTM.field_nll` (scores another way of running the LSTM, e.g. the generator's int8 steps).
     """
     model.eval()
-    totals = torch.zeros(5, dtype=torch.float64, device=device)  # 4 fields + notes
+    n_fields = len(FIELD_NAMES)
+    totals = torch.zeros(n_fields + 2, dtype=torch.float64, device=device)  # 5 fields, notes, velocity notes
     batches = list(
         iterate_batches(
             songs, max_len=max_len, batch_events=batch_events, seed=0, epoch=0, augment=False, shuffle=False
@@ -130,14 +140,28 @@ def evaluate_songs(
     )
     for items in batches[rank::world]:
         batch = collate(items).to(device)
-        nll = model.field_nll(batch, trunk=trunk).double()  # (B, T, 4) nats
-        totals[:4] += nll.sum(dim=(0, 1))
-        totals[4] += note_count(batch)
+        nll = model.field_nll(batch, trunk=trunk).double()  # (B, T, 5) nats
+        totals[:n_fields] += nll.sum(dim=(0, 1))
+        totals[n_fields] += note_count(batch)
+        totals[n_fields + 1] += velocity_note_count(batch)
     if world > 1:
         dist.all_reduce(totals)
-    notes = max(1.0, float(totals[4]))
-    per_field = {f"{name}_bits": bits(float(totals[i])) / notes for i, name in enumerate(FIELD_NAMES)}
-    return {"bits_per_note": bits(float(totals[:4].sum())) / notes, **per_field, "notes": notes}
+    return field_bits([float(x) for x in totals[:n_fields]], float(totals[n_fields]), float(totals[n_fields + 1]))
+
+
+def field_bits(nats: list[float], notes: float, velocity_notes: float) -> dict[str, float]:
+    """Per-field nats summed over a corpus → the bits-per-note summary (see :func:`evaluate_songs`)."""
+    notes = max(1.0, notes)
+    per_field = {f"{name}_bits": bits(nats[i]) / notes for i, name in enumerate(FIELD_NAMES)}
+    per_field["velocity_bits"] = bits(nats[VELOCITY]) / max(1.0, velocity_notes)
+    without = sum(nats) - nats[VELOCITY]
+    return {
+        "bits_per_note": bits(sum(nats)) / notes,
+        **per_field,
+        "bits_per_note_without_velocity": bits(without) / notes,
+        "notes": notes,
+        "velocity_notes": velocity_notes,
+    }
 
 
 def _device(cfg: TrainConfig, local_rank: int) -> torch.device:
@@ -220,7 +244,7 @@ def train(
             )
         cfg.model = ModelConfig.from_dict(saved["model"])  # the run's own settings, whatever the flags say
     if cfg.init and saved is None:
-        model, _ = checkpoint.load_model(Path(cfg.init))
+        model, _ = checkpoint.warm_start(Path(cfg.init))  # also the older four-field format
         cfg.model = model.config
     else:
         model = MusicLSTM(cfg.model)
@@ -294,7 +318,7 @@ def train(
                 group["lr"] = lr_at(state.step, total_steps, cfg)
             with autocast:
                 nll = loss_module(batch)
-            loss = nll.sum() / batch.mask.sum()  # nats per event (all four fields)
+            loss = nll.sum() / batch.mask.sum()  # nats per event (every field; velocity only where known)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)

@@ -5,9 +5,19 @@ import csv
 import numpy as np
 
 from composer.corpus import split_of_digest
-from composer.dataset import Song, collate, iterate_batches, list_files, load_songs, transpose_range, transposed
-from composer.encoding import PITCH, REST
-from composer.features import NO_PITCH
+from composer.dataset import (
+    Song,
+    collate,
+    iterate_batches,
+    list_files,
+    load_songs,
+    song_from_piece,
+    transpose_range,
+    transposed,
+)
+from composer.encoding import PITCH, REST, TRACK, VELOCITY, VELOCITY_UNKNOWN
+from composer.features import NO_PITCH, NO_PROGRAM
+from composer.piece import Note, Piece, Track
 from composer.testing import smf
 from composer.testing.training import songs
 
@@ -19,13 +29,37 @@ def test_windows_start_from_the_previous_event_and_positions_follow():
     assert b.targets[0].tolist() == s.ids[4:7].tolist()
     pos = s.positions()
     assert b.tgt_pos[0].tolist() == pos[5:8].tolist() and b.in_pos[0].tolist() == pos[4:7].tolist()
-    assert b.prev_pitch[0].tolist() == s.ids[2:5, 1].tolist()  # the event before each input event
+    ref = s.features.ref
+    assert b.prev_pitch[0].tolist() == ref[3:6].tolist()  # the last pitch on each input event's track before it
+    assert b.ref[0].tolist() == ref[4:7].tolist()  # … and on each target's track
+    assert b.in_program[0].tolist() == [s.programs[t] for t in s.ids[3:6, TRACK]]
+    assert b.tgt_program[0].tolist() == [s.programs[t] for t in s.ids[4:7, TRACK]]
     first = collate([(s, 0, 3, 0)])
-    assert first.prev_pitch[0].tolist() == [NO_PITCH, NO_PITCH, s.ids[0, 1]]
+    assert first.prev_pitch[0, 0] == NO_PITCH and first.in_program[0, 0] == NO_PROGRAM
+
+
+def test_transposition_moves_every_pitch_input_and_leaves_tracks_and_velocities():
+    s = songs(1, length=60)[0]
+    plain, moved = collate([(s, 0, len(s), 0)]), collate([(s, 0, len(s), 2)])
+    for name in ("ref", "prev_pitch", "lookback1", "lookback2"):
+        a, b = getattr(plain, name), getattr(moved, name)
+        real = a < 88
+        assert (b[real] == a[real] + 2).all() and (b[~real] == a[~real]).all(), name
+    assert (moved.targets[..., TRACK] == plain.targets[..., TRACK]).all()
+    assert (moved.targets[..., VELOCITY] == plain.targets[..., VELOCITY]).all()
+
+
+def test_a_song_read_from_a_piece_carries_its_tracks_programs_and_whether_it_has_dynamics():
+    notes = (Note(0, 1, 60, 84, 0), Note(0, 2, 40, 84, 1), Note(1, 1, 62, 84, 0))
+    flat = song_from_piece(Piece(notes=notes, tracks=(Track("melody", 73), Track("bass", 32, 1))))
+    assert flat.programs == (73, 32) and not flat.has_dynamics
+    assert (flat.ids[:, VELOCITY] == VELOCITY_UNKNOWN).all()
+    loud = song_from_piece(Piece(notes=(notes[0], Note(1, 1, 62, 30, 0))))
+    assert loud.has_dynamics and loud.programs == (0,)
 
 
 def test_transposition_is_range_safe_and_moves_the_key():
-    ids = np.array([[0, 0, 0, 5], [12, REST, 0, 0], [12, 80, 3, 5]])
+    ids = np.array([[0, 0, 0, 5, 0], [12, REST, 0, 31, 0], [12, 80, 3, 5, 1]])
     s = Song(ids=ids, bar=48, bar_start=0, key=23)
     low, high = transpose_range(s)
     assert low == 0 and high == 5  # the lowest pitch is A0, the highest 80 + 5 <= 87
@@ -91,7 +125,7 @@ def test_songs_carry_the_manifests_split_and_evaluation_set_through_the_cache(tm
     assert len(list((tmp_path / "cache").glob("events-*.npz"))) == 1  # written whole, no temporary file left
     assert not [p for p in (tmp_path / "cache").iterdir() if p.name.endswith(".tmp")]
     cached, _ = load_songs(folder)  # read back from the cache: the same songs, split and evaluation set included
-    assert [(s.name, s.split, s.eval_set, s.group, s.bar, s.key) for s in cached] == [
-        (s.name, s.split, s.eval_set, s.group, s.bar, s.key) for s in first
+    assert [(s.name, s.split, s.eval_set, s.group, s.bar, s.key, s.programs, s.has_dynamics) for s in cached] == [
+        (s.name, s.split, s.eval_set, s.group, s.bar, s.key, s.programs, s.has_dynamics) for s in first
     ]
     assert all(np.array_equal(a.ids, b.ids) for a, b in zip(first, cached, strict=True))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from composer import checkpoint
+from composer import checkpoint, evaluate
 from composer.cli import main
 from composer.corpus import KINDER_EVAL, MANIFEST, read_manifest
 from composer.dataset import Song
@@ -45,12 +45,21 @@ def small_corpus(tmp_path_factory):
 def test_ngram_probabilities_sum_to_one():
     rng = np.random.default_rng(0)
     seqs = [
-        np.stack([rng.integers(0, 5, 30), rng.integers(30, 36, 30), rng.integers(0, 4, 30), np.full(30, 9)], 1)
+        np.stack(
+            [
+                rng.integers(0, 5, 30),
+                rng.integers(30, 36, 30),
+                rng.integers(0, 4, 30),
+                np.full(30, 9),
+                rng.integers(0, 2, 30),
+            ],
+            1,
+        )
         for _ in range(5)
     ]
     model = NGramModel(3).fit(seqs)
     seq = seqs[0].copy()
-    for field in range(4):
+    for field in range(len(FIELDS)):
         total = 0.0
         for symbol in range(FIELDS[field].size):
             seq[7, field] = symbol
@@ -68,7 +77,7 @@ def test_ngram_probabilities_sum_to_one():
 
 
 def test_ngram_learns_a_repeated_melody():
-    melody = np.array([[12, 40 + (i % 4), 11, 10] for i in range(64)])
+    melody = np.array([[12, 40 + (i % 4), 11, 10, 0] for i in range(64)])
     model = NGramModel(4).fit([melody])
     assert model.pitch_bits(melody)[8:].mean() < 0.2
 
@@ -104,6 +113,24 @@ def test_evaluate_cli_scores_a_folder_as_json(small_corpus, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert result["scored"] == 5 and len(result["skipped"]) == 1
     assert result["bits_per_note"] > result["ngram_bits_per_note"] > 0  # an untrained model loses to the n-gram
+    fields = {"shift_bits", "pitch_bits", "duration_bits", "velocity_bits", "track_bits"}
+    assert set(result["per_field"]) == set(result["ngram_per_field"]) == fields
+    assert result["velocity_notes"] == 0  # folk tunes at one velocity say nothing about dynamics
+    assert result["per_field"]["velocity_bits"] == 0
+    assert result["bits_per_note_without_velocity"] == pytest.approx(result["bits_per_note"], abs=1e-3)
+
+
+def test_ngram_bits_count_velocity_only_where_it_is_known():
+    from composer.testing.training import songs
+
+    data = songs(6)
+    summary = evaluate.ngram_bits(NGramModel(2).fit(s.ids for s in data), data)
+    notes = sum(int((s.ids[:, PITCH] != REST).sum()) for s in data)
+    known = sum(int((s.ids[:, PITCH] != REST).sum()) for s in data if s.has_dynamics)
+    assert summary["notes"] == notes and summary["velocity_notes"] == known < notes
+    without = sum(summary[f"{f}_bits"] for f in ("shift", "pitch", "duration", "track"))
+    assert summary["bits_per_note_without_velocity"] == pytest.approx(without)
+    assert summary["bits_per_note"] == pytest.approx(without + summary["velocity_bits"] * known / notes)
 
 
 def test_evaluate_refuses_a_missing_model(capsys):

@@ -1,6 +1,7 @@
 """Continuation: fidelity to the seed, the fast step path, sampling controls, determinism, bad settings."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from composer.generate import (
     scale_mask,
 )
 from composer.model import ModelConfig, MusicLSTM
-from composer.piece import Note, Piece, TimeSignature
+from composer.piece import Note, Piece, TimeSignature, Track
 
 TINY = ModelConfig(hidden=48, layers=2, head_hidden=24)
 
@@ -35,8 +36,15 @@ def composer(tmp_path_factory):
 
 
 def seed_piece(bar_start=1.0, ts=(3, 4), key=7, tempo=96.0, program=40):
-    notes = [Note(0, 1, 62, 80, program)] + [Note(1 + i, 1, 67 + (i % 3), 80, program) for i in range(8)]
-    return Piece(notes=tuple(notes), tempo=tempo, time_signature=TimeSignature(*ts), bar_start=bar_start, key=key)
+    notes = [Note(0, 1, 62, 80)] + [Note(1 + i, 1, 67 + (i % 3), 80) for i in range(8)]
+    return Piece(
+        notes=tuple(notes),
+        tempo=tempo,
+        time_signature=TimeSignature(*ts),
+        bar_start=bar_start,
+        key=key,
+        tracks=(Track("violin", program),),
+    )
 
 
 def test_fast_step_equals_the_lstm(composer):
@@ -73,7 +81,7 @@ def test_output_is_the_seed_unchanged_plus_the_continuation(composer):
             1.0,
             7,
         )
-        assert all(n.program == 40 for n in new)
+        assert take.piece.tracks == seed.tracks and all(n.track == 0 for n in new)
         # bars: the rest of the seed's last bar, then 4 whole bars
         last_line = 1.0 + 3 * 3 + 3  # bars start at beat 1; the seed's last onset (8) lies in the bar 7-10
         assert all(n.start < last_line + 4 * 3 for n in new)
@@ -247,21 +255,20 @@ def test_priming_plus_fast_steps_equal_the_whole_sequence_forward(composer):
     whole_piece = seed_piece()
     events = encode(whole_piece)
     cut = 5  # prime on the first five events, step through the rest
-    seed_events = type(events)(
-        events.ids[:cut], events.programs[:cut], events.tempo, events.time_signature, events.bar_start, events.key
-    )
+    seed_events = replace(events, ids=events.ids[:cut])
     h, state = composer._prime(seed_events, 0, 1, whole_piece.key)
     stepper = FastStepper(model)  # the fp32 form is exact; the int8 form is checked against it below
     song = song_from_piece(whole_piece)
-    inputs, in_pos, prev = (torch.from_numpy(a) for a in song.model_inputs(0, len(song) + 1))
+    inputs, in_pos, prev, program = (torch.from_numpy(a) for a in song.model_inputs(0, len(song) + 1))
     t = inputs.shape[0]
     bar = torch.full((1, t), song.bar)
     key = torch.full((1, t), whole_piece.key)
-    expected, _ = model(inputs[None], in_pos[None], bar, key, prev[None])
+    expected, _ = model(inputs[None], in_pos[None], bar, key, prev[None], program[None])
     assert torch.allclose(h, expected[:, cut], atol=1e-5)
     for j in range(cut + 1, t):
+        cut_j = slice(j, j + 1)
         x = model.embed_inputs(
-            inputs[None, j : j + 1], in_pos[None, j : j + 1], bar[:, :1], key[:, :1], prev[None, j : j + 1]
+            inputs[None, cut_j], in_pos[None, cut_j], bar[:, :1], key[:, :1], prev[None, cut_j], program[None, cut_j]
         )[:, 0]
         h, state = stepper.step(x, state)
         assert torch.allclose(h, expected[:, j], atol=1e-5), j
@@ -275,6 +282,8 @@ def test_int8_steps_score_real_music_as_the_fp32_model_does():
     from composer.midi_io import read_midi
     from composer.train import evaluate_songs
 
+    if checkpoint.read(checkpoint.SHIPPED_MODEL, older=True)[1]["encoding"] == checkpoint.OLD_ENCODING_TABLE:
+        pytest.skip("the shipped model is of the four-field format until the issue-11 model is trained and shipped")
     shipped = Composer()
     assert shipped.stepper.int8
     model = shipped.model
@@ -397,6 +406,7 @@ def test_take_metrics_keep_the_json_form_of_the_manifests(composer):
         "pitch_range",
         "longest_repeat",
         "bits_per_note",
+        "notes_per_track",
         "context",
     ]
     assert as_json["notes"] == len(take.continuation.notes) and as_json["bars"] == take.continuation.bars
@@ -408,3 +418,92 @@ def test_take_metrics_keep_the_json_form_of_the_manifests(composer):
     assert json.loads(json.dumps(as_json)) == as_json
     short = composer.continue_piece(seed_piece(), Settings(bars=1, variations=1, seed=4))[0]
     assert "context" not in short.metrics.to_dict()  # said only when the seed was cut
+
+
+# ------------------------------------------------------------------------------------------ tracks and dynamics
+
+
+def two_track_seed(velocity=lambda i: 80):
+    melody = [Note(i * 0.5, 0.5, 67 + (i % 5), velocity(i), 0) for i in range(16)]
+    bass = [Note(i * 2.0, 2.0, 43 + (i % 2) * 7, velocity(i), 1) for i in range(4)]
+    tracks = (Track("melody", 73, 0), Track("bass", 32, 1))
+    return Piece(notes=tuple(sorted(melody + bass, key=lambda n: (n.start, n.track))), key=0, tracks=tracks)
+
+
+def test_new_notes_go_only_to_the_seeds_tracks_and_a_two_track_seed_continues_on_both(composer):
+    one = composer.continue_piece(seed_piece(), Settings(bars=4, variations=4, seed=1, temperature=2.0))
+    assert all(n.track == 0 for t in one for n in t.continuation.notes)
+    assert all(t.metrics.notes_per_track == (len(t.continuation.notes),) for t in one)
+    seed = two_track_seed()
+    takes = composer.continue_piece(seed, Settings(bars=8, variations=4, seed=2))
+    for take in takes:
+        assert take.piece.tracks == seed.tracks  # the seed's table, names, programs and channels, in order
+        assert {n.track for n in take.continuation.notes} == {0, 1}  # both tracks go on
+        counts = take.metrics.notes_per_track
+        assert len(counts) == 2 and sum(counts) == len(take.continuation.notes) and min(counts) > 0
+
+
+def test_a_seed_at_one_velocity_continues_at_exactly_that_velocity(composer):
+    seed = two_track_seed(lambda i: 57)
+    for take in composer.continue_piece(seed, Settings(bars=4, variations=3, seed=3, temperature=1.5)):
+        assert take.continuation.notes and {n.velocity for n in take.continuation.notes} == {57}
+
+
+@pytest.fixture(scope="module")
+def steady(tmp_path_factory):
+    """A tiny model whose velocity head says "at the level" (id 15): what a seed's level does is then visible."""
+    torch.manual_seed(0)
+    model = MusicLSTM(TINY)
+    with torch.no_grad():
+        model.out_vel.weight.zero_()
+        model.out_vel.bias.fill_(-20.0)
+        model.out_vel.bias[15] = 20.0
+    path = tmp_path_factory.mktemp("m") / "steady.safetensors"
+    checkpoint.save(path, checkpoint.model_tensors(model), {"model": TINY.to_dict()})
+    return Composer(path)
+
+
+def test_a_quiet_seed_with_dynamics_continues_quietly(steady):
+    seed = two_track_seed(lambda i: 28 + 4 * (i % 2))  # pp, played: 28 and 32
+    for take in steady.continue_piece(seed, Settings(bars=4, variations=2, seed=4)):
+        velocities = [n.velocity for n in take.continuation.notes]
+        assert velocities and all(24 <= v <= 36 for v in velocities), velocities  # near 30, not 84 or 64
+
+
+def test_reruns_with_tracks_and_dynamics_are_identical(composer):
+    seed = two_track_seed(lambda i: 40 + 3 * (i % 4))
+    settings = Settings(bars=4, variations=3, seed=9, temperature=1.3)
+    first = composer.continue_piece(seed, settings)
+    again = composer.continue_piece(seed, settings)
+    assert [t.piece for t in first] == [t.piece for t in again]
+    assert [t.metrics for t in first] == [t.metrics for t in again]
+    assert len({n.velocity for t in first for n in t.continuation.notes}) > 1  # the model's own dynamics
+
+
+def test_the_generators_voices_read_what_training_reads():
+    """Step by step, the generator's per-track last pitch and lookbacks equal the per-song arrays training
+    uses (composer.features.song_features), on a two-track piece with chords and a rest event."""
+    from composer.encoding import encode
+    from composer.features import song_features
+    from composer.generate import _Voices
+
+    notes = [Note(i * 0.5, 0.5, 60 + (i * 5) % 12, 80, 0) for i in range(24)]
+    notes += [Note(i * 1.0, 1.0, p, 80, 1) for i in range(12) for p in (40 + i % 3, 47)]
+    notes += [Note(30.0, 1.0, 64, 80, 0)]  # after a long silence: rest events
+    piece = Piece(notes=tuple(notes), tracks=(Track(), Track(program=32)))
+    events = encode(piece)
+    bar = 48
+    expected = song_features(events.ids, bar)
+    first = replace(events, ids=events.ids[:1])
+    voices = _Voices.of_seed(first, bar, 2)
+    onsets = events.onsets
+    for j in range(1, len(events)):
+        track = torch.full((2,), int(events.ids[j, 4]))
+        onset = torch.full((2,), int(onsets[j]))
+        back1, back2, duration = voices.lookback(track, onset)
+        assert voices.ref(track).tolist() == [expected.ref[j]] * 2, j
+        assert back1.tolist() == [expected.lookback1[j].tolist()] * 2, j
+        assert back2.tolist() == [expected.lookback2[j].tolist()] * 2, j
+        assert duration.tolist() == [expected.lookback_duration[j]] * 2, j
+        event = torch.from_numpy(events.ids[j]).expand(2, -1)
+        voices.play(event, onset, torch.full((2,), bool(events.ids[j, 1] != 88)))

@@ -5,20 +5,21 @@ import math
 import numpy as np
 import pytest
 
-from composer.encoding import DURATION, FIELDS, PITCH, REST, SHIFT, VELOCITY
+from composer.encoding import DURATION, FIELDS, PITCH, REST, SHIFT, TRACK, VELOCITY, VELOCITY_UNKNOWN
 from composer.ngram import NGramModel
 
 
-def tune(pitches: list[int], shift: int = 12, duration: int = 11, velocity: int = 8) -> np.ndarray:
-    """Events (shift, pitch, duration, velocity) of a melody of equal notes; pitch ids, not MIDI numbers."""
-    return np.array([(shift, p, duration, velocity) for p in pitches], dtype=np.int64).reshape(-1, len(FIELDS))
+def tune(pitches: list[int], shift: int = 12, duration: int = 11, velocity: int = 8, track: int = 0) -> np.ndarray:
+    """Events (shift, pitch, duration, velocity, track) of a melody of equal notes; pitch ids, not MIDI numbers."""
+    rows = [(shift, p, duration, velocity, track) for p in pitches]
+    return np.array(rows, dtype=np.int64).reshape(-1, len(FIELDS))
 
 
 SCALE = [39, 41, 43, 44, 46, 48, 50, 51]  # C major from middle C, as pitch ids (MIDI - 21)
 CORPUS = [tune(SCALE * 4), tune(list(reversed(SCALE)) * 3), tune([39, 43, 46, 51] * 5)]
 
 
-@pytest.mark.parametrize("field", [SHIFT, PITCH, DURATION, VELOCITY])
+@pytest.mark.parametrize("field", [SHIFT, PITCH, DURATION, VELOCITY, TRACK])
 def test_each_field_is_a_probability_distribution(field: int) -> None:
     model = NGramModel(order=3).fit(CORPUS)
     seq = tune([39, 41, 43, 44, 60, 46])  # 60: a pitch never seen, in contexts partly seen
@@ -34,7 +35,7 @@ def test_each_field_is_a_probability_distribution(field: int) -> None:
 
 
 def test_pitch_without_rests_is_a_distribution_over_the_notes() -> None:
-    with_rests = [*CORPUS, np.vstack([tune([39]), [(48, REST, 0, 0)], tune([41, 43])])]
+    with_rests = [*CORPUS, np.vstack([tune([39]), [(48, REST, 0, VELOCITY_UNKNOWN, 0)], tune([41, 43])])]
     model = NGramModel(order=2).fit(with_rests)
     seq = tune([39, 41, 43, 44])
     total = 0.0
@@ -70,7 +71,7 @@ def test_a_longer_context_predicts_a_pattern_better() -> None:
 
 def test_event_bits_give_every_field_of_every_event_and_pitch_bits_skip_rests() -> None:
     model = NGramModel(order=2).fit(CORPUS)
-    seq = np.vstack([tune([39, 41]), [(48, REST, 0, 0)], tune([43, 44, 46])])
+    seq = np.vstack([tune([39, 41]), [(48, REST, 0, VELOCITY_UNKNOWN, 0)], tune([43, 44, 46])])
     bits = model.event_bits(seq)
     assert bits.shape == (6, len(FIELDS))
     assert (bits >= 0).all()
@@ -84,3 +85,14 @@ def test_the_same_data_gives_the_same_figures() -> None:
     a = NGramModel(order=3).fit(CORPUS).event_bits(seq)
     b = NGramModel(order=3).fit(list(CORPUS)).event_bits(seq)
     assert np.array_equal(a, b)
+
+
+def test_an_unknown_velocity_is_neither_learned_nor_scored_and_tracks_are_predicted() -> None:
+    quiet = tune(SCALE * 4, velocity=VELOCITY_UNKNOWN, track=1)
+    model = NGramModel(order=2).fit([quiet, tune(SCALE * 2, velocity=12)])
+    assert model.tables[VELOCITY].unigram[VELOCITY_UNKNOWN] == 0  # nothing learned from "no information"
+    scored = model.event_bits(quiet)
+    assert (scored[:, VELOCITY] == 0).all() and (scored[:, TRACK] > 0).all()
+    assert model.event_bits(tune(SCALE, velocity=12))[:, VELOCITY].sum() > 0
+    # the track a tune is on is learned: track 1 is cheap after track 1
+    assert scored[5:, TRACK].mean() < 0.5

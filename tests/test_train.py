@@ -15,9 +15,10 @@ import torch
 from composer import checkpoint
 from composer.cli import main
 from composer.dataset import Song, collate
+from composer.model import MusicLSTM
 from composer.testing import smf
 from composer.testing.training import TINY, cli_train_args, songs
-from composer.train import TrainConfig, TrainState, select_songs, train
+from composer.train import TrainConfig, TrainState, evaluate_songs, select_songs, train
 
 
 def tiny_cfg(tmp_path, **kw):
@@ -232,3 +233,27 @@ def test_select_songs_follows_each_songs_split_collection_and_evaluation_set():
     assert names(TrainConfig()) == (["a", "d", "e", "f"], ["b"])
     assert names(TrainConfig(exclude_eval=True)) == (["a", "f"], ["b"])
     assert names(TrainConfig(collections=["chorales"])) == (["f"], [])
+
+
+def test_init_warm_starts_from_the_shipped_four_field_model(tmp_path):
+    data = songs(4, length=24)
+    result = train(
+        tiny_cfg(tmp_path, init=str(checkpoint.SHIPPED_MODEL), max_steps=1, epochs=1), songs=(data[:3], data[3:])
+    )
+    model, config = checkpoint.load_model(tmp_path / "run" / "last.safetensors")  # a current-format checkpoint
+    assert config["encoding"] == checkpoint.encoding_table() and model.config.hidden == 512
+    assert config["init"] == str(checkpoint.SHIPPED_MODEL) and result["history"]
+
+
+def test_validation_reports_each_field_and_velocity_only_where_it_is_known():
+    torch.manual_seed(0)
+    model = MusicLSTM(TINY)
+    data = songs(6)
+    report = evaluate_songs(model, data, torch.device("cpu"))
+    notes = sum(int((s.ids[:, 1] != 88).sum()) for s in data)
+    known = sum(int((s.ids[:, 1] != 88).sum()) for s in data if s.has_dynamics)
+    assert report["notes"] == notes and report["velocity_notes"] == known < notes
+    without = sum(report[f"{f}_bits"] for f in ("shift", "pitch", "duration", "track"))
+    assert report["bits_per_note_without_velocity"] == pytest.approx(without)
+    velocity_total = report["velocity_bits"] * known / notes  # velocity bits count only where known
+    assert report["bits_per_note"] == pytest.approx(without + velocity_total)

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from composer.dataset import Song
+from composer.encoding import VELOCITY_UNKNOWN
 from composer.model import ModelConfig
 
 # A model small enough to train a few steps in a test.
@@ -23,11 +24,26 @@ def songs(n: int = 12, length: int = 40, seed: int = 0) -> list[Song]:
                 rng.choice([0, 6, 12], length),
                 rng.integers(30, 50, length),
                 rng.integers(0, 12, length),
-                np.full(length, 10),
+                np.where(rng.random(length) < 0.5, 15, rng.integers(10, 20, length)),
+                rng.integers(0, 2, length),
             ],
             axis=1,
         ).astype(np.int64)
-        out.append(Song(ids=ids, bar=36 if i % 2 else 48, bar_start=i % 3, key=i % 24, name=f"s{i}"))
+        # Two tracks (strings and piano); every third song has no dynamics (velocity unknown throughout).
+        dynamics = i % 3 != 2
+        if not dynamics:
+            ids[:, 3] = VELOCITY_UNKNOWN
+        out.append(
+            Song(
+                ids=ids,
+                bar=36 if i % 2 else 48,
+                bar_start=i % 3,
+                key=i % 24,
+                name=f"s{i}",
+                programs=(48, 0),
+                has_dynamics=dynamics,
+            )
+        )
     return out
 
 
