@@ -716,6 +716,33 @@ def read_manifest(root: Path) -> list[Entry]:
     ]
 
 
+@dataclass(frozen=True)
+class CollectionCount:
+    """One collection's size: pieces, notes, track tables and how many pieces have dynamics."""
+
+    pieces: int
+    notes: int
+    tracks: dict[int, int]  # track count → pieces with that many tracks
+    with_dynamics: int
+
+
+def collection_table(entries: Iterable[Entry]) -> dict[str, dict[str, object]]:
+    """Per collection: pieces, notes, pieces per track count and pieces with dynamics (for ``corpus stats``)."""
+    rows: dict[str, list[Entry]] = {}
+    for e in entries:
+        rows.setdefault(e.collection, []).append(e)
+    table: dict[str, dict[str, object]] = {}
+    for name, es in sorted(rows.items()):
+        tracks: dict[int, int] = {}
+        for e in es:
+            tracks[e.tracks] = tracks.get(e.tracks, 0) + 1
+        count = CollectionCount(
+            len(es), sum(e.notes for e in es), dict(sorted(tracks.items())), sum(e.dynamics == "yes" for e in es)
+        )
+        table[name] = asdict(count)
+    return table
+
+
 def counts(entries: Iterable[Entry]) -> dict[str, object]:
     """Pieces and notes per split, per collection and per evaluation set."""
     out: dict[str, dict[str, dict[str, int]]] = {"by_split": {}, "by_collection": {}, "by_eval_set": {}}

@@ -33,7 +33,7 @@ _VOICE_NAMES = re.compile(
 def _track_of_part(part: Any, index: int, channel: int) -> Track:
     """The track a score's part becomes: its name, and its instrument's General MIDI program."""
     instrument = part.getInstrument(returnDefault=False) if hasattr(part, "getInstrument") else None
-    name = str(part.partName or (instrument.partName if instrument else None) or "").strip()
+    name = str(getattr(part, "partName", None) or (instrument.partName if instrument else None) or "").strip()
     if not name and instrument is not None:
         name = str(instrument.instrumentName or "").strip()
     name = name or f"Part {index + 1}"
