@@ -200,7 +200,8 @@ def _pop909_job(path: str) -> tuple[list[_Item], list[str]]:
     piece = read_midi(path)
     if len(piece.notes) < 8:
         return [], [f"{path}: fewer than 8 notes"]
-    item = _Item(POP909, name, path, f"POP909 song {name}", f"{POP909}/{name}", piece, licence=POP909_LICENCE)
+    source = f"POP909/{name}/{name}.mid"  # the release's own path, wherever the folder or a kept copy lies
+    item = _Item(POP909, name, source, f"POP909 song {name}", f"{POP909}/{name}", piece, licence=POP909_LICENCE)
     return [item], []
 
 
