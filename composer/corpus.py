@@ -70,9 +70,10 @@ SCORE_COLLECTIONS = (
 # least VARIANT_MIN_EDITS, so that one changed note, two words, is caught in a short tune too).  Measured:
 # bwv359 / bwv154.3 (the same chorale, passing eighths moved) are 6 edits apart in 45 words, kinder0-0015 /
 # erk30-0537 2; unrelated chorale melodies of that length 30 or more.
-VARIANT_SHARE = 0.15
+VARIANT_SHARE = 0.2
 VARIANT_MIN_EDITS = 2
 VARIANT_MIN_WORDS = 12  # shorter melodies are too generic to call variants
+VARIANT_LONGEST = 3  # a melody up to this many times longer may contain the other (repeats, a second strain)
 VARIANT_SHINGLE = 4  # intervals per shingle in the prefilter (rhythm left out: versions differ there most)
 VARIANT_SHINGLE_SHARE = 0.4  # a candidate shares at least this share of the shorter melody's shingles
 
@@ -403,6 +404,26 @@ def _banded_distance(a: tuple[Word, ...], b: tuple[Word, ...], band: float) -> f
     return previous[len(b)] / 2 if previous[len(b)] <= limit else band + 1
 
 
+def _contained_distance(short: tuple[Word, ...], long: tuple[Word, ...], band: float) -> float:
+    """Edits to find ``short`` anywhere inside ``long`` (a tune and a version with its repeats written out, or
+    with a second strain), costed as in :func:`_banded_distance`; more than ``band`` when it exceeds it."""
+    limit = int(2 * band)
+    far = limit + 1
+    previous = [0] * (len(long) + 1)  # the match may start anywhere in the longer melody
+    for i in range(1, len(short) + 1):
+        current = [min(2 * i, far)] + [far] * len(long)
+        x = short[i - 1]
+        for j in range(1, len(long) + 1):
+            y = long[j - 1]
+            cost = 0 if x == y else 1 if x[0] == y[0] else 2
+            current[j] = min(previous[j - 1] + cost, previous[j] + 2, current[j - 1] + 2, far)
+        if min(current) > limit:
+            return band + 1
+        previous = current
+    best = min(previous)  # ... and end anywhere
+    return best / 2 if best <= limit else band + 1
+
+
 def variant_band(length: int) -> int:
     """The most edits two melodies of this (longer) length may differ by and be variants."""
     return max(VARIANT_MIN_EDITS, int(VARIANT_SHARE * length))
@@ -411,8 +432,10 @@ def variant_band(length: int) -> int:
 def find_variants(melodies: list[tuple[Word, ...]], evaluation: list[int], others: list[int]) -> list[Variant]:
     """Every (evaluation tune, other piece) pair whose melodies are close variants.
 
-    A cheap prefilter first (shared shingles of VARIANT_SHINGLE words, through an index of the others), then
-    the banded edit distance on the few candidates, so thousands × hundreds of comparisons stay fast.
+    Close means: the whole melodies within :func:`variant_band` edits (:func:`_banded_distance`), or the
+    shorter found inside the longer within the shorter's band (:func:`_contained_distance`).  A cheap
+    prefilter first (shared shingles of VARIANT_SHINGLE intervals, through an index of the others), then the
+    alignments on the few candidates, so thousands × hundreds of comparisons stay fast.
     """
     index: dict[tuple[int, ...], list[int]] = {}
     shingles: dict[int, set[tuple[int, ...]]] = {}
@@ -439,8 +462,12 @@ def find_variants(melodies: list[tuple[Word, ...]], evaluation: list[int], other
         for o, count in shared.items():
             if o == e or count < VARIANT_SHINGLE_SHARE * min(len(shingles_of(e)), len(shingles_of(o))):
                 continue
-            band = variant_band(max(len(m), len(melodies[o])))
+            short, long = sorted((m, melodies[o]), key=len)
+            band = variant_band(len(long))
             distance = _banded_distance(m, melodies[o], band)
+            if distance > band and len(long) <= VARIANT_LONGEST * len(short):
+                band = variant_band(len(short))
+                distance = _contained_distance(short, long, band)
             if distance <= band:
                 found.append(Variant(e, o, distance))
     return found
