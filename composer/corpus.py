@@ -690,6 +690,9 @@ def _write(out: Path, items: list[_Item], errors: list[str], old: dict[str, str]
             written.append(entry)
         except Exception as error:
             errors.append(f"{entry.source}: not written: {type(error).__name__}: {error}")
+    if not written:
+        first = errors[-1] if errors else "no pieces"
+        raise InputError(f"No piece of the corpus could be written ({first}); the corpus is unchanged.")
     found = _write_variants(out, variants, entries, old)
     entries = written
     entries.sort(key=lambda e: e.path)

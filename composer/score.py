@@ -66,6 +66,8 @@ def piece_from_score(score: Any, parts: list[int] | None = None, *, default_temp
     all_parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
     chosen = all_parts if parts is None else [all_parts[i] for i in parts]
     has_marks = any(True for _ in score.recurse().getElementsByClass(dynamics.Dynamic))
+    default_mark = dynamics.Dynamic("mf")  # before a part's first mark
+    velocities: dict[tuple[int, float | None, tuple[type, ...]], int] = {}
     by_part: list[tuple[Any, list[tuple[float, float, int, int]]]] = []
     for part in chosen:
         flat = part.flatten()
@@ -88,8 +90,12 @@ def piece_from_score(score: Any, parts: list[int] | None = None, *, default_temp
             while mark_index + 1 < len(marks) and marks[mark_index + 1][0] <= start + 1e-9:
                 mark_index += 1
             if has_marks:
-                dynamic = marks[mark_index][1] if mark_index >= 0 else dynamics.Dynamic("mf")
-                velocity = _velocity_of(element, dynamic)
+                dynamic = marks[mark_index][1] if mark_index >= 0 else default_mark
+                # The realized volume depends only on the mark, the note's own scalar and its articulations.
+                key = (id(dynamic), element.volume.velocityScalar, tuple(type(a) for a in element.articulations))
+                if key not in velocities:
+                    velocities[key] = _velocity_of(element, dynamic)
+                velocity = velocities[key]
             else:
                 velocity = DEFAULT_VELOCITY
             found.extend((start, length, int(p), velocity) for p in pitches)
