@@ -43,9 +43,15 @@ def _track_of_part(part: Any, index: int, channel: int) -> Track:
     return Track(name=name, program=int(program), channel=channel)
 
 
+# music21's realized volume at its default base level (0.5) puts mf at 99 and clips f, ff and fff to 127; at
+# 0.35 the marks spread as MIDI players expect: pp 35, p 50, mp 64, mf 78 (the 80 of unmarked notation), f 99,
+# ff 121, fff 127, with accents above their mark.
+REALIZED_BASE = 0.35
+
+
 def _velocity_of(element: Any, dynamic: Any) -> int:
     """A note's velocity from the score's notated dynamic in force (music21's realized volume)."""
-    realized = element.volume.getRealized(useDynamicContext=dynamic, useArticulations=True)
+    realized = element.volume.getRealized(useDynamicContext=dynamic, useArticulations=True, baseLevel=REALIZED_BASE)
     return max(1, min(127, round(127 * realized)))
 
 
