@@ -56,19 +56,19 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_corpus_build(args: argparse.Namespace) -> int:
     from composer.corpus import build
 
-    summary = build(args.out, workers=args.workers, limit=args.limit, progress=not args.quiet)
+    summary = build(args.out, workers=args.workers, limit=args.limit, progress=not args.quiet, pop909=args.pop909)
     print(json.dumps(summary, indent=2))
     return 0
 
 
 def _cmd_corpus_stats(args: argparse.Namespace) -> int:
-    from composer.corpus import counts, read_manifest
+    from composer.corpus import collection_table, counts, read_manifest
 
     try:
         entries = read_manifest(args.data)
     except FileNotFoundError:
         raise InputError(f"{args.data} has no manifest.csv; build the corpus with 'composer corpus build'.") from None
-    print(json.dumps({"pieces": len(entries), **counts(entries)}, indent=2))
+    print(json.dumps({"pieces": len(entries), **counts(entries), "collections": collection_table(entries)}, indent=2))
     return 0
 
 
@@ -478,11 +478,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("corpus", help="the embedded corpus in midi_data/")
     csub = p.add_subparsers(dest="corpus_command", required=True)
-    b = csub.add_parser("build", help="rebuild midi_data/ from music21's bundled corpus (offline)")
+    b = csub.add_parser("build", help="rebuild midi_data/ from music21's bundled corpus and POP909 (offline)")
     b.add_argument("--out", type=Path, default=DEFAULT_DATA)
     b.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
     b.add_argument("--limit", type=int, default=None, help="build a small sample (for tests)")
     b.add_argument("--quiet", action="store_true")
+    b.add_argument(
+        "--pop909",
+        type=Path,
+        default=None,
+        help="the POP909 folder (001/001.mid …): derive pop909/ from songs 001-850 "
+        "(default: keep the POP909 files already in the corpus)",
+    )
     b.set_defaults(func=_cmd_corpus_build)
     s = csub.add_parser("stats", help="pieces and notes per split, collection and evaluation set")
     s.add_argument("--data", type=Path, default=DEFAULT_DATA)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import itertools
+import math
 import os
 import re
 import shutil
@@ -31,6 +32,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from composer.encoding import PITCH, SHIFT, Events, encode, quantize
+from composer.errors import InputError
 from composer.midi_io import write_midi
 from composer.piece import Piece
 
@@ -44,6 +46,36 @@ SPLITS = (("train", 80), ("valid", 90), ("test", 100))
 # loose on purpose: Bach's soprano lines and Essen's plain versions of the same chorale tune differ in
 # passing notes later on, and an extra folk tune caught is harmless where a leak is not.
 MELODY_KEY_INTERVALS = 10
+VARIANTS = "eval-variants.csv"
+# POP909 (Wang et al., ISMIR 2020): songs 001-850 are the corpus's; 851-909 stay unseen.
+POP909 = "pop909"
+POP909_SONGS = 850
+POP909_LICENCE = "MIT (POP909, Music X Lab; see pop909/LICENSE)"
+# music21's multi-voice collections: a corpus path's prefix → the collection it joins (first match wins).
+SCORE_COLLECTIONS = (
+    ("palestrina/", "palestrina"),
+    ("monteverdi/", "monteverdi"),
+    ("trecento/", "trecento"),
+    ("beethoven/opus", "quartets"),
+    ("haydn/", "quartets"),
+    ("mozart/k545", "piano"),
+    ("mozart/k", "quartets"),
+    ("joplin/", "piano"),
+    ("chopin/", "piano"),
+    ("cpebach/", "piano"),
+    ("schoenberg/opus19", "piano"),
+)
+# A close variant: the same tune up to transposition, tempo and a few notes.  Two melodies are variants when
+# the edit distance of their words (interval, duration ratio) is at most this share of the longer one (and at
+# least VARIANT_MIN_EDITS, so that one changed note, two words, is caught in a short tune too).  Measured:
+# bwv359 / bwv154.3 (the same chorale, passing eighths moved) are 6 edits apart in 45 words, kinder0-0015 /
+# erk30-0537 2; unrelated chorale melodies of that length 30 or more.
+VARIANT_SHARE = 0.2
+VARIANT_MIN_EDITS = 2
+VARIANT_MIN_WORDS = 12  # shorter melodies are too generic to call variants
+VARIANT_LONGEST = 3  # a melody up to this many times longer may contain the other (repeats, a second strain)
+VARIANT_SHINGLE = 4  # intervals per shingle in the prefilter (rhythm left out: versions differ there most)
+VARIANT_SHINGLE_SHARE = 0.4  # a candidate shares at least this share of the shorter melody's shingles
 
 
 @dataclass
@@ -62,6 +94,8 @@ class Entry:
     split: str
     eval_set: str
     licence: str = LICENCE
+    tracks: int = 1  # entries of the piece's track table (voices, instruments)
+    dynamics: str = "no"  # "yes" when the notes' velocities vary (Piece.has_dynamics)
 
 
 @dataclass
@@ -73,6 +107,7 @@ class _Item:
     work: str  # pieces of one work share a group
     piece: Piece
     eval_set: str = ""
+    licence: str = LICENCE
 
 
 # ---------------------------------------------------------------------------------------------- jobs
@@ -88,8 +123,8 @@ def _chorale_job(path: str) -> tuple[list[_Item], list[str]]:
     number = int(re.match(r"bwv(\d+)", stem).group(1))  # type: ignore[union-attr]
     score = corpus.parse(path)
     title = (score.metadata.bestTitle if score.metadata else "") or stem
-    full = piece_from_score(score, default_tempo=80.0, program=0)
-    soprano = piece_from_score(score, parts=[0], default_tempo=80.0, program=0)
+    full = piece_from_score(score, default_tempo=80.0)  # four tracks: soprano, alto, tenor, bass
+    soprano = piece_from_score(score, parts=[0], default_tempo=80.0)
     eval_set = CHORALE_EVAL if 253 <= number <= 438 else ""
     return [
         _Item("bach-chorales", stem, path, title, f"bach/{stem}", full),
@@ -124,7 +159,7 @@ def _abc_job(args: tuple[str, str]) -> tuple[list[_Item], list[str]]:
     for index, score in enumerate(scores, start=1):
         source = f"{path}#{index}" if len(scores) > 1 else path
         try:
-            piece = piece_from_score(score, default_tempo=120.0, program=0)
+            piece = piece_from_score(score, default_tempo=120.0)
         except Exception as error:
             errors.append(f"{source}: {type(error).__name__}: {error}")
             continue
@@ -141,14 +176,92 @@ def _abc_job(args: tuple[str, str]) -> tuple[list[_Item], list[str]]:
     return items, errors
 
 
+def _score_job(args: tuple[str, str, str]) -> tuple[list[_Item], list[str]]:
+    """One multi-part score of music21's corpus (a madrigal, a quartet movement, a piano piece)."""
+    from music21 import corpus
+
+    from composer.score import piece_from_score
+
+    collection, path, work = args
+    score = corpus.parse(path)
+    short = _short_source(path)
+    name = re.sub(r"[^A-Za-z0-9.-]+", "-", short.rsplit(".", 1)[0]).strip("-")
+    title = (score.metadata.bestTitle if score.metadata else "") or name
+    piece = piece_from_score(score, default_tempo=100.0)
+    if len(piece.notes) < 8:
+        return [], [f"{path}: fewer than 8 notes"]
+    return [_Item(collection, name, path, str(title).strip(), f"{collection}/{work}", piece)], []
+
+
+def _pop909_job(path: str) -> tuple[list[_Item], list[str]]:
+    """One POP909 song (melody, bridge and piano tracks, played velocities), read by composer's reader."""
+    from composer.midi_io import read_midi
+
+    name = Path(path).stem
+    piece = read_midi(path)
+    if len(piece.notes) < 8:
+        return [], [f"{path}: fewer than 8 notes"]
+    source = f"POP909/{name}/{name}.mid"  # the release's own path, wherever the folder or a kept copy lies
+    item = _Item(POP909, name, source, f"POP909 song {name}", f"{POP909}/{name}", piece, licence=POP909_LICENCE)
+    return [item], []
+
+
 def _run_job(job: tuple[str, object]) -> tuple[list[_Item], list[str]]:
     kind, arg = job
     try:
         if kind == "chorale":
             return _chorale_job(arg)  # type: ignore[arg-type]
+        if kind == "score":
+            return _score_job(arg)  # type: ignore[arg-type]
+        if kind == "pop909":
+            return _pop909_job(arg)  # type: ignore[arg-type]
         return _abc_job(arg)  # type: ignore[arg-type]
     except Exception as error:
         return [], [f"{arg}: {type(error).__name__}: {error}"]
+
+
+def _score_jobs(core: list[str]) -> list[tuple[str, object]]:
+    """The multi-voice collections: (collection, path, work) per score; a work's movements share a group."""
+    by_stem: dict[str, str] = {}
+    for path in core:  # one file per piece: MusicXML before Humdrum before the rest
+        stem = path.rsplit(".", 1)[0]
+        rank = {".mxl": 0, ".xml": 1, ".musicxml": 1, ".krn": 2}.get(Path(path).suffix, 3)
+        old = by_stem.get(stem)
+        if old is None or rank < {".mxl": 0, ".xml": 1, ".musicxml": 1, ".krn": 2}.get(Path(old).suffix, 3):
+            by_stem[stem] = path
+    jobs: list[tuple[str, object]] = []
+    for path in sorted(by_stem.values()):
+        short = _short_source(path)
+        parts = short.split("/")
+        if Path(path).suffix not in (".mxl", ".xml", ".musicxml", ".krn"):
+            continue
+        collection = next((c for prefix, c in SCORE_COLLECTIONS if short.startswith(prefix)), None)
+        if collection is None:
+            continue
+        work = "/".join(parts[:2]) if len(parts) > 2 else short.rsplit(".", 1)[0]
+        jobs.append(("score", (collection, path, work)))
+    return jobs
+
+
+def pop909_songs(folder: Path) -> list[Path]:
+    """The MIDI files of POP909's songs 001–850 in ``folder`` (``NNN/NNN.mid``); InputError when the folder is
+    missing, holds none of them, or has a song folder without its MIDI file."""
+    if not folder.is_dir():
+        raise InputError(f"{folder} is not a folder; give --pop909 the POP909 folder that holds 001/001.mid, 002/ ….")
+    folders = [folder / f"{n:03d}" for n in range(1, POP909_SONGS + 1)]
+    present = [f for f in folders if f.is_dir()]
+    if not present:
+        raise InputError(
+            f"{folder} has no POP909 song folders (001 … 850, each with its NNN.mid); "
+            "give --pop909 the folder of the POP909 release."
+        )
+    lacking = [f for f in present if not (f / f"{f.name}.mid").is_file()]
+    if lacking:
+        raise InputError(
+            f"POP909 song folder {lacking[0]} has no {lacking[0].name}.mid; give --pop909 a complete copy of the "
+            "release; the corpus is unchanged."
+        )
+    return [f / f"{f.name}.mid" for f in present]
 
 
 def _jobs(limit: int | None = None) -> list[tuple[str, object]]:
@@ -172,6 +285,7 @@ def _jobs(limit: int | None = None) -> list[tuple[str, object]]:
     jobs += [("abc", ("essen", p)) for p in under("essenFolksong")]
     jobs += [("abc", ("oneills1850", p)) for p in under("oneills1850")]
     jobs += [("abc", ("ryans-mammoth", p)) for p in under("ryansMammoth")]
+    jobs += _score_jobs(core)
     if limit:
         # A small but complete sample for tests: a few of each kind, kinder included.
         picked = [j for j in jobs if j[0] == "chorale"][:limit]
@@ -179,6 +293,7 @@ def _jobs(limit: int | None = None) -> list[tuple[str, object]]:
         picked += [j for j in abc if "kinder0" in str(j[1])]
         picked += [j for j in abc if "oneills1850" in str(j[1])][:1]
         picked += [j for j in abc if "ryansMammoth" in str(j[1])][:limit]
+        picked += [j for j in jobs if j[0] == "score" and "trecento" in str(j[1])][:1]
         jobs = picked
     return jobs
 
@@ -225,6 +340,139 @@ def split_of(group: str) -> str:
     return split_of_digest(hashlib.sha1(group.encode()).hexdigest())
 
 
+# ------------------------------------------------------------------------------------------- variants
+
+Word = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Variant:
+    """An evaluation tune and a piece elsewhere in the corpus whose melody is a close variant of it."""
+
+    eval_index: int  # indices into the list of melodies given to find_variants
+    other_index: int
+    distance: float  # edits between their melody words (see _banded_distance)
+
+
+def melody_words(piece: Piece) -> tuple[Word, ...]:
+    """The melody of a piece as transposition- and tempo-free words: (interval, duration ratio) per note.
+
+    The melody is the first track's top line (the highest note at each onset); a word is the interval from
+    the previous note in semitones and the ratio of the inter-onset times, in quarter-octaves of log2.
+    """
+    first = piece.notes[0].track if piece.notes else 0
+    top: dict[float, int] = {}
+    for n in piece.notes:
+        if n.track == first:
+            top[n.start] = max(top.get(n.start, -1), n.pitch)
+    onsets = sorted(top)
+    if len(onsets) < 2:
+        return ()
+    last = max(n.end for n in piece.notes if n.track == first)
+    spans = [b - a for a, b in itertools.pairwise([*onsets, last])]
+    words: list[Word] = []
+    for i in range(1, len(onsets)):
+        ratio = spans[i] / spans[i - 1] if spans[i - 1] > 0 and spans[i] > 0 else 1.0
+        words.append((top[onsets[i]] - top[onsets[i - 1]], max(-8, min(8, round(4 * math.log2(ratio))))))
+    return tuple(words)
+
+
+def _banded_distance(a: tuple[Word, ...], b: tuple[Word, ...], band: float) -> float:
+    """Edit distance of two melodies' words, or more than ``band`` when it exceeds it (only a band is filled).
+
+    Inserting, deleting or changing an interval costs 1; a word whose interval agrees and whose rhythm
+    differs costs ½ (versions of a tune differ in rhythm, passing eighths or a held last note, more than in
+    pitch).  Computed in half-edits so the table stays in integers.
+    """
+    limit = int(2 * band)
+    width = int(band)
+    if abs(len(a) - len(b)) > width:
+        return band + 1
+    far = limit + 1
+    previous = [2 * j if j <= width else far for j in range(len(b) + 1)]
+    for i in range(1, len(a) + 1):
+        current = [far] * (len(b) + 1)
+        if i <= width:
+            current[0] = 2 * i
+        for j in range(max(1, i - width), min(len(b), i + width) + 1):
+            x, y = a[i - 1], b[j - 1]
+            cost = 0 if x == y else 1 if x[0] == y[0] else 2
+            current[j] = min(previous[j - 1] + cost, previous[j] + 2, current[j - 1] + 2, far)
+        if min(current) > limit:
+            return band + 1
+        previous = current
+    return previous[len(b)] / 2 if previous[len(b)] <= limit else band + 1
+
+
+def _contained_distance(short: tuple[Word, ...], long: tuple[Word, ...], band: float) -> float:
+    """Edits to find ``short`` anywhere inside ``long`` (a tune and a version with its repeats written out, or
+    with a second strain), costed as in :func:`_banded_distance`; more than ``band`` when it exceeds it."""
+    limit = int(2 * band)
+    far = limit + 1
+    previous = [0] * (len(long) + 1)  # the match may start anywhere in the longer melody
+    for i in range(1, len(short) + 1):
+        current = [min(2 * i, far)] + [far] * len(long)
+        x = short[i - 1]
+        for j in range(1, len(long) + 1):
+            y = long[j - 1]
+            cost = 0 if x == y else 1 if x[0] == y[0] else 2
+            current[j] = min(previous[j - 1] + cost, previous[j] + 2, current[j - 1] + 2, far)
+        if min(current) > limit:
+            return band + 1
+        previous = current
+    best = min(previous)  # ... and end anywhere
+    return best / 2 if best <= limit else band + 1
+
+
+def variant_band(length: int) -> int:
+    """The most edits two melodies of this (longer) length may differ by and be variants."""
+    return max(VARIANT_MIN_EDITS, int(VARIANT_SHARE * length))
+
+
+def find_variants(melodies: list[tuple[Word, ...]], evaluation: list[int], others: list[int]) -> list[Variant]:
+    """Every (evaluation tune, other piece) pair whose melodies are close variants.
+
+    Close means: the whole melodies within :func:`variant_band` edits (:func:`_banded_distance`), or the
+    shorter found inside the longer within the shorter's band (:func:`_contained_distance`).  A cheap
+    prefilter first (shared shingles of VARIANT_SHINGLE intervals, through an index of the others), then the
+    alignments on the few candidates, so thousands × hundreds of comparisons stay fast.
+    """
+    index: dict[tuple[int, ...], list[int]] = {}
+    shingles: dict[int, set[tuple[int, ...]]] = {}
+
+    def shingles_of(i: int) -> set[tuple[int, ...]]:
+        if i not in shingles:
+            steps = tuple(interval for interval, _ in melodies[i])
+            shingles[i] = {steps[k : k + VARIANT_SHINGLE] for k in range(len(steps) - VARIANT_SHINGLE + 1)}
+        return shingles[i]
+
+    for o in others:
+        if len(melodies[o]) >= VARIANT_MIN_WORDS:
+            for sh in shingles_of(o):
+                index.setdefault(sh, []).append(o)
+    found: list[Variant] = []
+    for e in evaluation:
+        m = melodies[e]
+        if len(m) < VARIANT_MIN_WORDS:
+            continue
+        shared: dict[int, int] = {}
+        for sh in shingles_of(e):
+            for o in index.get(sh, ()):
+                shared[o] = shared.get(o, 0) + 1
+        for o, count in shared.items():
+            if o == e or count < VARIANT_SHINGLE_SHARE * min(len(shingles_of(e)), len(shingles_of(o))):
+                continue
+            short, long = sorted((m, melodies[o]), key=len)
+            band = variant_band(len(long))
+            distance = _banded_distance(m, melodies[o], band)
+            if distance > band and len(long) <= VARIANT_LONGEST * len(short):
+                band = variant_band(len(short))
+                distance = _contained_distance(short, long, band)
+            if distance <= band:
+                found.append(Variant(e, o, distance))
+    return found
+
+
 # ------------------------------------------------------------------------------------------- building
 
 
@@ -247,13 +495,28 @@ def _union_find(keys: list[list[str]]) -> list[str]:
 
 
 def build(
-    out: Path, *, workers: int | None = None, limit: int | None = None, progress: bool = True
+    out: Path,
+    *,
+    workers: int | None = None,
+    limit: int | None = None,
+    progress: bool = True,
+    pop909: Path | None = None,
 ) -> dict[str, object]:
-    """Build the corpus into ``out`` (replacing its MIDI files and manifest); returns a summary."""
+    """Build the corpus into ``out`` (replacing its MIDI folders, manifest and lists); returns a summary.
+
+    ``pop909``: the POP909 folder to derive ``out/pop909/`` from; without it, the POP909 files already in
+    ``out/pop909/`` are kept (read back and listed again).  Everything is written into a temporary folder
+    beside ``out`` and swapped in at the end, so a failed build (a malformed POP909 folder raises
+    InputError before anything is written) leaves the existing corpus untouched.
+    """
     from tqdm import tqdm
 
     started = time.perf_counter()
-    jobs = _jobs(limit)
+    songs = pop909_songs(pop909) if pop909 is not None else sorted((out / POP909).glob("[0-9][0-9][0-9].mid"))
+    if limit and pop909 is not None:
+        songs = songs[:limit]
+    licence = pop909 / "LICENSE" if pop909 is not None else out / POP909 / "LICENSE"
+    jobs = _jobs(limit) + [("pop909", str(p)) for p in songs]
     workers = workers or max(1, min(len(jobs), os.cpu_count() or 1))
     results: list[tuple[list[_Item], list[str]]] = [([], [])] * len(jobs)
     ctx = get_context("fork" if os.name == "posix" else "spawn")
@@ -262,14 +525,59 @@ def build(
             _indexed_job, list(enumerate(jobs)), chunksize=1
         )
         if progress:
-            iterator = tqdm(iterator, total=len(jobs), desc="parsing music21 corpus", unit="file")
+            iterator = tqdm(iterator, total=len(jobs), desc="parsing the corpus", unit="file")
         for index, result in iterator:
             results[index] = result
+    for job, (_, errors) in zip(jobs, results, strict=True):
+        if job[0] == "pop909" and errors and pop909 is not None:
+            song = Path(str(job[1])).stem
+            reason = errors[0].split(": ", 2)[-1]
+            raise InputError(f"POP909 song {song} in {pop909} cannot be read ({reason}); the corpus is unchanged.")
     items = [item for r in results for item in r[0]]
     errors = [e for r in results for e in r[1]]
-    summary = _write(out, items, errors)
+    old = _old_training(out)
+    building = out.parent / f".{out.name}.building-{os.getpid()}"
+    shutil.rmtree(building, ignore_errors=True)
+    try:
+        summary = _write(building, items, errors, old)
+        if songs and licence.is_file():
+            (building / POP909).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(licence, building / POP909 / "LICENSE")
+        _swap(building, out)
+    finally:
+        shutil.rmtree(building, ignore_errors=True)
     summary["build_seconds"] = round(time.perf_counter() - started, 1)
     return summary
+
+
+def _swap(building: Path, out: Path) -> None:
+    """Move a finished build's collection folders and lists into ``out`` (other files there are kept)."""
+    out.mkdir(parents=True, exist_ok=True)
+    for sub in _PRIORITY:
+        if (building / sub).exists() or sub != POP909:
+            shutil.rmtree(out / sub, ignore_errors=True)
+        if (building / sub).exists():
+            os.replace(building / sub, out / sub)
+    for name in (MANIFEST, "build-errors.txt", VARIANTS):
+        os.replace(building / name, out / name)
+
+
+def _old_training(out: Path) -> dict[str, str]:
+    """The existing manifest's split per path, with "train" only for pieces training on "train" used.
+
+    A training piece grouped with an evaluation tune is left out by ``--exclude-eval``: it is listed as
+    "train (grouped with an evaluation tune)".  Empty when ``out`` has no manifest.
+    """
+    try:
+        entries = read_manifest(out)
+    except (FileNotFoundError, TypeError, KeyError, ValueError):
+        return {}
+    eval_groups = {e.group for e in entries if e.eval_set}
+    return {
+        e.path: "train (grouped with an evaluation tune)" if e.split == "train" and e.group in eval_groups else e.split
+        for e in entries
+        if not e.eval_set
+    }
 
 
 def _indexed_job(indexed: tuple[int, tuple[str, object]]) -> tuple[int, tuple[list[_Item], list[str]]]:
@@ -277,10 +585,22 @@ def _indexed_job(indexed: tuple[int, tuple[str, object]]) -> tuple[int, tuple[li
     return index, _run_job(job)
 
 
-_PRIORITY = {"bach-chorales": 0, "bach-soprano": 1, "essen": 2, "oneills1850": 3, "ryans-mammoth": 4}
+_PRIORITY = {
+    "bach-chorales": 0,
+    "bach-soprano": 1,
+    "essen": 2,
+    "oneills1850": 3,
+    "ryans-mammoth": 4,
+    "palestrina": 5,
+    "monteverdi": 6,
+    "trecento": 7,
+    "quartets": 8,
+    "piano": 9,
+    POP909: 10,
+}
 
 
-def _write(out: Path, items: list[_Item], errors: list[str]) -> dict[str, object]:
+def _write(out: Path, items: list[_Item], errors: list[str], old: dict[str, str]) -> dict[str, object]:
     # Evaluation pieces first, so that a duplicate elsewhere is the one dropped.
     items.sort(key=lambda it: (it.eval_set == "", _PRIORITY[it.collection], it.source, it.name))
     usable, encoded = [], []
@@ -317,7 +637,24 @@ def _write(out: Path, items: list[_Item], errors: list[str]) -> dict[str, object
         seen.add(hashes[i])
         keep.append(i)
 
-    groups = _union_find([[f"work:{items[i].work}"] + ([f"melody:{melodies[i]}"] if melodies[i] else []) for i in keep])
+    # Close variants of an evaluation tune join its group: one split, and --exclude-eval leaves them out.
+    words = [melody_words(quantized[i]) for i in keep]
+    evaluation = [n for n, i in enumerate(keep) if items[i].eval_set]
+    others = [n for n, i in enumerate(keep) if not items[i].eval_set]
+    variants = [
+        v
+        for v in find_variants(words, evaluation, others)
+        if items[keep[v.eval_index]].work != items[keep[v.other_index]].work
+    ]
+    links: dict[int, list[str]] = {}
+    for v in variants:
+        links.setdefault(v.other_index, []).append(f"work:{items[keep[v.eval_index]].work}")
+    groups = _union_find(
+        [
+            [f"work:{items[i].work}"] + ([f"melody:{melodies[i]}"] if melodies[i] else []) + links.get(n, [])
+            for n, i in enumerate(keep)
+        ]
+    )
     # A chorale's four-voice version has no melody key of its own; it joins its soprano through the work.
     entries: list[Entry] = []
     for n, i in enumerate(keep):
@@ -337,11 +674,12 @@ def _write(out: Path, items: list[_Item], errors: list[str]) -> dict[str, object
                 group=group,
                 split=split_of(group),
                 eval_set=it.eval_set,
+                licence=it.licence,
+                tracks=len(q.tracks),
+                dynamics="yes" if q.has_dynamics else "no",
             )
         )
 
-    for sub in _PRIORITY:
-        shutil.rmtree(out / sub, ignore_errors=True)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for entry, i in zip(entries, keep, strict=True):
@@ -352,6 +690,10 @@ def _write(out: Path, items: list[_Item], errors: list[str]) -> dict[str, object
             written.append(entry)
         except Exception as error:
             errors.append(f"{entry.source}: not written: {type(error).__name__}: {error}")
+    if not written:
+        first = errors[-1] if errors else "no pieces"
+        raise InputError(f"No piece of the corpus could be written ({first}); the corpus is unchanged.")
+    found = _write_variants(out, variants, entries, old)
     entries = written
     entries.sort(key=lambda e: e.path)
     with open(out / MANIFEST, "w", newline="", encoding="utf-8") as f:
@@ -360,7 +702,31 @@ def _write(out: Path, items: list[_Item], errors: list[str]) -> dict[str, object
         for e in entries:
             writer.writerow(asdict(e))
     (out / "build-errors.txt").write_text("\n".join(errors) + ("\n" if errors else ""), encoding="utf-8")
-    return {"pieces": len(entries), "dropped": dropped, "errors": len(errors), **counts(entries)}
+    return {
+        "pieces": len(entries),
+        "dropped": dropped,
+        "variants": found,
+        "errors": len(errors),
+        **counts(entries),
+    }
+
+
+def _write_variants(out: Path, variants: list[Variant], entries: list[Entry], old: dict[str, str]) -> dict[str, object]:
+    """``eval-variants.csv``: each evaluation tune's close variants, with the variant's split in the previous
+    build (``old_split``), so the protocols can be scored with and without the tunes that had a variant in
+    training.  Returns per evaluation set how many tunes have a variant, and how many had one in training."""
+    rows = sorted((entries[v.eval_index], entries[v.other_index], v.distance) for v in variants)
+    with open(out / VARIANTS, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["eval_path", "eval_set", "variant_path", "distance", "split", "old_split"])
+        for e, o, d in rows:
+            writer.writerow([e.path, e.eval_set, o.path, d, o.split, old.get(o.path, "")])
+    summary: dict[str, object] = {}
+    for name in sorted({e.eval_set for e, _, _ in rows}):
+        tunes = {e.path for e, _, _ in rows if e.eval_set == name}
+        before = {e.path for e, o, _ in rows if e.eval_set == name and old.get(o.path) == "train"}
+        summary[name] = {"tunes_with_variant": len(tunes), "had_variant_in_old_training": len(before)}
+    return summary
 
 
 def _short_source(path: str) -> str:
@@ -375,7 +741,37 @@ def read_manifest(root: Path) -> list[Entry]:
     """The manifest's rows as entries (raises FileNotFoundError when the folder has none)."""
     with open(root / MANIFEST, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f))
-    return [Entry(**{**row, "notes": int(row["notes"])}) for row in rows]  # type: ignore[arg-type]
+    return [
+        Entry(**{**row, "notes": int(row["notes"]), "tracks": int(row.get("tracks") or 1)})  # type: ignore[arg-type]
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class CollectionCount:
+    """One collection's size: pieces, notes, track tables and how many pieces have dynamics."""
+
+    pieces: int
+    notes: int
+    tracks: dict[int, int]  # track count → pieces with that many tracks
+    with_dynamics: int
+
+
+def collection_table(entries: Iterable[Entry]) -> dict[str, dict[str, object]]:
+    """Per collection: pieces, notes, pieces per track count and pieces with dynamics (for ``corpus stats``)."""
+    rows: dict[str, list[Entry]] = {}
+    for e in entries:
+        rows.setdefault(e.collection, []).append(e)
+    table: dict[str, dict[str, object]] = {}
+    for name, es in sorted(rows.items()):
+        tracks: dict[int, int] = {}
+        for e in es:
+            tracks[e.tracks] = tracks.get(e.tracks, 0) + 1
+        count = CollectionCount(
+            len(es), sum(e.notes for e in es), dict(sorted(tracks.items())), sum(e.dynamics == "yes" for e in es)
+        )
+        table[name] = asdict(count)
+    return table
 
 
 def counts(entries: Iterable[Entry]) -> dict[str, object]:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from composer.errors import InputError
-from composer.piece import PIANO_HIGH, PIANO_LOW, Note, Piece, TimeSignature, Track
+from composer.piece import MAX_TRACKS, PIANO_HIGH, PIANO_LOW, Note, Piece, TimeSignature, Track
 
 DEFAULT_VELOCITY = 80
 
@@ -20,61 +20,140 @@ def _key_number(tonic_pitch_class: int, mode: str) -> int:
     return tonic_pitch_class % 12 + (12 if mode == "minor" else 0)
 
 
-def piece_from_score(
-    score: Any, parts: list[int] | None = None, *, program: int = 0, default_tempo: float = 100.0
-) -> Piece:
+# A part whose instrument states no MIDI program: a sung part (chorale voices, madrigal voices) is played
+# as "Choir Aahs" (52) so that a chorale sounds sung and a track's program says "voice"; any other part as
+# the piano (0), General MIDI's default and what notation without an instrument is usually played on.
+VOICE_PROGRAM = 52
+_VOICE_NAMES = re.compile(
+    r"(?i)\b(soprano|alto|tenor|bass[eo]?|baritone|cantus|altus|quintus|sextus|superius|contratenor|"
+    r"canto|voice|vox|triplum|duplum|motetus)\b"
+)
+
+
+def _track_of_part(part: Any, index: int, channel: int) -> Track:
+    """The track a score's part becomes: its name, and its instrument's General MIDI program."""
+    instrument = part.getInstrument(returnDefault=False) if hasattr(part, "getInstrument") else None
+    name = str(getattr(part, "partName", None) or (instrument.partName if instrument else None) or "").strip()
+    if not name and instrument is not None:
+        name = str(instrument.instrumentName or "").strip()
+    name = name or f"Part {index + 1}"
+    program = instrument.midiProgram if instrument is not None else None
+    if program is None:
+        program = VOICE_PROGRAM if _VOICE_NAMES.search(name) else 0
+    return Track(name=name, program=int(program), channel=channel)
+
+
+# music21's realized volume at its default base level (0.5) puts mf at 99 and clips f, ff and fff to 127; at
+# 0.35 the marks spread as MIDI players expect: pp 35, p 50, mp 64, mf 78 (the 80 of unmarked notation), f 99,
+# ff 121, fff 127, with accents above their mark.
+REALIZED_BASE = 0.35
+
+
+def _velocity_of(element: Any, dynamic: Any) -> int:
+    """A note's velocity from the score's notated dynamic in force (music21's realized volume)."""
+    realized = element.volume.getRealized(useDynamicContext=dynamic, useArticulations=True, baseLevel=REALIZED_BASE)
+    return max(1, min(127, round(127 * realized)))
+
+
+def piece_from_score(score: Any, parts: list[int] | None = None, *, default_tempo: float = 100.0) -> Piece:
     """Convert a music21 Score (or Part) to a Piece; ``parts`` picks parts by index (all by default).
 
-    Ties are merged into single notes, chord symbols and grace notes are skipped, and the first metronome
-    mark and key carry over.  The time signature is the prevailing one, the meter of most of the first part
-    (:func:`_prevailing_meter`), and a short first measure in it becomes the pickup (``bar_start``).
+    Each chosen part with notes becomes one track (:func:`_track_of_part`), in score order; more than
+    ``MAX_TRACKS`` keeps those with the most notes.  Ties are merged into single notes, chord symbols and
+    grace notes are skipped, and the first metronome mark and key carry over.  Where the score has dynamics
+    marks (p, mf, f…), each note's velocity is music21's realized volume under the mark in force in its part
+    (articulations such as accents included); a score without any gives every note ``DEFAULT_VELOCITY``, so
+    ``has_dynamics`` is False.  The time signature is the prevailing one, the meter of most of the first
+    part (:func:`_prevailing_meter`), and a short first measure in it becomes the pickup (``bar_start``).
     """
-    from music21 import chord, harmony, key, note, stream, tempo
+    from music21 import chord, dynamics, harmony, note, stream
 
     score = score.stripTies(inPlace=False)
     all_parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
     chosen = all_parts if parts is None else [all_parts[i] for i in parts]
-    notes: list[Note] = []
+    has_marks = any(True for _ in score.recurse().getElementsByClass(dynamics.Dynamic))
+    default_mark = dynamics.Dynamic("mf")  # before a part's first mark
+    velocities: dict[tuple[int, float | None, tuple[type, ...]], int] = {}
+    by_part: list[tuple[Any, list[tuple[float, float, int, int]]]] = []
     for part in chosen:
-        for element in part.flatten().notes:
+        flat = part.flatten()
+        marks = sorted(((float(d.offset), d) for d in flat.getElementsByClass(dynamics.Dynamic)), key=lambda x: x[0])
+        found: list[tuple[float, float, int, int]] = []
+        mark_index = -1
+        for element in flat.notes:
             if isinstance(element, harmony.Harmony):
                 continue  # chord symbols are annotations, not sounding notes
             length = float(element.duration.quarterLength)
             if length <= 0:
                 continue  # grace notes
             start = float(element.offset)
-            velocity = element.volume.velocity or DEFAULT_VELOCITY
             if isinstance(element, chord.Chord):
                 pitches = [p.midi for p in element.pitches]
             elif isinstance(element, note.Note):
                 pitches = [element.pitch.midi]
             else:
                 continue  # unpitched percussion
-            notes.extend(Note(start, length, int(p), int(velocity), program) for p in pitches)
-    notes.sort(key=lambda n: (n.start, -n.pitch))
+            while mark_index + 1 < len(marks) and marks[mark_index + 1][0] <= start + 1e-9:
+                mark_index += 1
+            if has_marks:
+                dynamic = marks[mark_index][1] if mark_index >= 0 else default_mark
+                # The realized volume depends only on the mark, the note's own scalar and its articulations.
+                key = (id(dynamic), element.volume.velocityScalar, tuple(type(a) for a in element.articulations))
+                if key not in velocities:
+                    velocities[key] = _velocity_of(element, dynamic)
+                velocity = velocities[key]
+            else:
+                velocity = DEFAULT_VELOCITY
+            found.extend((start, length, int(p), velocity) for p in pitches)
+        if found:
+            by_part.append((part, found))
+    if len(by_part) > MAX_TRACKS:
+        busiest = sorted(range(len(by_part)), key=lambda i: -len(by_part[i][1]))[:MAX_TRACKS]
+        by_part = [by_part[i] for i in sorted(busiest)]
+    tracks: list[Track] = []
+    notes: list[Note] = []
+    for index, (part, found) in enumerate(by_part):
+        channel = index if index < 9 else index + 1  # channel 9 is the drums'
+        tracks.append(_track_of_part(part, index, channel))
+        notes.extend(Note(start, length, pitch, velocity, index) for start, length, pitch, velocity in found)
+    notes.sort(key=lambda n: (n.start, n.track, -n.pitch))
 
-    flat = all_parts[0].flatten()
-    marks = list(score.flatten().getElementsByClass(tempo.MetronomeMark))
-    bpm = float(marks[0].getQuarterBPM()) if marks and marks[0].number else default_tempo
     ts, bar_start = _prevailing_meter(all_parts[0])
+    return Piece(
+        notes=tuple(notes),
+        tempo=_first_tempo(score, default_tempo),
+        time_signature=ts,
+        bar_start=bar_start,
+        key=_stated_key(score, all_parts[0].flatten()),
+        tracks=tuple(tracks) or (Track(),),
+    )
 
-    key_number = None
+
+def _first_tempo(score: Any, default_tempo: float) -> float:
+    from music21 import tempo
+
+    marks = list(score.flatten().getElementsByClass(tempo.MetronomeMark))
+    return float(marks[0].getQuarterBPM()) if marks and marks[0].number else default_tempo
+
+
+def _stated_key(score: Any, flat: Any) -> int | None:
+    """The first key signature's key; a bare signature takes the mode music21's analysis finds on it."""
+    from music21 import key
+
     keys = list(flat.getElementsByClass(key.KeySignature))
-    if keys:
-        first = keys[0]
-        if isinstance(first, key.Key):
-            key_number = _key_number(first.tonic.pitchClass, first.mode)
-        else:
-            # A bare key signature states no mode: take the mode the analysis finds on that signature.
-            major = first.asKey("major")
-            minor = first.asKey("minor")
-            try:
-                guess = score.analyze("key")
-                chosen_key = minor if guess.mode == "minor" and guess.sharps == first.sharps else major
-            except Exception:  # analysis can fail on odd scores; a major reading of the signature stands
-                chosen_key = major
-            key_number = _key_number(chosen_key.tonic.pitchClass, chosen_key.mode)
-    return Piece(notes=tuple(notes), tempo=bpm, time_signature=ts, bar_start=bar_start, key=key_number)
+    if not keys:
+        return None
+    first = keys[0]
+    if isinstance(first, key.Key):
+        return _key_number(first.tonic.pitchClass, first.mode)
+    major = first.asKey("major")
+    minor = first.asKey("minor")
+    try:
+        guess = score.analyze("key")
+        chosen_key = minor if guess.mode == "minor" and guess.sharps == first.sharps else major
+    except Exception:  # analysis can fail on odd scores; a major reading of the signature stands
+        chosen_key = major
+    return _key_number(chosen_key.tonic.pitchClass, chosen_key.mode)
 
 
 def _meter_spans(part: Any) -> list[tuple[float, float, TimeSignature]]:

@@ -157,7 +157,7 @@ def _old_model_log_probs(old: dict[str, torch.Tensor], ids: np.ndarray, bar: int
     velocity[0] = 16
     columns = [inputs[:, 0], inputs[:, 1], inputs[:, 2], velocity, pos[:n], torch.full((n,), bar)]
     columns += [torch.full((n,), key), interval, degree]
-    x = sum(old["in_embed.weight"][c + o] for c, o in zip(columns, offsets, strict=True))
+    x = torch.stack([old["in_embed.weight"][c + o] for c, o in zip(columns, offsets, strict=True)]).sum(0)
     for layer in range(sum(1 for k in old if k.endswith("weight_ih_l0"))):
         lstm = torch.nn.LSTM(hidden, hidden, batch_first=True)
         lstm.load_state_dict({k.split(".", 2)[2]: v for k, v in old.items() if k.startswith(f"lstm.{layer}.")})

@@ -6,9 +6,26 @@ from pathlib import Path
 
 import pytest
 
-from composer.corpus import CHORALE_EVAL, KINDER_EVAL, MANIFEST, build, content_hash, read_manifest, split_of
+from composer import corpus
+from composer.corpus import (
+    CHORALE_EVAL,
+    KINDER_EVAL,
+    MANIFEST,
+    POP909,
+    VARIANTS,
+    build,
+    content_hash,
+    find_variants,
+    melody_words,
+    pop909_songs,
+    read_manifest,
+    split_of,
+)
 from composer.encoding import decode, encode, quantize
+from composer.errors import InputError
 from composer.midi_io import read_midi
+from composer.piece import Note, Piece
+from composer.testing import smf
 
 DATA = Path(__file__).resolve().parent.parent / "midi_data"
 
@@ -29,7 +46,9 @@ def test_collections_and_evaluation_sets(entries):
     by = defaultdict(int)
     for e in entries:
         by[e.collection] += 1
-    assert set(by) == {"bach-chorales", "bach-soprano", "essen", "oneills1850", "ryans-mammoth"}
+    assert (
+        {"bach-chorales", "bach-soprano", "essen", "oneills1850", "ryans-mammoth"} <= set(by) <= set(corpus._PRIORITY)
+    )
     assert by["bach-chorales"] == by["bach-soprano"] >= 340
     chorale_eval = [e for e in entries if e.eval_set == CHORALE_EVAL]
     assert len(chorale_eval) == 186 and {e.collection for e in chorale_eval} == {"bach-soprano"}
@@ -95,3 +114,122 @@ def test_a_small_build_matches_the_committed_corpus(tmp_path, entries):
             assert committed[row["path"]].content_hash == row["content_hash"]
     kinder_committed = {e.path: e.content_hash for e in entries if e.eval_set == KINDER_EVAL}
     assert {r["path"]: r["content_hash"] for r in kinder} == kinder_committed
+
+
+# ------------------------------------------------------------------------------------------ variants
+
+
+def _tune(pitches: list[int], lengths: list[float] | None = None) -> Piece:
+    lengths = lengths or [1.0] * len(pitches)
+    starts = [sum(lengths[:i]) for i in range(len(lengths))]
+    return Piece(tuple(Note(s, d, p, 80) for s, d, p in zip(starts, lengths, pitches, strict=True)))
+
+
+TUNE = [60, 62, 64, 65, 67, 67, 69, 67, 65, 64, 62, 60, 64, 67, 72, 71, 69, 67, 65, 64, 62, 60, 62, 60]
+OTHER = [67, 64, 60, 64, 67, 72, 76, 74, 72, 67, 64, 62, 60, 59, 60, 64, 62, 59, 55, 57, 59, 60, 55, 60]
+
+
+def test_the_variant_finder_catches_a_transposed_tune_one_note_apart_and_not_an_unrelated_one():
+    variant = [p + 5 for p in TUNE]
+    variant[9] += 2  # one note changed, the whole tune a fourth up
+    slower = [p - 3 for p in TUNE]
+    melodies = [melody_words(_tune(m, lengths)) for m, lengths in ((TUNE, None), (variant, None), (OTHER, None))]
+    melodies.append(melody_words(_tune(slower, [2.0] * len(slower))))  # the same tune in doubled note values
+    found = find_variants(melodies, evaluation=[0], others=[1, 2, 3])
+    assert {(v.eval_index, v.other_index) for v in found} == {(0, 1), (0, 3)}
+    assert {v.other_index: v.distance for v in found} == {1: 2.0, 3: 0.0}
+
+
+def test_the_named_variants_of_the_review_are_caught():
+    from music21 import corpus as m21
+
+    from composer.score import piece_from_score
+
+    def words(path: str, number: int | None = None, parts: list[int] | None = None) -> tuple:
+        score = m21.parse(path, number=number) if number else m21.parse(path)
+        return melody_words(quantize(piece_from_score(score, parts=parts)))
+
+    melodies = [
+        words("essenFolksong/kinder0.abc", 15),
+        words("bach/bwv359", parts=[0]),
+        words("essenFolksong/erk30.abc", 537),
+        words("bach/bwv154.3", parts=[0]),
+        words("bach/bwv253", parts=[0]),
+    ]
+    found = {(v.eval_index, v.other_index) for v in find_variants(melodies, [0, 1], [2, 3, 4])}
+    assert found == {(0, 2), (1, 3)}
+
+
+# ------------------------------------------------------------------------------------------ POP909
+
+
+def _song(n: int) -> bytes:
+    """A POP909-like song: MELODY, BRIDGE and PIANO tracks with played velocities, n sets the tune."""
+    tune = [60 + (n * 7 + i * 5) % 12 for i in range(16)]
+    melody = [smf.meta(3, b"MELODY")] + [e for i, p in enumerate(tune) for e in smf.note(p + 12, 240, 0, 0, 60 + i)]
+    bridge = [smf.meta(3, b"BRIDGE")] + [e for i, p in enumerate(tune) for e in smf.note(p, 240, 0, 1, 50 + i)]
+    piano = [smf.meta(3, b"PIANO")] + [e for i, p in enumerate(tune) for e in smf.note(p - 12, 240, 0, 2, 70 - i)]
+    return smf.smf([smf.track([smf.tempo(90)]), smf.track(melody), smf.track(bridge), smf.track(piano)])
+
+
+def _pop909(folder: Path, songs: int = 6) -> Path:
+    for n in range(1, songs + 1):
+        (folder / f"{n:03d}").mkdir(parents=True)
+        (folder / f"{n:03d}" / f"{n:03d}.mid").write_bytes(_song(n))
+    (folder / "LICENSE").write_text("MIT License\n", encoding="utf-8")
+    return folder
+
+
+def _midi_io_ready() -> bool:
+    try:
+        return len(read_midi(_song(1)).tracks) == 3
+    except Exception:
+        return False
+
+
+needs_multitrack_io = pytest.mark.skipif(
+    not _midi_io_ready(), reason="needs the multi-track MIDI reader and writer of issue 11 (midi_io)"
+)
+
+
+@pytest.mark.parametrize("make", ["missing", "empty", "song folder without its file"])
+def test_a_missing_or_malformed_pop909_folder_is_one_sentence_and_the_corpus_untouched(tmp_path, make):
+    out = tmp_path / "corpus"
+    out.mkdir()
+    (out / MANIFEST).write_text("the old manifest\n", encoding="utf-8")
+    folder = tmp_path / "pop909"
+    if make != "missing":
+        folder.mkdir()
+    if make == "song folder without its file":
+        (folder / "001").mkdir()
+    with pytest.raises(InputError) as caught:
+        build(out, pop909=folder, progress=False)
+    message = str(caught.value)
+    assert message.count(". ") == 0 and message.endswith(".") and str(folder) in message and "\n" not in message
+    assert sorted(p.name for p in out.iterdir()) == [MANIFEST]
+    assert (out / MANIFEST).read_text(encoding="utf-8") == "the old manifest\n"
+    assert not list(tmp_path.glob(".corpus.building*"))
+
+
+def test_pop909_songs_lists_the_song_files_in_order(tmp_path):
+    folder = _pop909(tmp_path / "p", songs=3)
+    (folder / "900").mkdir()  # songs 851-909 are not the corpus's
+    assert [p.name for p in pop909_songs(folder)] == ["001.mid", "002.mid", "003.mid"]
+
+
+@needs_multitrack_io
+def test_a_pop909_folder_builds_three_track_files_split_by_song(tmp_path, monkeypatch):
+    monkeypatch.setattr(corpus, "_jobs", lambda limit=None: [])  # POP909 alone: no music21 parsing
+    out = tmp_path / "corpus"
+    summary = build(out, pop909=_pop909(tmp_path / "POP909"), workers=1, progress=False)
+    rows = read_manifest(out)
+    assert summary["pieces"] == 6 and [r.path for r in rows] == [f"{POP909}/{n:03d}.mid" for n in range(1, 7)]
+    assert all(r.tracks == 3 and r.dynamics == "yes" and r.collection == POP909 for r in rows)
+    assert len({r.group for r in rows}) == 6 and all(r.split == split_of(r.group) for r in rows)
+    assert (out / POP909 / "LICENSE").read_text(encoding="utf-8") == "MIT License\n"
+    back = read_midi(out / rows[0].path)
+    assert [t.name for t in back.tracks] == ["MELODY", "BRIDGE", "PIANO"] and back.has_dynamics
+    assert (out / VARIANTS).is_file()
+    # A rebuild without --pop909 keeps the songs already in the corpus.
+    build(out, workers=1, progress=False)
+    assert [(r.path, r.content_hash) for r in read_manifest(out)] == [(r.path, r.content_hash) for r in rows]

@@ -102,7 +102,9 @@ def test_the_track_table_is_reported_with_notes_and_loudness_per_track() -> None
     assert (
         "tracks (2):" in text and "Right (Acoustic Grand Piano, program 0, channel 1): 2 notes, velocity 60–90" in text
     )
-    assert report.to_dict()["tracks"][1] == {
+    tracks = report.to_dict()["tracks"]
+    assert isinstance(tracks, list)
+    assert tracks[1] == {
         "name": "Cello",
         "program": 42,
         "instrument": "Cello",

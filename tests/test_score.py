@@ -310,6 +310,64 @@ def test_a_score_without_measures_keeps_its_signature():
     assert piece_from_score(bare).time_signature == TimeSignature(4, 4)
 
 
+def test_each_part_becomes_a_named_track_with_its_program():
+    from music21 import instrument, note, stream
+
+    score = stream.Score()
+    for name, inst, pitch in (("Soprano", None, 72), ("Violin I", instrument.Violin(), 67), ("", None, 48)):
+        part = stream.Part()
+        if name:
+            part.partName = name
+        if inst is not None:
+            part.insert(0, inst)
+        for i in range(4):
+            part.append(note.Note(pitch + i, quarterLength=1.0))
+        score.insert(0, part)
+    score.insert(0, stream.Part())  # a part without notes is no track
+    p = piece_from_score(score)
+    assert [(t.name, t.program) for t in p.tracks] == [("Soprano", 52), ("Violin I", 40), ("Part 3", 0)]
+    assert [t.channel for t in p.tracks] == [0, 1, 2]
+    assert {n.track for n in p.notes if n.pitch >= 72} == {0} and {n.track for n in p.notes if n.pitch < 52} == {2}
+    assert not p.has_dynamics and {n.velocity for n in p.notes} == {80}
+    soprano = piece_from_score(score, parts=[0])
+    assert len(soprano.tracks) == 1 and len(soprano.notes) == 4
+
+
+def test_a_chorale_becomes_four_voice_tracks():
+    from music21 import corpus
+
+    p = piece_from_score(corpus.parse("bach/bwv66.6"))
+    assert [t.name for t in p.tracks] == ["Soprano", "Alto", "Tenor", "Bass"]
+    assert all(t.program == 52 for t in p.tracks)
+    means = [sum(n.pitch for n in p.notes if n.track == k) / sum(n.track == k for n in p.notes) for k in range(4)]
+    assert means == sorted(means, reverse=True)  # soprano above alto above tenor above bass
+
+
+def test_notated_dynamics_give_the_notes_their_velocities():
+    from music21 import dynamics, note, stream
+
+    part = stream.Part()
+    part.append(dynamics.Dynamic("p"))
+    for i in range(4):
+        part.append(note.Note(60 + i, quarterLength=1.0))
+    part.append(dynamics.Dynamic("f"))
+    for i in range(4):
+        part.append(note.Note(60 + i, quarterLength=1.0))
+    p = piece_from_score(part)
+    soft = {n.velocity for n in p.notes if n.start < 4}
+    loud = {n.velocity for n in p.notes if n.start >= 4}
+    assert len(soft) == 1 and len(loud) == 1 and max(soft) + 20 < min(loud)
+    assert p.has_dynamics
+
+
+def test_a_quartet_movement_with_p_and_f_has_dynamics():
+    from music21 import corpus
+
+    p = piece_from_score(corpus.parse("mozart/k80/movement1.mxl"))
+    assert [t.name for t in p.tracks] == ["Violin I", "Violin II", "Viola", "Cello"]
+    assert p.has_dynamics and len({n.velocity for n in p.notes}) >= 3
+
+
 # ------------------------------------------------------------------------------------------ MusicXML
 
 
