@@ -131,7 +131,7 @@ def seed_report(piece: Piece, name: str, *, estimate_key: bool = True) -> SeedRe
         tracks_dropped=[
             {"name": t.name, "program": int(t.program), "notes": t.notes, "reason": t.reason}
             for t in piece.found
-            if not t.kept
+            if not t.kept and t.notes  # an empty track (a conductor track, lyrics) held no music to drop
         ],
         remarks=list(piece.remarks),
         quantization={

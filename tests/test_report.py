@@ -118,3 +118,9 @@ def test_the_track_table_is_reported_with_notes_and_loudness_per_track() -> None
 def test_a_seed_at_one_velocity_is_reported_as_without_dynamics() -> None:
     report = seed_report(read_midi(smf.simple_file([60, 62, 64])), "flat.mid", estimate_key=False)
     assert not report.has_dynamics and "no dynamics (all 80)" in report.to_text()
+
+
+def test_an_empty_conductor_track_is_not_reported_as_dropped() -> None:
+    data = smf.smf([smf.track([smf.tempo(90)]), smf.track(smf.melody([60, 62, 64]))])
+    report = seed_report(read_midi(data, name="two.mid"), "two.mid")
+    assert report.tracks_dropped == [] and "tracks dropped" not in report.to_text()
