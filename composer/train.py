@@ -195,11 +195,29 @@ def train(
 ) -> dict[str, Any]:
     """Train (or resume) a model; returns the final metrics.  ``songs`` bypasses reading ``cfg.data``."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = _device(cfg, local_rank)
-    if world > 1 and not dist.is_initialized():
+    owns_group = world > 1 and not dist.is_initialized()
+    if owns_group:
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    try:
+        return _train(cfg, resume, songs, fingerprint, device)
+    finally:
+        # A process that leaves with gloo's threads still running dies in std::terminate (SIGABRT) now and then.
+        if owns_group and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(
+    cfg: TrainConfig,
+    resume: bool,
+    songs: tuple[list[Song], list[Song]] | None,
+    fingerprint: str,
+    device: torch.device,
+) -> dict[str, Any]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(cfg.out)
