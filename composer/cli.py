@@ -56,7 +56,14 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 def _cmd_corpus_build(args: argparse.Namespace) -> int:
     from composer.corpus import build
 
-    summary = build(args.out, workers=args.workers, limit=args.limit, progress=not args.quiet, pop909=args.pop909)
+    summary = build(
+        args.out,
+        workers=args.workers,
+        limit=args.limit,
+        progress=not args.quiet,
+        pop909=args.pop909,
+        skip=tuple(c for c in (args.skip or "").split(",") if c),
+    )
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -482,6 +489,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, default=DEFAULT_DATA)
     b.add_argument("--workers", type=int, default=None, help="parallel processes (default: all cores)")
     b.add_argument("--limit", type=int, default=None, help="build a small sample (for tests)")
+    b.add_argument(
+        "--skip", help="comma-separated multi-voice collections to leave out (e.g. quartets: ~20 s a movement)"
+    )
     b.add_argument("--quiet", action="store_true")
     b.add_argument(
         "--pop909",
