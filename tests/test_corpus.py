@@ -233,3 +233,17 @@ def test_a_pop909_folder_builds_three_track_files_split_by_song(tmp_path, monkey
     # A rebuild without --pop909 keeps the songs already in the corpus.
     build(out, workers=1, progress=False)
     assert [(r.path, r.content_hash) for r in read_manifest(out)] == [(r.path, r.content_hash) for r in rows]
+
+
+def test_the_variant_list_takes_an_evaluation_tune_with_several_variants(tmp_path):
+    from composer.corpus import Entry, Variant, _write_variants
+
+    def entry(path: str, eval_set: str = "", split: str = "train") -> Entry:
+        return Entry(path, "essen", path, path, "C major", "4/4", 10, "h" + path, "g", split, eval_set)
+
+    entries = [entry("kinder/1.mid", "essen_kinder", "test"), entry("a/2.mid"), entry("a/3.mid", split="valid")]
+    variants = [Variant(0, 2, 1.0), Variant(0, 1, 2.0)]  # the same tune twice: rows must not compare Entries
+    summary = _write_variants(tmp_path, variants, entries, {"a/2.mid": "train"})
+    rows = (tmp_path / "eval-variants.csv").read_text().splitlines()
+    assert rows[1].startswith("kinder/1.mid,essen_kinder,a/2.mid") and rows[2].split(",")[2] == "a/3.mid"
+    assert summary == {"essen_kinder": {"tunes_with_variant": 1, "had_variant_in_old_training": 1}}
