@@ -166,8 +166,8 @@ def _parse_failure(error: Exception) -> str:
     return "its events do not fit together"
 
 
-def _voices_of(parsed: object) -> dict[tuple[int, int, int], tuple[int, int]]:
-    """Every pitched note-on's (absolute tick, pitch, velocity) → the first (track index, channel) that sounds it.
+def _voices_of(parsed: object) -> dict[tuple[int, int], set[tuple[int, int, int]]]:
+    """Every pitched (track index, channel) of the file → the (absolute tick, pitch, velocity) of its note-ons.
 
     Read after pretty_midi has parsed ``parsed`` (it makes the message times absolute in place): pretty_midi
     keeps neither the track nor the channel of an instrument, and the track table needs both.
@@ -175,14 +175,30 @@ def _voices_of(parsed: object) -> dict[tuple[int, int, int], tuple[int, int]]:
     import mido
 
     assert isinstance(parsed, mido.MidiFile)
-    owners: dict[tuple[int, int, int], tuple[int, int]] = {}
+    voices: dict[tuple[int, int], set[tuple[int, int, int]]] = {}
     for index, track in enumerate(parsed.tracks):
         for message in track:
             if message.type == "note_on" and message.velocity > 0 and message.channel != DRUM_CHANNEL:
-                owners.setdefault(
-                    (int(message.time), int(message.note), int(message.velocity)), (index, message.channel)
+                voices.setdefault((index, message.channel), set()).add(
+                    (int(message.time), int(message.note), int(message.velocity))
                 )
-    return owners
+    return voices
+
+
+def _owner(
+    notes: set[tuple[int, int, int]],
+    voices: dict[tuple[int, int], set[tuple[int, int, int]]],
+    taken: set[tuple[int, int]],
+) -> tuple[int, int] | None:
+    """The (track, channel) whose note-ons a pretty_midi instrument's notes match best.  Every note counts, not
+    only the first: two voices in unison at the start (a chorale's tenor and bass) must not merge.  On a tie (a
+    part doubled note for note) a (track, channel) no instrument has taken yet wins."""
+    best, best_key = None, (0, False)
+    for where, heard in sorted(voices.items()):
+        key = (len(notes & heard), where not in taken)
+        if key[0] and key > best_key:
+            best, best_key = where, key
+    return best
 
 
 DRUM_CHANNEL = 9  # channel 10 as musicians count: drums, never written for a pitched track
@@ -200,7 +216,7 @@ class Voice:
 
 
 def _piece_from_midi(
-    midi: object, owners: dict[tuple[int, int, int], tuple[int, int]], scan: SmfScan, label: str
+    midi: object, owners: dict[tuple[int, int], set[tuple[int, int, int]]], scan: SmfScan, label: str
 ) -> Piece:
     import pretty_midi
 
@@ -232,8 +248,8 @@ def _piece_from_midi(
                 )
             )
             continue
-        first = min(instrument.notes, key=lambda n: (n.start, n.pitch), default=None)
-        where = owners.get((ticks(first.start), int(first.pitch), int(first.velocity))) if first else None
+        heard = {(ticks(n.start), int(n.pitch), int(n.velocity)) for n in instrument.notes}
+        where = _owner(heard, owners, set(voices))
         voices.setdefault(where or (len(midi.instruments) + order, -1), []).append(instrument)
 
     candidates: list[Voice] = []

@@ -258,3 +258,22 @@ def test_unknown_chunks_before_a_track_are_skipped_as_the_standard_says():
     header, tracks = good[:14], good[14:]
     piece = read_midi(header + b"ABCD\x00\x00\x00\x05" + b"12345" + tracks + b"\x00\x00")
     assert piece.notes == read_midi(good).notes
+
+
+def test_two_voices_in_unison_at_their_first_note_stay_two_tracks():
+    # A chorale's tenor and bass often start on the same note (same program, same velocity): they are two voices.
+    tenor = [
+        smf.meta(0x03, b"Tenor"),
+        smf.program(52, channel=2),
+        *smf.note(59, 480, channel=2),
+        *smf.note(57, 480, channel=2),
+    ]
+    bass = [
+        smf.meta(0x03, b"Bass"),
+        smf.program(52, channel=3),
+        *smf.note(59, 480, channel=3),
+        *smf.note(43, 480, channel=3),
+    ]
+    piece = read_midi(smf.smf([smf.track(tenor), smf.track(bass)]), name="unison.mid")
+    assert [t.name for t in piece.tracks] == ["Tenor", "Bass"]
+    assert sorted((n.track, n.pitch) for n in piece.notes) == [(0, 57), (0, 59), (1, 43), (1, 59)]
