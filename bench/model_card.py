@@ -76,8 +76,9 @@ def main() -> None:
     lines = [
         "# The shipped model",
         "",
-        f"An LSTM of {model['layers']} layers × {model['hidden']} units with four heads (shift, duration, pitch, "
-        f"velocity; head width {model['head_hidden']}), {run['parameters']:,} parameters, stored as fp16 "
+        f"An LSTM of {model['layers']} layers × {model['hidden']} units with five heads, drawn in this order: shift, "
+        f"track, duration, pitch (absolute, interval on the track, scale degree, and the notes 1 and 2 bars back on "
+        f"the track), velocity (head width {model['head_hidden']}); {run['parameters']:,} parameters, stored as fp16 "
         f"safetensors ({shipped.stat().st_size / 1e6:.1f} MB) with its config inside. Loaded by default by the CLI "
         "and the studio.",
         "",
@@ -85,7 +86,9 @@ def main() -> None:
         f"The embedded corpus `midi_data/` (fingerprint `{run['data_fingerprint']}`), training split, **without** the "
         "two evaluation sets (chorale soprano lines BWV 253–438, Essen kinder) and every piece grouped with them "
         "(`--exclude-eval`), so the published protocols can fine-tune from it without leaks. Random transposition "
-        f"by {'up to ±6 semitones (range-safe)' if train_cfg.get('augment') else 'none'}.",
+        f"by {'up to ±6 semitones (range-safe)' if train_cfg.get('augment') else 'none'}. "
+        "Velocity is learned only from pieces with dynamics (POP909's played velocities, the few scores with notated dynamics); elsewhere it is "
+        "masked.",
         "",
         "## Reproduce",
         "```bash",
@@ -114,7 +117,9 @@ def main() -> None:
         f"- Test split ({ev['test_pieces']:,} pieces, {ev['test_notes']:,} notes): **{ev['test_bits_per_note']:.4f} "
         f"bits/note** (shift {ev['test_per_field_bits']['shift_bits']:.3f}, pitch "
         f"{ev['test_per_field_bits']['pitch_bits']:.3f}, duration {ev['test_per_field_bits']['duration_bits']:.3f}, "
-        f"velocity {ev['test_per_field_bits']['velocity_bits']:.3f}); the order-{ev['ngram_order']} n-gram: "
+        f"track {ev['test_per_field_bits'].get('track_bits', 0.0):.3f}, velocity "
+        f"{ev['test_per_field_bits']['velocity_bits']:.3f} per note with a known velocity); the "
+        f"order-{ev['ngram_order']} n-gram: "
         f"{ev['ngram_test_bits_per_note']:.4f}.",
     ]
     if "test_bits_per_note_fp32" in ev:
@@ -135,8 +140,9 @@ def main() -> None:
     lines += [
         "",
         "## Limits",
-        "Trained on chorales and European folk melodies: it continues tonal, metrical melodies and four-part "
-        "textures best; dense piano music or drums are outside what it has heard.",
+        "Trained on chorales, European folk melodies, Renaissance polyphony and POP909's pop arrangements (melody, "
+        "second melody, piano): it continues tonal, metrical music in up to 16 tracks; drums, and instruments far "
+        "from these (orchestral, electronic), are outside what it has heard.",
         "",
     ]
     args.out.write_text("\n".join(lines))
