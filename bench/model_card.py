@@ -87,8 +87,8 @@ def main() -> None:
         "two evaluation sets (chorale soprano lines BWV 253–438, Essen kinder) and every piece grouped with them "
         "(`--exclude-eval`), so the published protocols can fine-tune from it without leaks. Random transposition "
         f"by {'up to ±6 semitones (range-safe)' if train_cfg.get('augment') else 'none'}. "
-        "Velocity is learned only from pieces with dynamics (POP909's played velocities, the few scores with notated dynamics); elsewhere it is "
-        "masked.",
+        "Velocity is learned only from pieces with dynamics (POP909's played velocities, the few scores with "
+        "notated dynamics); elsewhere it is masked.",
         "",
         "## Reproduce",
         "```bash",
