@@ -10,7 +10,7 @@ import torch
 
 from composer import checkpoint
 from composer.errors import InputError
-from composer.model import MusicLSTM
+from composer.model import ModelConfig, MusicLSTM
 from composer.testing.training import TINY
 
 
@@ -187,33 +187,59 @@ def _old_model_log_probs(old: dict[str, torch.Tensor], ids: np.ndarray, bar: int
     return torch.stack([pick(logits_s, shift), pick(logits_p, pitch_t), pick(logits_d, dur)], dim=-1)
 
 
-def test_warm_start_from_the_shipped_four_field_model_starts_as_it() -> None:
+def old_checkpoint(path: Path, hidden: int = 32, head: int = 16, layers: int = 2) -> Path:
+    """A checkpoint of the four-field format before issue 11, random weights in its layout (the shipped model had
+    it until the issue-11 model replaced it): what warm_start migrates and load_model refuses."""
+    g = torch.Generator().manual_seed(0)
+
+    def w(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g) * 0.1
+
+    tensors = {
+        "in_embed.weight": w(sum(checkpoint._OLD_IN_SIZES), hidden),
+        "head_in.weight": w(4 * head, hidden),
+        "head_in.bias": w(4 * head),
+    }
+    for i in range(layers):
+        for kind in ("ih", "hh"):
+            tensors[f"lstm.{i}.weight_{kind}_l0"] = w(4 * hidden, hidden)
+            tensors[f"lstm.{i}.bias_{kind}_l0"] = w(4 * hidden)
+    # Conditioning tables: duration (shift, position), pitch (shift, position, duration, key), velocity.
+    for name, rows in (("dur_cond", 49 + 192), ("pitch_cond", 49 + 192 + 96 + 25), ("vel_cond", 49 + 192 + 96 + 89)):
+        tensors[f"{name}.weight"] = w(rows, head)
+    for name, rows in (("shift", 49), ("pitch", 89), ("interval", 175), ("degree", 12), ("dur", 96), ("vel", 16)):
+        tensors[f"out_{name}.weight"], tensors[f"out_{name}.bias"] = w(rows, head), w(rows)
+    config = {"model": ModelConfig(hidden=hidden, layers=layers, head_hidden=head).to_dict()}
+    named = {f"model.{k}": v for k, v in tensors.items()}  # as checkpoint.model_tensors names them
+    checkpoint.save(path, named, {**config, "encoding": checkpoint.OLD_ENCODING_TABLE})
+    return path
+
+
+def test_warm_start_from_a_four_field_model_starts_as_it(tmp_path: Path) -> None:
     from composer.dataset import collate, song_from_piece
     from composer.encoding import DURATION, PITCH, SHIFT
     from composer.piece import Note, Piece
 
-    _, config = checkpoint.read(checkpoint.SHIPPED_MODEL, older=True)
+    old_path = old_checkpoint(tmp_path / "old.safetensors")
+    _, config = checkpoint.read(old_path, older=True)
     assert config["encoding"] == checkpoint.OLD_ENCODING_TABLE
     melody = [60, 62, 64, 65, 67, 65, 64, 62, 60, 67, 72, 71, 69, 67, 65, 64]
     piece = Piece(notes=tuple(Note(i * 0.5, 0.5, p, 84) for i, p in enumerate(melody)), key=0)
     song = song_from_piece(piece)
-    model, _ = checkpoint.warm_start(checkpoint.SHIPPED_MODEL)
+    model, _ = checkpoint.warm_start(old_path)
     model.eval()
     with torch.no_grad():
         nll = model.field_nll(collate([(song, 0, len(song), 0)]))[0]
-        old = {
-            k: v.float()
-            for k, v in checkpoint.model_state(checkpoint.read(checkpoint.SHIPPED_MODEL, older=True)[0]).items()
-        }
+        old = {k: v.float() for k, v in checkpoint.model_state(checkpoint.read(old_path, older=True)[0]).items()}
         expected = _old_model_log_probs(old, song.ids, song.bar, song.key)
     got = -nll[:, [SHIFT, PITCH, DURATION]]
     assert np.allclose(got.numpy(), expected.numpy(), atol=1e-4), (got - expected).abs().max()
     assert float(nll[:, 4].sum()) > 0  # the new track head predicts (fresh), the old model had none
 
 
-def test_an_older_checkpoint_is_refused_for_use_in_one_sentence() -> None:
+def test_an_older_checkpoint_is_refused_for_use_in_one_sentence(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="made for an older event format; retrain or use --init"):
-        checkpoint.load_model(checkpoint.SHIPPED_MODEL)
+        checkpoint.load_model(old_checkpoint(tmp_path / "old.safetensors"))
 
 
 def test_warm_start_of_a_current_checkpoint_loads_it_as_it_is(tmp_path: Path) -> None:
