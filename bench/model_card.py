@@ -69,7 +69,7 @@ def main() -> None:
         reproduce = [
             *args.command.split(" && "),
             f"composer export-model runs/{args.run.name}/best.safetensors   # fp16 weights → composer/models/shipped/",
-            f"python bench/evaluation.py --fp32 runs/{args.run.name}/best.safetensors",
+            f"python bench/evaluation.py --fp32 runs/{args.run.name}/best.safetensors --skip-protocols",
         ]
     train_cfg, model = run["train"], run["model"]
     history = state["history"]
@@ -101,7 +101,7 @@ def main() -> None:
         f"after {train_cfg['patience']} epochs without improvement.",
         "",
         "## Training",
-        *([f"Warm restart from `{run['init']}` (the first command's best checkpoint)."] if run.get("init") else []),
+        *([f"Warm start from `{run['init']}`."] if run.get("init") else []),
         *previous_run(run),
         f"This run: {state['epoch']} epochs, {state['step']:,} steps, "
         + (f"{state['notes_seen']:,} notes seen, " if state.get("notes_seen") else "")

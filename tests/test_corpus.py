@@ -219,7 +219,7 @@ def test_pop909_songs_lists_the_song_files_in_order(tmp_path):
 
 @needs_multitrack_io
 def test_a_pop909_folder_builds_three_track_files_split_by_song(tmp_path, monkeypatch):
-    monkeypatch.setattr(corpus, "_jobs", lambda limit=None: [])  # POP909 alone: no music21 parsing
+    monkeypatch.setattr(corpus, "_jobs", lambda limit=None, skip=(): [])  # POP909 alone: no music21 parsing
     out = tmp_path / "corpus"
     summary = build(out, pop909=_pop909(tmp_path / "POP909"), workers=1, progress=False)
     rows = read_manifest(out)
