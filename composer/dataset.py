@@ -27,7 +27,8 @@ from composer.features import LOOKBACK_NOTES, NO_DURATION, NO_KEY, NO_PITCH, NO_
 from composer.model import Batch
 from composer.piece import Piece
 
-CACHE_VERSION = 3  # 2: five fields (track, relative velocity), track programs, has_dynamics; 3: voices in unison kept apart
+# 2: five fields (track, relative velocity), track programs, has_dynamics; 3: voices in unison kept apart
+CACHE_VERSION = 3
 TRANSPOSE = (-6, 5)  # semitones tried by augmentation, each clipped so every pitch stays in range
 
 
