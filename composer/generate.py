@@ -35,6 +35,7 @@ import torch
 from composer import features
 from composer.checkpoint import SHIPPED_MODEL, load_model, resolve
 from composer.encoding import (
+    DURATION,
     MAX_SHIFT,
     PITCH,
     PITCH_LOW,
@@ -636,24 +637,8 @@ class Composer:
         offset = last_onset / STEPS_PER_BEAT
         new_notes = tuple(replace(n, start=n.start + offset) for n in new.notes)
         # The seed exactly as given (sampling never starts a pitch a seed note still holds), then the new notes.
-        whole = Piece(
-            notes=tuple(sorted([*seed.notes, *new_notes], key=lambda n: (n.start, n.track, -n.pitch))),
-            tempo=seed.tempo,
-            time_signature=seed.time_signature,
-            bar_start=seed.bar_start,
-            key=seed.key,
-            tracks=seed.tracks,
-            found=seed.found,
-            remarks=seed.remarks,
-        )
-        continuation = Piece(
-            notes=new_notes,
-            tempo=seed.tempo,
-            time_signature=seed.time_signature,
-            bar_start=seed.bar_start,
-            key=seed.key,
-            tracks=seed.tracks,
-        )
+        whole = seed.with_notes(tuple(sorted([*seed.notes, *new_notes], key=lambda n: (n.start, n.track, -n.pitch))))
+        continuation = replace(seed, notes=new_notes, found=(), remarks=())  # the new notes on the seed's tracks
         return Take(
             piece=whole, continuation=continuation, metrics=take_metrics(continuation, ids, logprob, key, context_note)
         )
@@ -740,7 +725,7 @@ class _Voices:
             self.onset[fr, ft, fs] = onset[fresh]
             self.pitches[fr, ft, fs] = NO_PITCH
             self.count[fr, ft, fs] = 0
-            self.duration[fr, ft, fs] = event[note][fresh, 2]
+            self.duration[fr, ft, fs] = event[note][fresh, DURATION]
         count = self.count[rows, track, slot]
         room = count < LOOKBACK_NOTES
         if bool(room.any()):
