@@ -27,8 +27,9 @@ from composer.features import LOOKBACK_NOTES, NO_DURATION, NO_KEY, NO_PITCH, NO_
 from composer.model import Batch
 from composer.piece import Piece
 
-# 2: five fields (track, relative velocity), track programs, has_dynamics; 3: voices in unison kept apart
-CACHE_VERSION = 3
+# 2: five fields (track, relative velocity), track programs, has_dynamics; 3: voices in unison kept apart;
+# 4: velocity in steps of 8 from each track's own level
+CACHE_VERSION = 4
 TRANSPOSE = (-6, 5)  # semitones tried by augmentation, each clipped so every pitch stays in range
 
 

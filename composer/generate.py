@@ -45,10 +45,10 @@ from composer.encoding import (
     VELOCITY,
     VELOCITY_UNKNOWN,
     Events,
+    Loudness,
     bar_steps,
     decode,
     encode,
-    velocity_of_id,
 )
 from composer.errors import InputError
 from composer.features import LOOKBACK_NOTES, MAX_POSITION, NO_DURATION, NO_KEY, NO_PITCH, SIZES
@@ -624,7 +624,7 @@ class Composer:
         seed: Piece,
         events: Events,
         ids: np.ndarray,
-        velocities: list[int],
+        velocities: list[tuple[int, int]],
         logprob: float,
         key: int | None,
         context_note: str | None,
@@ -644,13 +644,14 @@ class Composer:
         )
 
 
-def _seed_velocities(events: Events) -> list[int]:
-    """The seed's notes' velocities as decoding reads them (rounded to the grid of levels), in event order:
-    the level a take's velocities continue from."""
-    out: list[int] = []
-    for pitch, vid in events.ids[:, [PITCH, VELOCITY]].tolist():
+def _seed_velocities(events: Events) -> list[tuple[int, int]]:
+    """(track, velocity) of the seed's notes as decoding reads them (rounded to the grid of levels), in event
+    order: the levels a take's velocities continue from."""
+    loudness = Loudness()
+    out: list[tuple[int, int]] = []
+    for pitch, vid, track in events.ids[:, [PITCH, VELOCITY, TRACK]].tolist():
         if pitch != REST:
-            out.append(velocity_of_id(vid, out, events.constant_velocity))
+            out.append((track, loudness.decode(track, vid, events.constant_velocity)))
     return out
 
 

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -129,29 +131,47 @@ def test_six_eight_positions():
 def test_tracks_and_velocities_round_trip_relative_to_the_level():
     table = (Track("Low"), Track("Mid", 73, 1), Track("High", 40, 2))
     p = piece((0, 1, 60, 1, 0), (1, 1, 60, 127, 1), (1, 1, 72, 64, 2), tracks=table)
-    # Event order: onset, then track, then pitch.  Levels: 64 (start); 4 (the first note, rounded); mean(4, 64).
-    # 1 - 64 is 15.75 steps down: at most 15 → 4.  127 - 4: 30.75 steps up, at most 15 → 64.  64 - 34 = 7.5 → 8.
-    assert VELOCITY_START == 64 and VELOCITY_STEP == 4
+    # Event order: onset, then track, then pitch.  Levels: 64 (the piece's start); a track's first note reads
+    # the mean of every track so far: 1 for track 1, mean(1, 121) = 61 for track 2.
+    # 1 - 64 is 7.9 steps of 8 down → 8 → 0, kept at 1.  127 - 1: 15.75 steps up, at most 15 → 121.  64 - 61 → 0.
+    assert VELOCITY_START == 64 and VELOCITY_STEP == 8
     assert rows(p) == [
-        [0, 39, 11, 0, 0],
+        [0, 39, 11, VELOCITY_RANGE - 8, 0],
         [12, 39, 11, 2 * VELOCITY_RANGE, 1],
-        [0, 51, 11, VELOCITY_RANGE + 8, 2],
+        [0, 51, 11, VELOCITY_RANGE, 2],
     ]
     q = quantize(p)
-    assert [(n.track, n.velocity) for n in q.notes] == [(0, 4), (1, 64), (2, 66)]
+    assert [(n.track, n.velocity) for n in q.notes] == [(0, 1), (1, 121), (2, 61)]
     assert q.tracks == table and encode(p).tracks == table
     assert decode(encode(p)) == q
 
 
-def test_the_level_is_the_mean_of_the_last_sixteen_notes():
+def test_the_level_is_the_mean_of_the_last_sixteen_notes_on_the_track():
     velocities = [100] * VELOCITY_WINDOW + [40] * VELOCITY_WINDOW + [41]
     p = piece(*[(i, 1, 60, v) for i, v in enumerate(velocities)])
     e = encode(p)
     vids = e.ids[:, 3].tolist()
-    assert vids[VELOCITY_WINDOW - 1] == VELOCITY_RANGE  # at the level of 100 after the first rounding
+    assert vids[VELOCITY_WINDOW - 1] == VELOCITY_RANGE  # at the level of the rounded 100s
     assert vids[-1] == VELOCITY_RANGE  # 41 after sixteen 40s: at the level
-    assert [n.velocity for n in decode(e).notes][-1] == 40  # rounded to the level: 40
+    assert abs([n.velocity for n in decode(e).notes][-1] - 41) <= VELOCITY_STEP // 2
     assert decode(e) == quantize(p)
+
+
+def test_each_track_keeps_its_own_level():
+    # A loud melody over a soft accompaniment, alternating: each track reads its own level, so after its first
+    # note every note is "at the level" — a shared level would swing between them at every note.
+    table = (Track("Melody"), Track("Piano", 0, 1))
+    notes = [(i / 2, 0.5, 72, 100, 0) if i % 2 == 0 else (i / 2, 0.5, 48, 40, 1) for i in range(32)]
+    e = encode(piece(*notes, tracks=table))
+    assert e.ids[2:, 3].tolist() == [VELOCITY_RANGE] * 30
+    q = quantize(piece(*notes, tracks=table))
+    assert {n.velocity for n in q.notes if n.track == 0} == {96} and {n.velocity for n in q.notes if n.track == 1} == {
+        40
+    }
+    # A continuation's decoding carries each track's level on from the notes before it.
+    cont = replace(e, ids=e.ids[-2:])
+    before = [(n.track, n.velocity) for n in q.notes[:-2]]
+    assert [(n.track, n.velocity) for n in decode(cont, before=before).notes] == [(0, 96), (1, 40)]
 
 
 def test_a_constant_velocity_is_kept_exactly_and_said_unknown():
