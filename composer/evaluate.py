@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import csv
 import tempfile
 import time
 from pathlib import Path
@@ -109,6 +110,16 @@ def step_path_bits(model: MusicLSTM, data: Path, *, int8: bool, limit: int | Non
         return evaluate_songs(model, test_songs, torch.device("cpu"), batch_events=4096, trunk=trunk)
 
 
+def tunes_with_variants(data: Path) -> set[str]:
+    """The evaluation tunes (paths as songs name them) that have a close variant elsewhere in the corpus, from
+    the corpus build's ``eval-variants.csv``; none where the folder has no such list."""
+    path = Path(data) / "eval-variants.csv"
+    if not path.exists():
+        return set()
+    with open(path, newline="", encoding="utf-8") as f:
+        return {row["eval_path"] for row in csv.DictReader(f)}
+
+
 def folds_of(songs: list[Song], folds: int) -> list[int]:
     """Fold of each evaluation piece: pieces in corpus order (by file name), dealt round-robin."""
     order = sorted(range(len(songs)), key=lambda i: songs[i].name)
@@ -137,9 +148,13 @@ def protocol(
     if not pieces:
         raise ValueError(f"no pieces of evaluation set {eval_set!r} in {data}")
     fold_of = folds_of(pieces, folds)
+    with_variant = tunes_with_variants(data)
     per_fold = []
     lstm_bits_total = ngram_bits_total = 0.0
     notes_total = 0
+    # The same figures over the tunes without a close variant elsewhere in the corpus (midi_data's
+    # eval-variants.csv): what the model scores where no near-copy of the tune could have taught it.
+    clean = {"lstm": 0.0, "ngram": 0.0, "notes": 0, "pieces": 0}
     for k in range(folds):
         test = [p for p, f in zip(pieces, fold_of, strict=True) if f == k]
         rest = [p for p, f in zip(pieces, fold_of, strict=True) if f != k]
@@ -193,6 +208,13 @@ def protocol(
         lstm_bits_total += lstm * notes
         ngram_bits_total += ng * notes
         notes_total += notes
+        alone = [s for s in test if s.name not in with_variant]
+        if alone:
+            alone_notes = sum(int((s.ids[:, PITCH] != REST).sum()) for s in alone)
+            clean["lstm"] += model_pitch_bits(model, alone) * alone_notes
+            clean["ngram"] += ngram_pitch_bits(ngram, alone) * alone_notes
+            clean["notes"] += alone_notes
+            clean["pieces"] += len(alone)
     return {
         "eval_set": eval_set,
         "pieces": len(pieces),
@@ -201,6 +223,12 @@ def protocol(
         # Mean over all notes of all test folds (each note counted once).
         "lstm_pitch_bits": round(lstm_bits_total / notes_total, 4),
         "ngram_pitch_bits": round(ngram_bits_total / notes_total, 4),
+        "without_variant_tunes": {
+            "pieces": clean["pieces"],
+            "notes": clean["notes"],
+            "lstm_pitch_bits": round(clean["lstm"] / clean["notes"], 4) if clean["notes"] else None,
+            "ngram_pitch_bits": round(clean["ngram"] / clean["notes"], 4) if clean["notes"] else None,
+        },
         "pretrained": str(pretrained) if pretrained else None,
         "epochs": epochs,
         "per_fold": per_fold,

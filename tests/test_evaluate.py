@@ -13,9 +13,9 @@ import pytest
 from composer import checkpoint, evaluate
 from composer.cli import main
 from composer.corpus import KINDER_EVAL, MANIFEST, read_manifest
-from composer.dataset import Song
+from composer.dataset import Song, load_songs
 from composer.encoding import FIELDS, PITCH, REST
-from composer.evaluate import folds_of, protocol
+from composer.evaluate import folds_of, protocol, tunes_with_variants
 from composer.model import ModelConfig, MusicLSTM
 from composer.ngram import NGramModel
 
@@ -96,6 +96,24 @@ def test_protocol_cross_validates_without_seeing_the_test_fold(small_corpus):
     assert math.isfinite(result["lstm_pitch_bits"]) and result["lstm_pitch_bits"] > 0
     assert 0 < result["ngram_pitch_bits"] < math.log2(88) + 1
     assert result["published"]["IDyOM (Pearce 2005)"] == 2.102
+
+
+def test_protocol_reports_the_tunes_without_a_close_variant_apart(small_corpus, tmp_path):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(small_corpus, corpus)
+    songs, _ = load_songs(corpus)
+    kinder = sorted(s.name for s in songs if s.eval_set == KINDER_EVAL)
+    listed = kinder[:3]  # three tunes with "a close variant", one listed twice (two variants)
+    rows = [f"{name},{KINDER_EVAL},essen/other{i}.mid,3.0,train,train" for i, name in enumerate([*listed, listed[0]])]
+    (corpus / "eval-variants.csv").write_text(
+        "eval_path,eval_set,variant_path,distance,split,old_split\n" + "\n".join(rows) + "\n"
+    )
+    assert tunes_with_variants(corpus) == set(listed)
+    result = protocol(KINDER_EVAL, corpus, None, folds=4, epochs=1, model_config=TINY)
+    clean = result["without_variant_tunes"]
+    assert clean["pieces"] == result["pieces"] - 3
+    assert 0 < clean["notes"] < result["notes"]
+    assert math.isfinite(clean["lstm_pitch_bits"]) and math.isfinite(clean["ngram_pitch_bits"])
 
 
 def test_evaluate_cli_scores_a_folder_as_json(small_corpus, tmp_path, capsys):
