@@ -198,6 +198,7 @@ def test_generate_cli_writes_takes_and_a_manifest_byte_identically(composer, tmp
     assert main([*args, "--out", str(tmp_path / "two")]) == 2
     manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
     assert [("refused" in s) for s in manifest["seeds"]] == [False, False, True]
+    assert manifest["settings"]["form"] == "auto" and all("restates" in t for t in manifest["seeds"][0]["takes"])
     assert manifest["seeds"][0]["takes"][0]["files"] == ["take-01.mid", "take-01.musicxml", "take-01.wav"]
     for name in ("a/take-01.mid", "a/take-02.mid", "b/take-02.musicxml", "b/take-01.wav", "manifest.json"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
