@@ -14,7 +14,9 @@ bars keeps a pickup out of the count.
   fill the asked length gives every new note its onset, track and duration (rest events where a gap is
   longer than one shift, as encoding writes them).  Each pitch is still drawn by the model, with
   :data:`RESTATE_BONUS` nats added to the phrase's pitch at that point: the model can bend a note to the
-  harmony it hears, but mostly restates.
+  harmony it hears, but mostly restates.  On the forced rhythm a new note never starts a pitch its track still
+  holds, and a chord's notes go down from its top (the order encoding writes them in): so the durations stay
+  the phrase's and no two notes of a chord merge.
 * ``vary`` — the same forced rhythm; the pitches follow the phrase's **contour** instead of its notes.  For
   each candidate pitch, its step from the take's previous pitch on that track is compared with the phrase's
   step at that point (from the phrase's previous pitch on that track): the same direction (up, down, or the
