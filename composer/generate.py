@@ -579,7 +579,7 @@ class Composer:
                 context_note,
                 seed_bars.restates(ids),
             )
-            for i, ids in enumerate(sampled[i][kept[i]] for i in range(settings.variations))
+            for i, ids in enumerate(take[going] for take, going in zip(sampled, kept, strict=True))
         ]
 
     def _sample(
