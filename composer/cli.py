@@ -224,6 +224,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         key_lock=args.key_lock,
         key_strength=KEY_STRENGTH if args.key_strength is None else args.key_strength,
         pitch_range=_pitch_range(args.pitch_range),
+        form=args.form.strip().lower(),
     ).validate()
     files = _seed_files(args.seeds)
     if not files:
@@ -461,6 +462,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--pitch-range",
         metavar="LOW-HIGH",
         help="new notes only between these MIDI pitches, e.g. 60-84 (default: the whole piano, 21-108)",
+    )
+    g.add_argument(
+        "--form",
+        default="auto",
+        help="how each take stands to the seed's last phrase: auto (the model's own choice, the default), "
+        "repeat (restate it, fitted to the harmony), vary (its rhythm and contour, new notes) or contrast "
+        "(a new section in the same key and meter)",
     )
     g.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
     g.add_argument("--format", default="mid", help="comma-separated: mid, musicxml, wav")

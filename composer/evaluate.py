@@ -24,7 +24,8 @@ import torch
 
 from composer.corpus import read_manifest
 from composer.dataset import Song, collate, iterate_batches, load_songs
-from composer.encoding import FIELDS, PITCH, REST, STEPS_PER_BEAT, VELOCITY, VELOCITY_UNKNOWN
+from composer.encoding import FIELDS, PITCH, REST, STEPS_PER_BEAT, VELOCITY, VELOCITY_UNKNOWN, encode
+from composer.form import RESTATED_SHARE, SeedBars
 from composer.generate import KEY_STRENGTH, Composer, Settings
 from composer.midi_io import read_midi
 from composer.model import LN2, ModelConfig, MusicLSTM, bits
@@ -342,6 +343,7 @@ def continuations(
     key_lock: bool = False,
     key_strength: float | None = None,
     split: str = "test",
+    form: str = "auto",
     progress: bool = False,
 ) -> dict[str, Any]:
     """The musical check of continuations on pieces of a split (the test split by default).
@@ -352,7 +354,10 @@ def continuations(
     overlap, next to a real-vs-real reference (the true continuation of another test piece in the same key),
     and how many takes are caught in a loop (a phrase of ≥ 8 notes repeated ≥ 4 times in a row).  ``key_lock``
     (and ``key_strength``, default the generator's) generate with key lock; ``split`` picks the pieces
-    (bench/key_lock.py chooses the strength on "valid" and reports "test").
+    (bench/key_lock.py chooses the strength on "valid" and reports "test").  ``form``: ``Settings.form``; every
+    take's restatement of the seed is measured (:class:`composer.form.SeedBars`: the share of its notes matching
+    the seed's best window of phrase-long bars, and whether that reaches the threshold) with its longest
+    repeated phrase (bench/form.py compares the forms).
     """
     entries = [e for e in read_manifest(data) if e.split == split]
     strength = KEY_STRENGTH if key_strength is None else key_strength
@@ -373,12 +378,19 @@ def continuations(
     rows = []
     true_relations: list[str] = []  # how the piece's own continuation relates to the seed's key (the reference)
     true_piece_keys: list[bool] = []  # … and whether seed + true continuation keep the seed's key
+    true_restated: list[float] = []  # … and how much of the seed it restates
+    restated: list[float] = []  # how much of the seed each take restates
+    repeats: list[int] = []  # … and its longest repeated phrase (notes)
     loops = 0
     total_takes = 0
     for i, (e, piece, seed_notes, true_next, seed_key) in enumerate(candidates):
         seed_piece = piece.with_notes(tuple(seed_notes))
-        settings = Settings(bars=bars, variations=takes, seed=i, key_lock=key_lock, key_strength=strength)
+        settings = Settings(bars=bars, variations=takes, seed=i, key_lock=key_lock, key_strength=strength, form=form)
         generated = composer.continue_piece(seed_piece, settings, key=seed_key)
+        against = SeedBars(encode(seed_piece))  # what the takes' restatement is measured against
+        whole = encode(piece.with_notes(tuple(seed_notes + true_next)))  # the piece's own continuation, measured alike
+        after = whole.onsets > against.last_onset
+        true_restated.append(getattr(against.restated(whole.ids[after], whole.onsets[after]), "share", 0.0))
         true_pcs, true_len = _profiles(true_next)
         true_relations.append(key_relation(seed_key, estimate_key(piece.with_notes(tuple(true_next)))))
         true_piece_keys.append(estimate_key(piece.with_notes(tuple(seed_notes + true_next))) == seed_key)
@@ -395,6 +407,8 @@ def continuations(
             pcs, lengths = _profiles(notes)
             repeat = take.metrics.longest_repeat  # measured by the generator on the take's notes
             looped = repeat.phrase_notes >= 8 and repeat.times_in_a_row >= 4
+            restated.append(getattr(against.restated(take.events), "share", 0.0))
+            repeats.append(repeat.phrase_notes)
             loops += looped
             total_takes += 1
             rows.append(
@@ -426,6 +440,7 @@ def continuations(
     ref_ln = float(np.mean([r["ref_length_overlap"] for r in with_ref])) if with_ref else float("nan")
     return {
         "split": split,
+        "form": form,
         "key_lock": key_lock,
         "key_strength": strength if key_lock else None,
         "seeds": len(candidates),
@@ -438,6 +453,13 @@ def continuations(
         "reference_note_length_overlap": round(ref_ln, 4),
         "note_length_ratio": round(ln / ref_ln, 4),
         "looped_share": round(loops / max(1, total_takes), 4),
+        # how much of the seed the takes restate (composer.form.SeedBars), and their longest repeated phrase
+        "mean_restated_share": round(float(np.mean(restated)), 4),
+        "restating_takes": round(float(np.mean([share >= RESTATED_SHARE for share in restated])), 4),
+        "mean_longest_repeat_notes": round(float(np.mean(repeats)), 2),
+        "longest_repeat_notes": max(repeats, default=0),
+        "reference_mean_restated_share": round(float(np.mean(true_restated)), 4),
+        "reference_restating": round(float(np.mean([share >= RESTATED_SHARE for share in true_restated])), 4),
         # how far the takes stray from the model: its bits per note on its own takes (key lock raises it)
         "take_bits_per_note": round(float(np.mean([r["bits_per_note"] for r in rows])), 4),
         "mean_share_in_key": round(

@@ -17,8 +17,11 @@ velocities are relative to the recent notes' level).  Key lock and pitch range m
 the pitch distribution.  Key lock keeps the key the seed's last bars are heard in (music21's analysis):
 pitches outside its scale are masked, and the model's pitch distribution is multiplied by the key's
 scale-degree profile (how long each degree sounds in the corpus's pieces in that mode) raised to
-``Settings.key_strength`` — so a take keeps the seed's tonal centre as well as its scale.  The same
-seed and settings give the same notes.
+``Settings.key_strength`` — so a take keeps the seed's tonal centre as well as its scale.
+``Settings.form`` says how a take stands to the seed's last phrase (:mod:`composer.form`): the model's own
+choice (auto), a restatement (repeat) or a variation (vary) on the phrase's forced rhythm, or a contrast; each
+take's metrics say which of the seed's bars it restates, if any.  The same seed and settings give the same
+notes.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from composer.encoding import (
     PITCH,
     PITCH_LOW,
     REST,
+    SHIFT,
     STEPS_PER_BEAT,
     TRACK,
     VELOCITY,
@@ -52,6 +56,7 @@ from composer.encoding import (
 )
 from composer.errors import InputError
 from composer.features import LOOKBACK_NOTES, MAX_POSITION, NO_DURATION, NO_KEY, NO_PITCH, SIZES
+from composer.form import CONTRAST_KEY_STRENGTH, FORMS, Restatement, SeedBars, Steer, next_bar_line, steer
 from composer.model import MusicLSTM, bits
 from composer.piece import PIANO_HIGH, PIANO_LOW, Piece, key_name
 
@@ -91,6 +96,7 @@ class Settings:
     key_lock: bool = False
     key_strength: float = KEY_STRENGTH  # with key lock: the weight of the key's scale-degree profile
     pitch_range: tuple[int, int] | None = None  # inclusive MIDI pitches
+    form: str = "auto"  # how the take stands to the seed's last phrase: composer.form.FORMS
 
     def validate(self) -> Settings:
         if (self.bars is None) == (self.notes is None):
@@ -108,6 +114,11 @@ class Settings:
         if not 0 <= self.key_strength <= MAX_KEY_STRENGTH:
             raise InputError(
                 f"The key-lock strength must be 0 to {MAX_KEY_STRENGTH:g} (0: scale only); got {self.key_strength}."
+            )
+        if self.form not in FORMS:
+            raise InputError(
+                f"The form must be auto (the model's choice), repeat (restate the last phrase), vary (its rhythm "
+                f"and contour, new notes) or contrast (a new section); got {self.form!r}."
             )
         if self.top_k < 0:
             raise InputError(f"top-k must be 0 (off) or a positive number of choices; got {self.top_k}.")
@@ -139,6 +150,7 @@ class TakeMetrics:
     pitch_range: tuple[int, int] | None  # lowest and highest new pitch
     longest_repeat: Repeat
     bits_per_note: float  # how surprising the take is to the model (4 decimals)
+    restates: Restatement | None = None  # the seed's bars it restates (composer.form.SeedBars), if any
     context: str | None = None  # said when a long seed was cut to the model's context
     notes_per_track: tuple[int, ...] = ()  # new notes on each track of the seed's table, in table order
 
@@ -153,6 +165,7 @@ class TakeMetrics:
                 "phrase_notes": self.longest_repeat.phrase_notes,
                 "times_in_a_row": self.longest_repeat.times_in_a_row,
             },
+            "restates": self.restates.to_dict() if self.restates else None,
             "bits_per_note": self.bits_per_note,
             "notes_per_track": list(self.notes_per_track),
         }
@@ -163,11 +176,13 @@ class TakeMetrics:
 
 @dataclass
 class Take:
-    """One continuation: the whole piece (seed unchanged + new notes), the new part, and its metrics."""
+    """One continuation: the whole piece (seed unchanged + new notes), the new part, its metrics, and the
+    new part's events as sampled (their onsets continue from the seed's last onset)."""
 
     piece: Piece
     continuation: Piece
     metrics: TakeMetrics
+    events: np.ndarray  # (new events, 5) ids, rest events included
 
 
 # ---------------------------------------------------------------------------------------- the fast step
@@ -392,6 +407,7 @@ class _Plan:
     pitch_ok: torch.Tensor  # (pitch ids,) key lock's scale and the pitch range
     prior: torch.Tensor | None  # key lock's scale-degree weights, added to the pitch logits
     seed_end: torch.Tensor  # (pitch ids,) when a seed note on that pitch ends (grid steps), 0 if none
+    steer: Steer | None = None  # the form's forced rhythm and pitch bonus (None: auto, the model's own choice)
 
     def allowed_pitches(self, onset: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         """(K, pitch ids): the plan's pitches, less those a seed note still holds at ``onset``.  A rest event
@@ -489,20 +505,26 @@ class Composer:
             )
         last_onset = int(events.onsets[-1])
         # Continue to the bar line after the seed's last onset, then N whole bars.
-        first_line = last_onset + bar - ((last_onset - events.bar_start) % bar)
+        limit = next_bar_line(events) + settings.bars * bar if settings.bars else None
         pitch_ok, prior = _pitch_constraints(settings, lock_key)
+        if settings.form == "contrast" and prior is None and lock_key is not None:
+            prior = key_prior(lock_key, CONTRAST_KEY_STRENGTH)  # a new section, in the key heard in the seed
+        form, forced_steps = steer(settings.form, events, limit, settings.notes)
+        # Rest events take steps too: leave room for them (the loop stops at the asked notes or bars); a
+        # forced rhythm takes exactly its steps.
+        max_steps = 2 * settings.notes if settings.notes else (settings.bars or 1) * bar
         return _Plan(
             key_id=features.key_id(key),
             lock_key=lock_key,
             bar=bar,
             bar_start=events.bar_start,
             last_onset=last_onset,
-            limit=first_line + settings.bars * bar if settings.bars else None,
-            # Rest events take steps too: leave room for them (the loop stops at the asked notes or bars).
-            max_steps=2 * settings.notes if settings.notes else (settings.bars or 1) * bar,
+            limit=limit,
+            max_steps=max_steps if forced_steps is None else forced_steps,
             pitch_ok=pitch_ok,
             prior=prior,
             seed_end=_seed_holds(seed),
+            steer=form,
         )
 
     @torch.no_grad()
@@ -545,11 +567,19 @@ class Composer:
         voices = _Voices.of_seed(events, plan.bar, settings.variations)
         sampled, kept = self._sample(plan, draw, h, state, settings, voices, deadline)
         velocities = _seed_velocities(events)
+        seed_bars = SeedBars(events)  # what each take's restatement is measured against
         return [
             self._take(
-                seed, events, sampled[i][kept[i]], velocities, float(draw.logprob[i]), plan.lock_key, context_note
+                seed,
+                events,
+                ids,
+                velocities,
+                float(draw.logprob[i]),
+                plan.lock_key,
+                context_note,
+                seed_bars.restates(ids),
             )
-            for i in range(settings.variations)
+            for i, ids in enumerate(take[going] for take, going in zip(sampled, kept, strict=True))
         ]
 
     def _sample(
@@ -575,12 +605,13 @@ class Composer:
         tracks_ok = (torch.arange(SIZES[TRACK]) < voices.tracks).expand(k, -1)  # only the seed's tracks
         velocity_ok = (torch.arange(SIZES[VELOCITY]) != VELOCITY_UNKNOWN).expand(k, -1)
         unknown = torch.full((k,), VELOCITY_UNKNOWN, dtype=torch.long)
-        for _ in range(plan.max_steps):
+        form = plan.steer
+        for step in range(plan.max_steps):
             if deadline is not None and monotonic() > deadline:
                 raise InputError("Generating took longer than this server allows; ask for fewer bars or takes.")
             zs, zt, zd, zp, zv = m.head_inputs(h)
             raw = m.shift_logits(zs)
-            shift = draw.pick(raw)
+            shift = draw.pick(raw, allowed=form.only(SHIFT, step) if form else None)
             if plan.limit is not None:
                 done |= (time + shift) >= plan.limit
             if bool(done.all()):
@@ -589,13 +620,19 @@ class Composer:
             draw.count(raw, shift, going)
             onset = time + shift
             pos = features.metrical_position(onset, plan.bar_start, plan.bar).clamp(max=MAX_POSITION - 1)
-            track = draw(m.track_logits(zt, shift, pos, voices.previous), going, allowed=tracks_ok)
+            forced_track = form.only(TRACK, step) if form else None
+            track_ok = tracks_ok if forced_track is None else tracks_ok & forced_track
+            track = draw(m.track_logits(zt, shift, pos, voices.previous), going, allowed=track_ok)
             back1, back2, back_duration = voices.lookback(track, onset)
-            dur = draw(m.duration_logits(zd, shift, pos, track, back_duration), going)
+            dur_raw = m.duration_logits(zd, shift, pos, track, back_duration)
+            dur = draw(dur_raw, going, allowed=form.only(DURATION, step) if form else None)
             ref, program = voices.ref(track), voices.programs[track]
-            allowed = plan.allowed_pitches(onset, shift)
+            allowed, prior = plan.allowed_pitches(onset, shift), plan.prior
+            if form:
+                allowed, bonus = form.pitch(step, allowed, onset, track, ref)
+                prior = bonus if prior is None else prior + bonus
             pitch_raw = m.pitch_logits(zp, shift, pos, dur, key_t, track, program, ref, back1, back2)
-            pitch = draw(pitch_raw, going, allowed=allowed, prior=plan.prior)
+            pitch = draw(pitch_raw, going, allowed=allowed, prior=prior)
             is_rest = pitch == REST  # a rest event has no duration or velocity, and stays on the previous track
             if voices.dynamics:
                 vel = draw(m.velocity_logits(zv, shift, pos, dur, pitch, track), going, allowed=velocity_ok)
@@ -614,6 +651,8 @@ class Composer:
                     break
             x = m.embed_inputs(event[:, None], pos[:, None], bar_t, key_t[:, None], ref[:, None], program[:, None])
             voices.play(event, onset, going & ~is_rest)
+            if form:
+                form.play(event, onset, going & ~is_rest)
             h, state = self.stepper.step(x[:, 0], state)
         sampled = torch.stack(steps, 1).numpy() if steps else np.zeros((k, 0, 5), dtype=np.int64)
         kept = torch.stack(active, 1).numpy() if active else np.zeros((k, 0), dtype=bool)
@@ -628,6 +667,7 @@ class Composer:
         logprob: float,
         key: int | None,
         context_note: str | None,
+        restates: Restatement | None,
     ) -> Take:
         last_onset = int(events.onsets[-1])
         # Decode the new events as a piece of their own that starts at the seed's last onset, on the seed's
@@ -639,9 +679,8 @@ class Composer:
         # The seed exactly as given (sampling never starts a pitch a seed note still holds), then the new notes.
         whole = seed.with_notes(tuple(sorted([*seed.notes, *new_notes], key=lambda n: (n.start, n.track, -n.pitch))))
         continuation = replace(seed, notes=new_notes, found=(), remarks=())  # the new notes on the seed's tracks
-        return Take(
-            piece=whole, continuation=continuation, metrics=take_metrics(continuation, ids, logprob, key, context_note)
-        )
+        metrics = take_metrics(continuation, ids, logprob, key, context_note, restates)
+        return Take(piece=whole, continuation=continuation, metrics=metrics, events=ids)
 
 
 def _seed_velocities(events: Events) -> list[tuple[int, int]]:
@@ -738,9 +777,15 @@ LOOKBACK_WIDTH = 1025  # grid steps of onsets kept per track for the lookbacks (
 
 
 def take_metrics(
-    continuation: Piece, ids: np.ndarray, logprob: float, key: int | None, context_note: str | None
+    continuation: Piece,
+    ids: np.ndarray,
+    logprob: float,
+    key: int | None,
+    context_note: str | None,
+    restates: Restatement | None = None,
 ) -> TakeMetrics:
-    """A take's metrics from its new notes, their events and their log-probability (nats) under the model."""
+    """A take's metrics from its new notes, their events, their log-probability (nats) under the model and
+    the seed's bars they restate."""
     pitches = [n.pitch for n in continuation.notes]
     per_track = [0] * len(continuation.tracks)
     for n in continuation.notes:
@@ -755,6 +800,7 @@ def take_metrics(
         pitch_range=(min(pitches), max(pitches)) if pitches else None,
         longest_repeat=Repeat(*longest_repeat_run(note_events)) if len(note_events) else Repeat(),
         bits_per_note=round(bits(-logprob) / max(1, len(continuation.notes)), 4),
+        restates=restates,
         context=context_note or None,
         notes_per_track=tuple(per_track),
     )

@@ -187,3 +187,33 @@ def test_inspect_json_reports_the_track_table(tmp_path, capsys):
         ("Left", 1, 50, 50),
     ]
     assert report["has_dynamics"] is True
+
+
+def test_generate_form_is_in_the_manifest_with_each_takes_restatement_and_reruns_byte_identically(tmp_path, capsys):
+    from composer import examples
+
+    seed = examples.example_path("hicks-hornpipe")  # a pickup and 4 bars
+    args = ["generate", str(seed), "--bars", "4", "--variations", "2", "--form", "repeat"]  # the shipped model
+    assert main([*args, "--out", str(tmp_path / "one"), "--quiet"]) == 0
+    assert main([*args, "--out", str(tmp_path / "two"), "--quiet"]) == 0
+    for name in ("manifest.json", "hicks-hornpipe/take-01.mid", "hicks-hornpipe/take-02.mid"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    assert manifest["settings"]["form"] == "repeat"
+    takes = manifest["seeds"][0]["takes"]
+    assert all("restates" in take for take in takes)
+    assert all(take["restates"]["bars"] == "1-4" and take["restates"]["share"] >= 0.8 for take in takes)
+
+
+def test_generate_refuses_a_bad_form_in_one_sentence(tmp_path, tiny_model, capsys):
+    from composer import examples
+
+    seed = examples.example_path("hicks-hornpipe")
+    out = tmp_path / "out"
+    assert main(["generate", str(seed), "--out", str(out), "--form", "sonata", "--model", str(tiny_model)]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines() == [
+        "error: The form must be auto (the model's choice), repeat (restate the last phrase), vary (its rhythm and "
+        "contour, new notes) or contrast (a new section); got 'sonata'."
+    ]
+    assert not out.exists()

@@ -148,6 +148,7 @@ def test_repeated_phrases_are_found():
         (Settings(bars=4, notes=4), "either in bars or in notes"),
         (Settings(key_lock=True, key_strength=-1), "key-lock strength must be 0 to 4"),
         (Settings(key_lock=True, key_strength=9), "key-lock strength must be 0 to 4"),
+        (Settings(form="sonata"), "The form must be auto .* got .sonata.\\."),
     ],
 )
 def test_bad_settings_are_one_clear_sentence(composer, settings, message):
@@ -197,6 +198,7 @@ def test_generate_cli_writes_takes_and_a_manifest_byte_identically(composer, tmp
     assert main([*args, "--out", str(tmp_path / "two")]) == 2
     manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
     assert [("refused" in s) for s in manifest["seeds"]] == [False, False, True]
+    assert manifest["settings"]["form"] == "auto" and all("restates" in t for t in manifest["seeds"][0]["takes"])
     assert manifest["seeds"][0]["takes"][0]["files"] == ["take-01.mid", "take-01.musicxml", "take-01.wav"]
     for name in ("a/take-01.mid", "a/take-02.mid", "b/take-02.musicxml", "b/take-01.wav", "manifest.json"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
@@ -405,6 +407,7 @@ def test_take_metrics_keep_the_json_form_of_the_manifests(composer):
         "share_in_key",
         "pitch_range",
         "longest_repeat",
+        "restates",
         "bits_per_note",
         "notes_per_track",
         "context",
@@ -507,3 +510,167 @@ def test_the_generators_voices_read_what_training_reads():
         assert duration.tolist() == [expected.lookback_duration[j]] * 2, j
         event = torch.from_numpy(events.ids[j]).expand(2, -1)
         voices.play(event, onset, torch.full((2,), bool(events.ids[j, 1] != 88)))
+
+
+# ------------------------------------------------------------------------------------------ form
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return Composer()
+
+
+def example(name):
+    from composer import examples
+    from composer.midi_io import read_midi
+
+    return read_midi(examples.example_path(name))
+
+
+@pytest.fixture(scope="module")
+def hornpipe(shipped):
+    """Four takes of 8 bars after the hornpipe (a pickup and 4 bars), for each form, made once on demand."""
+    made: dict[str, list] = {}
+
+    def takes(form):
+        if form not in made:
+            made[form] = shipped.continue_piece(
+                example("hicks-hornpipe"), Settings(bars=8, variations=4, seed=3, form=form)
+            )
+        return made[form]
+
+    return takes
+
+
+def phrase_notes(seed, bars):
+    """The seed's notes in its last ``bars`` bars before the bar line after its last onset, that line and
+    those bars' length (beats)."""
+    bar = seed.time_signature.bar_beats
+    last = max(n.start for n in seed.notes)
+    line = seed.bar_start + ((last - seed.bar_start) // bar + 1) * bar
+    length = bars * bar
+    return [n for n in seed.notes if n.start >= line - length], line, length
+
+
+def test_the_phrase_is_the_last_four_two_or_one_whole_bars():
+    from composer.encoding import encode
+    from composer.form import last_phrase, phrase_length
+
+    # seed_piece: a pickup beat, then notes to beat 8 of bars of 3 beats from beat 1: 3 whole bars → 2
+    assert phrase_length(encode(seed_piece())) == 2
+    one = Piece(notes=(Note(0, 1, 60, 80), Note(1, 1, 62, 80)), time_signature=TimeSignature(4, 4))
+    assert phrase_length(encode(one)) == 1
+    long = Piece(notes=tuple(Note(i, 1, 60 + i % 5, 80) for i in range(4 * 6)), time_signature=TimeSignature(4, 4))
+    phrase = last_phrase(encode(long))
+    assert phrase_length(encode(long)) == 4 and phrase.length == 4 * 4 * 12 and len(phrase.events) == 16
+    assert phrase.start == 8 * 12 and phrase.offsets.tolist() == [12 * i for i in range(16)]
+    # each note's previous pitch on its track, the phrase taken as repeating: the first follows the last
+    assert phrase.previous[0] == phrase.events[-1, 1] and (phrase.previous[1:] == phrase.events[:-1, 1]).all()
+
+
+def exact_share(take, seed, bars):
+    """Share of a take's notes that are the phrase's note (position, track, pitch) at that point."""
+    notes, line, length = phrase_notes(seed, bars)
+    wanted = {(round((n.start - line) % length, 6), n.track, n.pitch) for n in notes}
+    new = take.continuation.notes
+    return sum((round((n.start - line) % length, 6), n.track, n.pitch) in wanted for n in new) / len(new)
+
+
+def rhythm(notes, line):
+    return [(round(n.start - line, 6), n.duration, n.track) for n in sorted(notes, key=lambda n: (n.start, n.track))]
+
+
+def test_repeat_restates_the_seeds_last_phrase_on_its_rhythm(hornpipe):
+    seed = example("hicks-hornpipe")
+    notes, line, length = phrase_notes(seed, 4)
+    twice = [replace(n, start=n.start + length * k) for k in (1, 2) for n in notes]  # 8 bars: the phrase twice
+    for take in hornpipe("repeat"):
+        assert rhythm(take.continuation.notes, line) == rhythm(twice, line)  # onsets, durations, tracks exactly
+        assert take.metrics.restates is not None and take.metrics.restates.bars == "1-4"
+        assert take.metrics.restates.share >= 0.8
+        assert exact_share(take, seed, 4) >= 0.8  # the phrase's own notes, mostly
+        assert set(seed.notes) <= set(take.piece.notes)  # the seed as is
+
+
+def test_repeat_restates_a_chorale_chord_by_chord(shipped):
+    seed = example("bach-bwv269")
+    notes, line, length = phrase_notes(seed, 4)
+    for take in shipped.continue_piece(seed, Settings(bars=4, variations=2, seed=1, form="repeat")):
+        assert rhythm(take.continuation.notes, line) == rhythm(
+            [replace(n, start=n.start + length) for n in notes], line
+        )
+        assert exact_share(take, seed, 4) >= 0.6  # four voices in chords: more notes bend to the harmony
+
+
+def test_vary_keeps_the_phrases_rhythm_and_changes_its_notes(hornpipe):
+    seed = example("hicks-hornpipe")
+    notes, line, _ = phrase_notes(seed, 4)
+    repeat, vary = hornpipe("repeat"), hornpipe("vary")
+    for r, v in zip(repeat, vary, strict=True):
+        assert rhythm(v.continuation.notes, line) == rhythm(r.continuation.notes, line)
+    assert np.mean([exact_share(t, seed, 4) for t in vary]) <= np.mean([exact_share(t, seed, 4) for t in repeat]) - 0.2
+    # … following the phrase's contour: most steps go the way the phrase's steps go (up, down, the same)
+    same_way = []
+    for take in vary:
+        previous = before = notes[-1].pitch
+        for n, model in zip(take.continuation.notes, notes * 2, strict=True):
+            same_way.append(np.sign(n.pitch - previous) == np.sign(model.pitch - before))
+            previous, before = n.pitch, model.pitch
+    assert np.mean(same_way) >= 0.8
+
+
+def test_contrast_restates_less_than_auto(shipped, hornpipe):
+    from composer.encoding import encode
+    from composer.form import SeedBars
+
+    waltz = example("barbara-allen")
+    by_form = {
+        form: [(example("hicks-hornpipe"), t) for t in hornpipe(form)]
+        + [(waltz, t) for t in shipped.continue_piece(waltz, Settings(bars=8, variations=4, seed=1, form=form))]
+        for form in ("auto", "contrast")
+    }
+    share = {
+        form: np.mean([SeedBars(encode(seed)).restated(t.events).share for seed, t in takes])
+        for form, takes in by_form.items()
+    }
+    assert share["contrast"] < 0.75 * share["auto"]
+
+
+@pytest.mark.parametrize("form", ["auto", "repeat", "vary", "contrast"])
+def test_each_form_reruns_identically_and_holds_key_lock_and_pitch_range(shipped, form):
+    seed = example("barbara-allen")
+    settings = Settings(bars=2, variations=2, seed=9, form=form, key_lock=True, pitch_range=(60, 76))
+    a, b = (shipped.continue_piece(seed, settings) for _ in range(2))
+    assert [t.piece for t in a] == [t.piece for t in b] and [t.metrics for t in a] == [t.metrics for t in b]
+    for take in a:
+        assert take.metrics.share_in_key == 1.0 and all(60 <= n.pitch <= 76 for n in take.continuation.notes)
+    assert Settings(form="auto") == Settings()  # auto is the default: the draw as before forms
+
+
+def test_repeat_by_notes_gives_exactly_n_notes(shipped):
+    seed = example("hicks-hornpipe")
+    takes = shipped.continue_piece(seed, Settings(bars=None, notes=40, variations=2, form="repeat"))
+    assert [len(t.continuation.notes) for t in takes] == [40, 40]
+
+
+def test_restatement_is_measured_against_the_seeds_bars():
+    from composer.encoding import encode
+    from composer.form import SeedBars
+
+    # 8 bars of 4/4: bars 1-4 a rising figure, bars 5-8 a falling one; a take playing bars 1-4 again
+    rising = [Note(b * 4 + i, 1, 60 + b + i, 80) for b in range(4) for i in range(4)]
+    falling = [Note(16 + b * 4 + i, 1, 72 - b - i, 80) for b in range(4) for i in range(4)]
+    seed = Piece(notes=tuple(rising + falling), time_signature=TimeSignature(4, 4))
+    bars = SeedBars(encode(seed))
+    ids = encode(seed).ids[:20].copy()  # bars 1-4 and bar 5's first beat again, …
+    ids[0, 0] = 12  # … from one beat (12 grid steps) after the seed's last onset, beat 31: bar 9 on
+    found = bars.restated(ids)
+    assert found is not None and (found.bars, found.share) == ("1-4", 16 / 20)
+    assert bars.restates(ids) == found and found.to_dict() == {"bars": "1-4", "share": 0.8}
+    # a transposed restatement matches by interval; a take of other notes restates nothing
+    up = ids.copy()
+    up[:, 1] += 2
+    assert bars.restated(up).bars == "1-4" and bars.restated(up).share >= 0.75
+    other = ids.copy()
+    other[:, 1] = 30
+    assert bars.restates(other) is None

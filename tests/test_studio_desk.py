@@ -177,6 +177,29 @@ def test_the_note_range_bounds_the_new_notes_and_is_recorded(studio):
     assert node.settings["pitch_range"] is None and "notes " not in whole.takes[0].metrics.split("settings:")[1]
 
 
+def test_the_form_is_passed_recorded_and_each_take_says_what_it_restates(studio):
+    owner = studio.start(None).owner
+    before = studio.example(owner, None, "hicks-hornpipe")  # a pickup and 4 bars
+    args = (owner, before.piece_id, 4, 2, 1.0, 0.95, 4, False, False, desk.SHIPPED, 21, 108)
+    views = list(studio.generate(*args, "repeat"))
+    assert views[-1].done and len(views[-1].takes) == 2
+    for take in views[-1].takes:
+        node = studio.store.node(owner, take.node_id)
+        assert node.settings["form"] == "repeat" and node.metrics["restates"]["bars"] == "1-4"
+        assert f"restates: the seed's bars 1-4 ({100 * node.metrics['restates']['share']:.0f} % of its notes)" in (
+            take.metrics
+        )
+        assert ", form repeat" in take.metrics.split("settings:")[1]
+    assert any(", repeat)" in label for label, _ in views[-1].tree)  # the history says so too
+    # auto (the default, and what scripts that send no form get) records its form and says what it restates
+    auto = list(studio.generate(*args[:-2]))[-1]
+    node = studio.store.node(owner, auto.takes[0].node_id)
+    assert node.settings["form"] == "auto" and "restates: " in auto.takes[0].metrics
+    assert "form" not in auto.takes[0].metrics.split("settings:")[1]
+    views = list(studio.generate(*args, "sonata"))
+    assert len(views) == 1 and "The form must be auto" in views[0].status and "sonata" in views[0].status
+
+
 @pytest.mark.parametrize(
     "lowest, highest, expected",
     [(72, 60, "the lowest not above the highest"), (10, 60, "within the piano's 21–108"), (60.5, 72, "whole number")],

@@ -31,7 +31,13 @@ def test_the_ui_builds_and_names_its_handlers(studio):
         "cancel",
     } <= names
     generate = next(fn for fn in demo.fns.values() if fn.api_name == "generate")
-    assert [c.label for c in generate.inputs[-2:]] == ["Lowest note (MIDI)", "Highest note (MIDI)"]
+    # inputs added since the first API go last, so that scripts sending the earlier ones get their defaults
+    assert [c.label for c in generate.inputs[-3:]] == [
+        "Lowest note (MIDI)",
+        "Highest note (MIDI)",
+        "Form (how the takes stand to the seed's last phrase)",
+    ]
+    assert generate.inputs[-1].value == "auto"
 
 
 def test_each_take_slot_shows_a_take_or_hides_in_the_order_of_its_outputs(studio):

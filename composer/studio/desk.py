@@ -251,11 +251,13 @@ class StudioApp:
                 else []
             ),
             f"longest repeat: {repeat.get('phrase_notes', 0)} notes × {repeat.get('times_in_a_row', 1)}",
+            *([_restates_line(m["restates"])] if "restates" in m else []),  # takes made before forms: no line
         ]
         s = node.settings
         lines.append(
             f"settings: {s.get('bars')} bars, temperature {s.get('temperature')}, top-p {s.get('top_p')}, "
             f"seed {s.get('seed')}{', key lock' if s.get('key_lock') else ''}"
+            + (f", form {s['form']}" if s.get("form", "auto") != "auto" else "")
             + (f", notes {s['pitch_range'][0]}–{s['pitch_range'][1]}" if s.get("pitch_range") else "")
             + f", {s.get('model', SHIPPED)}"
         )
@@ -347,11 +349,13 @@ class StudioApp:
         model: str | None,
         lowest: float | None = PIANO_LOW,
         highest: float | None = PIANO_HIGH,
+        form: str | None = "auto",
     ) -> Iterator[View]:
         """K takes continuing the current point.  Yields a progress view, then the takes as each is rendered
         (a cancelled request stops between takes; finished takes are already saved).  ``lowest`` and
         ``highest`` bound the new notes' pitches (MIDI numbers, inclusive); the piano's whole range, the
-        default, sets no limit."""
+        default, sets no limit.  ``form``: how the takes stand to the seed's last phrase (``Settings.form``;
+        empty: auto)."""
         from composer.generate import Settings
 
         started = time.monotonic()
@@ -374,6 +378,7 @@ class StudioApp:
                 seed=int(seed),
                 key_lock=bool(key_lock),
                 pitch_range=_pitch_range(lowest, highest),
+                form=form or "auto",
             ).validate()
             if count > MAX_TAKES:
                 raise InputError(f"Ask for 1 to {MAX_TAKES} takes; {count} was asked for.")
@@ -405,6 +410,7 @@ class StudioApp:
             "seed": settings.seed,
             "key_lock": settings.key_lock,
             "pitch_range": list(settings.pitch_range) if settings.pitch_range else None,
+            "form": settings.form,
             "model": model or SHIPPED,
             "round": round_id,
         }
@@ -545,6 +551,15 @@ class StudioApp:
 # ------------------------------------------------------------------------------------------- helpers
 
 
+def _restates_line(restates: dict[str, Any] | None) -> str:
+    """A take's restatement of the seed (``TakeMetrics.restates``) in words."""
+    if not restates:
+        return "restates: no phrase of the seed"
+    return (
+        f"restates: the seed's bars {restates.get('bars')} ({100 * float(restates.get('share', 0)):.0f} % of its notes)"
+    )
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -596,6 +611,7 @@ def _tree_choices(tree: list[Node], current: str) -> list[tuple[str, str]]:
             detail += (
                 f" (T {made['temperature']}, top-p {made.get('top_p')}, seed {made.get('seed')}"
                 + (", key lock" if made.get("key_lock") else "")
+                + (f", {made['form']}" if made.get("form", "auto") != "auto" else "")
                 + ")"
             )
         out.append((f"{'  ' * depth}{'└ ' if depth else ''}{node.label}{detail}{mark}", node.id))

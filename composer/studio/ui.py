@@ -106,6 +106,7 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
     import gradio as gr
 
     from composer import examples
+    from composer.form import FORM_MEANINGS
 
     app = app or default_app()
     with gr.Blocks(title="composer studio") as demo:
@@ -149,6 +150,11 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
                     seed = gr.Number(value=0, precision=0, label="Random seed", minimum=0)
                     random_seed = gr.Checkbox(value=True, label="Random")
                 key_lock = gr.Checkbox(label="Key lock (stay in the key of the seed's last bars)")
+                form = gr.Dropdown(
+                    [(f"{name}: {meaning}", name) for name, meaning in FORM_MEANINGS.items()],
+                    value="auto",
+                    label="Form (how the takes stand to the seed's last phrase)",
+                )
                 with gr.Row():  # the piano's whole range: no limit
                     lowest = gr.Slider(PIANO_LOW, PIANO_HIGH, value=PIANO_LOW, step=1, label="Lowest note (MIDI)")
                     highest = gr.Slider(PIANO_LOW, PIANO_HIGH, value=PIANO_HIGH, step=1, label="Highest note (MIDI)")
@@ -251,7 +257,8 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
         pieces.input(lambda o, p: show(app.switch(o, p)), [owner, pieces], view_outputs, api_name="switch")
         running = go.click(
             on_generate,
-            [owner, piece, bars, takes, temperature, top_p, seed, random_seed, key_lock, model, lowest, highest],
+            # form last: scripts that send the earlier inputs alone get its default (auto), as before forms
+            [owner, piece, bars, takes, temperature, top_p, seed, random_seed, key_lock, model, lowest, highest, form],
             view_outputs,
             api_name="generate",
             concurrency_limit=2,
