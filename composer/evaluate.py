@@ -23,8 +23,9 @@ import torch
 
 from composer.corpus import read_manifest
 from composer.dataset import Song, collate, iterate_batches, load_songs
+from composer.discriminate import Excerpt, SeedCase, compare
 from composer.encoding import FIELDS, PITCH, REST, STEPS_PER_BEAT, VELOCITY, VELOCITY_UNKNOWN
-from composer.generate import KEY_STRENGTH, Composer, Settings
+from composer.generate import KEY_PRIOR, KEY_STRENGTH, Composer, Settings
 from composer.midi_io import read_midi
 from composer.model import LN2, ModelConfig, MusicLSTM, bits
 from composer.ngram import NGramModel
@@ -313,6 +314,7 @@ def continuations(
     takes: int = 4,
     key_lock: bool = False,
     key_strength: float | None = None,
+    key_prior: str | None = None,
     split: str = "test",
     progress: bool = False,
 ) -> dict[str, Any]:
@@ -323,11 +325,12 @@ def continuations(
     continuation — key agreement with the seed (music21's analysis), pitch-class and note-length histogram
     overlap, next to a real-vs-real reference (the true continuation of another test piece in the same key),
     and how many takes are caught in a loop (a phrase of ≥ 8 notes repeated ≥ 4 times in a row).  ``key_lock``
-    (and ``key_strength``, default the generator's) generate with key lock; ``split`` picks the pieces
+    (and ``key_strength`` and ``key_prior``, default the generator's) generate with key lock; ``split`` picks the pieces
     (bench/key_lock.py chooses the strength on "valid" and reports "test").
     """
     entries = [e for e in read_manifest(data) if e.split == split]
     strength = KEY_STRENGTH if key_strength is None else key_strength
+    prior = KEY_PRIOR if key_prior is None else key_prior
     candidates = []
     for e in sorted(entries, key=lambda e: e.content_hash):  # a fixed, collection-mixed order
         piece = read_midi(data / e.path)
@@ -347,9 +350,12 @@ def continuations(
     true_piece_keys: list[bool] = []  # … and whether seed + true continuation keep the seed's key
     loops = 0
     total_takes = 0
+    cases: list[SeedCase] = []
     for i, (e, piece, seed_notes, true_next, seed_key) in enumerate(candidates):
         seed_piece = piece.with_notes(tuple(seed_notes))
-        settings = Settings(bars=bars, variations=takes, seed=i, key_lock=key_lock, key_strength=strength)
+        settings = Settings(
+            bars=bars, variations=takes, seed=i, key_lock=key_lock, key_strength=strength, key_prior=prior
+        )
         generated = composer.continue_piece(seed_piece, settings, key=seed_key)
         true_pcs, true_len = _profiles(true_next)
         true_relations.append(key_relation(seed_key, estimate_key(piece.with_notes(tuple(true_next)))))
@@ -360,6 +366,19 @@ def continuations(
         if others:
             other_pcs, other_len = _profiles(others[0][3])
             ref = (_overlap(true_pcs, other_pcs), _overlap(true_len, other_len))
+        # the discriminator's excerpts: all read in the seed's key, counted from the cut
+        if seed_key is not None:
+            bar = piece.time_signature.bar_beats
+            cut = piece.bar_start + seed_bars * bar
+            cases.append(
+                SeedCase(
+                    seed=Excerpt(tuple(seed_notes), seed_key, bar, piece.bar_start, piece.bar_start, seed_bars),
+                    real=Excerpt(tuple(true_next), seed_key, bar, piece.bar_start, cut, bars),
+                    takes=tuple(
+                        Excerpt(t.continuation.notes, seed_key, bar, piece.bar_start, cut, bars) for t in generated
+                    ),
+                )
+            )
         for take in generated:
             notes = list(take.continuation.notes)
             if not notes:
@@ -400,6 +419,7 @@ def continuations(
         "split": split,
         "key_lock": key_lock,
         "key_strength": strength if key_lock else None,
+        "key_prior": prior if key_lock else None,
         "seeds": len(candidates),
         "takes": total_takes,
         **keys,
@@ -415,4 +435,6 @@ def continuations(
         "mean_share_in_key": round(
             float(np.mean([r["share_in_key"] for r in rows if r["share_in_key"] is not None])), 4
         ),
+        # issue 16: can a classifier tell the takes from the real continuations; form, endings, degrees
+        **compare(cases),
     }

@@ -73,6 +73,12 @@ KEY_PROFILES = {
 }
 KEY_STRENGTH = 2.0  # the best on the validation split (bench/key_lock.py); 0 = the scale mask alone
 MAX_KEY_STRENGTH = 4.0
+# Key lock's prior: "profile" weighs each degree by the key's profile (the tonic most: it also flattens the
+# takes' degrees towards the tonic), "contrast" by the profile's ratio to the relative key's on the same
+# pitch class (it weighs only what tells the key from its relative, where the scale mask lets a take drift).
+KEY_PRIORS = ("profile", "contrast")
+KEY_PRIOR = "profile"
+CONTRAST_CAP = 4.0  # the contrast ratio is held within 1/4…4
 HEARD_KEY_BARS = 8  # key lock follows the key of the seed's last bars …
 MIN_HEARD_NOTES = 8  # … heard in at least this many notes (else the stated key, if any)
 
@@ -90,6 +96,7 @@ class Settings:
     seed: int = 0
     key_lock: bool = False
     key_strength: float = KEY_STRENGTH  # with key lock: the weight of the key's scale-degree profile
+    key_prior: str = KEY_PRIOR  # with key lock: which prior that strength weighs (KEY_PRIORS)
     pitch_range: tuple[int, int] | None = None  # inclusive MIDI pitches
 
     def validate(self) -> Settings:
@@ -109,6 +116,8 @@ class Settings:
             raise InputError(
                 f"The key-lock strength must be 0 to {MAX_KEY_STRENGTH:g} (0: scale only); got {self.key_strength}."
             )
+        if self.key_prior not in KEY_PRIORS:
+            raise InputError(f"The key-lock prior must be one of {', '.join(KEY_PRIORS)}; got {self.key_prior!r}.")
         if self.top_k < 0:
             raise InputError(f"top-k must be 0 (off) or a positive number of choices; got {self.top_k}.")
         if self.pitch_range is not None:
@@ -287,16 +296,34 @@ def scale_mask(key: int | None) -> torch.Tensor:
     return mask
 
 
-def key_prior(key: int | None, strength: float) -> torch.Tensor:
+def relative_key(key: int) -> int:
+    """The key with the same signature and the other mode: C major ⇄ A minor."""
+    return (key + 9) % 12 + 12 if key < 12 else (key + 3) % 12
+
+
+def degree_weights(key: int, kind: str = KEY_PRIOR) -> torch.Tensor:
+    """(12,) weight of each pitch class (C = 0) under the key's prior ``kind`` (see KEY_PRIORS)."""
+
+    def on_pitch_classes(k: int) -> torch.Tensor:
+        profile = torch.tensor(KEY_PROFILES["minor" if k >= 12 else "major"], dtype=torch.float64)
+        return (profile / profile.sum())[(torch.arange(12) - k % 12) % 12]
+
+    if kind == "contrast":
+        ratio = (on_pitch_classes(key) / on_pitch_classes(relative_key(key))).clamp(1 / CONTRAST_CAP, CONTRAST_CAP)
+        shared = scale_pitch_classes(key) & scale_pitch_classes(relative_key(key))
+        # a pitch class only one of the two scales has (minor's raised 6th and 7th) is left to the model
+        return torch.where(torch.tensor([pc in shared for pc in range(12)]), ratio, torch.ones(12))
+    return on_pitch_classes(key)
+
+
+def key_prior(key: int | None, strength: float, kind: str = KEY_PRIOR) -> torch.Tensor:
     """(pitch ids,) log-weights added to the pitch logits under key lock: ``strength`` × log of the key's
-    scale-degree profile (0 for the rest event and without a key)."""
+    degree weights (:func:`degree_weights`; 0 for the rest event and without a key)."""
     prior = torch.zeros(SIZES[PITCH])
     if key is None or key == NO_KEY or strength == 0:
         return prior
-    profile = torch.tensor(KEY_PROFILES["minor" if key >= 12 else "major"], dtype=torch.float64)
-    logs = strength * torch.log(profile / profile.sum())
-    degrees = (torch.arange(REST) + PITCH_LOW - key % 12) % 12
-    prior[:REST] = logs[degrees].float()
+    logs = strength * torch.log(degree_weights(key, kind))
+    prior[:REST] = logs[(torch.arange(REST) + PITCH_LOW) % 12].float()
     return prior
 
 
@@ -418,7 +445,7 @@ def _pitch_constraints(settings: Settings, lock_key: int | None) -> tuple[torch.
     prior: torch.Tensor | None = None
     if settings.key_lock and lock_key is not None:
         pitch_ok &= scale_mask(lock_key)
-        prior = key_prior(lock_key, settings.key_strength)
+        prior = key_prior(lock_key, settings.key_strength, settings.key_prior)
     if settings.pitch_range:
         low, high = settings.pitch_range
         ids = torch.arange(SIZES[PITCH])
