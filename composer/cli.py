@@ -145,6 +145,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             split=args.split,
             key_lock=args.key_lock,
             key_strength=args.key_strength,
+            key_prior=args.key_prior,
             progress=not args.json,
         )
         _emit(result, args)
@@ -207,7 +208,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     import hashlib
 
     from composer.atomic import atomic_write
-    from composer.generate import KEY_STRENGTH, Composer, Settings
+    from composer.generate import KEY_PRIOR, KEY_STRENGTH, Composer, Settings
 
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
@@ -223,6 +224,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         key_lock=args.key_lock,
         key_strength=KEY_STRENGTH if args.key_strength is None else args.key_strength,
+        key_prior=args.key_prior or KEY_PRIOR,
         pitch_range=_pitch_range(args.pitch_range),
     ).validate()
     files = _seed_files(args.seeds)
@@ -429,7 +431,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--key-strength",
         type=float,
-        help="with --key-lock: the weight of the key's scale-degree profile (default: the generator's)",
+        help="with --key-lock: the weight of the key's scale-degree prior (default: the generator's)",
+    )
+    e.add_argument(
+        "--key-prior",
+        choices=["profile", "contrast"],
+        help="with --key-lock: which scale-degree prior (default: the generator's)",
     )
     e.add_argument("--ngram-order", type=int, default=4)
     e.add_argument("--json", action="store_true", help="one JSON object on one line")
@@ -456,6 +463,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="with --key-lock: how strongly the key's tonal centre pulls, 0-4 (0: the scale only; "
         "default: composer.generate.KEY_STRENGTH)",
+    )
+    g.add_argument(
+        "--key-prior",
+        choices=["profile", "contrast"],
+        help="with --key-lock: profile (weigh the key's degrees) or contrast (only what tells the key from its "
+        "relative); default: composer.generate.KEY_PRIOR",
     )
     g.add_argument(
         "--pitch-range",

@@ -289,7 +289,7 @@ class Discrimination:
     """How well two classifiers tell label 1 from label 0 under grouped cross-validation."""
 
     logistic: Scores  # standardized features, L2-regularized logistic regression
-    forest: Scores  # a random forest of 300 trees
+    forest: Scores  # a random forest (300 trees unless told)
     rows: int
     positives: int
     folds: int
@@ -331,7 +331,13 @@ def grouped_folds(groups: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.n
 
 
 def discriminate(
-    features: np.ndarray, labels: np.ndarray, groups: np.ndarray, *, folds: int = 5, seed: int = 0
+    features: np.ndarray,
+    labels: np.ndarray,
+    groups: np.ndarray,
+    *,
+    folds: int = 5,
+    trees: int = 300,
+    seed: int = 0,
 ) -> Discrimination:
     """Cross-validated out-of-fold scores of both classifiers on (rows × features, labels 0/1, group per row)."""
     from sklearn.ensemble import RandomForestClassifier
@@ -354,7 +360,7 @@ def discriminate(
         logistic = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
         logistic.fit(x[train_rows], y[train_rows], logisticregression__sample_weight=fold_weights)
         out["logistic"][test_rows] = logistic.predict_proba(x[test_rows])[:, 1]
-        forest = RandomForestClassifier(n_estimators=300, min_samples_leaf=2, random_state=seed, n_jobs=1)
+        forest = RandomForestClassifier(n_estimators=trees, min_samples_leaf=2, random_state=seed, n_jobs=1)
         forest.fit(x[train_rows], y[train_rows], sample_weight=fold_weights)
         out["forest"][test_rows] = forest.predict_proba(x[test_rows])[:, 1]
 

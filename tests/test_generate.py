@@ -16,9 +16,11 @@ from composer.generate import (
     FastStepper,
     Settings,
     _filter,
+    degree_weights,
     heard_key,
     key_prior,
     longest_repeat_run,
+    relative_key,
     scale_mask,
 )
 from composer.model import ModelConfig, MusicLSTM
@@ -148,6 +150,7 @@ def test_repeated_phrases_are_found():
         (Settings(bars=4, notes=4), "either in bars or in notes"),
         (Settings(key_lock=True, key_strength=-1), "key-lock strength must be 0 to 4"),
         (Settings(key_lock=True, key_strength=9), "key-lock strength must be 0 to 4"),
+        (Settings(key_lock=True, key_prior="krumhansl"), "key-lock prior must be one of profile, contrast"),
     ],
 )
 def test_bad_settings_are_one_clear_sentence(composer, settings, message):
@@ -330,13 +333,28 @@ def test_heard_key_follows_the_last_bars():
 def test_key_prior_weighs_the_tonic_most_and_leaves_the_rest_event_alone():
     from composer.encoding import PITCH_LOW, REST
 
-    prior = key_prior(7, 2.0)  # G major
+    prior = key_prior(7, 2.0, "profile")  # G major
     assert prior[REST] == 0
     by_class = {(pid + PITCH_LOW) % 12: float(prior[pid]) for pid in range(REST)}
     assert max(by_class, key=by_class.get) == 7  # G, the tonic
     assert by_class[2] > by_class[11] > by_class[1]  # fifth above the third above a chromatic note
-    assert torch.equal(key_prior(7, 0.0), torch.zeros_like(prior))
-    assert torch.allclose(key_prior(19, 1.0) * 2, key_prior(19, 2.0))
+    assert torch.equal(key_prior(7, 0.0, "profile"), torch.zeros_like(prior))
+    assert torch.allclose(key_prior(19, 1.0, "profile") * 2, key_prior(19, 2.0, "profile"))
+
+
+def test_the_contrast_prior_weighs_what_tells_a_key_from_its_relative():
+    from composer.encoding import PITCH_LOW, REST
+
+    assert relative_key(0) == 21 and relative_key(21) == 0 and relative_key(16) == 7  # C ⇄ a, e → G
+    prior = key_prior(0, 1.0, "contrast")  # C major against A minor
+    assert prior[REST] == 0
+    by_class = {(pid + PITCH_LOW) % 12: float(prior[pid]) for pid in range(REST)}
+    assert by_class[0] > 0 and by_class[7] > 0  # C and G say C major …
+    assert by_class[9] < 0 and by_class[11] < 0  # … A and B (a's tonic and second) say A minor
+    minor = degree_weights(21, "contrast")
+    assert minor[8] == 1 and minor[6] == 1  # a's raised 7th and 6th are not in C major: left to the model
+    assert minor[9] > 1 > minor[0]
+    assert torch.equal(key_prior(0, 0.0, "contrast"), torch.zeros(len(prior)))
 
 
 def test_key_profiles_are_the_corpus_training_split():
