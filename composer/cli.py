@@ -148,6 +148,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             key_prior=args.key_prior,
             progress=not args.json,
         )
+        if not args.json and "discriminator" in result:
+            print(_continuation_summary(result), file=sys.stderr)
         _emit(result, args)
         return 0
     model, _ = load_model(args.model)
@@ -157,6 +159,31 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         result = evaluate.test_split(model, args.reference, ngram_order=args.ngram_order)
     _emit(result, args)
     return 0
+
+
+def _continuation_summary(result: dict) -> str:
+    """Issue 16's figures side by side, for a reader (the JSON that follows has them all)."""
+    d = result["discriminator"]
+    lines = ["can a classifier tell them apart (grouped 5-fold; 0.5 = no):"]
+    for pair, label in (("takes_vs_real", "takes vs real"), ("real_vs_real_control", "real vs real (control)")):
+        lr, rf = d[pair]["logistic_regression"], d[pair]["random_forest"]
+        lines.append(
+            f"  {label:24} logistic accuracy {lr['accuracy']:.2f} AUC {lr['auc']:.2f}; "
+            f"forest accuracy {rf['accuracy']:.2f} AUC {rf['auc']:.2f}"
+        )
+    takes, real = result["form"]["takes"], result["form"]["real"]
+    lines.append(f"  {'':30} {'takes':>8} {'real':>8}")
+    for key in (k for k in takes if k != "excerpts"):
+        lines.append(f"  {key.replace('_', ' '):30} {takes[key]:8.3f} {real[key]:8.3f}")
+    degrees = result["scale_degrees"]
+    lines.append(f"  {'scale degrees (0 = tonic)':30} {'takes':>8} {'real':>8}")
+    for degree, (t, r) in enumerate(zip(degrees["takes"], degrees["real"], strict=True)):
+        lines.append(f"  {degree:30} {t:8.3f} {r:8.3f}")
+    lines.append(
+        f"  degree overlap, split halves: {degrees['split_half_overlap']:.3f} "
+        f"(real vs real {degrees['reference_split_half_overlap']:.3f}, ratio {degrees['split_half_ratio']:.3f})"
+    )
+    return "\n".join(lines)
 
 
 def _emit(result: dict, args: argparse.Namespace) -> None:

@@ -508,7 +508,12 @@ def compare(cases: list[SeedCase], *, folds: int = 5) -> dict[str, object]:
         "form": {
             "takes": _summary(flat_takes, take_restated),
             "real": _summary(real, real_restated),
-            "another_piece_real": _summary(other_stats, other_restated),
+            # another piece's real continuation against this seed: how much restatement chance alone finds
+            # (its other figures are the real column's: the same continuations, transposed)
+            "another_piece_real": {
+                "restated_share": round(float(np.mean(other_restated)), 4),
+                "restating_excerpts": round(float(np.mean([r >= RESTATES for r in other_restated])), 4),
+            },
         },
         "scale_degrees": {
             "takes": [round(float(x), 4) for x in _pooled(flat_takes)],

@@ -327,6 +327,12 @@ def continuations(
     and how many takes are caught in a loop (a phrase of ≥ 8 notes repeated ≥ 4 times in a row).  ``key_lock``
     (and ``key_strength`` and ``key_prior``, default the generator's) generate with key lock; ``split`` picks the pieces
     (bench/key_lock.py chooses the strength on "valid" and reports "test").
+
+    Issue 16's keys (:func:`composer.discriminate.compare`, every excerpt read in the key heard in its seed):
+    ``discriminator`` — a logistic regression and a random forest on seed-independent features, takes vs the
+    real continuation and the real-vs-real control, cross-validated by piece; ``form`` — repetition,
+    restatement of the seed, rests, early stops and endings for the takes and the real continuations;
+    ``scale_degrees`` — both pooled degree histograms and their overlaps, against real-vs-real.
     """
     entries = [e for e in read_manifest(data) if e.split == split]
     strength = KEY_STRENGTH if key_strength is None else key_strength
