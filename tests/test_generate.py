@@ -11,6 +11,7 @@ import torch
 from composer import checkpoint
 from composer.errors import InputError
 from composer.generate import (
+    KEY_PRIORS,
     KEY_PROFILES,
     Composer,
     FastStepper,
@@ -112,13 +113,27 @@ def test_notes_mode_gives_exactly_n_notes(composer):
     assert [len(t.continuation.notes) for t in takes] == [12, 12]
 
 
-def test_key_lock_and_pitch_range_hold(composer):
-    takes = composer.continue_piece(
-        seed_piece(key=7), Settings(bars=4, variations=4, seed=2, key_lock=True, temperature=1.5, pitch_range=(60, 72))
+@pytest.mark.parametrize("prior", KEY_PRIORS)
+def test_key_lock_and_pitch_range_hold(composer, prior):
+    settings = Settings(
+        bars=4, variations=4, seed=2, key_lock=True, key_prior=prior, temperature=1.5, pitch_range=(60, 72)
     )
-    for t in takes:
+    for t in composer.continue_piece(seed_piece(key=7), settings):
         assert t.metrics.share_in_key == 1.0
         assert all(60 <= n.pitch <= 72 for n in t.continuation.notes)
+
+
+def test_the_length_prior_weighs_each_note_by_its_length():
+    from composer.generate import _Plan
+
+    prior = key_prior(7, 2.0, "profile")
+    plan = _Plan(0, 7, 48, 0, 0, None, 48, torch.ones(len(prior), dtype=torch.bool), prior, torch.zeros(len(prior)))
+    assert plan.pitch_prior(torch.tensor([5])) is prior  # the profile: one prior whatever the length
+    by_length = replace(plan, prior_by_length=True)
+    weighed = by_length.pitch_prior(torch.tensor([5, 11, 47, 95]))  # ids: 6, 12, 48, 96 grid steps
+    assert weighed is not None and weighed.shape == (4, len(prior))
+    for row, beats in zip(weighed, (0.5, 1.0, 2.0, 2.0), strict=True):  # capped at two beats
+        assert torch.allclose(row, prior * beats)
 
 
 def test_sampling_filters():
