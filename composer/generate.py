@@ -74,14 +74,10 @@ KEY_PROFILES = {
 KEY_STRENGTH = 2.0  # the best on the validation split (bench/key_lock.py); 0 = the scale mask alone
 MAX_KEY_STRENGTH = 4.0
 # Key lock's prior: "profile" weighs each degree by the key's profile (the tonic most: it also flattens the
-# takes' degrees towards the tonic), "contrast" by the profile's ratio to the relative key's on the same
-# pitch class (it weighs only what tells the key from its relative, where the scale mask lets a take drift).
-# "length" is the profile's prior weighed by the note's length in beats (at most LENGTH_CAP): the key is heard
-# in the long notes (music21's key analysis weighs each note by its length, as a listener does), so the
-# short passing and neighbour notes, semitone steps among them, are left to the model.
-KEY_PRIORS = ("profile", "contrast", "length")
+# takes' degrees towards the tonic), "contrast" by the profile's ratio to its neighbours' (relative, dominant,
+# subdominant: the keys the scale mask alone lets a take drift to) — only what tells the key from them.
+KEY_PRIORS = ("profile", "contrast")
 KEY_PRIOR = "profile"
-LENGTH_CAP = 2.0  # beats: a note of two beats or longer gets twice the strength, a quaver half
 CONTRAST_CAP = 4.0  # the contrast ratio is held within 1/4…4
 HEARD_KEY_BARS = 8  # key lock follows the key of the seed's last bars …
 MIN_HEARD_NOTES = 8  # … heard in at least this many notes (else the stated key, if any)
@@ -305,6 +301,13 @@ def relative_key(key: int) -> int:
     return (key + 9) % 12 + 12 if key < 12 else (key + 3) % 12
 
 
+def neighbour_keys(key: int) -> tuple[int, int, int]:
+    """The keys a take most often drifts to under the scale mask: the relative key and the keys a fifth above
+    and below in the same mode (C major: A minor, G major, F major)."""
+    minor = 12 if key >= 12 else 0
+    return relative_key(key), (key + 7) % 12 + minor, (key + 5) % 12 + minor
+
+
 def degree_weights(key: int, kind: str = KEY_PRIOR) -> torch.Tensor:
     """(12,) weight of each pitch class (C = 0) under the key's prior ``kind`` (see KEY_PRIORS)."""
 
@@ -312,11 +315,14 @@ def degree_weights(key: int, kind: str = KEY_PRIOR) -> torch.Tensor:
         profile = torch.tensor(KEY_PROFILES["minor" if k >= 12 else "major"], dtype=torch.float64)
         return (profile / profile.sum())[(torch.arange(12) - k % 12) % 12]
 
-    if kind == "contrast":  # ("length" weighs the profile: see _Plan.pitch_prior)
-        ratio = (on_pitch_classes(key) / on_pitch_classes(relative_key(key))).clamp(1 / CONTRAST_CAP, CONTRAST_CAP)
-        shared = scale_pitch_classes(key) & scale_pitch_classes(relative_key(key))
-        # a pitch class only one of the two scales has (minor's raised 6th and 7th) is left to the model
-        return torch.where(torch.tensor([pc in shared for pc in range(12)]), ratio, torch.ones(12))
+    if kind == "contrast":
+        # How much more a pitch class says "this key" than "a neighbour": the key's profile over the
+        # neighbours' geometric mean — each note's average log-likelihood ratio for the key.
+        neighbours = torch.stack([on_pitch_classes(k) for k in neighbour_keys(key)])
+        ratio = (on_pitch_classes(key) / neighbours.log().mean(0).exp()).clamp(1 / CONTRAST_CAP, CONTRAST_CAP)
+        natural = {(key + d) % 12 for d in (MAJOR if key < 12 else (0, 2, 3, 5, 7, 8, 10))}
+        # minor's raised 6th and 7th are left to the model: no neighbour uses them, the ratio says nothing
+        return torch.where(torch.tensor([pc in natural for pc in range(12)]), ratio, torch.ones(12))
     return on_pitch_classes(key)
 
 
@@ -423,14 +429,6 @@ class _Plan:
     pitch_ok: torch.Tensor  # (pitch ids,) key lock's scale and the pitch range
     prior: torch.Tensor | None  # key lock's scale-degree weights, added to the pitch logits
     seed_end: torch.Tensor  # (pitch ids,) when a seed note on that pitch ends (grid steps), 0 if none
-    prior_by_length: bool = False  # the prior is weighed by each note's length (key prior "length")
-
-    def pitch_prior(self, duration: torch.Tensor) -> torch.Tensor | None:
-        """(K, pitch ids) or (pitch ids,) key lock's log-weights for notes of these (K,) duration ids."""
-        if self.prior is None or not self.prior_by_length:
-            return self.prior
-        beats = ((duration + 1).double() / STEPS_PER_BEAT).clamp(max=LENGTH_CAP)  # id 0 = one grid step
-        return self.prior[None, :] * beats[:, None].float()
 
     def allowed_pitches(self, onset: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         """(K, pitch ids): the plan's pitches, less those a seed note still holds at ``onset``.  A rest event
@@ -542,7 +540,6 @@ class Composer:
             pitch_ok=pitch_ok,
             prior=prior,
             seed_end=_seed_holds(seed),
-            prior_by_length=settings.key_prior == "length",
         )
 
     @torch.no_grad()
@@ -635,7 +632,7 @@ class Composer:
             ref, program = voices.ref(track), voices.programs[track]
             allowed = plan.allowed_pitches(onset, shift)
             pitch_raw = m.pitch_logits(zp, shift, pos, dur, key_t, track, program, ref, back1, back2)
-            pitch = draw(pitch_raw, going, allowed=allowed, prior=plan.pitch_prior(dur))
+            pitch = draw(pitch_raw, going, allowed=allowed, prior=plan.prior)
             is_rest = pitch == REST  # a rest event has no duration or velocity, and stays on the previous track
             if voices.dynamics:
                 vel = draw(m.velocity_logits(zv, shift, pos, dur, pitch, track), going, allowed=velocity_ok)

@@ -21,6 +21,7 @@ from composer.generate import (
     heard_key,
     key_prior,
     longest_repeat_run,
+    neighbour_keys,
     relative_key,
     scale_mask,
 )
@@ -121,19 +122,6 @@ def test_key_lock_and_pitch_range_hold(composer, prior):
     for t in composer.continue_piece(seed_piece(key=7), settings):
         assert t.metrics.share_in_key == 1.0
         assert all(60 <= n.pitch <= 72 for n in t.continuation.notes)
-
-
-def test_the_length_prior_weighs_each_note_by_its_length():
-    from composer.generate import _Plan
-
-    prior = key_prior(7, 2.0, "profile")
-    plan = _Plan(0, 7, 48, 0, 0, None, 48, torch.ones(len(prior), dtype=torch.bool), prior, torch.zeros(len(prior)))
-    assert plan.pitch_prior(torch.tensor([5])) is prior  # the profile: one prior whatever the length
-    by_length = replace(plan, prior_by_length=True)
-    weighed = by_length.pitch_prior(torch.tensor([5, 11, 47, 95]))  # ids: 6, 12, 48, 96 grid steps
-    assert weighed is not None and weighed.shape == (4, len(prior))
-    for row, beats in zip(weighed, (0.5, 1.0, 2.0, 2.0), strict=True):  # capped at two beats
-        assert torch.allclose(row, prior * beats)
 
 
 def test_sampling_filters():
@@ -361,14 +349,16 @@ def test_the_contrast_prior_weighs_what_tells_a_key_from_its_relative():
     from composer.encoding import PITCH_LOW, REST
 
     assert relative_key(0) == 21 and relative_key(21) == 0 and relative_key(16) == 7  # C ⇄ a, e → G
-    prior = key_prior(0, 1.0, "contrast")  # C major against A minor
+    assert neighbour_keys(0) == (21, 7, 5) and neighbour_keys(21) == (0, 16, 14)  # a, G, F; C, e, d
+    prior = key_prior(0, 1.0, "contrast")  # C major against A minor, G major and F major
     assert prior[REST] == 0
     by_class = {(pid + PITCH_LOW) % 12: float(prior[pid]) for pid in range(REST)}
-    assert by_class[0] > 0 and by_class[7] > 0  # C and G say C major …
-    assert by_class[9] < 0 and by_class[11] < 0  # … A and B (a's tonic and second) say A minor
+    assert min(by_class[p] for p in (0, 2, 4, 5, 7, 9, 11)) == by_class[9] < 0  # A, the relative's tonic
+    assert by_class[5] > 0 and by_class[11] > 0  # F and B, the tritone no neighbour has both of
+    assert by_class[0] < 1.5 * by_class[4]  # … and the tonic is not favoured over the third
     minor = degree_weights(21, "contrast")
-    assert minor[8] == 1 and minor[6] == 1  # a's raised 7th and 6th are not in C major: left to the model
-    assert minor[9] > 1 > minor[0]
+    assert minor[8] == 1 and minor[6] == 1  # a's raised 7th and 6th: no neighbour uses them; left to the model
+    assert minor[9] > 1 > minor[7]  # A says a minor, G (C major's fifth) says otherwise
     assert torch.equal(key_prior(0, 0.0, "contrast"), torch.zeros(len(prior)))
 
 
