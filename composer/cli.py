@@ -462,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument(
         "--key-prior",
-        choices=["profile", "contrast"],
+        choices=["profile", "contrast", "drift"],
         help="with --key-lock: which scale-degree prior (default: the generator's)",
     )
     e.add_argument("--ngram-order", type=int, default=4)
@@ -493,9 +493,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--key-prior",
-        choices=["profile", "contrast"],
-        help="with --key-lock: profile (weigh the key's degrees) or contrast (only what tells the key from its "
-        "relative, dominant and subdominant); default: composer.generate.KEY_PRIOR",
+        choices=["profile", "contrast", "drift"],
+        help="with --key-lock: profile (weigh the key's degrees), contrast (only what tells the key from its "
+        "relative, dominant and subdominant) or drift (the profile, only on a take whose notes leave the key); "
+        "default: composer.generate.KEY_PRIOR",
     )
     g.add_argument(
         "--pitch-range",

@@ -76,7 +76,9 @@ MAX_KEY_STRENGTH = 4.0
 # Key lock's prior: "profile" weighs each degree by the key's profile (the tonic most: it also flattens the
 # takes' degrees towards the tonic), "contrast" by the profile's ratio to its neighbours' (relative, dominant,
 # subdominant: the keys the scale mask alone lets a take drift to) — only what tells the key from them.
-KEY_PRIORS = ("profile", "contrast")
+# "drift" is the profile's prior applied only to a take whose own new notes do not (yet) point to the key
+# (:class:`KeyWatch`): a take in the key is left to the model, one drifting away is pulled back.
+KEY_PRIORS = ("profile", "contrast", "drift")
 KEY_PRIOR = "profile"
 CONTRAST_CAP = 4.0  # the contrast ratio is held within 1/4…4
 HEARD_KEY_BARS = 8  # key lock follows the key of the seed's last bars …
@@ -335,6 +337,33 @@ def key_prior(key: int | None, strength: float, kind: str = KEY_PRIOR) -> torch.
     logs = strength * torch.log(degree_weights(key, kind))
     prior[:REST] = logs[(torch.arange(REST) + PITCH_LOW) % 12].float()
     return prior
+
+
+class KeyWatch:
+    """Which of K takes do not point to the locked key: each take's new notes, weighed by length, as a
+    pitch-class histogram correlated (Krumhansl–Schmuckler) with the 24 keys' corpus profiles; a take whose
+    best-correlated key is another (or that has no notes yet) is drifting."""
+
+    def __init__(self, key: int, takes: int) -> None:
+        profiles = []
+        for k in range(24):
+            major = torch.tensor(KEY_PROFILES["minor" if k >= 12 else "major"], dtype=torch.float64)
+            profiles.append(major[(torch.arange(12) - k % 12) % 12])
+        table = torch.stack(profiles)  # (24, 12)
+        self.profiles = (table - table.mean(1, keepdim=True)) / table.std(1, keepdim=True)
+        self.key = key
+        self.heard = torch.zeros(takes, 12, dtype=torch.float64)  # (K, 12) grid steps on each pitch class
+
+    def play(self, pitch: torch.Tensor, duration: torch.Tensor, sounding: torch.Tensor) -> None:
+        """Add the (K,) notes just drawn (pitch and duration ids) of the takes where ``sounding``."""
+        pc = (pitch.clamp(max=REST - 1) + PITCH_LOW) % 12
+        self.heard[torch.arange(len(pc)), pc] += (duration + 1).double() * sounding
+
+    def drifting(self) -> torch.Tensor:
+        """(K,) True where the take's notes so far do not point to the key."""
+        centred = self.heard - self.heard.mean(1, keepdim=True)
+        correlation = centred @ self.profiles.T  # (K, 24), up to a positive factor per take
+        return (correlation.argmax(1) != self.key) | (self.heard.sum(1) == 0)
 
 
 def heard_key(piece: Piece, bars: int = HEARD_KEY_BARS) -> int | None:
@@ -612,6 +641,11 @@ class Composer:
         tracks_ok = (torch.arange(SIZES[TRACK]) < voices.tracks).expand(k, -1)  # only the seed's tracks
         velocity_ok = (torch.arange(SIZES[VELOCITY]) != VELOCITY_UNKNOWN).expand(k, -1)
         unknown = torch.full((k,), VELOCITY_UNKNOWN, dtype=torch.long)
+        watch = (
+            KeyWatch(plan.lock_key, k)
+            if settings.key_prior == "drift" and settings.key_lock and plan.lock_key is not None
+            else None
+        )
         for _ in range(plan.max_steps):
             if deadline is not None and monotonic() > deadline:
                 raise InputError("Generating took longer than this server allows; ask for fewer bars or takes.")
@@ -632,7 +666,10 @@ class Composer:
             ref, program = voices.ref(track), voices.programs[track]
             allowed = plan.allowed_pitches(onset, shift)
             pitch_raw = m.pitch_logits(zp, shift, pos, dur, key_t, track, program, ref, back1, back2)
-            pitch = draw(pitch_raw, going, allowed=allowed, prior=plan.prior)
+            prior = plan.prior
+            if watch is not None and prior is not None:  # key prior "drift": only the takes drifting away
+                prior = prior[None, :] * watch.drifting()[:, None].float()
+            pitch = draw(pitch_raw, going, allowed=allowed, prior=prior)
             is_rest = pitch == REST  # a rest event has no duration or velocity, and stays on the previous track
             if voices.dynamics:
                 vel = draw(m.velocity_logits(zv, shift, pos, dur, pitch, track), going, allowed=velocity_ok)
@@ -651,6 +688,8 @@ class Composer:
                     break
             x = m.embed_inputs(event[:, None], pos[:, None], bar_t, key_t[:, None], ref[:, None], program[:, None])
             voices.play(event, onset, going & ~is_rest)
+            if watch is not None:
+                watch.play(pitch, dur, going & ~is_rest)
             h, state = self.stepper.step(x[:, 0], state)
         sampled = torch.stack(steps, 1).numpy() if steps else np.zeros((k, 0, 5), dtype=np.int64)
         kept = torch.stack(active, 1).numpy() if active else np.zeros((k, 0), dtype=bool)
