@@ -15,6 +15,7 @@ from composer.generate import (
     KEY_PROFILES,
     Composer,
     FastStepper,
+    KeyWatch,
     Settings,
     _filter,
     degree_weights,
@@ -360,6 +361,18 @@ def test_the_contrast_prior_weighs_what_tells_a_key_from_its_relative():
     assert minor[8] == 1 and minor[6] == 1  # a's raised 7th and 6th: no neighbour uses them; left to the model
     assert minor[9] > 1 > minor[7]  # A says a minor, G (C major's fifth) says otherwise
     assert torch.equal(key_prior(0, 0.0, "contrast"), torch.zeros(len(prior)))
+
+
+def test_the_key_watch_finds_the_takes_that_drift():
+    from composer.encoding import PITCH_LOW
+
+    watch = KeyWatch(0, 2)  # C major, two takes
+    assert watch.drifting().tolist() == [True, True]  # no notes yet: nothing points to the key
+    crotchet = torch.tensor([11, 11])  # duration id 11: 12 grid steps
+    for c, a in zip([60, 64, 67, 72, 65, 62, 71, 60], [69, 72, 76, 69, 71, 64, 69, 68], strict=True):
+        watch.play(torch.tensor([c, a]) - PITCH_LOW, crotchet, torch.tensor([True, True]))
+    assert watch.drifting().tolist() == [False, True]  # the second take has gone to A minor
+    assert watch.heard[0].sum() == 8 * 12
 
 
 def test_key_profiles_are_the_corpus_training_split():
