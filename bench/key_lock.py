@@ -37,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # rounds on the same split (same seeds: the same notes for the settings they share) also had profile 0.5
 # (key agreement 0.685), the contrast at 1 and 3 (0.71 and 0.875; degree ratios 0.962, 0.84), a contrast
 # against the relative key alone (1: 0.845, 0.938; 2: 0.83, 0.789) and the profile weighed by each note's
-# length in beats (2, 3, 4: 0.78, 0.765, 0.75; ratios 0.86–0.74): all dominated by the profile, dropped.
+# length in beats (2, 3, 4: 0.78, 0.765, 0.75; ratios 0.86–0.74): all dominated by the profile, dropped;
+# and drift without a margin (2, 3: 0.71, 0.73; ratios 1.00, 0.99).
 SETTINGS = (
     ("drift", 2.0),
     ("drift", 3.0),
