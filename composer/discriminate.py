@@ -449,10 +449,30 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.minimum(a, b).sum())
 
 
-def compare(cases: list[SeedCase], *, folds: int = 5) -> dict[str, object]:
+def donors_for(cases: list[SeedCase], donors: list[Excerpt]) -> list[Excerpt]:
+    """One donor per case for the real-vs-real control, each used once where there are enough: the next
+    unused donor of the case's mode (else of the other mode), transposed into the case's key."""
+    pools = {minor: [d for d in donors if (d.key >= 12) == minor] for minor in (False, True)}
+    used = {False: 0, True: 0}
+    chosen = []
+    for c in cases:
+        minor = c.seed.key >= 12
+        if not pools[minor]:
+            minor = not minor
+        pool = pools[minor]
+        chosen.append(_transpose_into(pool[used[minor] % len(pool)], c.seed.key))
+        used[minor] += 1
+    return chosen
+
+
+def compare(cases: list[SeedCase], donors: list[Excerpt] | None = None, *, folds: int = 5) -> dict[str, object]:
     """The takes against the real continuations: both classifiers on seed-independent features (takes vs
     real, and the control: another piece's real continuation, transposed into the seed's key, vs real),
     form and ending figures side by side, and the scale-degree histograms with their overlaps.
+
+    The control's other pieces are ``donors`` (real continuations of pieces outside ``cases``, read in their
+    own seeds' keys), one per case and in the case's group; without donors the cases lend each other theirs
+    (:func:`control_donors`), which makes the two classes the same set of excerpts: 0.5 by construction.
 
     ``scale_degrees.split_half_ratio`` is the degree criterion of key lock's choice: the seeds are split
     into halves (even and odd places); the takes of one half are compared with the real continuations of the
@@ -463,8 +483,11 @@ def compare(cases: list[SeedCase], *, folds: int = 5) -> dict[str, object]:
         return {}
     real = [excerpt_stats(c.real) for c in cases]
     takes = [[excerpt_stats(t) for t in c.takes] for c in cases]
-    donor, group = control_donors(cases)
-    others = [_transpose_into(cases[d].real, c.seed.key) for c, d in zip(cases, donor, strict=True)]
+    if donors:
+        others, group = donors_for(cases, donors), list(range(len(cases)))
+    else:
+        donor, group = control_donors(cases)
+        others = [_transpose_into(cases[d].real, c.seed.key) for c, d in zip(cases, donor, strict=True)]
     other_stats = [excerpt_stats(o) for o in others]
 
     rows, labels, groups = [], [], []
@@ -503,17 +526,14 @@ def compare(cases: list[SeedCase], *, folds: int = 5) -> dict[str, object]:
             "real_vs_real_control": control.to_dict(),
             "features": len(FEATURE_NAMES),
             "balance": BALANCE,
-            "folds_grouped_by": "piece (the control: by the pair of pieces that swap continuations)",
+            "folds_grouped_by": "piece (a seed's takes, its real continuation and its control donor together)",
+            "control_donors": "pieces after the seeds" if donors else "the seeds' own continuations, swapped",
         },
         "form": {
             "takes": _summary(flat_takes, take_restated),
             "real": _summary(real, real_restated),
-            # another piece's real continuation against this seed: how much restatement chance alone finds
-            # (its other figures are the real column's: the same continuations, transposed)
-            "another_piece_real": {
-                "restated_share": round(float(np.mean(other_restated)), 4),
-                "restating_excerpts": round(float(np.mean([r >= RESTATES for r in other_restated])), 4),
-            },
+            # other pieces' real continuations (the control's), restatement of this seed by chance included
+            "another_piece_real": _summary(other_stats, other_restated),
         },
         "scale_degrees": {
             "takes": [round(float(x), 4) for x in _pooled(flat_takes)],

@@ -29,6 +29,7 @@ from composer.generate import KEY_PRIOR, KEY_STRENGTH, Composer, Settings
 from composer.midi_io import read_midi
 from composer.model import LN2, ModelConfig, MusicLSTM, bits
 from composer.ngram import NGramModel
+from composer.piece import Piece
 from composer.score import estimate_key
 from composer.train import TrainConfig, evaluate_songs, field_bits, note_count, select_songs, train
 
@@ -304,6 +305,11 @@ def scale_degree_profiles(data: Path, split: str = "train", limit: int | None = 
     return {mode: [round(float(x), 4) for x in v / max(v.sum(), 1e-12)] for mode, v in totals.items()}
 
 
+def _cut(piece: Piece, seed_bars: int) -> float:
+    """Where a seed of ``seed_bars`` bars ends in the piece: the bar line its continuation starts on."""
+    return piece.bar_start + seed_bars * piece.time_signature.bar_beats
+
+
 def continuations(
     composer: Composer,
     data: Path,
@@ -349,8 +355,15 @@ def continuations(
         if len(seed_notes) < 8 or len(true_next) < 8:
             continue
         candidates.append((e, piece, seed_notes, true_next, estimate_key(piece.with_notes(tuple(seed_notes)))))
-        if len(candidates) == seeds:
+        if len(candidates) == 2 * seeds:
             break
+    # the next pieces in the same order lend their real continuations to the discriminator's control
+    candidates, spare = candidates[:seeds], candidates[seeds:]
+    donors = [
+        Excerpt(tuple(true_next), key, p.time_signature.bar_beats, p.bar_start, _cut(p, seed_bars), bars)
+        for _, p, _, true_next, key in spare
+        if key is not None
+    ]
     rows = []
     true_relations: list[str] = []  # how the piece's own continuation relates to the seed's key (the reference)
     true_piece_keys: list[bool] = []  # … and whether seed + true continuation keep the seed's key
@@ -374,8 +387,7 @@ def continuations(
             ref = (_overlap(true_pcs, other_pcs), _overlap(true_len, other_len))
         # the discriminator's excerpts: all read in the seed's key, counted from the cut
         if seed_key is not None:
-            bar = piece.time_signature.bar_beats
-            cut = piece.bar_start + seed_bars * bar
+            bar, cut = piece.time_signature.bar_beats, _cut(piece, seed_bars)
             cases.append(
                 SeedCase(
                     seed=Excerpt(tuple(seed_notes), seed_key, bar, piece.bar_start, piece.bar_start, seed_bars),
@@ -442,5 +454,5 @@ def continuations(
             float(np.mean([r["share_in_key"] for r in rows if r["share_in_key"] is not None])), 4
         ),
         # issue 16: can a classifier tell the takes from the real continuations; form, endings, degrees
-        **compare(cases),
+        **compare(cases, donors),
     }

@@ -8,6 +8,7 @@ from composer.discriminate import (
     SeedCase,
     control_donors,
     discriminate,
+    donors_for,
     excerpt_stats,
     grouped_folds,
     longest_repeat,
@@ -111,3 +112,12 @@ def test_the_control_pairs_pieces_of_one_mode_in_one_group():
     odd_donor, odd_group = control_donors(cases[:5])  # three majors make a ring, two minors a pair
     assert sorted(odd_donor) == list(range(5)) and all(d != i for i, d in enumerate(odd_donor))
     assert len(set(odd_group)) == 2
+
+
+def test_control_donors_from_other_pieces_match_the_mode_and_the_key():
+    cases = [SeedCase(excerpt([], key=k), excerpt([], key=k), ()) for k in (C_MAJOR, A_MINOR, 7)]
+    donors = [excerpt([(0, 1, 62)], key=2), excerpt([(0, 1, 64)], key=16), excerpt([(0, 1, 65)], key=5)]
+    chosen = donors_for(cases, donors)
+    assert [d.key for d in chosen] == [C_MAJOR, A_MINOR, 7]  # read in the seed's key …
+    # … D major's D moved to C; E minor's E to A (up 5); F major's second donor, F, moved to G
+    assert [d.notes[0].pitch for d in chosen] == [60, 69, 67]
