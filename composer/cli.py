@@ -145,8 +145,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             split=args.split,
             key_lock=args.key_lock,
             key_strength=args.key_strength,
+            key_prior=args.key_prior,
             progress=not args.json,
         )
+        if not args.json and "discriminator" in result:
+            print(_continuation_summary(result), file=sys.stderr)
         _emit(result, args)
         return 0
     model, _ = load_model(args.model)
@@ -156,6 +159,31 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         result = evaluate.test_split(model, args.reference, ngram_order=args.ngram_order)
     _emit(result, args)
     return 0
+
+
+def _continuation_summary(result: dict) -> str:
+    """Issue 16's figures side by side, for a reader (the JSON that follows has them all)."""
+    d = result["discriminator"]
+    lines = ["can a classifier tell them apart (grouped 5-fold; 0.5 = no):"]
+    for pair, label in (("takes_vs_real", "takes vs real"), ("real_vs_real_control", "real vs real (control)")):
+        lr, rf = d[pair]["logistic_regression"], d[pair]["random_forest"]
+        lines.append(
+            f"  {label:24} logistic accuracy {lr['accuracy']:.2f} AUC {lr['auc']:.2f}; "
+            f"forest accuracy {rf['accuracy']:.2f} AUC {rf['auc']:.2f}"
+        )
+    takes, real = result["form"]["takes"], result["form"]["real"]
+    lines.append(f"  {'':30} {'takes':>8} {'real':>8}")
+    for key in (k for k in takes if k != "excerpts"):
+        lines.append(f"  {key.replace('_', ' '):30} {takes[key]:8.3f} {real[key]:8.3f}")
+    degrees = result["scale_degrees"]
+    lines.append(f"  {'scale degrees (0 = tonic)':30} {'takes':>8} {'real':>8}")
+    for degree, (t, r) in enumerate(zip(degrees["takes"], degrees["real"], strict=True)):
+        lines.append(f"  {degree:30} {t:8.3f} {r:8.3f}")
+    lines.append(
+        f"  degree overlap, split halves: {degrees['split_half_overlap']:.3f} "
+        f"(real vs real {degrees['reference_split_half_overlap']:.3f}, ratio {degrees['split_half_ratio']:.3f})"
+    )
+    return "\n".join(lines)
 
 
 def _emit(result: dict, args: argparse.Namespace) -> None:
@@ -207,7 +235,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     import hashlib
 
     from composer.atomic import atomic_write
-    from composer.generate import KEY_STRENGTH, Composer, Settings
+    from composer.generate import KEY_PRIOR, KEY_STRENGTH, Composer, Settings
 
     formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
     unknown = [f for f in formats if f not in FORMATS]
@@ -223,6 +251,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         key_lock=args.key_lock,
         key_strength=KEY_STRENGTH if args.key_strength is None else args.key_strength,
+        key_prior=args.key_prior or KEY_PRIOR,
         pitch_range=_pitch_range(args.pitch_range),
         form=args.form.strip().lower(),
     ).validate()
@@ -430,7 +459,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--key-strength",
         type=float,
-        help="with --key-lock: the weight of the key's scale-degree profile (default: the generator's)",
+        help="with --key-lock: the weight of the key's scale-degree prior (default: the generator's)",
+    )
+    e.add_argument(
+        "--key-prior",
+        choices=["profile", "contrast", "drift"],
+        help="with --key-lock: which scale-degree prior (default: the generator's)",
     )
     e.add_argument("--ngram-order", type=int, default=4)
     e.add_argument("--json", action="store_true", help="one JSON object on one line")
@@ -457,6 +491,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         help="with --key-lock: how strongly the key's tonal centre pulls, 0-4 (0: the scale only; "
         "default: composer.generate.KEY_STRENGTH)",
+    )
+    g.add_argument(
+        "--key-prior",
+        choices=["profile", "contrast", "drift"],
+        help="with --key-lock: profile (weigh the key's degrees), contrast (only what tells the key from its "
+        "relative, dominant and subdominant) or drift (the profile, only on a take whose notes leave the key); "
+        "default: composer.generate.KEY_PRIOR",
     )
     g.add_argument(
         "--pitch-range",

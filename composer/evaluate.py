@@ -24,12 +24,14 @@ import torch
 
 from composer.corpus import read_manifest
 from composer.dataset import Song, collate, iterate_batches, load_songs
+from composer.discriminate import Excerpt, SeedCase, compare
 from composer.encoding import FIELDS, PITCH, REST, STEPS_PER_BEAT, VELOCITY, VELOCITY_UNKNOWN, encode
 from composer.form import RESTATED_SHARE, SeedBars
-from composer.generate import KEY_STRENGTH, Composer, Settings
+from composer.generate import KEY_PRIOR, KEY_STRENGTH, Composer, Settings
 from composer.midi_io import read_midi
 from composer.model import LN2, ModelConfig, MusicLSTM, bits
 from composer.ngram import NGramModel
+from composer.piece import Piece
 from composer.score import estimate_key
 from composer.train import TrainConfig, evaluate_songs, field_bits, note_count, select_songs, train
 
@@ -332,6 +334,11 @@ def scale_degree_profiles(data: Path, split: str = "train", limit: int | None = 
     return {mode: [round(float(x), 4) for x in v / max(v.sum(), 1e-12)] for mode, v in totals.items()}
 
 
+def _cut(piece: Piece, seed_bars: int) -> float:
+    """Where a seed of ``seed_bars`` bars ends in the piece: the bar line its continuation starts on."""
+    return piece.bar_start + seed_bars * piece.time_signature.bar_beats
+
+
 def continuations(
     composer: Composer,
     data: Path,
@@ -342,6 +349,7 @@ def continuations(
     takes: int = 4,
     key_lock: bool = False,
     key_strength: float | None = None,
+    key_prior: str | None = None,
     split: str = "test",
     form: str = "auto",
     progress: bool = False,
@@ -353,14 +361,21 @@ def continuations(
     continuation — key agreement with the seed (music21's analysis), pitch-class and note-length histogram
     overlap, next to a real-vs-real reference (the true continuation of another test piece in the same key),
     and how many takes are caught in a loop (a phrase of ≥ 8 notes repeated ≥ 4 times in a row).  ``key_lock``
-    (and ``key_strength``, default the generator's) generate with key lock; ``split`` picks the pieces
-    (bench/key_lock.py chooses the strength on "valid" and reports "test").  ``form``: ``Settings.form``; every
-    take's restatement of the seed is measured (:class:`composer.form.SeedBars`: the share of its notes matching
-    the seed's best window of phrase-long bars, and whether that reaches the threshold) with its longest
-    repeated phrase (bench/form.py compares the forms).
+    (and ``key_strength`` and ``key_prior``, default the generator's) generate with key lock; ``split`` picks
+    the pieces (bench/key_lock.py chooses the strength on "valid" and reports "test").  ``form``:
+    ``Settings.form``; every take's restatement of the seed is measured (:class:`composer.form.SeedBars`: the
+    share of its notes matching the seed's best window of phrase-long bars, and whether that reaches the
+    threshold) with its longest repeated phrase (bench/form.py compares the forms).
+
+    Issue 16's keys (:func:`composer.discriminate.compare`, every excerpt read in the key heard in its seed):
+    ``discriminator`` — a logistic regression and a random forest on seed-independent features, takes vs the
+    real continuation and the real-vs-real control, cross-validated by piece; ``form`` — repetition,
+    restatement of the seed, rests, early stops and endings for the takes and the real continuations;
+    ``scale_degrees`` — both pooled degree histograms and their overlaps, against real-vs-real.
     """
     entries = [e for e in read_manifest(data) if e.split == split]
     strength = KEY_STRENGTH if key_strength is None else key_strength
+    prior = KEY_PRIOR if key_prior is None else key_prior
     candidates = []
     for e in sorted(entries, key=lambda e: e.content_hash):  # a fixed, collection-mixed order
         piece = read_midi(data / e.path)
@@ -373,8 +388,15 @@ def continuations(
         if len(seed_notes) < 8 or len(true_next) < 8:
             continue
         candidates.append((e, piece, seed_notes, true_next, estimate_key(piece.with_notes(tuple(seed_notes)))))
-        if len(candidates) == seeds:
+        if len(candidates) == 2 * seeds:
             break
+    # the next pieces in the same order lend their real continuations to the discriminator's control
+    candidates, spare = candidates[:seeds], candidates[seeds:]
+    donors = [
+        Excerpt(tuple(true_next), key, p.time_signature.bar_beats, p.bar_start, _cut(p, seed_bars), bars)
+        for _, p, _, true_next, key in spare
+        if key is not None
+    ]
     rows = []
     true_relations: list[str] = []  # how the piece's own continuation relates to the seed's key (the reference)
     true_piece_keys: list[bool] = []  # … and whether seed + true continuation keep the seed's key
@@ -383,9 +405,18 @@ def continuations(
     repeats: list[int] = []  # … and its longest repeated phrase (notes)
     loops = 0
     total_takes = 0
+    cases: list[SeedCase] = []
     for i, (e, piece, seed_notes, true_next, seed_key) in enumerate(candidates):
         seed_piece = piece.with_notes(tuple(seed_notes))
-        settings = Settings(bars=bars, variations=takes, seed=i, key_lock=key_lock, key_strength=strength, form=form)
+        settings = Settings(
+            bars=bars,
+            variations=takes,
+            seed=i,
+            key_lock=key_lock,
+            key_strength=strength,
+            key_prior=prior,
+            form=form,
+        )
         generated = composer.continue_piece(seed_piece, settings, key=seed_key)
         against = SeedBars(encode(seed_piece))  # what the takes' restatement is measured against
         whole = encode(piece.with_notes(tuple(seed_notes + true_next)))  # the piece's own continuation, measured alike
@@ -400,6 +431,18 @@ def continuations(
         if others:
             other_pcs, other_len = _profiles(others[0][3])
             ref = (_overlap(true_pcs, other_pcs), _overlap(true_len, other_len))
+        # the discriminator's excerpts: all read in the seed's key, counted from the cut
+        if seed_key is not None:
+            bar, cut = piece.time_signature.bar_beats, _cut(piece, seed_bars)
+            cases.append(
+                SeedCase(
+                    seed=Excerpt(tuple(seed_notes), seed_key, bar, piece.bar_start, piece.bar_start, seed_bars),
+                    real=Excerpt(tuple(true_next), seed_key, bar, piece.bar_start, cut, bars),
+                    takes=tuple(
+                        Excerpt(t.continuation.notes, seed_key, bar, piece.bar_start, cut, bars) for t in generated
+                    ),
+                )
+            )
         for take in generated:
             notes = list(take.continuation.notes)
             if not notes:
@@ -443,6 +486,7 @@ def continuations(
         "form": form,
         "key_lock": key_lock,
         "key_strength": strength if key_lock else None,
+        "key_prior": prior if key_lock else None,
         "seeds": len(candidates),
         "takes": total_takes,
         **keys,
@@ -465,4 +509,6 @@ def continuations(
         "mean_share_in_key": round(
             float(np.mean([r["share_in_key"] for r in rows if r["share_in_key"] is not None])), 4
         ),
+        # issue 16: can a classifier tell the takes from the real continuations; form, endings, degrees
+        **compare(cases, donors),
     }

@@ -16,6 +16,7 @@ from composer.corpus import KINDER_EVAL, MANIFEST, read_manifest
 from composer.dataset import Song, load_songs
 from composer.encoding import FIELDS, PITCH, REST
 from composer.evaluate import folds_of, protocol, tunes_with_variants
+from composer.generate import KEY_PRIOR, KEY_STRENGTH
 from composer.model import ModelConfig, MusicLSTM
 from composer.ngram import NGramModel
 
@@ -190,8 +191,16 @@ def test_continuations_check_without_and_with_key_lock(capsys):
             assert 0 <= r[name] <= 1, name
         assert r["pitch_class_ratio"] > 0.5 and r["note_length_ratio"] > 0.5
         assert 1 < r["take_bits_per_note"] < 12  # five fields; velocity too where a seed has dynamics (POP909)
-    assert off["key_lock"] is False and off["key_strength"] is None
-    assert on["key_lock"] is True and on["key_strength"] == 2.0
+        # issue 16: the discriminator, form and degree figures ride along (3 seeds: too few to mean much)
+        for pair in ("takes_vs_real", "real_vs_real_control"):
+            for model in ("logistic_regression", "random_forest"):
+                assert 0 <= r["discriminator"][pair][model]["accuracy"] <= 1, (pair, model)
+        assert r["discriminator"]["takes_vs_real"]["rows"] == 15
+        assert set(r["form"]) == {"takes", "real", "another_piece_real"}
+        assert r["form"]["takes"]["excerpts"] == 12 and r["form"]["real"]["excerpts"] == 3
+        assert abs(sum(r["scale_degrees"]["takes"]) - 1) < 1e-3 and 0 < r["scale_degrees"]["overlap"] <= 1
+    assert off["key_lock"] is False and off["key_strength"] is None and off["key_prior"] is None
+    assert on["key_lock"] is True and on["key_strength"] == KEY_STRENGTH and on["key_prior"] == KEY_PRIOR
     assert on["mean_share_in_key"] == 1.0
     assert on["key_agreement_same_signature"] >= off["key_agreement_same_signature"]
 

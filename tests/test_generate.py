@@ -11,14 +11,19 @@ import torch
 from composer import checkpoint
 from composer.errors import InputError
 from composer.generate import (
+    KEY_PRIORS,
     KEY_PROFILES,
     Composer,
     FastStepper,
+    KeyWatch,
     Settings,
     _filter,
+    degree_weights,
     heard_key,
     key_prior,
     longest_repeat_run,
+    neighbour_keys,
+    relative_key,
     scale_mask,
 )
 from composer.model import ModelConfig, MusicLSTM
@@ -110,11 +115,12 @@ def test_notes_mode_gives_exactly_n_notes(composer):
     assert [len(t.continuation.notes) for t in takes] == [12, 12]
 
 
-def test_key_lock_and_pitch_range_hold(composer):
-    takes = composer.continue_piece(
-        seed_piece(key=7), Settings(bars=4, variations=4, seed=2, key_lock=True, temperature=1.5, pitch_range=(60, 72))
+@pytest.mark.parametrize("prior", KEY_PRIORS)
+def test_key_lock_and_pitch_range_hold(composer, prior):
+    settings = Settings(
+        bars=4, variations=4, seed=2, key_lock=True, key_prior=prior, temperature=1.5, pitch_range=(60, 72)
     )
-    for t in takes:
+    for t in composer.continue_piece(seed_piece(key=7), settings):
         assert t.metrics.share_in_key == 1.0
         assert all(60 <= n.pitch <= 72 for n in t.continuation.notes)
 
@@ -149,6 +155,7 @@ def test_repeated_phrases_are_found():
         (Settings(key_lock=True, key_strength=-1), "key-lock strength must be 0 to 4"),
         (Settings(key_lock=True, key_strength=9), "key-lock strength must be 0 to 4"),
         (Settings(form="sonata"), "The form must be auto .* got .sonata.\\."),
+        (Settings(key_lock=True, key_prior="krumhansl"), "key-lock prior must be one of profile, contrast"),
     ],
 )
 def test_bad_settings_are_one_clear_sentence(composer, settings, message):
@@ -332,13 +339,42 @@ def test_heard_key_follows_the_last_bars():
 def test_key_prior_weighs_the_tonic_most_and_leaves_the_rest_event_alone():
     from composer.encoding import PITCH_LOW, REST
 
-    prior = key_prior(7, 2.0)  # G major
+    prior = key_prior(7, 2.0, "profile")  # G major
     assert prior[REST] == 0
     by_class = {(pid + PITCH_LOW) % 12: float(prior[pid]) for pid in range(REST)}
     assert max(by_class, key=by_class.get) == 7  # G, the tonic
     assert by_class[2] > by_class[11] > by_class[1]  # fifth above the third above a chromatic note
-    assert torch.equal(key_prior(7, 0.0), torch.zeros_like(prior))
-    assert torch.allclose(key_prior(19, 1.0) * 2, key_prior(19, 2.0))
+    assert torch.equal(key_prior(7, 0.0, "profile"), torch.zeros_like(prior))
+    assert torch.allclose(key_prior(19, 1.0, "profile") * 2, key_prior(19, 2.0, "profile"))
+
+
+def test_the_contrast_prior_weighs_what_tells_a_key_from_its_relative():
+    from composer.encoding import PITCH_LOW, REST
+
+    assert relative_key(0) == 21 and relative_key(21) == 0 and relative_key(16) == 7  # C ⇄ a, e → G
+    assert neighbour_keys(0) == (21, 7, 5) and neighbour_keys(21) == (0, 16, 14)  # a, G, F; C, e, d
+    prior = key_prior(0, 1.0, "contrast")  # C major against A minor, G major and F major
+    assert prior[REST] == 0
+    by_class = {(pid + PITCH_LOW) % 12: float(prior[pid]) for pid in range(REST)}
+    assert min(by_class[p] for p in (0, 2, 4, 5, 7, 9, 11)) == by_class[9] < 0  # A, the relative's tonic
+    assert by_class[5] > 0 and by_class[11] > 0  # F and B, the tritone no neighbour has both of
+    assert by_class[0] < 1.5 * by_class[4]  # … and the tonic is not favoured over the third
+    minor = degree_weights(21, "contrast")
+    assert minor[8] == 1 and minor[6] == 1  # a's raised 7th and 6th: no neighbour uses them; left to the model
+    assert minor[9] > 1 > minor[7]  # A says a minor, G (C major's fifth) says otherwise
+    assert torch.equal(key_prior(0, 0.0, "contrast"), torch.zeros(len(prior)))
+
+
+def test_the_key_watch_finds_the_takes_that_drift():
+    from composer.encoding import PITCH_LOW
+
+    watch = KeyWatch(0, 2)  # C major, two takes
+    assert watch.drifting().tolist() == [True, True]  # no notes yet: nothing points to the key
+    crotchet = torch.tensor([11, 11])  # duration id 11: 12 grid steps
+    for c, a in zip([60, 64, 67, 72, 65, 62, 71, 60], [69, 72, 76, 69, 71, 64, 69, 68], strict=True):
+        watch.play(torch.tensor([c, a]) - PITCH_LOW, crotchet, torch.tensor([True, True]))
+    assert watch.drifting().tolist() == [False, True]  # the second take has gone to A minor
+    assert watch.heard[0].sum() == 8 * 12
 
 
 def test_key_profiles_are_the_corpus_training_split():
