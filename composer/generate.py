@@ -183,8 +183,9 @@ class FastStepper:
 
     ``int8=True`` stores that matrix as int8 (one scale per gate row) and multiplies with FBGEMM's dynamic
     int8 kernel, which quantizes the step's input on the fly: the product — most of a step's time — takes
-    about 40 % of the fp32 time.  Its cost in bits per note is measured on the test split by
-    ``bench/generation.py`` (:func:`composer.evaluate.stepper_bits`); generation uses it by default.
+    about 40 % of the fp32 time.  The heads' shared first projection (:meth:`head_inputs`) goes the same way.
+    Their cost in bits per note is measured on the test split by ``bench/generation.py``
+    (:func:`composer.evaluate.step_path_bits`); generation uses them by default.
     """
 
     def __init__(self, model: MusicLSTM, *, int8: bool = False) -> None:
@@ -200,8 +201,18 @@ class FastStepper:
             self.layers.append((w.t().contiguous(), b))  # (2H, 4H), (4H,)
             if self.int8:
                 self.packed.append(_int8_pack(w, b))
-        if self.int8 and any(p is None for p in self.packed):  # a PyTorch without the quantized ops: stay in fp32
-            self.int8, self.packed = False, []
+        # The heads' shared first projection (H → 5 × head_hidden), the largest matrix a note meets after the
+        # LSTM's: in int8 too, and kept whole plus without its last (velocity) chunk, which a seed without
+        # dynamics never reads — a fifth of the product saved; rows are dot products of their own, so the
+        # first four chunks are the same numbers either way.
+        width = (len(model.HEADS) - 1) * model.config.head_hidden
+        head_w, head_b = model.head_in.weight.detach().float(), model.head_in.bias.detach().float()
+        self.head = {True: (head_w, head_b), False: (head_w[:width].contiguous(), head_b[:width].contiguous())}
+        self.head_packed = {v: _int8_pack(*wb) for v, wb in self.head.items()} if self.int8 else {}
+        self.chunk = model.config.head_hidden
+        packs = [*self.packed, *self.head_packed.values()]
+        if self.int8 and any(p is None for p in packs):  # a PyTorch without the quantized ops: stay in fp32
+            self.int8, self.packed, self.head_packed = False, [], {}
 
     @staticmethod
     def split_state(state: tuple[torch.Tensor, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -228,6 +239,17 @@ class FastStepper:
             x = o * c.tanh()
             new_state.append((x, c))
         return x, new_state
+
+    def head_inputs(self, h: torch.Tensor, *, velocity: bool = True) -> tuple[torch.Tensor, ...]:
+        """(…, H) → the heads' pre-activations, as :meth:`MusicLSTM.head_inputs` (in int8 where the step is):
+        shift, track, duration, pitch and — with ``velocity`` — velocity."""
+        if self.int8:
+            flat = h.reshape(-1, h.shape[-1])
+            z = torch.ops.quantized.linear_dynamic(flat, self.head_packed[velocity], True)
+            z = z.reshape(*h.shape[:-1], -1)
+        else:
+            z = torch.nn.functional.linear(h, *self.head[velocity])
+        return z.split(self.chunk, dim=-1)
 
     @torch.no_grad()
     def run(self, x: torch.Tensor, state: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
@@ -257,7 +279,8 @@ def _int8_pack(w: torch.Tensor, b: torch.Tensor) -> object | None:
 
 def _filter(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
     """Temperature, then top-k, then nucleus (top-p) filtering; masked entries become -inf."""
-    logits = logits / temperature
+    if temperature != 1.0:  # x / 1.0 is x: the division is skipped, not changed
+        logits = logits / temperature
     if top_k and top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, -math.inf)
@@ -269,6 +292,17 @@ def _filter(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) 
         sorted_logits = sorted_logits.masked_fill(drop, -math.inf)
         logits = torch.full_like(logits, -math.inf).scatter(-1, order, sorted_logits)
     return logits
+
+
+def draw_ids(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One id per row of (K, V) probabilities: argmax(p / q) with q ~ Exp(1) drawn per entry, which picks id
+    i with probability p_i (the exponential form of the Gumbel-max trick).
+
+    It is what ``torch.multinomial(probs, 1)`` itself computes (its one-sample path), drawn from the
+    generator in the same order — the same ids for the same seed — without that function's argument checks,
+    which cost ~3× the draw at batch 1 (probabilities from a softmax need none)."""
+    q = torch.empty_like(probs).exponential_(1, generator=generator)
+    return (probs / q).argmax(dim=-1)
 
 
 def scale_pitch_classes(key: int) -> set[int]:
@@ -343,12 +377,37 @@ def longest_repeat_run(events: np.ndarray, min_len: int = 8) -> tuple[int, int]:
 class FieldDraw:
     """The draw of one field for the K takes, written once for all five: constraints, then temperature,
     top-k and top-p (:func:`_filter`), then a sample from the seeded generator; the chosen ids'
-    log-probability under the model's unconstrained distribution is added to each take still going."""
+    log-probability under the model's unconstrained distribution is added to each take still going.
+
+    That log-probability is settled when :attr:`logprob` is read, not a draw at a time: the draws' logits
+    wait in a list and are scored in one batched ``log_softmax`` per field, then summed in the order they
+    were drawn — the same numbers, for a handful of operations a continuation instead of five a draw.
+    """
 
     def __init__(self, settings: Settings, generator: torch.Generator, takes: int) -> None:
         self.settings = settings
         self.generator = generator
-        self.logprob = torch.zeros(takes, dtype=torch.float64)  # nats, per take
+        self._logprob = np.zeros(takes, dtype=np.float64)  # nats, per take, of the draws settled so far
+        self._pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (raw, chosen, going)
+
+    @property
+    def logprob(self) -> torch.Tensor:
+        """(K,) float64: each take's log-probability (nats) of everything drawn for it while it was going."""
+        pending, self._pending = self._pending, []
+        if pending:
+            by_size: dict[int, list[int]] = {}
+            for i, (raw, _, _) in enumerate(pending):
+                by_size.setdefault(raw.shape[-1], []).append(i)
+            terms = np.zeros((len(pending) + 1, len(self._logprob)), dtype=np.float64)
+            terms[0] = self._logprob
+            for rows in by_size.values():
+                raw = torch.stack([pending[i][0] for i in rows]).double()  # (n, K, V)
+                chosen = torch.stack([pending[i][1] for i in rows])  # (n, K)
+                going = torch.stack([pending[i][2] for i in rows])
+                picked = torch.log_softmax(raw, -1).gather(2, chosen[..., None]).squeeze(2)
+                terms[np.asarray(rows) + 1] = (picked * going).numpy()
+            self._logprob = np.add.accumulate(terms, axis=0)[-1]  # in draw order, one addition at a time
+        return torch.from_numpy(self._logprob.copy())
 
     def __call__(
         self,
@@ -370,12 +429,12 @@ class FieldDraw:
         if prior is not None:
             logits = logits + prior
         filtered = _filter(logits.float(), self.settings.temperature, self.settings.top_k, self.settings.top_p)
-        return torch.multinomial(torch.softmax(filtered, dim=-1), 1, generator=self.generator).squeeze(1)
+        return draw_ids(torch.softmax(filtered, dim=-1), self.generator)
 
     def count(self, raw: torch.Tensor, chosen: torch.Tensor, going: torch.Tensor) -> None:
         """Add log p(chosen) to the takes that are ``going`` (the shift counts only once its take is known
         to go on, so the continuation's length limit is checked between :meth:`pick` and this)."""
-        self.logprob += torch.log_softmax(raw.double(), -1).gather(1, chosen[:, None]).squeeze(1) * going
+        self._pending.append((raw, chosen, going))
 
 
 @dataclass(frozen=True)
@@ -578,7 +637,7 @@ class Composer:
         for _ in range(plan.max_steps):
             if deadline is not None and monotonic() > deadline:
                 raise InputError("Generating took longer than this server allows; ask for fewer bars or takes.")
-            zs, zt, zd, zp, zv = m.head_inputs(h)
+            zs, zt, zd, zp, *zv = self.stepper.head_inputs(h, velocity=voices.dynamics)
             raw = m.shift_logits(zs)
             shift = draw.pick(raw)
             if plan.limit is not None:
@@ -598,7 +657,7 @@ class Composer:
             pitch = draw(pitch_raw, going, allowed=allowed, prior=plan.prior)
             is_rest = pitch == REST  # a rest event has no duration or velocity, and stays on the previous track
             if voices.dynamics:
-                vel = draw(m.velocity_logits(zv, shift, pos, dur, pitch, track), going, allowed=velocity_ok)
+                vel = draw(m.velocity_logits(zv[0], shift, pos, dur, pitch, track), going, allowed=velocity_ok)
                 vel = vel.masked_fill(is_rest, VELOCITY_UNKNOWN)
             else:  # the seed says nothing about loudness: its one velocity goes on (decoding), nothing drawn
                 vel = unknown
@@ -658,23 +717,25 @@ class _Voices:
     """Per take and per track, what the next note on a track reads: its last pitch (the pitch head's
     ``ref``), the notes it started one and two bars before (the lookback view), and the tracks' programs.
 
-    All (K, …) tensors updated by indexing, no per-take Python: the onsets → notes index is a ring of
-    ``width`` grid steps per track (slot = onset mod width, with the onset it holds, so a stale slot reads as
-    empty).  ``width`` is 2 bars + 1, at most :data:`LOOKBACK_WIDTH` (bars longer than ~42 beats then lose
-    some lookbacks: rare, and it bounds the memory).
+    The onsets → notes index is a ring of ``width`` grid steps per track (slot = onset mod width, with the
+    onset it holds, so a stale slot reads as empty).  ``width`` is 2 bars + 1, at most :data:`LOOKBACK_WIDTH`
+    (bars longer than ~42 beats then lose some lookbacks: rare, and it bounds the memory).  The state is in
+    NumPy arrays, read and written a take at a time with Python ints: a handful of scalar accesses per take
+    and note, where vectorised torch indexing (with its ``bool(tensor)`` checks) cost ~100 µs a note at
+    batch 1 — most of the generator's per-note bookkeeping.  Tensors come in and go out.
     """
 
     def __init__(self, k: int, bar: int, tracks: int, programs: torch.Tensor, dynamics: bool) -> None:
         self.bar, self.tracks, self.programs, self.dynamics = bar, tracks, programs, dynamics
         self.width = min(2 * bar + 1, LOOKBACK_WIDTH)
         n = SIZES[TRACK]
-        self.rows = torch.arange(k)
-        self.previous = torch.full((k,), SIZES[TRACK], dtype=torch.long)  # the track field's BOS id
-        self.last = torch.full((k, n), NO_PITCH, dtype=torch.long)
-        self.onset = torch.full((k, n, self.width), -1, dtype=torch.long)
-        self.pitches = torch.full((k, n, self.width, LOOKBACK_NOTES), NO_PITCH, dtype=torch.long)
-        self.count = torch.zeros((k, n, self.width), dtype=torch.long)
-        self.duration = torch.full((k, n, self.width), NO_DURATION, dtype=torch.long)
+        self.rows = np.arange(k)
+        self._previous = np.full(k, SIZES[TRACK], dtype=np.int64)  # the track field's BOS id
+        self.last = np.full((k, n), NO_PITCH, dtype=np.int64)
+        self.onset = np.full((k, n, self.width), -1, dtype=np.int64)
+        self.pitches = np.full((k, n, self.width, LOOKBACK_NOTES), NO_PITCH, dtype=np.int64)
+        self.count = np.zeros((k, n, self.width), dtype=np.int64)
+        self.duration = np.full((k, n, self.width), NO_DURATION, dtype=np.int64)
 
     @classmethod
     def of_seed(cls, events: Events, bar: int, k: int) -> _Voices:
@@ -688,49 +749,52 @@ class _Voices:
         for event in ids.tolist():  # each track's last pitch, over the whole seed
             if event[PITCH] != REST:
                 voices.last[:, event[TRACK]] = event[PITCH]
-        voices.previous[:] = int(ids[-1, TRACK])
+        voices._previous[:] = int(ids[-1, TRACK])
         return voices
 
+    @property
+    def previous(self) -> torch.Tensor:
+        """(K,) the track of each take's previous event (the track head reads it; a rest keeps its track)."""
+        return torch.from_numpy(self._previous)  # play() replaces the array, never writes into it
+
     def ref(self, track: torch.Tensor) -> torch.Tensor:
-        return self.last[self.rows, track]
+        return torch.from_numpy(self.last[self.rows, track.numpy()])
 
     def lookback(self, track: torch.Tensor, onset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(K, LOOKBACK_NOTES) pitches one and two bars back on each take's track, and (K,) the duration id
         of the first of those one bar back."""
-        out = []
-        for bars in (1, 2):
-            then = onset - bars * self.bar
-            slot = then % self.width
-            there = (self.onset[self.rows, track, slot] == then) & (then >= 0)
-            out.append((there, slot))
-        (there1, slot1), (there2, slot2) = out
-        none = torch.full_like(self.pitches[:, 0, 0], NO_PITCH)
-        back1 = torch.where(there1[:, None], self.pitches[self.rows, track, slot1], none)
-        back2 = torch.where(there2[:, None], self.pitches[self.rows, track, slot2], none)
-        duration = torch.where(there1, self.duration[self.rows, track, slot1], NO_DURATION)
-        return back1, back2, duration
+        none = np.full(LOOKBACK_NOTES, NO_PITCH)
+        back1: list[np.ndarray] = []
+        back2: list[np.ndarray] = []
+        duration: list[int] = []
+        for row, (tr, on) in enumerate(zip(track.tolist(), onset.tolist(), strict=True)):
+            for bars, back in ((1, back1), (2, back2)):
+                then = on - bars * self.bar
+                slot = then % self.width
+                there = then >= 0 and self.onset[row, tr, slot] == then
+                back.append(self.pitches[row, tr, slot] if there else none)
+                if bars == 1:
+                    duration.append(self.duration[row, tr, slot] if there else NO_DURATION)
+        return torch.from_numpy(np.array(back1)), torch.from_numpy(np.array(back2)), torch.tensor(duration)
 
     def play(self, event: torch.Tensor, onset: torch.Tensor, note: torch.Tensor) -> None:
         """Record (K, 5) events starting at (K,) onsets on the takes where ``note`` (a note, still going)."""
-        track, pitch = event[:, TRACK], event[:, PITCH]
-        self.previous = torch.where(note | (pitch == REST), track, self.previous)
-        if not bool(note.any()):
-            return
-        rows, track, pitch, onset = self.rows[note], track[note], pitch[note], onset[note]
-        self.last[rows, track] = pitch
-        slot = onset % self.width
-        fresh = self.onset[rows, track, slot] != onset
-        if bool(fresh.any()):
-            fr, ft, fs = rows[fresh], track[fresh], slot[fresh]
-            self.onset[fr, ft, fs] = onset[fresh]
-            self.pitches[fr, ft, fs] = NO_PITCH
-            self.count[fr, ft, fs] = 0
-            self.duration[fr, ft, fs] = event[note][fresh, DURATION]
-        count = self.count[rows, track, slot]
-        room = count < LOOKBACK_NOTES
-        if bool(room.any()):
-            self.pitches[rows[room], track[room], slot[room], count[room]] = pitch[room]
-            self.count[rows[room], track[room], slot[room]] += 1
+        previous = self._previous.copy()  # a new array: tensors handed out by :attr:`previous` keep theirs
+        for row, (ev, on, is_note) in enumerate(zip(event.tolist(), onset.tolist(), note.tolist(), strict=True)):
+            track, pitch = ev[TRACK], ev[PITCH]
+            if is_note or pitch == REST:
+                previous[row] = track
+            if not is_note:
+                continue
+            self.last[row, track] = pitch
+            at = row, track, on % self.width
+            if self.onset[at] != on:  # a stale slot: the ring's first note at this onset
+                self.onset[at], self.pitches[at], self.count[at], self.duration[at] = on, NO_PITCH, 0, ev[DURATION]
+            count = self.count[at]
+            if count < LOOKBACK_NOTES:
+                self.pitches[row, track, at[2], count] = pitch
+                self.count[at] = count + 1
+        self._previous = previous
 
 
 LOOKBACK_WIDTH = 1025  # grid steps of onsets kept per track for the lookbacks (2 bars of up to ~42 beats)
