@@ -224,6 +224,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         key_lock=args.key_lock,
         key_strength=KEY_STRENGTH if args.key_strength is None else args.key_strength,
         pitch_range=_pitch_range(args.pitch_range),
+        register_lock=not args.free_register,
+        density_lock=not args.free_density,
     ).validate()
     files = _seed_files(args.seeds)
     if not files:
@@ -461,6 +463,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--pitch-range",
         metavar="LOW-HIGH",
         help="new notes only between these MIDI pitches, e.g. 60-84 (default: the whole piano, 21-108)",
+    )
+    g.add_argument(
+        "--free-register",
+        action="store_true",
+        help="let each track leave its register (default: a track's new notes stay within its range in the "
+        "seed, widened by a whole tone and to at least a fifth)",
+    )
+    g.add_argument(
+        "--free-density",
+        action="store_true",
+        help="let each track play as often as the model likes (default: each track is pulled towards its "
+        "notes per bar in the seed's last 4 bars)",
     )
     g.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
     g.add_argument("--format", default="mid", help="comma-separated: mid, musicxml, wav")
