@@ -450,7 +450,7 @@ class FieldDraw:
     def pick(
         self, raw: torch.Tensor, *, allowed: torch.Tensor | None = None, prior: torch.Tensor | None = None
     ) -> torch.Tensor:
-        logits = raw if allowed is None else raw.masked_fill(~allowed, -math.inf)
+        logits = raw if allowed is None else torch.where(allowed, raw, -math.inf)  # one operation, not two
         if prior is not None:
             logits = logits + prior
         filtered = _filter(logits.float(), self.settings.temperature, self.settings.top_k, self.settings.top_p)

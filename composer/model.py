@@ -243,7 +243,8 @@ class MusicLSTM(nn.Module):
         degree = torch.where(real & (key != NO_KEY), (pitch + PITCH_LOW - key) % 12, N_DEGREES - 1)
         ids = [inputs[..., i] for i in range(N_FIELDS)]
         ids += [in_pos.clamp(max=MAX_POSITION - 1), bar.clamp(max=MAX_BAR - 1), key, interval, degree, program]
-        return self.drop(self._bag(self.in_embed, self.in_offsets, ids))
+        x = self._bag(self.in_embed, self.in_offsets, ids)
+        return self.drop(x) if self.training else x  # (dropout is the identity in eval: not even called)
 
     def forward(
         self,
