@@ -3,9 +3,12 @@
 1. The LSTM step at batch 1: :class:`FastStepper` (fp32 and int8, the generator's default) against a
    default ``nn.LSTM`` single-step call of the same size (target: ≥ 5× faster), and what int8 costs in
    bits per note on the test split (the whole split scored through the step path; bar: < 0.02).
-2. Whole notes at batch 1 and batch 8 (embedding, LSTM step, four heads, sampling): notes/s, and the cost
+2. Whole notes at batch 1 and batch 8 (embedding, LSTM step, five heads, sampling): notes/s, and the cost
    of 8 variations against 1 (target: ≤ 2×).
 3. Length: 128, 256, 512, 1024 notes; time(2N) / time(N) (target: ≤ 2.3).
+4. Against the previous shipped model (issue 11's target: batch-1 notes/s at least its): that model with its
+   own code, taken from git (``git archive 644fec8 composer``), and this checkout, each timed by
+   ``bench/notes_per_s.py`` in a process of its own, alternately, ``--rounds`` times; the best of each.
 
     python bench/generation.py [--model PATH]     # writes bench/results/generation.json
 """
@@ -15,37 +18,53 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import time
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
 from pathlib import Path
 
 import torch
+from notes_per_s import best_of, seed
 
 from composer.evaluate import step_path_bits
 from composer.generate import SHIPPED_MODEL, Composer, FastStepper, Settings
-from composer.piece import Note, Piece, TimeSignature
 from composer.testing.benchmark import write_result
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def best_of(fn, repeats: int = 5) -> float:
-    fn()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
+PREVIOUS = "644fec8"  # the previous (four-field) model and its code, as issue 15's benchmark run had them
 
 
-def seed() -> Piece:
-    melody = [67, 67, 69, 71, 72, 71, 69, 67, 69, 71, 72, 74, 72, 71, 69, 67]
-    return Piece(
-        notes=tuple(Note(i * 0.5, 0.5, p, 80) for i, p in enumerate(melody)),
-        tempo=100,
-        time_signature=TimeSignature(4, 4),
-        key=7,
-    )
+def against_previous(rev: str, rounds: int) -> dict[str, object]:
+    """Notes/s of this checkout and of commit ``rev`` (its code and its shipped model), alternately in fresh
+    processes so that both meet the same machine load; the best of ``rounds`` each, and their ratio."""
+    script = ROOT / "bench" / "notes_per_s.py"
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp) / "previous.tar"
+        with open(archive, "wb") as f:
+            subprocess.run(["git", "archive", rev, "composer"], cwd=ROOT, stdout=f, check=True)
+        with tarfile.open(archive) as tar:
+            tar.extractall(tmp, filter="data")
+        trees = {"current": ROOT, "previous": Path(tmp)}
+        best: dict[str, dict[str, float]] = {name: {} for name in trees}
+        for _ in range(rounds):
+            for name, tree in trees.items():
+                env = {**os.environ, "PYTHONPATH": str(tree)}
+                done = subprocess.run(
+                    [sys.executable, str(script)], env=env, capture_output=True, text=True, check=True
+                )
+                for field, value in json.loads(done.stdout).items():
+                    best[name][field] = max(best[name].get(field, 0.0), value)
+    return {
+        "previous_commit": rev,
+        "rounds": rounds,
+        "notes_per_s": {name: {k: round(v) for k, v in b.items()} for name, b in best.items()},
+        "batch_1_ratio": round(best["current"]["batch_1"] / best["previous"]["batch_1"], 3),
+        "batch_8_ratio": round(best["current"]["batch_8_per_take"] / best["previous"]["batch_8_per_take"], 3),
+    }
 
 
 def main() -> None:
@@ -53,6 +72,8 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=SHIPPED_MODEL)
     parser.add_argument("--data", type=Path, default=ROOT / "midi_data", help="corpus whose test split is scored")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1: one core, as a studio worker)")
+    parser.add_argument("--previous", default=PREVIOUS, help="the commit whose model and code are the reference")
+    parser.add_argument("--rounds", type=int, default=3, help="alternate timings of each checkout")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     composer = Composer(args.model)
@@ -109,6 +130,7 @@ def main() -> None:
         "eight_variations_cost_vs_one": round(t8 / t1, 3),
         "seconds_by_length_batch_1": {k: round(v, 4) for k, v in lengths.items()},
         "time_growth_when_length_doubles": growth,
+        "against_previous_model": against_previous(args.previous, args.rounds),
     }
     print(json.dumps(result, indent=2))
     out = ROOT / "bench" / "results" / "generation.json"

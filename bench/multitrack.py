@@ -8,9 +8,15 @@ order: by content hash), the first 8 bars are the seed and ``--takes`` takes of 
   0.6–1.6× (tracks silent in those 4 bars are left out);
 * register: the share of (take, track) pairs whose new notes' median pitch lies within the seed track's range;
 * velocity: seeds at one velocity v — the share of their new notes at v ± 4 (target: all); seeds with dynamics —
-  the mean |take's mean velocity − the seed's last-4-bar mean| per track.
+  the mean |take's mean velocity − the seed's last-4-bar mean| per track;
+* the takes' mean bits per note under the model (what the constraints cost in the model's eyes).
+
+Generation keeps each track in its register and near its density by default (``Settings.register_lock``,
+``Settings.density_lock``); ``--free-register`` / ``--free-density`` measure without them (both: the figures
+before issue 11's constraints).
 
     python bench/multitrack.py [--model composer/models/shipped] [--seeds 50] [--takes 4]
+                               [--free-register] [--free-density]
 """
 
 from __future__ import annotations
@@ -65,6 +71,8 @@ def main() -> None:
     parser.add_argument("--takes", type=int, default=4)
     parser.add_argument("--split", default="test")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "multitrack.json")
+    parser.add_argument("--free-register", action="store_true", help="generate without the register constraint")
+    parser.add_argument("--free-density", action="store_true", help="generate without the density nudge")
     args = parser.parse_args()
     torch.set_num_threads(1)
     composer = Composer(args.model)
@@ -73,16 +81,24 @@ def main() -> None:
     density_ok = density_pairs = register_ok = register_pairs = 0
     constant_ok = constant_notes = 0
     level_gaps: list[float] = []
+    take_bits: list[float] = []  # how far the constraints take the takes from the model
     by_collection: dict[str, int] = {}
     for i, (path, seed, _piece) in enumerate(chosen):
         by_collection[path.split("/")[0]] = by_collection.get(path.split("/")[0], 0) + 1
-        settings = Settings(bars=BARS, variations=args.takes, seed=i)
+        settings = Settings(
+            bars=BARS,
+            variations=args.takes,
+            seed=i,
+            register_lock=not args.free_register,
+            density_lock=not args.free_density,
+        )
         tracks = sorted({n.track for n in seed.notes})
         recent = last_bars(seed, 4)
         constant = None if seed.has_dynamics else seed.notes[0].velocity
         for take in composer.continue_piece(seed, settings):
             new = take.continuation.notes
             takes_total += 1
+            take_bits.append(take.metrics.bits_per_note)
             every_track += all(any(n.track == t for n in new) for t in tracks)
             for t in tracks:
                 mine = [n for n in new if n.track == t]
@@ -105,6 +121,8 @@ def main() -> None:
     result = {
         "model": str(args.model),
         "split": args.split,
+        "register_lock": not args.free_register,
+        "density_lock": not args.free_density,
         "seeds": len(chosen),
         "seeds_by_collection": by_collection,
         "takes": takes_total,
@@ -114,6 +132,7 @@ def main() -> None:
         "constant_velocity_notes_within_4": round(constant_ok / max(1, constant_notes), 3) if constant_notes else None,
         "constant_velocity_notes": constant_notes,
         "dynamics_mean_level_gap": round(statistics.mean(level_gaps), 2) if level_gaps else None,
+        "takes_mean_bits_per_note": round(statistics.mean(take_bits), 3) if take_bits else None,
         "targets": "every seed track goes on in >= 80 % of takes; notes per bar within 0.6-1.6x; register; "
         "constant velocity v -> new notes at v +- 4",
     }

@@ -254,6 +254,8 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         key_prior=args.key_prior or KEY_PRIOR,
         pitch_range=_pitch_range(args.pitch_range),
         form=args.form.strip().lower(),
+        register_lock=not args.free_register,
+        density_lock=not args.free_density,
     ).validate()
     files = _seed_files(args.seeds)
     if not files:
@@ -510,6 +512,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="how each take stands to the seed's last phrase: auto (the model's own choice, the default), "
         "repeat (restate it, fitted to the harmony), vary (its rhythm and contour, new notes) or contrast "
         "(a new section in the same key and meter)",
+    )
+    g.add_argument(
+        "--free-register",
+        action="store_true",
+        help="let each track leave its register (default: a track's new notes stay within its range in the "
+        "seed, widened by a whole tone and to at least a fifth)",
+    )
+    g.add_argument(
+        "--free-density",
+        action="store_true",
+        help="let each track play as often as the model likes (default: each track is pulled towards its "
+        "notes per bar in the seed's last 4 bars)",
     )
     g.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
     g.add_argument("--format", default="mid", help="comma-separated: mid, musicxml, wav")

@@ -96,8 +96,9 @@ def test_split(model: MusicLSTM, data: Path, *, ngram_order: int = 4, ngram: boo
 
 
 def step_path_bits(model: MusicLSTM, data: Path, *, int8: bool, limit: int | None = None) -> dict[str, Any]:
-    """Bits per note on the test split when the LSTM runs as the generator runs it: :class:`FastStepper`
-    steps (``int8``: its int8 matrix products) instead of ``nn.LSTM`` — what int8 costs, measured."""
+    """Bits per note on the test split when the LSTM and the heads' first projection run as the generator
+    runs them: :class:`FastStepper` steps and head inputs (``int8``: its int8 matrix products) instead of
+    ``nn.LSTM`` and ``nn.Linear`` — what int8 costs, measured."""
     from composer.generate import FastStepper
 
     songs, _ = load_songs(data)
@@ -107,10 +108,15 @@ def step_path_bits(model: MusicLSTM, data: Path, *, int8: bool, limit: int | Non
     def trunk(x: torch.Tensor) -> torch.Tensor:
         return stepper.run(x, stepper.split_state(model.initial_state(x.shape[0])))
 
+    def head_in(h: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        # One step at a time, as generation calls it: the int8 kernel's input scale is then one step's.
+        per_step = [stepper.head_inputs(h[:, t]) for t in range(h.shape[1])]
+        return tuple(torch.stack(chunks, dim=1) for chunks in zip(*per_step, strict=True))
+
     # Small batches: the int8 kernel quantizes each step's input with one scale for the whole batch, as it
     # does for the K variations of a generation (up to 16), so score at that size.
     with torch.no_grad():
-        return evaluate_songs(model, test_songs, torch.device("cpu"), batch_events=4096, trunk=trunk)
+        return evaluate_songs(model, test_songs, torch.device("cpu"), batch_events=4096, trunk=trunk, head_in=head_in)
 
 
 def tunes_with_variants(data: Path) -> set[str]:

@@ -13,13 +13,17 @@ costs in bits per note).  Every field is sampled in the model's order
 (shift, track, duration, pitch, velocity) with temperature, top-k and top-p; new notes go only to the seed's
 tracks, each continuing from its own last pitch and looking back at what it played one and two bars before;
 a seed without dynamics continues at its one velocity, a seed with dynamics from its own level (the model's
-velocities are relative to the recent notes' level).  Key lock and pitch range mask
-the pitch distribution.  Key lock keeps the key the seed's last bars are heard in (music21's analysis):
-pitches outside its scale are masked, and the model's pitch distribution is multiplied by the key's
-scale-degree profile (how long each degree sounds in the corpus's pieces in that mode) raised to
-``Settings.key_strength`` — in full on a take whose new notes do not point to the key (:class:`KeyWatch`),
-by half on the others (``Settings.key_prior`` "drift", the default; "profile": in full everywhere) — so a
-take keeps the seed's tonal centre as well as its scale.
+velocities are relative to the recent notes' level).  Each track stays in its register (on by default,
+:attr:`Settings.register_lock`): its new pitches lie within the track's range in the seed, widened by
+:data:`REGISTER_MARGIN` semitones and to at least :data:`REGISTER_SPAN` semitones.  Each track also keeps about
+its density (on by default, :attr:`Settings.density_lock`): the track draw leans towards a track that has
+played fewer notes than its rate in the seed's last bars would give, and away from one that has played more.
+Key lock, pitch range and register mask the pitch distribution.  Key lock keeps the key the seed's last bars
+are heard in (music21's analysis): pitches outside its scale are masked, and the model's pitch distribution
+is multiplied by the key's scale-degree profile (how long each degree sounds in the corpus's pieces in that
+mode) raised to ``Settings.key_strength`` — in full on a take whose new notes do not point to the key
+(:class:`KeyWatch`), by half on the others (``Settings.key_prior`` "drift", the default; "profile": in full
+everywhere) — so a take keeps the seed's tonal centre as well as its scale.
 ``Settings.form`` says how a take stands to the seed's last phrase (:mod:`composer.form`): the model's own
 choice (auto), a restatement (repeat) or a variation (vary) on the phrase's forced rhythm, or a contrast; each
 take's metrics say which of the seed's bars it restates, if any.  The same seed and settings give the same
@@ -100,6 +104,22 @@ DRIFT_MARGIN = 0.15
 DRIFT_BASE = 0.5
 KEY_PRIOR = "drift"
 CONTRAST_CAP = 4.0  # the contrast ratio is held within 1/4…4
+# Register lock: a seed track's new pitches stay within its seed range widened by a whole tone each way (a line
+# may step just past where the seed went, as melodies do at a cadence), and within at least a fifth (a pedal
+# bass that held one note in the seed may still move).  A track whose window the other masks leave empty (key
+# lock, the pitch range, held seed notes) falls back to them alone.  On the 50 multi-track test seeds
+# (bench/multitrack.py) the share of tracks whose new median pitch lies in the seed's range went from 75 % to
+# 97 %; margins of 0 / 2 / 4 with an octave at least gave 96 / 96 / 89 %, the margin alone (no minimum) 98 %.
+REGISTER_MARGIN = 2
+REGISTER_SPAN = 7
+# Density lock: before the track is drawn, each track's logit gets DENSITY_STRENGTH × log((e + 1) / (n + 1)),
+# e the notes it would have played by now at its rate in the seed's last DENSITY_BARS bars, n the notes it has
+# played — a count-based pull towards the seed's texture (a voice that falls silent is called back, one that
+# crowds the others is held).  On the 50 multi-track test seeds (bench/multitrack.py, with register lock) the
+# share of (take, track) pairs within 0.6–1.6× of the seed's density went from 61 % to 70 / 76 / 80 % at
+# strengths 1 / 2 / 4, the takes' bits per note under the model from 7.96 to 8.03 / 8.14 / 8.30.
+DENSITY_STRENGTH = 2.0
+DENSITY_BARS = 4
 HEARD_KEY_BARS = 8  # key lock follows the key of the seed's last bars …
 MIN_HEARD_NOTES = 8  # … heard in at least this many notes (else the stated key, if any)
 
@@ -120,6 +140,8 @@ class Settings:
     key_prior: str = KEY_PRIOR  # with key lock: which prior that strength weighs (KEY_PRIORS)
     pitch_range: tuple[int, int] | None = None  # inclusive MIDI pitches
     form: str = "auto"  # how the take stands to the seed's last phrase: composer.form.FORMS
+    register_lock: bool = True  # each seed track's new pitches within its seed register (register_windows)
+    density_lock: bool = True  # each seed track pulled towards its notes per bar in the seed's last bars
 
     def validate(self) -> Settings:
         if (self.bars is None) == (self.notes is None):
@@ -145,6 +167,9 @@ class Settings:
             )
         if self.key_prior not in KEY_PRIORS:
             raise InputError(f"The key-lock prior must be one of {', '.join(KEY_PRIORS)}; got {self.key_prior!r}.")
+        for name in ("register_lock", "density_lock"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{name} is on (True) or off (False); got {getattr(self, name)!r}.")
         if self.top_k < 0:
             raise InputError(f"top-k must be 0 (off) or a positive number of choices; got {self.top_k}.")
         if self.pitch_range is not None:
@@ -223,8 +248,9 @@ class FastStepper:
 
     ``int8=True`` stores that matrix as int8 (one scale per gate row) and multiplies with FBGEMM's dynamic
     int8 kernel, which quantizes the step's input on the fly: the product — most of a step's time — takes
-    about 40 % of the fp32 time.  Its cost in bits per note is measured on the test split by
-    ``bench/generation.py`` (:func:`composer.evaluate.stepper_bits`); generation uses it by default.
+    about 40 % of the fp32 time.  The heads' shared first projection (:meth:`head_inputs`) goes the same way.
+    Their cost in bits per note is measured on the test split by ``bench/generation.py``
+    (:func:`composer.evaluate.step_path_bits`); generation uses them by default.
     """
 
     def __init__(self, model: MusicLSTM, *, int8: bool = False) -> None:
@@ -240,8 +266,18 @@ class FastStepper:
             self.layers.append((w.t().contiguous(), b))  # (2H, 4H), (4H,)
             if self.int8:
                 self.packed.append(_int8_pack(w, b))
-        if self.int8 and any(p is None for p in self.packed):  # a PyTorch without the quantized ops: stay in fp32
-            self.int8, self.packed = False, []
+        # The heads' shared first projection (H → 5 × head_hidden), the largest matrix a note meets after the
+        # LSTM's: in int8 too, and kept whole plus without its last (velocity) chunk, which a seed without
+        # dynamics never reads — a fifth of the product saved; rows are dot products of their own, so the
+        # first four chunks are the same numbers either way.
+        width = (len(model.HEADS) - 1) * model.config.head_hidden
+        head_w, head_b = model.head_in.weight.detach().float(), model.head_in.bias.detach().float()
+        self.head = {True: (head_w, head_b), False: (head_w[:width].contiguous(), head_b[:width].contiguous())}
+        self.head_packed = {v: _int8_pack(*wb) for v, wb in self.head.items()} if self.int8 else {}
+        self.chunk = model.config.head_hidden
+        packs = [*self.packed, *self.head_packed.values()]
+        if self.int8 and any(p is None for p in packs):  # a PyTorch without the quantized ops: stay in fp32
+            self.int8, self.packed, self.head_packed = False, [], {}
 
     @staticmethod
     def split_state(state: tuple[torch.Tensor, torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -268,6 +304,17 @@ class FastStepper:
             x = o * c.tanh()
             new_state.append((x, c))
         return x, new_state
+
+    def head_inputs(self, h: torch.Tensor, *, velocity: bool = True) -> tuple[torch.Tensor, ...]:
+        """(…, H) → the heads' pre-activations, as :meth:`MusicLSTM.head_inputs` (in int8 where the step is):
+        shift, track, duration, pitch and — with ``velocity`` — velocity."""
+        if self.int8:
+            flat = h.reshape(-1, h.shape[-1])
+            z = torch.ops.quantized.linear_dynamic(flat, self.head_packed[velocity], True)
+            z = z.reshape(*h.shape[:-1], -1)
+        else:
+            z = torch.nn.functional.linear(h, *self.head[velocity])
+        return z.split(self.chunk, dim=-1)
 
     @torch.no_grad()
     def run(self, x: torch.Tensor, state: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
@@ -297,7 +344,8 @@ def _int8_pack(w: torch.Tensor, b: torch.Tensor) -> object | None:
 
 def _filter(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) -> torch.Tensor:
     """Temperature, then top-k, then nucleus (top-p) filtering; masked entries become -inf."""
-    logits = logits / temperature
+    if temperature != 1.0:  # x / 1.0 is x: the division is skipped, not changed
+        logits = logits / temperature
     if top_k and top_k < logits.shape[-1]:
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth, -math.inf)
@@ -309,6 +357,17 @@ def _filter(logits: torch.Tensor, temperature: float, top_k: int, top_p: float) 
         sorted_logits = sorted_logits.masked_fill(drop, -math.inf)
         logits = torch.full_like(logits, -math.inf).scatter(-1, order, sorted_logits)
     return logits
+
+
+def draw_ids(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One id per row of (K, V) probabilities: argmax(p / q) with q ~ Exp(1) drawn per entry, which picks id
+    i with probability p_i (the exponential form of the Gumbel-max trick).
+
+    It is what ``torch.multinomial(probs, 1)`` itself computes (its one-sample path), drawn from the
+    generator in the same order — the same ids for the same seed — without that function's argument checks,
+    which cost ~3× the draw at batch 1 (probabilities from a softmax need none)."""
+    q = torch.empty_like(probs).exponential_(1, generator=generator)
+    return (probs / q).argmax(dim=-1)
 
 
 def scale_pitch_classes(key: int) -> set[int]:
@@ -440,12 +499,37 @@ def longest_repeat_run(events: np.ndarray, min_len: int = 8) -> tuple[int, int]:
 class FieldDraw:
     """The draw of one field for the K takes, written once for all five: constraints, then temperature,
     top-k and top-p (:func:`_filter`), then a sample from the seeded generator; the chosen ids'
-    log-probability under the model's unconstrained distribution is added to each take still going."""
+    log-probability under the model's unconstrained distribution is added to each take still going.
+
+    That log-probability is settled when :attr:`logprob` is read, not a draw at a time: the draws' logits
+    wait in a list and are scored in one batched ``log_softmax`` per field, then summed in the order they
+    were drawn — the same numbers, for a handful of operations a continuation instead of five a draw.
+    """
 
     def __init__(self, settings: Settings, generator: torch.Generator, takes: int) -> None:
         self.settings = settings
         self.generator = generator
-        self.logprob = torch.zeros(takes, dtype=torch.float64)  # nats, per take
+        self._logprob = np.zeros(takes, dtype=np.float64)  # nats, per take, of the draws settled so far
+        self._pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []  # (raw, chosen, going)
+
+    @property
+    def logprob(self) -> torch.Tensor:
+        """(K,) float64: each take's log-probability (nats) of everything drawn for it while it was going."""
+        pending, self._pending = self._pending, []
+        if pending:
+            by_size: dict[int, list[int]] = {}
+            for i, (raw, _, _) in enumerate(pending):
+                by_size.setdefault(raw.shape[-1], []).append(i)
+            terms = np.zeros((len(pending) + 1, len(self._logprob)), dtype=np.float64)
+            terms[0] = self._logprob
+            for rows in by_size.values():
+                raw = torch.stack([pending[i][0] for i in rows]).double()  # (n, K, V)
+                chosen = torch.stack([pending[i][1] for i in rows])  # (n, K)
+                going = torch.stack([pending[i][2] for i in rows])
+                picked = torch.log_softmax(raw, -1).gather(2, chosen[..., None]).squeeze(2)
+                terms[np.asarray(rows) + 1] = (picked * going).numpy()
+            self._logprob = np.add.accumulate(terms, axis=0)[-1]  # in draw order, one addition at a time
+        return torch.from_numpy(self._logprob.copy())
 
     def __call__(
         self,
@@ -463,16 +547,16 @@ class FieldDraw:
     def pick(
         self, raw: torch.Tensor, *, allowed: torch.Tensor | None = None, prior: torch.Tensor | None = None
     ) -> torch.Tensor:
-        logits = raw if allowed is None else raw.masked_fill(~allowed, -math.inf)
+        logits = raw if allowed is None else torch.where(allowed, raw, -math.inf)  # one operation, not two
         if prior is not None:
             logits = logits + prior
         filtered = _filter(logits.float(), self.settings.temperature, self.settings.top_k, self.settings.top_p)
-        return torch.multinomial(torch.softmax(filtered, dim=-1), 1, generator=self.generator).squeeze(1)
+        return draw_ids(torch.softmax(filtered, dim=-1), self.generator)
 
     def count(self, raw: torch.Tensor, chosen: torch.Tensor, going: torch.Tensor) -> None:
         """Add log p(chosen) to the takes that are ``going`` (the shift counts only once its take is known
         to go on, so the continuation's length limit is checked between :meth:`pick` and this)."""
-        self.logprob += torch.log_softmax(raw.double(), -1).gather(1, chosen[:, None]).squeeze(1) * going
+        self._pending.append((raw, chosen, going))
 
 
 @dataclass(frozen=True)
@@ -490,12 +574,17 @@ class _Plan:
     prior: torch.Tensor | None  # key lock's scale-degree weights, added to the pitch logits
     seed_end: torch.Tensor  # (pitch ids,) when a seed note on that pitch ends (grid steps), 0 if none
     steer: Steer | None = None  # the form's forced rhythm and pitch bonus (None: auto, the model's own choice)
+    register: torch.Tensor | None = None  # (tracks, pitch ids) each track's register window; None: register off
 
-    def allowed_pitches(self, onset: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
-        """(K, pitch ids): the plan's pitches, less those a seed note still holds at ``onset``.  A rest event
-        only where the shift is the longest — or where nothing else may sound (a narrow pitch range whose
-        pitches a seed note still holds): the take then lets the time pass."""
+    def allowed_pitches(self, onset: torch.Tensor, shift: torch.Tensor, track: torch.Tensor) -> torch.Tensor:
+        """(K, pitch ids): the plan's pitches, less those a seed note still holds at ``onset``, within the
+        register of each take's ``track`` — unless that leaves the track nothing, where the register gives
+        way.  A rest event only where the shift is the longest — or where nothing else may sound (a narrow
+        pitch range whose pitches a seed note still holds): the take then lets the time pass."""
         allowed = self.pitch_ok.expand(len(onset), -1) & (self.seed_end[None, :] <= onset[:, None].double())
+        if self.register is not None:
+            windowed = allowed & self.register[track]
+            allowed = torch.where(windowed[:, :REST].any(dim=1, keepdim=True), windowed, allowed)
         allowed[:, REST] = (shift == MAX_SHIFT) | ~allowed[:, :REST].any(dim=1)
         return allowed
 
@@ -527,6 +616,27 @@ def _pitch_constraints(settings: Settings, lock_key: int | None) -> tuple[torch.
                 "keeps; widen the pitch range or turn key lock off."
             )
     return pitch_ok, prior
+
+
+def register_windows(seed: Piece) -> torch.Tensor:
+    """(tracks, pitch ids) True where a pitch lies in a track's register: the range of its notes in the seed
+    widened by :data:`REGISTER_MARGIN` semitones each way, then about its middle to at least
+    :data:`REGISTER_SPAN` semitones, within the piano; a track without notes in the seed has no limit.  The
+    rest event is always allowed (:meth:`_Plan.allowed_pitches` decides it)."""
+    windows = torch.ones(SIZES[TRACK], SIZES[PITCH], dtype=torch.bool)
+    pitches = torch.arange(SIZES[PITCH]) + PITCH_LOW
+    ranges: dict[int, tuple[int, int]] = {}
+    for n in seed.notes:
+        low, high = ranges.get(n.track, (n.pitch, n.pitch))
+        ranges[n.track] = min(low, n.pitch), max(high, n.pitch)
+    for track, (low, high) in ranges.items():
+        low, high = low - REGISTER_MARGIN, high + REGISTER_MARGIN
+        short = REGISTER_SPAN - (high - low)
+        if short > 0:  # widen about the middle; the odd semitone goes up
+            low, high = low - short // 2, high + short - short // 2
+        windows[track] = (pitches >= low) & (pitches <= high)
+    windows[:, REST] = True
+    return windows
 
 
 def _seed_holds(seed: Piece) -> torch.Tensor:
@@ -607,6 +717,7 @@ class Composer:
             prior=prior,
             seed_end=_seed_holds(seed),
             steer=form,
+            register=register_windows(seed) if settings.register_lock else None,
         )
 
     @torch.no_grad()
@@ -685,6 +796,7 @@ class Composer:
         bar_t = torch.full((k, 1), features.bar_id(plan.bar))
         key_t = torch.full((k,), plan.key_id, dtype=torch.long)
         tracks_ok = (torch.arange(SIZES[TRACK]) < voices.tracks).expand(k, -1)  # only the seed's tracks
+        density = settings.density_lock and voices.tracks > 1  # one track: nothing to balance
         velocity_ok = (torch.arange(SIZES[VELOCITY]) != VELOCITY_UNKNOWN).expand(k, -1)
         unknown = torch.full((k,), VELOCITY_UNKNOWN, dtype=torch.long)
         form = plan.steer
@@ -696,7 +808,7 @@ class Composer:
         for step in range(plan.max_steps):
             if deadline is not None and monotonic() > deadline:
                 raise InputError("Generating took longer than this server allows; ask for fewer bars or takes.")
-            zs, zt, zd, zp, zv = m.head_inputs(h)
+            zs, zt, zd, zp, *zv = self.stepper.head_inputs(h, velocity=voices.dynamics)
             raw = m.shift_logits(zs)
             shift = draw.pick(raw, allowed=form.only(SHIFT, step) if form else None)
             if plan.limit is not None:
@@ -709,12 +821,13 @@ class Composer:
             pos = features.metrical_position(onset, plan.bar_start, plan.bar).clamp(max=MAX_POSITION - 1)
             forced_track = form.only(TRACK, step) if form else None
             track_ok = tracks_ok if forced_track is None else tracks_ok & forced_track
-            track = draw(m.track_logits(zt, shift, pos, voices.previous), going, allowed=track_ok)
+            nudge = voices.density_prior(onset - plan.last_onset) if density and forced_track is None else None
+            track = draw(m.track_logits(zt, shift, pos, voices.previous), going, allowed=track_ok, prior=nudge)
             back1, back2, back_duration = voices.lookback(track, onset)
             dur_raw = m.duration_logits(zd, shift, pos, track, back_duration)
             dur = draw(dur_raw, going, allowed=form.only(DURATION, step) if form else None)
             ref, program = voices.ref(track), voices.programs[track]
-            allowed, prior = plan.allowed_pitches(onset, shift), plan.prior
+            allowed, prior = plan.allowed_pitches(onset, shift, track), plan.prior
             if watch is not None and prior is not None:  # key prior "drift": only the takes drifting away
                 prior = prior[None, :] * (DRIFT_BASE + (1 - DRIFT_BASE) * watch.drifting()[:, None].float())
             if form:
@@ -724,7 +837,7 @@ class Composer:
             pitch = draw(pitch_raw, going, allowed=allowed, prior=prior)
             is_rest = pitch == REST  # a rest event has no duration or velocity, and stays on the previous track
             if voices.dynamics:
-                vel = draw(m.velocity_logits(zv, shift, pos, dur, pitch, track), going, allowed=velocity_ok)
+                vel = draw(m.velocity_logits(zv[0], shift, pos, dur, pitch, track), going, allowed=velocity_ok)
                 vel = vel.masked_fill(is_rest, VELOCITY_UNKNOWN)
             else:  # the seed says nothing about loudness: its one velocity goes on (decoding), nothing drawn
                 vel = unknown
@@ -789,23 +902,27 @@ class _Voices:
     """Per take and per track, what the next note on a track reads: its last pitch (the pitch head's
     ``ref``), the notes it started one and two bars before (the lookback view), and the tracks' programs.
 
-    All (K, …) tensors updated by indexing, no per-take Python: the onsets → notes index is a ring of
-    ``width`` grid steps per track (slot = onset mod width, with the onset it holds, so a stale slot reads as
-    empty).  ``width`` is 2 bars + 1, at most :data:`LOOKBACK_WIDTH` (bars longer than ~42 beats then lose
-    some lookbacks: rare, and it bounds the memory).
+    The onsets → notes index is a ring of ``width`` grid steps per track (slot = onset mod width, with the
+    onset it holds, so a stale slot reads as empty).  ``width`` is 2 bars + 1, at most :data:`LOOKBACK_WIDTH`
+    (bars longer than ~42 beats then lose some lookbacks: rare, and it bounds the memory).  The state is in
+    NumPy arrays, read and written a take at a time with Python ints: a handful of scalar accesses per take
+    and note, where vectorised torch indexing (with its ``bool(tensor)`` checks) cost ~100 µs a note at
+    batch 1 — most of the generator's per-note bookkeeping.  Tensors come in and go out.
     """
 
     def __init__(self, k: int, bar: int, tracks: int, programs: torch.Tensor, dynamics: bool) -> None:
         self.bar, self.tracks, self.programs, self.dynamics = bar, tracks, programs, dynamics
         self.width = min(2 * bar + 1, LOOKBACK_WIDTH)
         n = SIZES[TRACK]
-        self.rows = torch.arange(k)
-        self.previous = torch.full((k,), SIZES[TRACK], dtype=torch.long)  # the track field's BOS id
-        self.last = torch.full((k, n), NO_PITCH, dtype=torch.long)
-        self.onset = torch.full((k, n, self.width), -1, dtype=torch.long)
-        self.pitches = torch.full((k, n, self.width, LOOKBACK_NOTES), NO_PITCH, dtype=torch.long)
-        self.count = torch.zeros((k, n, self.width), dtype=torch.long)
-        self.duration = torch.full((k, n, self.width), NO_DURATION, dtype=torch.long)
+        self.rows = np.arange(k)
+        self._previous = np.full(k, SIZES[TRACK], dtype=np.int64)  # the track field's BOS id
+        self.last = np.full((k, n), NO_PITCH, dtype=np.int64)
+        self.onset = np.full((k, n, self.width), -1, dtype=np.int64)
+        self.pitches = np.full((k, n, self.width, LOOKBACK_NOTES), NO_PITCH, dtype=np.int64)
+        self.count = np.zeros((k, n, self.width), dtype=np.int64)
+        self.duration = np.full((k, n, self.width), NO_DURATION, dtype=np.int64)
+        self.made = np.zeros((k, n))  # notes each track has played since the seed (density lock)
+        self.rate = np.zeros(n)  # notes per grid step each track played in the seed's last DENSITY_BARS bars
 
     @classmethod
     def of_seed(cls, events: Events, bar: int, k: int) -> _Voices:
@@ -819,49 +936,67 @@ class _Voices:
         for event in ids.tolist():  # each track's last pitch, over the whole seed
             if event[PITCH] != REST:
                 voices.last[:, event[TRACK]] = event[PITCH]
-        voices.previous[:] = int(ids[-1, TRACK])
+        voices._previous[:] = int(ids[-1, TRACK])
+        # Density lock's reference: the seed's last DENSITY_BARS whole bars before the continuation's first bar
+        # line (fewer in a shorter seed, from the bar line before its first note).
+        first, last = int(events.onsets[0]), int(events.onsets[-1])
+        end = last + bar - (last - events.bar_start) % bar
+        start = max(end - DENSITY_BARS * bar, first - (first - events.bar_start) % bar)
+        window = (events.onsets >= start) & (events.ids[:, PITCH] != REST)
+        voices.rate = np.bincount(events.ids[window, TRACK], minlength=SIZES[TRACK]) / (end - start)
+        voices.made[:] = 0  # the seed's own notes are the reference, not part of the count
         return voices
 
+    @property
+    def previous(self) -> torch.Tensor:
+        """(K,) the track of each take's previous event (the track head reads it; a rest keeps its track)."""
+        return torch.from_numpy(self._previous)  # play() replaces the array, never writes into it
+
+    def density_prior(self, elapsed: torch.Tensor) -> torch.Tensor:
+        """(K, tracks) density lock's log-weights for the track draw, ``elapsed`` (K,) grid steps into the
+        continuation (see :data:`DENSITY_STRENGTH`)."""
+        expected = self.rate[None, :] * elapsed.numpy()[:, None]
+        return torch.from_numpy((DENSITY_STRENGTH * np.log((expected + 1) / (self.made + 1))).astype(np.float32))
+
     def ref(self, track: torch.Tensor) -> torch.Tensor:
-        return self.last[self.rows, track]
+        return torch.from_numpy(self.last[self.rows, track.numpy()])
 
     def lookback(self, track: torch.Tensor, onset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(K, LOOKBACK_NOTES) pitches one and two bars back on each take's track, and (K,) the duration id
         of the first of those one bar back."""
-        out = []
-        for bars in (1, 2):
-            then = onset - bars * self.bar
-            slot = then % self.width
-            there = (self.onset[self.rows, track, slot] == then) & (then >= 0)
-            out.append((there, slot))
-        (there1, slot1), (there2, slot2) = out
-        none = torch.full_like(self.pitches[:, 0, 0], NO_PITCH)
-        back1 = torch.where(there1[:, None], self.pitches[self.rows, track, slot1], none)
-        back2 = torch.where(there2[:, None], self.pitches[self.rows, track, slot2], none)
-        duration = torch.where(there1, self.duration[self.rows, track, slot1], NO_DURATION)
-        return back1, back2, duration
+        none = np.full(LOOKBACK_NOTES, NO_PITCH)
+        back1: list[np.ndarray] = []
+        back2: list[np.ndarray] = []
+        duration: list[int] = []
+        for row, (tr, on) in enumerate(zip(track.tolist(), onset.tolist(), strict=True)):
+            for bars, back in ((1, back1), (2, back2)):
+                then = on - bars * self.bar
+                slot = then % self.width
+                there = then >= 0 and self.onset[row, tr, slot] == then
+                back.append(self.pitches[row, tr, slot] if there else none)
+                if bars == 1:
+                    duration.append(self.duration[row, tr, slot] if there else NO_DURATION)
+        return torch.from_numpy(np.array(back1)), torch.from_numpy(np.array(back2)), torch.tensor(duration)
 
     def play(self, event: torch.Tensor, onset: torch.Tensor, note: torch.Tensor) -> None:
         """Record (K, 5) events starting at (K,) onsets on the takes where ``note`` (a note, still going)."""
-        track, pitch = event[:, TRACK], event[:, PITCH]
-        self.previous = torch.where(note | (pitch == REST), track, self.previous)
-        if not bool(note.any()):
-            return
-        rows, track, pitch, onset = self.rows[note], track[note], pitch[note], onset[note]
-        self.last[rows, track] = pitch
-        slot = onset % self.width
-        fresh = self.onset[rows, track, slot] != onset
-        if bool(fresh.any()):
-            fr, ft, fs = rows[fresh], track[fresh], slot[fresh]
-            self.onset[fr, ft, fs] = onset[fresh]
-            self.pitches[fr, ft, fs] = NO_PITCH
-            self.count[fr, ft, fs] = 0
-            self.duration[fr, ft, fs] = event[note][fresh, DURATION]
-        count = self.count[rows, track, slot]
-        room = count < LOOKBACK_NOTES
-        if bool(room.any()):
-            self.pitches[rows[room], track[room], slot[room], count[room]] = pitch[room]
-            self.count[rows[room], track[room], slot[room]] += 1
+        previous = self._previous.copy()  # a new array: tensors handed out by :attr:`previous` keep theirs
+        for row, (ev, on, is_note) in enumerate(zip(event.tolist(), onset.tolist(), note.tolist(), strict=True)):
+            track, pitch = ev[TRACK], ev[PITCH]
+            if is_note or pitch == REST:
+                previous[row] = track
+            if not is_note:
+                continue
+            self.last[row, track] = pitch
+            self.made[row, track] += 1
+            at = row, track, on % self.width
+            if self.onset[at] != on:  # a stale slot: the ring's first note at this onset
+                self.onset[at], self.pitches[at], self.count[at], self.duration[at] = on, NO_PITCH, 0, ev[DURATION]
+            count = self.count[at]
+            if count < LOOKBACK_NOTES:
+                self.pitches[row, track, at[2], count] = pitch
+                self.count[at] = count + 1
+        self._previous = previous
 
 
 LOOKBACK_WIDTH = 1025  # grid steps of onsets kept per track for the lookbacks (2 bars of up to ~42 beats)

@@ -218,7 +218,9 @@ class MusicLSTM(nn.Module):
         """Sum of one embedding per id tensor (all (…,)), looked up in one bag: → (…, D)."""
         stacked = torch.stack(ids, dim=-1) + offsets  # (…, K)
         flat = stacked.reshape(-1, stacked.shape[-1])
-        return bag(flat).reshape(*stacked.shape[:-1], -1)
+        # The functional form of ``bag(flat)`` (same kernel and defaults): generation calls this a few times
+        # a note at batch 1, where nn.Module's call machinery is a visible share of the time.
+        return F.embedding_bag(flat, bag.weight, mode="sum").reshape(*stacked.shape[:-1], -1)
 
     # -------------------------------------------------------------------------------------- trunk
     def embed_inputs(
@@ -241,7 +243,8 @@ class MusicLSTM(nn.Module):
         degree = torch.where(real & (key != NO_KEY), (pitch + PITCH_LOW - key) % 12, N_DEGREES - 1)
         ids = [inputs[..., i] for i in range(N_FIELDS)]
         ids += [in_pos.clamp(max=MAX_POSITION - 1), bar.clamp(max=MAX_BAR - 1), key, interval, degree, program]
-        return self.drop(self._bag(self.in_embed, self.in_offsets, ids))
+        x = self._bag(self.in_embed, self.in_offsets, ids)
+        return self.drop(x) if self.training else x  # (dropout is the identity in eval: not even called)
 
     def forward(
         self,
@@ -283,8 +286,9 @@ class MusicLSTM(nn.Module):
         return self.head_in(h).chunk(len(self.HEADS), dim=-1)
 
     def _out(self, layer: nn.Linear, z: torch.Tensor) -> torch.Tensor:
-        # No dropout here: the LSTM output is already dropped, and sampling masks costs CPU time.
-        return layer(F.gelu(z))
+        # No dropout here: the LSTM output is already dropped, and sampling masks costs CPU time.  F.linear
+        # rather than ``layer(…)``: the same product without nn.Module's per-call overhead (see _bag).
+        return F.linear(F.gelu(z), layer.weight, layer.bias)
 
     def shift_logits(self, z: torch.Tensor) -> torch.Tensor:
         return self._out(self.out_shift, z)
@@ -322,15 +326,17 @@ class MusicLSTM(nn.Module):
             self.pitch_cond, self.pitch_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), dur, key, track, program]
         )
         g = F.gelu(z + cond)
-        logits = self.out_pitch(g)  # (…, 89)
+        logits = F.linear(g, self.out_pitch.weight, self.out_pitch.bias)  # (…, 89)
         candidates = self.pitch_ids  # (88,)
         has_ref = (ref < N_PITCHES).unsqueeze(-1)
         rel_index = candidates - ref.clamp(max=N_PITCHES - 1).unsqueeze(-1) + N_PITCHES - 1  # (…, 88)
-        rel = self.out_interval(g).gather(-1, rel_index) * has_ref
+        rel = F.linear(g, self.out_interval.weight, self.out_interval.bias).gather(-1, rel_index) * has_ref
         has_key = (key != NO_KEY).unsqueeze(-1)
         deg_index = (candidates + PITCH_LOW - key.unsqueeze(-1)) % 12
-        deg = self.out_degree(g).gather(-1, deg_index) * has_key
-        weight = self.out_lookback(g)  # (…, 2): how much this step follows one / two bars back
+        deg = F.linear(g, self.out_degree.weight, self.out_degree.bias).gather(-1, deg_index) * has_key
+        weight = F.linear(
+            g, self.out_lookback.weight, self.out_lookback.bias
+        )  # (…, 2): how much this step follows one / two bars back
         back = weight[..., :1] * _pitch_hot(lookback1, weight.dtype) + weight[..., 1:] * _pitch_hot(
             lookback2, weight.dtype
         )
@@ -355,6 +361,7 @@ class MusicLSTM(nn.Module):
         *,
         pitch_of_a_note: bool = False,
         trunk: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        head_in: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None,
     ) -> torch.Tensor:
         """Negative log-likelihood in nats of each target field: (B, T, 5) in storage order (shift, pitch,
         duration, velocity, track), zero where masked out — velocity also where the song has no dynamics
@@ -363,11 +370,12 @@ class MusicLSTM(nn.Module):
         ``pitch_of_a_note``: score a note's pitch knowing it is a note (the rest id left out of the pitch
         distribution), as the melody-prediction protocols do; rest events' pitch entries are then zero.
         ``trunk``: another way to run the LSTM over the embedded inputs, (B, T, H) → (B, T, H) — used to
-        score the generator's step path (e.g. its int8 form) with exactly these heads.
+        score the generator's step path (e.g. its int8 form) with exactly these heads.  ``head_in``: another
+        way to compute :meth:`head_inputs` (the generator's int8 projection), scored likewise.
         """
         x = self.embed_inputs(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch, batch.in_program)
         h = self.run_lstm(x)[0] if trunk is None else trunk(x)
-        zs, zt, zd, zp, zv = self.head_inputs(h)
+        zs, zt, zd, zp, zv = (head_in or self.head_inputs)(h)
         t = batch.targets
         shift, pitch, dur, track = t[..., SHIFT], t[..., PITCH], t[..., DURATION], t[..., TRACK]
         pos = batch.tgt_pos

@@ -121,14 +121,16 @@ def evaluate_songs(
     world: int = 1,
     rank: int = 0,
     trunk: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    head_in: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None,
 ) -> dict[str, float]:
     """Bits per note on whole songs (no augmentation): total and per field.
 
     Rest events' bits are charged to the notes (bits of all events / number of notes).  Velocity is scored
     only where it is known (songs with dynamics): ``velocity_bits`` is per such note (``velocity_notes`` of
     them), and ``bits_per_note`` counts velocity only there (its velocity bits / all notes), so a corpus without
-    dynamics adds nothing for velocity; ``bits_per_note_without_velocity`` leaves velocity out.  ``trunk``: see
-    :meth:`MusicLSTM.field_nll` (scores another way of running the LSTM, e.g. the generator's int8 steps).
+    dynamics adds nothing for velocity; ``bits_per_note_without_velocity`` leaves velocity out.  ``trunk``, ``head_in``:
+    see :meth:`MusicLSTM.field_nll` (score another way of running the LSTM and the heads' projection, e.g. the
+    generator's int8 steps).
     """
     model.eval()
     n_fields = len(FIELD_NAMES)
@@ -140,7 +142,7 @@ def evaluate_songs(
     )
     for items in batches[rank::world]:
         batch = collate(items).to(device)
-        nll = model.field_nll(batch, trunk=trunk).double()  # (B, T, 5) nats
+        nll = model.field_nll(batch, trunk=trunk, head_in=head_in).double()  # (B, T, 5) nats
         totals[:n_fields] += nll.sum(dim=(0, 1))
         totals[n_fields] += note_count(batch)
         totals[n_fields + 1] += velocity_note_count(batch)

@@ -1,6 +1,7 @@
 """Continuation: fidelity to the seed, the fast step path, sampling controls, determinism, bad settings."""
 
 import json
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -156,6 +157,8 @@ def test_repeated_phrases_are_found():
         (Settings(key_lock=True, key_strength=9), "key-lock strength must be 0 to 4"),
         (Settings(form="sonata"), "The form must be auto .* got .sonata.\\."),
         (Settings(key_lock=True, key_prior="krumhansl"), "key-lock prior must be one of profile, contrast"),
+        (Settings(register_lock="yes"), "register_lock is on"),  # type: ignore[arg-type]
+        (Settings(density_lock=None), "density_lock is on"),  # type: ignore[arg-type]
     ],
 )
 def test_bad_settings_are_one_clear_sentence(composer, settings, message):
@@ -710,3 +713,98 @@ def test_restatement_is_measured_against_the_seeds_bars():
     other = ids.copy()
     other[:, 1] = 30
     assert bars.restates(other) is None
+
+
+# Register lock: the two-track seed's melody plays 67–71 and its bass 43–50; widened by REGISTER_MARGIN (2) each
+# way (spans of 8 and 11, above REGISTER_SPAN's 7): the melody's window is 65–73, the bass's 41–52.
+WINDOWS = {0: (65, 73), 1: (41, 52)}
+
+
+def outside_windows(takes):
+    return [n for t in takes for n in t.continuation.notes if not WINDOWS[n.track][0] <= n.pitch <= WINDOWS[n.track][1]]
+
+
+def test_each_track_stays_in_its_register_and_the_switch_frees_it(composer):
+    seed = two_track_seed()
+    settings = Settings(bars=8, variations=4, seed=3, temperature=2.0)  # a hot, untrained model: pitches wander
+    takes = composer.continue_piece(seed, settings)
+    assert {n.track for t in takes for n in t.continuation.notes} == {0, 1}
+    assert outside_windows(takes) == []
+    free = composer.continue_piece(seed, replace(settings, register_lock=False))
+    assert len(outside_windows(free)) > 10  # off: the old behaviour, any pitch the other masks allow
+    again = composer.continue_piece(seed, settings)
+    assert [t.piece for t in again] == [t.piece for t in takes]  # reruns stay byte-identical
+
+
+def test_register_windows_and_their_fall_back():
+    from composer.encoding import PITCH_LOW, REST
+    from composer.generate import register_windows
+
+    seed = replace(two_track_seed(), tracks=(Track("melody", 73, 0), Track("bass", 32, 1), Track("silent")))
+    windows = register_windows(seed)
+    for track, (low, high) in WINDOWS.items():
+        assert torch.nonzero(windows[track, :REST]).flatten().tolist() == list(
+            range(low - PITCH_LOW, high - PITCH_LOW + 1)
+        )
+    assert windows[2].all() and windows[:, REST].all()  # a track without seed notes: no limit
+    for notes, expected in (((40, 80), (38, 82)), ((60,), (57, 64)), ((21, 22), (21, 25))):
+        piece = Piece(notes=tuple(Note(i, 1, p, 80) for i, p in enumerate(notes)))
+        window = register_windows(piece)[0, :REST].nonzero().flatten()
+        # the margin alone; one note: a fifth about it (the odd semitone up); cut at the piano's lowest key
+        assert (int(window[0]) + PITCH_LOW, int(window[-1]) + PITCH_LOW) == expected, notes
+
+
+def test_a_pitch_range_outside_a_tracks_register_wins(composer):
+    # Neither track's window reaches 84–96: the register gives way to the plan's mask rather than silence them.
+    takes = composer.continue_piece(two_track_seed(), Settings(bars=4, variations=3, seed=6, pitch_range=(84, 96)))
+    notes = [n for t in takes for n in t.continuation.notes]
+    assert notes and all(84 <= n.pitch <= 96 for n in notes)
+
+
+def test_generate_cli_frees_the_register_and_the_density_on_request(composer, tmp_path):
+    from composer.cli import main
+    from composer.testing import smf
+
+    (tmp_path / "a.mid").write_bytes(smf.simple_file())
+    common = ["generate", str(tmp_path / "a.mid"), "--model", str(composer.model_path), "--bars", "1", "--quiet"]
+    for i, (flags, register, density) in enumerate(
+        [([], True, True), (["--free-register"], False, True), (["--free-register", "--free-density"], False, False)]
+    ):
+        out = tmp_path / f"out{i}"
+        assert main([*common, "--out", str(out), *flags]) == 0
+        settings = json.loads((out / "manifest.json").read_text())["settings"]
+        assert (settings["register_lock"], settings["density_lock"]) == (register, density)
+
+
+def test_density_lock_pulls_each_track_towards_its_rate_in_the_seed():
+    from composer.encoding import encode
+    from composer.generate import DENSITY_STRENGTH, _Voices
+
+    seed = two_track_seed()  # 2 bars of 4/4 from 0: 16 melody notes, 4 bass notes
+    voices = _Voices.of_seed(encode(seed), 48, 2)
+    assert voices.rate[:2].tolist() == [16 / 96, 4 / 96] and not voices.made.any()
+    elapsed = torch.tensor([48, 48])  # a bar in: 8 melody and 2 bass notes expected
+    assert torch.allclose(voices.density_prior(elapsed)[:, :2], DENSITY_STRENGTH * torch.log(torch.tensor([9.0, 3.0])))
+    for i in range(8):  # take 0 plays 8 melody notes, take 1 nothing
+        voices.play(
+            torch.tensor([[0, 70, 6, 31, 0], [0, 70, 6, 31, 0]]),
+            torch.tensor([96 + 6 * i] * 2),
+            torch.tensor([True, False]),
+        )
+    prior = voices.density_prior(elapsed)
+    assert prior[0, 0] == 0 and prior[0, 1] > 0  # take 0: the melody is on its rate, the bass is called
+    assert prior[1, 0] > prior[1, 1] > 0  # take 1: both are called, the melody most
+
+
+def test_density_lock_keeps_each_tracks_share_nearer_the_seeds(composer):
+    seed = two_track_seed()  # the melody plays 4 notes for each bass note
+    settings = Settings(bars=8, variations=4, seed=11)
+
+    def gap(takes):  # how far each take's melody : bass ratio is from 4 : 1, in octaves
+        return sum(
+            abs(math.log2((t.metrics.notes_per_track[0] + 1) / (t.metrics.notes_per_track[1] + 1) / 4)) for t in takes
+        )
+
+    assert gap(composer.continue_piece(seed, settings)) < gap(
+        composer.continue_piece(seed, replace(settings, density_lock=False))
+    )
