@@ -509,9 +509,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--form",
         default="auto",
-        help="how each take stands to the seed's last phrase: auto (the model's own choice, the default), "
-        "repeat (restate it, fitted to the harmony), vary (its rhythm and contour, new notes) or contrast "
-        "(a new section in the same key and meter)",
+        help="how each take stands to the seed's last phrase: auto (the default: a form for each take, as often "
+        "as real music restates its phrase), free (the model's own way, nothing steered), repeat (restate it, "
+        "fitted to the harmony), vary (its rhythm and contour, new notes) or contrast (a new section in the same "
+        "key and meter)",
     )
     g.add_argument(
         "--free-register",

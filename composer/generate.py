@@ -62,7 +62,16 @@ from composer.encoding import (
 )
 from composer.errors import InputError
 from composer.features import LOOKBACK_NOTES, MAX_POSITION, NO_DURATION, NO_KEY, NO_PITCH, SIZES
-from composer.form import CONTRAST_KEY_STRENGTH, FORMS, Restatement, SeedBars, Steer, next_bar_line, steer
+from composer.form import (
+    CONTRAST_KEY_STRENGTH,
+    FORMS,
+    Restatement,
+    SeedBars,
+    Steer,
+    auto_forms,
+    next_bar_line,
+    steer,
+)
 from composer.model import MusicLSTM, bits
 from composer.piece import PIANO_HIGH, PIANO_LOW, Piece, key_name
 
@@ -162,8 +171,9 @@ class Settings:
             )
         if self.form not in FORMS:
             raise InputError(
-                f"The form must be auto (the model's choice), repeat (restate the last phrase), vary (its rhythm "
-                f"and contour, new notes) or contrast (a new section); got {self.form!r}."
+                f"The form must be auto (a form for each take, as real music chooses), free (the model's own "
+                f"way), repeat (restate the last phrase), vary (its rhythm and contour, new notes) or contrast "
+                f"(a new section); got {self.form!r}."
             )
         if self.key_prior not in KEY_PRIORS:
             raise InputError(f"The key-lock prior must be one of {', '.join(KEY_PRIORS)}; got {self.key_prior!r}.")
@@ -201,6 +211,7 @@ class TakeMetrics:
     longest_repeat: Repeat
     bits_per_note: float  # how surprising the take is to the model (4 decimals)
     restates: Restatement | None = None  # the seed's bars it restates (composer.form.SeedBars), if any
+    form: str = "free"  # the form the take was steered by (auto draws one for each take)
     context: str | None = None  # said when a long seed was cut to the model's context
     notes_per_track: tuple[int, ...] = ()  # new notes on each track of the seed's table, in table order
 
@@ -216,6 +227,7 @@ class TakeMetrics:
                 "times_in_a_row": self.longest_repeat.times_in_a_row,
             },
             "restates": self.restates.to_dict() if self.restates else None,
+            "form": self.form,
             "bits_per_note": self.bits_per_note,
             "notes_per_track": list(self.notes_per_track),
         }
@@ -753,6 +765,27 @@ class Composer:
         ``time.monotonic()`` instant): past it, generation stops with an :class:`InputError` (a server's
         per-request time cap)."""
         settings.validate()
+        if settings.form == "auto":
+            # Each take's form drawn first; the takes of one form are generated together, each group with its
+            # own seeded generator (the free takes the random seed's own, as with form free; the others the
+            # seed moved by the form's place in FORMS), in the takes' order.
+            forms = auto_forms(settings.seed, settings.variations)
+            takes: dict[int, Take] = {}
+            for form in dict.fromkeys(forms):
+                group = [i for i, f in enumerate(forms) if f == form]
+                made = self.continue_piece(
+                    seed,
+                    replace(
+                        settings,
+                        form=form,
+                        variations=len(group),
+                        seed=settings.seed + 1000 * FORMS.index(form) * (form != "free"),
+                    ),
+                    key=key,
+                    deadline=deadline,
+                )
+                takes.update(zip(group, made, strict=True))
+            return [takes[i] for i in range(settings.variations)]
         events, start, context_note = self._seed_events(seed)
         plan = self._plan(seed, events, settings, key)
         draw = FieldDraw(settings, torch.Generator().manual_seed(settings.seed), settings.variations)
@@ -771,6 +804,7 @@ class Composer:
                 plan.lock_key,
                 context_note,
                 seed_bars.restates(ids),
+                settings.form,
             )
             for i, ids in enumerate(take[going] for take, going in zip(sampled, kept, strict=True))
         ]
@@ -872,6 +906,7 @@ class Composer:
         key: int | None,
         context_note: str | None,
         restates: Restatement | None,
+        form: str,
     ) -> Take:
         last_onset = int(events.onsets[-1])
         # Decode the new events as a piece of their own that starts at the seed's last onset, on the seed's
@@ -883,7 +918,7 @@ class Composer:
         # The seed exactly as given (sampling never starts a pitch a seed note still holds), then the new notes.
         whole = seed.with_notes(tuple(sorted([*seed.notes, *new_notes], key=lambda n: (n.start, n.track, -n.pitch))))
         continuation = replace(seed, notes=new_notes, found=(), remarks=())  # the new notes on the seed's tracks
-        metrics = take_metrics(continuation, ids, logprob, key, context_note, restates)
+        metrics = replace(take_metrics(continuation, ids, logprob, key, context_note, restates), form=form)
         return Take(piece=whole, continuation=continuation, metrics=metrics, events=ids)
 
 

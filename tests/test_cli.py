@@ -213,7 +213,8 @@ def test_generate_refuses_a_bad_form_in_one_sentence(tmp_path, tiny_model, capsy
     assert main(["generate", str(seed), "--out", str(out), "--form", "sonata", "--model", str(tiny_model)]) == 2
     err = capsys.readouterr().err
     assert err.splitlines() == [
-        "error: The form must be auto (the model's choice), repeat (restate the last phrase), vary (its rhythm and "
-        "contour, new notes) or contrast (a new section); got 'sonata'."
+        "error: The form must be auto (a form for each take, as real music chooses), free (the model's own way), "
+        "repeat (restate the last phrase), vary (its rhythm and contour, new notes) or contrast (a new section); "
+        "got 'sonata'."
     ]
     assert not out.exists()

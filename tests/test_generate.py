@@ -447,6 +447,7 @@ def test_take_metrics_keep_the_json_form_of_the_manifests(composer):
         "pitch_range",
         "longest_repeat",
         "restates",
+        "form",
         "bits_per_note",
         "notes_per_track",
         "context",
@@ -675,7 +676,7 @@ def test_contrast_restates_less_than_auto(shipped, hornpipe):
     assert share["contrast"] < 0.75 * share["auto"]
 
 
-@pytest.mark.parametrize("form", ["auto", "repeat", "vary", "contrast"])
+@pytest.mark.parametrize("form", ["auto", "free", "repeat", "vary", "contrast"])
 def test_each_form_reruns_identically_and_holds_key_lock_and_pitch_range(shipped, form):
     seed = example("barbara-allen")
     settings = Settings(bars=2, variations=2, seed=9, form=form, key_lock=True, pitch_range=(60, 76))
