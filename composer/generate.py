@@ -104,7 +104,11 @@ MAX_KEY_STRENGTH = 4.0
 # subdominant: the keys the scale mask alone lets a take drift to) — only what tells the key from them.
 # "drift" is the profile's prior at full strength only on a take whose own new notes do not (yet) point to the
 # key (:class:`KeyWatch`), at DRIFT_BASE of it on a take in the key: the drifting ones are pulled back.
-KEY_PRIORS = ("profile", "contrast", "drift")
+# "select" draws SELECT_CANDIDATES takes for each one asked for, under the drift prior at the strength given,
+# and keeps the ones whose new notes point to the key most clearly (:func:`key_margins`): a take is not bent
+# note by note towards the tonic, the ones that stayed in the key are chosen.
+KEY_PRIORS = ("profile", "contrast", "drift", "select")
+SELECT_CANDIDATES = 3
 # Pearson's r by which the key must lead: without a margin (a first round) a take is pulled back only to the
 # edge of the key, where music21 hears the neighbour as often as not (key agreement 0.71–0.73 on validation).
 DRIFT_MARGIN = 0.15
@@ -459,13 +463,29 @@ class KeyWatch:
         pc = (pitch.clamp(max=REST - 1) + PITCH_LOW) % 12
         self.heard[torch.arange(len(pc)), pc] += (duration + 1).double() * sounding
 
-    def drifting(self) -> torch.Tensor:
-        """(K,) True where the take's notes so far do not point to the key by DRIFT_MARGIN."""
+    def margins(self) -> torch.Tensor:
+        """(K,) by how much the key leads every other key: Pearson's r of each take's histogram with the key's
+        profile less the best other key's."""
         centred = self.heard - self.heard.mean(1, keepdim=True)
         centred = centred / centred.norm(dim=1, keepdim=True).clamp(min=1e-12)
         r = centred @ (self.profiles / self.profiles.norm(dim=1, keepdim=True)).T  # (K, 24) Pearson's r
         others = torch.cat([r[:, : self.key], r[:, self.key + 1 :]], dim=1).max(1).values
-        return (r[:, self.key] < others + DRIFT_MARGIN) | (self.heard.sum(1) == 0)
+        return r[:, self.key] - others
+
+    def drifting(self) -> torch.Tensor:
+        """(K,) True where the take's notes so far do not point to the key by DRIFT_MARGIN."""
+        return (self.margins() < DRIFT_MARGIN) | (self.heard.sum(1) == 0)
+
+
+def key_margins(takes: list[Piece], key: int) -> np.ndarray:
+    """(takes,) how clearly each take's new notes point to ``key``: Pearson's r of their length-weighted
+    pitch-class histogram with the key's profile less the best other key's (as :class:`KeyWatch` reads a take);
+    -inf for a take without notes."""
+    watch = KeyWatch(key, len(takes))
+    for i, take in enumerate(takes):
+        for n in take.notes:
+            watch.heard[i, n.pitch % 12] += n.duration
+    return np.where(watch.heard.sum(1).numpy() > 0, watch.margins().numpy(), -np.inf)
 
 
 def heard_key(piece: Piece, bars: int = HEARD_KEY_BARS) -> int | None:
@@ -764,7 +784,22 @@ class Composer:
         of fewer than 8 notes that states one.  ``deadline`` (a
         ``time.monotonic()`` instant): past it, generation stops with an :class:`InputError` (a server's
         per-request time cap)."""
-        settings.validate()
+        return self._continue(seed, settings.validate(), key, deadline)
+
+    @torch.no_grad()
+    def _continue(self, seed: Piece, settings: Settings, key: int | None, deadline: float | None) -> list[Take]:
+        """:meth:`continue_piece` on valid settings (key lock's selection asks for more takes than a caller may)."""
+        if settings.key_lock and settings.key_prior == "select":
+            asked = settings.variations
+            candidates = self._continue(
+                seed, replace(settings, variations=asked * SELECT_CANDIDATES, key_prior="drift"), key, deadline
+            )
+            lock_key = _keys(seed, settings, key)[1]
+            if lock_key is None:
+                return candidates[:asked]
+            margins = key_margins([t.continuation for t in candidates], lock_key)
+            best = sorted(np.argsort(-margins, kind="stable")[:asked].tolist())  # the clearest, in their order
+            return [candidates[i] for i in best]
         if settings.form == "auto":
             # Each take's form drawn first; the takes of one form are generated together, each group with its
             # own seeded generator (the free takes the random seed's own, as with form free; the others the
@@ -773,7 +808,7 @@ class Composer:
             takes: dict[int, Take] = {}
             for form in dict.fromkeys(forms):
                 group = [i for i, f in enumerate(forms) if f == form]
-                made = self.continue_piece(
+                made = self._continue(
                     seed,
                     replace(
                         settings,
@@ -781,8 +816,8 @@ class Composer:
                         variations=len(group),
                         seed=settings.seed + 1000 * FORMS.index(form) * (form != "free"),
                     ),
-                    key=key,
-                    deadline=deadline,
+                    key,
+                    deadline,
                 )
                 takes.update(zip(group, made, strict=True))
             return [takes[i] for i in range(settings.variations)]

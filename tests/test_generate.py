@@ -126,6 +126,23 @@ def test_key_lock_and_pitch_range_hold(composer, prior):
         assert all(60 <= n.pitch <= 72 for n in t.continuation.notes)
 
 
+def test_key_lock_select_keeps_the_takes_that_point_to_the_key_most_clearly(composer):
+    from composer.generate import SELECT_CANDIDATES, _keys, key_margins
+
+    seed = seed_piece(key=7)
+    lock = Settings(bars=4, variations=16, seed=5, key_lock=True, key_prior="select", temperature=1.5)
+    chosen = composer.continue_piece(seed, lock)
+    assert len(chosen) == 16  # 48 candidates behind them: more than a caller may ask for
+    candidates = composer._continue(
+        seed, replace(lock, key_prior="drift", variations=16 * SELECT_CANDIDATES), None, None
+    )
+    margins = key_margins([t.continuation for t in candidates], _keys(seed, lock, None)[1])
+    picked = [next(i for i, c in enumerate(candidates) if c.piece == t.piece) for t in chosen]
+    assert picked == sorted(picked)  # in the candidates' order
+    assert min(margins[picked]) >= max(np.delete(margins, picked))  # the clearest
+    assert [t.piece for t in composer.continue_piece(seed, lock)] == [t.piece for t in chosen]
+
+
 def test_sampling_filters():
     logits = torch.tensor([[3.0, 2.0, 1.0, 0.0]])
     assert torch.isinf(_filter(logits, 1.0, 2, 1.0)[0, 2:]).all()
