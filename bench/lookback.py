@@ -47,7 +47,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="score only the first N test songs (quick runs)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "lookback.json")
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     songs, _ = load_songs(args.data)
     test = [s for s in songs if s.split == "test"][: args.limit]
     model, _ = load_model(args.model)

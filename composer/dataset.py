@@ -305,6 +305,7 @@ def collate(items: Sequence[tuple[Song, int, int, int]]) -> Batch:
     lookback2 = np.full((b, t, LOOKBACK_NOTES), NO_PITCH, dtype=np.int64)
     lookback_duration = np.full((b, t), NO_DURATION, dtype=np.int64)
     velocity_mask = np.zeros((b, t), dtype=bool)
+    tracks = np.ones((b, t), dtype=np.int64)
     for row, (song, start, length, semis) in enumerate(items):
         ids, k = transposed(song.ids, song.key, semis)
         stop = start + length
@@ -324,6 +325,7 @@ def collate(items: Sequence[tuple[Song, int, int, int]]) -> Batch:
         key[row, :length] = k
         mask[row, :length] = True
         velocity_mask[row, :length] = song.has_dynamics
+        tracks[row] = len(song.programs)
     arrays = (
         inputs,
         targets,
@@ -340,6 +342,7 @@ def collate(items: Sequence[tuple[Song, int, int, int]]) -> Batch:
         lookback2,
         lookback_duration,
         velocity_mask,
+        tracks,
     )
     return Batch(*(torch.from_numpy(a) for a in arrays))
 

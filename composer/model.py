@@ -92,7 +92,7 @@ class Batch:
     program, ``tgt_program`` the target's; ``ref`` the last pitch on the target's track; ``lookback1`` /
     ``lookback2`` (B, T, LOOKBACK_NOTES) the pitches on the target's track one / two bars before its onset,
     ``lookback_duration`` the duration id one bar back; ``velocity_mask`` (B, T) bool: the song has dynamics
-    (velocity is learned only there).
+    (velocity is learned only there); ``tracks`` the size of the song's track table.
     """
 
     inputs: torch.Tensor
@@ -110,6 +110,7 @@ class Batch:
     lookback2: torch.Tensor
     lookback_duration: torch.Tensor
     velocity_mask: torch.Tensor
+    tracks: torch.Tensor  # (B, T) how many tracks the song's table has: the track ids a note may take
 
     def to(self, device: torch.device | str) -> Batch:
         return Batch(*(getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)))
@@ -386,7 +387,11 @@ class MusicLSTM(nn.Module):
             ),
             self.duration_logits(zd, shift, pos, track, batch.lookback_duration),
             self.velocity_logits(zv, shift, pos, dur, pitch, track),
-            self.track_logits(zt, shift, pos, batch.inputs[..., TRACK]),
+            # The track table is part of the piece as given: a note goes to one of its tracks (generation masks
+            # the others out too), so the track is scored among those.
+            self.track_logits(zt, shift, pos, batch.inputs[..., TRACK]).masked_fill(
+                torch.arange(SIZES[TRACK], device=shift.device) >= batch.tracks[..., None], -math.inf
+            ),
         )
         velocity = t[..., VELOCITY]
         known = batch.velocity_mask & (velocity < SIZES[VELOCITY] - 1)  # the last velocity id is UNKNOWN

@@ -40,7 +40,7 @@ def test_field_losses_are_exact_log_probabilities_of_all_five_heads():
     shift, pitch, dur, track = t[..., SHIFT], t[..., PITCH], t[..., DURATION], t[..., TRACK]
     logits = {
         SHIFT: model.shift_logits(zs),
-        TRACK: model.track_logits(zt, shift, pos, batch.inputs[..., TRACK]),
+        TRACK: model.track_logits(zt, shift, pos, batch.inputs[..., TRACK])[..., :2],  # the songs' two tracks
         DURATION: model.duration_logits(zd, shift, pos, track, batch.lookback_duration),
         PITCH: model.pitch_logits(
             zp, shift, pos, dur, batch.key, track, batch.tgt_program, batch.ref, batch.lookback1, batch.lookback2
@@ -53,6 +53,21 @@ def test_field_losses_are_exact_log_probabilities_of_all_five_heads():
             expected = expected * batch.velocity_mask
         assert torch.allclose(nll[..., field], expected * batch.mask, atol=1e-5), field
     assert (nll >= 0).all()
+
+
+def test_the_track_is_scored_among_the_tracks_of_the_songs_table():
+    import dataclasses
+
+    torch.manual_seed(0)
+    model = MusicLSTM(TINY).eval()
+    one = [dataclasses.replace(s, ids=s.ids.copy(), programs=(0,)) for s in songs(2)]
+    for s in one:
+        s.ids[:, TRACK] = 0
+    batch = collate([(s, 0, len(s), 0) for s in one])
+    assert (batch.tracks == 1).all()
+    assert model.field_nll(batch)[..., TRACK].abs().max() == 0  # one track: nothing to guess
+    two = collate([(s, 0, len(s), 0) for s in songs(2)])
+    assert (two.tracks == 2).all() and (model.field_nll(two)[..., TRACK] > 0).any()
 
 
 def test_the_lookback_view_raises_exactly_the_pitches_one_and_two_bars_back():
