@@ -23,6 +23,7 @@ and then reports on the test split the takes without key lock and with the chose
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -114,13 +115,18 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT / "midi_data")
     parser.add_argument("--seeds", type=int, default=50)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "key_lock.json")
+    parser.add_argument(
+        "--sweep-from", type=Path, help="take the validation sweep from this earlier result file (same model)"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     composer = Composer()
     sweep = {}
-    for setting in SETTINGS:
-        sweep[name(setting)] = check(composer, args.data, "valid", setting, args.seeds)
-    sweep["off"] = check(composer, args.data, "valid", None, args.seeds)
+    if args.sweep_from:
+        sweep = json.loads(args.sweep_from.read_text())["validation_sweep"]
+    for setting in [*SETTINGS, None]:
+        if name(setting) not in sweep:
+            sweep[name(setting)] = check(composer, args.data, "valid", setting, args.seeds)
     best = choose(sweep)
     test = {
         "off": check(composer, args.data, "test", None, args.seeds),
