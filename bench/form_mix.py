@@ -1,12 +1,13 @@
 """Fit auto's form mix (composer.form.AUTO_MIX) on the validation split: how often should a take restate its
-seed's last phrase (repeat), vary it, or go its own way (free), so that the takes restate their seed as often
-as real continuations do?
+seed's last phrase (repeat), vary it, or go its own way (free), so that the takes restate their seed and repeat
+themselves as much as real continuations do?
 
 For each of free, repeat and vary, the musical check's validation seeds (8 seed bars, 4 takes × 8 bars) are
-continued and each take's restatement of the seed measured (:class:`composer.form.SeedBars`); the real
-continuations are measured alike.  The weights (steps of 0.01) minimise the squared differences between the
-mix's and the real continuations' (a) share of takes restating the seed (at ``RESTATED_SHARE``) and (b) mean
-restated share.  The test split is not looked at.
+continued and measured as issue 16's measures read them (:func:`composer.discriminate.compare`'s ``form``):
+the share of the melody restating the seed and the longest phrase repeated inside the 8 bars; the real
+continuations are measured alike.  The weights (steps of 0.01) minimise the squared relative differences
+between the mix's and the real continuations' two figures (a mix of takes averages their figures).  The test
+split is not looked at.
 
     python bench/form_mix.py        # writes bench/results/form_mix.json; put its weights in AUTO_MIX
 """
@@ -39,7 +40,7 @@ def fit(measured: dict[str, tuple[float, float]], target: tuple[float, float]) -
             continue
         w = dict(zip(names, (*weights, rest), strict=True))
         mix = [sum(w[n] * measured[n][i] for n in names) for i in range(2)]
-        error = sum((m - t) ** 2 for m, t in zip(mix, target, strict=True))
+        error = sum(((m - t) / t) ** 2 for m, t in zip(mix, target, strict=True))
         if best is None or error < best[0] - 1e-12:
             best = (error, w)
     assert best is not None
@@ -60,12 +61,14 @@ def main() -> None:
     for form in AUTO_MIX:
         started = time.perf_counter()
         r = evaluate.continuations(composer, args.data, seeds=args.seeds, split="valid", form=form)
-        measured[form] = (r["restating_takes"], r["mean_restated_share"])
-        real = (r["reference_restating"], r["reference_mean_restated_share"])
+        takes, truth = r["form"]["takes"], r["form"]["real"]
+        measured[form] = (takes["restated_share"], takes["longest_repeat_notes"])
+        real = (truth["restated_share"], truth["longest_repeat_notes"])
         runs[form] = {
-            "restating_takes": r["restating_takes"],
-            "mean_restated_share": r["mean_restated_share"],
-            "mean_longest_repeat_notes": r["mean_longest_repeat_notes"],
+            "restated_share": takes["restated_share"],
+            "longest_repeat_notes": takes["longest_repeat_notes"],
+            "restating_excerpts": takes["restating_excerpts"],
+            "seedbars_restating_takes": r["restating_takes"],
             "seconds": round(time.perf_counter() - started, 1),
         }
         print(form, runs[form], flush=True)
@@ -76,9 +79,9 @@ def main() -> None:
         "seeds": args.seeds,
         "restated_threshold": RESTATED_SHARE,
         "forms": runs,
-        "real": {"restating": real[0], "mean_restated_share": real[1]},
+        "real": {"restated_share": real[0], "longest_repeat_notes": real[1]},
         "weights": weights,
-        "mix": {"restating": mix[0], "mean_restated_share": mix[1]},
+        "mix": {"restated_share": mix[0], "longest_repeat_notes": mix[1]},
     }
     write_result(args.out, result, indent=1)
     print(f"real {real}, weights {weights}, the mix {mix} → {args.out}")
