@@ -234,11 +234,11 @@ class Steer:
             # Not a pitch the take still holds on this track: decoding would cut that note, and the forced
             # durations are the phrase's.
             rows = torch.arange(len(track))
-            allowed[:, :REST] &= self.held[rows, track] <= onset[:, None]
+            _narrow(allowed, self.held[rows, track] <= onset[:, None])
         if step and r.shift[step] == 0 and r.track[step] == r.track[step - 1] and r.pitch[step - 1] != REST:
             # The next note of a chord on the track: below the one before, the order encoding writes a chord
             # in (so no two of its notes merge into one).
-            allowed[:, :REST] &= torch.arange(REST)[None, :] < ref[:, None]
+            _narrow(allowed, torch.arange(REST)[None, :] < ref[:, None])
         # A note step: a note, not a rest event — unless no pitch may sound (a held seed note fills the range).
         allowed[:, REST] = ~allowed[:, :REST].any(dim=1)
         if self.form == "repeat":
@@ -263,6 +263,15 @@ def auto_forms(seed: int, takes: int) -> list[str]:
     weights = np.array([AUTO_MIX[n] for n in names], dtype=np.float64)
     rng = np.random.default_rng([seed, 16])  # 16: the issue that asked for forms, apart from the notes' generator
     return [names[i] for i in rng.choice(len(names), size=takes, p=weights / weights.sum())]
+
+
+def _narrow(allowed: torch.Tensor, keep: torch.Tensor) -> None:
+    """Narrow (K, pitch ids) ``allowed`` to ``keep`` (K, pitches) in place, on the takes where some pitch is
+    left: a forced note is never turned into silence (with register lock a track's window may hold no pitch
+    below the chord's last or free of its held notes; the note then sounds, and decoding merges or cuts)."""
+    narrowed = allowed[:, :REST] & keep
+    some = narrowed.any(dim=1, keepdim=True)
+    allowed[:, :REST] = torch.where(some, narrowed, allowed[:, :REST])
 
 
 def steer(form: str, events: Events, limit: int | None, notes: int | None) -> tuple[Steer | None, int | None]:
