@@ -610,13 +610,13 @@ class _Plan:
     steer: Steer | None = None  # the form's forced rhythm and pitch bonus (None: auto, the model's own choice)
     register: torch.Tensor | None = None  # (tracks, pitch ids) each track's register window; None: register off
 
-    def allowed_pitches(self, onset: torch.Tensor, shift: torch.Tensor, track: torch.Tensor) -> torch.Tensor:
+    def allowed_pitches(self, onset: torch.Tensor, shift: torch.Tensor, track: torch.Tensor | None) -> torch.Tensor:
         """(K, pitch ids): the plan's pitches, less those a seed note still holds at ``onset``, within the
-        register of each take's ``track`` — unless that leaves the track nothing, where the register gives
-        way.  A rest event only where the shift is the longest — or where nothing else may sound (a narrow
-        pitch range whose pitches a seed note still holds): the take then lets the time pass."""
+        register of each take's ``track`` (None: no register) — unless that leaves the track nothing, where the
+        register gives way.  A rest event only where the shift is the longest — or where nothing else may sound
+        (a narrow pitch range whose pitches a seed note still holds): the take then lets the time pass."""
         allowed = self.pitch_ok.expand(len(onset), -1) & (self.seed_end[None, :] <= onset[:, None].double())
-        if self.register is not None:
+        if self.register is not None and track is not None:
             windowed = allowed & self.register[track]
             allowed = torch.where(windowed[:, :REST].any(dim=1, keepdim=True), windowed, allowed)
         allowed[:, REST] = (shift == MAX_SHIFT) | ~allowed[:, :REST].any(dim=1)
@@ -898,7 +898,10 @@ class Composer:
             dur_raw = m.duration_logits(zd, shift, pos, track, back_duration)
             dur = draw(dur_raw, going, allowed=form.only(DURATION, step) if form else None)
             ref, program = voices.ref(track), voices.programs[track]
-            allowed, prior = plan.allowed_pitches(onset, shift, track), plan.prior
+            # repeat restates the seed's own phrase, inside its registers already; a register window on top
+            # would leave some of its chord notes nowhere to go.
+            restating = form is not None and form.form == "repeat"
+            allowed, prior = plan.allowed_pitches(onset, shift, None if restating else track), plan.prior
             if watch is not None and prior is not None:  # key prior "drift": only the takes drifting away
                 prior = prior[None, :] * (DRIFT_BASE + (1 - DRIFT_BASE) * watch.drifting()[:, None].float())
             if form:
