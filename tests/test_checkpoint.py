@@ -2,6 +2,7 @@
 sentence for every file that cannot be used."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -234,7 +235,11 @@ def test_warm_start_from_a_four_field_model_starts_as_it(tmp_path: Path) -> None
         expected = _old_model_log_probs(old, song.ids, song.bar, song.key)
     got = -nll[:, [SHIFT, PITCH, DURATION]]
     assert np.allclose(got.numpy(), expected.numpy(), atol=1e-4), (got - expected).abs().max()
-    assert float(nll[:, 4].sum()) > 0  # the new track head predicts (fresh), the old model had none
+    # The new track head is fresh; a one-track piece's notes can only go to its one track, so they cost nothing.
+    assert float(nll[:, 4].abs().sum()) == 0
+    two = replace(song, programs=(0, 32))  # the same notes in a two-track table: the fresh head pays
+    with torch.no_grad():
+        assert float(model.field_nll(collate([(two, 0, len(two), 0)]))[0][:, 4].sum()) > 0
 
 
 def test_an_older_checkpoint_is_refused_for_use_in_one_sentence(tmp_path: Path) -> None:

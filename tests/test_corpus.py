@@ -21,7 +21,7 @@ from composer.corpus import (
     read_manifest,
     split_of,
 )
-from composer.encoding import decode, encode, quantize
+from composer.encoding import VELOCITY_STEP, decode, encode, quantize
 from composer.errors import InputError
 from composer.midi_io import read_midi
 from composer.piece import Note, Piece
@@ -92,8 +92,17 @@ def test_every_corpus_file_reads_and_round_trips_exactly(entries):
     for e in entries:
         piece = read_midi(DATA / e.path)
         assert len(piece.notes) == e.notes, e.path
-        assert quantize(piece) == piece, e.path  # the corpus is stored on the grid
-        assert decode(encode(piece)) == piece, e.path
+        # The corpus is stored on the grid: its times, pitches and tracks exactly; its velocities as the build
+        # wrote them (steps of 4 from a shared level), which the velocity grid of steps of 8 from each track's
+        # level rounds by at most half a step.
+        q = quantize(piece)
+        assert [(n.start, n.duration, n.pitch, n.track) for n in q.notes] == [
+            (n.start, n.duration, n.pitch, n.track) for n in piece.notes
+        ], e.path
+        assert all(
+            abs(a.velocity - b.velocity) <= VELOCITY_STEP // 2 for a, b in zip(q.notes, piece.notes, strict=True)
+        ), e.path
+        assert decode(encode(piece)) == q, e.path
         assert str(piece.time_signature) == e.meter
 
 
