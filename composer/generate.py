@@ -623,11 +623,15 @@ class _Plan:
         return allowed
 
 
-def _keys(seed: Piece, settings: Settings, key: int | None) -> tuple[int | None, int | None]:
-    """(the key the model is told, the key heard in the seed).  A handful of notes says little about a
-    key: there the file's stated key, where it has one, is kept."""
+def _lock_key(seed: Piece) -> int | None:
+    """The key heard in the seed (music21's analysis: computed once a request).  A handful of notes says little
+    about a key: there the file's stated key, where it has one, is kept."""
+    return seed.key if len(seed.notes) < MIN_HEARD_NOTES and seed.key is not None else heard_key(seed)
+
+
+def _keys(settings: Settings, seed: Piece, key: int | None, lock_key: int | None) -> tuple[int | None, int | None]:
+    """(the key the model is told, the key heard in the seed: ``lock_key``)."""
     key = seed.key if seed.key is not None else key
-    lock_key = seed.key if len(seed.notes) < MIN_HEARD_NOTES and seed.key is not None else heard_key(seed)
     if settings.key_lock and lock_key is not None:
         key = lock_key  # the model is told the key it is to keep
     return key, lock_key
@@ -720,8 +724,8 @@ class Composer:
             )
         return events, start, note
 
-    def _plan(self, seed: Piece, events: Events, settings: Settings, key: int | None) -> _Plan:
-        key, lock_key = _keys(seed, settings, key)
+    def _plan(self, seed: Piece, events: Events, settings: Settings, key: int | None, heard: int | None) -> _Plan:
+        key, lock_key = _keys(settings, seed, key, heard)
         bar = bar_steps(events.time_signature)
         if settings.bars and settings.bars * bar > MAX_BEATS * STEPS_PER_BEAT:
             beats = settings.bars * bar / STEPS_PER_BEAT
@@ -786,17 +790,23 @@ class Composer:
         of fewer than 8 notes that states one.  ``deadline`` (a
         ``time.monotonic()`` instant): past it, generation stops with an :class:`InputError` (a server's
         per-request time cap)."""
-        return self._continue(seed, settings.validate(), key, deadline)
+        return self._continue(seed, settings.validate(), key, _lock_key(seed), deadline)
 
     @torch.no_grad()
-    def _continue(self, seed: Piece, settings: Settings, key: int | None, deadline: float | None) -> list[Take]:
-        """:meth:`continue_piece` on valid settings (key lock's selection asks for more takes than a caller may)."""
+    def _continue(
+        self, seed: Piece, settings: Settings, key: int | None, lock_key: int | None, deadline: float | None
+    ) -> list[Take]:
+        """:meth:`continue_piece` on valid settings (key lock's selection asks for more takes than a caller may)
+        and the key heard in the seed (``lock_key``, analysed once for all the groups and candidates)."""
         if settings.key_lock and settings.key_prior == "select":
             asked = settings.variations
             candidates = self._continue(
-                seed, replace(settings, variations=asked * SELECT_CANDIDATES, key_prior="drift"), key, deadline
+                seed,
+                replace(settings, variations=asked * SELECT_CANDIDATES, key_prior="drift"),
+                key,
+                lock_key,
+                deadline,
             )
-            lock_key = _keys(seed, settings, key)[1]
             if lock_key is None:
                 return candidates[:asked]
             margins = key_margins([t.continuation for t in candidates], lock_key)
@@ -819,12 +829,13 @@ class Composer:
                         seed=settings.seed + 1000 * FORMS.index(form) * (form != "free"),
                     ),
                     key,
+                    lock_key,
                     deadline,
                 )
                 takes.update(zip(group, made, strict=True))
             return [takes[i] for i in range(settings.variations)]
         events, start, context_note = self._seed_events(seed)
-        plan = self._plan(seed, events, settings, key)
+        plan = self._plan(seed, events, settings, key, lock_key)
         draw = FieldDraw(settings, torch.Generator().manual_seed(settings.seed), settings.variations)
         h, state = self._prime(events, start, settings.variations, plan.key_id)
         voices = _Voices.of_seed(events, plan.bar, settings.variations)

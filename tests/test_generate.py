@@ -127,16 +127,17 @@ def test_key_lock_and_pitch_range_hold(composer, prior):
 
 
 def test_key_lock_select_keeps_the_takes_that_point_to_the_key_most_clearly(composer):
-    from composer.generate import SELECT_CANDIDATES, _keys, key_margins
+    from composer.generate import SELECT_CANDIDATES, _lock_key, key_margins
 
     seed = seed_piece(key=7)
     lock = Settings(bars=4, variations=16, seed=5, key_lock=True, key_prior="select", temperature=1.5)
     chosen = composer.continue_piece(seed, lock)
     assert len(chosen) == 16  # 48 candidates behind them: more than a caller may ask for
+    heard = _lock_key(seed)
     candidates = composer._continue(
-        seed, replace(lock, key_prior="drift", variations=16 * SELECT_CANDIDATES), None, None
+        seed, replace(lock, key_prior="drift", variations=16 * SELECT_CANDIDATES), None, heard, None
     )
-    margins = key_margins([t.continuation for t in candidates], _keys(seed, lock, None)[1])
+    margins = key_margins([t.continuation for t in candidates], heard)
     picked = [next(i for i, c in enumerate(candidates) if c.piece == t.piece) for t in chosen]
     assert picked == sorted(picked)  # in the candidates' order
     assert min(margins[picked]) >= max(np.delete(margins, picked))  # the clearest
