@@ -13,6 +13,7 @@ import errno
 import itertools
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -231,6 +232,16 @@ def warm_start(path: Path, device: str | torch.device = "cpu") -> tuple[MusicLST
         ) from None
     model.to(device)
     return model, config
+
+
+def with_context_encoder(model: MusicLSTM, width: int) -> MusicLSTM:
+    """``model`` with a context encoder of ``width`` added (composer.context): every weight of the note model
+    copied, the encoder fresh, its projections into the decoder at zero — so it starts as ``model`` exactly."""
+    grown = MusicLSTM(replace(model.config, context=width))
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not name.startswith("ctx_") for name in missing):
+        raise InputError("This model cannot be given a context encoder; start from a current checkpoint.")
+    return grown.to(next(model.parameters()).device)
 
 
 _OLD_IN_SIZES = (50, 90, 97, 17, 192, 193, 25, 50, 13)  # the old input tables' sizes (each field + BOS)

@@ -85,7 +85,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if args.epochs < 1 or args.batch_events < 1 or args.max_len < 2 or args.lr <= 0:
         raise InputError("--epochs, --batch-events and --lr must be positive and --max-len at least 2.")
-    model = ModelConfig(hidden=args.hidden, layers=args.layers, head_hidden=args.head_hidden, dropout=args.dropout)
+    model = ModelConfig(
+        hidden=args.hidden, layers=args.layers, head_hidden=args.head_hidden, dropout=args.dropout, context=args.context
+    )
     cfg = TrainConfig(
         data=str(args.data),
         out=str(args.out),
@@ -411,6 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--layers", type=int, default=ModelConfig.layers)
     t.add_argument("--head-hidden", type=int, default=ModelConfig.head_hidden)
     t.add_argument("--dropout", type=float, default=ModelConfig.dropout)
+    t.add_argument(
+        "--context",
+        type=int,
+        default=ModelConfig.context,
+        help="width of the context encoder that infill and accompany read (e.g. 256; 0: none); with --init "
+        "from a model without one, it is added and trained on random gaps and held-out tracks",
+    )
     t.add_argument("--batch-events", type=int, default=TrainConfig.batch_events)
     t.add_argument("--max-len", type=int, default=TrainConfig.max_len)
     t.add_argument("--lr", type=float, default=TrainConfig.lr)

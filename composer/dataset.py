@@ -21,10 +21,11 @@ import torch
 
 from composer import features
 from composer.atomic import atomic_write
-from composer.encoding import FIELDS, PITCH, PITCH_HIGH, PITCH_LOW, REST, TRACK, Events, bar_steps, encode
+from composer.context import Context
+from composer.encoding import FIELDS, PITCH, PITCH_HIGH, PITCH_LOW, REST, SHIFT, TRACK, Events, bar_steps, encode
 from composer.errors import InputError
 from composer.features import LOOKBACK_NOTES, NO_DURATION, NO_KEY, NO_PITCH, NO_PROGRAM, ModelInputs, SongFeatures
-from composer.model import Batch
+from composer.model import Batch, ContextBatch
 from composer.piece import Piece
 
 # 2: five fields (track, relative velocity), track programs, has_dynamics; 3: voices in unison kept apart;
@@ -345,6 +346,35 @@ def collate(items: Sequence[tuple[Song, int, int, int]]) -> Batch:
         tracks,
     )
     return Batch(*(torch.from_numpy(a) for a in arrays))
+
+
+def collate_contexts(
+    items: Sequence[tuple[Song, int, int, int]], contexts: Sequence[Context], given: Sequence[np.ndarray]
+) -> ContextBatch:
+    """The contexts of a batch's windows (as :func:`collate` pads them), each transposed with its window,
+    aligned with each decoder step's current time (the onset of the event the step reads)."""
+    lengths = [length for _, _, length, _ in items]
+    b, t = len(items), max(lengths)
+    s = max(1, max(len(c) for c in contexts))
+    ids = np.zeros((b, s, len(FIELDS)), dtype=np.int64)
+    positions = np.zeros((b, s), dtype=np.int64)
+    programs = np.zeros((b, s), dtype=np.int64)
+    index = np.zeros((b, t), dtype=np.int64)
+    distance = np.zeros((b, t), dtype=np.int64)
+    given_at = np.zeros((b, t), dtype=bool)
+    for row, ((song, start, length, semis), ctx, g) in enumerate(zip(items, contexts, given, strict=True)):
+        n = len(ctx)
+        if n:
+            moved = ctx.ids.copy()
+            moved[:, PITCH] = features.transposed_pitches(moved[:, PITCH], semis)
+            ids[row, :n], positions[row, :n], programs[row, :n] = moved, ctx.positions, ctx.programs
+        now = np.concatenate([[0], np.cumsum(song.ids[:, SHIFT])])[start : start + length]
+        index[row, :length], distance[row, :length] = ctx.align(now)
+        given_at[row, : len(g)] = g
+    modes = np.array([c.mode for c in contexts], dtype=np.int64)
+    counts = np.array([len(c) for c in contexts], dtype=np.int64)
+    arrays = (ids, positions, programs, counts, modes, index, distance, given_at)
+    return ContextBatch(*(torch.from_numpy(a) for a in arrays))
 
 
 def windows_for_epoch(songs: Sequence[Song], max_len: int, rng: np.random.Generator) -> list[tuple[int, int, int]]:

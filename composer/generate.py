@@ -43,6 +43,7 @@ import torch
 
 from composer import features
 from composer.checkpoint import SHIPPED_MODEL, load_model, resolve
+from composer.context import ACCOMPANY, INFILL, notes_as_context
 from composer.encoding import (
     DURATION,
     MAX_SHIFT,
@@ -62,6 +63,7 @@ from composer.encoding import (
 )
 from composer.errors import InputError
 from composer.features import LOOKBACK_NOTES, MAX_POSITION, NO_DURATION, NO_KEY, NO_PITCH, SIZES
+from composer.fill import ContextSteps, Given, as_rests, assemble, gap_span
 from composer.form import (
     CONTRAST_KEY_STRENGTH,
     FORMS,
@@ -73,13 +75,16 @@ from composer.form import (
     steer,
 )
 from composer.model import MusicLSTM, bits
-from composer.piece import PIANO_HIGH, PIANO_LOW, Piece, key_name
+from composer.piece import PIANO_HIGH, PIANO_LOW, Note, Piece, Track, key_name
 
 MAX_VARIATIONS = 16
 MAX_BARS = 64
 MAX_NOTES = 2048
 MAX_BEATS = 512  # a length in bars is capped in beats too: a 255/1 bar is 1,020 beats
 CONTEXT_EVENTS = 512  # a longer seed is conditioned on its last bars that fit in this many events
+# Accompaniment styles: the tracks each adds (name, GM program) — piano as POP909's PIANO tracks play under their
+# melodies, chorale as the chorales' alto, tenor and bass (choir aahs, the corpus's program for them).
+STYLES = {"piano": (("Piano accompaniment", 0),), "chorale": (("Alto", 52), ("Tenor", 52), ("Bass", 52))}
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)
 MINOR = (0, 2, 3, 5, 7, 8, 9, 10, 11)  # natural minor with the raised 6th and 7th (melodic, harmonic)
@@ -609,6 +614,12 @@ class _Plan:
     seed_end: torch.Tensor  # (pitch ids,) when a seed note on that pitch ends (grid steps), 0 if none
     steer: Steer | None = None  # the form's forced rhythm and pitch bonus (None: auto, the model's own choice)
     register: torch.Tensor | None = None  # (tracks, pitch ids) each track's register window; None: register off
+    # Infill and accompany (composer.fill): the given notes played at their places, the tracks new notes may
+    # take (None: the seed's), and the context the encoder read (None: plain continuation).
+    given: Given | None = None
+    tracks: torch.Tensor | None = None
+    context: ContextSteps | None = None
+    floor: int | None = None  # a fill's first grid step: no new note starts before it (the seed ends earlier)
 
     def allowed_pitches(self, onset: torch.Tensor, shift: torch.Tensor, track: torch.Tensor | None) -> torch.Tensor:
         """(K, pitch ids): the plan's pitches, less those a seed note still holds at ``onset``, within the
@@ -707,21 +718,7 @@ class Composer:
         events = encode(piece)
         if len(events) == 0:
             raise InputError("The seed has no notes; give at least one note to continue from.")
-        note = None
-        start = 0
-        if len(events) > CONTEXT_EVENTS:
-            # Condition on the last bars that fit: cut at the first bar line inside the window.
-            onsets = events.onsets
-            bar = bar_steps(events.time_signature)
-            first = len(events) - CONTEXT_EVENTS
-            t0 = onsets[first]
-            line = t0 + (-(t0 - events.bar_start)) % bar
-            start = int(np.searchsorted(onsets, line))
-            bars = int((onsets[-1] - line) // bar) + 1
-            note = (
-                f"The seed is longer than the model's context ({CONTEXT_EVENTS} events); it is conditioned "
-                f"on its last {bars} bars."
-            )
+        start, note = _context_cut(events)
         return events, start, note
 
     def _plan(self, seed: Piece, events: Events, settings: Settings, key: int | None, heard: int | None) -> _Plan:
@@ -760,12 +757,13 @@ class Composer:
 
     @torch.no_grad()
     def _prime(
-        self, events: Events, start: int, k: int, key: int
+        self, events: Events, start: int, k: int, key: int, context: ContextSteps | None = None
     ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
         """Run the seed (from event ``start``) through the model once; state repeated for k variations.
 
         The inputs are built exactly as for a training window (:func:`features.model_inputs`), up to the
-        one that precedes the first new event.
+        one that precedes the first new event; with a ``context``, each reads it at its event's onset.  An
+        empty seed (a fill from the piece's start) reads the beginning-of-sequence input alone.
         """
         bar = bar_steps(events.time_signature)
         ref = features.song_features(events.ids, bar).ref
@@ -774,7 +772,11 @@ class Composer:
         inputs, in_pos, prev, program = (torch.from_numpy(a) for a in seen)
         t = inputs.shape[0]
         full = torch.full((1, t), features.bar_id(bar)), torch.full((1, t), key)
-        out, state = self.model(inputs[None], in_pos[None], *full, prev[None], program[None])
+        extra = None
+        if context is not None:
+            now = np.concatenate([[0], events.onsets])[start : len(events) + 1]
+            extra = context.at(now)
+        out, state = self.model(inputs[None], in_pos[None], *full, prev[None], program[None], extra=extra)
         h = out[:, -1].repeat(k, 1)
         return h, FastStepper.split_state((state[0].repeat(1, k, 1), state[1].repeat(1, k, 1)))
 
@@ -878,7 +880,11 @@ class Composer:
         bar_t = torch.full((k, 1), features.bar_id(plan.bar))
         key_t = torch.full((k,), plan.key_id, dtype=torch.long)
         tracks_ok = (torch.arange(SIZES[TRACK]) < voices.tracks).expand(k, -1)  # only the seed's tracks
+        if plan.tracks is not None:  # a fill: only the tracks it regenerates
+            tracks_ok = plan.tracks.expand(k, -1)
         density = settings.density_lock and voices.tracks > 1  # one track: nothing to balance
+        given = plan.given
+        use = torch.zeros(k, dtype=torch.bool)  # which takes play their next given note this step
         velocity_ok = (torch.arange(SIZES[VELOCITY]) != VELOCITY_UNKNOWN).expand(k, -1)
         unknown = torch.full((k,), VELOCITY_UNKNOWN, dtype=torch.long)
         form = plan.steer
@@ -892,22 +898,32 @@ class Composer:
                 raise InputError("Generating took longer than this server allows; ask for fewer bars or takes.")
             zs, zt, zd, zp, *zv = self.stepper.head_inputs(h, velocity=voices.dynamics)
             raw = m.shift_logits(zs)
-            shift = draw.pick(raw, allowed=form.only(SHIFT, step) if form else None)
+            shift_ok = form.only(SHIFT, step) if form else None
+            if plan.floor is not None and bool((time < plan.floor).any()):  # a fill reaches its first bar first
+                need = (plan.floor - time).clamp(min=0, max=SIZES[SHIFT] - 1)
+                floor_ok = torch.arange(SIZES[SHIFT])[None, :] >= need[:, None]
+                shift_ok = floor_ok if shift_ok is None else shift_ok & floor_ok
+            shift = draw.pick(raw, allowed=shift_ok)
+            if given is not None:  # a take whose drawn onset passes its next given note plays that note first
+                use, due_at = given.due(time, shift)
+                use &= ~done
+                shift = torch.where(use, due_at - time, shift)
             if plan.limit is not None:
                 done |= (time + shift) >= plan.limit
             if bool(done.all()):
                 break
             going = ~done
-            draw.count(raw, shift, going)
+            drawn = going & ~use  # what the model chose (a given note is not drawn, nor counted)
+            draw.count(raw, shift, drawn)
             onset = time + shift
             pos = features.metrical_position(onset, plan.bar_start, plan.bar).clamp(max=MAX_POSITION - 1)
             forced_track = form.only(TRACK, step) if form else None
             track_ok = tracks_ok if forced_track is None else tracks_ok & forced_track
             nudge = voices.density_prior(onset - plan.last_onset) if density and forced_track is None else None
-            track = draw(m.track_logits(zt, shift, pos, voices.previous), going, allowed=track_ok, prior=nudge)
+            track = draw(m.track_logits(zt, shift, pos, voices.previous), drawn, allowed=track_ok, prior=nudge)
             back1, back2, back_duration = voices.lookback(track, onset)
             dur_raw = m.duration_logits(zd, shift, pos, track, back_duration)
-            dur = draw(dur_raw, going, allowed=form.only(DURATION, step) if form else None)
+            dur = draw(dur_raw, drawn, allowed=form.only(DURATION, step) if form else None)
             ref, program = voices.ref(track), voices.programs[track]
             # repeat restates the seed's own phrase, inside its registers already; a register window on top
             # would leave some of its chord notes nowhere to go.
@@ -918,30 +934,46 @@ class Composer:
             if form:
                 allowed, bonus = form.pitch(step, allowed, onset, track, ref)
                 prior = bonus if prior is None else prior + bonus
+            if given is not None:  # not a pitch a given note on this track is sounding (it would be cut)
+                allowed = allowed & ~given.sounding(onset, track)
+                allowed[:, REST] |= ~allowed[:, :REST].any(dim=1)
+            if plan.floor is not None and bool((onset < plan.floor).any()):  # still before the fill: rests only
+                early = onset < plan.floor
+                allowed = allowed & ~early[:, None]
+                allowed[:, REST] |= early
             pitch_raw = m.pitch_logits(zp, shift, pos, dur, key_t, track, program, ref, back1, back2)
-            pitch = draw(pitch_raw, going, allowed=allowed, prior=prior)
+            pitch = draw(pitch_raw, drawn, allowed=allowed, prior=prior)
             is_rest = pitch == REST  # a rest event has no duration or velocity, and stays on the previous track
             if voices.dynamics:
-                vel = draw(m.velocity_logits(zv[0], shift, pos, dur, pitch, track), going, allowed=velocity_ok)
+                vel = draw(m.velocity_logits(zv[0], shift, pos, dur, pitch, track), drawn, allowed=velocity_ok)
                 vel = vel.masked_fill(is_rest, VELOCITY_UNKNOWN)
             else:  # the seed says nothing about loudness: its one velocity goes on (decoding), nothing drawn
                 vel = unknown
             track = torch.where(is_rest, voices.previous, track)
             event = torch.stack([shift, pitch, dur.masked_fill(is_rest, 0), vel, track], dim=1)
+            if given is not None:
+                played = given.play(use)
+                event = torch.where(use[:, None], torch.cat([shift[:, None], played[:, 1:]], dim=1), event)
+                is_rest = event[:, PITCH] == REST
+                track = event[:, TRACK]
+                ref, program = voices.ref(track), voices.programs[track]
+                given.played.append(use.clone())
             steps.append(event)
             active.append(going)
-            notes_made += (going & ~is_rest).long()
+            notes_made += (drawn & ~is_rest).long()
             time = time + shift * going
             if settings.notes is not None:
                 done |= notes_made >= settings.notes
                 if bool(done.all()):
                     break
             x = m.embed_inputs(event[:, None], pos[:, None], bar_t, key_t[:, None], ref[:, None], program[:, None])
+            if plan.context is not None:
+                x = x + plan.context.at(time.numpy(), k)
             voices.play(event, onset, going & ~is_rest)
             if form:
                 form.play(event, onset, going & ~is_rest)
             if watch is not None:
-                watch.play(pitch, dur, going & ~is_rest)
+                watch.play(pitch, dur, drawn & ~is_rest)
             h, state = self.stepper.step(x[:, 0], state)
         sampled = torch.stack(steps, 1).numpy() if steps else np.zeros((k, 0, 5), dtype=np.int64)
         kept = torch.stack(active, 1).numpy() if active else np.zeros((k, 0), dtype=bool)
@@ -971,6 +1003,223 @@ class Composer:
         continuation = replace(seed, notes=new_notes, found=(), remarks=())  # the new notes on the seed's tracks
         metrics = replace(take_metrics(continuation, ids, logprob, key, context_note, restates), form=form)
         return Take(piece=whole, continuation=continuation, metrics=metrics, events=ids)
+
+    # ---------------------------------------------------------------------------------- infill, accompany
+    @torch.no_grad()
+    def infill(
+        self,
+        piece: Piece,
+        bars: tuple[int, int],
+        settings: Settings,
+        *,
+        tracks: list[int] | None = None,
+        key: int | None = None,
+        deadline: float | None = None,
+    ) -> list[Take]:
+        """K takes of bars A–B (``bars``, as printed music counts them: a pickup is bar 0) of ``piece``, on
+        ``tracks`` (indices; default all): every note starting outside those bars, or on another track, is
+        kept exactly; the new notes start inside the bars, lead into the bar after them (the encoder reads
+        what follows) and keep the piece's key with key lock.  ``settings``' length is the gap's; its form is
+        free.  Each take's ``piece`` is the whole piece, its ``continuation`` the new notes alone."""
+        if not piece.notes:
+            raise InputError("The piece has no notes; give a piece with bars to keep around the gap.")
+        events = encode(piece)
+        bar = bar_steps(events.time_signature)
+        start, end = gap_span(events, bar, *bars)
+        chosen = list(range(len(piece.tracks))) if tracks is None else tracks
+        settings = replace(settings, bars=bars[1] - bars[0] + 1, notes=None, form="free").validate()
+        return self._fill(piece, events, start, end, chosen, INFILL, settings, key, deadline)
+
+    @torch.no_grad()
+    def accompany(
+        self,
+        piece: Piece,
+        settings: Settings,
+        *,
+        style: str = "piano",
+        key: int | None = None,
+        deadline: float | None = None,
+    ) -> list[Take]:
+        """K takes of an accompaniment for ``piece``: its tracks kept exactly, new ones added (:data:`STYLES`:
+        ``piano`` — one piano track; ``chorale`` — alto, tenor and bass under the piece's melody) and filled
+        from its first bar to its last, the encoder reading the given tracks all through."""
+        if style not in STYLES:
+            raise InputError(f"The accompaniment style must be {' or '.join(STYLES)}; got {style!r}.")
+        if not piece.notes:
+            raise InputError("The piece has no notes; give a melody to accompany.")
+        added = STYLES[style]
+        if len(piece.tracks) + len(added) > SIZES[TRACK]:
+            raise InputError(
+                f"The piece has {len(piece.tracks)} tracks; a {style} accompaniment adds {len(added)} and composer "
+                f"holds at most {SIZES[TRACK]}: drop some tracks first."
+            )
+        channels = [t.channel for t in piece.tracks]
+        free = [c for c in range(16) if c != 9 and c not in channels]
+        new_tracks = tuple(
+            Track(name=name, program=program, channel=free[i] if i < len(free) else 0)
+            for i, (name, program) in enumerate(added)
+        )
+        grown = replace(piece, tracks=(*piece.tracks, *new_tracks))
+        events = encode(grown)
+        bar = bar_steps(events.time_signature)
+        last_bar = int((int(events.onsets[-1]) - events.bar_start) // bar) + 1
+        end = events.bar_start + last_bar * bar
+        chosen = list(range(len(piece.tracks), len(grown.tracks)))
+        settings = replace(settings, bars=max(1, min(MAX_BARS, last_bar)), notes=None, form="free", density_lock=False)
+        return self._fill(grown, events, 0, end, chosen, ACCOMPANY, settings.validate(), key, deadline)
+
+    def _fill(
+        self,
+        piece: Piece,
+        events: Events,
+        start: int,
+        end: int,
+        regenerated: list[int],
+        mode: int,
+        settings: Settings,
+        key: int | None,
+        deadline: float | None,
+    ) -> list[Take]:
+        """New notes on the ``regenerated`` tracks between grid steps ``start`` and ``end`` of ``piece``
+        (:mod:`composer.fill`); key lock's selection as in :meth:`_continue`."""
+        ids, onsets = events.ids, events.onsets
+        first = int(np.searchsorted(onsets, start, side="left"))
+        stop = int(np.searchsorted(onsets, end, side="left"))
+        regen = np.isin(ids[:, TRACK], regenerated)
+        index = np.arange(len(ids))
+        given_rows = (index >= first) & (index < stop) & ~regen & (ids[:, PITCH] != REST)
+        kept = replace(piece, notes=tuple(n for n in piece.notes if not _inside(n, regenerated, start, end)))
+        lock_key = _lock_key(kept)
+        if settings.key_lock and settings.key_prior == "select" and lock_key is not None:
+            asked = settings.variations
+            wide = replace(settings, variations=min(MAX_VARIATIONS * SELECT_CANDIDATES, asked * SELECT_CANDIDATES))
+            candidates = self._fill_takes(
+                kept,
+                piece,
+                events,
+                (start, end, first, stop),
+                regenerated,
+                mode,
+                replace(wide, key_prior="drift"),
+                key,
+                lock_key,
+                given_rows,
+                deadline,
+            )
+            margins = key_margins([t.continuation for t in candidates], lock_key)
+            best = sorted(np.argsort(-margins, kind="stable")[:asked].tolist())
+            return [candidates[i] for i in best]
+        return self._fill_takes(
+            kept,
+            piece,
+            events,
+            (start, end, first, stop),
+            regenerated,
+            mode,
+            settings,
+            key,
+            lock_key,
+            given_rows,
+            deadline,
+        )
+
+    def _fill_takes(
+        self,
+        kept: Piece,
+        piece: Piece,
+        events: Events,
+        span: tuple[int, int, int, int],
+        regenerated: list[int],
+        mode: int,
+        settings: Settings,
+        key: int | None,
+        lock_key: int | None,
+        given_rows: np.ndarray,
+        deadline: float | None,
+    ) -> list[Take]:
+        """The takes of :meth:`_fill`: ``kept`` is the piece less the notes regenerated, ``span`` the fill's
+        (start, end) grid steps and (first, stop) event indices, ``given_rows`` the events given inside it."""
+        start, end, first, stop = span
+        ids, onsets = events.ids, events.onsets
+        k = settings.variations
+        bar = bar_steps(events.time_signature)
+        seed = replace(events, ids=ids[:first])
+        cut, context_note = _context_cut(seed) if len(seed) else (0, None)
+        # The encoder's context: the notes after the gap (infill) or the given tracks all through (accompany).
+        keep = (np.arange(len(ids)) >= stop) if mode == INFILL else ~np.isin(ids[:, TRACK], regenerated)
+        programs = tuple(t.program for t in events.tracks)
+        context = notes_as_context(ids, onsets, keep, programs, bar, events.bar_start, mode, limit=None)
+        steps = ContextSteps(self.model, context) if self.model.config.context and len(context) else None
+        told, lock_key = _keys(settings, piece, key, lock_key)
+        pitch_ok, prior = _pitch_constraints(settings, lock_key)
+        left = replace(piece, notes=tuple(n for n in piece.notes if n.start * STEPS_PER_BEAT < start - 1e-6))
+        allowed_tracks = torch.zeros(SIZES[TRACK], dtype=torch.bool)
+        allowed_tracks[regenerated] = True
+        given = Given(ids[given_rows], onsets[given_rows], k)
+        plan = _Plan(
+            key_id=features.key_id(told),
+            lock_key=lock_key,
+            bar=bar,
+            bar_start=events.bar_start,
+            last_onset=int(onsets[first - 1]) if first else 0,
+            limit=end,
+            max_steps=(end - start) + len(given) + bar,
+            pitch_ok=pitch_ok,
+            prior=prior,
+            seed_end=_seed_holds(left),
+            register=register_windows(kept) if settings.register_lock else None,
+            given=given,
+            tracks=allowed_tracks,
+            context=steps,
+            floor=start,
+        )
+        draw = FieldDraw(settings, torch.Generator().manual_seed(settings.seed), k)
+        h, state = self._prime(seed, cut, k, plan.key_id, steps)
+        voices = _Voices.of_seed(seed, bar, k)
+        sampled, going = self._sample(plan, draw, h, state, settings, voices, deadline)
+        played = torch.stack(given.played, 1).numpy() if given.played else np.zeros_like(going)
+        velocities = _seed_velocities(seed)
+        logprob = draw.logprob
+        offset = plan.last_onset / STEPS_PER_BEAT
+        takes = []
+        for i in range(k):
+            rows = going[i]
+            take_ids, was_given = sampled[i][rows], played[i][rows]
+            new = decode(replace(events, ids=as_rests(take_ids, was_given)), before=velocities)
+            new_notes = tuple(replace(n, start=n.start + offset) for n in new.notes)
+            whole = assemble(piece, set(regenerated), start / STEPS_PER_BEAT, end / STEPS_PER_BEAT, new_notes)
+            placed = tuple(n for n in whole.notes if _inside(n, regenerated, start, end))
+            continuation = replace(piece, notes=placed, found=(), remarks=())
+            drawn_ids = take_ids[~was_given]
+            metrics = take_metrics(continuation, drawn_ids, float(logprob[i]), lock_key, context_note)
+            takes.append(Take(piece=whole, continuation=continuation, metrics=metrics, events=drawn_ids))
+        return takes
+
+
+def _inside(note: Note, tracks: list[int], start: int, end: int) -> bool:
+    """Whether a note is one a fill regenerates: on one of ``tracks``, starting in grid steps [start, end)."""
+    return note.track in tracks and start <= note.start * STEPS_PER_BEAT + 1e-6 < end
+
+
+def _context_cut(events: Events) -> tuple[int, str | None]:
+    """Where a seed longer than the model's context starts being read (the first bar line that keeps the
+    last CONTEXT_EVENTS events), and the sentence that says so; (0, None) for a seed that fits."""
+    note = None
+    start = 0
+    if len(events) > CONTEXT_EVENTS:
+        # Condition on the last bars that fit: cut at the first bar line inside the window.
+        onsets = events.onsets
+        bar = bar_steps(events.time_signature)
+        first = len(events) - CONTEXT_EVENTS
+        t0 = onsets[first]
+        line = t0 + (-(t0 - events.bar_start)) % bar
+        start = int(np.searchsorted(onsets, line))
+        bars = int((onsets[-1] - line) // bar) + 1
+        note = (
+            f"The seed is longer than the model's context ({CONTEXT_EVENTS} events); it is conditioned "
+            f"on its last {bars} bars."
+        )
+    return start, note
 
 
 def _seed_velocities(events: Events) -> list[tuple[int, int]]:
@@ -1014,6 +1263,8 @@ class _Voices:
     def of_seed(cls, events: Events, bar: int, k: int) -> _Voices:
         programs = torch.tensor([t.program for t in events.tracks] + [0] * (SIZES[TRACK] - len(events.tracks)))
         voices = cls(k, bar, len(events.tracks), programs, events.has_dynamics)
+        if not len(events):  # a fill from the piece's start: nothing played yet, no density to keep
+            return voices
         ids = torch.from_numpy(events.ids)
         onsets = torch.from_numpy(events.onsets)
         recent = onsets > onsets[-1] - voices.width  # older notes are never looked up

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from composer.context import MODES, N_DISTANCES
 from composer.encoding import DURATION, FIELDS, PITCH, PITCH_LOW, SHIFT, TRACK, VELOCITY
 from composer.features import MAX_BAR, MAX_POSITION, N_KEYS, N_PROGRAMS, NO_KEY, NO_PITCH, SIZES
 
@@ -45,6 +46,8 @@ __all__ = [  # the model's input vocabulary lives in composer.features; re-expor
     "N_KEYS",
     "SIZES",
     "Batch",
+    "ContextBatch",
+    "ContextMemory",
     "ModelConfig",
     "MusicLSTM",
     "bits",
@@ -67,6 +70,7 @@ class ModelConfig:
     layers: int = 2  # stacked LSTM layers
     head_hidden: int = 192  # width of each head's hidden layer
     dropout: float = 0.2
+    context: int = 0  # the context encoder's width per direction (composer.context); 0: none, continuation only
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ModelConfig:
@@ -116,6 +120,43 @@ class Batch:
         return Batch(*(getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)))
 
 
+@dataclass
+class ContextBatch:
+    """The context of each sequence of a :class:`Batch` (:mod:`composer.context`), as tensors.
+
+    ``ids`` (B, S, 5) the context notes, ``positions`` / ``programs`` (B, S) their metrical positions and
+    programs, ``lengths`` (B,) how many each sequence has (0: none — plain continuation), ``modes`` (B,);
+    per decoder step (B, T): ``index`` — the first context note at or after the step's current time —
+    and ``distance`` — the bucket of how far ahead it is; ``given`` (B, T) bool: targets that are given
+    (accompany's kept tracks), read but neither predicted nor scored.
+    """
+
+    ids: torch.Tensor
+    positions: torch.Tensor
+    programs: torch.Tensor
+    lengths: torch.Tensor
+    modes: torch.Tensor
+    index: torch.Tensor
+    distance: torch.Tensor
+    given: torch.Tensor
+
+    def to(self, device: torch.device | str) -> ContextBatch:
+        return ContextBatch(*(getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)))
+
+
+@dataclass
+class ContextMemory:
+    """What the decoder reads from an encoded context: for each sequence, the encoder's output at each
+    context note projected into the decoder's input (``following`` (B, S+1, H): row j for "the next note is
+    j", the last row zero — none left; ``preceding`` (B, S+1, H): row j for "the last one before is j-1", row 0
+    zero) and the mode's embedding (B, H); ``has`` (B,) whether there is any context."""
+
+    following: torch.Tensor
+    preceding: torch.Tensor
+    mode: torch.Tensor
+    has: torch.Tensor
+
+
 def _offsets(sizes: tuple[int, ...]) -> torch.Tensor:
     """Where each input's ids start in a bag that concatenates their tables."""
     return torch.tensor([0, *itertools.accumulate(sizes[:-1])], dtype=torch.long)
@@ -154,6 +195,7 @@ class MusicLSTM(nn.Module):
     pitch_offsets: torch.Tensor
     vel_offsets: torch.Tensor
     pitch_ids: torch.Tensor
+    ctx_offsets: torch.Tensor
 
     # The input bag's tables, in order (warm start reads them by name: composer.checkpoint).
     IN_TABLES = (
@@ -213,6 +255,24 @@ class MusicLSTM(nn.Module):
         self.register_buffer("pitch_ids", torch.arange(N_PITCHES), persistent=False)
         self.out_dur = nn.Linear(hh, SIZES[DURATION])
         self.out_vel = nn.Linear(hh, SIZES[VELOCITY])
+        if config.context:
+            self._build_context_encoder(config.context)
+
+    CONTEXT_SIZES = (*SIZES, MAX_POSITION, N_PROGRAMS, len(MODES))  # a context note's tables: fields, place, mode
+
+    def _build_context_encoder(self, width: int) -> None:
+        """The bidirectional LSTM over the context notes and what feeds its outputs into the decoder's input.
+        The projections into the decoder start at zero: a model warm-started from a plain one starts as it."""
+        h = self.config.hidden
+        self.register_buffer("ctx_offsets", _offsets(self.CONTEXT_SIZES), persistent=False)
+        self.ctx_embed = nn.EmbeddingBag(sum(self.CONTEXT_SIZES), width, mode="sum")
+        self.ctx_lstm = nn.LSTM(width, width, batch_first=True, bidirectional=True)
+        self.ctx_following = nn.Linear(2 * width, h, bias=False)
+        self.ctx_preceding = nn.Linear(2 * width, h, bias=False)
+        self.ctx_distance = nn.Embedding(N_DISTANCES, h)
+        self.ctx_mode = nn.Embedding(len(MODES), h)
+        for module in (self.ctx_following, self.ctx_preceding, self.ctx_distance, self.ctx_mode):
+            nn.init.zeros_(module.weight)
 
     @staticmethod
     def _bag(bag: nn.EmbeddingBag, offsets: torch.Tensor, ids: list[torch.Tensor]) -> torch.Tensor:
@@ -256,13 +316,15 @@ class MusicLSTM(nn.Module):
         prev_pitch: torch.Tensor,
         program: torch.Tensor,
         state: tuple[torch.Tensor, torch.Tensor] | None = None,
+        extra: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Run the LSTM over (B, T) steps; returns hidden outputs (B, T, H) and the new state.
 
-        ``state`` is (h, c), each (layers, B, H), as nn.LSTM keeps it.
+        ``state`` is (h, c), each (layers, B, H), as nn.LSTM keeps it; ``extra`` (B, T, H) is added to the
+        embedded inputs (:meth:`context_features`).
         """
         x = self.embed_inputs(inputs, in_pos, bar, key, prev_pitch, program)
-        return self.run_lstm(x, state)
+        return self.run_lstm(x if extra is None else x + extra, state)
 
     def run_lstm(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -276,6 +338,46 @@ class MusicLSTM(nn.Module):
             cs.append(c)
             x = self.drop(x)
         return x, (torch.cat(hs), torch.cat(cs))
+
+    # -------------------------------------------------------------------------------------- context
+    def encode_context(self, ctx: ContextBatch) -> ContextMemory:
+        """Run the bidirectional LSTM over each sequence's context notes (packed: each direction starts at
+        its own sequence's ends) and project its outputs for the decoder (:class:`ContextMemory`)."""
+        b, s = ctx.ids.shape[:2]
+        h = self.config.hidden
+        has = ctx.lengths > 0
+        following = torch.zeros(b, s + 1, h, device=ctx.ids.device)
+        preceding = torch.zeros(b, s + 1, h, device=ctx.ids.device)
+        rows = torch.nonzero(has).flatten()
+        if len(rows):
+            ids = [ctx.ids[rows, :, i] for i in range(N_FIELDS)]
+            ids += [
+                ctx.positions[rows].clamp(max=MAX_POSITION - 1),
+                ctx.programs[rows],
+                ctx.modes[rows, None].expand(-1, s),
+            ]
+            x = self.drop(self._bag(self.ctx_embed, self.ctx_offsets, ids))
+            packed = nn.utils.rnn.pack_padded_sequence(
+                x, ctx.lengths[rows].cpu(), batch_first=True, enforce_sorted=False
+            )
+            out, _ = self.ctx_lstm(packed)
+            out = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=s)[0]  # zero past the end
+            out = self.drop(out)
+            following[rows, :s] = self.ctx_following(out)
+            preceding[rows, 1:] = self.ctx_preceding(out)
+        return ContextMemory(following, preceding, self.ctx_mode(ctx.modes), has)
+
+    @staticmethod
+    def _rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """(B, S+1, H) rows at (B, T) indices → (B, T, H)."""
+        return table.gather(1, index[..., None].expand(-1, -1, table.shape[-1]))
+
+    def context_features(self, memory: ContextMemory, index: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
+        """What the decoder's input gains at each step (B, T) from the context: the encoder at the next
+        context note and at the one before, how far ahead the next is, and the mode — nothing without one."""
+        x = self._rows(memory.following, index) + self._rows(memory.preceding, index)
+        x = x + F.embedding(distance, self.ctx_distance.weight) + memory.mode[:, None]
+        return x * memory.has[:, None, None]
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         shape = (self.config.layers, batch, self.config.hidden)
@@ -363,6 +465,7 @@ class MusicLSTM(nn.Module):
         pitch_of_a_note: bool = False,
         trunk: Callable[[torch.Tensor], torch.Tensor] | None = None,
         head_in: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None,
+        context: ContextBatch | None = None,
     ) -> torch.Tensor:
         """Negative log-likelihood in nats of each target field: (B, T, 5) in storage order (shift, pitch,
         duration, velocity, track), zero where masked out — velocity also where the song has no dynamics
@@ -372,9 +475,12 @@ class MusicLSTM(nn.Module):
         distribution), as the melody-prediction protocols do; rest events' pitch entries are then zero.
         ``trunk``: another way to run the LSTM over the embedded inputs, (B, T, H) → (B, T, H) — used to
         score the generator's step path (e.g. its int8 form) with exactly these heads.  ``head_in``: another
-        way to compute :meth:`head_inputs` (the generator's int8 projection), scored likewise.
+        way to compute :meth:`head_inputs` (the generator's int8 projection), scored likewise.  ``context``:
+        what the encoder reads for each sequence (a model with a context encoder); its given targets score zero.
         """
         x = self.embed_inputs(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch, batch.in_program)
+        if context is not None:
+            x = x + self.context_features(self.encode_context(context), context.index, context.distance)
         h = self.run_lstm(x)[0] if trunk is None else trunk(x)
         zs, zt, zd, zp, zv = (head_in or self.head_inputs)(h)
         t = batch.targets
@@ -407,7 +513,7 @@ class MusicLSTM(nn.Module):
             ],
             dim=-1,
         )
-        mask = batch.mask.unsqueeze(-1)
+        mask = (batch.mask if context is None else batch.mask & ~context.given).unsqueeze(-1)
         nll[..., VELOCITY] = nll[..., VELOCITY] * known
         if pitch_of_a_note:
             nll[..., PITCH] = nll[..., PITCH] * (t[..., PITCH] != N_PITCHES)

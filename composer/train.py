@@ -22,14 +22,16 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 
 from composer import checkpoint
-from composer.dataset import Song, collate, count_batches, iterate_batches, load_songs
+from composer.context import training_context
+from composer.dataset import Song, collate, collate_contexts, count_batches, iterate_batches, load_songs
 from composer.encoding import FIELD_NAMES, PITCH, REST, VELOCITY, VELOCITY_UNKNOWN
 from composer.errors import InputError
-from composer.model import Batch, ModelConfig, MusicLSTM, bits, parameter_count
+from composer.model import Batch, ContextBatch, ModelConfig, MusicLSTM, bits, parameter_count
 
 
 @dataclass
@@ -265,6 +267,8 @@ def _train(
         cfg.model = ModelConfig.from_dict(saved["model"])  # the run's own settings, whatever the flags say
     if cfg.init and saved is None:
         model, _ = checkpoint.warm_start(Path(cfg.init))  # also the older four-field format
+        if cfg.model.context and not model.config.context:
+            model = checkpoint.with_context_encoder(model, cfg.model.context)
         cfg.model = model.config
     else:
         model = MusicLSTM(cfg.model)
@@ -333,12 +337,18 @@ def _train(
         notes_this_run = 0
         for index in mine[state.batch :]:
             torch.manual_seed(hash((cfg.seed, epoch, index)) % (2**63))  # dropout masks, resumable
-            batch = collate(batches[index]).to(device)
+            items = batches[index]
+            context = None
+            if cfg.model.context:
+                items, context = context_tasks(items, np.random.default_rng([cfg.seed, epoch, index, 2]))
+                context = context.to(device)
+            batch = collate(items).to(device)
             for group in optimizer.param_groups:
                 group["lr"] = lr_at(state.step, total_steps, cfg)
             with autocast:
-                nll = loss_module(batch)
-            loss = nll.sum() / batch.mask.sum()  # nats per event (every field; velocity only where known)
+                nll = loss_module(batch, context)
+            scored = batch.mask if context is None else batch.mask & ~context.given
+            loss = nll.sum() / scored.sum().clamp(min=1)  # nats per event (every field; velocity only where known)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
@@ -422,8 +432,22 @@ class _Loss(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, batch: Batch) -> torch.Tensor:
-        return self.model.field_nll(batch)
+    def forward(self, batch: Batch, context: ContextBatch | None = None) -> torch.Tensor:
+        return self.model.field_nll(batch, context=context)
+
+
+def context_tasks(
+    items: list[tuple[Song, int, int, int]], rng: np.random.Generator
+) -> tuple[list[tuple[Song, int, int, int]], ContextBatch]:
+    """Each training window turned into a random task for a model with a context encoder
+    (:func:`composer.context.training_context`: continue, infill a gap, or accompany given tracks)."""
+    tasks, contexts, given = [], [], []
+    for song, start, length, semis in items:
+        cut, ctx, g = training_context(song.ids, song.programs, song.bar, song.bar_start, start, length, rng)
+        tasks.append((song, start, cut, semis))
+        contexts.append(ctx)
+        given.append(g)
+    return tasks, collate_contexts(tasks, contexts, given)
 
 
 def _progress(enabled: bool, total: int, epoch: int, epochs: int) -> Any:

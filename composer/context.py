@@ -1,0 +1,183 @@
+"""What the encoder reads: the notes a new passage must fit — after a gap, or on the tracks it accompanies.
+
+The note model reads the music left to right; to fill a gap between bars a musician keeps, or to add parts
+under a melody, it must also know what comes *after* and what sounds *beside* it.  That is the *context*:
+
+* **infill** — the notes after the gap (the decoder's own stream stops at the gap's end);
+* **accompany** — the notes of the given tracks, all through the piece (they are also in the decoder's
+  stream, as *given* events: read, never predicted or scored).
+
+A bidirectional LSTM reads the context notes (:class:`composer.model.ContextEncoder`) and, at each decoder
+step, the decoder reads the encoder's outputs at the *next* context note after the current time and at the one
+before it, plus how far ahead that next note is (:func:`distance_bucket`) — aligned by grid time, so the same
+mechanism tells "the gap ends in two beats, and then this" and "the melody's next note is this, now".
+Plain continuation is the case with no context: the encoder then adds exactly nothing.
+
+This module builds the context arrays, for training (:func:`training_context`: random gaps of 1–8 bars and
+random held-out tracks), for scoring a gap (:func:`gap_context`) and for generation (:func:`context_of`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from composer.encoding import PITCH, REST, SHIFT, TRACK
+from composer.features import MAX_POSITION, NO_PROGRAM, SIZES
+
+NONE, INFILL, ACCOMPANY = 0, 1, 2  # context modes (NONE: plain continuation, the encoder adds nothing)
+MODES = ("none", "infill", "accompany")
+CONTEXT_NOTES = 384  # at most this many context notes are read (the notes nearest the decoder's stream)
+EXACT_STEPS = 48  # distances below one 4/4 bar are told apart step by step …
+BEAT_BUCKETS = 63  # … longer ones by the beat, up to about 16 bars
+N_DISTANCES = EXACT_STEPS + BEAT_BUCKETS + 1  # + "no context note after now"
+NO_NEXT = N_DISTANCES - 1
+MAX_GAP_BARS = 8  # training gaps are 1 to this many bars
+MODE_SHARE = (0.4, 0.35, 0.25)  # training items: plain continuation, infill, accompany (when it can be)
+
+
+def distance_bucket(steps: np.ndarray) -> np.ndarray:
+    """Grid steps from now to the next context note → a bucket id (exact within a bar, then by the beat)."""
+    steps = np.maximum(steps, 0)
+    beats = EXACT_STEPS + np.minimum((steps - EXACT_STEPS) // 12, BEAT_BUCKETS - 1)
+    return np.where(steps < EXACT_STEPS, steps, beats).astype(np.int64)
+
+
+@dataclass
+class Context:
+    """One piece's context notes and how its decoder steps align with them.
+
+    ``ids`` (S, 5): the context notes as events (shift from the previous context note, capped to the shift
+    field; rest events left out); ``onsets`` (S,) their grid onsets; ``positions`` (S,) their metrical
+    positions; ``programs`` (S,) their tracks' GM programs; ``mode`` one of NONE / INFILL / ACCOMPANY.
+    """
+
+    ids: np.ndarray
+    onsets: np.ndarray
+    positions: np.ndarray
+    programs: np.ndarray
+    mode: int
+
+    @classmethod
+    def empty(cls) -> Context:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(np.zeros((0, 5), dtype=np.int64), z, z, z, NONE)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def align(self, now: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For decoder steps at grid times ``now`` (T,): the index of the first context note at or after
+        each (S where none is left) and the bucket of its distance (NO_NEXT where none)."""
+        index = np.searchsorted(self.onsets, now, side="left")
+        has = index < len(self.onsets)
+        gap = self.onsets[np.minimum(index, max(0, len(self.onsets) - 1))] - now if len(self.onsets) else now
+        return index.astype(np.int64), np.where(has, distance_bucket(gap), NO_NEXT).astype(np.int64)
+
+
+def notes_as_context(
+    ids: np.ndarray,
+    onsets: np.ndarray,
+    keep: np.ndarray,
+    programs: Sequence[int],
+    bar: int,
+    bar_start: int,
+    mode: int,
+    limit: int | None = CONTEXT_NOTES,
+) -> Context:
+    """The events of ``ids`` (N, 5) where ``keep`` (N,) bool holds — notes only, the first ``limit`` of them
+    (training bounds its cost; generation reads them all) — as a :class:`Context`."""
+    chosen = np.flatnonzero(keep & (ids[:, PITCH] != REST))
+    if mode == NONE or chosen.size == 0:
+        return Context.empty()
+    if limit is not None and chosen.size > limit:
+        chosen = chosen[:limit]
+    at = onsets[chosen]
+    out = ids[chosen].copy()
+    out[:, SHIFT] = np.minimum(np.diff(at, prepend=at[0]), SIZES[SHIFT] - 1)
+    table = np.array([*programs, NO_PROGRAM], dtype=np.int64)
+    return Context(
+        ids=out,
+        onsets=at.astype(np.int64),
+        positions=np.minimum((at - bar_start) % bar, MAX_POSITION - 1).astype(np.int64),
+        programs=table[np.minimum(out[:, TRACK], len(programs) - 1)],
+        mode=mode,
+    )
+
+
+def bar_lines(onsets: np.ndarray, bar: int, bar_start: int) -> tuple[int, int]:
+    """The indices of the first and last bar (bar 0: the one starting at ``bar_start - bar``, a pickup's)
+    in which the onsets fall."""
+    first = int((onsets[0] - bar_start) // bar) + 1
+    last = int((onsets[-1] - bar_start) // bar) + 1
+    return first, last
+
+
+def bar_start_step(number: int, bar: int, bar_start: int) -> int:
+    """The grid step where bar ``number`` starts (as in printed music: bar 1 is the first whole bar, a
+    pickup is bar 0)."""
+    return bar_start + (number - 1) * bar
+
+
+def gap_context(
+    ids: np.ndarray, programs: Sequence[int], bar: int, bar_start: int, first: int, last: int
+) -> tuple[int, Context]:
+    """For scoring bars ``first``–``last`` given both sides: the number of events the decoder runs over
+    (every event starting before the bar after the gap) and the notes after the gap as context."""
+    onsets = np.cumsum(ids[:, SHIFT])
+    end = bar_start_step(last + 1, bar, bar_start)
+    stop = int(np.searchsorted(onsets, end, side="left"))
+    keep = np.zeros(len(ids), dtype=bool)
+    keep[stop:] = True
+    return stop, notes_as_context(ids, onsets, keep, programs, bar, bar_start, INFILL)
+
+
+def training_context(
+    ids: np.ndarray,
+    programs: Sequence[int],
+    bar: int,
+    bar_start: int,
+    start: int,
+    length: int,
+    rng: np.random.Generator,
+) -> tuple[int, Context, np.ndarray]:
+    """A random training task for the window ``start .. start+length`` of a song's ``ids``: → (the window's
+    new length, its context, (length,) bool: the targets that are given, not predicted).
+
+    With probability :data:`MODE_SHARE`: plain continuation (no context); infill — a gap of 1–8 whole bars
+    starting at a bar line inside the window, the window cut at the gap's end and the song's notes after it as
+    context; accompany (a window with notes on two tracks or more) — a random proper subset of its tracks
+    given (the top track, the melody in most arrangements, half the time), its notes the context."""
+    stop = start + length
+    no_given = np.zeros(length, dtype=bool)
+    onsets = np.cumsum(ids[:, SHIFT])
+    mode = int(rng.choice(3, p=MODE_SHARE))
+    window = ids[start:stop]
+    notes = window[:, PITCH] != REST
+    tracks = np.unique(window[notes, TRACK])
+    if mode == ACCOMPANY and tracks.size < 2:
+        mode = INFILL
+    if mode == NONE or not notes.any():
+        return length, Context.empty(), no_given
+    if mode == INFILL:
+        first, last = bar_lines(onsets[start:stop], bar, bar_start)
+        a = int(rng.integers(first, last + 1))
+        gap = int(rng.integers(1, MAX_GAP_BARS + 1))
+        end = bar_start_step(a + gap, bar, bar_start)
+        cut = int(np.searchsorted(onsets[start:stop], end, side="left"))
+        if cut == 0:
+            return length, Context.empty(), no_given
+        keep = np.zeros(len(ids), dtype=bool)
+        keep[start + cut :] = True
+        return cut, notes_as_context(ids, onsets, keep, programs, bar, bar_start, INFILL), no_given[:cut]
+    if rng.random() < 0.5:
+        given = {int(tracks[0])}
+    else:
+        size = int(rng.integers(1, tracks.size))
+        given = {int(t) for t in rng.choice(tracks, size=size, replace=False)}
+    on_given = np.isin(ids[:, TRACK], list(given))
+    keep = np.zeros(len(ids), dtype=bool)
+    keep[start:] = on_given[start:]
+    return length, notes_as_context(ids, onsets, keep, programs, bar, bar_start, ACCOMPANY), on_given[start:stop]

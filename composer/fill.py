@@ -1,0 +1,219 @@
+"""What infill and accompany add to generation: the given notes a take plays at their places, the context the
+encoder reads, the bars a musician names, and the finished piece.
+
+Both are one task (:meth:`composer.generate.Composer.infill`, :meth:`~composer.generate.Composer.accompany`):
+generate new notes on some tracks (the *regenerated* ones) between two grid steps, while every other note in
+that span is *given* — played into the model at its place, exactly as written (:class:`Given`) — and the
+encoder reads what the new notes must fit (:mod:`composer.context`):
+
+* infill: bars A–B of the chosen tracks are regenerated; the notes after the gap are the context, the
+  notes before it the seed (read as a continuation's), the other tracks' notes inside the gap are given;
+* accompany: new tracks are added to the table and filled from the first bar to the last; the piece's own
+  tracks are given all through and are the context.
+
+A take's notes are then decoded, and the piece is assembled from every note that was not regenerated — kept
+exactly — and the new ones (:func:`assemble`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from composer.context import NONE, Context
+from composer.encoding import DURATION, PITCH, REST, STEPS_PER_BEAT, TRACK, Events
+from composer.errors import InputError
+from composer.features import SIZES
+from composer.model import ContextBatch, ContextMemory, MusicLSTM
+from composer.piece import Note, Piece
+
+MAX_GAP = 16  # bars infill regenerates at most at a time
+BEYOND = 1 << 40  # an onset after every real one: "no given note left"
+
+
+class Given:
+    """The given notes of a fill, in event order, and where each take stands in them.
+
+    ``events`` (F, 5) ids (their shifts are recomputed when played), ``onsets`` (F,) grid onsets.  At each step a
+    take whose drawn onset would pass its next given note plays that note instead (:meth:`due`); a new note may
+    not start a pitch a given note on its track is sounding (:meth:`sounding`: that note would be cut)."""
+
+    def __init__(self, events: np.ndarray, onsets: np.ndarray, takes: int) -> None:
+        self.events = torch.from_numpy(np.asarray(events, dtype=np.int64).reshape(-1, 5))
+        self.onsets = torch.from_numpy(np.append(np.asarray(onsets, dtype=np.int64), BEYOND))
+        self.ends = self.onsets[:-1] + self.events[:, DURATION] + 1  # duration id = steps - 1
+        self.next = torch.zeros(takes, dtype=torch.long)
+        self.count = len(self.events)
+        self.played: list[torch.Tensor] = []  # (K,) per step: which takes played a given note there
+
+    def __len__(self) -> int:
+        return self.count
+
+    def due(self, time: torch.Tensor, shift: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(K,) bool: the takes whose drawn onset ``time + shift`` reaches their next given note, and (K,)
+        that note's onset (BEYOND where none is left)."""
+        at = self.onsets[self.next]
+        return (time + shift) >= at, at
+
+    def play(self, use: torch.Tensor) -> torch.Tensor:
+        """(K, 5) each take's next given note (any row where ``use`` is False), and move past it there."""
+        rows = self.events[self.next.clamp(max=max(0, self.count - 1))] if self.count else torch.zeros(len(use), 5)
+        self.next = self.next + use.long()
+        return rows.long()
+
+    def sounding(self, onset: torch.Tensor, track: torch.Tensor) -> torch.Tensor:
+        """(K, pitch ids) True at the pitches a given note on each take's ``track`` sounds at ``onset``."""
+        out = torch.zeros(len(onset), SIZES[PITCH], dtype=torch.bool)
+        if not self.count:
+            return out
+        on = self.onsets[:-1]
+        hit = (
+            (on[None] <= onset[:, None])
+            & (onset[:, None] < self.ends[None])
+            & (self.events[None, :, TRACK] == track[:, None])
+        )
+        rows, which = torch.nonzero(hit, as_tuple=True)
+        out[rows, self.events[which, PITCH]] = True
+        return out
+
+
+class ContextSteps:
+    """The encoded context of a fill, read at each step at the takes' current times."""
+
+    def __init__(self, model: MusicLSTM, context: Context) -> None:
+        self.context = context
+        self.model = model
+        ids = torch.from_numpy(context.ids)[None]
+        batch = ContextBatch(
+            ids=ids,
+            positions=torch.from_numpy(context.positions)[None],
+            programs=torch.from_numpy(context.programs)[None],
+            lengths=torch.tensor([len(context)]),
+            modes=torch.tensor([context.mode]),
+            index=torch.zeros(1, 1, dtype=torch.long),
+            distance=torch.zeros(1, 1, dtype=torch.long),
+            given=torch.zeros(1, 1, dtype=torch.bool),
+        )
+        self.memory: ContextMemory = model.encode_context(batch)
+
+    def at(self, now: np.ndarray, takes: int = 1) -> torch.Tensor:
+        """(takes, T, H) what the decoder's input gains at the grid times ``now`` ((T,), the same for every take,
+        or (takes,) one a take → (takes, 1, H))."""
+        now = np.asarray(now, dtype=np.int64)
+        index, distance = self.context.align(now.reshape(-1))
+        shape = (takes, -1) if now.ndim == 1 and len(now) == takes and takes > 1 else (1, -1)
+        index_t = torch.from_numpy(index).reshape(shape)
+        distance_t = torch.from_numpy(distance).reshape(shape)
+        memory = self.memory
+        if index_t.shape[0] > 1:
+            rows = index_t.shape[0]
+            memory = ContextMemory(
+                following=memory.following.expand(rows, -1, -1),
+                preceding=memory.preceding.expand(rows, -1, -1),
+                mode=memory.mode.expand(rows, -1),
+                has=memory.has.expand(rows),
+            )
+        return self.model.context_features(memory, index_t, distance_t)
+
+
+def parse_bars(text: str) -> tuple[int, int]:
+    """``--bars A-B`` (or one bar, ``A``) → (A, B)."""
+    first, dash, last = str(text).strip().partition("-")
+    if not first.strip().isdigit() or (dash and not last.strip().isdigit()):
+        raise InputError(
+            f"--bars {text!r} is not A-B; give the first and last bar to fill, e.g. 5-8 (bar 1 is the first whole bar)."
+        )
+    a = int(first)
+    return a, int(last) if dash else a
+
+
+def gap_span(events: Events, bar: int, first: int, last: int) -> tuple[int, int]:
+    """The grid steps [start, end) of bars ``first``–``last`` of a piece, checked against the piece: one
+    sentence where the bars are not in it, run backwards or span more than :data:`MAX_GAP`."""
+    onsets = events.onsets
+    last_bar = int((int(onsets[-1]) - events.bar_start) // bar) + 1
+    lowest = 0 if events.bar_start > 0 else 1
+    if first > last:
+        raise InputError(f"Bars {first}-{last} run backwards; give the first bar first, e.g. {last}-{first}.")
+    if first < lowest or last > last_bar:
+        pickup = "bar 0 is its pickup, " if lowest == 0 else ""
+        raise InputError(
+            f"Bars {first}-{last} are outside the piece: it has bars {lowest} to {last_bar} ({pickup}bar 1 its "
+            "first whole bar); choose bars inside it."
+        )
+    if last - first + 1 > MAX_GAP:
+        raise InputError(
+            f"Bars {first}-{last} are {last - first + 1} bars; composer fills at most {MAX_GAP} at a time — "
+            "fill them in parts."
+        )
+    start = max(0, events.bar_start + (first - 1) * bar)
+    return start, events.bar_start + last * bar
+
+
+def regenerated_tracks(piece: Piece, names: str | None) -> list[int]:
+    """``--tracks NAME,…`` → the track indices to fill (all tracks when None); names match the track table's
+    names (case and spaces aside) or its numbers from 1."""
+    if names is None:
+        return list(range(len(piece.tracks)))
+    wanted = [n.strip() for n in names.split(",") if n.strip()]
+    chosen: list[int] = []
+    table = [t.name.strip().lower() for t in piece.tracks]
+    for name in wanted:
+        if name.lower() in table:
+            chosen.append(table.index(name.lower()))
+        elif name.isdigit() and 1 <= int(name) <= len(piece.tracks):
+            chosen.append(int(name) - 1)
+        else:
+            listed = ", ".join(f"{i + 1} {t.name or '(no name)'}" for i, t in enumerate(piece.tracks))
+            raise InputError(f"--tracks names {name!r}, which is not a track of this piece (its tracks: {listed}).")
+    if not chosen:
+        raise InputError("--tracks names no track; give track names or numbers, e.g. --tracks 1 or --tracks Piano.")
+    return sorted(set(chosen))
+
+
+def assemble(piece: Piece, regenerated: set[int], start: float, end: float, new: tuple[Note, ...]) -> Piece:
+    """The piece with its notes on the ``regenerated`` tracks starting in [start, end) beats replaced by
+    ``new``.  Every other note stays exactly as it was; a new note stops where a kept note of its pitch on its
+    track starts (MIDI holds one), and one that would start while such a note sounds is left out."""
+    kept = [n for n in piece.notes if not (n.track in regenerated and start - 1e-9 <= n.start < end - 1e-9)]
+    by_voice: dict[tuple[int, int], list[Note]] = {}
+    for n in kept:
+        by_voice.setdefault((n.track, n.pitch), []).append(n)
+    placed: list[Note] = []
+    for n in new:
+        clash = by_voice.get((n.track, n.pitch), [])
+        if any(k.start - 1e-9 <= n.start < k.end - 1e-9 for k in clash):
+            continue
+        later = [k.start for k in clash if k.start > n.start + 1e-9]
+        stop = min([n.end, *later])
+        placed.append(replace(n, duration=stop - n.start))
+    notes = sorted([*kept, *placed], key=lambda n: (n.start, n.track, -n.pitch))
+    return piece.with_notes(tuple(notes))
+
+
+def as_rests(ids: np.ndarray, given: np.ndarray) -> np.ndarray:
+    """A take's events with its given notes turned into rest events (same shifts): decoding them then gives
+    the new notes alone, at their places."""
+    out = ids.copy()
+    out[given, PITCH] = REST
+    return out
+
+
+def beats(step: int) -> float:
+    return step / STEPS_PER_BEAT
+
+
+__all__ = [
+    "MAX_GAP",
+    "NONE",
+    "ContextSteps",
+    "Given",
+    "as_rests",
+    "assemble",
+    "beats",
+    "gap_span",
+    "parse_bars",
+    "regenerated_tracks",
+]
