@@ -19,7 +19,13 @@ from composer.checkpoint import SHIPPED_MODEL
 from composer.errors import InputError
 
 if TYPE_CHECKING:
-    from composer.generate import Composer, Settings
+    from collections.abc import Callable
+
+    from composer.generate import Composer, Settings, Take
+    from composer.piece import Piece
+
+    # A writing command's work on one piece: → its takes and what its manifest record adds.
+    Task = Callable[[Composer, Piece, int | None], tuple[list[Take], dict[str, object]]]
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "midi_data"
 
@@ -155,6 +161,17 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         _emit(result, args)
         return 0
     model, _ = load_model(args.model)
+    if args.gap:
+        from composer.dataset import load_songs
+        from composer.fill import parse_bars
+
+        bars = parse_bars(args.gap)
+        if args.data:
+            songs, _ = load_songs(args.data, use_cache=False)
+        else:
+            songs = [s for s in load_songs(args.reference)[0] if s.split == args.split]
+        _emit(evaluate.gap_scores(model, songs, bars), args)
+        return 0
     if args.data:
         result = evaluate.score_folder(model, args.data, args.reference, ngram_order=args.ngram_order)
     else:
@@ -227,6 +244,34 @@ def _cmd_studio(args: argparse.Namespace) -> int:
     return 0
 
 
+def _formats(text: str) -> list[str]:
+    formats = [f.strip().lower() for f in text.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise InputError(f"Unknown output format {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}.")
+    return formats
+
+
+def _settings(args: argparse.Namespace, **length: object) -> Settings:
+    """The sampling settings every writing command shares (generate, infill, accompany)."""
+    from composer.generate import KEY_PRIOR, KEY_STRENGTH, Settings
+
+    values: dict[str, object] = {
+        "variations": args.variations,
+        "temperature": args.temperature,
+        "top_k": args.top_k,
+        "top_p": args.top_p,
+        "seed": args.seed,
+        "key_lock": args.key_lock,
+        "key_strength": KEY_STRENGTH if args.key_strength is None else args.key_strength,
+        "key_prior": args.key_prior or KEY_PRIOR,
+        "pitch_range": _pitch_range(args.pitch_range),
+        "register_lock": not args.free_register,
+        **length,
+    }
+    return Settings(**values).validate()  # type: ignore[arg-type]
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     """Continue each seed and write each take in each format, seed by seed and file by file: a seed that is
     refused, or a file that cannot be written, is named in one sentence and the rest are still written.
@@ -234,34 +279,74 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     Exit code: 0 every seed continued and every file written; 2 a seed was refused (bad input: fix the file);
     1 every seed was read but some file could not be written (each named on stderr and in the manifest).
     """
+    formats = _formats(args.format)
+    settings = _settings(
+        args,
+        bars=None if args.notes else args.bars,
+        notes=args.notes,
+        form=args.form.strip().lower(),
+        density_lock=not args.free_density,
+    )
+
+    def task(composer: Composer, piece: Piece, key: int | None) -> tuple[list[Take], dict[str, object]]:
+        return composer.continue_piece(piece, settings, key=key), {}
+
+    return _write_batch(args, settings, formats, task, "continued", "generating", {})
+
+
+def _cmd_infill(args: argparse.Namespace) -> int:
+    """Fill bars A-B of each piece (issue 12), written as ``generate`` writes its takes; same exit codes."""
+    from composer.fill import parse_bars, regenerated_tracks
+
+    formats = _formats(args.format)
+    bars = parse_bars(args.bars)
+    settings = _settings(args, bars=1)
+
+    def task(composer: Composer, piece: Piece, key: int | None) -> tuple[list[Take], dict[str, object]]:
+        tracks = regenerated_tracks(piece, args.tracks)
+        takes = composer.infill(piece, bars, settings, tracks=tracks, key=key)
+        return takes, {"bars": f"{bars[0]}-{bars[1]}", "filled_tracks": [piece.tracks[t].name for t in tracks]}
+
+    extra = {"bars": f"{bars[0]}-{bars[1]}", "tracks": args.tracks}
+    return _write_batch(args, settings, formats, task, "filled", "filling", extra)
+
+
+def _cmd_accompany(args: argparse.Namespace) -> int:
+    """Accompany each piece (issue 12): its tracks kept, a piano part or alto, tenor and bass added."""
+    from composer.generate import STYLES
+
+    formats = _formats(args.format)
+    style = args.style.strip().lower()
+    if style not in STYLES:
+        raise InputError(f"The accompaniment style must be {' or '.join(STYLES)}; got {args.style!r}.")
+    settings = _settings(args, bars=1)
+
+    def task(composer: Composer, piece: Piece, key: int | None) -> tuple[list[Take], dict[str, object]]:
+        takes = composer.accompany(piece, settings, style=style, key=key)
+        return takes, {"style": style, "added_tracks": [name for name, _ in STYLES[style]]}
+
+    return _write_batch(args, settings, formats, task, "accompanied", "accompanying", {"style": style})
+
+
+def _write_batch(
+    args: argparse.Namespace,
+    settings: Settings,
+    formats: list[str],
+    task: Task,
+    done_word: str,
+    progress_word: str,
+    extra: dict[str, object],
+) -> int:
+    """Run ``task`` on each file named and write its takes (:func:`_write_one`), file by file: a refused file
+    or a file that cannot be written is named in one sentence and the rest still happen; then the manifest."""
     import hashlib
 
     from composer.atomic import atomic_write
-    from composer.generate import KEY_PRIOR, KEY_STRENGTH, Composer, Settings
+    from composer.generate import Composer
 
-    formats = [f.strip().lower() for f in args.format.split(",") if f.strip()]
-    unknown = [f for f in formats if f not in FORMATS]
-    if unknown or not formats:
-        raise InputError(f"Unknown output format {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}.")
-    settings = Settings(
-        bars=None if args.notes else args.bars,
-        notes=args.notes,
-        variations=args.variations,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=args.seed,
-        key_lock=args.key_lock,
-        key_strength=KEY_STRENGTH if args.key_strength is None else args.key_strength,
-        key_prior=args.key_prior or KEY_PRIOR,
-        pitch_range=_pitch_range(args.pitch_range),
-        form=args.form.strip().lower(),
-        register_lock=not args.free_register,
-        density_lock=not args.free_density,
-    ).validate()
     files = _seed_files(args.seeds)
     if not files:
-        raise InputError("No seed files found; name MIDI files or folders that contain them.")
+        raise InputError("No MIDI files found; name MIDI files or folders that contain them.")
     composer = Composer(args.model)
     model_hash = hashlib.sha256(composer.model_path.read_bytes()).hexdigest()[:16]
     out: Path = args.out
@@ -273,32 +358,38 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     if not args.quiet:
         from tqdm import tqdm
 
-        iterator = tqdm(files, desc="generating", unit="seed")
+        iterator = tqdm(files, desc=progress_word, unit="file")
     for path in iterator:
         try:
-            record, failed = _generate_one(composer, path, settings, formats, out, args.continuation_only)
+            record, failed = _write_one(composer, path, task, formats, out, args.continuation_only)
         except InputError as error:
             refused += 1
             records.append({"file": str(path), "refused": str(error)})
             print(f"refused: {error}", file=sys.stderr)
             continue
-        except Exception:  # a fault of composer's on one seed must not stop the others; it is named, not shown
-            failed = [f"{path.name} could not be continued (a fault of composer's; please report it with the file)."]
+        except Exception:  # a fault of composer's on one file must not stop the others; it is named, not shown
+            failed = [f"{path.name} could not be {done_word} (a fault of composer's; please report it with the file)."]
             record = {"file": str(path), "failed": failed}
         for sentence in failed:
             print(f"failed: {sentence}", file=sys.stderr)
         failures += failed
         records.append(record)
     manifest = {
-        "settings": {**settings.__dict__, "formats": formats, "continuation_only": args.continuation_only},
+        "command": args.command,
+        "settings": {
+            **settings.__dict__,
+            **extra,
+            "formats": formats,
+            "continuation_only": args.continuation_only,
+        },
         "model": str(args.model or "shipped"),
         "model_sha256": model_hash,
         "seeds": records,
     }
     atomic_write(out / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
-    continued = len(files) - refused
+    made = len(files) - refused
     print(
-        f"{continued} seed(s) continued, {refused} refused, {len(failures)} file(s) not written; "
+        f"{made} file(s) {done_word}, {refused} refused, {len(failures)} file(s) not written; "
         f"see {out / 'manifest.json'}"
     )
     return 2 if refused else 1 if failures else 0
@@ -320,11 +411,11 @@ def _pitch_range(text: str | None) -> tuple[int, int] | None:
     return int(low), int(high)
 
 
-def _generate_one(
-    composer: Composer, path: Path, settings: Settings, formats: list[str], out: Path, continuation_only: bool
+def _write_one(
+    composer: Composer, path: Path, task: Task, formats: list[str], out: Path, continuation_only: bool
 ) -> tuple[dict[str, object], list[str]]:
-    """Continue one seed and write its takes: → (its manifest record, one sentence per file not written).
-    Raises :class:`InputError` where the seed is refused (then nothing is written for it)."""
+    """Run ``task`` on one file and write its takes: → (its manifest record, one sentence per file not
+    written).  Raises :class:`InputError` where the file is refused (then nothing is written for it)."""
     from composer.atomic import atomic_write
     from composer.midi_io import piece_to_midi_bytes, read_seed
     from composer.report import seed_report
@@ -333,7 +424,7 @@ def _generate_one(
 
     piece = read_seed(path)
     report = seed_report(piece, path.name)  # states the key, or estimates it once
-    takes = composer.continue_piece(piece, settings, key=report.key_number)
+    takes, about = task(composer, piece, report.key_number)
     folder = out / path.stem
     folder.mkdir(parents=True, exist_ok=True)
     failures: list[str] = []
@@ -373,11 +464,57 @@ def _generate_one(
         # The seed's track table up front: the takes continue on exactly these tracks, in this order.
         "tracks": [asdict(t) for t in report.tracks],
         "seed_report": report.to_dict(),
+        **about,
     }
     seed_record["takes"] = take_records
     if failures:
         seed_record["failed"] = failures
     return seed_record, failures
+
+
+def _sampling_arguments(g: argparse.ArgumentParser) -> None:
+    """The sampling options generate, infill and accompany share."""
+    g.add_argument("--variations", type=int, default=4, help="takes per file, 1-16")
+    g.add_argument("--temperature", type=float, default=1.0)
+    g.add_argument("--top-k", type=int, default=0, help="0: off")
+    g.add_argument("--top-p", type=float, default=0.95, help="1: off")
+    g.add_argument("--seed", type=int, default=0, help="random seed: same seed and settings, same notes")
+    g.add_argument(
+        "--key-lock",
+        action="store_true",
+        help="keep the key heard in the seed's last bars: its scale, and its tonal centre",
+    )
+    g.add_argument(
+        "--key-strength",
+        type=float,
+        help="with --key-lock: how strongly the key's tonal centre pulls, 0-4 (0: the scale only; "
+        "default: composer.generate.KEY_STRENGTH)",
+    )
+    g.add_argument(
+        "--key-prior",
+        choices=["profile", "contrast", "drift"],
+        help="with --key-lock: profile (weigh the key's degrees), contrast (only what tells the key from its "
+        "relative, dominant and subdominant) or drift (the profile, only on a take whose notes leave the key); "
+        "default: composer.generate.KEY_PRIOR",
+    )
+    g.add_argument(
+        "--pitch-range",
+        metavar="LOW-HIGH",
+        help="new notes only between these MIDI pitches, e.g. 60-84 (default: the whole piano, 21-108)",
+    )
+    g.add_argument(
+        "--free-register",
+        action="store_true",
+        help="let each track leave its register (default: a track's new notes stay within its range in the "
+        "seed, widened by a whole tone and to at least a fifth)",
+    )
+
+
+def _output_arguments(g: argparse.ArgumentParser, whole: str = "the new part alone") -> None:
+    g.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
+    g.add_argument("--format", default="mid", help="comma-separated: mid, musicxml, wav")
+    g.add_argument("--continuation-only", action="store_true", help=f"write {whole}")
+    g.add_argument("--quiet", action="store_true")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -464,7 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--split",
         default="test",
         choices=["train", "valid", "test"],
-        help="with --continuations: the split the seeds come from (default: test)",
+        help="with --continuations or --gap: the split the pieces come from (default: test)",
     )
     e.add_argument("--key-lock", action="store_true", help="with --continuations: generate with key lock")
     e.add_argument(
@@ -477,6 +614,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["profile", "contrast", "drift"],
         help="with --key-lock: which scale-degree prior (default: the generator's)",
     )
+    e.add_argument(
+        "--gap",
+        metavar="A-B",
+        help="score the notes of bars A-B given everything else (the infill model) and given only what precedes "
+        "them, in --data's pieces or the reference's --split (default test)",
+    )
     e.add_argument("--ngram-order", type=int, default=4)
     e.add_argument("--json", action="store_true", help="one JSON object on one line")
     e.add_argument("--write", type=Path, help="also write the result as JSON to this file")
@@ -485,36 +628,9 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("generate", help="continue seed MIDI files (or folders of them): K takes each")
     g.add_argument("seeds", nargs="+", help="MIDI files or folders")
     g.add_argument("--out", type=Path, required=True, help="output folder: OUT/<seed>/take-01.mid, manifest.json")
-    g.add_argument("--variations", type=int, default=4, help="takes per seed, 1-16")
     g.add_argument("--bars", type=int, default=8, help="length of each continuation in bars")
     g.add_argument("--notes", type=int, help="length in notes instead of bars")
-    g.add_argument("--temperature", type=float, default=1.0)
-    g.add_argument("--top-k", type=int, default=0, help="0: off")
-    g.add_argument("--top-p", type=float, default=0.95, help="1: off")
-    g.add_argument("--seed", type=int, default=0, help="random seed: same seed and settings, same notes")
-    g.add_argument(
-        "--key-lock",
-        action="store_true",
-        help="keep the key heard in the seed's last bars: its scale, and its tonal centre",
-    )
-    g.add_argument(
-        "--key-strength",
-        type=float,
-        help="with --key-lock: how strongly the key's tonal centre pulls, 0-4 (0: the scale only; "
-        "default: composer.generate.KEY_STRENGTH)",
-    )
-    g.add_argument(
-        "--key-prior",
-        choices=["profile", "contrast", "drift"],
-        help="with --key-lock: profile (weigh the key's degrees), contrast (only what tells the key from its "
-        "relative, dominant and subdominant) or drift (the profile, only on a take whose notes leave the key); "
-        "default: composer.generate.KEY_PRIOR",
-    )
-    g.add_argument(
-        "--pitch-range",
-        metavar="LOW-HIGH",
-        help="new notes only between these MIDI pitches, e.g. 60-84 (default: the whole piano, 21-108)",
-    )
+    _sampling_arguments(g)
     g.add_argument(
         "--form",
         default="auto",
@@ -524,22 +640,45 @@ def build_parser() -> argparse.ArgumentParser:
         "key and meter)",
     )
     g.add_argument(
-        "--free-register",
-        action="store_true",
-        help="let each track leave its register (default: a track's new notes stay within its range in the "
-        "seed, widened by a whole tone and to at least a fifth)",
-    )
-    g.add_argument(
         "--free-density",
         action="store_true",
         help="let each track play as often as the model likes (default: each track is pulled towards its "
         "notes per bar in the seed's last 4 bars)",
     )
-    g.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
-    g.add_argument("--format", default="mid", help="comma-separated: mid, musicxml, wav")
-    g.add_argument("--continuation-only", action="store_true", help="write the new part alone")
-    g.add_argument("--quiet", action="store_true")
+    _output_arguments(g)
     g.set_defaults(func=_cmd_generate)
+
+    f = sub.add_parser("infill", help="regenerate bars A-B of MIDI files, keeping every other note: K takes each")
+    f.add_argument("seeds", nargs="+", help="MIDI files or folders")
+    f.add_argument("--out", type=Path, required=True, help="output folder: OUT/<file>/take-01.mid, manifest.json")
+    f.add_argument(
+        "--bars",
+        required=True,
+        metavar="A-B",
+        help="the bars to fill, as printed music counts them: bar 1 is the first whole bar, a pickup is bar 0 "
+        "(at most 16 bars)",
+    )
+    f.add_argument(
+        "--tracks",
+        metavar="NAME,...",
+        help="fill only these tracks (names or numbers from 1, as inspect lists them; default: every track)",
+    )
+    _sampling_arguments(f)
+    _output_arguments(f, whole="the new notes alone")
+    f.set_defaults(func=_cmd_infill)
+
+    a = sub.add_parser("accompany", help="add an accompaniment to MIDI files, keeping their tracks: K takes each")
+    a.add_argument("seeds", nargs="+", help="MIDI files or folders")
+    a.add_argument("--out", type=Path, required=True, help="output folder: OUT/<file>/take-01.mid, manifest.json")
+    a.add_argument(
+        "--style",
+        default="piano",
+        help="piano (a piano part, as POP909's piano tracks play under their melodies) or chorale (alto, tenor "
+        "and bass under the melody, as in the chorales)",
+    )
+    _sampling_arguments(a)
+    _output_arguments(a, whole="the accompaniment alone")
+    a.set_defaults(func=_cmd_accompany)
 
     x = sub.add_parser("export-model", help="write a checkpoint's weights (fp16) for shipping")
     x.add_argument("checkpoint", type=Path)

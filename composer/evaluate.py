@@ -22,10 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from composer.context import bar_start_step, gap_context
 from composer.corpus import read_manifest
-from composer.dataset import Song, collate, iterate_batches, load_songs
+from composer.dataset import Song, collate, collate_contexts, iterate_batches, load_songs
 from composer.discriminate import Excerpt, SeedCase, compare
-from composer.encoding import FIELDS, PITCH, REST, STEPS_PER_BEAT, VELOCITY, VELOCITY_UNKNOWN, encode
+from composer.encoding import FIELDS, PITCH, REST, SHIFT, STEPS_PER_BEAT, VELOCITY, VELOCITY_UNKNOWN, encode
+from composer.errors import InputError
 from composer.form import RESTATED_SHARE, SeedBars
 from composer.generate import KEY_PRIOR, KEY_STRENGTH, Composer, Settings
 from composer.midi_io import read_midi
@@ -517,4 +519,81 @@ def continuations(
         ),
         # issue 16: can a classifier tell the takes from the real continuations; form, endings, degrees
         **compare(cases, donors),
+    }
+
+
+# ------------------------------------------------------------------------------------------ gaps (infill)
+
+
+def _gap_rows(song: Song, first: int, last: int) -> tuple[int, int, int] | None:
+    """(the first event of bars ``first``–``last``, the first after them, the window's start) for one song,
+    or None where the bars hold no note or nothing follows them (no right side to read)."""
+    onsets = np.cumsum(song.ids[:, SHIFT])
+    a = int(np.searchsorted(onsets, max(0, bar_start_step(first, song.bar, song.bar_start)), side="left"))
+    b = int(np.searchsorted(onsets, bar_start_step(last + 1, song.bar, song.bar_start), side="left"))
+    notes = song.ids[:, PITCH] != REST
+    if b >= len(song.ids) or not notes[a:b].any() or not notes[b:].any():
+        return None
+    return a, b, max(0, b - GAP_WINDOW)
+
+
+GAP_WINDOW = 1024  # events the decoder reads up to a gap's end (a longer piece is read from this far back)
+
+
+@torch.no_grad()
+def gap_scores(model: MusicLSTM, songs: list[Song], bars: tuple[int, int]) -> dict[str, Any]:
+    """Issue 12's measure: the notes starting in bars A–B (``bars``, as printed music counts them) of each
+    piece, scored given everything else — the notes before them in the decoder's stream, the notes after the
+    gap through the context encoder (``gap_bits_per_note``) — and given only what precedes them
+    (``gap_left_only_bits_per_note``: the same model, no context), with per-field figures of each and their
+    ratio.  Pieces whose bars A–B hold no note, or that end with them, are skipped (counted).  A model without
+    a context encoder scores the same both ways."""
+    model.eval()
+    first, last = bars
+    n = len(FIELDS)
+    both = np.zeros(n)
+    left = np.zeros(n)
+    notes = 0.0
+    velocity_notes = 0.0
+    pieces = 0
+    for song in songs:
+        rows = _gap_rows(song, first, last)
+        if rows is None:
+            continue
+        a, b, w = rows
+        batch = collate([(song, w, b - w, 0)])
+        target = torch.zeros(1, b - w, dtype=torch.bool)
+        target[0, a - w :] = True
+        plain = model.field_nll(batch)[0][target[0]].double().sum(0).numpy()
+        if model.config.context:
+            _, ctx = gap_context(song.ids, song.programs, song.bar, song.bar_start, first, last)
+            context = collate_contexts([(song, w, b - w, 0)], [ctx], [np.zeros(b - w, dtype=bool)])
+            with_right = model.field_nll(batch, context=context)[0][target[0]].double().sum(0).numpy()
+        else:
+            with_right = plain
+        left += plain
+        both += with_right
+        gap_notes = float((song.ids[a:b, PITCH] != REST).sum())
+        notes += gap_notes
+        velocity_notes += gap_notes if song.has_dynamics else 0.0
+        pieces += 1
+    if not pieces:
+        raise InputError(
+            f"No piece has notes in bars {first}-{last} and music after them; choose bars inside the pieces."
+        )
+    b_sum = field_bits([float(x) for x in both], notes, velocity_notes)
+    l_sum = field_bits([float(x) for x in left], notes, velocity_notes)
+    fields = [k for k in b_sum if k.endswith("_bits")]
+    return {
+        "bars": f"{first}-{last}",
+        "pieces": pieces,
+        "skipped": len(songs) - pieces,
+        "notes": int(notes),
+        "context_encoder": bool(model.config.context),
+        "gap_bits_per_note": round(b_sum["bits_per_note"], 4),
+        "gap_left_only_bits_per_note": round(l_sum["bits_per_note"], 4),
+        "ratio": round(b_sum["bits_per_note"] / max(1e-9, l_sum["bits_per_note"]), 4),
+        "per_field": {k: round(b_sum[k], 4) for k in fields},
+        "left_only_per_field": {k: round(l_sum[k], 4) for k in fields},
+        "ratio_per_field": {k: round(b_sum[k] / l_sum[k], 4) if l_sum[k] > 0 else None for k in fields},
     }

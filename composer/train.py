@@ -46,6 +46,10 @@ class TrainConfig:
     min_lr_ratio: float = 0.05  # cosine schedule decays to this fraction of the peak
     warmup_steps: int = 200  # linear warm-up from 0, steadies the first steps of a fresh LSTM
     weight_decay: float = 0.01  # mild AdamW regularization
+    # The context encoder's learning rate, as a multiple of lr: it is new (its projections start at zero) on a
+    # decoder that is already trained, and at lr alone it barely moves in a few epochs (measured: a 3-epoch run
+    # whose encoder changed the gap's bits by 0.02%).
+    context_lr_scale: float = 10.0
     clip: float = 1.0  # gradient-norm clipping: LSTMs occasionally spike
     patience: int = 4  # epochs without a better validation score before stopping
     seed: int = 0
@@ -273,7 +277,7 @@ def _train(
     else:
         model = MusicLSTM(cfg.model)
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     loss_module: torch.nn.Module = _Loss(model)
     if world > 1:
         loss_module = torch.nn.parallel.DistributedDataParallel(
@@ -344,7 +348,7 @@ def _train(
                 context = context.to(device)
             batch = collate(items).to(device)
             for group in optimizer.param_groups:
-                group["lr"] = lr_at(state.step, total_steps, cfg)
+                group["lr"] = lr_at(state.step, total_steps, cfg) * group.get("scale", 1.0)
             with autocast:
                 nll = loss_module(batch, context)
             scored = batch.mask if context is None else batch.mask & ~context.given
@@ -423,6 +427,18 @@ def _train(
         "history": state.history,
         "train_seconds": state.train_seconds,
     }
+
+
+def _param_groups(model: MusicLSTM, cfg: TrainConfig) -> list[dict[str, Any]]:
+    """The optimizer's parameter groups: the context encoder's (``ctx_*``) at ``context_lr_scale`` times the
+    learning rate, the rest at it."""
+    named = list(model.named_parameters())
+    rest = [p for n, p in named if not n.startswith("ctx_")]
+    context = [p for n, p in named if n.startswith("ctx_")]
+    groups: list[dict[str, Any]] = [{"params": rest, "scale": 1.0}]
+    if context:
+        groups.append({"params": context, "scale": cfg.context_lr_scale})
+    return groups
 
 
 class _Loss(torch.nn.Module):

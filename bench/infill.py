@@ -1,0 +1,485 @@
+"""Issue 12's measures: infill uses the right side, accompaniments fit the chords, joins are smooth, and speed.
+
+* **gap**: bars 5–8 of every test-split piece with music after bar 8 (all collections), scored given both sides
+  (the notes after the gap through the context encoder) and given only what precedes them — the same model,
+  no context (:func:`composer.evaluate.gap_scores`); the ratio overall, per field and per collection.
+* **harmonization**: the chorales of BWV 253–438 in four voices (``bach-chorales/`` files grouped with the
+  evaluation set ``chorales_bwv253_438``: a model trained with ``--exclude-eval`` never saw them or their
+  variants).  Alto, tenor and bass pitch bits per note: given the soprano (in the decoder's stream as given
+  notes and read by the encoder: accompany mode), the same model with the soprano removed from the piece, and
+  an order-4 n-gram fitted on the training chorales' alto, tenor and bass (soprano removed likewise).  Not the
+  10-fold protocol: one model, never fine-tuned on the evaluation chorales.
+* **accompaniment**: POP909 test-split songs (the corpus's split; the original files from ``--pop909``, whose
+  ``chord_midi.txt`` gives the chords): from the bar of the melody's first note, ``--bars`` bars of the MELODY
+  track alone are accompanied (style piano, 4 takes).  The share of accompaniment note time whose pitch class
+  is in the annotated chord (time under ``N`` left out), next to the real PIANO track over the same bars (the
+  ceiling) and to random diatonic notes of the annotated key on the real track's rhythm; the share of its time
+  doubling a sounding melody pitch class; notes per bar next to the real track's.
+* **join**: infill of bars 5–8 (4 takes) of test-split pieces: on each track with notes on both sides, the
+  absolute leap from the last note starting in the gap to the first note of bar 9 (the highest at an onset),
+  against the real piece's; and the share of the gap's notes in the key heard around the gap.
+* **speed**: 8 bars × 4 takes — infill (bars 5–12) and accompany (8 bars of melody) — against a continuation of
+  8 bars × 4 takes from bars 1–4 of the same song, alternated in one process, median ratio of wall times.
+
+    python bench/infill.py [--model composer/models/shipped] [--songs 20] [--pieces 80]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from composer.checkpoint import SHIPPED_MODEL, load_model
+from composer.context import ACCOMPANY, notes_as_context
+from composer.dataset import Song, collate, collate_contexts, load_songs, song_from_piece
+from composer.encoding import PITCH, REST, SHIFT, TRACK
+from composer.errors import InputError
+from composer.evaluate import gap_scores, ngram_pitch_bits
+from composer.generate import Composer, Settings
+from composer.midi_io import read_midi
+from composer.model import MusicLSTM, bits
+from composer.ngram import NGramModel
+from composer.piece import Note, Piece
+from composer.score import estimate_key
+from composer.testing.benchmark import write_result
+from composer.train import note_count
+
+ROOT = Path(__file__).resolve().parent.parent
+QUALITIES = {
+    "maj": (0, 4, 7),
+    "min": (0, 3, 7),
+    "dim": (0, 3, 6),
+    "aug": (0, 4, 8),
+    "sus2": (0, 2, 7),
+    "sus4": (0, 5, 7),
+    "sus4(b7)": (0, 5, 7, 10),
+    "7": (0, 4, 7, 10),
+    "maj7": (0, 4, 7, 11),
+    "min7": (0, 3, 7, 10),
+    "minmaj7": (0, 3, 7, 11),
+    "dim7": (0, 3, 6, 9),
+    "hdim7": (0, 3, 6, 10),
+    "maj6": (0, 4, 7, 9),
+    "min6": (0, 3, 7, 9),
+}
+DEGREES = {"1": 0, "b2": 1, "2": 2, "b3": 3, "3": 4, "4": 5, "b5": 6, "5": 7, "#5": 8, "6": 9, "b7": 10, "7": 11}
+NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+MAJOR, MINOR = (0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10)
+
+
+def pitch_class(name: str) -> int:
+    pc = NAMES[name[0]]
+    for accidental in name[1:]:
+        pc += {"#": 1, "b": -1}[accidental]
+    return pc % 12
+
+
+def chord_pcs(label: str) -> set[int] | None:
+    """``C:maj``, ``A:min7/b7`` … → its pitch classes; None for ``N`` (no chord)."""
+    if label == "N" or ":" not in label:
+        return None
+    root, quality = label.split(":", 1)
+    quality, _, bass = quality.partition("/")
+    intervals = QUALITIES.get(quality)
+    if intervals is None:  # an unlisted quality: its triad from the name's start
+        intervals = QUALITIES["min"] if quality.startswith("min") else QUALITIES["maj"]
+    r = pitch_class(root)
+    pcs = {(r + i) % 12 for i in intervals}
+    if bass in DEGREES:
+        pcs.add((r + DEGREES[bass]) % 12)
+    return pcs
+
+
+# --------------------------------------------------------------------------------------------- gap
+
+
+def gap_section(model: MusicLSTM, songs: list[Song]) -> dict[str, Any]:
+    test = [s for s in songs if s.split == "test"]
+    result = gap_scores(model, test, (5, 8))
+    by = {}
+    for collection in sorted({s.collection for s in test}):
+        mine = [s for s in test if s.collection == collection]
+        try:
+            r = gap_scores(model, mine, (5, 8))
+        except InputError:  # no piece of this collection reaches bar 9
+            continue
+        if r["pieces"] >= 5:
+            by[collection] = {k: r[k] for k in ("pieces", "notes", "gap_bits_per_note", "ratio", "ratio_per_field")}
+            by[collection]["left_only_bits_per_note"] = r["gap_left_only_bits_per_note"]
+    return {**result, "by_collection": by}
+
+
+# ------------------------------------------------------------------------------------ harmonization
+
+
+def _without_track(piece: Piece, track: int) -> Piece:
+    return piece.with_notes(tuple(n for n in piece.notes if n.track != track))
+
+
+@torch.no_grad()
+def _atb_bits(model: MusicLSTM, song: Song, with_soprano: bool) -> tuple[float, int]:
+    """Pitch nats of a chorale's alto, tenor and bass notes, and their count."""
+    n = len(song)
+    batch = collate([(song, 0, n, 0)])
+    notes_atb = (song.ids[:, TRACK] != 0) & (song.ids[:, PITCH] != REST)
+    if not with_soprano:
+        nll = model.field_nll(batch, pitch_of_a_note=True)[0, :, PITCH]
+        return float(nll.sum()), note_count(batch)
+    onsets = np.cumsum(song.ids[:, SHIFT])
+    soprano = song.ids[:, TRACK] == 0
+    ctx = notes_as_context(song.ids, onsets, soprano, song.programs, song.bar, song.bar_start, ACCOMPANY, limit=None)
+    context = collate_contexts([(song, 0, n, 0)], [ctx], [soprano]) if model.config.context else None
+    nll = model.field_nll(batch, pitch_of_a_note=True, context=context)[0, :, PITCH]
+    return float(nll[torch.from_numpy(~soprano)].sum()), int(notes_atb.sum())
+
+
+def harmonization(model: MusicLSTM, data: Path) -> dict[str, Any]:
+    rows = list(csv.DictReader((data / "manifest.csv").open()))
+    eval_groups = {r["group"] for r in rows if r["eval_set"] == "chorales_bwv253_438"}
+    chorales = [r for r in rows if r["collection"] == "bach-chorales" and r["tracks"] == "4"]
+    evaluation = [r for r in chorales if r["group"] in eval_groups]
+    training = [r for r in chorales if r["group"] not in eval_groups and r["split"] == "train"]
+    sums = {"with_soprano": [0.0, 0], "without_soprano": [0.0, 0]}
+    atb_only: list[Song] = []
+    for r in evaluation:
+        piece = read_midi(data / r["path"])
+        song = song_from_piece(piece)
+        for name, with_s in (("with_soprano", True), ("without_soprano", False)):
+            s = song if with_s else song_from_piece(_without_track(piece, 0))
+            nats, count = _atb_bits(model, s, with_s)
+            sums[name][0] += nats
+            sums[name][1] += count
+        atb_only.append(song_from_piece(_without_track(piece, 0)))
+    ngram = NGramModel(4).fit(song_from_piece(_without_track(read_midi(data / r["path"]), 0)).ids for r in training)
+    return {
+        "chorales": len(evaluation),
+        "ngram_training_chorales": len(training),
+        "notes": sums["with_soprano"][1],
+        "pitch_bits_given_soprano": round(bits(sums["with_soprano"][0]) / max(1, sums["with_soprano"][1]), 4),
+        "pitch_bits_without_soprano": round(bits(sums["without_soprano"][0]) / max(1, sums["without_soprano"][1]), 4),
+        "ngram_pitch_bits_without_soprano": round(ngram_pitch_bits(ngram, atb_only), 4),
+        "context_encoder": bool(model.config.context),
+    }
+
+
+# ------------------------------------------------------------------------------------ accompaniment
+
+
+def _track(piece: Piece, name: str) -> int | None:
+    for i, t in enumerate(piece.tracks):
+        if t.name.strip().upper() == name:
+            return i
+    return None
+
+
+def _segment(piece: Piece, bars: int) -> tuple[Piece, Piece, float] | None:
+    """(the melody alone, from the bar of its first note for ``bars`` bars, moved to start at beat 0; the real
+    piano over the same bars, likewise; the beat the segment starts at in the file)."""
+    melody, piano = _track(piece, "MELODY"), _track(piece, "PIANO")
+    if melody is None or piano is None:
+        return None
+    bar = piece.time_signature.bar_beats
+    first = min(n.start for n in piece.notes if n.track == melody)
+    line = piece.bar_start + ((first - piece.bar_start) // bar) * bar
+    end = line + bars * bar
+
+    def part(track: int) -> tuple[Note, ...]:
+        return tuple(
+            replace(n, start=n.start - line, track=0, duration=min(n.duration, end - n.start))
+            for n in piece.notes
+            if n.track == track and line <= n.start < end
+        )
+
+    tracks = piece.tracks
+    base = replace(piece, bar_start=0.0, found=(), remarks=())
+    return (
+        replace(base, notes=part(melody), tracks=(tracks[melody],)),
+        replace(base, notes=part(piano), tracks=(tracks[piano],)),
+        line,
+    )
+
+
+def _chords(folder: Path, midi_path: Path, line: float, span: float) -> list[tuple[float, float, set[int] | None]]:
+    import pretty_midi
+
+    pm = pretty_midi.PrettyMIDI(str(midi_path))
+    out = []
+    for row in (folder / "chord_midi.txt").read_text().splitlines():
+        parts = row.split()
+        if len(parts) < 3:
+            continue
+        a = pm.time_to_tick(float(parts[0])) / pm.resolution - line
+        b = pm.time_to_tick(float(parts[1])) / pm.resolution - line
+        if b > 0 and a < span:
+            out.append((max(0.0, a), min(span, b), chord_pcs(parts[2])))
+    return out
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def chord_share(notes: list[Note], chords: list[tuple[float, float, set[int] | None]]) -> tuple[float, float]:
+    """(note time in the chord's pitch classes, note time under any labelled chord)."""
+    inside = total = 0.0
+    for n in notes:
+        for a, b, pcs in chords:
+            if pcs is None:
+                continue
+            t = _overlap(n.start, n.end, a, b)
+            total += t
+            if n.pitch % 12 in pcs:
+                inside += t
+    return inside, total
+
+
+def doubling(notes: list[Note], melody: list[Note]) -> tuple[float, float]:
+    """(accompaniment time on the pitch class of a sounding melody note, accompaniment time while one sounds)."""
+    same = total = 0.0
+    for n in notes:
+        for m in melody:
+            t = _overlap(n.start, n.end, m.start, m.end)
+            if t > 0:
+                total += t
+                if n.pitch % 12 == m.pitch % 12:
+                    same += t
+    return same, total
+
+
+def _key_scale(folder: Path) -> tuple[int, ...]:
+    label = (folder / "key_audio.txt").read_text().split()[2]
+    root, _, mode = label.partition(":")
+    scale = MINOR if mode.startswith("min") else MAJOR
+    return tuple((pitch_class(root) + d) % 12 for d in scale)
+
+
+def accompaniment(composer: Composer, data: Path, pop909: Path, songs: int, bars: int) -> dict[str, Any]:
+    rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["collection"] == "pop909"]
+    test = sorted(r["path"].split("/")[-1][:3] for r in rows if r["split"] == "test")[:songs]
+    rng = np.random.default_rng(0)
+    sums = {k: [0.0, 0.0] for k in ("takes", "real", "random", "takes_doubling", "real_doubling")}
+    note_counts = {"takes": 0, "real": 0}
+    per_song = []
+    takes_made = 0
+    for number in test:
+        folder = pop909 / number
+        midi_path = folder / f"{number}.mid"
+        piece = read_midi(midi_path)
+        cut = _segment(piece, bars)
+        if cut is None:
+            continue
+        melody, real, line = cut
+        span = bars * piece.time_signature.bar_beats
+        chords = _chords(folder, midi_path, line, span)
+        takes = composer.accompany(melody, Settings(variations=4, seed=int(number)), style="piano")
+        song_share = []
+        for take in takes:
+            new = list(take.continuation.notes)
+            takes_made += 1
+            note_counts["takes"] += len(new)
+            i, t = chord_share(new, chords)
+            sums["takes"][0] += i
+            sums["takes"][1] += t
+            song_share.append(i / t if t else float("nan"))
+            d, dt = doubling(new, list(melody.notes))
+            sums["takes_doubling"][0] += d
+            sums["takes_doubling"][1] += dt
+        note_counts["real"] += len(real.notes)
+        for key, values in (("real", list(real.notes)),):
+            i, t = chord_share(values, chords)
+            sums[key][0] += i
+            sums[key][1] += t
+        d, dt = doubling(list(real.notes), list(melody.notes))
+        sums["real_doubling"][0] += d
+        sums["real_doubling"][1] += dt
+        scale = _key_scale(folder)
+        randomized = [replace(n, pitch=48 + int(rng.choice(scale)) + 12 * int(rng.integers(0, 2))) for n in real.notes]
+        i, t = chord_share(randomized, chords)
+        sums["random"][0] += i
+        sums["random"][1] += t
+        real_i, real_t = chord_share(list(real.notes), chords)
+        per_song.append(
+            {
+                "song": number,
+                "takes_chord_share": round(float(np.nanmean(song_share)), 4) if song_share else None,
+                "real_chord_share": round(real_i / real_t, 4) if real_t else None,
+            }
+        )
+
+    def share(key: str) -> float:
+        return round(float(sums[key][0] / sums[key][1]), 4) if sums[key][1] else float("nan")
+
+    takes_share, real_share = share("takes"), share("real")
+    n_songs = len(per_song)
+    return {
+        "songs": n_songs,
+        "bars": bars,
+        "takes": takes_made,
+        "chord_share_takes": takes_share,
+        "chord_share_real_piano": real_share,
+        "chord_share_random_diatonic": share("random"),
+        "takes_share_of_real": round(takes_share / real_share, 4) if real_share else None,
+        "melody_doubling_takes": share("takes_doubling"),
+        "melody_doubling_real_piano": share("real_doubling"),
+        "notes_per_bar_takes": round(note_counts["takes"] / max(1, takes_made) / bars, 3),
+        "notes_per_bar_real_piano": round(note_counts["real"] / max(1, n_songs) / bars, 3),
+        "per_song": per_song,
+    }
+
+
+# --------------------------------------------------------------------------------------------- join
+
+
+def _last_and_first(notes: list[Note], track: int, start: float, end: float) -> tuple[int, int] | None:
+    inside = [n for n in notes if n.track == track and start <= n.start < end]
+    after = [n for n in notes if n.track == track and n.start >= end]
+    if not inside or not after:
+        return None
+    last_onset = max(n.start for n in inside)
+    first_onset = min(n.start for n in after)
+    last = max(n.pitch for n in inside if n.start == last_onset)
+    first = max(n.pitch for n in after if n.start == first_onset)
+    return last, first
+
+
+def _in_key(notes: list[Note], key: int | None) -> float:
+    if key is None or not notes:
+        return float("nan")
+    scale = {(key % 12 + d) % 12 for d in (MINOR if key >= 12 else MAJOR)}
+    return sum(n.pitch % 12 in scale for n in notes) / len(notes)
+
+
+def join(composer: Composer, data: Path, pieces: int) -> dict[str, Any]:
+    rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["split"] == "test"]
+    rng = np.random.default_rng(1)
+    order = rng.permutation(len(rows))
+    real_leaps: list[int] = []
+    take_leaps: list[int] = []
+    real_key: list[float] = []
+    take_key: list[float] = []
+    used = 0
+    for index in order:
+        if used >= pieces:
+            break
+        piece = read_midi(data / rows[index]["path"])
+        bar = piece.time_signature.bar_beats
+        start = piece.bar_start + 4 * bar
+        end = piece.bar_start + 8 * bar
+        if not any(n.start >= end for n in piece.notes) or not any(start <= n.start < end for n in piece.notes):
+            continue
+        try:
+            takes = composer.infill(piece, (5, 8), Settings(variations=4, seed=used))
+        except Exception:  # a piece the infill refuses (too short around the gap): not counted
+            continue
+        used += 1
+        around = piece.with_notes(tuple(n for n in piece.notes if not start <= n.start < end))
+        key = estimate_key(around)
+        real_key.append(_in_key([n for n in piece.notes if start <= n.start < end], key))
+        for track in range(len(piece.tracks)):
+            real = _last_and_first(list(piece.notes), track, start, end)
+            if real is None:
+                continue
+            for take in takes:
+                got = _last_and_first(list(take.piece.notes), track, start, end)
+                if got is not None:
+                    take_leaps.append(abs(got[1] - got[0]))
+                    real_leaps.append(abs(real[1] - real[0]))
+        for take in takes:
+            take_key.append(_in_key(list(take.continuation.notes), key))
+    real_mean = float(np.mean(real_leaps)) if real_leaps else float("nan")
+    take_mean = float(np.mean(take_leaps)) if take_leaps else float("nan")
+    return {
+        "pieces": used,
+        "joins": len(take_leaps),
+        "mean_leap_takes": round(take_mean, 3),
+        "mean_leap_real": round(real_mean, 3),
+        "ratio": round(take_mean / real_mean, 4) if real_mean else None,
+        "in_key_share_takes": round(float(np.nanmean(take_key)), 4),
+        "in_key_share_real": round(float(np.nanmean(real_key)), 4),
+    }
+
+
+# --------------------------------------------------------------------------------------------- speed
+
+
+def speed(composer: Composer, pop909: Path, rounds: int) -> dict[str, Any]:
+    piece = read_midi(pop909 / "001" / "001.mid")
+    bar = piece.time_signature.bar_beats
+    # 4/4 bars of the song: bars 1-4 as the seed, bars 5-12 the span, so each task makes 8 bars
+    seed = piece.with_notes(tuple(n for n in piece.notes if n.start < piece.bar_start + 4 * bar))
+    twelve = piece.with_notes(tuple(n for n in piece.notes if n.start < piece.bar_start + 16 * bar))
+    cut = _segment(piece, 8)
+    assert cut is not None
+    melody = cut[0]
+    s = Settings(bars=8, variations=4, seed=0)
+    tasks = {
+        "continuation": lambda: composer.continue_piece(seed, s),
+        "infill": lambda: composer.infill(twelve, (5, 12), s),
+        "accompany": lambda: composer.accompany(melody, s, style="piano"),
+    }
+    for task in tasks.values():  # warm up
+        task()
+    times: dict[str, list[float]] = {k: [] for k in tasks}
+    for _ in range(rounds):
+        for name, task in tasks.items():
+            t = time.perf_counter()
+            task()
+            times[name].append(time.perf_counter() - t)
+    base = statistics.median(times["continuation"])
+    return {
+        "rounds": rounds,
+        "median_seconds": {k: round(statistics.median(v), 4) for k, v in times.items()},
+        "infill_over_continuation": round(statistics.median(times["infill"]) / base, 3),
+        "accompany_over_continuation": round(statistics.median(times["accompany"]) / base, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", type=Path, default=SHIPPED_MODEL)
+    parser.add_argument("--data", type=Path, default=ROOT / "midi_data")
+    parser.add_argument("--pop909", type=Path, default=ROOT.parent / "shared" / "data" / "pop909")
+    parser.add_argument("--songs", type=int, default=20, help="POP909 test songs to accompany")
+    parser.add_argument("--bars", type=int, default=16, help="bars of each song accompanied")
+    parser.add_argument("--pieces", type=int, default=80, help="test pieces for the join")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--only", help="comma-separated sections: gap, harmonization, accompaniment, join, speed")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "infill.json")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model, _ = load_model(args.model)
+    model.eval()
+    composer = Composer(args.model)
+    sections = set((args.only or "gap,harmonization,accompaniment,join,speed").split(","))
+    result: dict[str, Any] = {"model": str(args.model), "context_encoder": bool(model.config.context)}
+    if "gap" in sections:
+        songs, _ = load_songs(args.data)
+        result["gap_bars_5_8"] = gap_section(model, songs)
+        print("gap", {k: result["gap_bars_5_8"][k] for k in ("pieces", "gap_bits_per_note", "ratio")}, flush=True)
+    if "harmonization" in sections:
+        result["harmonization"] = harmonization(model, args.data)
+        print("harmonization", result["harmonization"], flush=True)
+    if "accompaniment" in sections:
+        result["accompaniment"] = accompaniment(composer, args.data, args.pop909, args.songs, args.bars)
+        print("accompaniment", {k: v for k, v in result["accompaniment"].items() if k != "per_song"}, flush=True)
+    if "join" in sections:
+        result["join"] = join(composer, args.data, args.pieces)
+        print("join", result["join"], flush=True)
+    if "speed" in sections:
+        result["speed"] = speed(composer, args.pop909, args.rounds)
+        print("speed", result["speed"], flush=True)
+    write_result(args.out, result)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,303 @@
+"""Infill and accompany (issue 12): the context encoder, kept notes, where new notes go, bad input."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from composer import checkpoint
+from composer.context import ACCOMPANY, INFILL, NONE, gap_context, training_context
+from composer.dataset import Song, collate, collate_contexts
+from composer.encoding import PITCH, REST, SHIFT, TRACK, encode
+from composer.errors import InputError
+from composer.evaluate import gap_scores
+from composer.fill import parse_bars
+from composer.generate import STYLES, Composer, Settings
+from composer.model import ModelConfig, MusicLSTM
+from composer.piece import Note, Piece, TimeSignature, Track
+
+TINY = ModelConfig(hidden=48, layers=2, head_hidden=24, context=16)
+
+
+def _randomize_context(model: MusicLSTM) -> MusicLSTM:
+    """A context encoder whose projections into the decoder are not zero (an untrained one adds nothing)."""
+    torch.manual_seed(3)
+    for module in (
+        model.ctx_following,
+        model.ctx_preceding,
+        model.ctx_distance,
+        model.ctx_mode,
+        model.ctx_value,
+        model.ctx_time_bias,
+    ):
+        torch.nn.init.normal_(module.weight, std=0.3)
+    return model
+
+
+@pytest.fixture(scope="module")
+def composer(tmp_path_factory):
+    torch.manual_seed(0)
+    model = _randomize_context(MusicLSTM(TINY))
+    path = tmp_path_factory.mktemp("m") / "tiny-context.safetensors"
+    checkpoint.save(path, checkpoint.model_tensors(model), {"model": TINY.to_dict()})
+    return Composer(path)
+
+
+def duet(bars: int = 12, pickup: bool = False) -> Piece:
+    """A two-track piece in 4/4: a melody in quarters and a bass in half notes, ``bars`` bars (a one-beat
+    pickup before bar 1 when asked)."""
+    offset = 1.0 if pickup else 0.0
+    notes = []
+    if pickup:
+        notes.append(Note(0.0, 1.0, 67, 70, 0))
+    scale = [72, 74, 76, 77, 79, 77, 76, 74]
+    for beat in range(4 * bars):
+        notes.append(Note(offset + beat, 1.0, scale[beat % 8], 60 + (beat % 4) * 8, 0))
+    for half in range(2 * bars):
+        notes.append(Note(offset + 2 * half, 2.0, [48, 43, 45, 41][half % 4], 64, 1))
+    return Piece(
+        notes=tuple(sorted(notes, key=lambda n: (n.start, n.track))),
+        tempo=100.0,
+        time_signature=TimeSignature(4, 4),
+        bar_start=offset,
+        key=0,
+        tracks=(Track("Melody", 73, 0), Track("Bass", 32, 1)),
+    )
+
+
+def _key(n: Note) -> tuple:
+    return (round(n.start, 6), n.pitch, round(n.duration, 6), n.velocity, n.track)
+
+
+# ------------------------------------------------------------------------------------------ infill
+
+
+@pytest.mark.parametrize("tracks", [None, [1]])
+def test_infill_keeps_every_note_outside_the_bars_and_fills_only_inside_them(composer, tracks):
+    piece = duet()
+    start, end = 16.0, 32.0  # bars 5-8 of 4/4 from beat 0
+    takes = composer.infill(piece, (5, 8), Settings(variations=3, seed=2, temperature=1.3), tracks=tracks)
+    filled = {0, 1} if tracks is None else set(tracks)
+    assert len(takes) == 3
+    made = 0
+    for take in takes:
+        outside = [n for n in piece.notes if not (n.track in filled and start <= n.start < end)]
+        new = take.continuation.notes
+        whole = {_key(n) for n in take.piece.notes}
+        assert {_key(n) for n in outside} <= whole  # kept exactly: onset, pitch, duration, velocity, track
+        assert whole - {_key(n) for n in outside} == {_key(n) for n in new}
+        assert all(start <= n.start < end and n.track in filled for n in new)
+        assert take.piece.tracks == piece.tracks and take.piece.time_signature == piece.time_signature
+        made += len(new)
+    assert made > 0
+
+
+def test_infill_is_deterministic_for_a_random_seed(composer):
+    a = composer.infill(duet(), (3, 4), Settings(variations=2, seed=7))
+    b = composer.infill(duet(), (3, 4), Settings(variations=2, seed=7))
+    c = composer.infill(duet(), (3, 4), Settings(variations=2, seed=8))
+    assert [t.piece for t in a] == [t.piece for t in b]
+    assert [t.piece for t in a] != [t.piece for t in c]
+
+
+def test_a_pickup_is_bar_0_and_bar_1_is_the_first_whole_bar(composer):
+    piece = duet(bars=6, pickup=True)
+    for take in composer.infill(piece, (0, 1), Settings(variations=2, seed=1)):
+        assert all(0.0 <= n.start < 5.0 for n in take.continuation.notes)  # the pickup beat and bar 1
+        assert {_key(n) for n in piece.notes if n.start >= 5.0} <= {_key(n) for n in take.piece.notes}
+    with pytest.raises(InputError, match="bars 1 to"):
+        composer.infill(duet(bars=6), (0, 2), Settings())  # no pickup: no bar 0
+
+
+@pytest.mark.parametrize(
+    ("bars", "message"),
+    [
+        ((8, 5), "run backwards"),
+        ((13, 14), "outside the piece"),
+        ((1, 17), "at most 16"),
+    ],
+)
+def test_bad_bars_are_one_sentence(composer, bars, message):
+    with pytest.raises(InputError, match=message):
+        composer.infill(duet(bars=30), bars, Settings()) if bars == (1, 17) else composer.infill(
+            duet(), bars, Settings()
+        )
+
+
+def test_bars_text_is_parsed_or_refused():
+    assert parse_bars("5-8") == (5, 8) and parse_bars(" 3 ") == (3, 3)
+    with pytest.raises(InputError, match="not A-B"):
+        parse_bars("five")
+
+
+# ------------------------------------------------------------------------------------------ accompany
+
+
+@pytest.mark.parametrize("style", list(STYLES))
+def test_accompany_keeps_the_given_tracks_and_adds_the_styles_tracks(composer, style):
+    # a melody in whole notes: the tiny model's shifts land before the next given note often
+    melody = Piece(
+        notes=tuple(Note(4.0 * i, 4.0, 72 + (i % 5), 80) for i in range(8)),
+        key=0,
+        tracks=(Track("Soprano", 52, 0),),
+    )
+    takes = composer.accompany(melody, Settings(variations=3, seed=4, temperature=1.2), style=style)
+    added = STYLES[style]
+    made = 0
+    for take in takes:
+        assert [(t.name, t.program) for t in take.piece.tracks] == [("Soprano", 52), *added]
+        assert len({t.channel for t in take.piece.tracks}) == len(take.piece.tracks)
+        assert {_key(n) for n in melody.notes} <= {_key(n) for n in take.piece.notes}
+        assert all(n.track >= 1 for n in take.continuation.notes)
+        assert all(0 <= n.start < 32.0 for n in take.continuation.notes)
+        made += len(take.continuation.notes)
+    assert made > 0
+
+
+def test_accompany_refuses_a_full_track_table_an_empty_piece_and_an_unknown_style(composer):
+    full = Piece(
+        notes=tuple(Note(i, 1, 60 + i, 80, i) for i in range(16)),
+        tracks=tuple(Track(f"t{i}", 0, i % 9) for i in range(16)),
+    )
+    with pytest.raises(InputError, match="at most 16"):
+        composer.accompany(full, Settings())
+    with pytest.raises(InputError, match="no notes"):
+        composer.accompany(Piece(notes=()), Settings())
+    with pytest.raises(InputError, match="piano or chorale"):
+        composer.accompany(duet(), Settings(), style="jazz")
+
+
+# ------------------------------------------------------------------------------------------ the encoder
+
+
+def _song(piece: Piece) -> Song:
+    events = encode(piece)
+    return Song(
+        ids=events.ids,
+        bar=48,
+        bar_start=events.bar_start,
+        key=0,
+        programs=tuple(t.program for t in piece.tracks),
+        has_dynamics=True,
+    )
+
+
+def test_an_untrained_context_encoder_adds_nothing():
+    """A plain model warm-started with a context encoder scores exactly as before (its projections start at
+    zero), so the gap scored with both sides equals the gap scored left only."""
+    torch.manual_seed(0)
+    plain = MusicLSTM(replace(TINY, context=0)).eval()
+    grown = checkpoint.with_context_encoder(plain, 16).eval()
+    song = _song(duet())
+    batch = collate([(song, 0, len(song), 0)])
+    _, ctx = gap_context(song.ids, song.programs, song.bar, song.bar_start, 5, 8)
+    context = collate_contexts([(song, 0, len(song), 0)], [ctx], [np.zeros(len(song), dtype=bool)])
+    assert torch.allclose(plain.field_nll(batch), grown.field_nll(batch, context=context), atol=1e-6)
+    result = gap_scores(grown, [song], (5, 8))
+    assert result["ratio"] == 1.0 and result["pieces"] == 1 and result["context_encoder"]
+
+
+def test_a_trained_context_changes_the_gap_scores_and_only_there():
+    torch.manual_seed(0)
+    model = _randomize_context(MusicLSTM(TINY)).eval()
+    song = _song(duet())
+    result = gap_scores(model, [song], (5, 8))
+    assert result["gap_bits_per_note"] != result["gap_left_only_bits_per_note"]
+    assert set(result["per_field"]) == {"shift_bits", "pitch_bits", "duration_bits", "velocity_bits", "track_bits"}
+    assert result["notes"] == sum(1 for n in duet().notes if 16 <= n.start < 32)
+
+
+def test_training_tasks_cut_at_a_gap_and_give_the_held_tracks():
+    song = _song(duet(bars=40))
+    assert len(song) > 210
+    onsets = np.cumsum(song.ids[:, SHIFT])
+    seen = set()
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        cut, ctx, given = training_context(song.ids, song.programs, song.bar, song.bar_start, 10, 200, rng)
+        seen.add(ctx.mode)
+        if ctx.mode == INFILL:
+            assert cut < 200 and (onsets[10 + cut] - song.bar_start) % song.bar == 0  # cut at a bar line
+            assert ctx.onsets[0] >= onsets[10 + cut] and not given.any()
+        elif ctx.mode == ACCOMPANY:
+            held = set(np.unique(ctx.ids[:, TRACK]).tolist())
+            window = song.ids[10:210]
+            assert np.array_equal(given, np.isin(window[:, TRACK], list(held)))
+            assert 0 < len(held) < 2 and (window[given, PITCH] != REST).all()
+        else:
+            assert ctx.mode == NONE and len(ctx) == 0 and cut == 200
+    assert seen == {NONE, INFILL, ACCOMPANY}
+
+
+# ------------------------------------------------------------------------------------------ the CLI
+
+
+def test_infill_and_accompany_cli_write_takes_byte_identically_and_refuse_in_one_sentence(composer, tmp_path, capsys):
+    from composer.cli import main
+    from composer.midi_io import piece_to_midi_bytes
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "duet.mid").write_bytes(piece_to_midi_bytes(duet()))
+    (src / "short.mid").write_bytes(piece_to_midi_bytes(duet(bars=3)))
+    model = ["--model", str(composer.model_path), "--quiet", "--variations", "2", "--seed", "3"]
+    for out in ("one", "two"):
+        assert main(["infill", str(src), "--bars", "5-8", "--out", str(tmp_path / out), *model]) == 2
+    manifest = json.loads((tmp_path / "one" / "manifest.json").read_text())
+    refused = {s["file"].split("/")[-1]: s.get("refused") for s in manifest["seeds"]}
+    assert refused["duet.mid"] is None and "outside the piece" in refused["short.mid"]
+    assert manifest["command"] == "infill" and manifest["settings"]["bars"] == "5-8"
+    assert manifest["seeds"][0]["filled_tracks"] == ["Melody", "Bass"]
+    for name in ("duet/take-01.mid", "duet/take-02.mid", "manifest.json"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    assert not (tmp_path / "one" / "short").exists()
+    err = capsys.readouterr().err
+    assert "refused: Bars 5-8 are outside the piece" in err and "Traceback" not in err
+
+    assert (
+        main(
+            [
+                "infill",
+                str(src / "duet.mid"),
+                "--bars",
+                "5-8",
+                "--tracks",
+                "Drums",
+                "--out",
+                str(tmp_path / "t"),
+                *model,
+            ]
+        )
+        == 2
+    )
+    assert "not a track of this piece (its tracks: 1 Melody, 2 Bass)" in capsys.readouterr().err
+    assert not (tmp_path / "t" / "duet").exists()
+
+    assert main(["accompany", str(src / "duet.mid"), "--style", "chorale", "--out", str(tmp_path / "a"), *model]) == 0
+    record = json.loads((tmp_path / "a" / "manifest.json").read_text())["seeds"][0]
+    assert record["added_tracks"] == ["Alto", "Tenor", "Bass"] and len(record["takes"]) == 2
+
+
+def test_evaluate_gap_reports_both_sides_and_left_only(composer, tmp_path, capsys):
+    from composer.cli import main
+    from composer.midi_io import piece_to_midi_bytes
+
+    (tmp_path / "duet.mid").write_bytes(piece_to_midi_bytes(duet()))
+    assert (
+        main(["evaluate", "--model", str(composer.model_path), "--data", str(tmp_path), "--gap", "5-8", "--json"]) == 0
+    )
+    result = json.loads(capsys.readouterr().out)
+    assert result["pieces"] == 1 and result["bars"] == "5-8"
+    for key in ("gap_bits_per_note", "gap_left_only_bits_per_note", "ratio", "per_field", "left_only_per_field"):
+        assert key in result
+
+
+def test_the_context_encoder_trains_at_its_own_learning_rate():
+    from composer.train import TrainConfig, _param_groups
+
+    cfg = TrainConfig(context_lr_scale=10.0)
+    groups = _param_groups(MusicLSTM(TINY), cfg)
+    assert [g["scale"] for g in groups] == [1.0, 10.0]
+    assert len(_param_groups(MusicLSTM(replace(TINY, context=0)), cfg)) == 1
