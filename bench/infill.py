@@ -11,7 +11,9 @@
   10-fold protocol: one model, never fine-tuned on the evaluation chorales.
 * **accompaniment**: POP909 test-split songs (the corpus's split; the original files from ``--pop909``, whose
   ``chord_midi.txt`` gives the chords): from the bar of the melody's first note, ``--bars`` bars of the MELODY
-  track alone are accompanied (style piano, 4 takes).  The share of accompaniment note time whose pitch class
+  track alone are accompanied (style piano, 4 takes; again with key lock).  The notes are the corpus's copy
+  (``midi_data/pop909/``, on the grid the model learned); the chords' seconds become beats through the
+  release's own file.  The share of accompaniment note time whose pitch class
   is in the annotated chord (time under ``N`` left out), next to the real PIANO track over the same bars (the
   ceiling) and to random diatonic notes of the annotated key on the real track's rhythm; the share of its time
   doubling a sounding melody pitch class; notes per bar next to the real track's.
@@ -261,7 +263,9 @@ def _key_scale(folder: Path) -> tuple[int, ...]:
     return tuple((pitch_class(root) + d) % 12 for d in scale)
 
 
-def accompaniment(composer: Composer, data: Path, pop909: Path, songs: int, bars: int) -> dict[str, Any]:
+def accompaniment(
+    composer: Composer, data: Path, pop909: Path, songs: int, bars: int, key_lock: bool = False
+) -> dict[str, Any]:
     rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["collection"] == "pop909"]
     test = sorted(r["path"].split("/")[-1][:3] for r in rows if r["split"] == "test")[:songs]
     rng = np.random.default_rng(0)
@@ -271,15 +275,16 @@ def accompaniment(composer: Composer, data: Path, pop909: Path, songs: int, bars
     takes_made = 0
     for number in test:
         folder = pop909 / number
-        midi_path = folder / f"{number}.mid"
-        piece = read_midi(midi_path)
+        midi_path = folder / f"{number}.mid"  # the release's file: its tempo map turns chord seconds into beats
+        piece = read_midi(data / "pop909" / f"{number}.mid")  # the corpus's copy, on the grid the model learned
         cut = _segment(piece, bars)
         if cut is None:
             continue
         melody, real, line = cut
         span = bars * piece.time_signature.bar_beats
         chords = _chords(folder, midi_path, line, span)
-        takes = composer.accompany(melody, Settings(variations=4, seed=int(number)), style="piano")
+        settings = Settings(variations=4, seed=int(number), key_lock=key_lock)
+        takes = composer.accompany(melody, settings, style="piano")
         song_share = []
         for take in takes:
             new = list(take.continuation.notes)
@@ -469,8 +474,9 @@ def main() -> None:
         result["harmonization"] = harmonization(model, args.data)
         print("harmonization", result["harmonization"], flush=True)
     if "accompaniment" in sections:
-        result["accompaniment"] = accompaniment(composer, args.data, args.pop909, args.songs, args.bars)
-        print("accompaniment", {k: v for k, v in result["accompaniment"].items() if k != "per_song"}, flush=True)
+        for name, lock in (("accompaniment", False), ("accompaniment_key_lock", True)):
+            result[name] = accompaniment(composer, args.data, args.pop909, args.songs, args.bars, key_lock=lock)
+            print(name, {k: v for k, v in result[name].items() if k != "per_song"}, flush=True)
     if "join" in sections:
         result["join"] = join(composer, args.data, args.pieces)
         print("join", result["join"], flush=True)

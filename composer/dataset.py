@@ -362,22 +362,18 @@ def collate_contexts(
     index = np.zeros((b, t), dtype=np.int64)
     distance = np.zeros((b, t), dtype=np.int64)
     given_at = np.zeros((b, t), dtype=bool)
-    now_at = np.zeros((b, t), dtype=np.int64)
-    onsets = np.zeros((b, s), dtype=np.int64)
     for row, ((song, start, length, semis), ctx, g) in enumerate(zip(items, contexts, given, strict=True)):
         n = len(ctx)
         if n:
             moved = ctx.ids.copy()
             moved[:, PITCH] = features.transposed_pitches(moved[:, PITCH], semis)
             ids[row, :n], positions[row, :n], programs[row, :n] = moved, ctx.positions, ctx.programs
-            onsets[row, :n] = ctx.onsets
         now = np.concatenate([[0], np.cumsum(song.ids[:, SHIFT])])[start : start + length]
         index[row, :length], distance[row, :length] = ctx.align(now)
-        now_at[row, :length] = now
         given_at[row, : len(g)] = g
     modes = np.array([c.mode for c in contexts], dtype=np.int64)
     counts = np.array([len(c) for c in contexts], dtype=np.int64)
-    arrays = (ids, positions, programs, counts, modes, index, distance, given_at, now_at, onsets)
+    arrays = (ids, positions, programs, counts, modes, index, distance, given_at)
     return ContextBatch(*(torch.from_numpy(a) for a in arrays))
 
 

@@ -95,23 +95,8 @@ class ContextSteps:
             index=torch.zeros(1, 1, dtype=torch.long),
             distance=torch.zeros(1, 1, dtype=torch.long),
             given=torch.zeros(1, 1, dtype=torch.bool),
-            now=torch.zeros(1, 1, dtype=torch.long),
-            onsets=torch.from_numpy(context.onsets)[None],
         )
         self.memory: ContextMemory = model.encode_context(batch)
-        self._wide: dict[int, ContextMemory] = {}
-
-    def _memory(self, rows: int) -> ContextMemory:
-        if rows == 1:
-            return self.memory
-        if rows not in self._wide:
-            self._wide[rows] = self.memory.expand(rows)
-        return self._wide[rows]
-
-    def attend(self, h: torch.Tensor, now: torch.Tensor) -> torch.Tensor:
-        """What the heads' input gains at the decoder outputs ``h`` (K, H) of K takes at grid times ``now`` (K,)."""
-        k = h.shape[0]
-        return self.model.attend(self._memory(k), h[:, None], now.reshape(k, 1))[:, 0]
 
     def at(self, now: np.ndarray, takes: int = 1) -> torch.Tensor:
         """(takes, T, H) what the decoder's input gains at the grid times ``now`` ((T,), the same for every take,
@@ -121,7 +106,16 @@ class ContextSteps:
         shape = (takes, -1) if now.ndim == 1 and len(now) == takes and takes > 1 else (1, -1)
         index_t = torch.from_numpy(index).reshape(shape)
         distance_t = torch.from_numpy(distance).reshape(shape)
-        return self.model.context_features(self._memory(index_t.shape[0]), index_t, distance_t)
+        memory = self.memory
+        if index_t.shape[0] > 1:
+            rows = index_t.shape[0]
+            memory = ContextMemory(
+                following=memory.following.expand(rows, -1, -1),
+                preceding=memory.preceding.expand(rows, -1, -1),
+                mode=memory.mode.expand(rows, -1),
+                has=memory.has.expand(rows),
+            )
+        return self.model.context_features(memory, index_t, distance_t)
 
 
 def parse_bars(text: str) -> tuple[int, int]:

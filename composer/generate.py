@@ -777,10 +777,7 @@ class Composer:
             now = np.concatenate([[0], events.onsets])[start : len(events) + 1]
             extra = context.at(now)
         out, state = self.model(inputs[None], in_pos[None], *full, prev[None], program[None], extra=extra)
-        h = out[:, -1]
-        if context is not None:
-            h = h + context.attend(h, torch.tensor([int(now[-1])]))
-        h = h.repeat(k, 1)
+        h = out[:, -1].repeat(k, 1)
         return h, FastStepper.split_state((state[0].repeat(1, k, 1), state[1].repeat(1, k, 1)))
 
     # ---------------------------------------------------------------------------------- generation
@@ -978,8 +975,6 @@ class Composer:
             if watch is not None:
                 watch.play(pitch, dur, drawn & ~is_rest)
             h, state = self.stepper.step(x[:, 0], state)
-            if plan.context is not None:
-                h = h + plan.context.attend(h, time)
         sampled = torch.stack(steps, 1).numpy() if steps else np.zeros((k, 0, 5), dtype=np.int64)
         kept = torch.stack(active, 1).numpy() if active else np.zeros((k, 0), dtype=bool)
         return sampled, kept

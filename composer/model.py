@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from composer.context import BEAT_BUCKETS, EXACT_STEPS, MODES, N_DISTANCES
+from composer.context import MODES, N_DISTANCES
 from composer.encoding import DURATION, FIELDS, PITCH, PITCH_LOW, SHIFT, TRACK, VELOCITY
 from composer.features import MAX_BAR, MAX_POSITION, N_KEYS, N_PROGRAMS, NO_KEY, NO_PITCH, SIZES
 
@@ -139,8 +139,6 @@ class ContextBatch:
     index: torch.Tensor
     distance: torch.Tensor
     given: torch.Tensor
-    now: torch.Tensor
-    onsets: torch.Tensor
 
     def to(self, device: torch.device | str) -> ContextBatch:
         return ContextBatch(*(getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)))
@@ -151,32 +149,12 @@ class ContextMemory:
     """What the decoder reads from an encoded context: for each sequence, the encoder's output at each
     context note projected into the decoder's input (``following`` (B, S+1, H): row j for "the next note is
     j", the last row zero — none left; ``preceding`` (B, S+1, H): row j for "the last one before is j-1", row 0
-    zero) and the mode's embedding (B, H); ``has`` (B,) whether there is any context; for the attention
-    (:meth:`MusicLSTM.attend`): ``keys`` (B, S, A), ``values`` (B, S, H), ``onsets`` (B, S) and ``valid`` (B, S),
-    which context entries are notes, not padding."""
+    zero) and the mode's embedding (B, H); ``has`` (B,) whether there is any context."""
 
     following: torch.Tensor
     preceding: torch.Tensor
     mode: torch.Tensor
     has: torch.Tensor
-    keys: torch.Tensor
-    values: torch.Tensor
-    onsets: torch.Tensor
-    valid: torch.Tensor
-
-    def expand(self, rows: int) -> ContextMemory:
-        """One sequence's memory repeated for ``rows`` takes (views, no copies)."""
-        return ContextMemory(*(t.expand(rows, *t.shape[1:]) for t in (getattr(self, f.name) for f in fields(self))))
-
-
-CONTEXT_ATTENTION = 128  # the attention's query/key width
-TIME_BIAS_GAIN = 10.0
-
-
-def _bucket(steps: torch.Tensor) -> torch.Tensor:
-    """composer.context.distance_bucket on tensors: grid steps (≥ 0) → bucket id."""
-    beats = EXACT_STEPS + torch.clamp((steps - EXACT_STEPS) // 12, max=BEAT_BUCKETS - 1)
-    return torch.where(steps < EXACT_STEPS, steps, beats)
 
 
 def _offsets(sizes: tuple[int, ...]) -> torch.Tensor:
@@ -293,24 +271,7 @@ class MusicLSTM(nn.Module):
         self.ctx_preceding = nn.Linear(2 * width, h, bias=False)
         self.ctx_distance = nn.Embedding(N_DISTANCES, h)
         self.ctx_mode = nn.Embedding(len(MODES), h)
-        # Attention from the decoder's output at each step over the encoded context notes, with a learned bias
-        # for how far each note lies from now (ahead or behind, bucketed as distance_bucket): it can look up "the
-        # note a bar later" (a gap's repeat) or "the melody's note now" (accompany).  Its values start at zero.
-        self.ctx_query = nn.Linear(h, CONTEXT_ATTENTION)
-        # keys and values read the encoder's output and the note's own embedding (a direct path to its pitch)
-        self.ctx_key = nn.Linear(3 * width, CONTEXT_ATTENTION)
-        self.ctx_value = nn.Linear(3 * width, h, bias=False)
-        self.ctx_time_bias = nn.Embedding(2 * N_DISTANCES, 1)
-        self.ctx_time_key = nn.Embedding(2 * N_DISTANCES, CONTEXT_ATTENTION)  # query-dependent: q · R[distance]
-        nn.init.normal_(self.ctx_time_key.weight, std=0.02)
-        for module in (
-            self.ctx_following,
-            self.ctx_preceding,
-            self.ctx_distance,
-            self.ctx_mode,
-            self.ctx_value,
-            self.ctx_time_bias,
-        ):
+        for module in (self.ctx_following, self.ctx_preceding, self.ctx_distance, self.ctx_mode):
             nn.init.zeros_(module.weight)
 
     @staticmethod
@@ -387,9 +348,6 @@ class MusicLSTM(nn.Module):
         has = ctx.lengths > 0
         following = torch.zeros(b, s + 1, h, device=ctx.ids.device)
         preceding = torch.zeros(b, s + 1, h, device=ctx.ids.device)
-        keys = torch.zeros(b, s, CONTEXT_ATTENTION, device=ctx.ids.device)
-        values = torch.zeros(b, s, h, device=ctx.ids.device)
-        valid = torch.arange(s, device=ctx.ids.device)[None, :] < ctx.lengths[:, None]
         rows = torch.nonzero(has).flatten()
         if len(rows):
             ids = [ctx.ids[rows, :, i] for i in range(N_FIELDS)]
@@ -398,8 +356,7 @@ class MusicLSTM(nn.Module):
                 ctx.programs[rows],
                 ctx.modes[rows, None].expand(-1, s),
             ]
-            embedded = self._bag(self.ctx_embed, self.ctx_offsets, ids)
-            x = self.drop(embedded)
+            x = self.drop(self._bag(self.ctx_embed, self.ctx_offsets, ids))
             packed = nn.utils.rnn.pack_padded_sequence(
                 x, ctx.lengths[rows].cpu(), batch_first=True, enforce_sorted=False
             )
@@ -408,25 +365,7 @@ class MusicLSTM(nn.Module):
             out = self.drop(out)
             following[rows, :s] = self.ctx_following(out)
             preceding[rows, 1:] = self.ctx_preceding(out)
-            both = torch.cat([out, self.drop(embedded) / math.sqrt(len(self.CONTEXT_SIZES))], dim=-1)
-            keys[rows] = self.ctx_key(both)
-            values[rows] = self.ctx_value(both)
-        return ContextMemory(following, preceding, self.ctx_mode(ctx.modes), has, keys, values, ctx.onsets, valid)
-
-    def attend(self, memory: ContextMemory, h: torch.Tensor, now: torch.Tensor) -> torch.Tensor:
-        """What the heads' input gains from the context at each step: attention from the decoder's output
-        ``h`` (B, T, H) at grid times ``now`` (B, T) over the context notes → (B, T, H); zero without context."""
-        q = self.ctx_query(h)
-        scores = q @ memory.keys.transpose(1, 2)  # (B, T, S)
-        rel = memory.onsets[:, None, :] - now[:, :, None]
-        bucket = torch.where(rel >= 0, _bucket(rel), N_DISTANCES + _bucket(-rel))
-        by_time = q @ self.ctx_time_key.weight.T  # (B, T, distances): the relative term, gathered per note
-        scores = (scores + by_time.gather(2, bucket)) / math.sqrt(CONTEXT_ATTENTION)
-        # The plain time bias, ×TIME_BIAS_GAIN: a scalar per distance learns too slowly at the others' rate.
-        scores = scores + TIME_BIAS_GAIN * F.embedding(bucket, self.ctx_time_bias.weight).squeeze(-1)
-        scores = scores.masked_fill(~memory.valid[:, None, :], -1e9)
-        out = torch.softmax(scores, dim=-1) @ memory.values
-        return out * memory.has[:, None, None]
+        return ContextMemory(following, preceding, self.ctx_mode(ctx.modes), has)
 
     @staticmethod
     def _rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -540,13 +479,9 @@ class MusicLSTM(nn.Module):
         what the encoder reads for each sequence (a model with a context encoder); its given targets score zero.
         """
         x = self.embed_inputs(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch, batch.in_program)
-        memory = None
         if context is not None:
-            memory = self.encode_context(context)
-            x = x + self.context_features(memory, context.index, context.distance)
+            x = x + self.context_features(self.encode_context(context), context.index, context.distance)
         h = self.run_lstm(x)[0] if trunk is None else trunk(x)
-        if memory is not None and context is not None:
-            h = h + self.attend(memory, h, context.now)
         zs, zt, zd, zp, zv = (head_in or self.head_inputs)(h)
         t = batch.targets
         shift, pitch, dur, track = t[..., SHIFT], t[..., PITCH], t[..., DURATION], t[..., TRACK]

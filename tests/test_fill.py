@@ -29,8 +29,6 @@ def _randomize_context(model: MusicLSTM) -> MusicLSTM:
         model.ctx_preceding,
         model.ctx_distance,
         model.ctx_mode,
-        model.ctx_value,
-        model.ctx_time_bias,
     ):
         torch.nn.init.normal_(module.weight, std=0.3)
     return model
