@@ -303,3 +303,168 @@ def test_a_takes_metrics_name_the_tracks_that_got_new_notes():
     continuation = Piece((Note(8, 1, 72, 80, 0), Note(8, 2, 40, 80, 1)), tracks=table)
     assert tracks_with_new_notes(continuation) == ["Melody", "Electric Bass (finger)"]
     assert tracks_with_new_notes(Piece((), tracks=table)) == []
+
+
+# ------------------------------------------------------------------------------------------- fill, accompany
+
+
+def fill(studio, owner, piece, bars, *, takes=2, seed=3, tracks=None):
+    return list(studio.fill(owner, piece, bars, takes, 1.0, 0.95, seed, False, False, desk.SHIPPED, tracks))
+
+
+def _note_key(n) -> tuple:
+    return (round(n.start, 6), n.pitch, round(n.duration, 6), n.velocity, n.track)
+
+
+def _one_sentence(status: str) -> bool:
+    """One plain sentence: no traceback, no Python exception's name, one full stop at the end."""
+    if re.search(r"Traceback|\w+(Error|Exception)\b|File \"", status):
+        return False
+    return len(re.findall(r"[.!?](?:\s|$)", status.replace("e.g.", "eg"))) == 1 and status.endswith(".")
+
+
+def _two_tracks(tmp_path) -> Path:
+    """A two-track seed in 4/4 at 100 BPM: a melody in quarters on channel 0 and a bass in halves on channel 1,
+    eight bars each, no pickup."""
+    melody = [smf.tempo(100), smf.meta(3, b"Melody"), *smf.melody([72, 74, 76, 77, 79, 77, 76, 74] * 4, 480)]
+    bass = [smf.program(32, channel=1), *smf.melody([48, 43, 45, 41] * 4, 960, channel=1)]  # no name: its instrument's
+    path = tmp_path / "duet.mid"
+    path.write_bytes(smf.smf([smf.track(melody), smf.track(bass)]))
+    return path
+
+
+@pytest.mark.parametrize(
+    "seed_name, bars, tracks",
+    [
+        ("hicks-hornpipe", "2-3", None),
+        ("two tracks", "3-4", "2"),
+        ("two tracks", "5", "melody, 2"),
+        ("two tracks", "2-3", "Acoustic Bass"),
+    ],
+)
+def test_fill_writes_only_the_bars_asked_for_and_keeps_every_other_note(studio, tmp_path, seed_name, bars, tracks):
+    owner = studio.start(None).owner
+    if seed_name == "two tracks":
+        view = studio.upload(owner, None, str(_two_tracks(tmp_path)))
+    else:
+        view = studio.example(owner, None, seed_name)
+    seed_node = studio.store.node(owner, view.current)
+    seed = seed_node.piece()
+    first, _, last = bars.partition("-")
+    bar = seed.time_signature.bar_beats
+    start = max(0.0, seed.bar_start + (int(first) - 1) * bar)  # bar 1 is the first whole bar
+    end = seed.bar_start + int(last or first) * bar
+    chosen = {1} if tracks in ("2", "Acoustic Bass") else set(range(len(seed.tracks)))
+
+    views = fill(studio, owner, view.piece_id, bars, takes=3, tracks=tracks)
+    gap = f"bars {bars}" if "-" in bars else f"bar {bars}"
+    assert views[0].takes == [] and views[0].status == f"Filling {gap}: 3 takes…"
+    last_view = views[-1]
+    assert last_view.done and len(last_view.takes) == 3
+    assert last_view.status.startswith("3 takes ready in ") and "Keep one to continue from it." in last_view.status
+    assert last_view.current == seed_node.id  # the current point does not move
+    inside = {_note_key(n) for n in seed.notes if n.track in chosen and start <= n.start < end}
+    outside = {_note_key(n) for n in seed.notes} - inside
+    made_new = 0
+    for take in last_view.takes:
+        node = studio.store.node(owner, take.node_id)
+        assert node.parent_id == seed_node.id and not node.kept
+        notes = {_note_key(n) for n in node.piece().notes}
+        assert outside <= notes  # every note outside those bars (or on another track), exactly
+        new = notes - outside
+        assert all(start <= n[0] < end and n[4] in chosen for n in new)  # new notes start inside the bars
+        made_new += len(new - inside)
+        assert node.settings["command"] == "infill" and node.settings["bars"] == bars.replace(" ", "")
+        assert node.settings["tracks"] == sorted(i + 1 for i in chosen) and node.settings["takes"] == 3
+        assert node.join == start  # where the new part begins: the gap
+        assert f"settings: bars {bars} filled on " in take.metrics and "restates" not in take.metrics
+    assert made_new > 0
+    assert all("(fill " in label for label, _ in last_view.tree[1:])  # the history says what made each take
+
+
+@pytest.mark.parametrize(
+    "bars, tracks, expected",
+    [
+        ("5-8", None, "outside the piece: it has bars 0 to 4"),  # the hornpipe: a pickup and four bars
+        ("0-9", None, "outside the piece"),
+        ("3-2", None, "run backwards"),
+        ("x", None, "not a range like 5-8"),
+        ("", None, "Give the bars to fill"),
+        ("2-3", "Flute", "no track 'Flute'"),
+        ("2-3", "9", "no track '9'"),
+    ],
+)
+def test_a_bad_bar_range_or_track_is_one_sentence_and_loses_nothing(studio, bars, tracks, expected):
+    owner = studio.start(None).owner
+    before, _ = generate(studio, owner, studio.example(owner, None, "hicks-hornpipe").piece_id)
+    nodes = len(studio.store.tree(owner, before.piece_id))
+    views = fill(studio, owner, before.piece_id, bars, tracks=tracks)
+    assert len(views) == 1 and expected in views[0].status, views[0].status  # refused before any work
+    assert _one_sentence(views[0].status), views[0].status
+    assert same_page(before, views[0]) and len(studio.store.tree(owner, before.piece_id)) == nodes
+
+
+def test_fill_and_accompany_refuse_bad_settings_and_styles_in_one_sentence(studio):
+    owner = studio.start(None).owner
+    before = studio.example(owner, None, "hicks-hornpipe")
+    common = (1.0, 0.95, 1, False, False, desk.SHIPPED)
+    for views, expected in [
+        (list(studio.fill(owner, before.piece_id, "2-3", 9, *common)), "1 to 8 takes"),
+        (list(studio.fill(owner, before.piece_id, "2-3", 2, 0.0, 0.95, 1, False, False, None)), "temperature"),
+        (list(studio.fill(owner, None, "2-3", 2, *common)), "Bring a seed first"),
+        (list(studio.accompany(owner, before.piece_id, "jazz", 2, *common)), "must be piano or chorale"),
+        (list(studio.accompany(owner, before.piece_id, "piano", 2, *common[:-1], "no-such-model")), "no model"),
+    ]:
+        assert len(views) == 1 and expected in views[0].status and _one_sentence(views[0].status)
+        assert same_page(before, views[0]) or views[0].piece_id is None
+
+
+@pytest.mark.parametrize("style", ["piano", "chorale"])
+def test_accompany_adds_the_styles_tracks_and_keeps_the_given_notes(studio, style):
+    from composer.generate import STYLES
+
+    owner = studio.start(None).owner
+    view = studio.example(owner, None, "bach-bwv269")  # a chorale's soprano
+    seed_node = studio.store.node(owner, view.current)
+    seed = seed_node.piece()
+    views = list(studio.accompany(owner, view.piece_id, style, 2, 1.0, 0.95, 3, False, False, desk.SHIPPED))
+    assert views[0].takes == [] and views[0].status == f"Accompanying ({style}): 2 takes…"
+    assert views[-1].done and len(views[-1].takes) == 2 and "2 takes ready in " in views[-1].status
+    given = {_note_key(n) for n in seed.notes}
+    made_new = 0
+    for take in views[-1].takes:
+        node = studio.store.node(owner, take.node_id)
+        piece = node.piece()
+        assert node.parent_id == seed_node.id
+        # The take's MIDI file holds the style's tracks after the seed's; reading it back keeps those with notes.
+        added = list(STYLES[style])
+        assert [(f.name, f.program) for f in piece.found if (f.name, f.program) in added] == added
+        assert [(t.name, t.program) for t in piece.tracks[: len(seed.tracks)]] == [
+            (t.name, t.program) for t in seed.tracks
+        ]
+        assert {(t.name, t.program) for t in piece.tracks[len(seed.tracks) :]} <= set(added)
+        notes = {_note_key(n) for n in piece.notes}
+        assert given <= notes  # the given notes, exactly
+        assert all(n[4] >= len(seed.tracks) for n in notes - given)  # the new ones on the added tracks
+        made_new += len(notes - given)
+        assert node.settings["command"] == "accompany" and node.settings["style"] == style
+        assert f"settings: {style} accompaniment" in take.metrics
+    assert made_new > 0
+
+
+def test_keep_and_undo_work_on_a_filled_take_as_on_a_generated_one(studio):
+    owner = studio.start(None).owner
+    piece = studio.example(owner, None, "hicks-hornpipe").piece_id
+    filled = fill(studio, owner, piece, "2-3")[-1]
+    round_one = [t.node_id for t in filled.takes]
+    kept = studio.keep(owner, piece, round_one[1])
+    assert kept.current == round_one[1] and kept.takes == [] and "Kept take 1.2" in kept.status
+    kept_notes = read_midi(filled.takes[1].midi).notes
+    assert read_midi(studio.store.node(owner, round_one[1]).midi).notes == kept_notes
+    view, _ = generate(studio, owner, piece, seed=4)  # continues the filled piece
+    assert all(read_midi(t.midi).notes[: len(kept_notes)] == kept_notes for t in view.takes)
+    undone = studio.undo(owner, piece)
+    assert undone.current == filled.current and [t.node_id for t in undone.takes] == round_one
+    assert "Undid take 1.2" in undone.status
+    again = fill(studio, owner, piece, "1")[-1]  # a second fill from the same point: a new round beside it
+    assert len(again.takes) == 2 and not {t.node_id for t in again.takes} & set(round_one)

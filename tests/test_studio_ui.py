@@ -21,6 +21,8 @@ def test_the_ui_builds_and_names_its_handlers(studio):
         "example",
         "abc",
         "generate",
+        "infill",
+        "accompany",
         "keep",
         "undo",
         "jump",
@@ -38,6 +40,29 @@ def test_the_ui_builds_and_names_its_handlers(studio):
         "Form (how the takes stand to the seed's last phrase)",
     ]
     assert generate.inputs[-1].value == "auto"
+
+
+def test_fill_and_accompany_are_named_read_generates_settings_and_cancel_stops_them(studio):
+    demo = ui.build_ui(studio)
+    by_name = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
+    assert {"infill", "accompany"} <= set(by_name)
+    generate, infill, accompany = by_name["generate"], by_name["infill"], by_name["accompany"]
+    shared = generate.inputs[3:10]  # takes, temperature, top-p, seed, random, key lock, model: the same components
+    assert [c.label for c in infill.inputs[2:]] == [
+        "Bars (e.g. 5-8)",
+        *(c.label for c in shared),
+        "Tracks (names or numbers; empty: all)",
+    ]
+    assert infill.inputs[3:10] == shared and accompany.inputs[3:] == shared
+    assert accompany.inputs[2].label == "Style" and accompany.inputs[2].value == "piano"
+    assert [value for _, value in accompany.inputs[2].choices] == ["piano", "chorale"]
+    for fn in (infill, accompany):  # wired as generate is: streamed, one queue with it, the page's outputs
+        assert fn.outputs == generate.outputs and fn.concurrency_id == generate.concurrency_id
+        assert fn.concurrency_limit == generate.concurrency_limit and fn.show_progress == generate.show_progress
+    ids = {fn: i for i, fn in demo.fns.items()}
+    cancel = next(fn for fn in demo.fns.values() if fn.is_cancel_function)
+    assert cancel.targets == by_name["cancel"].targets  # the Cancel button …
+    assert {ids[generate], ids[infill], ids[accompany]} <= set(cancel.cancels)  # … stops all three
 
 
 def test_each_take_slot_shows_a_take_or_hides_in_the_order_of_its_outputs(studio):

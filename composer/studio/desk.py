@@ -35,7 +35,7 @@ from composer.studio.seed import read_for_storing
 from composer.studio.store import MAX_SESSION_BYTES, Node, PieceRecord, Store, default_store_path
 
 if TYPE_CHECKING:
-    from composer.generate import Composer, Take
+    from composer.generate import Composer, Settings, Take
 
 # The checkout's models/ folder (beside the package), whose checkpoints the model picker offers; an installed
 # package has none there, and COMPOSER_MODELS names another.
@@ -78,6 +78,17 @@ class View:
     takes: list[TakeView] = field(default_factory=list)
     done: bool = False  # the last view of a generation: every take is in it
     timings: dict[str, float] = field(default_factory=dict)  # a generation's seconds: generation, audio, images
+
+
+@dataclass
+class _Request:
+    """What generate, fill or accompany asks the composer for, checked before any work is done."""
+
+    settings: Settings
+    progress: str  # the status line while the takes are made
+    params: dict[str, Any]  # what made the takes beside the shared settings ("command" first), stored with each
+    make: Callable[[Composer, Settings, int | None, float], list[Take]]  # (composer, settings, key, deadline)
+    join: Callable[[Take], float]  # the store's join of a take: the beat where its new part begins
 
 
 # ------------------------------------------------------------------------------------------- the handlers
@@ -251,11 +262,12 @@ class StudioApp:
                 else []
             ),
             f"longest repeat: {repeat.get('phrase_notes', 0)} notes × {repeat.get('times_in_a_row', 1)}",
-            *([_restates_line(m["restates"])] if "restates" in m else []),  # takes made before forms: no line
+            # takes made before forms, and fills (they restate nothing by design): no line
+            *([_restates_line(m["restates"])] if "restates" in m and _continues(node.settings) else []),
         ]
         s = node.settings
         lines.append(
-            f"settings: {s.get('bars')} bars, temperature {s.get('temperature')}, top-p {s.get('top_p')}, "
+            f"settings: {_made_by(s)}, temperature {s.get('temperature')}, top-p {s.get('top_p')}, "
             f"seed {s.get('seed')}{', key lock' if s.get('key_lock') else ''}"
             + (f", form {s['form']}" if s.get("form", "auto") != "auto" else "")
             + (f", notes {s['pitch_range'][0]}–{s['pitch_range'][1]}" if s.get("pitch_range") else "")
@@ -356,8 +368,131 @@ class StudioApp:
         ``highest`` bound the new notes' pitches (MIDI numbers, inclusive); the piano's whole range, the
         default, sets no limit.  ``form``: how the takes stand to the seed's last phrase (``Settings.form``;
         empty: auto)."""
-        from composer.generate import Settings
 
+        def ask(piece: Piece) -> _Request:
+            length = _whole(bars, "The number of bars")
+            settings = _settings(
+                takes,
+                temperature,
+                top_p,
+                seed,
+                random_seed,
+                key_lock,
+                bars=length,
+                pitch_range=_pitch_range(lowest, highest),
+                form=form or "auto",
+            )
+            if length > MAX_BARS:
+                raise InputError(f"The studio continues by 1 to {MAX_BARS} bars at a time; {length} was asked for.")
+            return _Request(
+                settings=settings,
+                progress=f"Generating {_count(settings.variations, 'take')} of {_count(length, 'bar')}…",
+                params={
+                    "command": "continue",
+                    "bars": settings.bars,
+                    "pitch_range": list(settings.pitch_range) if settings.pitch_range else None,
+                    "form": settings.form,
+                },
+                make=lambda composer, made, key, deadline: composer.continue_piece(
+                    piece, made, key=key, deadline=deadline
+                ),
+                join=lambda take: _join(take, piece),
+            )
+
+        return self._takes(owner, piece_id, model, ask)
+
+    def fill(
+        self,
+        owner: str,
+        piece_id: str | None,
+        bars_text: str | None,
+        takes: float,
+        temperature: float,
+        top_p: float,
+        seed: float | None,
+        random_seed: bool,
+        key_lock: bool,
+        model: str | None,
+        tracks_text: str | None = None,
+    ) -> Iterator[View]:
+        """K takes of the current point with bars A–B (``bars_text``, "5-8" or "5"; a pickup is bar 0, bar 1
+        the first whole bar) written anew on the tracks named in ``tracks_text`` (names or numbers from 1,
+        comma-separated; empty: every track).  Every other note is kept exactly.  Yields views as
+        :meth:`generate` does."""
+        from composer.encoding import STEPS_PER_BEAT, bar_steps, encode
+        from composer.fill import gap_span
+
+        def ask(piece: Piece) -> _Request:
+            first, last = _bars(bars_text)
+            tracks = _tracks(piece, tracks_text)
+            settings = _settings(takes, temperature, top_p, seed, random_seed, key_lock)
+            # The bars checked against the piece now, before any work (infill checks them the same way).
+            events = encode(piece)
+            start, _ = gap_span(events, bar_steps(events.time_signature), first, last)
+            gap = f"{first}-{last}" if first != last else f"{first}"
+            # The store keeps one join a take, the beat where its new part begins: the piano roll's line (notes
+            # before it in the seed's shade) and where listening starts (two bars before).  A fill's new part
+            # begins at the gap, for every take alike; the kept notes after the gap are drawn as new ones.
+            at = start / STEPS_PER_BEAT
+            return _Request(
+                settings=settings,
+                progress=f"Filling {'bars' if first != last else 'bar'} {gap}: {_count(settings.variations, 'take')}…",
+                params={
+                    "command": "infill",
+                    "bars": gap,
+                    "tracks": [i + 1 for i in tracks],  # numbers from 1, as the Tracks box takes them
+                    "track_names": [track_label(piece.tracks[i]) for i in tracks],
+                },
+                make=lambda composer, made, key, deadline: composer.infill(
+                    piece, (first, last), made, tracks=tracks, key=key, deadline=deadline
+                ),
+                join=lambda take: at,
+            )
+
+        return self._takes(owner, piece_id, model, ask)
+
+    def accompany(
+        self,
+        owner: str,
+        piece_id: str | None,
+        style: str | None,
+        takes: float,
+        temperature: float,
+        top_p: float,
+        seed: float | None,
+        random_seed: bool,
+        key_lock: bool,
+        model: str | None,
+    ) -> Iterator[View]:
+        """K takes of the current point with an accompaniment added (``style``: piano — one piano track;
+        chorale — alto, tenor and bass under the melody), its own notes kept exactly.  Yields views as
+        :meth:`generate` does."""
+        from composer.generate import STYLES
+
+        def ask(piece: Piece) -> _Request:
+            if style not in STYLES:
+                raise InputError(f"The accompaniment style must be {' or '.join(STYLES)}; got {style!r}.")
+            settings = _settings(takes, temperature, top_p, seed, random_seed, key_lock)
+            return _Request(
+                settings=settings,
+                progress=f"Accompanying ({style}): {_count(settings.variations, 'take')}…",
+                params={"command": "accompany", "style": style},
+                make=lambda composer, made, key, deadline: composer.accompany(
+                    piece, made, style=style, key=key, deadline=deadline
+                ),
+                # The new tracks run from the first bar: the join is the piece's start, so that listening and
+                # the score take in the whole piece (the roll draws every note in its track's strong colour).
+                join=lambda take: 0.0,
+            )
+
+        return self._takes(owner, piece_id, model, ask)
+
+    def _takes(
+        self, owner: str, piece_id: str | None, model: str | None, ask: Callable[[Piece], _Request]
+    ) -> Iterator[View]:
+        """The path generate, fill and accompany share: ``ask`` checks the request against the current point's
+        piece (an InputError: the page as it was, with its sentence); then a progress view, the takes saved as
+        children of the current node, and a view per take as it is rendered (:meth:`_reveal`)."""
         started = time.monotonic()
         try:
             if not piece_id:
@@ -365,54 +500,28 @@ class StudioApp:
             record = self.store.piece(owner, piece_id)
             current = self.store.node(owner, record.current_id)
             root = self.store.node(owner, record.root_id)
-            if random_seed or seed is None:
-                seed = secrets.randbelow(2**31)
-            if not float(seed).is_integer() or not 0 <= seed < 2**63:
-                raise InputError(f"The random seed must be a whole number from 0; got {seed}.")
-            length, count = _whole(bars, "The number of bars"), _whole(takes, "The number of takes")
-            settings = Settings(
-                bars=length,
-                variations=count,
-                temperature=float(temperature),
-                top_p=float(top_p),
-                seed=int(seed),
-                key_lock=bool(key_lock),
-                pitch_range=_pitch_range(lowest, highest),
-                form=form or "auto",
-            ).validate()
-            if count > MAX_TAKES:
-                raise InputError(f"Ask for 1 to {MAX_TAKES} takes; {count} was asked for.")
-            if length > MAX_BARS:
-                raise InputError(f"The studio continues by 1 to {MAX_BARS} bars at a time; {length} was asked for.")
+            request = ask(current.piece())
             composer = self.composer(model)
         except InputError as error:
             yield self.view(owner, piece_id, str(error))
             return
-        yield self.view(
-            owner,
-            piece_id,
-            f"Generating {_count(count, 'take')} of {_count(length, 'bar')}…",
-            takes=[],
-        )
+        yield self.view(owner, piece_id, request.progress, takes=[])
         key = root.metrics.get("key")
+        settings = request.settings
         try:
-            seed_piece = current.piece()
-            made = composer.continue_piece(seed_piece, settings, key=key, deadline=started + REQUEST_SECONDS)
+            made = request.make(composer, settings, key, started + REQUEST_SECONDS)
         except InputError as error:
             yield self.view(owner, piece_id, str(error))
             return
-        round_id = f"{time.time():.6f}"
         common = {
-            "bars": settings.bars,
+            **request.params,
             "takes": settings.variations,
             "temperature": settings.temperature,
             "top_p": settings.top_p,
             "seed": settings.seed,
             "key_lock": settings.key_lock,
-            "pitch_range": list(settings.pitch_range) if settings.pitch_range else None,
-            "form": settings.form,
             "model": model or SHIPPED,
-            "round": round_id,
+            "round": f"{time.time():.6f}",
         }
         nodes = self.store.add_takes(
             owner,
@@ -421,7 +530,7 @@ class StudioApp:
             [
                 (
                     piece_to_midi_bytes(t.piece),
-                    _join(t, seed_piece),
+                    request.join(t),
                     {**common, "take": i + 1},
                     {**t.metrics.to_dict(), "tracks_with_new_notes": tracks_with_new_notes(t.continuation)},
                 )
@@ -560,6 +669,23 @@ def _restates_line(restates: dict[str, Any] | None) -> str:
     )
 
 
+def _continues(settings: dict[str, Any]) -> bool:
+    """Whether a take's settings made a continuation (takes made before fills record no command: they did)."""
+    return settings.get("command", "continue") == "continue"
+
+
+def _made_by(settings: dict[str, Any]) -> str:
+    """What a take's settings asked for, in words: a continuation's length, a fill's bars and tracks, or an
+    accompaniment's style (takes made before fills record no command: continuations)."""
+    command = settings.get("command")
+    if command == "infill":
+        names = settings.get("track_names") or []
+        return f"bars {settings.get('bars')} filled" + (f" on {', '.join(str(n) for n in names)}" if names else "")
+    if command == "accompany":
+        return f"{settings.get('style')} accompaniment"
+    return f"{settings.get('bars')} bars"
+
+
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
@@ -569,6 +695,80 @@ def _whole(value: float | None, what: str) -> int:
     if value is None or not float(value).is_integer():
         raise InputError(f"{what} must be a whole number; got {value}.")
     return int(value)
+
+
+def _settings(
+    takes: float,
+    temperature: float,
+    top_p: float,
+    seed: float | None,
+    random_seed: bool,
+    key_lock: bool,
+    **more: Any,
+) -> Settings:
+    """The settings every request shares (the takes, sampling, random seed and key lock) and ``more`` of
+    ``Settings``' fields, checked; a random seed is drawn when asked for or none is given."""
+    from composer.generate import Settings
+
+    if random_seed or seed is None:
+        seed = secrets.randbelow(2**31)
+    if not float(seed).is_integer() or not 0 <= seed < 2**63:
+        raise InputError(f"The random seed must be a whole number from 0; got {seed}.")
+    count = _whole(takes, "The number of takes")
+    settings = Settings(
+        variations=count,
+        temperature=float(temperature),
+        top_p=float(top_p),
+        seed=int(seed),
+        key_lock=bool(key_lock),
+        **more,
+    ).validate()
+    if count > MAX_TAKES:
+        raise InputError(f"Ask for 1 to {MAX_TAKES} takes; {count} was asked for.")
+    return settings
+
+
+def _bars(text: str | None) -> tuple[int, int]:
+    """The Bars box ("5-8", or one bar "5") → (first, last); the piece checks them later (``gap_span``)."""
+    from composer.fill import parse_bars
+
+    if not (text or "").strip():
+        raise InputError("Give the bars to fill, e.g. 5-8 (bar 1 is the first whole bar, a pickup bar 0).")
+    try:
+        return parse_bars(str(text))
+    except InputError:  # its sentence names the command line's --bars: say it in the page's words
+        raise InputError(
+            f"The bars {str(text).strip()!r} are not a range like 5-8: give the first and last bar to fill "
+            "(bar 1 is the first whole bar, a pickup bar 0)."
+        ) from None
+
+
+def _tracks(piece: Piece, text: str | None) -> list[int]:
+    """The Tracks box (names or numbers from 1, comma-separated; empty: every track) → track indices.  A track
+    without a name goes by its instrument's, as the page shows it (``track_label``), where that names one."""
+    from composer.fill import regenerated_tracks
+
+    names = [name.strip() for name in (text or "").split(",") if name.strip()]
+    if not names:
+        return regenerated_tracks(piece, None)
+    listed = ", ".join(f"{i + 1} {track_label(t)}" for i, t in enumerate(piece.tracks))
+
+    def one(name: str) -> list[int]:  # one name at a time, so that a refusal names the one that is not a track
+        try:
+            return regenerated_tracks(piece, name)
+        except InputError:  # its sentence names the command line's --tracks: the page says it in its words
+            labelled = [i for i, t in enumerate(piece.tracks) if track_label(t).strip().lower() == name.lower()]
+            if len(labelled) == 1:
+                return labelled
+            if labelled:
+                raise InputError(
+                    f"Several tracks are called {name!r}; give the numbers of those to fill (its tracks: {listed})."
+                ) from None
+            raise InputError(
+                f"The piece has no track {name!r}; name its tracks or give their numbers (its tracks: {listed})."
+            ) from None
+
+    return sorted({i for name in names for i in one(name)})
 
 
 def _pitch_range(lowest: float | None, highest: float | None) -> tuple[int, int] | None:
@@ -608,8 +808,12 @@ def _tree_choices(tree: list[Node], current: str) -> list[tuple[str, str]]:
         notes, made = node.metrics.get("notes"), node.settings
         detail = f", {notes} notes" if notes is not None else ""
         if made.get("temperature") is not None:  # the settings that made the take, at a glance
+            command = made.get("command")
             detail += (
-                f" (T {made['temperature']}, top-p {made.get('top_p')}, seed {made.get('seed')}"
+                " ("
+                + (f"fill {made.get('bars')}, " if command == "infill" else "")
+                + (f"accompany {made.get('style')}, " if command == "accompany" else "")
+                + f"T {made['temperature']}, top-p {made.get('top_p')}, seed {made.get('seed')}"
                 + (", key lock" if made.get("key_lock") else "")
                 + (f", {made['form']}" if made.get("form", "auto") != "auto" else "")
                 + ")"

@@ -1,4 +1,5 @@
-"""The studio's page (Gradio): bring a seed, hear takes, keep one, continue, undo, branch, export.
+"""The studio's page (Gradio): bring a seed, hear takes, keep one, continue, fill bars, accompany, undo,
+branch, export.
 
 ``python app.py``, ``./run.sh studio`` and ``composer studio`` all call :func:`serve`: it serves on
 127.0.0.1:7860, offline.  The standard Gradio variables (GRADIO_SERVER_NAME, GRADIO_SERVER_PORT) override
@@ -162,6 +163,23 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
                 with gr.Row():
                     go = gr.Button("Generate takes", variant="primary", elem_id="generate")
                     stop = gr.Button("Cancel", variant="stop")
+                # Fill some bars anew, or add an accompaniment: the takes, sampling, seed, key lock and model
+                # above apply; Cancel stops these too.
+                with gr.Accordion("Fill or accompany", open=True, elem_id="fill-or-accompany"):
+                    with gr.Row():
+                        fill_bars = gr.Textbox(label="Bars (e.g. 5-8)", placeholder="5-8", max_lines=1, scale=1)
+                        fill_tracks = gr.Textbox(
+                            label="Tracks (names or numbers; empty: all)", placeholder="Melody, 2", max_lines=1, scale=2
+                        )
+                    fill = gr.Button("Fill these bars", elem_id="fill")
+                    with gr.Row():
+                        style = gr.Dropdown(
+                            [("piano", "piano"), ("chorale (alto, tenor, bass)", "chorale")],
+                            value="piano",
+                            label="Style",
+                            scale=2,
+                        )
+                        accompany = gr.Button("Accompany", elem_id="accompany", scale=1)
         with gr.Group():
             summary = gr.Markdown(elem_id="summary")
             roll = gr.Image(label="The piece so far", type="filepath", interactive=False, height=220)
@@ -230,9 +248,10 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
         def on_load(o: str, p: str) -> list[Any]:
             return show(app.start(o, p or None))
 
-        def on_generate(o: str, p: str, *args: Any) -> Iterator[list[Any]]:
+        def stream(views: Iterator[View]) -> Iterator[list[Any]]:
+            """A request's views (generate, fill, accompany) as the outputs' values, each take sent once."""
             sent = 0
-            for view in app.generate(o, p or None, *args):
+            for view in views:
                 if not view.takes:  # the request's start, or a refusal: the whole page, takes cleared
                     yield show(view)
                 elif not view.done:  # each take as it is ready
@@ -240,6 +259,16 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
                     sent = len(view.takes)
                 else:  # the last: every take, so that an API caller gets the whole result in one message
                     yield show(view, page=False)
+
+        # Generator functions, not lambdas: Gradio streams the views of a generator function only.
+        def on_generate(o: str, p: str, *args: Any) -> Iterator[list[Any]]:
+            yield from stream(app.generate(o, p or None, *args))
+
+        def on_fill(o: str, p: str, *args: Any) -> Iterator[list[Any]]:
+            yield from stream(app.fill(o, p or None, *args))
+
+        def on_accompany(o: str, p: str, *args: Any) -> Iterator[list[Any]]:
+            yield from stream(app.accompany(o, p or None, *args))
 
         demo.load(on_load, [owner, piece], view_outputs, api_name="start")
         upload.upload(
@@ -264,11 +293,28 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
             concurrency_limit=2,
             concurrency_id="generate",
         )
+        shared = [takes, temperature, top_p, seed, random_seed, key_lock, model]  # what generate reads too
+        filling = fill.click(
+            on_fill,
+            [owner, piece, fill_bars, *shared, fill_tracks],
+            view_outputs,
+            api_name="infill",
+            concurrency_limit=2,  # one queue with generate: they share the same CPUs
+            concurrency_id="generate",
+        )
+        accompanying = accompany.click(
+            on_accompany,
+            [owner, piece, style, *shared],
+            view_outputs,
+            api_name="accompany",
+            concurrency_limit=2,
+            concurrency_id="generate",
+        )
         stop.click(
             lambda: "Cancelled; takes already rendered are kept in the history.",
             None,
             status,
-            cancels=[running],
+            cancels=[running, filling, accompanying],
             api_name="cancel",
         )
         for i, slot in enumerate(slots):
