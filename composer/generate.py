@@ -620,6 +620,9 @@ class _Plan:
     tracks: torch.Tensor | None = None
     context: ContextSteps | None = None
     floor: int | None = None  # a fill's first grid step: no new note starts before it (the seed ends earlier)
+    # accompany: under each onset of the given tracks where no new note sounds, the take's next event starts
+    # there too (shift 0: the new tracks follow the given ones at an onset, as the encoding orders them)
+    sound_under: bool = False
 
     def allowed_pitches(self, onset: torch.Tensor, shift: torch.Tensor, track: torch.Tensor | None) -> torch.Tensor:
         """(K, pitch ids): the plan's pitches, less those a seed note still holds at ``onset``, within the
@@ -885,6 +888,9 @@ class Composer:
         density = settings.density_lock and voices.tracks > 1  # one track: nothing to balance
         given = plan.given
         use = torch.zeros(k, dtype=torch.bool)  # which takes play their next given note this step
+        new_until = torch.zeros(k, dtype=torch.long)  # accompany: when the takes' new notes stop sounding
+        under = torch.zeros(k, dtype=torch.bool)  # accompany: the takes whose next event starts now (shift 0)
+        zero_shift = torch.arange(SIZES[SHIFT])[None, :] == 0
         velocity_ok = (torch.arange(SIZES[VELOCITY]) != VELOCITY_UNKNOWN).expand(k, -1)
         unknown = torch.full((k,), VELOCITY_UNKNOWN, dtype=torch.long)
         form = plan.steer
@@ -903,6 +909,9 @@ class Composer:
                 need = (plan.floor - time).clamp(min=0, max=SIZES[SHIFT] - 1)
                 floor_ok = torch.arange(SIZES[SHIFT])[None, :] >= need[:, None]
                 shift_ok = floor_ok if shift_ok is None else shift_ok & floor_ok
+            if plan.sound_under and bool(under.any()):
+                forced = torch.where(under[:, None], zero_shift, torch.ones_like(zero_shift))
+                shift_ok = forced if shift_ok is None else shift_ok & forced
             shift = draw.pick(raw, allowed=shift_ok)
             if given is not None:  # a take whose drawn onset passes its next given note plays that note first
                 use, due_at = given.due(time, shift)
@@ -958,6 +967,13 @@ class Composer:
                 track = event[:, TRACK]
                 ref, program = voices.ref(track), voices.programs[track]
                 given.played.append(use.clone())
+                if plan.sound_under:
+                    made = drawn & ~is_rest
+                    ends = onset + event[:, DURATION] + 1
+                    new_until = torch.where(made, torch.maximum(new_until, ends), new_until)
+                    # after the last given note at an onset, with nothing new sounding there: a new note next
+                    last_here = given.onsets[given.next] > onset
+                    under = use & last_here & (new_until <= onset) & ~done
             steps.append(event)
             active.append(going)
             notes_made += (drawn & ~is_rest).long()
@@ -1172,6 +1188,7 @@ class Composer:
             tracks=allowed_tracks,
             context=steps,
             floor=start,
+            sound_under=mode == ACCOMPANY,
         )
         draw = FieldDraw(settings, torch.Generator().manual_seed(settings.seed), k)
         h, state = self._prime(seed, cut, k, plan.key_id, steps)

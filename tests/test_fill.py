@@ -299,3 +299,16 @@ def test_the_context_encoder_trains_at_its_own_learning_rate():
     groups = _param_groups(MusicLSTM(TINY), cfg)
     assert [g["scale"] for g in groups] == [1.0, 10.0]
     assert len(_param_groups(MusicLSTM(replace(TINY, context=0)), cfg)) == 1
+
+
+def test_an_accompaniment_sounds_under_every_onset_of_the_given_tracks(composer):
+    """Under each onset of the given melody where none of the new notes is sounding, a new note starts."""
+    melody = Piece(
+        notes=tuple(Note(1.0 * i, 1.0, 72 + (i % 5), 80) for i in range(16)),
+        key=0,
+        tracks=(Track("Soprano", 52, 0),),
+    )
+    for take in composer.accompany(melody, Settings(variations=3, seed=9), style="chorale"):
+        new = take.continuation.notes
+        for note in melody.notes:
+            assert any(n.start - 1e-9 <= note.start < n.end - 1e-9 for n in new), note.start
