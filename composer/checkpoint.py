@@ -194,7 +194,16 @@ def warm_start(path: Path, device: str | torch.device = "cpu") -> tuple[MusicLST
     """
     tensors, config = read(path, older=True)
     if config.get("encoding") == encoding_table():
-        return load_model(path, device)
+        try:
+            return load_model(path, device)
+        except InputError:
+            if not config.get("model", {}).get("context"):
+                raise
+            # A context encoder of an earlier design: the note model's weights kept, a new encoder.
+            base = {k: v.float() for k, v in model_state(tensors).items() if not k.startswith("ctx_")}
+            plain = MusicLSTM(replace(ModelConfig.from_dict(config["model"]), context=0))
+            plain.load_state_dict(base, strict=True)
+            return with_context_encoder(plain, int(config["model"]["context"])).to(device), config
     try:
         model_config = ModelConfig.from_dict(config["model"])
     except (KeyError, TypeError, ValueError) as error:

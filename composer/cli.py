@@ -108,6 +108,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         exclude_eval=args.exclude_eval,
         collections=args.collections.split(",") if args.collections else None,
         init=str(args.init) if args.init else None,
+        freeze_base=args.freeze_base,
         checkpoint_seconds=args.checkpoint_seconds,
         max_steps=args.max_steps,
         device=args.device,
@@ -556,6 +557,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=ModelConfig.context,
         help="width of the context encoder that infill and accompany read (e.g. 256; 0: none); with --init "
         "from a model without one, it is added and trained on random gaps and held-out tracks",
+    )
+    t.add_argument(
+        "--freeze-base",
+        action="store_true",
+        help="train only the context encoder and what the heads read of it (infill, accompany): the note model "
+        "and so continuation stay exactly as they are",
     )
     t.add_argument("--batch-events", type=int, default=TrainConfig.batch_events)
     t.add_argument("--max-len", type=int, default=TrainConfig.max_len)

@@ -7,11 +7,16 @@ under a melody, it must also know what comes *after* and what sounds *beside* it
 * **accompany** — the notes of the given tracks, all through the piece (they are also in the decoder's
   stream, as *given* events: read, never predicted or scored).
 
-A bidirectional LSTM reads the context notes (:class:`composer.model.ContextEncoder`) and, at each decoder
-step, the decoder reads the encoder's outputs at the *next* context note after the current time and at the one
-before it, plus how far ahead that next note is (:func:`distance_bucket`) — aligned by grid time, so the same
-mechanism tells "the gap ends in two beats, and then this" and "the melody's next note is this, now".
-Plain continuation is the case with no context: the encoder then adds exactly nothing.
+A bidirectional LSTM reads the context notes (:meth:`composer.model.MusicLSTM.encode_context`) and, at each
+decoder step, the decoder's heads read the encoder's outputs at the *next* context note and at the one before
+it, plus how far ahead that next note is (:func:`distance_bucket`) — aligned by grid time: the shift head at the
+current time, the track, duration, pitch and velocity heads at the new note's own onset — so the same mechanism
+tells "the gap ends in two beats, and then this" and "the melody sounds this, now".  Beside the encoder the
+heads read a few exact *views* of the context at the new note's onset and track (:func:`views`): the next
+context note on its track (pitch and distance: the join out of a gap), the pitch classes the context sounds
+at the onset, in its beat and in its bar (the harmony an accompaniment sits on), and the pitches and durations
+on its track 1, 2, 4 and 8 bars ahead (a phrase that returns after the gap).  Plain continuation is the case
+with no context: the heads then read exactly what a plain model reads, and score exactly as it does.
 
 This module builds the context arrays, for training (:func:`training_context`: random gaps of 1–8 bars and
 random held-out tracks), for scoring a gap (:func:`gap_context`) and for generation (:func:`context_of`).
@@ -24,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from composer.encoding import PITCH, REST, SHIFT, TRACK
-from composer.features import MAX_POSITION, NO_PROGRAM, SIZES
+from composer.encoding import DURATION, PITCH, PITCH_LOW, REST, SHIFT, STEPS_PER_BEAT, TRACK
+from composer.features import MAX_POSITION, NO_PITCH, NO_PROGRAM, SIZES
 
 NONE, INFILL, ACCOMPANY = 0, 1, 2  # context modes (NONE: plain continuation, the encoder adds nothing)
 MODES = ("none", "infill", "accompany")
@@ -36,6 +41,14 @@ N_DISTANCES = EXACT_STEPS + BEAT_BUCKETS + 1  # + "no context note after now"
 NO_NEXT = N_DISTANCES - 1
 MAX_GAP_BARS = 8  # training gaps are 1 to this many bars
 MODE_SHARE = (0.4, 0.35, 0.25)  # training items: plain continuation, infill, accompany (when it can be)
+# … when only the context is trained (``--freeze-base``): a plain continuation reads no context, so it would
+# teach nothing
+FROZEN_MODE_SHARE = (0.0, 0.5, 0.5)
+AHEAD_BARS = (1, 2, 4, 8)  # the views read the new note's track this many bars after its onset
+AHEAD_DURATION_BARS = (4, 8)  # … and the duration of the first note there
+CHROMA_VIEWS = 3  # pitch classes the context sounds: at the onset, in the beat from it, in the onset's bar
+DURATION_VIEWS = len(AHEAD_DURATION_BARS) + 1  # + "lasts up to the next context note on its track"
+N_PITCHES = REST  # real pitch ids 0 .. REST-1
 
 
 def distance_bucket(steps: np.ndarray) -> np.ndarray:
@@ -75,6 +88,80 @@ class Context:
         has = index < len(self.onsets)
         gap = self.onsets[np.minimum(index, max(0, len(self.onsets) - 1))] - now if len(self.onsets) else now
         return index.astype(np.int64), np.where(has, distance_bucket(gap), NO_NEXT).astype(np.int64)
+
+
+@dataclass
+class Views:
+    """What the heads read of a context at N new notes' onsets and tracks (:func:`views`).
+
+    ``next_pitch`` (N,) the pitch id of the first context note on the note's track at or after its onset
+    (NO_PITCH: none), ``next_steps`` (N,) grid steps to it (-1: none), ``next_distance`` (N,) their bucket
+    (NO_NEXT: none); ``chroma`` (N, CHROMA_VIEWS, 12) bool: the pitch classes (C = 0) of context notes sounding
+    at the onset, sounding in the beat from it, sounding in its bar; ``ahead`` (N, len(AHEAD_BARS), pitch ids)
+    bool: pitches starting on its track exactly that many bars after the onset; ``durations`` (N,
+    DURATION_VIEWS, duration ids) bool: the first such note's duration 4 and 8 bars ahead, and the duration
+    that lasts up to the next context note on the track."""
+
+    next_pitch: np.ndarray
+    next_steps: np.ndarray
+    next_distance: np.ndarray
+    chroma: np.ndarray
+    ahead: np.ndarray
+    durations: np.ndarray
+
+    @classmethod
+    def none(cls, n: int) -> Views:
+        return cls(
+            next_pitch=np.full(n, NO_PITCH, dtype=np.int64),
+            next_steps=np.full(n, -1, dtype=np.int64),
+            next_distance=np.full(n, NO_NEXT, dtype=np.int64),
+            chroma=np.zeros((n, CHROMA_VIEWS, 12), dtype=bool),
+            ahead=np.zeros((n, len(AHEAD_BARS), N_PITCHES), dtype=bool),
+            durations=np.zeros((n, DURATION_VIEWS, SIZES[DURATION]), dtype=bool),
+        )
+
+
+def views(ids: np.ndarray, onsets: np.ndarray, at: np.ndarray, tracks: np.ndarray, bar: int, bar_start: int) -> Views:
+    """The :class:`Views` of the context notes ``ids`` (S, 5) with grid ``onsets`` (S,), sorted, for new notes
+    at grid steps ``at`` (N,) on ``tracks`` (N,) — one function for training, scoring and generation."""
+    n = len(at)
+    out = Views.none(n)
+    if n == 0 or len(ids) == 0:
+        return out
+    at = np.asarray(at, dtype=np.int64)[:, None]
+    on = np.asarray(onsets, dtype=np.int64)[None, :]
+    ends = on + ids[None, :, DURATION] + 1
+    pitch = ids[:, PITCH]
+    same = ids[None, :, TRACK] == np.asarray(tracks, dtype=np.int64)[:, None]  # (N, S)
+    after = same & (on >= at)
+    has = after.any(axis=1)
+    first = after.argmax(axis=1)
+    steps = np.where(has, onsets[first] - at[:, 0], -1)
+    out.next_pitch[:] = np.where(has, pitch[first], NO_PITCH)
+    out.next_steps[:] = steps
+    out.next_distance[:] = np.where(has, distance_bucket(steps), NO_NEXT)
+    pc = (pitch + PITCH_LOW) % 12
+    bar_at = bar_start + ((at - bar_start) // bar) * bar
+    windows = (
+        (on <= at) & (at < ends),  # sounding at the onset
+        (on < at + STEPS_PER_BEAT) & (ends > at),  # sounding in the beat from it
+        (on < bar_at + bar) & (ends > bar_at),  # sounding in its bar
+    )
+    for v, window in enumerate(windows):
+        rows, cols = np.nonzero(window)
+        out.chroma[rows, v, pc[cols]] = True
+    for v, bars in enumerate(AHEAD_BARS):
+        there = same & (on == at + bars * bar)
+        rows, cols = np.nonzero(there)
+        out.ahead[rows, v, pitch[cols]] = True
+        if bars in AHEAD_DURATION_BARS:
+            found = there.any(axis=1)
+            rows = np.flatnonzero(found)
+            d = AHEAD_DURATION_BARS.index(bars)
+            out.durations[rows, d, ids[there.argmax(axis=1)[rows], DURATION]] = True
+    lasting = np.flatnonzero(has & (steps >= 1) & (steps <= SIZES[DURATION]))
+    out.durations[lasting, -1, steps[lasting] - 1] = True  # duration id = steps sounding - 1
+    return out
 
 
 def notes_as_context(
@@ -142,18 +229,19 @@ def training_context(
     start: int,
     length: int,
     rng: np.random.Generator,
+    share: tuple[float, float, float] = MODE_SHARE,
 ) -> tuple[int, Context, np.ndarray]:
     """A random training task for the window ``start .. start+length`` of a song's ``ids``: → (the window's
     new length, its context, (length,) bool: the targets that are given, not predicted).
 
-    With probability :data:`MODE_SHARE`: plain continuation (no context); infill — a gap of 1–8 whole bars
+    With probability ``share`` (:data:`MODE_SHARE`): plain continuation (no context); infill — a gap of 1–8 whole bars
     starting at a bar line inside the window, the window cut at the gap's end and the song's notes after it as
     context; accompany (a window with notes on two tracks or more) — a random proper subset of its tracks
     given (the top track, the melody in most arrangements, half the time), its notes the context."""
     stop = start + length
     no_given = np.zeros(length, dtype=bool)
     onsets = np.cumsum(ids[:, SHIFT])
-    mode = int(rng.choice(3, p=MODE_SHARE))
+    mode = int(rng.choice(3, p=share))
     window = ids[start:stop]
     notes = window[:, PITCH] != REST
     tracks = np.unique(window[notes, TRACK])

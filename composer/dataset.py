@@ -21,7 +21,7 @@ import torch
 
 from composer import features
 from composer.atomic import atomic_write
-from composer.context import Context
+from composer.context import Context, Views, views
 from composer.encoding import FIELDS, PITCH, PITCH_HIGH, PITCH_LOW, REST, SHIFT, TRACK, Events, bar_steps, encode
 from composer.errors import InputError
 from composer.features import LOOKBACK_NOTES, NO_DURATION, NO_KEY, NO_PITCH, NO_PROGRAM, ModelInputs, SongFeatures
@@ -361,20 +361,48 @@ def collate_contexts(
     programs = np.zeros((b, s), dtype=np.int64)
     index = np.zeros((b, t), dtype=np.int64)
     distance = np.zeros((b, t), dtype=np.int64)
+    target_index = np.zeros((b, t), dtype=np.int64)
+    target_distance = np.zeros((b, t), dtype=np.int64)
+    seen = Views.none(b * t)
     given_at = np.zeros((b, t), dtype=bool)
     for row, ((song, start, length, semis), ctx, g) in enumerate(zip(items, contexts, given, strict=True)):
         n = len(ctx)
+        onsets = np.concatenate([[0], np.cumsum(song.ids[:, SHIFT])])
+        now, at = onsets[start : start + length], onsets[start + 1 : start + length + 1]
+        index[row, :length], distance[row, :length] = ctx.align(now)
+        target_index[row, :length], target_distance[row, :length] = ctx.align(at)
         if n:
             moved = ctx.ids.copy()
             moved[:, PITCH] = features.transposed_pitches(moved[:, PITCH], semis)
             ids[row, :n], positions[row, :n], programs[row, :n] = moved, ctx.positions, ctx.programs
-        now = np.concatenate([[0], np.cumsum(song.ids[:, SHIFT])])[start : start + length]
-        index[row, :length], distance[row, :length] = ctx.align(now)
+            tracks = song.ids[start : start + length, TRACK]
+            row_views = views(moved, ctx.onsets, at, tracks, song.bar, song.bar_start)
+            for name, value in vars(row_views).items():
+                getattr(seen, name)[row * t : row * t + length] = value
         given_at[row, : len(g)] = g
     modes = np.array([c.mode for c in contexts], dtype=np.int64)
     counts = np.array([len(c) for c in contexts], dtype=np.int64)
-    arrays = (ids, positions, programs, counts, modes, index, distance, given_at)
-    return ContextBatch(*(torch.from_numpy(a) for a in arrays))
+    shaped = {name: value.reshape(b, t, *value.shape[1:]) for name, value in vars(seen).items()}
+    t_ids, t_positions, t_programs, t_counts, t_modes, t_index, t_distance = (
+        torch.from_numpy(a) for a in (ids, positions, programs, counts, modes, index, distance)
+    )
+    return ContextBatch(
+        ids=t_ids,
+        positions=t_positions,
+        programs=t_programs,
+        lengths=t_counts,
+        modes=t_modes,
+        index=t_index,
+        distance=t_distance,
+        target_index=torch.from_numpy(target_index),
+        target_distance=torch.from_numpy(target_distance),
+        next_pitch=torch.from_numpy(shaped["next_pitch"]),
+        next_distance=torch.from_numpy(shaped["next_distance"]),
+        chroma=torch.from_numpy(shaped["chroma"]),
+        ahead=torch.from_numpy(shaped["ahead"]),
+        durations=torch.from_numpy(shaped["durations"]),
+        given=torch.from_numpy(given_at),
+    )
 
 
 def windows_for_epoch(songs: Sequence[Song], max_len: int, rng: np.random.Generator) -> list[tuple[int, int, int]]:

@@ -22,11 +22,11 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from composer.context import NONE, Context
+from composer.context import NONE, Context, views
 from composer.encoding import DURATION, PITCH, REST, STEPS_PER_BEAT, TRACK, Events
 from composer.errors import InputError
 from composer.features import SIZES
-from composer.model import ContextBatch, ContextMemory, MusicLSTM
+from composer.model import ContextBatch, ContextMemory, HeadViews, MusicLSTM
 from composer.piece import Note, Piece
 
 MAX_GAP = 16  # bars infill regenerates at most at a time
@@ -80,42 +80,69 @@ class Given:
 
 
 class ContextSteps:
-    """The encoded context of a fill, read at each step at the takes' current times."""
+    """The encoded context of a fill, read at each step by the heads: at the takes' current times (the shift
+    head), then at their new notes' onsets and tracks (the other heads, and the context's views)."""
 
-    def __init__(self, model: MusicLSTM, context: Context) -> None:
+    def __init__(self, model: MusicLSTM, context: Context, bar: int, bar_start: int) -> None:
         self.context = context
         self.model = model
-        ids = torch.from_numpy(context.ids)[None]
+        self.bar, self.bar_start = bar, bar_start
+        one = torch.zeros(1, 1, dtype=torch.long)
         batch = ContextBatch(
-            ids=ids,
+            ids=torch.from_numpy(context.ids)[None],
             positions=torch.from_numpy(context.positions)[None],
             programs=torch.from_numpy(context.programs)[None],
             lengths=torch.tensor([len(context)]),
             modes=torch.tensor([context.mode]),
-            index=torch.zeros(1, 1, dtype=torch.long),
-            distance=torch.zeros(1, 1, dtype=torch.long),
+            index=one,
+            distance=one,
+            target_index=one,
+            target_distance=one,
+            next_pitch=one,
+            next_distance=one,
+            chroma=torch.zeros(1, 1, 3, 12, dtype=torch.bool),
+            ahead=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
+            durations=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
             given=torch.zeros(1, 1, dtype=torch.bool),
         )
         self.memory: ContextMemory = model.encode_context(batch)
+        self.heads = len(model.HEADS)
 
-    def at(self, now: np.ndarray, takes: int = 1) -> torch.Tensor:
-        """(takes, T, H) what the decoder's input gains at the grid times ``now`` ((T,), the same for every take,
-        or (takes,) one a take → (takes, 1, H))."""
-        now = np.asarray(now, dtype=np.int64)
-        index, distance = self.context.align(now.reshape(-1))
-        shape = (takes, -1) if now.ndim == 1 and len(now) == takes and takes > 1 else (1, -1)
-        index_t = torch.from_numpy(index).reshape(shape)
-        distance_t = torch.from_numpy(distance).reshape(shape)
-        memory = self.memory
-        if index_t.shape[0] > 1:
-            rows = index_t.shape[0]
-            memory = ContextMemory(
-                following=memory.following.expand(rows, -1, -1),
-                preceding=memory.preceding.expand(rows, -1, -1),
-                mode=memory.mode.expand(rows, -1),
-                has=memory.has.expand(rows),
-            )
-        return self.model.context_features(memory, index_t, distance_t)
+    def _at(self, times: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(K,) grid times → the five heads' gains, each (K, HH)."""
+        index, distance = self.context.align(times.numpy().astype(np.int64))
+        k = len(times)
+        memory = ContextMemory(
+            following=self.memory.following.expand(k, -1, -1),
+            preceding=self.memory.preceding.expand(k, -1, -1),
+            mode=self.memory.mode.expand(k, -1),
+            has=self.memory.has.expand(k),
+        )
+        gain = self.model.context_heads(memory, torch.from_numpy(index)[:, None], torch.from_numpy(distance)[:, None])
+        return gain[:, 0].chunk(self.heads, dim=-1)
+
+    def now(self, time: torch.Tensor) -> torch.Tensor:
+        """(K, HH) what the shift head gains at the takes' current times ``time`` (K,)."""
+        return self._at(time)[0]
+
+    def onset(self, onset: torch.Tensor) -> torch.Tensor:
+        """(K, HH) what the track head gains at the takes' new onsets."""
+        return self._at(onset)[1]
+
+    def note(self, onset: torch.Tensor, track: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], HeadViews]:
+        """For new notes at ``onset`` on ``track`` (K,): the duration, pitch and velocity heads' gains (each
+        (K, HH)) and the context's views of them."""
+        _, _, at_d, at_p, at_v = self._at(onset)
+        seen = views(self.context.ids, self.context.onsets, onset.numpy(), track.numpy(), self.bar, self.bar_start)
+        has = torch.ones(len(onset))
+        near_d, near_p, near_v = self.model.track_distance(torch.from_numpy(seen.next_distance), has)
+        head_views = HeadViews(
+            next_pitch=torch.from_numpy(seen.next_pitch),
+            chroma=torch.from_numpy(seen.chroma).float(),
+            ahead=torch.from_numpy(seen.ahead).float(),
+            durations=torch.from_numpy(seen.durations).float(),
+        )
+        return (at_d + near_d, at_p + near_p, at_v + near_v), head_views
 
 
 def parse_bars(text: str) -> tuple[int, int]:

@@ -760,13 +760,13 @@ class Composer:
 
     @torch.no_grad()
     def _prime(
-        self, events: Events, start: int, k: int, key: int, context: ContextSteps | None = None
+        self, events: Events, start: int, k: int, key: int
     ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
         """Run the seed (from event ``start``) through the model once; state repeated for k variations.
 
         The inputs are built exactly as for a training window (:func:`features.model_inputs`), up to the
-        one that precedes the first new event; with a ``context``, each reads it at its event's onset.  An
-        empty seed (a fill from the piece's start) reads the beginning-of-sequence input alone.
+        one that precedes the first new event.  An empty seed (a fill from the piece's start) reads the
+        beginning-of-sequence input alone.
         """
         bar = bar_steps(events.time_signature)
         ref = features.song_features(events.ids, bar).ref
@@ -775,11 +775,7 @@ class Composer:
         inputs, in_pos, prev, program = (torch.from_numpy(a) for a in seen)
         t = inputs.shape[0]
         full = torch.full((1, t), features.bar_id(bar)), torch.full((1, t), key)
-        extra = None
-        if context is not None:
-            now = np.concatenate([[0], events.onsets])[start : len(events) + 1]
-            extra = context.at(now)
-        out, state = self.model(inputs[None], in_pos[None], *full, prev[None], program[None], extra=extra)
+        out, state = self.model(inputs[None], in_pos[None], *full, prev[None], program[None])
         h = out[:, -1].repeat(k, 1)
         return h, FastStepper.split_state((state[0].repeat(1, k, 1), state[1].repeat(1, k, 1)))
 
@@ -903,6 +899,8 @@ class Composer:
             if deadline is not None and monotonic() > deadline:
                 raise InputError("Generating took longer than this server allows; ask for fewer bars or takes.")
             zs, zt, zd, zp, *zv = self.stepper.head_inputs(h, velocity=voices.dynamics)
+            if plan.context is not None:
+                zs = zs + plan.context.now(time)
             raw = m.shift_logits(zs)
             shift_ok = form.only(SHIFT, step) if form else None
             if plan.floor is not None and bool((time < plan.floor).any()):  # a fill reaches its first bar first
@@ -929,9 +927,16 @@ class Composer:
             forced_track = form.only(TRACK, step) if form else None
             track_ok = tracks_ok if forced_track is None else tracks_ok & forced_track
             nudge = voices.density_prior(onset - plan.last_onset) if density and forced_track is None else None
+            if plan.context is not None:
+                zt = zt + plan.context.onset(onset)
             track = draw(m.track_logits(zt, shift, pos, voices.previous), drawn, allowed=track_ok, prior=nudge)
             back1, back2, back_duration = voices.lookback(track, onset)
-            dur_raw = m.duration_logits(zd, shift, pos, track, back_duration)
+            views = None
+            if plan.context is not None:
+                (gain_d, gain_p, gain_v), views = plan.context.note(onset, track)
+                zd, zp = zd + gain_d, zp + gain_p
+                zv = [z + gain_v for z in zv]
+            dur_raw = m.duration_logits(zd, shift, pos, track, back_duration, views)
             dur = draw(dur_raw, drawn, allowed=form.only(DURATION, step) if form else None)
             ref, program = voices.ref(track), voices.programs[track]
             # repeat restates the seed's own phrase, inside its registers already; a register window on top
@@ -950,7 +955,7 @@ class Composer:
                 early = onset < plan.floor
                 allowed = allowed & ~early[:, None]
                 allowed[:, REST] |= early
-            pitch_raw = m.pitch_logits(zp, shift, pos, dur, key_t, track, program, ref, back1, back2)
+            pitch_raw = m.pitch_logits(zp, shift, pos, dur, key_t, track, program, ref, back1, back2, views)
             pitch = draw(pitch_raw, drawn, allowed=allowed, prior=prior)
             is_rest = pitch == REST  # a rest event has no duration or velocity, and stays on the previous track
             if voices.dynamics:
@@ -983,8 +988,6 @@ class Composer:
                 if bool(done.all()):
                     break
             x = m.embed_inputs(event[:, None], pos[:, None], bar_t, key_t[:, None], ref[:, None], program[:, None])
-            if plan.context is not None:
-                x = x + plan.context.at(time.numpy(), k)
             voices.play(event, onset, going & ~is_rest)
             if form:
                 form.play(event, onset, going & ~is_rest)
@@ -1165,7 +1168,11 @@ class Composer:
         keep = (np.arange(len(ids)) >= stop) if mode == INFILL else ~np.isin(ids[:, TRACK], regenerated)
         programs = tuple(t.program for t in events.tracks)
         context = notes_as_context(ids, onsets, keep, programs, bar, events.bar_start, mode, limit=None)
-        steps = ContextSteps(self.model, context) if self.model.config.context and len(context) else None
+        steps = (
+            ContextSteps(self.model, context, bar, events.bar_start)
+            if self.model.config.context and len(context)
+            else None
+        )
         told, lock_key = _keys(settings, piece, key, lock_key)
         pitch_ok, prior = _pitch_constraints(settings, lock_key)
         left = replace(piece, notes=tuple(n for n in piece.notes if n.start * STEPS_PER_BEAT < start - 1e-6))
@@ -1191,7 +1198,7 @@ class Composer:
             sound_under=mode == ACCOMPANY,
         )
         draw = FieldDraw(settings, torch.Generator().manual_seed(settings.seed), k)
-        h, state = self._prime(seed, cut, k, plan.key_id, steps)
+        h, state = self._prime(seed, cut, k, plan.key_id)
         voices = _Voices.of_seed(seed, bar, k)
         sampled, going = self._sample(plan, draw, h, state, settings, voices, deadline)
         played = torch.stack(given.played, 1).numpy() if given.played else np.zeros_like(going)

@@ -18,6 +18,11 @@ pitches the chosen track started exactly one and two bars earlier (Magenta's Loo
 so a note's log-probability is exact and splits into per-field bits, and the pitch head is exactly the
 melody-prediction literature's p(pitch | earlier notes, this note's onset and duration, key).
 
+With a context encoder (issue 12: infill and accompany, :mod:`composer.context`) the heads also read the
+encoder's outputs at the context notes aligned with the step by grid time, and the context's views (the next
+context note on the chosen track, the pitch classes sounding, the track's notes bars ahead); the LSTM itself
+reads no context, so plain continuation runs — and scores — exactly as the model without it.
+
 ``forward(x, state) -> (out, state)`` serves training (whole sequences, ``nn.LSTM``) and generation
 (one step at a time, state carried) alike.
 """
@@ -33,7 +38,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from composer.context import MODES, N_DISTANCES
+from composer.context import AHEAD_BARS, CHROMA_VIEWS, DURATION_VIEWS, MODES, N_DISTANCES
 from composer.encoding import DURATION, FIELDS, PITCH, PITCH_LOW, SHIFT, TRACK, VELOCITY
 from composer.features import MAX_BAR, MAX_POSITION, N_KEYS, N_PROGRAMS, NO_KEY, NO_PITCH, SIZES
 
@@ -126,9 +131,12 @@ class ContextBatch:
 
     ``ids`` (B, S, 5) the context notes, ``positions`` / ``programs`` (B, S) their metrical positions and
     programs, ``lengths`` (B,) how many each sequence has (0: none — plain continuation), ``modes`` (B,);
-    per decoder step (B, T): ``index`` — the first context note at or after the step's current time —
-    and ``distance`` — the bucket of how far ahead it is; ``given`` (B, T) bool: targets that are given
-    (accompany's kept tracks), read but neither predicted nor scored.
+    per decoder step (B, T): ``index`` — the first context note at or after the step's current time (what
+    the shift head reads) — and ``distance`` — the bucket of how far ahead it is; ``target_index`` /
+    ``target_distance`` the same at the target's own onset (what the other heads read); the target's views
+    (:class:`composer.context.Views`): ``next_pitch``, ``next_distance`` (B, T), ``chroma`` (B, T, 3, 12),
+    ``ahead`` (B, T, 4, pitches), ``durations`` (B, T, 3, durations); ``given`` (B, T) bool: targets that are
+    given (accompany's kept tracks), read but neither predicted nor scored.
     """
 
     ids: torch.Tensor
@@ -138,6 +146,13 @@ class ContextBatch:
     modes: torch.Tensor
     index: torch.Tensor
     distance: torch.Tensor
+    target_index: torch.Tensor
+    target_distance: torch.Tensor
+    next_pitch: torch.Tensor
+    next_distance: torch.Tensor
+    chroma: torch.Tensor
+    ahead: torch.Tensor
+    durations: torch.Tensor
     given: torch.Tensor
 
     def to(self, device: torch.device | str) -> ContextBatch:
@@ -146,15 +161,27 @@ class ContextBatch:
 
 @dataclass
 class ContextMemory:
-    """What the decoder reads from an encoded context: for each sequence, the encoder's output at each
-    context note projected into the decoder's input (``following`` (B, S+1, H): row j for "the next note is
-    j", the last row zero — none left; ``preceding`` (B, S+1, H): row j for "the last one before is j-1", row 0
-    zero) and the mode's embedding (B, H); ``has`` (B,) whether there is any context."""
+    """What the heads read from an encoded context: for each sequence, the encoder's output at each context
+    note projected into the five heads' inputs (``following`` (B, S+1, 5·HH): row j for "the next note is j",
+    the last row zero — none left; ``preceding`` (B, S+1, 5·HH): row j for "the last one before is j-1", row 0
+    zero) and the mode's embedding (B, 5·HH); ``has`` (B,) whether there is any context."""
 
     following: torch.Tensor
     preceding: torch.Tensor
     mode: torch.Tensor
     has: torch.Tensor
+
+
+@dataclass
+class HeadViews:
+    """The context's views of the notes being predicted, as the pitch and duration heads read them (float
+    masks; all zero where there is no context): ``next_pitch`` (…,) id, ``chroma`` (…, 3, 12), ``ahead`` (…, 4,
+    pitches), ``durations`` (…, 3, durations)."""
+
+    next_pitch: torch.Tensor
+    chroma: torch.Tensor
+    ahead: torch.Tensor
+    durations: torch.Tensor
 
 
 def _offsets(sizes: tuple[int, ...]) -> torch.Tensor:
@@ -261,18 +288,37 @@ class MusicLSTM(nn.Module):
     CONTEXT_SIZES = (*SIZES, MAX_POSITION, N_PROGRAMS, len(MODES))  # a context note's tables: fields, place, mode
 
     def _build_context_encoder(self, width: int) -> None:
-        """The bidirectional LSTM over the context notes and what feeds its outputs into the decoder's input.
-        The projections into the decoder start at zero: a model warm-started from a plain one starts as it."""
-        h = self.config.hidden
+        """The bidirectional LSTM over the context notes, what feeds its outputs into the heads, and the heads'
+        views of the context.  Everything the heads gain starts at zero: a model warm-started from a plain one
+        starts as it, and a plain continuation never reads any of it."""
+        hh = self.config.head_hidden
+        heads = len(self.HEADS) * hh
         self.register_buffer("ctx_offsets", _offsets(self.CONTEXT_SIZES), persistent=False)
         self.ctx_embed = nn.EmbeddingBag(sum(self.CONTEXT_SIZES), width, mode="sum")
         self.ctx_lstm = nn.LSTM(width, width, batch_first=True, bidirectional=True)
-        self.ctx_following = nn.Linear(2 * width, h, bias=False)
-        self.ctx_preceding = nn.Linear(2 * width, h, bias=False)
-        self.ctx_distance = nn.Embedding(N_DISTANCES, h)
-        self.ctx_mode = nn.Embedding(len(MODES), h)
-        for module in (self.ctx_following, self.ctx_preceding, self.ctx_distance, self.ctx_mode):
-            nn.init.zeros_(module.weight)
+        self.ctx_following = nn.Linear(2 * width, heads, bias=False)
+        self.ctx_preceding = nn.Linear(2 * width, heads, bias=False)
+        self.ctx_distance = nn.Embedding(N_DISTANCES, heads)
+        self.ctx_mode = nn.Embedding(len(MODES), heads)
+        # how far the next context note on the chosen track is: read by the duration, pitch and velocity heads
+        self.ctx_track_distance = nn.Embedding(N_DISTANCES, 3 * hh)
+        self.ctx_next_interval = nn.Linear(hh, 2 * N_PITCHES - 1)  # pitch: interval to that next note
+        self.ctx_chroma = nn.Linear(hh, CHROMA_VIEWS * 12)  # pitch: a kernel over the sounding pitch classes
+        self.ctx_ahead = nn.Linear(hh, len(AHEAD_BARS))  # pitch: the track's pitches bars ahead
+        self.ctx_duration = nn.Linear(hh, DURATION_VIEWS)  # duration: bars ahead, up to the next note
+        for module in (
+            self.ctx_following,
+            self.ctx_preceding,
+            self.ctx_distance,
+            self.ctx_mode,
+            self.ctx_track_distance,
+            self.ctx_next_interval,
+            self.ctx_chroma,
+            self.ctx_ahead,
+            self.ctx_duration,
+        ):
+            for parameter in module.parameters():
+                nn.init.zeros_(parameter)
 
     @staticmethod
     def _bag(bag: nn.EmbeddingBag, offsets: torch.Tensor, ids: list[torch.Tensor]) -> torch.Tensor:
@@ -316,15 +362,13 @@ class MusicLSTM(nn.Module):
         prev_pitch: torch.Tensor,
         program: torch.Tensor,
         state: tuple[torch.Tensor, torch.Tensor] | None = None,
-        extra: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Run the LSTM over (B, T) steps; returns hidden outputs (B, T, H) and the new state.
 
-        ``state`` is (h, c), each (layers, B, H), as nn.LSTM keeps it; ``extra`` (B, T, H) is added to the
-        embedded inputs (:meth:`context_features`).
+        ``state`` is (h, c), each (layers, B, H), as nn.LSTM keeps it.
         """
         x = self.embed_inputs(inputs, in_pos, bar, key, prev_pitch, program)
-        return self.run_lstm(x if extra is None else x + extra, state)
+        return self.run_lstm(x, state)
 
     def run_lstm(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -344,7 +388,7 @@ class MusicLSTM(nn.Module):
         """Run the bidirectional LSTM over each sequence's context notes (packed: each direction starts at
         its own sequence's ends) and project its outputs for the decoder (:class:`ContextMemory`)."""
         b, s = ctx.ids.shape[:2]
-        h = self.config.hidden
+        h = len(self.HEADS) * self.config.head_hidden
         has = ctx.lengths > 0
         following = torch.zeros(b, s + 1, h, device=ctx.ids.device)
         preceding = torch.zeros(b, s + 1, h, device=ctx.ids.device)
@@ -372,12 +416,22 @@ class MusicLSTM(nn.Module):
         """(B, S+1, H) rows at (B, T) indices → (B, T, H)."""
         return table.gather(1, index[..., None].expand(-1, -1, table.shape[-1]))
 
-    def context_features(self, memory: ContextMemory, index: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
-        """What the decoder's input gains at each step (B, T) from the context: the encoder at the next
-        context note and at the one before, how far ahead the next is, and the mode — nothing without one."""
+    def context_heads(self, memory: ContextMemory, index: torch.Tensor, distance: torch.Tensor) -> torch.Tensor:
+        """What the five heads' inputs gain (B, T, 5·HH) from the context at grid times aligned by ``index`` /
+        ``distance`` (B, T): the encoder at the next context note and at the one before, how far ahead the next
+        is, and the mode — nothing without a context."""
         x = self._rows(memory.following, index) + self._rows(memory.preceding, index)
         x = x + F.embedding(distance, self.ctx_distance.weight) + memory.mode[:, None]
         return x * memory.has[:, None, None]
+
+    def track_distance(self, distance: torch.Tensor, has: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The duration, pitch and velocity heads' gain from how far the next context note on the chosen track
+        is (bucket (…,)); ``has`` (…,) where there is a context at all."""
+        return (F.embedding(distance, self.ctx_track_distance.weight) * has[..., None]).chunk(3, dim=-1)
+
+    @staticmethod
+    def head_views(ctx: ContextBatch) -> HeadViews:
+        return HeadViews(ctx.next_pitch, ctx.chroma.float(), ctx.ahead.float(), ctx.durations.float())
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         shape = (self.config.layers, batch, self.config.hidden)
@@ -404,11 +458,23 @@ class MusicLSTM(nn.Module):
         return self._out(self.out_track, z + cond)
 
     def duration_logits(
-        self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, track: torch.Tensor, back: torch.Tensor
+        self,
+        z: torch.Tensor,
+        shift: torch.Tensor,
+        pos: torch.Tensor,
+        track: torch.Tensor,
+        back: torch.Tensor,
+        views: HeadViews | None = None,
     ) -> torch.Tensor:
-        """``back``: the duration id of the chosen track's note one bar back (NO_DURATION if none)."""
+        """``back``: the duration id of the chosen track's note one bar back (NO_DURATION if none); ``views``:
+        the context's (a model with a context encoder, in infill or accompany)."""
         cond = self._bag(self.dur_cond, self.dur_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), track, back])
-        return self._out(self.out_dur, z + cond)
+        if views is None:
+            return self._out(self.out_dur, z + cond)
+        g = F.gelu(z + cond)
+        weight = F.linear(g, self.ctx_duration.weight, self.ctx_duration.bias)  # (…, DURATION_VIEWS)
+        bonus = (weight[..., :, None] * views.durations).sum(-2)
+        return F.linear(g, self.out_dur.weight, self.out_dur.bias) + bonus
 
     def pitch_logits(
         self,
@@ -422,9 +488,12 @@ class MusicLSTM(nn.Module):
         ref: torch.Tensor,
         lookback1: torch.Tensor,
         lookback2: torch.Tensor,
+        views: HeadViews | None = None,
     ) -> torch.Tensor:
         """Logits over pitch ids; ``ref`` is the chosen track's last pitch id (NO_PITCH for none);
-        ``lookback1`` / ``lookback2`` (…, LOOKBACK_NOTES) the track's pitches one / two bars back (NO_PITCH pads)."""
+        ``lookback1`` / ``lookback2`` (…, LOOKBACK_NOTES) the track's pitches one / two bars back (NO_PITCH pads);
+        ``views``: the context's (infill, accompany), summed in as three more views — the interval to the next
+        context note on the track, a kernel over the pitch classes the context sounds, the track bars ahead."""
         cond = self._bag(
             self.pitch_cond, self.pitch_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), dur, key, track, program]
         )
@@ -443,8 +512,28 @@ class MusicLSTM(nn.Module):
         back = weight[..., :1] * _pitch_hot(lookback1, weight.dtype) + weight[..., 1:] * _pitch_hot(
             lookback2, weight.dtype
         )
-        extra = torch.cat([rel + deg + back, torch.zeros_like(rel[..., :1])], dim=-1)  # nothing added for REST
+        extra = rel + deg + back
+        if views is not None:
+            extra = extra + self._context_pitch(g, views)
+        extra = torch.cat([extra, torch.zeros_like(rel[..., :1])], dim=-1)  # nothing added for REST
         return logits + extra
+
+    def _context_pitch(self, g: torch.Tensor, views: HeadViews) -> torch.Tensor:
+        """(…, 88) the context's views of the pitch: the interval to the next context note on the chosen track,
+        a learned kernel over the pitch classes the context sounds (at the onset, in its beat, in its bar: for
+        each sounding class j, a weight for each class j+i — transposition-free harmony), and the pitches on
+        the track 1, 2, 4 and 8 bars ahead."""
+        candidates = self.pitch_ids
+        has_next = (views.next_pitch < N_PITCHES).unsqueeze(-1)
+        index = candidates - views.next_pitch.clamp(max=N_PITCHES - 1).unsqueeze(-1) + N_PITCHES - 1
+        nxt = F.linear(g, self.ctx_next_interval.weight, self.ctx_next_interval.bias).gather(-1, index) * has_next
+        kernel = F.linear(g, self.ctx_chroma.weight, self.ctx_chroma.bias).unflatten(-1, (CHROMA_VIEWS, 12))
+        # by_class[..., c] = sum over views v and sounding classes j of chroma[v, j] * kernel[v, (c - j) % 12]
+        by_class = (kernel[..., _CIRCULANT] * views.chroma.unsqueeze(-2)).sum(dim=(-1, -3))  # (…, 12)
+        harmony = by_class[..., _PITCH_CLASS]
+        weight = F.linear(g, self.ctx_ahead.weight, self.ctx_ahead.bias)  # (…, len(AHEAD_BARS))
+        ahead = (weight[..., :, None] * views.ahead).sum(-2)
+        return nxt + harmony + ahead
 
     def velocity_logits(
         self,
@@ -479,19 +568,37 @@ class MusicLSTM(nn.Module):
         what the encoder reads for each sequence (a model with a context encoder); its given targets score zero.
         """
         x = self.embed_inputs(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch, batch.in_program)
-        if context is not None:
-            x = x + self.context_features(self.encode_context(context), context.index, context.distance)
         h = self.run_lstm(x)[0] if trunk is None else trunk(x)
         zs, zt, zd, zp, zv = (head_in or self.head_inputs)(h)
+        views = None
+        if context is not None:
+            memory = self.encode_context(context)
+            now = self.context_heads(memory, context.index, context.distance).chunk(len(self.HEADS), dim=-1)
+            at = self.context_heads(memory, context.target_index, context.target_distance)
+            _, at_t, at_d, at_p, at_v = at.chunk(len(self.HEADS), dim=-1)
+            near_d, near_p, near_v = self.track_distance(context.next_distance, memory.has[:, None])
+            zs, zt = zs + now[0], zt + at_t
+            zd, zp, zv = zd + at_d + near_d, zp + at_p + near_p, zv + at_v + near_v
+            views = self.head_views(context)
         t = batch.targets
         shift, pitch, dur, track = t[..., SHIFT], t[..., PITCH], t[..., DURATION], t[..., TRACK]
         pos = batch.tgt_pos
         logits = (
             self.shift_logits(zs),
             self.pitch_logits(
-                zp, shift, pos, dur, batch.key, track, batch.tgt_program, batch.ref, batch.lookback1, batch.lookback2
+                zp,
+                shift,
+                pos,
+                dur,
+                batch.key,
+                track,
+                batch.tgt_program,
+                batch.ref,
+                batch.lookback1,
+                batch.lookback2,
+                views,
             ),
-            self.duration_logits(zd, shift, pos, track, batch.lookback_duration),
+            self.duration_logits(zd, shift, pos, track, batch.lookback_duration, views),
             self.velocity_logits(zv, shift, pos, dur, pitch, track),
             # The track table is part of the piece as given: a note goes to one of its tracks (generation masks
             # the others out too), so the track is scored among those.
@@ -518,6 +625,10 @@ class MusicLSTM(nn.Module):
         if pitch_of_a_note:
             nll[..., PITCH] = nll[..., PITCH] * (t[..., PITCH] != N_PITCHES)
         return nll * mask
+
+
+_CIRCULANT = (torch.arange(12)[:, None] - torch.arange(12)[None, :]) % 12  # [c, j] → (c - j) mod 12
+_PITCH_CLASS = (torch.arange(N_PITCHES) + PITCH_LOW) % 12  # each pitch id's class (C = 0)
 
 
 def _pitch_hot(pitches: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

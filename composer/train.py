@@ -27,7 +27,7 @@ import torch
 import torch.distributed as dist
 
 from composer import checkpoint
-from composer.context import training_context
+from composer.context import FROZEN_MODE_SHARE, MODE_SHARE, training_context
 from composer.dataset import Song, collate, collate_contexts, count_batches, iterate_batches, load_songs
 from composer.encoding import FIELD_NAMES, PITCH, REST, VELOCITY, VELOCITY_UNKNOWN
 from composer.errors import InputError
@@ -50,6 +50,10 @@ class TrainConfig:
     # corpus: at 1x an epoch left the gap's bits within 0.02% of the left-only score; at 10x the first 156 steps
     # made them 0.05-0.14% worse, and attention over the context (tried, removed) 20-30% worse.
     context_lr_scale: float = 1.0
+    # Train the context encoder, its gains into the heads and their views only: the note model stays exactly as
+    # it was (so continuation does too), its LSTM runs without gradients, and a step costs a fraction of a
+    # full one; validation then ranks epochs by the context tasks' bits (:func:`evaluate_context`).
+    freeze_base: bool = False
     clip: float = 1.0  # gradient-norm clipping: LSTMs occasionally spike
     patience: int = 4  # epochs without a better validation score before stopping
     seed: int = 0
@@ -155,6 +159,34 @@ def evaluate_songs(
     if world > 1:
         dist.all_reduce(totals)
     return field_bits([float(x) for x in totals[:n_fields]], float(totals[n_fields]), float(totals[n_fields + 1]))
+
+
+@torch.no_grad()
+def evaluate_context(
+    model: MusicLSTM, songs: list[Song], device: torch.device, *, max_len: int = 512, seed: int = 0
+) -> dict[str, float]:
+    """The context tasks of training (:func:`context_tasks`: continue, infill, accompany), drawn with a fixed
+    seed over ``songs``' windows, scored with the context (``context_bits_per_note``) and without it
+    (``context_left_only_bits_per_note``: the same windows, cuts and scored notes, the context not read)."""
+    model.eval()
+    rng = np.random.default_rng([seed, 7])
+    with_ctx = without = notes = 0.0
+    for items in iterate_batches(
+        songs, max_len=max_len, batch_events=16384, seed=seed, epoch=0, augment=False, shuffle=False
+    ):
+        items, context = context_tasks(items, rng)
+        context = context.to(device)
+        batch = collate(items).to(device)
+        scored = (batch.mask & ~context.given).unsqueeze(-1)
+        with_ctx += float(model.field_nll(batch, context=context).double().sum())
+        without += float((model.field_nll(batch).double() * scored).sum())
+        notes += float((batch.mask & ~context.given & (batch.targets[..., PITCH] != REST)).sum())
+    notes = max(1.0, notes)
+    return {
+        "context_bits_per_note": bits(with_ctx) / notes,
+        "context_left_only_bits_per_note": bits(without) / notes,
+        "context_notes": notes,
+    }
 
 
 def field_bits(nats: list[float], notes: float, velocity_notes: float) -> dict[str, float]:
@@ -277,6 +309,11 @@ def _train(
     else:
         model = MusicLSTM(cfg.model)
     model.to(device)
+    if cfg.freeze_base:
+        if not model.config.context:
+            raise InputError("--freeze-base trains a context encoder only; give --context WIDTH as well.")
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(name.startswith("ctx_"))
     optimizer = torch.optim.AdamW(_param_groups(model, cfg), lr=cfg.lr, weight_decay=cfg.weight_decay)
     loss_module: torch.nn.Module = _Loss(model)
     if world > 1:
@@ -344,7 +381,8 @@ def _train(
             items = batches[index]
             context = None
             if cfg.model.context:
-                items, context = context_tasks(items, np.random.default_rng([cfg.seed, epoch, index, 2]))
+                share = FROZEN_MODE_SHARE if cfg.freeze_base else MODE_SHARE
+                items, context = context_tasks(items, np.random.default_rng([cfg.seed, epoch, index, 2]), share)
                 context = context.to(device)
             batch = collate(items).to(device)
             for group in optimizer.param_groups:
@@ -378,12 +416,15 @@ def _train(
         if stop and state.batch < len(mine):
             break  # max_steps cut the epoch short: no end-of-epoch validation
         valid = evaluate_songs(model, valid_songs, device, world=world, rank=rank)
+        if cfg.model.context:
+            valid.update(evaluate_context(model, valid_songs, device, max_len=cfg.max_len, seed=cfg.seed))
         state.epoch += 1
         state.batch = 0
-        improved = valid["bits_per_note"] < state.best - 1e-4
+        criterion = valid["context_bits_per_note" if cfg.freeze_base else "bits_per_note"]
+        improved = criterion < state.best - 1e-4
         state.history.append({"epoch": state.epoch, "step": state.step, **valid})
         if improved:
-            state.best = valid["bits_per_note"]
+            state.best = criterion
             state.bad_epochs = 0
             if main_process:
                 with _writing(out):
@@ -398,9 +439,15 @@ def _train(
                     )
         else:
             state.bad_epochs += 1
+        told = (
+            f"; context tasks {valid['context_bits_per_note']:.4f} vs {valid['context_left_only_bits_per_note']:.4f} "
+            "without the context"
+            if "context_bits_per_note" in valid
+            else ""
+        )
         say(
             f"epoch {state.epoch}: valid {valid['bits_per_note']:.4f} bits/note "
-            f"(pitch {valid['pitch_bits']:.4f}){' *' if improved else ''}"
+            f"(pitch {valid['pitch_bits']:.4f}){told}{' *' if improved else ''}"
         )
         state.train_seconds += time.perf_counter() - last_save
         _save_last(out, model, optimizer, state, base, main_process, world)
@@ -432,10 +479,10 @@ def _train(
 def _param_groups(model: MusicLSTM, cfg: TrainConfig) -> list[dict[str, Any]]:
     """The optimizer's parameter groups: the context encoder's (``ctx_*``) at ``context_lr_scale`` times the
     learning rate, the rest at it."""
-    named = list(model.named_parameters())
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     rest = [p for n, p in named if not n.startswith("ctx_")]
     context = [p for n, p in named if n.startswith("ctx_")]
-    groups: list[dict[str, Any]] = [{"params": rest, "scale": 1.0}]
+    groups: list[dict[str, Any]] = [{"params": rest, "scale": 1.0}] if rest else []
     if context:
         groups.append({"params": context, "scale": cfg.context_lr_scale})
     return groups
@@ -453,13 +500,15 @@ class _Loss(torch.nn.Module):
 
 
 def context_tasks(
-    items: list[tuple[Song, int, int, int]], rng: np.random.Generator
+    items: list[tuple[Song, int, int, int]],
+    rng: np.random.Generator,
+    share: tuple[float, float, float] = MODE_SHARE,
 ) -> tuple[list[tuple[Song, int, int, int]], ContextBatch]:
     """Each training window turned into a random task for a model with a context encoder
     (:func:`composer.context.training_context`: continue, infill a gap, or accompany given tracks)."""
     tasks, contexts, given = [], [], []
     for song, start, length, semis in items:
-        cut, ctx, g = training_context(song.ids, song.programs, song.bar, song.bar_start, start, length, rng)
+        cut, ctx, g = training_context(song.ids, song.programs, song.bar, song.bar_start, start, length, rng, share)
         tasks.append((song, start, cut, semis))
         contexts.append(ctx)
         given.append(g)

@@ -8,11 +8,22 @@ import pytest
 import torch
 
 from composer import checkpoint
-from composer.context import ACCOMPANY, INFILL, NONE, gap_context, training_context
+from composer.context import (
+    ACCOMPANY,
+    AHEAD_BARS,
+    INFILL,
+    NO_NEXT,
+    NONE,
+    distance_bucket,
+    gap_context,
+    training_context,
+    views,
+)
 from composer.dataset import Song, collate, collate_contexts
-from composer.encoding import PITCH, REST, SHIFT, TRACK, encode
+from composer.encoding import DURATION, PITCH, PITCH_LOW, REST, SHIFT, TRACK, encode
 from composer.errors import InputError
 from composer.evaluate import gap_scores
+from composer.features import NO_PITCH
 from composer.fill import parse_bars
 from composer.generate import STYLES, Composer, Settings
 from composer.model import ModelConfig, MusicLSTM
@@ -21,16 +32,24 @@ from composer.piece import Note, Piece, TimeSignature, Track
 TINY = ModelConfig(hidden=48, layers=2, head_hidden=24, context=16)
 
 
+CONTEXT_GAINS = (
+    "ctx_following",
+    "ctx_preceding",
+    "ctx_distance",
+    "ctx_mode",
+    "ctx_track_distance",
+    "ctx_next_interval",
+    "ctx_chroma",
+    "ctx_ahead",
+    "ctx_duration",
+)
+
+
 def _randomize_context(model: MusicLSTM) -> MusicLSTM:
-    """A context encoder whose projections into the decoder are not zero (an untrained one adds nothing)."""
+    """A context encoder whose gains into the heads are not zero (an untrained one adds nothing)."""
     torch.manual_seed(3)
-    for module in (
-        model.ctx_following,
-        model.ctx_preceding,
-        model.ctx_distance,
-        model.ctx_mode,
-    ):
-        torch.nn.init.normal_(module.weight, std=0.3)
+    for name in CONTEXT_GAINS:
+        torch.nn.init.normal_(getattr(model, name).weight, std=0.3)
     return model
 
 
@@ -205,6 +224,88 @@ def test_a_trained_context_changes_the_gap_scores_and_only_there():
     assert result["gap_bits_per_note"] != result["gap_left_only_bits_per_note"]
     assert set(result["per_field"]) == {"shift_bits", "pitch_bits", "duration_bits", "velocity_bits", "track_bits"}
     assert result["notes"] == sum(1 for n in duet().notes if 16 <= n.start < 32)
+
+
+def test_the_views_read_the_next_note_the_sounding_classes_and_the_bars_ahead():
+    """One context — a C (id of MIDI 60) on track 0 at step 96 lasting a beat, an E and a G on track 1 at 96 and
+    108 — read by new notes on track 0 at steps 0 and 96 and on track 1 at 100 (bars of 48 steps from 0)."""
+    c, e, g = 60 - PITCH_LOW, 64 - PITCH_LOW, 67 - PITCH_LOW
+    ids = np.array([[0, c, 11, 0, 0], [0, e, 23, 0, 1], [12, g, 5, 0, 1]], dtype=np.int64)
+    onsets = np.array([96, 96, 108])
+    seen = views(ids, onsets, np.array([0, 96, 100]), np.array([0, 0, 1]), 48, 0)
+    assert seen.next_pitch.tolist() == [c, c, g] and seen.next_steps.tolist() == [96, 0, 8]
+    assert seen.next_distance.tolist() == distance_bucket(np.array([96, 0, 8])).tolist()
+    # at step 0 nothing sounds (the context starts in bar 3); at 96 C and E sound; at 100 C, E, and G within a beat
+    assert not seen.chroma[0].any()
+    assert np.flatnonzero(seen.chroma[1, 0]).tolist() == [0, 4]
+    assert np.flatnonzero(seen.chroma[2, 0]).tolist() == [0, 4]
+    assert np.flatnonzero(seen.chroma[2, 1]).tolist() == [0, 4, 7]
+    assert np.flatnonzero(seen.chroma[1, 2]).tolist() == [0, 4, 7]  # bar 3 holds all three
+    # two bars ahead of step 0, track 0 plays the C; nothing else is exactly 1, 2, 4 or 8 bars ahead
+    two = AHEAD_BARS.index(2)
+    assert np.flatnonzero(seen.ahead[0, two]).tolist() == [c] and seen.ahead.sum() == 1
+    # the duration that lasts up to the next note on the track: 96 steps (id 95) from 0, 8 steps (id 7) from 100
+    assert np.flatnonzero(seen.durations[0, -1]).tolist() == [95]
+    assert np.flatnonzero(seen.durations[2, -1]).tolist() == [7]
+    assert not seen.durations[1, -1].any()  # the next note starts now: no note lasts up to it
+    none = views(ids[:0], onsets[:0], np.array([5]), np.array([0]), 48, 0)
+    assert none.next_pitch.tolist() == [NO_PITCH] and none.next_distance.tolist() == [NO_NEXT]
+    assert ids[0, DURATION] == 11
+
+
+def test_a_frozen_base_trains_the_context_alone(tmp_path):
+    """``--freeze-base``: every weight of the note model stays as it was (so plain continuation scores the
+    same), the context's weights move, and the checkpoint loads as a model with that context."""
+    from composer.testing.training import songs
+    from composer.train import TrainConfig, train
+
+    torch.manual_seed(0)
+    start = tmp_path / "start.safetensors"
+    plain = MusicLSTM(replace(TINY, context=0))
+    checkpoint.save(start, checkpoint.model_tensors(plain), {"model": plain.config.to_dict()})
+    data = songs(16, length=60)
+    cfg = TrainConfig(
+        data="unused",
+        out=str(tmp_path / "run"),
+        model=TINY,
+        init=str(start),
+        freeze_base=True,
+        epochs=1,
+        batch_events=240,
+        max_len=30,
+        lr=1e-2,
+        warmup_steps=1,
+        progress=False,
+        log=False,
+        threads=1,
+    )
+    train(cfg, songs=(data[:12], data[12:]))
+    trained, _ = checkpoint.load_model(tmp_path / "run" / "best.safetensors")
+    before = plain.state_dict()
+    for name, value in trained.state_dict().items():
+        if name.startswith("ctx_"):
+            continue
+        assert torch.equal(value, before[name]), name
+    assert any(trained.state_dict()[f"{n}.weight"].abs().sum() > 0 for n in CONTEXT_GAINS)
+    with pytest.raises(InputError, match="--context"):
+        train(replace(cfg, model=replace(TINY, context=0), init=None, out=str(tmp_path / "r2")), songs=(data, data))
+
+
+def test_a_context_encoder_of_an_earlier_design_is_replaced_and_the_note_model_kept(tmp_path):
+    """A checkpoint whose context weights do not fit this version's encoder starts a new one (at zero) over its
+    note model, which is copied exactly."""
+    torch.manual_seed(0)
+    model = MusicLSTM(TINY)
+    tensors = checkpoint.model_tensors(model)
+    tensors["model.ctx_following.weight"] = torch.zeros(TINY.hidden, 2 * TINY.context)  # the old shape
+    path = tmp_path / "old.safetensors"
+    checkpoint.save(path, tensors, {"model": TINY.to_dict()})
+    started, _ = checkpoint.warm_start(path)
+    for name, value in model.state_dict().items():
+        if not name.startswith("ctx_"):
+            assert torch.equal(started.state_dict()[name], value), name
+    assert started.ctx_following.weight.shape == model.ctx_following.weight.shape
+    assert not started.ctx_following.weight.any()
 
 
 def test_training_tasks_cut_at_a_gap_and_give_the_held_tracks():
