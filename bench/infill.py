@@ -40,11 +40,9 @@ import numpy as np
 import torch
 
 from composer.checkpoint import SHIPPED_MODEL, load_model
-from composer.context import ACCOMPANY, notes_as_context
-from composer.dataset import Song, collate, collate_contexts, load_songs, song_from_piece
-from composer.encoding import PITCH, REST, SHIFT, TRACK
+from composer.dataset import Song, load_songs, song_from_piece
 from composer.errors import InputError
-from composer.evaluate import gap_scores, ngram_pitch_bits
+from composer.evaluate import gap_scores, lower_voices_pitch_nats, ngram_pitch_bits, without_track
 from composer.generate import Composer, Settings
 from composer.midi_io import read_midi
 from composer.model import MusicLSTM, bits
@@ -52,7 +50,6 @@ from composer.ngram import NGramModel
 from composer.piece import Note, Piece
 from composer.score import estimate_key
 from composer.testing.benchmark import write_result
-from composer.train import note_count
 
 ROOT = Path(__file__).resolve().parent.parent
 QUALITIES = {
@@ -122,27 +119,6 @@ def gap_section(model: MusicLSTM, songs: list[Song]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------ harmonization
 
 
-def _without_track(piece: Piece, track: int) -> Piece:
-    return piece.with_notes(tuple(n for n in piece.notes if n.track != track))
-
-
-@torch.no_grad()
-def _atb_bits(model: MusicLSTM, song: Song, with_soprano: bool) -> tuple[float, int]:
-    """Pitch nats of a chorale's alto, tenor and bass notes, and their count."""
-    n = len(song)
-    batch = collate([(song, 0, n, 0)])
-    notes_atb = (song.ids[:, TRACK] != 0) & (song.ids[:, PITCH] != REST)
-    if not with_soprano:
-        nll = model.field_nll(batch, pitch_of_a_note=True)[0, :, PITCH]
-        return float(nll.sum()), note_count(batch)
-    onsets = np.cumsum(song.ids[:, SHIFT])
-    soprano = song.ids[:, TRACK] == 0
-    ctx = notes_as_context(song.ids, onsets, soprano, song.programs, song.bar, song.bar_start, ACCOMPANY, limit=None)
-    context = collate_contexts([(song, 0, n, 0)], [ctx], [soprano]) if model.config.context else None
-    nll = model.field_nll(batch, pitch_of_a_note=True, context=context)[0, :, PITCH]
-    return float(nll[torch.from_numpy(~soprano)].sum()), int(notes_atb.sum())
-
-
 def harmonization(model: MusicLSTM, data: Path) -> dict[str, Any]:
     rows = list(csv.DictReader((data / "manifest.csv").open()))
     eval_groups = {r["group"] for r in rows if r["eval_set"] == "chorales_bwv253_438"}
@@ -155,12 +131,12 @@ def harmonization(model: MusicLSTM, data: Path) -> dict[str, Any]:
         piece = read_midi(data / r["path"])
         song = song_from_piece(piece)
         for name, with_s in (("with_soprano", True), ("without_soprano", False)):
-            s = song if with_s else song_from_piece(_without_track(piece, 0))
-            nats, count = _atb_bits(model, s, with_s)
+            s = song if with_s else song_from_piece(without_track(piece, 0))
+            nats, count = lower_voices_pitch_nats(model, s, with_s)
             sums[name][0] += nats
             sums[name][1] += count
-        atb_only.append(song_from_piece(_without_track(piece, 0)))
-    ngram = NGramModel(4).fit(song_from_piece(_without_track(read_midi(data / r["path"]), 0)).ids for r in training)
+        atb_only.append(song_from_piece(without_track(piece, 0)))
+    ngram = NGramModel(4).fit(song_from_piece(without_track(read_midi(data / r["path"]), 0)).ids for r in training)
     return {
         "chorales": len(evaluation),
         "ngram_training_chorales": len(training),

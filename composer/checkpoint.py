@@ -199,11 +199,17 @@ def warm_start(path: Path, device: str | torch.device = "cpu") -> tuple[MusicLST
         except InputError:
             if not config.get("model", {}).get("context"):
                 raise
-            # A context encoder of an earlier design: the note model's weights kept, a new encoder.
-            base = {k: v.float() for k, v in model_state(tensors).items() if not k.startswith("ctx_")}
+            # A context encoder of another design: the note model's weights kept, and of the encoder's those
+            # whose name and shape this version still has; the rest start new (their gains at zero).
+            state = {k: v.float() for k, v in model_state(tensors).items()}
+            base = {k: v for k, v in state.items() if not k.startswith("ctx_")}
             plain = MusicLSTM(replace(ModelConfig.from_dict(config["model"]), context=0))
             plain.load_state_dict(base, strict=True)
-            return with_context_encoder(plain, int(config["model"]["context"])).to(device), config
+            grown = with_context_encoder(plain, int(config["model"]["context"]))
+            mine = grown.state_dict()
+            fits = {k: v for k, v in state.items() if k.startswith("ctx_") and k in mine and mine[k].shape == v.shape}
+            grown.load_state_dict({**mine, **fits})
+            return grown.to(device), config
     try:
         model_config = ModelConfig.from_dict(config["model"])
     except (KeyError, TypeError, ValueError) as error:

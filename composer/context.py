@@ -48,6 +48,7 @@ AHEAD_BARS = (1, 2, 4, 8)  # the views read the new note's track this many bars 
 AHEAD_DURATION_BARS = (4, 8)  # … and the duration of the first note there
 CHROMA_VIEWS = 3  # pitch classes the context sounds: at the onset, in the beat from it, in the onset's bar
 DURATION_VIEWS = len(AHEAD_DURATION_BARS) + 1  # + "lasts up to the next context note on its track"
+SHIFT_BARS = (0, 1, 2, 4, 8)  # the shift head reads whether a context note starts this many bars after an onset
 N_PITCHES = REST  # real pitch ids 0 .. REST-1
 
 
@@ -161,6 +162,22 @@ def views(ids: np.ndarray, onsets: np.ndarray, at: np.ndarray, tracks: np.ndarra
             out.durations[rows, d, ids[there.argmax(axis=1)[rows], DURATION]] = True
     lasting = np.flatnonzero(has & (steps >= 1) & (steps <= SIZES[DURATION]))
     out.durations[lasting, -1, steps[lasting] - 1] = True  # duration id = steps sounding - 1
+    return out
+
+
+def shift_views(onsets: np.ndarray, now: np.ndarray, bar: int) -> np.ndarray:
+    """(N, len(SHIFT_BARS), shift ids) bool: for steps at grid times ``now`` (N,), whether a context note (any
+    track; ``onsets`` (S,) sorted) starts exactly at ``now + shift`` plus 0, 1, 2, 4 and 8 bars — the gap's end
+    or the melody's next onset, and a rhythm that returns after the gap."""
+    now = np.asarray(now, dtype=np.int64)
+    out = np.zeros((len(now), len(SHIFT_BARS), SIZES[SHIFT]), dtype=bool)
+    if len(onsets) == 0 or len(now) == 0:
+        return out
+    candidates = now[:, None] + np.arange(SIZES[SHIFT])[None, :]
+    for v, bars in enumerate(SHIFT_BARS):
+        at = candidates + bars * bar
+        found = np.searchsorted(onsets, at)
+        out[:, v] = onsets[np.minimum(found, len(onsets) - 1)] == at
     return out
 
 

@@ -21,7 +21,7 @@ import torch
 
 from composer import features
 from composer.atomic import atomic_write
-from composer.context import Context, Views, views
+from composer.context import SHIFT_BARS, Context, Views, shift_views, views
 from composer.encoding import FIELDS, PITCH, PITCH_HIGH, PITCH_LOW, REST, SHIFT, TRACK, Events, bar_steps, encode
 from composer.errors import InputError
 from composer.features import LOOKBACK_NOTES, NO_DURATION, NO_KEY, NO_PITCH, NO_PROGRAM, ModelInputs, SongFeatures
@@ -364,6 +364,7 @@ def collate_contexts(
     target_index = np.zeros((b, t), dtype=np.int64)
     target_distance = np.zeros((b, t), dtype=np.int64)
     seen = Views.none(b * t)
+    shifts = np.zeros((b, t, len(SHIFT_BARS), features.SIZES[SHIFT]), dtype=bool)
     given_at = np.zeros((b, t), dtype=bool)
     for row, ((song, start, length, semis), ctx, g) in enumerate(zip(items, contexts, given, strict=True)):
         n = len(ctx)
@@ -379,6 +380,7 @@ def collate_contexts(
             row_views = views(moved, ctx.onsets, at, tracks, song.bar, song.bar_start)
             for name, value in vars(row_views).items():
                 getattr(seen, name)[row * t : row * t + length] = value
+            shifts[row, :length] = shift_views(ctx.onsets, now, song.bar)
         given_at[row, : len(g)] = g
     modes = np.array([c.mode for c in contexts], dtype=np.int64)
     counts = np.array([len(c) for c in contexts], dtype=np.int64)
@@ -401,6 +403,7 @@ def collate_contexts(
         chroma=torch.from_numpy(shaped["chroma"]),
         ahead=torch.from_numpy(shaped["ahead"]),
         durations=torch.from_numpy(shaped["durations"]),
+        shifts=torch.from_numpy(shifts),
         given=torch.from_numpy(given_at),
     )
 

@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from composer.context import bar_start_step, gap_context
+from composer.context import ACCOMPANY, bar_start_step, gap_context, notes_as_context
 from composer.corpus import read_manifest
 from composer.dataset import Song, collate, collate_contexts, iterate_batches, load_songs
 from composer.discriminate import Excerpt, SeedCase, compare
-from composer.encoding import FIELDS, PITCH, REST, SHIFT, STEPS_PER_BEAT, VELOCITY, VELOCITY_UNKNOWN, encode
+from composer.encoding import FIELDS, PITCH, REST, SHIFT, STEPS_PER_BEAT, TRACK, VELOCITY, VELOCITY_UNKNOWN, encode
 from composer.errors import InputError
 from composer.form import RESTATED_SHARE, SeedBars
 from composer.generate import KEY_PRIOR, KEY_STRENGTH, Composer, Settings
@@ -520,6 +520,33 @@ def continuations(
         # issue 16: can a classifier tell the takes from the real continuations; form, endings, degrees
         **compare(cases, donors),
     }
+
+
+# ------------------------------------------------------------------------------------- harmonization
+
+
+def without_track(piece: Piece, track: int) -> Piece:
+    """``piece`` less the notes of one track (its table unchanged)."""
+    return piece.with_notes(tuple(n for n in piece.notes if n.track != track))
+
+
+@torch.no_grad()
+def lower_voices_pitch_nats(model: MusicLSTM, song: Song, with_soprano: bool) -> tuple[float, int]:
+    """Pitch nats of the notes of a chorale's alto, tenor and bass (every track but the first, the soprano),
+    and their count: given the soprano (in the decoder's stream as given notes and as the context: accompany)
+    when ``with_soprano``, else ``song`` is the chorale without it, scored as a plain piece."""
+    n = len(song)
+    batch = collate([(song, 0, n, 0)])
+    notes_atb = (song.ids[:, TRACK] != 0) & (song.ids[:, PITCH] != REST)
+    if not with_soprano:
+        nll = model.field_nll(batch, pitch_of_a_note=True)[0, :, PITCH]
+        return float(nll.sum()), note_count(batch)
+    onsets = np.cumsum(song.ids[:, SHIFT])
+    soprano = song.ids[:, TRACK] == 0
+    ctx = notes_as_context(song.ids, onsets, soprano, song.programs, song.bar, song.bar_start, ACCOMPANY, limit=None)
+    context = collate_contexts([(song, 0, n, 0)], [ctx], [soprano]) if model.config.context else None
+    nll = model.field_nll(batch, pitch_of_a_note=True, context=context)[0, :, PITCH]
+    return float(nll[torch.from_numpy(~soprano)].sum()), int(notes_atb.sum())
 
 
 # ------------------------------------------------------------------------------------------ gaps (infill)

@@ -22,7 +22,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from composer.context import NONE, Context, views
+from composer.context import NONE, Context, shift_views, views
 from composer.encoding import DURATION, PITCH, REST, STEPS_PER_BEAT, TRACK, Events
 from composer.errors import InputError
 from composer.features import SIZES
@@ -103,6 +103,7 @@ class ContextSteps:
             chroma=torch.zeros(1, 1, 3, 12, dtype=torch.bool),
             ahead=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
             durations=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
+            shifts=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
             given=torch.zeros(1, 1, dtype=torch.bool),
         )
         self.memory: ContextMemory = model.encode_context(batch)
@@ -121,9 +122,11 @@ class ContextSteps:
         gain = self.model.context_heads(memory, torch.from_numpy(index)[:, None], torch.from_numpy(distance)[:, None])
         return gain[:, 0].chunk(self.heads, dim=-1)
 
-    def now(self, time: torch.Tensor) -> torch.Tensor:
-        """(K, HH) what the shift head gains at the takes' current times ``time`` (K,)."""
-        return self._at(time)[0]
+    def now(self, time: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What the shift head gains at the takes' current times ``time`` (K,): (K, HH), and its views (K,
+        len(SHIFT_BARS), shift ids)."""
+        seen = shift_views(self.context.onsets, time.numpy(), self.bar)
+        return self._at(time)[0], torch.from_numpy(seen).float()
 
     def onset(self, onset: torch.Tensor) -> torch.Tensor:
         """(K, HH) what the track head gains at the takes' new onsets."""

@@ -899,9 +899,11 @@ class Composer:
             if deadline is not None and monotonic() > deadline:
                 raise InputError("Generating took longer than this server allows; ask for fewer bars or takes.")
             zs, zt, zd, zp, *zv = self.stepper.head_inputs(h, velocity=voices.dynamics)
+            shift_views = None
             if plan.context is not None:
-                zs = zs + plan.context.now(time)
-            raw = m.shift_logits(zs)
+                gain_s, shift_views = plan.context.now(time)
+                zs = zs + gain_s
+            raw = m.shift_logits(zs, shift_views)
             shift_ok = form.only(SHIFT, step) if form else None
             if plan.floor is not None and bool((time < plan.floor).any()):  # a fill reaches its first bar first
                 need = (plan.floor - time).clamp(min=0, max=SIZES[SHIFT] - 1)

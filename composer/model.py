@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from composer.context import AHEAD_BARS, CHROMA_VIEWS, DURATION_VIEWS, MODES, N_DISTANCES
+from composer.context import AHEAD_BARS, CHROMA_VIEWS, DURATION_VIEWS, MODES, N_DISTANCES, SHIFT_BARS
 from composer.encoding import DURATION, FIELDS, PITCH, PITCH_LOW, SHIFT, TRACK, VELOCITY
 from composer.features import MAX_BAR, MAX_POSITION, N_KEYS, N_PROGRAMS, NO_KEY, NO_PITCH, SIZES
 
@@ -135,8 +135,9 @@ class ContextBatch:
     the shift head reads) — and ``distance`` — the bucket of how far ahead it is; ``target_index`` /
     ``target_distance`` the same at the target's own onset (what the other heads read); the target's views
     (:class:`composer.context.Views`): ``next_pitch``, ``next_distance`` (B, T), ``chroma`` (B, T, 3, 12),
-    ``ahead`` (B, T, 4, pitches), ``durations`` (B, T, 3, durations); ``given`` (B, T) bool: targets that are
-    given (accompany's kept tracks), read but neither predicted nor scored.
+    ``ahead`` (B, T, 4, pitches), ``durations`` (B, T, 3, durations); ``shifts`` (B, T, 5, shifts): whether a
+    context note starts at the step's current time plus each shift (plus 0, 1, 2, 4, 8 bars); ``given`` (B, T)
+    bool: targets that are given (accompany's kept tracks), read but neither predicted nor scored.
     """
 
     ids: torch.Tensor
@@ -153,6 +154,7 @@ class ContextBatch:
     chroma: torch.Tensor
     ahead: torch.Tensor
     durations: torch.Tensor
+    shifts: torch.Tensor
     given: torch.Tensor
 
     def to(self, device: torch.device | str) -> ContextBatch:
@@ -306,6 +308,7 @@ class MusicLSTM(nn.Module):
         self.ctx_chroma = nn.Linear(hh, CHROMA_VIEWS * 12)  # pitch: a kernel over the sounding pitch classes
         self.ctx_ahead = nn.Linear(hh, len(AHEAD_BARS))  # pitch: the track's pitches bars ahead
         self.ctx_duration = nn.Linear(hh, DURATION_VIEWS)  # duration: bars ahead, up to the next note
+        self.ctx_shift = nn.Linear(hh, len(SHIFT_BARS))  # shift: onsets of the context, now and bars ahead
         for module in (
             self.ctx_following,
             self.ctx_preceding,
@@ -316,6 +319,7 @@ class MusicLSTM(nn.Module):
             self.ctx_chroma,
             self.ctx_ahead,
             self.ctx_duration,
+            self.ctx_shift,
         ):
             for parameter in module.parameters():
                 nn.init.zeros_(parameter)
@@ -447,8 +451,13 @@ class MusicLSTM(nn.Module):
         # rather than ``layer(…)``: the same product without nn.Module's per-call overhead (see _bag).
         return F.linear(F.gelu(z), layer.weight, layer.bias)
 
-    def shift_logits(self, z: torch.Tensor) -> torch.Tensor:
-        return self._out(self.out_shift, z)
+    def shift_logits(self, z: torch.Tensor, views: torch.Tensor | None = None) -> torch.Tensor:
+        """``views`` (…, len(SHIFT_BARS), shift ids) float: the context's onsets at each shift (bars ahead)."""
+        if views is None:
+            return self._out(self.out_shift, z)
+        g = F.gelu(z)
+        weight = F.linear(g, self.ctx_shift.weight, self.ctx_shift.bias)
+        return F.linear(g, self.out_shift.weight, self.out_shift.bias) + (weight[..., :, None] * views).sum(-2)
 
     def track_logits(
         self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, prev_track: torch.Tensor
@@ -571,6 +580,7 @@ class MusicLSTM(nn.Module):
         h = self.run_lstm(x)[0] if trunk is None else trunk(x)
         zs, zt, zd, zp, zv = (head_in or self.head_inputs)(h)
         views = None
+        shift_views = None
         if context is not None:
             memory = self.encode_context(context)
             now = self.context_heads(memory, context.index, context.distance).chunk(len(self.HEADS), dim=-1)
@@ -580,11 +590,12 @@ class MusicLSTM(nn.Module):
             zs, zt = zs + now[0], zt + at_t
             zd, zp, zv = zd + at_d + near_d, zp + at_p + near_p, zv + at_v + near_v
             views = self.head_views(context)
+            shift_views = context.shifts.float()
         t = batch.targets
         shift, pitch, dur, track = t[..., SHIFT], t[..., PITCH], t[..., DURATION], t[..., TRACK]
         pos = batch.tgt_pos
         logits = (
-            self.shift_logits(zs),
+            self.shift_logits(zs, shift_views),
             self.pitch_logits(
                 zp,
                 shift,

@@ -14,8 +14,10 @@ from composer.context import (
     INFILL,
     NO_NEXT,
     NONE,
+    SHIFT_BARS,
     distance_bucket,
     gap_context,
+    shift_views,
     training_context,
     views,
 )
@@ -42,6 +44,7 @@ CONTEXT_GAINS = (
     "ctx_chroma",
     "ctx_ahead",
     "ctx_duration",
+    "ctx_shift",
 )
 
 
@@ -248,6 +251,11 @@ def test_the_views_read_the_next_note_the_sounding_classes_and_the_bars_ahead():
     assert np.flatnonzero(seen.durations[0, -1]).tolist() == [95]
     assert np.flatnonzero(seen.durations[2, -1]).tolist() == [7]
     assert not seen.durations[1, -1].any()  # the next note starts now: no note lasts up to it
+    # the shift head's view: a context note starts at now + shift (+ 0, 1, 2, 4, 8 bars)
+    starts = shift_views(onsets, np.array([90, 0]), 48)
+    assert np.flatnonzero(starts[0, SHIFT_BARS.index(0)]).tolist() == [6, 18]  # 96 and 108 from 90
+    assert np.flatnonzero(starts[1, SHIFT_BARS.index(2)]).tolist() == [0, 12]  # two bars after 0 and 12
+    assert not starts[1, SHIFT_BARS.index(0)].any() and not starts[0, SHIFT_BARS.index(8)].any()
     none = views(ids[:0], onsets[:0], np.array([5]), np.array([0]), 48, 0)
     assert none.next_pitch.tolist() == [NO_PITCH] and none.next_distance.tolist() == [NO_NEXT]
     assert ids[0, DURATION] == 11
@@ -292,8 +300,8 @@ def test_a_frozen_base_trains_the_context_alone(tmp_path):
 
 
 def test_a_context_encoder_of_an_earlier_design_is_replaced_and_the_note_model_kept(tmp_path):
-    """A checkpoint whose context weights do not fit this version's encoder starts a new one (at zero) over its
-    note model, which is copied exactly."""
+    """A checkpoint whose context weights do not all fit this version's encoder keeps those that fit and starts
+    the others anew (at zero) over its note model, which is copied exactly."""
     torch.manual_seed(0)
     model = MusicLSTM(TINY)
     tensors = checkpoint.model_tensors(model)
