@@ -11,7 +11,9 @@ bars keeps a pickup out of the count.
 
 * ``free`` — nothing is steered: the model's own choice, exactly the draw without forms.
 * ``auto`` (the default) — each take's form is drawn from :data:`AUTO_MIX` (free, repeat or vary, as often
-  as real continuations restate their seed; :func:`auto_forms`), then steered as that form is.
+  as real continuations restate their seed; :func:`auto_forms`), then steered as that form is.  The takes of
+  all forms are drawn in one batch: :class:`Steer` holds a form per take and steers each take's rows alone (a
+  free take's are the model's own, untouched).
 * ``repeat`` — the phrase's rhythm is forced: the phrase repeated from the continuation's first bar line to
   fill the asked length gives every new note its onset, track and duration (rest events where a gap is
   longer than one shift, as encoding writes them).  Each pitch is still drawn by the model, with
@@ -48,6 +50,7 @@ from __future__ import annotations
 
 import itertools
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -57,6 +60,7 @@ from composer.encoding import DURATION, MAX_SHIFT, PITCH, REST, SHIFT, TRACK, Ev
 from composer.features import NO_PITCH, SIZES
 
 FORMS = ("auto", "free", "repeat", "vary", "contrast")
+STEERED = FORMS[1:]  # a take's own form: auto draws one of these for each take
 FORM_MEANINGS = {  # one line each: the studio's dropdown says what a form does
     "auto": "a form for each take, as often as real music restates its last phrase",
     "free": "the model's own way, nothing steered",
@@ -175,11 +179,27 @@ def _one_hot(size: int, index: int) -> torch.Tensor:
 
 
 class Steer:
-    """What a form other than auto adds to each step's draw: the forced rhythm (repeat, vary) and a bonus
-    on the pitch logits (every form but auto); built by :func:`steer`."""
+    """What the takes' forms add to each step's draw, take by take: K takes, each with its own form (a (K,)
+    form vector; built by :func:`steer`).  The forced rhythm (the same for every repeat and vary take: the
+    phrase's) on the repeat and vary takes while it lasts, a bonus on their pitch logits, a penalty on the
+    contrast takes'; a free take's rows are left exactly as the model and the plan give them (no forced id,
+    no bonus), so takes of several forms are drawn in one batch."""
 
-    def __init__(self, form: str, phrase: Phrase, rhythm: Rhythm | None) -> None:
-        self.form, self.phrase, self.rhythm = form, phrase, rhythm
+    def __init__(
+        self, forms: Sequence[str], phrase: Phrase, rhythm: Rhythm | None, key: torch.Tensor | None = None
+    ) -> None:
+        if any(f not in STEERED for f in forms):
+            raise ValueError(f"a take's form is one of {', '.join(STEERED)}; got {list(forms)}")
+        self.forms = tuple(forms)
+        self.phrase, self.rhythm = phrase, rhythm
+        self.repeat = torch.tensor([f == "repeat" for f in forms])  # (K,)
+        self.vary = torch.tensor([f == "vary" for f in forms])
+        self.contrast = torch.tensor([f == "contrast" for f in forms])
+        self.forced = self.repeat | self.vary  # (K,) the takes on the forced rhythm
+        if bool(self.forced.any()) and rhythm is None:
+            raise ValueError("repeat and vary takes need the phrase's rhythm")
+        # contrast: the key heard in the seed at a mild strength (CONTRAST_KEY_STRENGTH), on the contrast takes
+        self.key = key if bool(self.contrast.any()) else None
         self.held: torch.Tensor | None = None  # (K, tracks, pitches) where each take's new notes end (grid steps)
         # contrast: the phrase's (pitch, interval from the previous pitch on the track) by (track, grid step
         # within the phrase)
@@ -190,10 +210,26 @@ class Steer:
             interval = None if previous == NO_PITCH else event[PITCH] - previous
             self.at[(event[TRACK], offset)].append((event[PITCH], interval))
 
+    def __len__(self) -> int:
+        return len(self.forms)
+
+    def steps(self, free_steps: int) -> torch.Tensor:
+        """(K,) the steps each take may run: the forced rhythm's on a repeat or vary take (it ends with the
+        rhythm), ``free_steps`` (the generator's own bound) on the others."""
+        forced_steps = len(self.rhythm) if self.rhythm is not None else 0
+        return torch.where(self.forced, torch.tensor(forced_steps), torch.tensor(free_steps))
+
+    def _forced_at(self, step: int) -> torch.Tensor:
+        """(K,) the takes whose step ``step`` is a row of the forced rhythm."""
+        if self.rhythm is None or step >= len(self.rhythm):
+            return torch.zeros(len(self.forms), dtype=torch.bool)
+        return self.forced
+
     def play(self, event: torch.Tensor, onset: torch.Tensor, note: torch.Tensor) -> None:
         """Record (K, 5) events starting at (K,) onsets on the takes where ``note`` (a note, still going): how
         long each holds its pitch on its track (for the forced rhythm)."""
-        if self.rhythm is None or not bool(note.any()):
+        note = note & self.forced
+        if not bool(note.any()):
             return
         if self.held is None:
             self.held = torch.zeros((len(event), SIZES[TRACK], REST), dtype=torch.long)
@@ -202,58 +238,72 @@ class Steer:
         self.held[rows, ev[:, TRACK], ev[:, PITCH]] = onset[note] + ev[:, DURATION] + 1  # duration id: steps - 1
 
     def only(self, field: int, step: int) -> torch.Tensor | None:
-        """(ids,) the one id the forced rhythm allows for ``field`` (shift, track, duration) at ``step``;
-        None where the rhythm is free.  A rest step's duration is 0, as encoding writes rest events."""
-        if self.rhythm is None:
+        """(K, ids) the ids each take may draw for ``field`` (shift, track, duration) at ``step``: the one id
+        of the forced rhythm on a repeat or vary take, every id on the others; None where no take's rhythm is
+        forced.  A rest step's duration is 0, as encoding writes rest events."""
+        rows = self._forced_at(step)
+        if not bool(rows.any()):
             return None
+        assert self.rhythm is not None
         column = {SHIFT: self.rhythm.shift, TRACK: self.rhythm.track, DURATION: self.rhythm.duration}[field]
-        return _one_hot(SIZES[field], column[step])
+        return _one_hot(SIZES[field], column[step])[None, :] | ~rows[:, None]
 
     def pitch(
         self, step: int, allowed: torch.Tensor, onset: torch.Tensor, track: torch.Tensor, ref: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(K, pitch ids) allowed pitches and the form's bonus on their logits, for the K takes at ``step``
-        (``onset``, ``track`` and ``ref`` — the take's previous pitch on that track — each (K,))."""
+        """(K, pitch ids) allowed pitches and the forms' bonus on their logits, for the K takes at ``step``
+        (``onset``, ``track`` and ``ref`` — the take's previous pitch on that track — each (K,)).  A free
+        take's row of ``allowed`` is returned as given, its bonus 0."""
         bonus = torch.zeros(allowed.shape)
-        if self.rhythm is None:  # contrast: away from what the phrase had at this point, and its transposition
-            for k, (t, at, before) in enumerate(zip(track.tolist(), onset.tolist(), ref.tolist(), strict=True)):
-                for pid, interval in self.at.get((t, (at - self.phrase.start) % self.phrase.length), ()):
-                    bonus[k, pid] = -CONTRAST_PENALTY
-                    moved = None if interval is None or before == NO_PITCH else before + interval
-                    if moved is not None and 0 <= moved < REST:
-                        bonus[k, moved] = -CONTRAST_PENALTY
+        if bool(self.contrast.any()):
+            self._contrast(bonus, onset, track, ref)
+        rows = self._forced_at(step)
+        if not bool(rows.any()):
             return allowed, bonus
-        target = self.rhythm.pitch[step]
-        allowed = allowed.clone()
-        if target == REST:  # a rest step of the forced rhythm: only the rest event
-            allowed[:] = False
-            allowed[:, REST] = True
-            return allowed, bonus
+        assert self.rhythm is not None
         r = self.rhythm
+        target = r.pitch[step]
+        steered = allowed.clone()
+        if target == REST:  # a rest step of the forced rhythm: only the rest event
+            steered[:] = False
+            steered[:, REST] = True
+            return torch.where(rows[:, None], steered, allowed), bonus
         if self.held is not None:
             # Not a pitch the take still holds on this track: decoding would cut that note, and the forced
             # durations are the phrase's.
-            rows = torch.arange(len(track))
-            _narrow(allowed, self.held[rows, track] <= onset[:, None])
+            everyone = torch.arange(len(track))
+            _narrow(steered, self.held[everyone, track] <= onset[:, None])
         if step and r.shift[step] == 0 and r.track[step] == r.track[step - 1] and r.pitch[step - 1] != REST:
             # The next note of a chord on the track: below the one before, the order encoding writes a chord
             # in (so no two of its notes merge into one).
-            _narrow(allowed, torch.arange(REST)[None, :] < ref[:, None])
+            _narrow(steered, torch.arange(REST)[None, :] < ref[:, None])
         # A note step: a note, not a rest event — unless no pitch may sound (a held seed note fills the range).
-        allowed[:, REST] = ~allowed[:, :REST].any(dim=1)
-        if self.form == "repeat":
-            bonus[:, target] += RESTATE_BONUS
-            return allowed, bonus
-        bonus[:, target] += VARY_EXACT_BONUS
-        previous = self.rhythm.previous[step]
-        if previous != NO_PITCH:
+        steered[:, REST] = ~steered[:, :REST].any(dim=1)
+        repeat, vary = self.repeat & rows, self.vary & rows
+        bonus[repeat, target] += RESTATE_BONUS
+        bonus[vary, target] += VARY_EXACT_BONUS
+        previous = r.previous[step]
+        if previous != NO_PITCH and bool(vary.any()):
             wanted = target - previous  # the phrase's step here
             steps = torch.arange(REST)[None, :] - ref[:, None]  # (K, pitches) each candidate's step
             contour = (torch.sign(steps) == int(np.sign(wanted))).float() * CONTOUR_BONUS
             near = ((steps - wanted).abs() <= NEAR_INTERVAL).float() * INTERVAL_BONUS
-            has_ref = (ref != NO_PITCH)[:, None]
+            has_ref = (ref != NO_PITCH)[:, None] & vary[:, None]
             bonus[:, :REST] += torch.where(has_ref, contour + near, torch.zeros(()))
-        return allowed, bonus
+        return torch.where(rows[:, None], steered, allowed), bonus
+
+    def _contrast(self, bonus: torch.Tensor, onset: torch.Tensor, track: torch.Tensor, ref: torch.Tensor) -> None:
+        """Add, on the contrast takes, the penalty on the phrase's pitch at this point and on its
+        transposition, and the heard key's prior."""
+        for k in torch.nonzero(self.contrast).flatten().tolist():
+            t, at, before = int(track[k]), int(onset[k]), int(ref[k])
+            for pid, interval in self.at.get((t, (at - self.phrase.start) % self.phrase.length), ()):
+                bonus[k, pid] = -CONTRAST_PENALTY
+                moved = None if interval is None or before == NO_PITCH else before + interval
+                if moved is not None and 0 <= moved < REST:
+                    bonus[k, moved] = -CONTRAST_PENALTY
+        if self.key is not None:
+            bonus += torch.where(self.contrast[:, None], self.key[None, :], torch.zeros(()))
 
 
 def auto_forms(seed: int, takes: int) -> list[str]:
@@ -274,16 +324,18 @@ def _narrow(allowed: torch.Tensor, keep: torch.Tensor) -> None:
     allowed[:, :REST] = torch.where(some, narrowed, allowed[:, :REST])
 
 
-def steer(form: str, events: Events, limit: int | None, notes: int | None) -> tuple[Steer | None, int | None]:
-    """The seed's :class:`Steer` for ``form`` (None for free) and, where the form forces the rhythm, the
-    number of steps it takes (None: the generator's own bound).  auto is resolved before, take by take."""
-    if form == "free":
-        return None, None
+def steer(
+    forms: Sequence[str], events: Events, limit: int | None, notes: int | None, key: torch.Tensor | None = None
+) -> Steer | None:
+    """The seed's :class:`Steer` for the takes' ``forms`` (one each: free, repeat, vary or contrast; auto is
+    resolved before, take by take), None where every take is free.  ``key``: the contrast takes' key prior."""
+    if all(f == "free" for f in forms):
+        return None
     phrase = last_phrase(events)
-    if form == "contrast":
-        return Steer(form, phrase, None), None
-    rhythm = restated_rhythm(phrase, int(events.onsets[-1]), int(events.ids[-1, TRACK]), limit, notes)
-    return Steer(form, phrase, rhythm), len(rhythm)
+    rhythm = None
+    if any(f in ("repeat", "vary") for f in forms):
+        rhythm = restated_rhythm(phrase, int(events.onsets[-1]), int(events.ids[-1, TRACK]), limit, notes)
+    return Steer(forms, phrase, rhythm, key)
 
 
 # ------------------------------------------------------------------------------------------ restatement

@@ -25,7 +25,8 @@ mode) raised to ``Settings.key_strength`` — in full on a take whose new notes 
 (:class:`KeyWatch`), by half on the others (``Settings.key_prior`` "drift", the default; "profile": in full
 everywhere) — so a take keeps the seed's tonal centre as well as its scale.
 ``Settings.form`` says how a take stands to the seed's last phrase (:mod:`composer.form`): the model's own
-choice (auto), a restatement (repeat) or a variation (vary) on the phrase's forced rhythm, or a contrast; each
+choice (free), a restatement (repeat) or a variation (vary) on the phrase's forced rhythm, a contrast, or a
+form drawn for each take (auto) — the takes of all forms drawn in one batch, each steered by its own; each
 take's metrics say which of the seed's bars it restates, if any.  The same seed and settings give the same
 notes.
 """
@@ -612,7 +613,8 @@ class _Plan:
     pitch_ok: torch.Tensor  # (pitch ids,) key lock's scale and the pitch range
     prior: torch.Tensor | None  # key lock's scale-degree weights, added to the pitch logits
     seed_end: torch.Tensor  # (pitch ids,) when a seed note on that pitch ends (grid steps), 0 if none
-    steer: Steer | None = None  # the form's forced rhythm and pitch bonus (None: auto, the model's own choice)
+    steer: Steer | None = None  # the takes' forms: forced rhythm and pitch bonus, take by take (None: all free)
+    take_steps: torch.Tensor | None = None  # (K,) each take's own bound on events, where they differ (forms)
     register: torch.Tensor | None = None  # (tracks, pitch ids) each track's register window; None: register off
     # Infill and accompany (composer.fill): the given notes played at their places, the tracks new notes may
     # take (None: the seed's), and the context the encoder read (None: plain continuation).
@@ -624,15 +626,21 @@ class _Plan:
     # there too (shift 0: the new tracks follow the given ones at an onset, as the encoding orders them)
     sound_under: bool = False
 
-    def allowed_pitches(self, onset: torch.Tensor, shift: torch.Tensor, track: torch.Tensor | None) -> torch.Tensor:
+    def allowed_pitches(
+        self, onset: torch.Tensor, shift: torch.Tensor, track: torch.Tensor, exempt: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """(K, pitch ids): the plan's pitches, less those a seed note still holds at ``onset``, within the
-        register of each take's ``track`` (None: no register) — unless that leaves the track nothing, where the
-        register gives way.  A rest event only where the shift is the longest — or where nothing else may sound
-        (a narrow pitch range whose pitches a seed note still holds): the take then lets the time pass."""
+        register of each take's ``track`` — except on the takes ``exempt`` (K,) from it, or where that leaves
+        the track nothing: there the register gives way.  A rest event only where the shift is the longest —
+        or where nothing else may sound (a narrow pitch range whose pitches a seed note still holds): the take
+        then lets the time pass."""
         allowed = self.pitch_ok.expand(len(onset), -1) & (self.seed_end[None, :] <= onset[:, None].double())
-        if self.register is not None and track is not None:
+        if self.register is not None:
             windowed = allowed & self.register[track]
-            allowed = torch.where(windowed[:, :REST].any(dim=1, keepdim=True), windowed, allowed)
+            keep = windowed[:, :REST].any(dim=1, keepdim=True)
+            if exempt is not None:
+                keep = keep & ~exempt[:, None]
+            allowed = torch.where(keep, windowed, allowed)
         allowed[:, REST] = (shift == MAX_SHIFT) | ~allowed[:, :REST].any(dim=1)
         return allowed
 
@@ -724,7 +732,10 @@ class Composer:
         start, note = _context_cut(events)
         return events, start, note
 
-    def _plan(self, seed: Piece, events: Events, settings: Settings, key: int | None, heard: int | None) -> _Plan:
+    def _plan(
+        self, seed: Piece, events: Events, settings: Settings, key: int | None, heard: int | None, forms: list[str]
+    ) -> _Plan:
+        """The continuation's plan, ``forms`` the takes' own (auto already drawn)."""
         key, lock_key = _keys(settings, seed, key, heard)
         bar = bar_steps(events.time_signature)
         if settings.bars and settings.bars * bar > MAX_BEATS * STEPS_PER_BEAT:
@@ -737,12 +748,18 @@ class Composer:
         # Continue to the bar line after the seed's last onset, then N whole bars.
         limit = next_bar_line(events) + settings.bars * bar if settings.bars else None
         pitch_ok, prior = _pitch_constraints(settings, lock_key)
-        if settings.form == "contrast" and prior is None and lock_key is not None:
-            prior = key_prior(lock_key, CONTRAST_KEY_STRENGTH)  # a new section, in the key heard in the seed
-        form, forced_steps = steer(settings.form, events, limit, settings.notes)
+        # contrast: a new section, in the key heard in the seed (a prior on its takes alone, without key lock's)
+        contrast_key = key_prior(lock_key, CONTRAST_KEY_STRENGTH) if prior is None and lock_key is not None else None
+        form = steer(forms, events, limit, settings.notes, contrast_key)
         # Rest events take steps too: leave room for them (the loop stops at the asked notes or bars); a
-        # forced rhythm takes exactly its steps.
+        # forced rhythm takes exactly its steps, on its takes.
         max_steps = 2 * settings.notes if settings.notes else (settings.bars or 1) * bar
+        take_steps = None
+        if form is not None and form.rhythm is not None:
+            take_steps = form.steps(max_steps)
+            max_steps = int(take_steps.max())
+            if bool((take_steps == max_steps).all()):
+                take_steps = None  # one bound for all
         return _Plan(
             key_id=features.key_id(key),
             lock_key=lock_key,
@@ -750,11 +767,12 @@ class Composer:
             bar_start=events.bar_start,
             last_onset=last_onset,
             limit=limit,
-            max_steps=max_steps if forced_steps is None else forced_steps,
+            max_steps=max_steps,
             pitch_ok=pitch_ok,
             prior=prior,
             seed_end=_seed_holds(seed),
             steer=form,
+            take_steps=take_steps,
             register=register_windows(seed) if settings.register_lock else None,
         )
 
@@ -798,7 +816,7 @@ class Composer:
         self, seed: Piece, settings: Settings, key: int | None, lock_key: int | None, deadline: float | None
     ) -> list[Take]:
         """:meth:`continue_piece` on valid settings (key lock's selection asks for more takes than a caller may)
-        and the key heard in the seed (``lock_key``, analysed once for all the groups and candidates)."""
+        and the key heard in the seed (``lock_key``, analysed once for all the candidates)."""
         if settings.key_lock and settings.key_prior == "select":
             asked = settings.variations
             candidates = self._continue(
@@ -813,30 +831,12 @@ class Composer:
             margins = key_margins([t.continuation for t in candidates], lock_key)
             best = sorted(np.argsort(-margins, kind="stable")[:asked].tolist())  # the clearest, in their order
             return [candidates[i] for i in best]
-        if settings.form == "auto":
-            # Each take's form drawn first; the takes of one form are generated together, each group with its
-            # own seeded generator (the free takes the random seed's own, as with form free; the others the
-            # seed moved by the form's place in FORMS), in the takes' order.
-            forms = auto_forms(settings.seed, settings.variations)
-            takes: dict[int, Take] = {}
-            for form in dict.fromkeys(forms):
-                group = [i for i, f in enumerate(forms) if f == form]
-                made = self._continue(
-                    seed,
-                    replace(
-                        settings,
-                        form=form,
-                        variations=len(group),
-                        seed=settings.seed + 1000 * FORMS.index(form) * (form != "free"),
-                    ),
-                    key,
-                    lock_key,
-                    deadline,
-                )
-                takes.update(zip(group, made, strict=True))
-            return [takes[i] for i in range(settings.variations)]
+        # Each take's form: auto draws one for each take first (its own generator); the takes of every form
+        # are then drawn together, one batch, each steered by its own form (a free take not at all).
+        k = settings.variations
+        forms = auto_forms(settings.seed, k) if settings.form == "auto" else [settings.form] * k
         events, start, context_note = self._seed_events(seed)
-        plan = self._plan(seed, events, settings, key, lock_key)
+        plan = self._plan(seed, events, settings, key, lock_key, forms)
         draw = FieldDraw(settings, torch.Generator().manual_seed(settings.seed), settings.variations)
         h, state = self._prime(events, start, settings.variations, plan.key_id)
         voices = _Voices.of_seed(events, plan.bar, settings.variations)
@@ -853,7 +853,7 @@ class Composer:
                 plan.lock_key,
                 context_note,
                 seed_bars.restates(ids),
-                settings.form,
+                forms[i],
             )
             for i, ids in enumerate(take[going] for take, going in zip(sampled, kept, strict=True))
         ]
@@ -919,6 +919,8 @@ class Composer:
                 shift = torch.where(use, due_at - time, shift)
             if plan.limit is not None:
                 done |= (time + shift) >= plan.limit
+            if plan.take_steps is not None:  # a take on a forced rhythm ends with it
+                done |= step >= plan.take_steps
             if bool(done.all()):
                 break
             going = ~done
@@ -928,7 +930,9 @@ class Composer:
             pos = features.metrical_position(onset, plan.bar_start, plan.bar).clamp(max=MAX_POSITION - 1)
             forced_track = form.only(TRACK, step) if form else None
             track_ok = tracks_ok if forced_track is None else tracks_ok & forced_track
-            nudge = voices.density_prior(onset - plan.last_onset) if density and forced_track is None else None
+            # (on a take with a forced track the nudge changes nothing: one track is allowed)
+            everyone_forced = forced_track is not None and bool(form is not None and form.forced.all())
+            nudge = voices.density_prior(onset - plan.last_onset) if density and not everyone_forced else None
             if plan.context is not None:
                 zt = zt + plan.context.onset(onset)
             track = draw(m.track_logits(zt, shift, pos, voices.previous), drawn, allowed=track_ok, prior=nudge)
@@ -943,8 +947,8 @@ class Composer:
             ref, program = voices.ref(track), voices.programs[track]
             # repeat restates the seed's own phrase, inside its registers already; a register window on top
             # would leave some of its chord notes nowhere to go.
-            restating = form is not None and form.form == "repeat"
-            allowed, prior = plan.allowed_pitches(onset, shift, None if restating else track), plan.prior
+            restating = form.repeat if form is not None else None
+            allowed, prior = plan.allowed_pitches(onset, shift, track, restating), plan.prior
             if watch is not None and prior is not None:  # key prior "drift": only the takes drifting away
                 prior = prior[None, :] * (DRIFT_BASE + (1 - DRIFT_BASE) * watch.drifting()[:, None].float())
             if form:
