@@ -15,6 +15,8 @@ from composer.studio import desk, ui
 from composer.studio.store import Store
 from composer.testing import smf
 
+MIDI_INPUT = 'input[type=file][accept*=".mid"]'  # the seed's upload button's file input
+
 
 def test_upload_generate_keep_and_download_in_chromium(page: Any, tmp_path: Path, free_port: int) -> None:
     from playwright.sync_api import expect
@@ -31,7 +33,7 @@ def test_upload_generate_keep_and_download_in_chromium(page: Any, tmp_path: Path
         status = page.locator("#status")
         expect(status).to_contain_text("Bring a seed", timeout=30_000)
 
-        page.locator("#upload input[type=file]").set_input_files(str(seed))
+        page.locator(MIDI_INPUT).set_input_files(str(seed))
         expect(status).to_contain_text("Read 16 notes from my-tune.mid", timeout=30_000)
 
         page.locator("#generate").click()
@@ -79,6 +81,79 @@ def test_upload_generate_keep_and_download_in_chromium(page: Any, tmp_path: Path
         if os.environ.get("COMPOSER_SCREENSHOTS"):
             Path(os.environ["COMPOSER_SCREENSHOTS"]).mkdir(parents=True, exist_ok=True)
             shutil.copy(shot, Path(os.environ["COMPOSER_SCREENSHOTS"]) / shot.name)
+
+
+def test_the_drawn_history_goes_where_it_is_clicked_in_chromium(page: Any, tmp_path: Path, free_port: int) -> None:
+    """Issue 13: the history drawn as a tree, a click (or Enter) on a take goes there; and what a new user hit
+    on the page — a Cancel always shown, a large drop zone, a stretched Undo, a cut-off seed report, Keep
+    buttons numbered by their slot."""
+    from playwright.sync_api import expect
+
+    store = Store(tmp_path / "studio.sqlite3")
+    studio = desk.StudioApp(store, tmp_path / "files")
+    demo = ui.build_ui(studio).queue(default_concurrency_limit=2)
+    demo.launch(server_name="127.0.0.1", server_port=free_port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
+    try:
+        seed = tmp_path / "played.mid"  # off the grid, so that the report's quantization line has figures
+        seed.write_bytes(smf.smf([smf.track([b for i in range(16) for b in smf.note(60 + i % 8, 229, delta=11)])]))
+        page.goto(demo.local_url)
+        status, history = page.locator("#status"), page.locator("#history")
+        expect(status).to_contain_text("Bring a seed", timeout=30_000)
+        expect(page.locator("#cancel")).to_be_hidden()  # nothing to cancel yet
+        assert page.locator("#upload").bounding_box()["height"] < 50  # a button, not a drop zone
+        assert page.locator("#import-session").bounding_box()["height"] < 50
+
+        page.locator(MIDI_INPUT).set_input_files(str(seed))
+        expect(status).to_contain_text("Read 16 notes from played.mid", timeout=30_000)
+        report = page.locator("#report pre").first
+        expect(report).to_contain_text("long rests shortened")
+        assert report.evaluate("e => e.scrollWidth <= e.clientWidth")  # no line runs out of the column
+        expect(history.locator("g.node.current text")).to_have_text("seed")
+
+        page.locator("#generate").click()
+        expect(page.locator("#cancel")).to_be_visible(timeout=10_000)  # while the takes are made
+        expect(status).to_contain_text("4 takes ready", timeout=90_000)
+        expect(page.locator("#cancel")).to_be_hidden(timeout=10_000)
+        for i in range(1, 5):
+            expect(page.locator(f"#keep-{i}")).to_have_text(f"Keep take 1.{i}")
+        undo = page.locator("#undo").bounding_box()
+        assert undo["height"] < 50, undo  # a button's height, not the history's
+
+        page.locator("#keep-2").click()
+        expect(status).to_contain_text("Kept take 1.2", timeout=30_000)
+        expect(history.locator("g.node.current text")).to_have_text("1.2")
+        expect(history.locator("g.node")).to_have_count(5)  # the seed and its four takes
+
+        _node(history, "1.3").click()  # a take never kept: a branch from it
+        expect(status).to_contain_text("Now at take 1.3", timeout=30_000)
+        expect(page.locator("#summary")).to_contain_text("at take 1.3 (seed → take 1.3)")
+        expect(history.locator("g.node.current text")).to_have_text("1.3")
+        expect(history.locator("g.node.on-path text")).to_have_text("seed")
+
+        _node(history, "seed").focus()  # the keyboard goes there too
+        page.keyboard.press("Enter")
+        expect(status).to_contain_text("Now at seed", timeout=30_000)
+        expect(page.locator("#keep-4")).to_have_text("Keep take 1.4")  # the round from the seed, by node
+
+        page.reload()  # the same page back, buttons still by node
+        expect(status).to_contain_text("Welcome back", timeout=30_000)
+        expect(history.locator("g.node.current text")).to_have_text("seed")
+        for i in range(1, 5):
+            expect(page.locator(f"#keep-{i}")).to_have_text(f"Keep take 1.{i}")
+        expect(page.locator("#cancel")).to_be_hidden()
+        _screenshot(page, tmp_path / "studio-history.png")
+    finally:
+        demo.close()
+
+    owner = _owner(store)
+    record = store.pieces(owner)[0]
+    assert store.node(owner, record.current_id).label == "seed"
+    assert {n.label for n in store.tree(owner, record.id) if n.kept} == {"seed", "take 1.2", "take 1.3"}
+
+
+def _node(history: Any, label: str) -> Any:
+    """The drawn node whose box says ``label`` ("seed", "1.3")."""
+    return history.locator(f'g.node:has(> text:text-is("{label}"))')
 
 
 def _owner(store: Store) -> str:

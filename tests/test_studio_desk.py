@@ -468,3 +468,116 @@ def test_keep_and_undo_work_on_a_filled_take_as_on_a_generated_one(studio):
     assert "Undid take 1.2" in undone.status
     again = fill(studio, owner, piece, "1")[-1]  # a second fill from the same point: a new round beside it
     assert len(again.takes) == 2 and not {t.node_id for t in again.takes} & set(round_one)
+
+
+# ------------------------------------------------------------------------------------------- what a new user hit
+
+
+def _takes_by_hand(studio, owner, piece, parent, metrics_list, round_="1"):
+    """Takes added straight to the store (the parent's music, made-up metrics): the page without generating."""
+    midi = studio.store.node(owner, parent).midi
+    return studio.store.add_takes(
+        owner, piece, parent, [(midi, 0.0, {"round": round_, "take": i + 1}, m) for i, m in enumerate(metrics_list)]
+    )
+
+
+def test_keep_buttons_name_their_take_by_its_node_after_an_undo_and_a_reload(studio):
+    owner = studio.start(None).owner
+    piece = studio.example(owner, None, "hicks-hornpipe").piece_id
+    generate(studio, owner, piece, takes=2)  # takes 1.1 and 1.2
+    second, _ = generate(studio, owner, piece, takes=2, seed=4)  # 1.3 and 1.4
+    assert [t.keep_label for t in second.takes] == ["Keep take 1.3", "Keep take 1.4"]
+    studio.keep(owner, piece, second.takes[0].node_id)
+    undone = studio.undo(owner, piece)
+    reloaded = studio.start(owner, piece)  # a reload offers what the undo offered, each button naming its take
+    for view in (undone, reloaded):
+        assert [(t.title, t.keep_label) for t in view.takes] == [
+            ("take 1.3", "Keep take 1.3"),
+            ("take 1.4", "Keep take 1.4"),
+        ]
+
+
+def test_the_history_is_drawn_as_a_tree_with_every_take_a_node_and_the_path_marked(studio):
+    owner = studio.start(None).owner
+    view = studio.example(owner, None, "hicks-hornpipe")
+    first = _takes_by_hand(studio, owner, view.piece_id, view.current, [{}, {}])
+    studio.keep(owner, view.piece_id, first[1].id)
+    second = _takes_by_hand(studio, owner, view.piece_id, first[1].id, [{}], round_="2")
+    view = studio.jump(owner, view.piece_id, second[0].id)
+    svg = ET.fromstring(view.history)
+    nodes = {g.get("data-node"): g for g in svg.iter("{http://www.w3.org/2000/svg}g") if g.get("data-node")}
+    assert set(nodes) == {node_id for _, node_id in view.tree}  # every take a node, as the list has them
+    labels = {node_id: "".join(g.itertext()) for node_id, g in nodes.items()}
+    assert labels[first[0].id].startswith("take 1.1") and labels[second[0].id].startswith("take 2.1")
+    assert nodes[second[0].id].get("class") == "node current"
+    assert nodes[first[1].id].get("class") == "node on-path" and nodes[first[0].id].get("class") == "node candidate"
+    # a click on a node is a jump: the page goes there
+    back = studio.jump(owner, view.piece_id, first[0].id)
+    assert back.current == first[0].id and "Now at take 1.1" in back.status
+    assert ET.fromstring(back.history).find(".//*[@class='node current']").get("data-node") == first[0].id
+
+
+@pytest.mark.parametrize(
+    "repeat, expected",
+    [
+        ({"phrase_notes": 0, "times_in_a_row": 1}, "no repeated phrase"),
+        (None, "no repeated phrase"),  # a take stored without it
+        ({"phrase_notes": 8, "times_in_a_row": 3}, "longest repeat: 8 notes × 3"),
+    ],
+)
+def test_a_take_with_no_repeated_phrase_says_so_rather_than_0_notes_once(studio, repeat, expected):
+    owner = studio.start(None).owner
+    view = studio.example(owner, None, "hicks-hornpipe")
+    _takes_by_hand(studio, owner, view.piece_id, view.current, [{"notes": 5, "longest_repeat": repeat}])
+    (take,) = studio.view(owner, view.piece_id).takes
+    assert expected in take.metrics.split("\n\n") and "0 notes" not in take.metrics
+
+
+def test_the_seed_report_wraps_its_long_lines_so_none_is_cut_off(studio, tmp_path):
+    owner = studio.start(None).owner
+    played = tmp_path / "played.mid"  # off the grid: the quantization line has figures to say
+    played.write_bytes(smf.smf([smf.track([b for i in range(8) for b in smf.note(60 + i, 69, delta=0 if i else 1)])]))
+    view = studio.upload(owner, None, str(played))
+    lines = view.report.splitlines()
+    assert lines[0] == lines[-1] == "```" and max(len(line) for line in lines) <= desk.REPORT_WIDTH
+    words = " ".join(line.strip() for line in lines)
+    assert "quantization (1/12 beat grid): largest onset shift" in words and "long rests shortened 0" in words
+    # a report stored before wrapping (one long line) is wrapped when shown
+    root = studio.store.node(owner, view.current)
+    studio.store._db.execute(
+        "UPDATE nodes SET metrics = ? WHERE id = ?",
+        (json.dumps({**root.metrics, "report": "```\n  " + "word " * 40 + "\n```"}), root.id),
+    )
+    shown = studio.view(owner, view.piece_id).report.splitlines()
+    assert shown[1].startswith("  word") and all(line.startswith("    word") for line in shown[2:-1])  # indented
+    assert max(len(line) for line in shown) <= desk.REPORT_WIDTH and " ".join(shown).count("word") == 40
+
+
+def test_starting_again_from_the_same_seed_opens_that_piece_rather_than_a_copy(studio, tmp_path):
+    owner = studio.start(None).owner
+    jig = "X:1\nT:Little jig\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2d cBA|GAB c2d|e3 d3|"
+    first = studio.abc(owner, None, jig)
+    taken = _takes_by_hand(studio, owner, first.piece_id, first.current, [{}])
+    studio.keep(owner, first.piece_id, taken[0].id)
+    again = studio.abc(owner, first.piece_id, jig)
+    assert again.piece_id == first.piece_id and len(again.pieces) == 1
+    assert again.current == taken[0].id and "from this seed already" in again.status  # its history as it was
+    other = studio.abc(owner, again.piece_id, jig.replace("e3 d3", "g3 d3"))  # another melody: another piece
+    retitled = studio.abc(owner, other.piece_id, jig.replace("Little jig", "Big jig"))  # another title too
+    assert len({first.piece_id, other.piece_id, retitled.piece_id}) == 3 and len(retitled.pieces) == 3
+    example = studio.example(owner, None, "hicks-hornpipe")
+    assert studio.example(owner, None, "hicks-hornpipe").piece_id == example.piece_id
+    seed_file = tmp_path / "tune.mid"
+    seed_file.write_bytes(smf.simple_file([60, 62, 64, 65], bpm=96))
+    assert studio.upload(owner, None, str(seed_file)).piece_id == studio.upload(owner, None, str(seed_file)).piece_id
+    assert len(studio.start(owner).pieces) == 5
+    assert studio.start(None).owner != owner  # another browser starting the same melody gets its own piece
+    stranger = studio.start(None).owner
+    assert studio.abc(stranger, None, jig).piece_id != first.piece_id
+
+
+def test_a_typed_abc_seed_reports_no_empty_track_dropped(studio):
+    owner = studio.start(None).owner
+    view = studio.abc(owner, None, "X:1\nT:My tune\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2d cBA|")
+    assert "tracks (1):" in view.report
+    assert "dropped" not in view.report and "empty" not in view.report

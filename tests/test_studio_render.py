@@ -253,3 +253,32 @@ def test_the_engraved_score_has_a_staff_per_track():
     svg = score_svg(piece)
     assert svg.count('class="staff"') == 2 and svg.count('class="note"') == 3
     assert "Right" in svg and "Left" in svg
+
+
+# ------------------------------------------------------------------------------------------ a take's window
+
+
+@pytest.mark.parametrize(
+    "bar_start, join, expected_start",
+    [
+        (0.0, 16.0, 8.0),  # a take from bar 5's line: bars 3 and 4 lead into it
+        (0.0, 14.5, 4.0),  # from the middle of bar 4: bars 2 and 3, and bar 4 up to the take
+        (0.0, 8.0, 0.0),  # from bar 3: bars 1 and 2, the piece's start
+        (0.0, 5.0, 0.0),  # from bar 2: one bar is all there is before it — the whole piece
+        (1.0, 17.0, 9.0),  # a pickup of one beat: bar lines at 1, 5, 9, …; from bar 5 (17): bars 3 and 4
+        (1.0, 9.0, 1.0),  # from bar 3: bars 1 and 2, without the pickup (three bars before)
+        (1.0, 6.0, 0.0),  # from bar 2: bar 1 and the pickup
+        (0.0, 0.0, 0.0),  # a take from the start (accompany): the whole piece
+    ],
+)
+def test_a_takes_preview_starts_two_whole_bars_before_the_bar_it_begins_in(bar_start, join, expected_start):
+    """What the README says under "Each take": a listener hears two bars lead into the take's first bar."""
+    piece = quarters(40, bar_start=bar_start)
+    window = render.take_window(piece, join)
+    assert render.CONTEXT_BARS == 2
+    if expected_start == 0.0:
+        assert window == piece
+    else:
+        assert window.bar_start == 0.0 and window.tempo == piece.tempo
+        assert [n.start + expected_start for n in window.notes] == [n.start for n in piece.notes][int(expected_start) :]
+    assert render.take_window(piece, None) == piece

@@ -84,3 +84,68 @@ def test_each_take_slot_shows_a_take_or_hides_in_the_order_of_its_outputs(studio
     hidden = slot.show(None)
     assert len(hidden) == len(outputs) and hidden[0]["visible"] is False
     assert all(value == {"__type__": "update"} for value in slot.unchanged())
+
+
+def test_the_drawn_history_jumps_where_it_is_clicked_and_jump_stays_for_scripts(studio):
+    import gradio as gr
+
+    demo = ui.build_ui(studio)
+    by_name = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
+    history = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "history")
+    assert "trigger('click', {node:" in history.js_on_load  # the page's script sends the clicked node's id
+    (clicked,) = [fn for fn in demo.fns.values() if (history._id, "click") in fn.targets]
+    assert clicked.api_visibility == "private" and clicked.outputs == by_name["jump"].outputs
+    # /jump, for scripts: a node id from the (hidden) history list, as before the drawing
+    jump = by_name["jump"]
+    assert [type(c).__name__ for c in jump.inputs] == ["BrowserState", "BrowserState", "Dropdown"]
+    tree = jump.inputs[2]
+    assert tree.visible is False and jump.outputs.index(tree) == 8  # where scripts read it (after 3 states)
+    # the drawing and the Keep buttons' labels come after everything scripts read by position
+    assert jump.outputs[-9] is history and all(type(c).__name__ == "Button" for c in jump.outputs[-8:])
+
+    owner = studio.start(None).owner
+    seed = studio.example(owner, None, "hicks-hornpipe")
+    midi = studio.store.node(owner, seed.current).midi
+    (take,) = studio.store.add_takes(owner, seed.piece_id, seed.current, [(midi, 0.0, {"round": "1"}, {})])
+    out = clicked.fn(owner, seed.piece_id, gr.EventData(None, {"node": take.id}))
+    status = jump.outputs.index(next(c for c in jump.outputs if getattr(c, "elem_id", None) == "status"))
+    assert out[status] == "Now at take 1.1." and studio.store.piece(owner, seed.piece_id).current_id == take.id
+    assert 'data-node="' + take.id in out[-9] and out[-9].startswith("<p")  # the tree under its caption
+    missing = clicked.fn(owner, seed.piece_id, gr.EventData(None, {}))  # a click that names no node: a sentence
+    assert missing[status] == "Pick a point in the history first."
+
+
+def test_uploads_are_compact_buttons_cancel_shows_only_while_making_takes_and_undo_is_not_stretched(studio):
+    demo = ui.build_ui(studio)
+    blocks = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
+    assert type(blocks["upload"]).__name__ == "UploadButton"  # not a drop zone
+    assert type(blocks["import-session"]).__name__ == "UploadButton"
+    undo = blocks["undo"]
+    row = next(p for p in demo.blocks.values() if undo in getattr(p, "children", []))
+    assert undo.scale == 0 and row.equal_height is False  # its own height, not the history's beside it
+    stop = blocks["cancel"]
+    assert stop.visible is False  # hidden until takes are being made
+    by_name = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
+    fns = demo.fns
+    for name in ("generate", "infill", "accompany"):
+        made = by_name[name]
+        before = fns[made.trigger_after]  # the click shows Cancel, then the takes are made …
+        assert before.outputs == [stop] and before.fn() == {"__type__": "update", "visible": True}
+        (after,) = [fn for fn in fns.values() if fn.trigger_after == made._id]  # … then it hides again
+        assert after.outputs == [stop] and after.fn() == {"__type__": "update", "visible": False}
+        assert not after.trigger_only_on_success  # also after a refusal or an error
+    cancel = by_name["cancel"]
+    (hide,) = [fn for fn in fns.values() if fn.trigger_after == cancel._id]
+    assert hide.outputs == [stop] and hide.fn() == {"__type__": "update", "visible": False}
+
+
+def test_a_take_slots_keep_button_names_its_take():
+    import gradio as gr
+
+    with gr.Blocks():
+        slot = ui.TakeSlot(
+            gr.Column(), gr.Markdown(), gr.Audio(), gr.File(), gr.Image(), gr.HTML(), gr.Markdown(), gr.Button()
+        )
+    take = desk.TakeView("n1", "take 1.3", "a.wav", "take.mid", "roll.png", "<svg width='1'></svg>", "8 notes")
+    assert slot.label(take) == {"__type__": "update", "value": "Keep take 1.3"}
+    assert slot.label(None) == {"__type__": "update"}

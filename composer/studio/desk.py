@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import secrets
 import tempfile
+import textwrap
 import threading
 import time
 from collections import OrderedDict
@@ -30,6 +31,7 @@ from composer.atomic import atomic_write
 from composer.errors import InputError
 from composer.midi_io import MAX_FILE_BYTES, piece_to_midi_bytes, track_label
 from composer.piece import PIANO_HIGH, PIANO_LOW, Piece
+from composer.studio.history import history_svg, node_detail
 from composer.studio.render import TAKE_FILES, render_take_files, render_wav, warm_up
 from composer.studio.seed import read_for_storing
 from composer.studio.store import MAX_SESSION_BYTES, Node, PieceRecord, Store, default_store_path
@@ -44,6 +46,7 @@ MAX_TAKES = 8
 MAX_BARS = 32
 REQUEST_SECONDS = 120  # per-request cap on generating: the generator's deadline (Gradio's time_limit is for streams)
 SHIPPED = "shipped model"
+REPORT_WIDTH = 64  # characters a line of the seed report may take: the page's half-width column shows ~75
 
 # ------------------------------------------------------------------------------------------- plain views
 
@@ -60,6 +63,11 @@ class TakeView:
     score: str  # SVG markup
     metrics: str  # Markdown
 
+    @property
+    def keep_label(self) -> str:
+        """Its Keep button's words: the take by its node ("Keep take 1.3"), never by its place on the page."""
+        return f"Keep {self.title}"
+
 
 @dataclass
 class View:
@@ -74,6 +82,7 @@ class View:
     summary: str = ""  # the current point of the piece (Markdown)
     roll: str | None = None  # piano roll of the piece up to the current point
     tree: list[tuple[str, str]] = field(default_factory=list)  # (indented label, node id)
+    history: str = ""  # the same tree drawn (SVG markup, each node's id in data-node)
     current: str | None = None  # the current node's id
     takes: list[TakeView] = field(default_factory=list)
     done: bool = False  # the last view of a generation: every take is in it
@@ -175,7 +184,7 @@ class StudioApp:
 
     def view(self, owner: str, piece_id: str | None, status: str = "", takes: list[str] | None = None) -> View:
         """The page for ``piece_id``; ``takes`` (node ids) are the takes offered, by default the newest round
-        of candidates under the current node."""
+        of takes made from the current node (any of them kept once and left by an undo or a jump included)."""
         pieces = self.store.pieces(owner)
         if piece_id is None or piece_id not in {p.id for p in pieces}:
             return View(owner=owner, status=status, pieces=[(p.title, p.id) for p in pieces])
@@ -184,8 +193,8 @@ class StudioApp:
         by_id = {n.id: n for n in tree}
         current = by_id[record.current_id]
         root = by_id[record.root_id]
-        if takes is None:
-            offered = [n for n in tree if n.parent_id == current.id and not n.kept]
+        if takes is None:  # kept ones too: a reload offers what an undo offers, the round's takes in their order
+            offered = [n for n in tree if n.parent_id == current.id]
             newest = max((n.settings.get("round", "") for n in offered), default="")
             takes = [n.id for n in offered if n.settings.get("round", "") == newest]
         return View(
@@ -193,10 +202,11 @@ class StudioApp:
             status=status,
             piece_id=piece_id,
             pieces=[(p.title, p.id) for p in pieces],
-            report=root.metrics.get("report", ""),
+            report=_wrapped_report(root.metrics.get("report", "")),
             summary=self._summary(record, current, by_id),
             roll=self._picture(current),
             tree=_tree_choices(tree, current.id),
+            history=history_svg(tree, current.id),
             current=current.id,
             takes=[self._take_view(by_id[t]) for t in takes if t in by_id],
         )
@@ -261,7 +271,7 @@ class StudioApp:
                 if isinstance(m.get("tracks_with_new_notes"), list)
                 else []
             ),
-            f"longest repeat: {repeat.get('phrase_notes', 0)} notes × {repeat.get('times_in_a_row', 1)}",
+            _repeat_line(repeat),
             # takes made before forms, and fills (they restate nothing by design): no line
             *([_restates_line(m["restates"])] if "restates" in m and _continues(node.settings) else []),
         ]
@@ -338,6 +348,17 @@ class StudioApp:
             piece, _, stored = read_for_storing(data, name)
         else:
             piece, _, stored = self.pool.submit(read_for_storing, data, name).result()
+        # The same seed under the same title again (a second click on "Start from this melody", the same example
+        # or file once more) opens the piece made from it, with its history, rather than a copy of it.
+        titled = " ".join(title.split()) or "Untitled"  # as the store writes titles
+        for record in self.store.pieces(owner):
+            if record.title == titled and self.store.node(owner, record.root_id).midi == stored:
+                return self.view(
+                    owner,
+                    record.id,
+                    f"You started {record.title} from this seed already: here it is, with its history (click its "
+                    "seed in the history to start again from there).",
+                )
         report = seed_report(piece, name)
         text = report.to_text()
         # An estimated key goes in the metrics (the generator's key); the stored seed stays as given.
@@ -660,6 +681,29 @@ class StudioApp:
 # ------------------------------------------------------------------------------------------- helpers
 
 
+def _repeat_line(repeat: dict[str, Any]) -> str:
+    """A take's longest phrase heard back to back (``TakeMetrics.longest_repeat``) in words; none is said so,
+    not as a phrase of 0 notes heard once."""
+    notes, times = int(repeat.get("phrase_notes") or 0), int(repeat.get("times_in_a_row") or 1)
+    if notes == 0 or times < 2:
+        return "no repeated phrase"
+    return f"longest repeat: {notes} notes × {times}"
+
+
+def _wrapped_report(report: str) -> str:
+    """The seed report (Markdown: text in a code block) with its long lines wrapped at :data:`REPORT_WIDTH`,
+    each continuation indented under its line, so that none runs out of the page's column.  Done when shown,
+    so that reports stored before wrapping read the same."""
+    out = []
+    for line in report.splitlines():
+        if len(line) <= REPORT_WIDTH:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip(" ")) + 2)
+        out += textwrap.wrap(line, REPORT_WIDTH, subsequent_indent=indent, break_long_words=False, drop_whitespace=True)
+    return "\n".join(out)
+
+
 def _restates_line(restates: dict[str, Any] | None) -> str:
     """A take's restatement of the seed (``TakeMetrics.restates``) in words."""
     if not restates:
@@ -805,20 +849,7 @@ def _tree_choices(tree: list[Node], current: str) -> list[tuple[str, str]]:
 
     def walk(node: Node, depth: int) -> None:
         mark = " ◀ current" if node.id == current else (" (kept)" if node.kept and node.parent_id else "")
-        notes, made = node.metrics.get("notes"), node.settings
-        detail = f", {notes} notes" if notes is not None else ""
-        if made.get("temperature") is not None:  # the settings that made the take, at a glance
-            command = made.get("command")
-            detail += (
-                " ("
-                + (f"fill {made.get('bars')}, " if command == "infill" else "")
-                + (f"accompany {made.get('style')}, " if command == "accompany" else "")
-                + f"T {made['temperature']}, top-p {made.get('top_p')}, seed {made.get('seed')}"
-                + (", key lock" if made.get("key_lock") else "")
-                + (f", {made['form']}" if made.get("form", "auto") != "auto" else "")
-                + ")"
-            )
-        out.append((f"{'  ' * depth}{'└ ' if depth else ''}{node.label}{detail}{mark}", node.id))
+        out.append((f"{'  ' * depth}{'└ ' if depth else ''}{node.label}{node_detail(node)}{mark}", node.id))
         for child in children.get(node.id, []):
             walk(child, depth + 1)
 

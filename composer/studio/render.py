@@ -351,18 +351,25 @@ def _stack_pages(pages: list[str]) -> str:
 
 # --- a take's files (the studio) ------------------------------------------------------------------------------
 
-CONTEXT_BARS = 2  # a take's audio and score start this many bars before its new notes
+# A take's audio and score start at the bar line this many whole bars before the bar its new notes begin in (and
+# the take's own bar up to them): two bars let a listener hear where the take comes from, where one bar is barely
+# the seed's last gesture.  What the README says under "Each take".
+CONTEXT_BARS = 2
 TAKE_FILES = {"audio": "take.wav", "roll": "roll.png", "score": "score.svg"}
 
 
 def take_window(piece: Piece, join: float | None, context_bars: int = CONTEXT_BARS) -> Piece:
-    """The part of a piece to listen to or read for a take whose new notes start at ``join``: from
-    ``context_bars`` bars before the join's bar, moved to start at a bar line (the whole piece without a join)."""
+    """The part of a piece to listen to or read for a take whose new notes start at ``join``: from the bar line
+    ``context_bars`` whole bars before the bar ``join`` lies in, moved to start at 0; the whole piece, pickup
+    included, where that bar line would come before the first whole bar (or without a join)."""
     if join is None:
         return piece
     bar = piece.time_signature.bar_beats
-    bars_before = max(0, int((join - piece.bar_start) // bar) - context_bars + 1)
-    start = piece.bar_start + bars_before * bar if join > piece.bar_start else 0.0
+    join_bar = math.floor((join - piece.bar_start) / bar + 1e-6)  # 0: the first whole bar; the pickup is -1
+    first = join_bar - context_bars
+    if first < 0:
+        return piece
+    start = piece.bar_start + first * bar
     if start <= 0:
         return piece
     kept = tuple(replace(n, start=n.start - start) for n in piece.notes if n.start >= start)

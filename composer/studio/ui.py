@@ -100,6 +100,42 @@ class TakeSlot:
 
         return [gr.skip() for _ in self.outputs()]
 
+    def label(self, take: TakeView | None) -> Any:
+        """The value of its Keep button for ``take``: the take by its node, "Keep take 1.3" (unchanged when empty)."""
+        import gradio as gr
+
+        return gr.update(value=take.keep_label) if take is not None else gr.skip()
+
+
+# A click on a node of the drawn history (or Enter on a focused one) sends the node's id as the click's data.
+HISTORY_CLICKS = """
+const go = (target) => {
+  const node = target && target.closest ? target.closest('[data-node]') : null;
+  if (node && element.contains(node)) trigger('click', {node: node.getAttribute('data-node')});
+};
+element.addEventListener('click', (event) => go(event.target));
+element.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' || event.key === ' ') { event.preventDefault(); go(event.target); }
+});
+"""
+
+
+def history_html(svg: str) -> str:
+    """The drawn history (:func:`composer.studio.history.history_svg`) under its caption; nothing without a piece."""
+    if not svg:
+        return ""
+    return (
+        '<p style="margin:0 0 6px">History: every take ever made, the way to where you are in orange, takes never '
+        "kept in grey dashes. Click a take to go there.</p>" + svg
+    )
+
+
+def cancel_shown(visible: bool) -> Any:
+    """Cancel's visibility: shown while takes are being made, hidden otherwise."""
+    import gradio as gr
+
+    return gr.update(visible=visible)
+
 
 def build_ui(app: StudioApp | None = None) -> gr.Blocks:
     """The page, its layout built first and its events wired at the bottom, around ``app`` (by default
@@ -122,9 +158,13 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
         status = gr.Markdown(elem_id="status")
         with gr.Row():
             with gr.Column(scale=1):
-                with gr.Tab("Upload"):
-                    upload = gr.File(
-                        label="Seed MIDI (.mid)", file_types=[".mid", ".midi"], type="filepath", elem_id="upload"
+                with gr.Tab("Upload"):  # a button, not a drop zone: the tab stays as small as the others
+                    upload = gr.UploadButton(
+                        "Upload a seed MIDI file (.mid)",
+                        file_types=[".mid", ".midi"],
+                        type="filepath",
+                        elem_id="upload",
+                        size="md",
                     )
                 with gr.Tab("Examples"):
                     example = gr.Dropdown(
@@ -141,7 +181,7 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
                     )
                     use_abc = gr.Button("Start from this melody")
                 pieces = gr.Dropdown([], label="Your pieces", elem_id="pieces")
-                report = gr.Markdown()
+                report = gr.Markdown(elem_id="report")
             with gr.Column(scale=1):
                 bars = gr.Slider(1, MAX_BARS, value=8, step=1, label="Length (bars)")
                 takes = gr.Slider(1, MAX_TAKES, value=4, step=1, label="Takes")
@@ -162,7 +202,7 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
                 model = gr.Dropdown(app.models(), value=SHIPPED, label="Model")
                 with gr.Row():
                     go = gr.Button("Generate takes", variant="primary", elem_id="generate")
-                    stop = gr.Button("Cancel", variant="stop")
+                    stop = gr.Button("Cancel", variant="stop", visible=False, elem_id="cancel")  # while making takes
                 # Fill some bars anew, or add an accompaniment: the takes, sampling, seed, key lock and model
                 # above apply; Cancel stops these too.
                 with gr.Accordion("Fill or accompany", open=True, elem_id="fill-or-accompany"):
@@ -183,10 +223,15 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
         with gr.Group():
             summary = gr.Markdown(elem_id="summary")
             roll = gr.Image(label="The piece so far", type="filepath", interactive=False, height=220)
-            with gr.Row():
-                tree = gr.Dropdown([], label="History (every take ever made)", scale=4)
-                goto = gr.Button("Go to this point", scale=1)
-                undo = gr.Button("Undo", scale=1, elem_id="undo")
+        with gr.Row(equal_height=False):  # buttons at their own height, not stretched to the tree's
+            history = gr.HTML(
+                label="History", elem_id="history", js_on_load=HISTORY_CLICKS, max_height=320, padding=True, scale=6
+            )
+            undo = gr.Button("Undo", elem_id="undo", scale=0, min_width=90)
+        # The history as a list and its "go there", for scripts (/jump takes a node id from its choices): hidden,
+        # the drawn tree is the page's way there.
+        tree = gr.Dropdown([], label="History (every take ever made)", visible=False)
+        goto = gr.Button("Go to this point", visible=False)
         slots: list[TakeSlot] = []
         for row in range(MAX_TAKES // 2):  # two takes side by side
             with gr.Row(equal_height=False):
@@ -205,8 +250,12 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
             with gr.Row():
                 export = gr.Button("Export the piece (MIDI, MusicXML, WAV)", elem_id="export")
                 export_sess = gr.Button("Export session (JSON)")
-            exported = gr.File(label="Exported files", file_count="multiple", interactive=False, elem_id="exported")
-            session_file = gr.File(label="Import a session (.json)", file_types=[".json"], type="filepath")
+            exported = gr.File(
+                label="Exported files", file_count="multiple", interactive=False, elem_id="exported", height=150
+            )
+            session_file = gr.UploadButton(
+                "Import a session (.json)", file_types=[".json"], type="filepath", elem_id="import-session"
+            )
         node_box = gr.Textbox(visible=False)  # the API's way to name a take for keep
 
         view_outputs = [
@@ -220,6 +269,9 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
             roll,
             tree,
             *[c for slot in slots for c in slot.outputs()],
+            # added after the first API: last, so that scripts reading the outputs above by position still can
+            history,
+            *[slot.keep for slot in slots],
         ]
 
         def show(view: View, sent: range | None = None, page: bool = True) -> list[Any]:
@@ -238,12 +290,16 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
                 view.roll if page else keep,
                 gr.update(choices=view.tree, value=view.current),
             ]
+            labels = []
             for i, slot in enumerate(slots):
+                take = view.takes[i] if i < len(view.takes) else None
                 if sent is not None and i not in sent:
                     out += slot.unchanged()
+                    labels.append(gr.skip())
                 else:
-                    out += slot.show(view.takes[i] if i < len(view.takes) else None)
-            return out
+                    out += slot.show(take)
+                    labels.append(slot.label(take))
+            return [*out, history_html(view.history), *labels]
 
         def on_load(o: str, p: str) -> list[Any]:
             return show(app.start(o, p or None))
@@ -270,6 +326,13 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
         def on_accompany(o: str, p: str, *args: Any) -> Iterator[list[Any]]:
             yield from stream(app.accompany(o, p or None, *args))
 
+        def on_history(o: str, p: str, evt: gr.EventData) -> list[Any]:
+            return show(app.jump(o, p or None, getattr(evt, "node", None)))
+
+        # Gradio finds the click's data by this annotation, which it reads with typing.get_type_hints: gradio is
+        # imported here, not at the module's top, so the annotation is set as the class itself.
+        on_history.__annotations__["evt"] = gr.EventData
+
         demo.load(on_load, [owner, piece], view_outputs, api_name="start")
         upload.upload(
             lambda o, p, f: show(app.upload(o, p or None, f)), [owner, piece, upload], view_outputs, api_name="upload"
@@ -284,7 +347,12 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
             lambda o, p, t: show(app.abc(o, p or None, t)), [owner, piece, abc_text], view_outputs, api_name="abc"
         )
         pieces.input(lambda o, p: show(app.switch(o, p)), [owner, pieces], view_outputs, api_name="switch")
-        running = go.click(
+        # Cancel shows while generate, fill or accompany runs, and hides when it ends or is cancelled.
+        making = [
+            button.click(lambda: cancel_shown(True), None, stop, queue=False, api_visibility="private")
+            for button in (go, fill, accompany)
+        ]
+        running = making[0].then(
             on_generate,
             # form last: scripts that send the earlier inputs alone get its default (auto), as before forms
             [owner, piece, bars, takes, temperature, top_p, seed, random_seed, key_lock, model, lowest, highest, form],
@@ -294,7 +362,7 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
             concurrency_id="generate",
         )
         shared = [takes, temperature, top_p, seed, random_seed, key_lock, model]  # what generate reads too
-        filling = fill.click(
+        filling = making[1].then(
             on_fill,
             [owner, piece, fill_bars, *shared, fill_tracks],
             view_outputs,
@@ -302,7 +370,7 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
             concurrency_limit=2,  # one queue with generate: they share the same CPUs
             concurrency_id="generate",
         )
-        accompanying = accompany.click(
+        accompanying = making[2].then(
             on_accompany,
             [owner, piece, style, *shared],
             view_outputs,
@@ -310,13 +378,15 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
             concurrency_limit=2,
             concurrency_id="generate",
         )
+        for made in (running, filling, accompanying):
+            made.then(lambda: cancel_shown(False), None, stop, queue=False, api_visibility="private")
         stop.click(
             lambda: "Cancelled; takes already rendered are kept in the history.",
             None,
             status,
             cancels=[running, filling, accompanying],
             api_name="cancel",
-        )
+        ).then(lambda: cancel_shown(False), None, stop, queue=False, api_visibility="private")
         for i, slot in enumerate(slots):
             slot.keep.click(
                 lambda o, p, ids, i=i: show(app.keep(o, p or None, ids[i] if i < len(ids) else None)),
@@ -330,6 +400,7 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
         )
         undo.click(lambda o, p: show(app.undo(o, p or None)), [owner, piece], view_outputs, api_name="undo")
         goto.click(lambda o, p, n: show(app.jump(o, p or None, n)), [owner, piece, tree], view_outputs, api_name="jump")
+        history.click(on_history, [owner, piece], view_outputs, api_visibility="private")
         export.click(
             lambda o, p: app.export_piece(o, p or None), [owner, piece], [status, exported], api_name="export_piece"
         )
