@@ -284,11 +284,11 @@ def model_tensors(model: torch.nn.Module, dtype: torch.dtype | None = None) -> d
     return {f"model.{k}": (v.to(dtype) if dtype is not None and v.is_floating_point() else v) for k, v in state.items()}
 
 
-def export(source: Path, target_dir: Path, *, half: bool = True) -> Path:
+def export(source: Path, target_dir: Path, *, half: bool = True, extra: dict[str, Any] | None = None) -> Path:
     """Write a checkpoint's model (weights only, fp16 by default) as ``target_dir/model.safetensors``.
 
     The optimizer state and training history are left behind; the config, data fingerprint and
-    metrics travel along.  Loading turns fp16 weights back into fp32.
+    metrics travel along, and ``extra``'s keys beside them.  Loading turns fp16 weights back into fp32.
     """
     tensors, config = read(source)
     state = model_state(tensors)
@@ -297,6 +297,7 @@ def export(source: Path, target_dir: Path, *, half: bool = True) -> Path:
     kept = {k: v for k, v in config.items() if k not in ("state", "optimizer", "format", "encoding")}
     kept["weights_dtype"] = "float16" if half else "float32"
     kept["exported_from"] = str(source)
+    kept.update(extra or {})
     target = Path(target_dir) / "model.safetensors"
     save(target, out, kept)
     return target

@@ -111,6 +111,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         freeze_base=args.freeze_base,
         checkpoint_seconds=args.checkpoint_seconds,
         max_steps=args.max_steps,
+        max_seconds=args.max_seconds,
         device=args.device,
         threads=args.threads,
         progress=not args.quiet,
@@ -578,6 +579,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--collections", help="comma-separated collections to train on (default: all)")
     t.add_argument("--checkpoint-seconds", type=float, default=TrainConfig.checkpoint_seconds)
     t.add_argument("--max-steps", type=int, help="stop after this many steps")
+    t.add_argument(
+        "--max-seconds", type=float, help="stop after this many seconds (then validate and write best and last)"
+    )
     t.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     t.add_argument("--threads", type=int, help="torch threads per process")
     t.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -63,6 +63,14 @@ class TrainConfig:
     init: str | None = None  # start from this checkpoint's weights (fine-tuning)
     checkpoint_seconds: float = 60.0  # write last.safetensors at least this often
     max_steps: int | None = None  # stop after this many optimizer steps (tests, quick runs)
+    # Stop after this many seconds of wall-clock time in this call (checked between steps): a run cut short
+    # validates where it stands (keeping it as best when better) and writes best and last, as any stop does;
+    # that last check runs after the limit.  The studio's style lessons are bounded so.
+    max_seconds: float | None = None
+    # Also validate mid-epoch at least this often (seconds): a short fine-tune whose epochs outlast its budget
+    # still keeps its best point and reports progress.  Patience counts whole epochs only.
+    validate_seconds: float | None = None
+    save_last: bool = True  # write last.safetensors (the resumable state); a one-off fine-tune may skip it
     device: str = "auto"  # "cpu", "cuda" or "auto"
     threads: int | None = None  # torch intra-op threads (default: torch's choice)
     progress: bool = True  # a progress bar per epoch
@@ -231,9 +239,19 @@ def select_songs(songs: list[Song], cfg: TrainConfig) -> tuple[list[Song], list[
 
 
 def train(
-    cfg: TrainConfig, *, resume: bool = False, songs: tuple[list[Song], list[Song]] | None = None, fingerprint: str = ""
+    cfg: TrainConfig,
+    *,
+    resume: bool = False,
+    songs: tuple[list[Song], list[Song]] | None = None,
+    fingerprint: str = "",
+    cancel: Callable[[], bool] | None = None,
+    on_progress: Callable[[TrainState], None] | None = None,
 ) -> dict[str, Any]:
-    """Train (or resume) a model; returns the final metrics.  ``songs`` bypasses reading ``cfg.data``."""
+    """Train (or resume) a model; returns the final metrics.  ``songs`` bypasses reading ``cfg.data``.
+
+    ``cancel``: asked between steps; True stops the run there (last and best are written, no validation).
+    ``on_progress``: called with the run's state after every step and every validation (the newest
+    validation is ``state.history[-1]``), in the training thread: keep it quick."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     device = _device(cfg, local_rank)
@@ -241,7 +259,7 @@ def train(
     if owns_group:
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     try:
-        return _train(cfg, resume, songs, fingerprint, device)
+        return _train(cfg, resume, songs, fingerprint, device, cancel or (lambda: False), on_progress or _ignore)
     finally:
         # A process that leaves with gloo's threads still running dies in std::terminate (SIGABRT) now and then.
         if owns_group and dist.is_initialized():
@@ -254,12 +272,17 @@ def _train(
     songs: tuple[list[Song], list[Song]] | None,
     fingerprint: str,
     device: torch.device,
+    cancel: Callable[[], bool],
+    on_progress: Callable[[TrainState], None],
 ) -> dict[str, Any]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if world > 1 and (cfg.max_seconds is not None or cfg.validate_seconds):
+        # Each process would read its own clock and the ranks part ways inside a collective step.
+        raise InputError("A time limit needs a single training process; bound a torchrun run with --max-steps.")
     out = Path(cfg.out)
     main_process = rank == 0
     say = print if (main_process and cfg.log) else (lambda *a, **k: None)
@@ -353,10 +376,53 @@ def _train(
         f"{batches_per_epoch} batches per epoch, device {device}, {world} process(es)"
     )
 
-    last_save = time.perf_counter()
-    stop = False
+    def validate(epoch_end: bool, fraction: float) -> None:
+        """Score the held-out songs; keep the model as best when better; an epoch's end also closes it."""
+        valid = evaluate_songs(model, valid_songs, device, world=world, rank=rank)
+        if cfg.model.context:
+            valid.update(evaluate_context(model, valid_songs, device, max_len=cfg.max_len, seed=cfg.seed))
+        model.train()
+        if epoch_end:
+            state.epoch += 1
+            state.batch = 0
+        criterion = valid["context_bits_per_note" if cfg.freeze_base else "bits_per_note"]
+        improved = criterion < state.best - 1e-4
+        # A check inside an epoch is at a fractional epoch (2.5: halfway through the third).
+        state.history.append(
+            {"epoch": state.epoch if epoch_end else state.epoch + fraction, "step": state.step, **valid}
+        )
+        if improved:
+            state.best = criterion
+            if main_process:
+                with _writing(out):
+                    checkpoint.save(
+                        out / "best.safetensors",
+                        checkpoint.model_tensors(model),
+                        {
+                            **base,
+                            "name": out.name,
+                            "metrics": {"valid": valid, "epoch": state.history[-1]["epoch"], "step": state.step},
+                        },
+                    )
+        told = (
+            f"; context tasks {valid['context_bits_per_note']:.4f} vs {valid['context_left_only_bits_per_note']:.4f} "
+            "without the context"
+            if "context_bits_per_note" in valid
+            else ""
+        )
+        at = f"epoch {state.epoch}" if epoch_end else f"step {state.step}"
+        say(
+            f"{at}: valid {valid['bits_per_note']:.4f} bits/note "
+            f"(pitch {valid['pitch_bits']:.4f}){told}{' *' if improved else ''}"
+        )
+        on_progress(state)
+
+    run_started = last_save = last_valid = time.perf_counter()
+    validated_step = -1  # the step of the newest mid-epoch validation
+    stop = cancelled = False
     while state.epoch < cfg.epochs and not stop:
         epoch = state.epoch
+        best_before_epoch = state.best
         model.train()
         batches = list(
             iterate_batches(
@@ -404,59 +470,44 @@ def _train(
                 elapsed = time.perf_counter() - started
                 bar.set_postfix(loss=f"{bits(loss.item()):.3f} bits/event", notes_s=f"{notes_this_run / elapsed:,.0f}")
                 bar.update(1)
+            on_progress(state)
             if cfg.max_steps and state.step >= cfg.max_steps:
                 stop = True
                 break
+            now = time.perf_counter()
+            # Each process reads its own clock: under DDP the ranks could part ways, so a run of several
+            # processes is bounded by max_steps, not by these.
+            out_of_time = cfg.max_seconds is not None and now - run_started >= cfg.max_seconds
+            if out_of_time or cancel():
+                stop, cancelled = True, not out_of_time
+                break
+            if cfg.validate_seconds and now - last_valid >= cfg.validate_seconds and state.batch < len(mine):
+                validate(False, state.batch / len(mine))
+                last_valid = time.perf_counter()
+                validated_step = state.step
             if time.perf_counter() - last_save > cfg.checkpoint_seconds:
                 state.train_seconds += time.perf_counter() - last_save
-                _save_last(out, model, optimizer, state, base, main_process, world)
+                _save_last(out, model, optimizer, state, base, main_process and cfg.save_last, world)
                 last_save = time.perf_counter()
         if bar is not None:
             bar.close()
         if stop and state.batch < len(mine):
-            break  # max_steps cut the epoch short: no end-of-epoch validation
-        valid = evaluate_songs(model, valid_songs, device, world=world, rank=rank)
-        if cfg.model.context:
-            valid.update(evaluate_context(model, valid_songs, device, max_len=cfg.max_len, seed=cfg.seed))
-        state.epoch += 1
-        state.batch = 0
-        criterion = valid["context_bits_per_note" if cfg.freeze_base else "bits_per_note"]
-        improved = criterion < state.best - 1e-4
-        state.history.append({"epoch": state.epoch, "step": state.step, **valid})
-        if improved:
-            state.best = criterion
-            state.bad_epochs = 0
-            if main_process:
-                with _writing(out):
-                    checkpoint.save(
-                        out / "best.safetensors",
-                        checkpoint.model_tensors(model),
-                        {
-                            **base,
-                            "name": out.name,
-                            "metrics": {"valid": valid, "epoch": state.epoch, "step": state.step},
-                        },
-                    )
-        else:
-            state.bad_epochs += 1
-        told = (
-            f"; context tasks {valid['context_bits_per_note']:.4f} vs {valid['context_left_only_bits_per_note']:.4f} "
-            "without the context"
-            if "context_bits_per_note" in valid
-            else ""
-        )
-        say(
-            f"epoch {state.epoch}: valid {valid['bits_per_note']:.4f} bits/note "
-            f"(pitch {valid['pitch_bits']:.4f}){told}{' *' if improved else ''}"
-        )
+            # max_steps or a cancel cut the epoch short: no validation (the run resumes as if never stopped);
+            # the clock did: validate where it stands, its last steps may be its best
+            if not cancelled and cfg.max_seconds is not None and validated_step != state.step:
+                validate(False, state.batch / len(mine))
+            break
+        validate(True, 1.0)
+        last_valid = time.perf_counter()
+        state.bad_epochs = 0 if state.best < best_before_epoch else state.bad_epochs + 1
         state.train_seconds += time.perf_counter() - last_save
-        _save_last(out, model, optimizer, state, base, main_process, world)
+        _save_last(out, model, optimizer, state, base, main_process and cfg.save_last, world)
         last_save = time.perf_counter()
         if state.bad_epochs >= cfg.patience:
             say(f"no improvement for {cfg.patience} epochs: stopping early")
             break
     state.train_seconds += time.perf_counter() - last_save
-    _save_last(out, model, optimizer, state, base, main_process, world)
+    _save_last(out, model, optimizer, state, base, main_process and cfg.save_last, world)
     if not (out / "best.safetensors").exists() and main_process:
         valid = evaluate_songs(model, valid_songs, device)
         with _writing(out):
@@ -474,6 +525,10 @@ def _train(
         "history": state.history,
         "train_seconds": state.train_seconds,
     }
+
+
+def _ignore(state: TrainState) -> None:
+    """No one is told of the progress."""
 
 
 def _param_groups(model: MusicLSTM, cfg: TrainConfig) -> list[dict[str, Any]]:

@@ -257,3 +257,44 @@ def test_validation_reports_each_field_and_velocity_only_where_it_is_known():
     assert report["bits_per_note_without_velocity"] == pytest.approx(without)
     velocity_total = report["velocity_bits"] * known / notes  # velocity bits count only where known
     assert report["bits_per_note"] == pytest.approx(without + velocity_total)
+
+
+def test_a_time_limit_stops_between_steps_then_validates_and_writes_best_and_last(tmp_path):
+    data = songs(16)
+    seen: list[int] = []
+    started = time.perf_counter()
+    result = train(
+        tiny_cfg(tmp_path, epochs=10_000, max_seconds=1.0),
+        songs=(data[:12], data[12:]),
+        on_progress=lambda state: seen.append(state.step),
+    )
+    assert time.perf_counter() - started < 30  # the limit, one validation, the saves (slack for a busy machine)
+    assert result["steps"] > 0 and seen[-1] == result["steps"]
+    assert result["history"][-1]["step"] == result["steps"]  # validated where it stood
+    for name in ("best", "last"):
+        assert (tmp_path / "run" / f"{name}.safetensors").exists()
+    assert json.loads((tmp_path / "run" / "last.json").read_text())["state"]["step"] == result["steps"]
+
+
+def test_a_cancel_stops_between_steps_without_validating(tmp_path):
+    data = songs(16)
+    steps: list[int] = []
+    result = train(
+        tiny_cfg(tmp_path, epochs=50),  # three batches an epoch
+        songs=(data[:12], data[12:]),
+        cancel=lambda: len(steps) >= 2,
+        on_progress=lambda state: steps.append(state.step),
+    )
+    assert result["steps"] == 2 and result["history"] == []  # stopped inside the first epoch, not validated
+    assert json.loads((tmp_path / "run" / "last.json").read_text())["state"]["step"] == 2
+    assert (tmp_path / "run" / "best.safetensors").exists()  # every run leaves a model
+
+
+def test_mid_epoch_validation_keeps_the_best_and_a_one_off_run_may_skip_last(tmp_path):
+    data = songs(16)
+    result = train(tiny_cfg(tmp_path, epochs=2, validate_seconds=1e-9, save_last=False), songs=(data[:12], data[12:]))
+    epochs = [row["epoch"] for row in result["history"]]
+    assert any(0 < e < 1 for e in epochs) and epochs[-1] == 2 and len(epochs) == result["steps"]
+    best = json.loads((tmp_path / "run" / "best.json").read_text())["metrics"]
+    assert best["valid"]["bits_per_note"] == pytest.approx(min(r["bits_per_note"] for r in result["history"]))
+    assert not (tmp_path / "run" / "last.safetensors").exists()

@@ -35,6 +35,7 @@ from composer.studio.history import history_svg, node_detail
 from composer.studio.render import TAKE_FILES, render_take_files, render_wav, warm_up
 from composer.studio.seed import read_for_storing
 from composer.studio.store import MAX_SESSION_BYTES, Node, PieceRecord, Store, default_store_path
+from composer.studio.style import StyleStudio, styles_folder
 
 if TYPE_CHECKING:
     from composer.generate import Composer, Settings, Take
@@ -121,8 +122,18 @@ class StudioApp:
     """The studio's handlers.  Every method takes the owner id (and the piece being viewed) and returns a
     :class:`View`; bad input becomes the view as it was, with one sentence in ``status``."""
 
-    def __init__(self, store: Store, files: Path, models: Path | None = None, *, render_workers: int = 0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        files: Path,
+        models: Path | None = None,
+        *,
+        render_workers: int = 0,
+        styles: StyleStudio | None = None,
+    ) -> None:
         self.store = store
+        # Teach it your style: lessons, and each owner's learned styles beside the database (composer.studio.style).
+        self.styles = styles or StyleStudio(styles_folder(store.path, files / "styles"))
         self.render_workers = render_workers
         # Rendering (soundfont audio, music21 + verovio scores) is CPU-bound Python that holds the GIL: worker
         # processes let one request's takes use every core.  0: render in the calling thread (tests).
@@ -144,17 +155,22 @@ class StudioApp:
                 self.pool.submit(int)
 
     # ---------------------------------------------------------------------------------------- models
-    def models(self) -> list[str]:
-        """The model picker's choices: the shipped model, then checkpoints in the models folder."""
+    def models(self, owner: str | None = None) -> list[str]:
+        """The model picker's choices: the shipped model, checkpoints in the models folder, then the styles
+        ``owner`` has taught (their own only)."""
         found = []
         if self.models_dir and self.models_dir.is_dir():
             found = sorted(str(p.relative_to(self.models_dir)) for p in self.models_dir.rglob("*.safetensors"))
-        return [SHIPPED, *found]
+        return [SHIPPED, *found, *(s.label for s in self.styles.styles(owner))]
 
-    def composer(self, name: str | None = None) -> Composer:
+    def composer(self, name: str | None = None, owner: str | None = None) -> Composer:
+        """The composer of the picker's ``name`` (the owner's learned styles among them), loaded once."""
         from composer.generate import Composer
 
-        if name and name != SHIPPED:
+        style = self.styles.path(owner, name)
+        if style is not None:  # a checkpoint like any other: safetensors only
+            path = str(style)
+        elif name and name != SHIPPED:
             if name not in self.models():
                 raise InputError(f"There is no model called {name!r}; pick one from the list.")
             path = str(self.models_dir / name) if self.models_dir else name
@@ -522,7 +538,7 @@ class StudioApp:
             current = self.store.node(owner, record.current_id)
             root = self.store.node(owner, record.root_id)
             request = ask(current.piece())
-            composer = self.composer(model)
+            composer = self.composer(model, owner)
         except InputError as error:
             yield self.view(owner, piece_id, str(error))
             return

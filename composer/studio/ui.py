@@ -40,6 +40,7 @@ from composer.studio.desk import (
     View,
     default_app,
 )
+from composer.studio.style import DEFAULT_MINUTES, MAX_FILES, MAX_MINUTES, MIN_FILES, StyleView
 
 if TYPE_CHECKING:
     import gradio as gr
@@ -256,6 +257,7 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
             session_file = gr.UploadButton(
                 "Import a session (.json)", file_types=[".json"], type="filepath", elem_id="import-session"
             )
+        style_panel(app, demo, owner, model)  # Teach it your style: laid out and wired on its own
         node_box = gr.Textbox(visible=False)  # the API's way to name a take for keep
 
         view_outputs = [
@@ -414,6 +416,97 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
     return demo
 
 
+# ------------------------------------------------------------------------------------------- teach it your style
+
+
+def style_panel(app: StudioApp, demo: gr.Blocks, owner: gr.BrowserState, model: gr.Dropdown) -> None:
+    """Teach it your style (:mod:`composer.studio.style`): upload MIDI files or a zip, name the style, learn for
+    at most N minutes, stop; a progress bar the page polls while a lesson runs; a learned style joins this
+    browser's Model list.  Laid out where it is called inside :func:`build_ui`, its events wired here, so that
+    the panel stays one block.  API: ``/learn_style`` (owner, files, name, minutes), ``/style_status`` (owner),
+    ``/cancel_style`` (owner); each returns the panel's status sentence first."""
+    import gradio as gr
+
+    with gr.Accordion("Teach it your style", open=False, elem_id="style"):
+        gr.Markdown(
+            f"Upload {MIN_FILES}–{MAX_FILES} MIDI files in your style (or a zip of them). The studio goes on "
+            "training its model on them for a few minutes, holding one piece in five back to measure what it "
+            "learned (bits per note: lower is better); the result joins your Model list."
+        )
+        files = gr.File(
+            label="Your MIDI files (.mid, or a .zip)",
+            file_count="multiple",
+            file_types=[".mid", ".midi", ".zip"],
+            type="filepath",
+            elem_id="style-files",
+        )
+        with gr.Row():
+            name = gr.Textbox(label="Name of the style", placeholder="my style", max_lines=1, elem_id="style-name")
+            minutes = gr.Slider(1, MAX_MINUTES, value=DEFAULT_MINUTES, step=1, label="At most (minutes)")
+        with gr.Row():
+            learn = gr.Button("Learn my style", variant="primary", elem_id="style-learn")
+            stop = gr.Button("Stop the lesson", variant="stop", visible=False, elem_id="style-cancel")
+        bar = gr.HTML(elem_id="style-progress")
+        status = gr.Markdown(elem_id="style-status")
+        status_api = gr.Button(visible=False)  # the API's way to ask where a lesson stands
+    timer = gr.Timer(1.0, active=False)  # asks while a lesson runs, then stops
+
+    def show(o: str, view: StyleView, select: bool = True) -> list[Any]:
+        choices = app.models(o or None)
+        chosen = view.learned if select and view.learned in choices else None
+        return [
+            view.status,
+            _style_bar(view),
+            gr.update(choices=choices, value=chosen) if chosen else gr.update(choices=choices),
+            gr.update(visible=view.running),
+            gr.Timer(active=view.running),
+        ]
+
+    outputs = [status, bar, model, stop, timer]
+    learn.click(
+        lambda o, f, n, m: show(o, app.styles.learn(o, f, n, m)),
+        [owner, files, name, minutes],
+        outputs,
+        api_name="learn_style",
+        concurrency_limit=1,
+        concurrency_id="style",
+    )
+    # A poll never waits behind generation: it reads a small file.
+    status_api.click(
+        lambda o: show(o, app.styles.status(o)), [owner], outputs, api_name="style_status", concurrency_limit=None
+    )
+    timer.tick(
+        lambda o: show(o, app.styles.status(o)),
+        [owner],
+        outputs,
+        api_visibility="private",
+        concurrency_limit=None,
+    )
+    stop.click(
+        lambda o: show(o, app.styles.cancel(o)), [owner], outputs, api_name="cancel_style", concurrency_limit=None
+    )
+    # A returning browser: its styles in the Model list, and its lesson's progress if one runs.
+    demo.load(
+        lambda o: show(o, app.styles.status(o), select=False),
+        [owner],
+        outputs,
+        api_visibility="private",
+        concurrency_limit=None,
+    )
+
+
+def _style_bar(view: StyleView) -> str:
+    """A lesson's progress as a bar of its time (empty when none runs)."""
+    if not view.running:
+        return ""
+    percent = round(100 * view.fraction)
+    return (
+        f'<div role="progressbar" aria-valuenow="{percent}" aria-valuemin="0" aria-valuemax="100" '
+        'style="background:#e5e7eb;border-radius:4px;height:10px;overflow:hidden">'
+        f'<div style="width:{percent}%;height:10px;background:#f97316"></div></div>'
+    )
+
+
 def serve(db: Path | None = None) -> None:
     """Serve the studio until stopped: ``python app.py``, ``./run.sh studio`` and ``composer studio`` all come
     here.  ``db``: the SQLite file (by default ``COMPOSER_STUDIO_DB``, else the user's data folder)."""
@@ -440,6 +533,7 @@ def serve(db: Path | None = None) -> None:
         app.warm_up()
         demo.block_thread()
     finally:
+        app.styles.close()  # a lesson running stops with the server
         if app.pool is not None:
             app.pool.shutdown(wait=False, cancel_futures=True)
 
