@@ -49,6 +49,7 @@ AHEAD_DURATION_BARS = (4, 8)  # … and the duration of the first note there
 CHROMA_VIEWS = 3  # pitch classes the context sounds: at the onset, in the beat from it, in the onset's bar
 DURATION_VIEWS = len(AHEAD_DURATION_BARS) + 1  # + "lasts up to the next context note on its track"
 SHIFT_BARS = (0, 1, 2, 4, 8)  # the shift head reads whether a context note starts this many bars after an onset
+MATCH_WINDOW = 2  # whether the last this many events recur in the context AHEAD_BARS later: "a passage repeats"
 N_PITCHES = REST  # real pitch ids 0 .. REST-1
 
 
@@ -163,6 +164,35 @@ def views(ids: np.ndarray, onsets: np.ndarray, at: np.ndarray, tracks: np.ndarra
     lasting = np.flatnonzero(has & (steps >= 1) & (steps <= SIZES[DURATION]))
     out.durations[lasting, -1, steps[lasting] - 1] = True  # duration id = steps sounding - 1
     return out
+
+
+def _note_keys(onsets: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """One integer per (onset, track, pitch) — a note's identity for :func:`recurs`."""
+    return (onsets.astype(np.int64) * SIZES[TRACK] + ids[:, TRACK]) * SIZES[PITCH] + ids[:, PITCH]
+
+
+def recurs(ctx: Context, onsets: np.ndarray, ids: np.ndarray, bar: int) -> np.ndarray:
+    """(M, len(AHEAD_BARS)) bool: whether each of the events ``ids`` (M, 5) at grid ``onsets`` (M,) — a note —
+    sounds again in the context, same pitch on the same track, exactly 1, 2, 4 and 8 bars later.  Summed over
+    the last :data:`MATCH_WINDOW` events it tells the heads whether the passage they are in returns after the
+    gap (:func:`match_counts`), and so how far to trust the views of the bars ahead."""
+    out = np.zeros((len(ids), len(AHEAD_BARS)), dtype=bool)
+    if len(ctx) == 0 or len(ids) == 0:
+        return out
+    known = _note_keys(ctx.onsets, ctx.ids)
+    note = ids[:, PITCH] != REST
+    for v, bars in enumerate(AHEAD_BARS):
+        out[:, v] = note & np.isin(_note_keys(onsets + bars * bar, ids), known)
+    return out
+
+
+def match_counts(recurred: np.ndarray) -> np.ndarray:
+    """(N, len(AHEAD_BARS)) how many of the :data:`MATCH_WINDOW` events up to each one recur (:func:`recurs`;
+    rows in event order)."""
+    counts = np.zeros(recurred.shape, dtype=np.int64)
+    for back in range(MATCH_WINDOW):
+        counts[back:] += recurred[: len(recurred) - back]
+    return counts
 
 
 def shift_views(onsets: np.ndarray, now: np.ndarray, bar: int) -> np.ndarray:

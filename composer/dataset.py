@@ -21,7 +21,7 @@ import torch
 
 from composer import features
 from composer.atomic import atomic_write
-from composer.context import SHIFT_BARS, Context, Views, shift_views, views
+from composer.context import AHEAD_BARS, SHIFT_BARS, Context, Views, match_counts, recurs, shift_views, views
 from composer.encoding import FIELDS, PITCH, PITCH_HIGH, PITCH_LOW, REST, SHIFT, TRACK, Events, bar_steps, encode
 from composer.errors import InputError
 from composer.features import LOOKBACK_NOTES, NO_DURATION, NO_KEY, NO_PITCH, NO_PROGRAM, ModelInputs, SongFeatures
@@ -365,6 +365,7 @@ def collate_contexts(
     target_distance = np.zeros((b, t), dtype=np.int64)
     seen = Views.none(b * t)
     shifts = np.zeros((b, t, len(SHIFT_BARS), features.SIZES[SHIFT]), dtype=bool)
+    matches = np.zeros((b, t, len(AHEAD_BARS)), dtype=np.int64)
     given_at = np.zeros((b, t), dtype=bool)
     for row, ((song, start, length, semis), ctx, g) in enumerate(zip(items, contexts, given, strict=True)):
         n = len(ctx)
@@ -381,6 +382,13 @@ def collate_contexts(
             for name, value in vars(row_views).items():
                 getattr(seen, name)[row * t : row * t + length] = value
             shifts[row, :length] = shift_views(ctx.onsets, now, song.bar)
+            # step i reads event start+i-1: the counts over the events up to it (from before the window too)
+            first = max(0, start - 2)
+            recurred = recurs(ctx, onsets[first + 1 : start + length], song.ids[first : start + length - 1], song.bar)
+            counts = match_counts(recurred)  # row j: event first + j
+            steps = np.arange(length) + start - 1 - first  # the row of each step's input event; -1: none (BOS)
+            if len(counts):
+                matches[row, :length] = np.where((steps >= 0)[:, None], counts[np.maximum(steps, 0)], 0)
         given_at[row, : len(g)] = g
     modes = np.array([c.mode for c in contexts], dtype=np.int64)
     counts = np.array([len(c) for c in contexts], dtype=np.int64)
@@ -404,6 +412,7 @@ def collate_contexts(
         ahead=torch.from_numpy(shaped["ahead"]),
         durations=torch.from_numpy(shaped["durations"]),
         shifts=torch.from_numpy(shifts),
+        matches=torch.from_numpy(matches),
         given=torch.from_numpy(given_at),
     )
 

@@ -22,7 +22,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from composer.context import NONE, Context, shift_views, views
+from composer.context import AHEAD_BARS, MATCH_WINDOW, NONE, Context, recurs, shift_views, views
 from composer.encoding import DURATION, PITCH, REST, STEPS_PER_BEAT, TRACK, Events
 from composer.errors import InputError
 from composer.features import SIZES
@@ -104,10 +104,29 @@ class ContextSteps:
             ahead=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
             durations=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
             shifts=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
+            matches=one[..., None],
             given=torch.zeros(1, 1, dtype=torch.bool),
         )
         self.memory: ContextMemory = model.encode_context(batch)
         self.heads = len(model.HEADS)
+        self.recent = np.zeros((1, MATCH_WINDOW, len(AHEAD_BARS)), dtype=bool)  # the last events' recurrence
+
+    def begin(self, ids: np.ndarray, onsets: np.ndarray, takes: int) -> None:
+        """The takes start after the events ``ids`` at grid ``onsets`` (the seed): whether its last ones recur
+        in the context bars later (:func:`composer.context.recurs`), as training reads them."""
+        last = recurs(self.context, onsets[-MATCH_WINDOW:], ids[-MATCH_WINDOW:], self.bar)
+        self.recent = np.zeros((takes, MATCH_WINDOW, len(AHEAD_BARS)), dtype=bool)
+        if len(last):
+            self.recent[:, MATCH_WINDOW - len(last) :] = last
+
+    def played(self, event: torch.Tensor, onset: torch.Tensor) -> None:
+        """Each take played ``event`` (K, 5) at ``onset`` (K,): its recurrence joins the last events'."""
+        now = recurs(self.context, onset.numpy(), event.numpy(), self.bar)
+        self.recent = np.concatenate([self.recent[:, 1:], now[:, None]], axis=1)
+
+    def matches(self) -> torch.Tensor:
+        """(K, len(AHEAD_BARS)) how many of the last events recur in the context that many bars later."""
+        return torch.from_numpy(self.recent.sum(axis=1).astype(np.int64))
 
     def _at(self, times: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(K,) grid times → the five heads' gains, each (K, HH)."""
@@ -144,6 +163,7 @@ class ContextSteps:
             chroma=torch.from_numpy(seen.chroma).float(),
             ahead=torch.from_numpy(seen.ahead).float(),
             durations=torch.from_numpy(seen.durations).float(),
+            matches=self.matches(),
         )
         return (at_d + near_d, at_p + near_p, at_v + near_v), head_views
 

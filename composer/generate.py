@@ -903,7 +903,7 @@ class Composer:
             if plan.context is not None:
                 gain_s, shift_views = plan.context.now(time)
                 zs = zs + gain_s
-            raw = m.shift_logits(zs, shift_views)
+            raw = m.shift_logits(zs, shift_views, None if plan.context is None else plan.context.matches())
             shift_ok = form.only(SHIFT, step) if form else None
             if plan.floor is not None and bool((time < plan.floor).any()):  # a fill reaches its first bar first
                 need = (plan.floor - time).clamp(min=0, max=SIZES[SHIFT] - 1)
@@ -995,6 +995,8 @@ class Composer:
                     break
             x = m.embed_inputs(event[:, None], pos[:, None], bar_t, key_t[:, None], ref[:, None], program[:, None])
             voices.play(event, onset, going & ~is_rest)
+            if plan.context is not None:
+                plan.context.played(event, onset)
             if form:
                 form.play(event, onset, going & ~is_rest)
             if watch is not None:
@@ -1179,6 +1181,8 @@ class Composer:
             if self.model.config.context and len(context)
             else None
         )
+        if steps is not None:
+            steps.begin(seed.ids, onsets[:first], k)
         told, lock_key = _keys(settings, piece, key, lock_key)
         pitch_ok, prior = _pitch_constraints(settings, lock_key)
         left = replace(piece, notes=tuple(n for n in piece.notes if n.start * STEPS_PER_BEAT < start - 1e-6))

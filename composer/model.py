@@ -38,7 +38,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from composer.context import AHEAD_BARS, CHROMA_VIEWS, DURATION_VIEWS, MODES, N_DISTANCES, SHIFT_BARS
+from composer.context import (
+    AHEAD_BARS,
+    AHEAD_DURATION_BARS,
+    CHROMA_VIEWS,
+    DURATION_VIEWS,
+    MATCH_WINDOW,
+    MODES,
+    N_DISTANCES,
+    SHIFT_BARS,
+)
 from composer.encoding import DURATION, FIELDS, PITCH, PITCH_LOW, SHIFT, TRACK, VELOCITY
 from composer.features import MAX_BAR, MAX_POSITION, N_KEYS, N_PROGRAMS, NO_KEY, NO_PITCH, SIZES
 
@@ -136,8 +145,10 @@ class ContextBatch:
     ``target_distance`` the same at the target's own onset (what the other heads read); the target's views
     (:class:`composer.context.Views`): ``next_pitch``, ``next_distance`` (B, T), ``chroma`` (B, T, 3, 12),
     ``ahead`` (B, T, 4, pitches), ``durations`` (B, T, 3, durations); ``shifts`` (B, T, 5, shifts): whether a
-    context note starts at the step's current time plus each shift (plus 0, 1, 2, 4, 8 bars); ``given`` (B, T)
-    bool: targets that are given (accompany's kept tracks), read but neither predicted nor scored.
+    context note starts at the step's current time plus each shift (plus 0, 1, 2, 4, 8 bars); ``matches`` (B, T,
+    4): how many of the last two events before the step recur in the context 1, 2, 4 and 8 bars later
+    (:func:`composer.context.match_counts`); ``given`` (B, T) bool: targets that are given (accompany's kept
+    tracks), read but neither predicted nor scored.
     """
 
     ids: torch.Tensor
@@ -155,6 +166,7 @@ class ContextBatch:
     ahead: torch.Tensor
     durations: torch.Tensor
     shifts: torch.Tensor
+    matches: torch.Tensor
     given: torch.Tensor
 
     def to(self, device: torch.device | str) -> ContextBatch:
@@ -178,12 +190,13 @@ class ContextMemory:
 class HeadViews:
     """The context's views of the notes being predicted, as the pitch and duration heads read them (float
     masks; all zero where there is no context): ``next_pitch`` (…,) id, ``chroma`` (…, 3, 12), ``ahead`` (…, 4,
-    pitches), ``durations`` (…, 3, durations)."""
+    pitches), ``durations`` (…, 3, durations); ``matches`` (…, 4) the step's recurrence counts (ints)."""
 
     next_pitch: torch.Tensor
     chroma: torch.Tensor
     ahead: torch.Tensor
     durations: torch.Tensor
+    matches: torch.Tensor
 
 
 def _offsets(sizes: tuple[int, ...]) -> torch.Tensor:
@@ -309,6 +322,9 @@ class MusicLSTM(nn.Module):
         self.ctx_ahead = nn.Linear(hh, len(AHEAD_BARS))  # pitch: the track's pitches bars ahead
         self.ctx_duration = nn.Linear(hh, DURATION_VIEWS)  # duration: bars ahead, up to the next note
         self.ctx_shift = nn.Linear(hh, len(SHIFT_BARS))  # shift: onsets of the context, now and bars ahead
+        # How much to trust each view of the bars ahead, by how many of the last events recurred there: one
+        # weight per view and count, added to the views' weights (pitch, duration and shift heads).
+        self.ctx_match = nn.Embedding(len(AHEAD_BARS) * (MATCH_WINDOW + 1), 3)
         for module in (
             self.ctx_following,
             self.ctx_preceding,
@@ -320,6 +336,7 @@ class MusicLSTM(nn.Module):
             self.ctx_ahead,
             self.ctx_duration,
             self.ctx_shift,
+            self.ctx_match,
         ):
             for parameter in module.parameters():
                 nn.init.zeros_(parameter)
@@ -435,7 +452,13 @@ class MusicLSTM(nn.Module):
 
     @staticmethod
     def head_views(ctx: ContextBatch) -> HeadViews:
-        return HeadViews(ctx.next_pitch, ctx.chroma.float(), ctx.ahead.float(), ctx.durations.float())
+        return HeadViews(ctx.next_pitch, ctx.chroma.float(), ctx.ahead.float(), ctx.durations.float(), ctx.matches)
+
+    def match_weights(self, matches: torch.Tensor) -> torch.Tensor:
+        """(…, 4) recurrence counts → (…, 4, 3): for each bars-ahead view, what its weight gains in the pitch,
+        duration and shift heads."""
+        index = matches + torch.arange(len(AHEAD_BARS), device=matches.device) * (MATCH_WINDOW + 1)
+        return F.embedding(index, self.ctx_match.weight)
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         shape = (self.config.layers, batch, self.config.hidden)
@@ -451,12 +474,18 @@ class MusicLSTM(nn.Module):
         # rather than ``layer(…)``: the same product without nn.Module's per-call overhead (see _bag).
         return F.linear(F.gelu(z), layer.weight, layer.bias)
 
-    def shift_logits(self, z: torch.Tensor, views: torch.Tensor | None = None) -> torch.Tensor:
-        """``views`` (…, len(SHIFT_BARS), shift ids) float: the context's onsets at each shift (bars ahead)."""
+    def shift_logits(
+        self, z: torch.Tensor, views: torch.Tensor | None = None, matches: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``views`` (…, len(SHIFT_BARS), shift ids) float: the context's onsets at each shift (bars ahead);
+        ``matches`` (…, 4) the step's recurrence counts."""
         if views is None:
             return self._out(self.out_shift, z)
         g = F.gelu(z)
         weight = F.linear(g, self.ctx_shift.weight, self.ctx_shift.bias)
+        if matches is not None:
+            trust = self.match_weights(matches)[..., [AHEAD_BARS.index(b) for b in SHIFT_BARS if b], 2]
+            weight = torch.cat([weight[..., :1], weight[..., 1:] + trust], -1)
         return F.linear(g, self.out_shift.weight, self.out_shift.bias) + (weight[..., :, None] * views).sum(-2)
 
     def track_logits(
@@ -482,6 +511,10 @@ class MusicLSTM(nn.Module):
             return self._out(self.out_dur, z + cond)
         g = F.gelu(z + cond)
         weight = F.linear(g, self.ctx_duration.weight, self.ctx_duration.bias)  # (…, DURATION_VIEWS)
+        trust = self.match_weights(views.matches)[..., [AHEAD_BARS.index(b) for b in AHEAD_DURATION_BARS], 1]
+        weight = torch.cat(
+            [weight[..., : len(AHEAD_DURATION_BARS)] + trust, weight[..., len(AHEAD_DURATION_BARS) :]], -1
+        )
         bonus = (weight[..., :, None] * views.durations).sum(-2)
         return F.linear(g, self.out_dur.weight, self.out_dur.bias) + bonus
 
@@ -540,7 +573,7 @@ class MusicLSTM(nn.Module):
         # by_class[..., c] = sum over views v and sounding classes j of chroma[v, j] * kernel[v, (c - j) % 12]
         by_class = (kernel[..., _CIRCULANT] * views.chroma.unsqueeze(-2)).sum(dim=(-1, -3))  # (…, 12)
         harmony = by_class[..., _PITCH_CLASS]
-        weight = F.linear(g, self.ctx_ahead.weight, self.ctx_ahead.bias)  # (…, len(AHEAD_BARS))
+        weight = F.linear(g, self.ctx_ahead.weight, self.ctx_ahead.bias) + self.match_weights(views.matches)[..., 0]
         ahead = (weight[..., :, None] * views.ahead).sum(-2)
         return nxt + harmony + ahead
 
@@ -595,7 +628,7 @@ class MusicLSTM(nn.Module):
         shift, pitch, dur, track = t[..., SHIFT], t[..., PITCH], t[..., DURATION], t[..., TRACK]
         pos = batch.tgt_pos
         logits = (
-            self.shift_logits(zs, shift_views),
+            self.shift_logits(zs, shift_views, None if context is None else context.matches),
             self.pitch_logits(
                 zp,
                 shift,

@@ -45,6 +45,7 @@ CONTEXT_GAINS = (
     "ctx_ahead",
     "ctx_duration",
     "ctx_shift",
+    "ctx_match",
 )
 
 
@@ -259,6 +260,37 @@ def test_the_views_read_the_next_note_the_sounding_classes_and_the_bars_ahead():
     none = views(ids[:0], onsets[:0], np.array([5]), np.array([0]), 48, 0)
     assert none.next_pitch.tolist() == [NO_PITCH] and none.next_distance.tolist() == [NO_NEXT]
     assert ids[0, DURATION] == 11
+
+
+def test_generation_reads_the_context_as_training_does():
+    """Step by step, what a fill's takes read of the context (composer.fill.ContextSteps: the heads' gains, the
+    views, the shift views, the recurrence counts) equals what training and scoring read for the same events
+    (composer.dataset.collate_contexts) — from a seed of the first 20 events on."""
+    from composer.fill import ContextSteps
+
+    model = _randomize_context(MusicLSTM(TINY)).eval()
+    song = _song(duet(bars=20))
+    stop, ctx = gap_context(song.ids, song.programs, song.bar, song.bar_start, 5, 8)
+    batch = collate_contexts([(song, 0, stop, 0)], [ctx], [np.zeros(stop, dtype=bool)])
+    assert int(batch.matches.sum()) > 0 and bool(batch.ahead.any())  # the duet repeats: something to compare
+    steps = ContextSteps(model, ctx, song.bar, song.bar_start)
+    onsets = np.cumsum(song.ids[:, SHIFT])
+    first = 20
+    steps.begin(song.ids[:first], onsets[:first], 1)
+    memory = model.encode_context(batch)
+    for i in range(first, stop):
+        time = torch.tensor([onsets[i - 1]])
+        gain, shifts = steps.now(time)
+        want = model.context_heads(memory, batch.index[:, i : i + 1], batch.distance[:, i : i + 1])[0, 0]
+        assert torch.allclose(gain[0], want.chunk(5)[0], atol=1e-6)
+        assert torch.equal(shifts[0].bool(), batch.shifts[0, i])
+        assert torch.equal(steps.matches()[0], batch.matches[0, i])
+        _, seen = steps.note(torch.tensor([onsets[i]]), torch.tensor([song.ids[i, TRACK]]))
+        assert int(seen.next_pitch[0]) == int(batch.next_pitch[0, i])
+        assert torch.equal(seen.chroma[0].bool(), batch.chroma[0, i])
+        assert torch.equal(seen.ahead[0].bool(), batch.ahead[0, i])
+        assert torch.equal(seen.durations[0].bool(), batch.durations[0, i])
+        steps.played(torch.from_numpy(song.ids[i : i + 1]), torch.tensor([onsets[i]]))
 
 
 def test_a_frozen_base_trains_the_context_alone(tmp_path):
