@@ -166,3 +166,87 @@ def _screenshot(page: Any, path: Path) -> None:
     page.mouse.wheel(0, 20_000)
     page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)", timeout=15_000)
     page.screenshot(path=str(path), full_page=True)
+
+
+def _studio_with_seed(page: Any, tmp_path: Path, free_port: int, notes: list[int]) -> tuple[Any, Store]:
+    """A studio served on ``free_port``, open in ``page``, with a seed of ``notes`` (one beat each) uploaded."""
+    from playwright.sync_api import expect
+
+    store = Store(tmp_path / "studio.sqlite3")
+    demo = ui.build_ui(desk.StudioApp(store, tmp_path / "files")).queue(default_concurrency_limit=2)
+    demo.launch(server_name="127.0.0.1", server_port=free_port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
+    seed = tmp_path / "scale.mid"
+    seed.write_bytes(smf.simple_file(notes, bpm=100))
+    page.goto(demo.local_url)
+    expect(page.locator("#status")).to_contain_text("Bring a seed", timeout=30_000)
+    page.locator(MIDI_INPUT).set_input_files(str(seed))
+    expect(page.locator("#status")).to_contain_text(f"Read {len(notes)} notes", timeout=30_000)
+    expect(page.locator("#roll .roll-note")).to_have_count(len(notes), timeout=30_000)
+    return demo, store
+
+
+def test_bars_dragged_on_the_roll_are_filled_in_chromium(page: Any, tmp_path: Path, free_port: int) -> None:
+    """Issue 13: click-drag along the roll's bar numbers selects bars 2-3, the Bars box says so, and "Fill these
+    bars" makes takes of them."""
+    from playwright.sync_api import expect
+
+    demo, store = _studio_with_seed(page, tmp_path, free_port, [60, 62, 64, 65, 67, 69, 71, 72] * 2)  # 4 bars
+    try:
+        ruler = page.locator("#roll .roll-ruler")
+        ruler.scroll_into_view_if_needed()  # the mouse works in the viewport's coordinates
+        two = page.locator('#roll .roll-bar-no:text-is("2")').bounding_box()
+        three = page.locator('#roll .roll-bar-no:text-is("3")').bounding_box()
+        y = ruler.bounding_box()["y"] + 10
+        page.mouse.move(two["x"] + 6, y)
+        page.mouse.down()
+        page.mouse.move(three["x"] + 12, y, steps=5)
+        page.mouse.up()
+        bars = page.get_by_label("Bars (e.g. 5-8)")
+        expect(bars).to_have_value("2-3", timeout=10_000)
+        expect(page.locator("#roll .roll-selection")).to_be_visible()
+        page.locator("#fill").click()
+        expect(page.locator("#status")).to_contain_text("4 takes ready", timeout=90_000)
+        expect(page.locator("#keep-4")).to_be_visible()
+        _screenshot(page, tmp_path / "studio-roll-fill.png")
+    finally:
+        demo.close()
+    owner = _owner(store)
+    tree = store.tree(owner, store.pieces(owner)[0].id)
+    assert [n.settings.get("bars") for n in tree if n.parent_id] == ["2-3"] * 4
+
+
+def test_a_note_dragged_in_the_roll_is_a_point_that_undo_takes_back_in_chromium(
+    page: Any, tmp_path: Path, free_port: int
+) -> None:
+    """Issue 13: drag a note one beat later in the roll → a new point in the history (drawn); Undo → back."""
+    from playwright.sync_api import expect
+
+    demo, store = _studio_with_seed(page, tmp_path, free_port, [60, 62, 64, 65, 67, 69, 71, 72])
+    try:
+        status, history = page.locator("#status"), page.locator("#history")
+        page.locator("#roll .roll-notes").scroll_into_view_if_needed()  # the mouse works in the viewport's coordinates
+        roll = page.locator("#roll .roll-notes").bounding_box()
+        beats = float(page.locator("#roll .roll").evaluate("e => JSON.parse(e.dataset.facts).beats"))
+        note = page.locator('#roll .roll-note[data-pitch="60"]').bounding_box()
+        x, y = note["x"] + note["width"] / 2, note["y"] + note["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + roll["width"] / beats, y, steps=5)  # one beat later, the same pitch
+        page.mouse.up()
+        expect(status).to_contain_text("Moved 1 note (edit 1.1); Undo takes it back.", timeout=30_000)
+        expect(page.locator('#roll .roll-note[data-pitch="60"]')).to_have_attribute("data-start", "1.0")
+        expect(history.locator("g.node.current text")).to_have_text("✎1.1")
+        expect(history.locator("g.node")).to_have_count(2)
+
+        page.locator("#undo").click()
+        expect(status).to_contain_text("Undid edit 1.1", timeout=30_000)
+        expect(page.locator('#roll .roll-note[data-pitch="60"]')).to_have_attribute("data-start", "0.0")
+        expect(history.locator("g.node.current text")).to_have_text("seed")
+    finally:
+        demo.close()
+    owner = _owner(store)
+    record = store.pieces(owner)[0]
+    assert store.node(owner, record.current_id).label == "seed"
+    edit = next(n for n in store.tree(owner, record.id) if n.is_edit)
+    assert (1.0, 60) in {(n.start, n.pitch) for n in edit.piece().notes}  # C4 a beat later, beside the D4
+    assert edit.settings["edits"][0]["op"] == "move"

@@ -1,5 +1,7 @@
 """The page: the layout names every handler, and a take slot shows or hides a take in its outputs' order."""
 
+import json
+
 import pytest
 
 from composer.studio import desk, ui
@@ -100,8 +102,9 @@ def test_the_drawn_history_jumps_where_it_is_clicked_and_jump_stays_for_scripts(
     assert [type(c).__name__ for c in jump.inputs] == ["BrowserState", "BrowserState", "Dropdown"]
     tree = jump.inputs[2]
     assert tree.visible is False and jump.outputs.index(tree) == 8  # where scripts read it (after 3 states)
-    # the drawing and the Keep buttons' labels come after everything scripts read by position
-    assert jump.outputs[-9] is history and all(type(c).__name__ == "Button" for c in jump.outputs[-8:])
+    # the drawing, the Keep buttons' labels and the roll come after everything scripts read by position
+    assert jump.outputs[-10] is history and all(type(c).__name__ == "Button" for c in jump.outputs[-9:-1])
+    assert getattr(jump.outputs[-1], "elem_id", None) == "roll"
 
     owner = studio.start(None).owner
     seed = studio.example(owner, None, "hicks-hornpipe")
@@ -110,7 +113,7 @@ def test_the_drawn_history_jumps_where_it_is_clicked_and_jump_stays_for_scripts(
     out = clicked.fn(owner, seed.piece_id, gr.EventData(None, {"node": take.id}))
     status = jump.outputs.index(next(c for c in jump.outputs if getattr(c, "elem_id", None) == "status"))
     assert out[status] == "Now at take 1.1." and studio.store.piece(owner, seed.piece_id).current_id == take.id
-    assert 'data-node="' + take.id in out[-9] and out[-9].startswith("<p")  # the tree under its caption
+    assert 'data-node="' + take.id in out[-10] and out[-10].startswith("<p")  # the tree under its caption
     missing = clicked.fn(owner, seed.piece_id, gr.EventData(None, {}))  # a click that names no node: a sentence
     assert missing[status] == "Pick a point in the history first."
 
@@ -149,3 +152,29 @@ def test_a_take_slots_keep_button_names_its_take():
     take = desk.TakeView("n1", "take 1.3", "a.wav", "take.mid", "roll.png", "<svg width='1'></svg>", "8 notes")
     assert slot.label(take) == {"__type__": "update", "value": "Keep take 1.3"}
     assert slot.label(None) == {"__type__": "update"}
+
+
+def test_the_roll_selects_bars_for_fill_and_sends_edits_like_the_edit_api(studio):
+    import gradio as gr
+
+    demo = ui.build_ui(studio)
+    by_name = {fn.api_name: fn for fn in demo.fns.values() if fn.api_name}
+    roll = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "roll")
+    assert "trigger('select', {bars:" in roll.js_on_load and "trigger('submit', {edits:" in roll.js_on_load
+    (selected,) = [fn for fn in demo.fns.values() if (roll._id, "select") in fn.targets]
+    (edited,) = [fn for fn in demo.fns.values() if (roll._id, "submit") in fn.targets]
+    assert selected.outputs == [by_name["infill"].inputs[2]]  # the Bars box /infill reads
+    assert selected.fn(gr.EventData(None, {"bars": "2-3"})) == "2-3"
+    edit = by_name["edit"]
+    assert edit.outputs == edited.outputs == by_name["jump"].outputs
+
+    owner = studio.start(None).owner
+    seed = studio.example(owner, None, "hicks-hornpipe")
+    first = studio.store.node(owner, seed.current).piece().notes[0]
+    ref = {"start": first.start, "pitch": first.pitch, "track": first.track}
+    out = edited.fn(owner, seed.piece_id, gr.EventData(None, {"edits": json.dumps([{"op": "delete", "note": ref}])}))
+    status = edit.outputs.index(next(c for c in edit.outputs if getattr(c, "elem_id", None) == "status"))
+    assert out[status] == "Deleted 1 note (edit 1.1); Undo takes it back."
+    assert out[-1].count('class="roll-note"') == len(studio.store.node(owner, seed.current).piece().notes) - 1
+    again = edit.fn(owner, seed.piece_id, json.dumps([{"op": "delete", "note": ref}]))  # the note is gone now
+    assert again[status].startswith("There is no ")

@@ -47,6 +47,7 @@ MAX_TAKES = 8
 MAX_BARS = 32
 REQUEST_SECONDS = 120  # per-request cap on generating: the generator's deadline (Gradio's time_limit is for streams)
 SHIPPED = "shipped model"
+MAX_EDIT_CHARS = 200_000  # an /edit request's JSON: ~500 edits with room to spare
 REPORT_WIDTH = 64  # characters a line of the seed report may take: the page's half-width column shows ~75
 
 # ------------------------------------------------------------------------------------------- plain views
@@ -81,7 +82,8 @@ class View:
     pieces: list[tuple[str, str]] = field(default_factory=list)  # (title, id), newest first
     report: str = ""  # the seed report (Markdown)
     summary: str = ""  # the current point of the piece (Markdown)
-    roll: str | None = None  # piano roll of the piece up to the current point
+    roll: str | None = None  # piano roll of the piece up to the current point (a PNG, for scripts)
+    piano_roll: str = ""  # the same piece as the page's interactive roll (HTML, composer.studio.roll)
     tree: list[tuple[str, str]] = field(default_factory=list)  # (indented label, node id)
     history: str = ""  # the same tree drawn (SVG markup, each node's id in data-node)
     current: str | None = None  # the current node's id
@@ -210,7 +212,7 @@ class StudioApp:
         current = by_id[record.current_id]
         root = by_id[record.root_id]
         if takes is None:  # kept ones too: a reload offers what an undo offers, the round's takes in their order
-            offered = [n for n in tree if n.parent_id == current.id]
+            offered = [n for n in tree if n.parent_id == current.id and not n.is_edit]
             newest = max((n.settings.get("round", "") for n in offered), default="")
             takes = [n.id for n in offered if n.settings.get("round", "") == newest]
         return View(
@@ -221,6 +223,7 @@ class StudioApp:
             report=_wrapped_report(root.metrics.get("report", "")),
             summary=self._summary(record, current, by_id),
             roll=self._picture(current),
+            piano_roll=_piano_roll(current),
             tree=_tree_choices(tree, current.id),
             history=history_svg(tree, current.id),
             current=current.id,
@@ -627,12 +630,53 @@ class StudioApp:
         before = self.store.piece(owner, piece_id).current_id
         record = self.store.undo(owner, piece_id)
         left = self.store.node(owner, before)
+        if left.is_edit:  # the point before the edit, with the takes a reload would offer there
+            return self.view(owner, record.id, f"Undid {left.label} ({left.settings.get('summary', 'an edit')}).")
         same_round = [
             n.id
             for n in self.store.children(owner, record.current_id)
             if n.settings.get("round") == left.settings.get("round")
         ]
         return self.view(owner, record.id, f"Undid {left.label}.", takes=same_round)
+
+    @_refusals_keep_the_page
+    def edit(self, owner: str, piece_id: str | None, edits: str | list[Any] | None) -> View:
+        """The musician's edits of the current point (a JSON list in :mod:`composer.edit`'s format: add, move,
+        delete, velocity) become a new point of the history, the current one; Undo steps back over it.  Notes
+        of one pitch that come to overlap on one track are settled as the reader settles them; an edit that
+        cannot be done refuses the whole list in one sentence, and nothing changes."""
+        from composer.edit import apply_edits
+
+        if not piece_id:
+            raise InputError("There is no piece to edit yet; bring a seed first.")
+        if isinstance(edits, str):
+            if len(edits) > MAX_EDIT_CHARS:
+                raise InputError(f"The edits are above {MAX_EDIT_CHARS:,} characters; send fewer at a time.")
+            try:
+                edits = json.loads(edits) if edits.strip() else None
+            except json.JSONDecodeError:
+                raise InputError('The edits are not JSON; send a list such as [{"op": "delete", ...}].') from None
+        record = self.store.piece(owner, piece_id)
+        current = self.store.node(owner, record.current_id)
+        edited = apply_edits(current.piece(), edits)
+        node = self.store.add_edit(
+            owner,
+            piece_id,
+            current.id,
+            piece_to_midi_bytes(edited.piece),
+            edited.first_beat,
+            {"edits": edits, "summary": edited.summary, "merged": edited.merged},
+        )
+        was = "was" if edited.merged == 1 else "were"
+        merged = (
+            f" {_count(edited.merged, 'overlapping note')} of one pitch on one track {was} joined, as MIDI holds "
+            "one such note at a time."
+            if edited.merged
+            else ""
+        )
+        return self.view(
+            owner, piece_id, f"{edited.summary.capitalize()} ({node.label}); Undo takes it back.{merged}", takes=[]
+        )
 
     @_refusals_keep_the_page
     def jump(self, owner: str, piece_id: str | None, node_id: str | None) -> View:
@@ -697,6 +741,16 @@ class StudioApp:
 # ------------------------------------------------------------------------------------------- helpers
 
 
+def _piano_roll(node: Node) -> str:
+    """The page's interactive roll of a node's piece (empty where the stored point cannot be read)."""
+    from composer.studio.roll import roll_html
+
+    try:
+        return roll_html(node.piece())
+    except InputError:
+        return ""
+
+
 def _repeat_line(repeat: dict[str, Any]) -> str:
     """A take's longest phrase heard back to back (``TakeMetrics.longest_repeat``) in words; none is said so,
     not as a phrase of 0 notes heard once."""
@@ -743,6 +797,8 @@ def _made_by(settings: dict[str, Any]) -> str:
         return f"bars {settings.get('bars')} filled" + (f" on {', '.join(str(n) for n in names)}" if names else "")
     if command == "accompany":
         return f"{settings.get('style')} accompaniment"
+    if command == "edit":
+        return f"edited: {settings.get('summary')}"
     return f"{settings.get('bars')} bars"
 
 

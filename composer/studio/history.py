@@ -59,8 +59,10 @@ def layout(tree: list[Node]) -> list[Placed]:
 
 
 def short_label(node: Node) -> str:
-    """What a node's box says: "seed", or the take's number ("1.3" for "take 1.3")."""
+    """What a node's box says: "seed", the take's number ("1.3" for "take 1.3"), or an edit's ("✎1.3")."""
     label = node.label.removeprefix("take ").strip()
+    if node.is_edit:
+        label = "✎" + label.removeprefix("edit ").strip()
     return label if len(label) <= 7 else label[:6] + "…"
 
 
@@ -68,6 +70,8 @@ def node_detail(node: Node) -> str:
     """A take at a glance: its notes and the settings that made it (", 12 notes (T 1.0, top-p 0.95, seed 3)")."""
     notes, made = node.metrics.get("notes"), node.settings
     detail = f", {notes} notes" if notes is not None else ""
+    if node.is_edit:
+        return f" ({made.get('summary', 'edited')})"
     if made.get("temperature") is not None:
         command = made.get("command")
         detail += (

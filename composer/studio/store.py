@@ -93,7 +93,7 @@ class Node:
     id: str
     piece_id: str
     parent_id: str | None
-    kind: str  # "seed" | "take"
+    kind: str  # "seed" | "take" (an edit is a take whose settings' command is "edit": see is_edit)
     label: str
     settings: dict[str, Any]
     metrics: dict[str, Any]
@@ -101,6 +101,12 @@ class Node:
     join: float | None
     created: float
     kept: bool
+
+    @property
+    def is_edit(self) -> bool:
+        """Whether the musician made this point by editing its parent in the roll (not a generated take).  Stored
+        as a take with the command "edit", so that databases made before edits hold them unchanged."""
+        return self.settings.get("command") == "edit"
 
     def piece(self) -> Piece:
         """The node's music as a :class:`Piece` (parses the MIDI)."""
@@ -363,6 +369,34 @@ class Store:
                 )
             db.execute("UPDATE pieces SET updated = ? WHERE id = ?", (now, piece_id))
             return [self._node(db, owner, node_id) for node_id in ids]
+
+    def add_edit(
+        self, owner: str, piece_id: str, parent_id: str, midi: bytes, join: float, settings: dict[str, Any]
+    ) -> Node:
+        """Add the musician's edit of ``parent_id`` (the whole piece after it, as MIDI) as a child and make it the
+        current node: a point of the history like a kept take, so that undo steps back over it.  Stored as a
+        take whose settings' command is "edit" (``settings`` gets it), labelled by depth and number as takes
+        are: ``edit 2.1``.  Refused unless ``parent_id`` is the current node (a stale
+        page must not move the piece to another branch)."""
+        checked = _midi(midi, "An edit")
+        now = time.time()
+        with self._transaction() as db:
+            parent = self._node(db, owner, parent_id)
+            piece = self._piece(db, owner, parent.piece_id)
+            if piece.id != piece_id or piece.current_id != parent_id:
+                raise InputError(
+                    "The piece has moved on since that edit was made (perhaps in another tab); reload the studio "
+                    "and edit again."
+                )
+            depth = len(self._path(db, parent_id))
+            made = db.execute("SELECT COUNT(*) FROM nodes WHERE parent_id = ?", (parent_id,)).fetchone()[0]
+            node_id = _new_id()
+            _insert_node(
+                db, node_id, piece_id, parent_id, "take", f"edit {depth}.{made + 1}", {**settings, "command": "edit"},
+                {}, checked, float(join), now, True,
+            )  # fmt: skip
+            self._move(db, piece, self._node(db, owner, node_id))
+            return self._node(db, owner, node_id)
 
     def keep(self, owner: str, node_id: str) -> PieceRecord:
         """Keep one of the candidates just offered: a child of the current node becomes the current node.

@@ -40,6 +40,7 @@ from composer.studio.desk import (
     View,
     default_app,
 )
+from composer.studio.roll import ROLL_SCRIPT
 from composer.studio.style import DEFAULT_MINUTES, MAX_FILES, MAX_MINUTES, MIN_FILES, StyleView
 
 if TYPE_CHECKING:
@@ -223,7 +224,10 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
                         accompany = gr.Button("Accompany", elem_id="accompany", scale=1)
         with gr.Group():
             summary = gr.Markdown(elem_id="summary")
-            roll = gr.Image(label="The piece so far", type="filepath", interactive=False, height=220)
+            # The piece as an interactive roll (composer.studio.roll): select bars, edit notes.  Its PNG stays an
+            # output, hidden, so that scripts reading the outputs by position still can.
+            piano_roll = gr.HTML(elem_id="roll", js_on_load=ROLL_SCRIPT, padding=True)
+            roll = gr.Image(label="The piece so far", type="filepath", interactive=False, height=220, visible=False)
         with gr.Row(equal_height=False):  # buttons at their own height, not stretched to the tree's
             history = gr.HTML(
                 label="History", elem_id="history", js_on_load=HISTORY_CLICKS, max_height=320, padding=True, scale=6
@@ -259,6 +263,7 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
             )
         style_panel(app, demo, owner, model)  # Teach it your style: laid out and wired on its own
         node_box = gr.Textbox(visible=False)  # the API's way to name a take for keep
+        edits_box = gr.Textbox(visible=False)  # the API's way to send edits (a JSON list, composer.edit)
 
         view_outputs = [
             owner,
@@ -274,6 +279,7 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
             # added after the first API: last, so that scripts reading the outputs above by position still can
             history,
             *[slot.keep for slot in slots],
+            piano_roll,
         ]
 
         def show(view: View, sent: range | None = None, page: bool = True) -> list[Any]:
@@ -301,7 +307,7 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
                 else:
                     out += slot.show(take)
                     labels.append(slot.label(take))
-            return [*out, history_html(view.history), *labels]
+            return [*out, history_html(view.history), *labels, view.piano_roll if page else keep]
 
         def on_load(o: str, p: str) -> list[Any]:
             return show(app.start(o, p or None))
@@ -331,9 +337,16 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
         def on_history(o: str, p: str, evt: gr.EventData) -> list[Any]:
             return show(app.jump(o, p or None, getattr(evt, "node", None)))
 
+        def on_bars(evt: gr.EventData) -> str:  # a bar range dragged on the roll's ruler → the Bars box
+            return str(getattr(evt, "bars", "") or "")
+
+        def on_edit(o: str, p: str, evt: gr.EventData) -> list[Any]:  # a note moved, added, deleted in the roll
+            return show(app.edit(o, p or None, getattr(evt, "edits", None)))
+
         # Gradio finds the click's data by this annotation, which it reads with typing.get_type_hints: gradio is
         # imported here, not at the module's top, so the annotation is set as the class itself.
-        on_history.__annotations__["evt"] = gr.EventData
+        for handler in (on_history, on_bars, on_edit):
+            handler.__annotations__["evt"] = gr.EventData
 
         demo.load(on_load, [owner, piece], view_outputs, api_name="start")
         upload.upload(
@@ -403,6 +416,12 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
         undo.click(lambda o, p: show(app.undo(o, p or None)), [owner, piece], view_outputs, api_name="undo")
         goto.click(lambda o, p, n: show(app.jump(o, p or None, n)), [owner, piece, tree], view_outputs, api_name="jump")
         history.click(on_history, [owner, piece], view_outputs, api_visibility="private")
+        piano_roll.select(on_bars, None, fill_bars, api_visibility="private", queue=False)
+        piano_roll.submit(on_edit, [owner, piece], view_outputs, api_visibility="private")
+        edit_api = gr.Button(visible=False)
+        edit_api.click(
+            lambda o, p, e: show(app.edit(o, p or None, e)), [owner, piece, edits_box], view_outputs, api_name="edit"
+        )
         export.click(
             lambda o, p: app.export_piece(o, p or None), [owner, piece], [status, exported], api_name="export_piece"
         )
