@@ -78,7 +78,17 @@ def main() -> None:
         "",
         f"An LSTM of {model['layers']} layers × {model['hidden']} units with five heads, drawn in this order: shift, "
         f"track, duration, pitch (absolute, interval on the track, scale degree, and the notes 1 and 2 bars back on "
-        f"the track), velocity (head width {model['head_hidden']}); {run['parameters']:,} parameters, stored as fp16 "
+        f"the track), velocity (head width {model['head_hidden']})"
+        + (
+            f", and a context encoder for infill and accompany — a bidirectional LSTM of {model['context']} units a "
+            "direction over the notes after a gap or on the given tracks, read by the heads (not the LSTM) at the "
+            "current time and at each new note's onset, beside exact views of the context (the next context note "
+            "on the track, the pitch classes sounding, the track's notes 1, 2, 4 and 8 bars ahead and whether the "
+            "last notes recur there); plain continuation reads none of it"
+            if model.get("context")
+            else ""
+        )
+        + f"; {run['parameters']:,} parameters, stored as fp16 "
         f"safetensors ({shipped.stat().st_size / 1e6:.1f} MB) with its config inside. Loaded by default by the CLI "
         "and the studio.",
         "",
@@ -137,6 +147,24 @@ def main() -> None:
             f"- Essen kinder, 10-fold CV, pitch bits/note: **{ev['essen_kinder_pitch_bits']:.3f}** "
             f"(IDyOM 2.102; our n-gram {ev['essen_kinder_ngram_pitch_bits']:.3f})."
         )
+    infill = ROOT / "bench" / "results" / "infill.json"
+    if model.get("context") and infill.exists():
+        fill = json.loads(infill.read_text())
+        gap, harm = fill.get("gap_bars_5_8", {}), ROOT / "bench" / "results" / "harmonization.json"
+        if gap:
+            lines.append(
+                f"- Infill, bars 5–8 of {gap['pieces']:,} test pieces (bench/results/infill.json): "
+                f"{gap['gap_bits_per_note']:.3f} bits/note given both sides against "
+                f"{gap['gap_left_only_bits_per_note']:.3f} given the left only (ratio {gap['ratio']:.3f})."
+            )
+        if harm.exists():
+            h = json.loads(harm.read_text())
+            lines.append(
+                f"- Alto, tenor and bass of the {h['chorales']} four-voice chorales of BWV 253–438 ({h['folds']}-fold, "
+                f"bench/results/harmonization.json): {h['pitch_bits_given_soprano']:.3f} pitch bits/note given the "
+                f"soprano, {h['pitch_bits_without_soprano']:.3f} without it (the n-gram without it: "
+                f"{h['ngram_pitch_bits_without_soprano']:.3f})."
+            )
     lines += [
         "",
         "## Limits",
