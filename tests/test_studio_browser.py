@@ -250,3 +250,33 @@ def test_a_note_dragged_in_the_roll_is_a_point_that_undo_takes_back_in_chromium(
     edit = next(n for n in store.tree(owner, record.id) if n.is_edit)
     assert (1.0, 60) in {(n.start, n.pitch) for n in edit.piece().notes}  # C4 a beat later, beside the D4
     assert edit.settings["edits"][0]["op"] == "move"
+
+
+def test_the_rolls_play_button_plays_the_piece_with_a_cursor_that_follows_in_chromium(
+    page: Any, tmp_path: Path, free_port: int
+) -> None:
+    """Issue 13: Play in the roll plays the piece's audio (a file the page serves) and a cursor line follows the
+    sound across the roll; Stop stops both."""
+    from playwright.sync_api import expect
+
+    demo, store = _studio_with_seed(page, tmp_path, free_port, [60, 62, 64, 65, 67, 69, 71, 72])
+    try:
+        play = page.locator("#roll .roll-play")
+        expect(play).to_have_text("▶ Play")
+        play.click()
+        expect(play).to_have_text("■ Stop", timeout=10_000)
+        cursor = page.locator("#roll .roll-cursor")
+        expect(cursor).to_be_visible(timeout=10_000)
+        page.wait_for_function(
+            "() => parseFloat(document.querySelector('#roll .roll-cursor').dataset.beat || '0') > 0.5",
+            timeout=15_000,
+        )
+        left = cursor.evaluate("e => e.getBoundingClientRect().left")
+        page.wait_for_timeout(400)
+        assert cursor.evaluate("e => e.getBoundingClientRect().left") > left  # it moves with the sound
+        play.click()
+        expect(play).to_have_text("▶ Play")
+        expect(cursor).to_be_hidden()
+    finally:
+        demo.close()
+        store.close()

@@ -266,20 +266,21 @@ def test_the_model_picker_offers_checkpoints_in_the_models_folder(tmp_path):
 
 def test_closing_a_generation_cancels_the_renders_still_queued(tmp_path):
     """What Gradio does on Cancel: it closes the handler's generator.  The takes stay in the history; the
-    renders not yet handed to the worker process are cancelled (one worker: besides the take on screen, at
-    most the one it runs and the ones its executor has already queued for it run on)."""
+    renders not yet handed to the worker process are cancelled (one worker: the takes are on screen without
+    their files; at most the render it runs and the ones its executor has already queued for it run on)."""
     with Store(tmp_path / "studio.sqlite3") as store:
         studio = desk.StudioApp(store, tmp_path / "files", render_workers=1)
         owner = studio.start(None).owner
         piece = studio.example(owner, None, "bach-bwv269").piece_id
         running = studio.generate(owner, piece, 32, 8, 1.0, 0.95, 5, False, False, desk.SHIPPED)
         assert next(running).takes == []  # generating
-        assert len(next(running).takes) == 1  # the first take is on screen
+        assert len(next(running).takes) == 8  # every take is on screen, its audio and score to come
         running.close()
         studio.pool.shutdown(wait=True)  # whatever was handed to the worker finishes
         assert len(store.tree(owner, piece)) == 1 + 8
-        rendered = list((tmp_path / "files").glob("*/take.wav"))
-        assert 1 <= len(rendered) <= 4  # of 8
+        rendered = list((tmp_path / "files").glob("takes/*/take.wav"))
+        assert len(rendered) <= 4  # of 8
+        assert not list((tmp_path / "files").glob("takes/*/score.svg"))  # queued after every take's audio
 
 
 def test_export_says_when_the_score_had_to_round_what_the_midi_keeps(studio, tmp_path):
@@ -581,3 +582,44 @@ def test_a_typed_abc_seed_reports_no_empty_track_dropped(studio):
     view = studio.abc(owner, None, "X:1\nT:My tune\nM:6/8\nL:1/8\nK:G\nGAB c2d|e2d cBA|")
     assert "tracks (1):" in view.report
     assert "dropped" not in view.report and "empty" not in view.report
+
+
+def test_takes_are_shown_before_their_audio_and_score_which_follow(studio):
+    """Issue 13 point 5: the takes are on screen as soon as their notes exist (MIDI, roll, metrics); their audio and
+    engraved score are rendered after that view has gone out, and arrive in later views, the last one whole."""
+    owner = studio.start(None).owner
+    piece = studio.example(owner, None, "bach-bwv269").piece_id
+    views = studio.generate(owner, piece, 2, 2, 1.0, 0.95, 3, False, False, desk.SHIPPED)
+    assert next(views).takes == []  # the request's start
+    shown = next(views)
+    assert len(shown.takes) == 2 and not shown.done and shown.arrived == ()
+    assert "2 takes made in " in shown.status and "rendering their audio and scores" in shown.status
+    for take in shown.takes:
+        assert take.audio is None and take.score == "" and not take.rendered  # not yet rendered …
+        folder = Path(take.roll).parent
+        assert not (folder / "take.wav").exists() and not (folder / "score.svg").exists()
+        assert read_midi(take.midi).notes and Path(take.roll).read_bytes()[:4] == b"\x89PNG"  # … but here to see
+        assert "bits/note" in take.metrics
+    later = list(views)
+    arrived = [i for v in later[:-1] for i in v.arrived]
+    assert sorted(arrived) in ([0, 0, 1], [0, 1, 1])  # audio ×2, score ×2: one view each, the last one whole
+    assert later[0].takes[later[0].arrived[0]].audio is not None  # the audio comes first
+    last = later[-1]
+    assert last.done and "2 takes ready in " in last.status and all(t.rendered for t in last.takes)
+    assert {"generation", "on_screen", "files", "audio", "images"} <= set(last.timings)
+    assert last.timings["on_screen"] <= last.timings["files"]
+    for take in last.takes:
+        assert Path(take.audio).read_bytes()[:4] == b"RIFF" and ET.fromstring(take.score).tag.endswith("svg")
+
+
+def test_the_roll_plays_the_whole_piece_from_a_served_file(studio):
+    """The roll's Play button names the piece's WAV (the whole piece so far, from beat 0), which lies in the folder
+    the page serves as it is; nothing else of the studio's lies there."""
+    owner = studio.start(None).owner
+    view = studio.example(owner, None, "bach-bwv269")
+    match = re.search(r'class="roll-play" data-audio="([^"]+)"', view.piano_roll)
+    assert match
+    path = Path(match[1])
+    assert path.read_bytes()[:4] == b"RIFF" and path.is_relative_to(studio.served)
+    _, files = studio.export_piece(owner, view.piece_id)
+    assert files and not any(Path(f).is_relative_to(studio.served) for f in files)

@@ -153,7 +153,7 @@ def test_a_long_generation_can_be_cancelled(studio_server, tmp_path):
     piece = client.predict(owner, "", "bach-bwv269", api_name="/example")[PIECE]
     job = client.submit(owner, piece, 32, 8, 1.0, 0.95, 5, False, False, "shipped model", api_name="/generate")
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not any("Rendering take 2" in str(o[STATUS]) for o in job.outputs()):
+    while time.monotonic() < deadline and not any("Rendering the takes" in str(o[STATUS]) for o in job.outputs()):
         time.sleep(0.05)
     assert job.cancel() or job.status().code == Status.CANCELLED
     started = time.monotonic()

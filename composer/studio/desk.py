@@ -9,6 +9,7 @@ No gradio here: :mod:`composer.studio.ui` lays the page out around these handler
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -21,7 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -55,15 +56,22 @@ REPORT_WIDTH = 64  # characters a line of the seed report may take: the page's h
 
 @dataclass
 class TakeView:
-    """One take as shown: files to listen to and download, pictures, and its metrics."""
+    """One take as shown: files to listen to and download, pictures, and its metrics.  A take is shown as soon as
+    its notes exist (MIDI, piano roll, metrics: milliseconds); its audio and engraved score follow from the render
+    workers, None and "" until they do."""
 
     node_id: str
     title: str
-    audio: str
+    audio: str | None
     midi: str
     roll: str
-    score: str  # SVG markup
+    score: str  # SVG markup ("" while it is being engraved)
     metrics: str  # Markdown
+
+    @property
+    def rendered(self) -> bool:
+        """Whether its audio and score are here (a take just made shows without them for a moment)."""
+        return self.audio is not None and bool(self.score)
 
     @property
     def keep_label(self) -> str:
@@ -88,7 +96,10 @@ class View:
     history: str = ""  # the same tree drawn (SVG markup, each node's id in data-node)
     current: str | None = None  # the current node's id
     takes: list[TakeView] = field(default_factory=list)
-    done: bool = False  # the last view of a generation: every take is in it
+    done: bool = False  # the last view of a generation: every take is in it, with its audio and score
+    # A generation's views between the takes' first showing and the last: the takes (by index) whose audio or
+    # score this view brings; empty on the view that first shows them, without their files.
+    arrived: tuple[int, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)  # a generation's seconds: generation, audio, images
 
 
@@ -145,10 +156,11 @@ class StudioApp:
             else None
         )
         self.files = files
-        self.files.mkdir(parents=True, exist_ok=True)
+        self.served.mkdir(parents=True, exist_ok=True)
         self.models_dir = models
         self._composers: OrderedDict[str, Composer] = OrderedDict()  # path → Composer, read-only once loaded
         self._lock = threading.Lock()
+        self._playing: dict[str, Future[dict[str, float]]] = {}  # node id → its piece audio being rendered
 
     def warm_up(self) -> None:
         """Start (and warm) the render workers now rather than at the first user's request."""
@@ -223,7 +235,7 @@ class StudioApp:
             report=_wrapped_report(root.metrics.get("report", "")),
             summary=self._summary(record, current, by_id),
             roll=self._picture(current),
-            piano_roll=_piano_roll(current),
+            piano_roll=_piano_roll(current, self._piece_audio(current)),
             tree=_tree_choices(tree, current.id),
             history=history_svg(tree, current.id),
             current=current.id,
@@ -246,16 +258,41 @@ class StudioApp:
         )
 
     # ---------------------------------------------------------------------------------------- files
+    @property
+    def served(self) -> Path:
+        """The folder of the takes' rendered files, which the page serves as they are (Gradio static paths:
+        not copied into its cache for every message, and the roll's player can ask for the piece's audio by
+        its path).  Nothing else lives there: no exports, no uploads, no learned styles."""
+        return self.files / "takes"
+
     def _node_dir(self, node: Node) -> Path:
-        folder = self.files / node.id
+        folder = self.served / node.id
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
     def _asset(self, node: Node, kind: str) -> str:
-        """A rendered file of a node (made once, then reused): "roll", "audio" or "score"."""
+        """A rendered file of a node (made once, then reused): "roll", "audio", "score" or "piece" (the whole
+        piece's audio, for the roll's player)."""
         path = self._node_dir(node) / TAKE_FILES[kind]
         if not path.exists():
             render_take_files(node.midi, node.join, node.label, str(path.parent), (kind,))
+        return str(path)
+
+    def _piece_audio(self, node: Node) -> str:
+        """Where the whole piece's audio up to ``node`` is (or will be) for the roll's player: rendered here
+        without render workers; with them, started in the background (a click on Play before it is written is
+        told to wait), so that no view waits for it."""
+        path = self._node_dir(node) / TAKE_FILES["piece"]
+        if not path.exists():
+            if self.pool is None:
+                with contextlib.suppress(InputError):  # an unreadable stored point (see _summary) has no audio
+                    self._asset(node, "piece")
+            else:
+                with self._lock:
+                    if node.id not in self._playing or self._playing[node.id].done():
+                        self._playing[node.id] = self._render(node, ("piece",))
+                    while len(self._playing) > 64:  # the oldest, long done
+                        self._playing.pop(next(iter(self._playing)))
         return str(path)
 
     def _picture(self, node: Node) -> str | None:
@@ -264,17 +301,20 @@ class StudioApp:
         except InputError:  # an unreadable stored point (see _summary) has no picture
             return None
 
-    def _render(self, node: Node) -> Future[dict[str, float]]:
-        """Render a node's audio, piano roll and score — in a worker process when there are some, so that the
-        takes of one request are drawn on all cores — and return the future of the seconds spent per kind."""
+    def _render(self, node: Node, kinds: tuple[str, ...]) -> Future[dict[str, float]]:
+        """Render ``kinds`` of a node's files (``TAKE_FILES``) — in a worker process when there are some, so
+        that the takes of one request are drawn on all cores — and return the future of the seconds spent per
+        kind."""
         folder = str(self._node_dir(node))
         if self.pool is None:
             done: Future[dict[str, float]] = Future()
-            done.set_result(render_take_files(node.midi, node.join, node.label, folder))
+            done.set_result(render_take_files(node.midi, node.join, node.label, folder, kinds))
             return done
-        return self.pool.submit(render_take_files, node.midi, node.join, node.label, folder)
+        return self.pool.submit(render_take_files, node.midi, node.join, node.label, folder, kinds)
 
-    def _take_view(self, node: Node) -> TakeView:
+    def _take_view(self, node: Node, render: bool = True) -> TakeView:
+        """A take as shown; ``render=False``: without waiting for its audio and score (None and "" until the
+        workers have written them)."""
         m = node.metrics
         share = "—" if m.get("share_in_key") is None else f"{100 * m['share_in_key']:.0f} %"
         # the key heard in the seed's last bars (the one key lock keeps); takes made before it was recorded: "key"
@@ -304,14 +344,17 @@ class StudioApp:
         )
         if m.get("context"):
             lines.append(str(m["context"]))
-        score = self._asset(node, "score")
+        folder = self._node_dir(node)
+        audio, score = folder / TAKE_FILES["audio"], folder / TAKE_FILES["score"]
+        if render:
+            audio, score = Path(self._asset(node, "audio")), Path(self._asset(node, "score"))
         return TakeView(
             node_id=node.id,
             title=node.label,
-            audio=self._asset(node, "audio"),
+            audio=str(audio) if audio.exists() else None,
             midi=self._named_midi(node),
-            roll=self._asset(node, "roll"),
-            score=Path(score).read_text(),
+            roll=self._asset(node, "roll"),  # ~10 ms, drawn here: the take is seen at once
+            score=score.read_text() if score.exists() else "",
             metrics=" · ".join(lines[:1]) + "\n\n" + "\n\n".join(lines[1:]),
         )
 
@@ -578,39 +621,63 @@ class StudioApp:
             ],
         )
         generated = time.monotonic() - started
-        rendering = [self._render(node) for node in nodes]  # all at once: the workers share them out
-        try:
-            yield from self._reveal(owner, piece_id, nodes, rendering, started, generated, settings.seed)
-        finally:  # a cancelled request (the generator closed early) leaves no renders queued behind it
-            for future in rendering:
-                future.cancel()
+        yield from self._reveal(owner, piece_id, nodes, started, generated, settings.seed)
 
     def _reveal(
-        self,
-        owner: str,
-        piece_id: str,
-        nodes: list[Node],
-        rendering: list[Future[dict[str, float]]],
-        started: float,
-        generated: float,
-        seed: int,
+        self, owner: str, piece_id: str, nodes: list[Node], started: float, generated: float, seed: int
     ) -> Iterator[View]:
-        """One view per take as its files are ready.  The page around the takes (pieces, tree, the piece's
-        picture) is read once; each step adds a take."""
+        """The takes on screen as soon as their notes exist (MIDI, piano roll, metrics), then a view as each
+        take's audio or score comes from the render workers (every take's audio first: listening comes before
+        reading), the last with every take whole (``done``).  The page around the takes (pieces, tree, the
+        piece's picture) is read once."""
         page = self.view(owner, piece_id, "", takes=[])
         timings = {"generation": generated, "audio": 0.0, "images": 0.0}
-        for i, node in enumerate(nodes):
-            for kind, seconds in rendering[i].result().items():
-                timings[kind] += seconds
-            page.takes.append(self._take_view(node))
-            done = i + 1 == len(nodes)
-            status = (
-                f"{_count(len(nodes), 'take')} ready in {time.monotonic() - started:.1f} s (generation "
-                f"{generated:.2f} s, random seed {seed}). Keep one to continue from it."
-                if done
-                else f"Rendering take {i + 2} of {len(nodes)}…"
+        jobs: dict[Future[dict[str, float]], int] = {}
+
+        def render() -> None:  # all at once: the workers share them out
+            for kind in ("audio", "score"):
+                jobs.update({self._render(node, (kind,)): i for i, node in enumerate(nodes)})
+
+        try:
+            if self.pool is not None:  # started before the takes are sent; without workers, after
+                render()
+            takes = [self._take_view(node, render=False) for node in nodes]
+            timings["on_screen"] = time.monotonic() - started
+            yield replace(
+                page,
+                status=f"{_count(len(nodes), 'take')} made in {timings['on_screen']:.1f} s (generation "
+                f"{generated:.2f} s, random seed {seed}); rendering their audio and scores…",
+                takes=list(takes),
+                timings=dict(timings),
             )
-            yield replace(page, status=status, takes=list(page.takes), done=done, timings=dict(timings))
+            if not jobs:
+                render()
+            # As they finish (without workers they are done already: in their order, audio first).
+            for ready, future in enumerate(as_completed(jobs) if self.pool is not None else list(jobs), 1):
+                for kind, seconds in future.result().items():
+                    timings[kind] += seconds
+                i = jobs[future]
+                takes[i] = self._take_view(nodes[i], render=False)
+                if ready < len(jobs):
+                    yield replace(
+                        page,
+                        status=f"Rendering the takes' audio and scores: {ready} of {len(jobs)} ready…",
+                        takes=list(takes),
+                        arrived=(i,),
+                        timings=dict(timings),
+                    )
+            timings["files"] = time.monotonic() - started
+            yield replace(
+                page,
+                status=f"{_count(len(nodes), 'take')} ready in {timings['files']:.1f} s (generation "
+                f"{generated:.2f} s, random seed {seed}). Keep one to continue from it.",
+                takes=[self._take_view(node) for node in nodes],
+                done=True,
+                timings=dict(timings),
+            )
+        finally:  # a cancelled request (the generator closed early) leaves no renders queued behind it
+            for future in jobs:
+                future.cancel()
 
     # ---------------------------------------------------------------------------------------- the tree
     @_refusals_keep_the_page
@@ -741,12 +808,13 @@ class StudioApp:
 # ------------------------------------------------------------------------------------------- helpers
 
 
-def _piano_roll(node: Node) -> str:
-    """The page's interactive roll of a node's piece (empty where the stored point cannot be read)."""
+def _piano_roll(node: Node, audio: str | None = None) -> str:
+    """The page's interactive roll of a node's piece, its player playing ``audio`` (the piece's WAV; empty
+    where the stored point cannot be read)."""
     from composer.studio.roll import roll_html
 
     try:
-        return roll_html(node.piece())
+        return roll_html(node.piece(), audio)
     except InputError:
         return ""
 

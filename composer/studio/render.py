@@ -355,7 +355,7 @@ def _stack_pages(pages: list[str]) -> str:
 # the take's own bar up to them): two bars let a listener hear where the take comes from, where one bar is barely
 # the seed's last gesture.  What the README says under "Each take".
 CONTEXT_BARS = 2
-TAKE_FILES = {"audio": "take.wav", "roll": "roll.png", "score": "score.svg"}
+TAKE_FILES = {"audio": "take.wav", "roll": "roll.png", "score": "score.svg", "piece": "piece.wav"}
 
 
 def take_window(piece: Piece, join: float | None, context_bars: int = CONTEXT_BARS) -> Piece:
@@ -377,18 +377,19 @@ def take_window(piece: Piece, join: float | None, context_bars: int = CONTEXT_BA
 
 
 def render_take_files(
-    midi: bytes, join: float | None, title: str, folder: str, kinds: tuple[str, ...] = tuple(TAKE_FILES)
+    midi: bytes, join: float | None, title: str, folder: str, kinds: tuple[str, ...] = ("audio", "roll", "score")
 ) -> dict[str, float]:
-    """Write a take's preview audio, piano roll and score (``TAKE_FILES``) into ``folder``; files already
-    there are kept.  ``midi``: the whole piece so far; ``join``: where the take's new notes begin.  Each file
-    appears whole or not at all.  → seconds spent: {"audio": …, "images": …}.  A plain function of bytes,
-    so that a worker process can run it."""
+    """Write ``kinds`` of a take's files (``TAKE_FILES``: by default its preview audio, piano roll and score)
+    into ``folder``; files already there are kept.  ``midi``: the whole piece so far; ``join``: where the
+    take's new notes begin.  Each file appears whole or not at all.  → seconds spent: {"audio": …, "images": …}
+    (the piece's audio counts as audio).  A plain function of bytes, so that a worker process can run it."""
     piece = read_midi(midi, name=title)
     window = take_window(piece, join)
     makers = {
         "audio": lambda: render_wav(window, preview=True).wav,
         "roll": lambda: piano_roll_png(piece, join),
         "score": lambda: score_svg(window, title=title).encode(),
+        "piece": lambda: render_wav(piece, preview=True).wav,  # the whole piece from beat 0: the roll's player
     }
     spent = {"audio": 0.0, "images": 0.0}
     for kind in kinds:
@@ -398,7 +399,7 @@ def render_take_files(
             continue
         started = time.perf_counter()
         atomic_write(path, makers[kind]())  # also safe when two requests render the same take
-        spent["audio" if kind == "audio" else "images"] += time.perf_counter() - started
+        spent["images" if kind in ("roll", "score") else "audio"] += time.perf_counter() - started
     return spent
 
 

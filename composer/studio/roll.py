@@ -16,10 +16,13 @@ What the script does (all in the browser; the server sees only the results):
 - drag a note: moves it (snapped to a quarter of a beat, whole semitones) → ``trigger('submit', {edits})``;
 - double-click an empty place: adds a note there, one beat long, on the chosen track;
 - a selected note: Delete (or Backspace) deletes it, the velocity slider sets its velocity;
-- zoom in and out (the zoom outlasts a redraw).
+- zoom in and out (the zoom outlasts a redraw);
+- Play / Stop: plays the piece's audio (the WAV the studio renders of the piece so far, served by the page as a
+  file: ``gradio_api/file=PATH``, see :attr:`composer.studio.desk.StudioApp.served`) with a vertical cursor that
+  follows ``audio.currentTime`` (beats = seconds × tempo / 60: the piece has one tempo and its audio starts at
+  beat 0), drawn on every animation frame.
 
-Not yet here (issue 13 asks for them): mute / solo and instrument per track, and playing the piece with a cursor
-that follows the sound.
+Not yet here (issue 13 asks for them): mute / solo and instrument per track.
 
 ``edits`` is a JSON list in :mod:`composer.edit`'s format, the same the ``/edit`` API takes.
 """
@@ -45,9 +48,10 @@ def _hex(colour: tuple[int, int, int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*colour)
 
 
-def roll_html(piece: Piece) -> str:
-    """The roll of ``piece``: a toolbar (zoom, track for new notes, velocity, delete, the tracks' colours), the
-    ruler of bar numbers and the notes."""
+def roll_html(piece: Piece, audio: str | None = None) -> str:
+    """The roll of ``piece``: a toolbar (play, zoom, track for new notes, velocity, delete, the tracks'
+    colours), the ruler of bar numbers and the notes.  ``audio``: the path of the piece's WAV, which the page
+    serves (no Play button without it)."""
     bar = piece.time_signature.bar_beats
     last_bar = max(1, -(-(piece.end - piece.bar_start) // bar)) if piece.notes else 1
     beats = piece.bar_start + (last_bar + ROOM_BARS) * bar
@@ -108,11 +112,17 @@ def roll_html(piece: Piece) -> str:
         "high": high,
         "lastBar": int(last_bar),
         "firstBar": first,
+        "tempo": piece.tempo,
     }
+    play = (
+        f'<button type="button" class="roll-play" data-audio="{escape(audio)}" title="Play the piece">▶ Play</button>'
+        if audio
+        else ""
+    )
     width = max(600, round(beats * 18))  # px at zoom 1: ~18 px a beat, the page's width at most scrolls
     return (
         f'<div class="roll" tabindex="0" data-facts=\'{escape(json.dumps(facts))}\'>{_STYLE}'
-        '<div class="roll-tools">'
+        f'<div class="roll-tools">{play}'
         '<button type="button" class="roll-zoom" data-zoom="0.5" title="Zoom out">−</button>'
         '<button type="button" class="roll-zoom" data-zoom="2" title="Zoom in">+</button>'
         f'<label>New notes on <select class="roll-new-track">{tracks}</select></label>'
@@ -127,7 +137,7 @@ def roll_html(piece: Piece) -> str:
         f'<svg class="roll-notes" viewBox="0 0 {beats:g} {rows}" preserveAspectRatio="none" '
         f'style="width:100%;height:{rows * ROW_PX}px" role="img" aria-label="The notes of the piece">'
         f"{''.join(lanes)}{''.join(lines)}{''.join(notes)}</svg>"
-        f"{''.join(labels)}</div></div>"
+        f'{"".join(labels)}<div class="roll-cursor" hidden></div></div></div>'
         '<p class="roll-hint">Drag along the bar numbers to select bars for "Fill these bars". Drag a note to move '
         "it, double-click an empty place to add one, click a note to change its velocity or delete it (Delete "
         "key). Every edit is a point in the history: Undo takes it back.</p></div>"
@@ -151,6 +161,8 @@ _STYLE = """<style>
 .roll-note{cursor:grab}.roll-note.chosen{stroke:#1d4ed8;stroke-opacity:1;stroke-width:2}
 .roll-c{position:absolute;left:2px;color:#999;font-size:9px;pointer-events:none}
 .roll-hint{color:#666;margin:4px 0 0}
+.roll-cursor{position:absolute;top:0;bottom:0;width:2px;margin-left:-1px;background:#dc2626;pointer-events:none}
+.roll-play-note{color:#666}
 </style>"""
 
 # The roll's behaviour, run once when the page loads (``gr.HTML(js_on_load=...)``): ``element`` is the
@@ -264,6 +276,48 @@ element.addEventListener('click', (event) => {
     const zoom = parseFloat(element.style.getPropertyValue('--roll-zoom') || '1') * parseFloat(t.dataset.zoom);
     element.style.setProperty('--roll-zoom', String(Math.min(Math.max(zoom, 0.25), 8)));
   }
+});
+// Play / Stop: the piece's audio, served by the page as a file; the cursor follows audio.currentTime on every
+// animation frame.  A redraw (another point of the piece) stops the sound: it is another piece.
+let player = null;
+const stop = () => {
+  if (!player) return;
+  const p = player;
+  player = null;
+  p.audio.pause();
+  cancelAnimationFrame(p.frame);
+  if (p.button.isConnected) p.button.textContent = '\u25b6 Play';
+  if (p.cursor.isConnected) p.cursor.hidden = true;
+};
+const follow = () => {
+  if (!player) return;
+  const p = player;
+  if (!p.cursor.isConnected) { stop(); return; }
+  const f = facts(), beat = p.audio.currentTime * f.tempo / 60;
+  p.cursor.style.left = (100 * Math.min(beat, f.beats) / f.beats) + '%';
+  p.cursor.hidden = false;
+  p.cursor.dataset.beat = beat.toFixed(3);
+  const scroll = element.querySelector('.roll-scroll'), x = p.cursor.offsetLeft;
+  if (scroll && (x < scroll.scrollLeft || x > scroll.scrollLeft + scroll.clientWidth - 20)) scroll.scrollLeft = x - 20;
+  if (p.audio.ended) { stop(); return; }
+  p.frame = requestAnimationFrame(follow);
+};
+const play = (button) => {
+  if (player) { const same = player.button === button; stop(); if (same) return; }
+  const url = 'gradio_api/file=' + encodeURI(button.dataset.audio);
+  const audio = new Audio(url);
+  player = {audio, button, cursor: element.querySelector('.roll-cursor'), frame: 0};
+  button.textContent = '\u25a0 Stop';
+  audio.addEventListener('ended', stop);
+  audio.play().then(() => { if (player && player.audio === audio) follow(); }).catch(() => {
+    if (player && player.audio === audio) stop();
+    button.title = 'The audio is not ready yet (or cannot play here): try again in a moment.';
+    button.textContent = '\u25b6 Play (not ready)';
+  });
+};
+element.addEventListener('click', (event) => {
+  const button = event.target.closest && event.target.closest('.roll-play');
+  if (button) play(button);
 });
 element.addEventListener('keydown', (event) => {
   if ((event.key === 'Delete' || event.key === 'Backspace') && chosen && !event.target.closest('input,select')) {

@@ -85,16 +85,21 @@ class TakeSlot:
 
         if take is None:
             return [gr.update(visible=False), "", None, None, None, "", ""]
-        svg = take.score.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1)  # fit the column
         return [
             gr.update(visible=True),
             f"### {take.title}",
             take.audio,
             take.midi,
             take.roll,
-            f'<div class="score">{svg}</div>',
+            score_html(take.score),
             take.metrics,
         ]
+
+    def files(self, take: TakeView) -> list[Any]:
+        """The values that bring ``take``'s audio and score into this slot, leaving the rest as it is."""
+        import gradio as gr
+
+        return [gr.skip(), gr.skip(), take.audio, gr.skip(), gr.skip(), score_html(take.score), gr.skip()]
 
     def unchanged(self) -> list[Any]:
         """The values that leave the slot as it is."""
@@ -107,6 +112,13 @@ class TakeSlot:
         import gradio as gr
 
         return gr.update(value=take.keep_label) if take is not None else gr.skip()
+
+
+def score_html(svg: str) -> str:
+    """A take's engraved score fitted to its column, or a line saying it is on its way."""
+    if not svg:
+        return '<p class="score-pending" style="color:#666">Audio and score are being rendered…</p>'
+    return '<div class="score">' + svg.replace("<svg ", '<svg style="max-width:100%;height:auto" ', 1) + "</div>"
 
 
 # A click on a node of the drawn history (or Enter on a focused one) sends the node's id as the click's data.
@@ -148,6 +160,9 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
     from composer.form import FORM_MEANINGS
 
     app = app or default_app()
+    # The takes' rendered files are served where they lie (not copied into Gradio's cache for every message),
+    # and so the roll's player can fetch the piece's audio by its path: that folder holds nothing else.
+    gr.set_static_paths([app.served])
     with gr.Blocks(title="composer studio") as demo:
         secret = browser_secret(app.store.path)
         owner = gr.BrowserState("", storage_key="composer-owner", secret=secret)
@@ -282,10 +297,10 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
             piano_roll,
         ]
 
-        def show(view: View, sent: range | None = None, page: bool = True) -> list[Any]:
-            """A view as the outputs' values.  ``sent``: only these take slots are sent (others keep what they
-            show); ``page=False``: the piece's picture, report and piece list are left as they are — a
-            generation's progress updates resend nothing already on screen (files are re-hashed when sent)."""
+        def show(view: View, files: tuple[int, ...] = (), page: bool = True) -> list[Any]:
+            """A view as the outputs' values.  ``files``: only these take slots' audio and score are sent (the
+            rest of the page keeps what it shows); ``page=False``: the piece's picture, report and piece list
+            are left as they are — a generation's progress updates resend nothing already on screen."""
             keep = gr.skip()
             out: list[Any] = [
                 view.owner,
@@ -301,8 +316,8 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
             labels = []
             for i, slot in enumerate(slots):
                 take = view.takes[i] if i < len(view.takes) else None
-                if sent is not None and i not in sent:
-                    out += slot.unchanged()
+                if files:
+                    out += slot.files(take) if take is not None and i in files else slot.unchanged()
                     labels.append(gr.skip())
                 else:
                     out += slot.show(take)
@@ -313,15 +328,14 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
             return show(app.start(o, p or None))
 
         def stream(views: Iterator[View]) -> Iterator[list[Any]]:
-            """A request's views (generate, fill, accompany) as the outputs' values, each take sent once."""
-            sent = 0
+            """A request's views (generate, fill, accompany) as the outputs' values: the takes as soon as their
+            notes exist, then each take's audio and score as they are rendered."""
             for view in views:
                 if not view.takes:  # the request's start, or a refusal: the whole page, takes cleared
                     yield show(view)
-                elif not view.done:  # each take as it is ready
-                    yield show(view, sent=range(sent, len(view.takes)), page=False)
-                    sent = len(view.takes)
-                else:  # the last: every take, so that an API caller gets the whole result in one message
+                elif view.arrived and not view.done:  # a take's audio or score, rendered
+                    yield show(view, files=view.arrived, page=False)
+                else:  # every take: first without its files, last whole (an API caller gets it in one message)
                     yield show(view, page=False)
 
         # Generator functions, not lambdas: Gradio streams the views of a generator function only.
