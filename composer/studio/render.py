@@ -376,13 +376,17 @@ def take_window(piece: Piece, join: float | None, context_bars: int = CONTEXT_BA
     return replace(piece.with_notes(kept), bar_start=0.0)
 
 
+PLAYABLE_SECONDS = 15 * 60  # a piece longer than this is not rendered whole for the roll's player
+
+
 def render_take_files(
     midi: bytes, join: float | None, title: str, folder: str, kinds: tuple[str, ...] = ("audio", "roll", "score")
 ) -> dict[str, float]:
     """Write ``kinds`` of a take's files (``TAKE_FILES``: by default its preview audio, piano roll and score)
     into ``folder``; files already there are kept.  ``midi``: the whole piece so far; ``join``: where the
     take's new notes begin.  Each file appears whole or not at all.  → seconds spent: {"audio": …, "images": …}
-    (the piece's audio counts as audio).  A plain function of bytes, so that a worker process can run it."""
+    (the piece's audio counts as audio; a piece longer than :data:`PLAYABLE_SECONDS` gets none).  A plain function
+    of bytes, so that a worker process can run it."""
     piece = read_midi(midi, name=title)
     window = take_window(piece, join)
     makers = {
@@ -392,6 +396,8 @@ def render_take_files(
         "piece": lambda: render_wav(piece, preview=True).wav,  # the whole piece from beat 0: the roll's player
     }
     spent = {"audio": 0.0, "images": 0.0}
+    if "piece" in kinds and piece.notes and max(n.end for n in piece.notes) * 60 / piece.tempo > PLAYABLE_SECONDS:
+        kinds = tuple(k for k in kinds if k != "piece")  # hours of silence are not worth minutes of rendering
     for kind in kinds:
         name = TAKE_FILES[kind]
         path = Path(folder) / name
