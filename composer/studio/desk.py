@@ -48,6 +48,9 @@ MAX_TAKES = 8
 MAX_BARS = 32
 REQUEST_SECONDS = 120  # per-request cap on generating: the generator's deadline (Gradio's time_limit is for streams)
 SHIPPED = "shipped model"
+# Without render workers, a piece's audio for the roll's player is rendered in the handler only up to this much
+# MIDI (about 2,000 notes, a few tenths of a second); a longer one in a thread aside, so that no view waits.
+SYNC_PIECE_BYTES = 16_000
 MAX_EDIT_CHARS = 200_000  # an /edit request's JSON: ~500 edits with room to spare
 REPORT_WIDTH = 64  # characters a line of the seed report may take: the page's half-width column shows ~75
 
@@ -278,15 +281,21 @@ class StudioApp:
             render_take_files(node.midi, node.join, node.label, str(path.parent), (kind,))
         return str(path)
 
+    def _quiet_asset(self, node: Node, kind: str) -> None:
+        with contextlib.suppress(InputError, OSError):
+            self._asset(node, kind)
+
     def _piece_audio(self, node: Node) -> str:
         """Where the whole piece's audio up to ``node`` is (or will be) for the roll's player: rendered here
         without render workers; with them, started in the background (a click on Play before it is written is
         told to wait), so that no view waits for it."""
         path = self._node_dir(node) / TAKE_FILES["piece"]
         if not path.exists():
-            if self.pool is None:
+            if self.pool is None and len(node.midi) <= SYNC_PIECE_BYTES:
                 with contextlib.suppress(InputError):  # an unreadable stored point (see _summary) has no audio
                     self._asset(node, "piece")
+            elif self.pool is None:  # a long piece without workers: rendered aside, as a worker would
+                threading.Thread(target=self._quiet_asset, args=(node, "piece"), daemon=True).start()
             else:
                 with self._lock:
                     if node.id not in self._playing or self._playing[node.id].done():
