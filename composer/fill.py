@@ -110,6 +110,7 @@ class ContextSteps:
         self.memory: ContextMemory = model.encode_context(batch)
         self.heads = len(model.HEADS)
         self.recent = np.zeros((1, MATCH_WINDOW, len(AHEAD_BARS)), dtype=bool)  # the last events' recurrence
+        self._last: tuple[np.ndarray, tuple[torch.Tensor, ...]] | None = None  # the last times asked, and their gains
 
     def begin(self, ids: np.ndarray, onsets: np.ndarray, takes: int) -> None:
         """The takes start after the events ``ids`` at grid ``onsets`` (the seed): whether its last ones recur
@@ -129,9 +130,19 @@ class ContextSteps:
         return torch.from_numpy(self.recent.sum(axis=1).astype(np.int64))
 
     def _at(self, times: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(K,) grid times → the five heads' gains, each (K, HH)."""
-        index, distance = self.context.align(times.numpy().astype(np.int64))
-        k = len(times)
+        """(K,) grid times → the five heads' gains, each (K, HH).  The last answer is kept: a step asks for its
+        onset twice (the track head, then the note's), and reads it once."""
+        at = times.numpy().astype(np.int64)
+        if self._last is not None and np.array_equal(self._last[0], at):
+            return self._last[1]
+        gains = self._gains(at)
+        self._last = (at, gains)
+        return gains
+
+    def _gains(self, at: np.ndarray) -> tuple[torch.Tensor, ...]:
+        """(K,) grid steps → the five heads' gains, each (K, HH)."""
+        index, distance = self.context.align(at)
+        k = len(at)
         memory = ContextMemory(
             following=self.memory.following.expand(k, -1, -1),
             preceding=self.memory.preceding.expand(k, -1, -1),
