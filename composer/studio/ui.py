@@ -552,7 +552,13 @@ def serve(db: Path | None = None) -> None:
     torch.set_num_threads(1)
     app = default_app()
     # SIGTERM (a service manager's stop) ends the server through SystemExit, so the render workers stop with it.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    stopped: list[bool] = []
+
+    def stop(*_: object) -> None:
+        stopped.append(True)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         demo = build_ui(app).queue(default_concurrency_limit=2, max_size=64)
         demo.launch(
@@ -569,6 +575,10 @@ def serve(db: Path | None = None) -> None:
         app.styles.close()  # a lesson running stops with the server
         if app.pool is not None:
             app.pool.shutdown(wait=False, cancel_futures=True)
+        if stopped:
+            # Stopped by the signal: leave now.  The interpreter's exit would join the render workers, which may be
+            # mid warm-up (seconds after a fresh start); they follow their parent out by themselves.
+            os._exit(0)
 
 
 def serve_in_subprocess(
