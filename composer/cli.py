@@ -314,20 +314,27 @@ def _cmd_infill(args: argparse.Namespace) -> int:
 
 
 def _cmd_accompany(args: argparse.Namespace) -> int:
-    """Accompany each piece (issue 12): its tracks kept, a piano part or alto, tenor and bass added."""
+    """Accompany each piece (issue 12): its tracks kept, a piano part or alto, tenor and bass added (over bars
+    A-B alone with ``--bars``)."""
+    from composer.fill import parse_bars
     from composer.generate import STYLES
 
     formats = _formats(args.format)
     style = args.style.strip().lower()
     if style not in STYLES:
         raise InputError(f"The accompaniment style must be {' or '.join(STYLES)}; got {args.style!r}.")
+    bars = parse_bars(args.bars) if args.bars is not None else None
     settings = _settings(args, bars=1)
 
     def task(composer: Composer, piece: Piece, key: int | None) -> tuple[list[Take], dict[str, object]]:
-        takes = composer.accompany(piece, settings, style=style, key=key)
-        return takes, {"style": style, "added_tracks": [name for name, _ in STYLES[style]]}
+        takes = composer.accompany(piece, settings, style=style, bars=bars, key=key)
+        about: dict[str, object] = {"style": style, "added_tracks": [name for name, _ in STYLES[style]]}
+        if bars is not None:
+            about["bars"] = f"{bars[0]}-{bars[1]}"
+        return takes, about
 
-    return _write_batch(args, settings, formats, task, "accompanied", "accompanying", {"style": style})
+    extra = {"style": style, **({"bars": f"{bars[0]}-{bars[1]}"} if bars is not None else {})}
+    return _write_batch(args, settings, formats, task, "accompanied", "accompanying", extra)
 
 
 def _write_batch(
@@ -686,6 +693,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="piano",
         help="piano (a piano part, as POP909's piano tracks play under their melodies) or chorale (alto, tenor "
         "and bass under the melody, as in the chorales)",
+    )
+    a.add_argument(
+        "--bars",
+        metavar="A-B",
+        help="accompany only bars A-B (as printed music counts them; at most 16): a piece accompanied before in "
+        "this style has its accompaniment refilled there, the rest kept (default: the whole piece)",
     )
     _sampling_arguments(a)
     _output_arguments(a, whole="the accompaniment alone")

@@ -1064,36 +1064,55 @@ class Composer:
         settings: Settings,
         *,
         style: str = "piano",
+        bars: tuple[int, int] | None = None,
         key: int | None = None,
         deadline: float | None = None,
     ) -> list[Take]:
         """K takes of an accompaniment for ``piece``: its tracks kept exactly, new ones added (:data:`STYLES`:
         ``piano`` — one piano track; ``chorale`` — alto, tenor and bass under the piece's melody) and filled
-        from its first bar to its last, the encoder reading the given tracks all through."""
+        from its first bar to its last, the encoder reading the given tracks all through.
+
+        ``bars`` (A, B), as printed music counts them: only those bars are accompanied.  Where the piece already
+        has the style's tracks (an accompaniment made before), those tracks are the ones refilled in bars A–B and
+        their notes elsewhere are kept, so that a piece is accompanied a selection at a time."""
         if style not in STYLES:
             raise InputError(f"The accompaniment style must be {' or '.join(STYLES)}; got {style!r}.")
         if not piece.notes:
             raise InputError("The piece has no notes; give a melody to accompany.")
         added = STYLES[style]
-        if len(piece.tracks) + len(added) > SIZES[TRACK]:
-            raise InputError(
-                f"The piece has {len(piece.tracks)} tracks; a {style} accompaniment adds {len(added)} and composer "
-                f"holds at most {SIZES[TRACK]}: drop some tracks first."
+        names = [(t.name, t.program) for t in piece.tracks]
+        existing = [names.index(a) for a in added if a in names]
+        if bars is not None and len(existing) == len(added):
+            grown, chosen = piece, existing
+        else:
+            if len(piece.tracks) + len(added) > SIZES[TRACK]:
+                raise InputError(
+                    f"The piece has {len(piece.tracks)} tracks; a {style} accompaniment adds {len(added)} and "
+                    f"composer holds at most {SIZES[TRACK]}: drop some tracks first."
+                )
+            channels = [t.channel for t in piece.tracks]
+            free = [c for c in range(16) if c != 9 and c not in channels]
+            new_tracks = tuple(
+                Track(name=name, program=program, channel=free[i] if i < len(free) else 0)
+                for i, (name, program) in enumerate(added)
             )
-        channels = [t.channel for t in piece.tracks]
-        free = [c for c in range(16) if c != 9 and c not in channels]
-        new_tracks = tuple(
-            Track(name=name, program=program, channel=free[i] if i < len(free) else 0)
-            for i, (name, program) in enumerate(added)
-        )
-        grown = replace(piece, tracks=(*piece.tracks, *new_tracks))
+            grown = replace(piece, tracks=(*piece.tracks, *new_tracks))
+            chosen = list(range(len(piece.tracks), len(grown.tracks)))
         events = encode(grown)
         bar = bar_steps(events.time_signature)
-        last_bar = int((int(events.onsets[-1]) - events.bar_start) // bar) + 1
-        end = events.bar_start + last_bar * bar
-        chosen = list(range(len(piece.tracks), len(grown.tracks)))
-        settings = replace(settings, bars=max(1, min(MAX_BARS, last_bar)), notes=None, form="free", density_lock=False)
-        return self._fill(grown, events, 0, end, chosen, ACCOMPANY, settings.validate(), key, deadline)
+        if bars is None:
+            last_bar = int((int(events.onsets[-1]) - events.bar_start) // bar) + 1
+            start, end, length = 0, events.bar_start + last_bar * bar, last_bar
+        else:
+            start, end = gap_span(events, bar, *bars)
+            length = bars[1] - bars[0] + 1
+        sounding = (n for n in grown.notes if n.start * STEPS_PER_BEAT < end and n.end * STEPS_PER_BEAT > start)
+        if not any(n.track not in chosen for n in sounding):
+            raise InputError(
+                "Nothing sounds in those bars but the accompaniment itself; choose bars where the melody plays."
+            )
+        settings = replace(settings, bars=max(1, min(MAX_BARS, length)), notes=None, form="free", density_lock=False)
+        return self._fill(grown, events, start, end, chosen, ACCOMPANY, settings.validate(), key, deadline)
 
     def _fill(
         self,

@@ -190,6 +190,40 @@ def test_accompany_refuses_a_full_track_table_an_empty_piece_and_an_unknown_styl
         composer.accompany(duet(), Settings(), style="jazz")
 
 
+def test_accompany_over_selected_bars_adds_notes_there_only_and_refills_its_own_track_the_next_time(composer):
+    melody = Piece(
+        notes=tuple(Note(4.0 * i, 4.0, 72 + (i % 5), 80) for i in range(8)),  # bars 1-8, one whole note each
+        key=0,
+        tracks=(Track("Soprano", 52, 0),),
+    )
+    settings = Settings(variations=3, seed=4, temperature=1.2)
+    first = composer.accompany(melody, settings, style="piano", bars=(2, 3))
+    assert any(take.continuation.notes for take in first)
+    for take in first:
+        assert [t.name for t in take.piece.tracks] == ["Soprano", "Piano accompaniment"]
+        assert all(4.0 <= n.start < 12.0 and n.track == 1 for n in take.continuation.notes)
+        assert {_key(n) for n in melody.notes} <= {_key(n) for n in take.piece.notes}
+    base = next(take.piece for take in first if take.continuation.notes)
+    again = composer.accompany(base, settings, style="piano", bars=(5, 6))
+    before = {_key(n) for n in base.notes}
+    for take in again:
+        # the piece's own accompaniment track is refilled, not a second one added; bars 2-3 stay as they were
+        assert [t.name for t in take.piece.tracks] == ["Soprano", "Piano accompaniment"]
+        assert before <= {_key(n) for n in take.piece.notes}
+        assert all(16.0 <= n.start < 24.0 for n in take.continuation.notes)
+
+
+def test_accompany_refuses_bars_outside_the_piece_and_bars_with_nothing_to_accompany(composer):
+    melody = Piece(notes=tuple(Note(4.0 * i, 4.0, 72, 80) for i in range(4)), key=0)
+    with pytest.raises(InputError, match="outside the piece"):
+        composer.accompany(melody, Settings(), bars=(3, 9))
+    with pytest.raises(InputError, match="backwards"):
+        composer.accompany(melody, Settings(), bars=(3, 2))
+    gap = Piece(notes=(Note(0.0, 4.0, 72, 80), Note(12.0, 4.0, 72, 80)), key=0)
+    with pytest.raises(InputError, match="Nothing sounds in those bars"):
+        composer.accompany(gap, Settings(), bars=(2, 3))
+
+
 # ------------------------------------------------------------------------------------------ the encoder
 
 

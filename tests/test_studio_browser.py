@@ -201,7 +201,7 @@ def test_bars_dragged_on_the_roll_are_filled_in_chromium(page: Any, tmp_path: Pa
         page.mouse.down()
         page.mouse.move(three["x"] + 12, y, steps=5)
         page.mouse.up()
-        bars = page.get_by_label("Bars (e.g. 5-8)")
+        bars = page.get_by_label("Bars (e.g. 5-8")
         expect(bars).to_have_value("2-3", timeout=10_000)
         expect(page.locator("#roll .roll-selection")).to_be_visible()
         page.locator("#fill").click()
@@ -213,6 +213,38 @@ def test_bars_dragged_on_the_roll_are_filled_in_chromium(page: Any, tmp_path: Pa
     owner = _owner(store)
     tree = store.tree(owner, store.pieces(owner)[0].id)
     assert [n.settings.get("bars") for n in tree if n.parent_id] == ["2-3"] * 4
+
+
+def test_bars_dragged_on_the_roll_are_accompanied_in_chromium(page: Any, tmp_path: Path, free_port: int) -> None:
+    """Issue 13: a selection of bars 2-3 on the roll, then "Accompany" (piano): takes whose new notes, on the
+    added piano track, start in bars 2-3 alone, and whose title says so."""
+    from playwright.sync_api import expect
+
+    demo, store = _studio_with_seed(page, tmp_path, free_port, [60, 62, 64, 65, 67, 69, 71, 72] * 2)  # 4 bars
+    try:
+        ruler = page.locator("#roll .roll-ruler")
+        ruler.scroll_into_view_if_needed()
+        two = page.locator('#roll .roll-bar-no:text-is("2")').bounding_box()
+        three = page.locator('#roll .roll-bar-no:text-is("3")').bounding_box()
+        y = ruler.bounding_box()["y"] + 10
+        page.mouse.move(two["x"] + 6, y)
+        page.mouse.down()
+        page.mouse.move(three["x"] + 12, y, steps=5)
+        page.mouse.up()
+        expect(page.get_by_label("Bars (e.g. 5-8")).to_have_value("2-3", timeout=10_000)
+        page.locator("#accompany").click()
+        expect(page.locator("#status")).to_contain_text("4 takes ready", timeout=90_000)
+        expect(page.get_by_text("piano accompaniment in bars 2-3").first).to_be_visible()
+        _screenshot(page, tmp_path / "studio-roll-accompany.png")
+    finally:
+        demo.close()
+    owner = _owner(store)
+    piece_id = store.pieces(owner)[0].id
+    takes = [n for n in store.tree(owner, piece_id) if n.parent_id]
+    assert [(n.settings.get("command"), n.settings.get("bars")) for n in takes] == [("accompany", "2-3")] * 4
+    made = [n for node in takes for n in node.piece().notes if n.track == 1]  # the added piano track's notes
+    assert made and all(4.0 <= n.start < 12.0 for n in made)
+    assert all([t.name for t in node.piece().tracks][-1] == "Piano accompaniment" for node in takes)
 
 
 def test_a_note_dragged_in_the_roll_is_a_point_that_undo_takes_back_in_chromium(

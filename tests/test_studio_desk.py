@@ -415,6 +415,8 @@ def test_fill_and_accompany_refuse_bad_settings_and_styles_in_one_sentence(studi
         (list(studio.fill(owner, None, "2-3", 2, *common)), "Bring a seed first"),
         (list(studio.accompany(owner, before.piece_id, "jazz", 2, *common)), "must be piano or chorale"),
         (list(studio.accompany(owner, before.piece_id, "piano", 2, *common[:-1], "no-such-model")), "no model"),
+        (list(studio.accompany(owner, before.piece_id, "piano", 2, *common, "40-41")), "outside the piece"),
+        (list(studio.accompany(owner, before.piece_id, "piano", 2, *common, "two")), "not a range"),
     ]:
         assert len(views) == 1 and expected in views[0].status and _one_sentence(views[0].status)
         assert same_page(before, views[0]) or views[0].piece_id is None
@@ -451,6 +453,24 @@ def test_accompany_adds_the_styles_tracks_and_keeps_the_given_notes(studio, styl
         assert node.settings["command"] == "accompany" and node.settings["style"] == style
         assert f"settings: {style} accompaniment" in take.metrics
     assert made_new > 0
+
+
+def test_accompany_over_the_selected_bars_adds_notes_there_alone(studio):
+    owner = studio.start(None).owner
+    view = studio.example(owner, None, "hicks-hornpipe")
+    seed = studio.store.node(owner, view.current).piece()
+    views = list(studio.accompany(owner, view.piece_id, "piano", 2, 1.0, 0.95, 3, False, False, desk.SHIPPED, "2-3"))
+    assert views[0].status == "Accompanying bars 2-3 (piano): 2 takes…"
+    assert views[-1].done and len(views[-1].takes) == 2
+    bar = seed.time_signature.bar_beats
+    start, end = seed.bar_start + bar, seed.bar_start + 3 * bar
+    given = {_note_key(n) for n in seed.notes}
+    for take in views[-1].takes:
+        node = studio.store.node(owner, take.node_id)
+        new = {_note_key(n) for n in node.piece().notes} - given
+        assert new and all(start - 1e-6 <= n[0] < end for n in new)
+        assert node.settings["bars"] == "2-3" and node.join == pytest.approx(start)
+        assert "settings: piano accompaniment in bars 2-3" in take.metrics
 
 
 def test_keep_and_undo_work_on_a_filled_take_as_on_a_generated_one(studio):

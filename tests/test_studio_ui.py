@@ -51,11 +51,12 @@ def test_fill_and_accompany_are_named_read_generates_settings_and_cancel_stops_t
     generate, infill, accompany = by_name["generate"], by_name["infill"], by_name["accompany"]
     shared = generate.inputs[3:10]  # takes, temperature, top-p, seed, random, key lock, model: the same components
     assert [c.label for c in infill.inputs[2:]] == [
-        "Bars (e.g. 5-8)",
+        "Bars (e.g. 5-8; to accompany, empty: all)",
         *(c.label for c in shared),
         "Tracks (names or numbers; empty: all)",
     ]
-    assert infill.inputs[3:10] == shared and accompany.inputs[3:] == shared
+    assert infill.inputs[3:10] == shared and accompany.inputs[3:10] == shared
+    assert accompany.inputs[10] is infill.inputs[2]  # the Bars box: a selection to accompany, or empty for all
     assert accompany.inputs[2].label == "Style" and accompany.inputs[2].value == "piano"
     assert [value for _, value in accompany.inputs[2].choices] == ["piano", "chorale"]
     for fn in (infill, accompany):  # wired as generate is: streamed, one queue with it, the page's outputs

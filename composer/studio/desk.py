@@ -555,26 +555,39 @@ class StudioApp:
         random_seed: bool,
         key_lock: bool,
         model: str | None,
+        bars_text: str | None = None,
     ) -> Iterator[View]:
         """K takes of the current point with an accompaniment added (``style``: piano — one piano track;
-        chorale — alto, tenor and bass under the melody), its own notes kept exactly.  Yields views as
-        :meth:`generate` does."""
+        chorale — alto, tenor and bass under the melody), its own notes kept exactly: over the whole piece, or
+        over the bars selected (``bars_text``, "5-8"; a piece accompanied before in this style has its
+        accompaniment refilled there).  Yields views as :meth:`generate` does."""
+        from composer.encoding import STEPS_PER_BEAT, bar_steps, encode
+        from composer.fill import gap_span
         from composer.generate import STYLES
 
         def ask(piece: Piece) -> _Request:
             if style not in STYLES:
                 raise InputError(f"The accompaniment style must be {' or '.join(STYLES)}; got {style!r}.")
             settings = _settings(takes, temperature, top_p, seed, random_seed, key_lock)
+            chosen = _bars(bars_text) if (bars_text or "").strip() else None
+            params: dict[str, Any] = {"command": "accompany", "style": style}
+            at = 0.0
+            if chosen is not None:
+                events = encode(piece)  # the bars checked against the piece now, as accompany checks them
+                start, _ = gap_span(events, bar_steps(events.time_signature), *chosen)
+                at = start / STEPS_PER_BEAT
+                params["bars"] = f"{chosen[0]}-{chosen[1]}" if chosen[0] != chosen[1] else f"{chosen[0]}"
+            where = f" bars {params['bars']}" if chosen is not None else ""
             return _Request(
                 settings=settings,
-                progress=f"Accompanying ({style}): {_count(settings.variations, 'take')}…",
-                params={"command": "accompany", "style": style},
+                progress=f"Accompanying{where} ({style}): {_count(settings.variations, 'take')}…",
+                params=params,
                 make=lambda composer, made, key, deadline: composer.accompany(
-                    piece, made, style=style, key=key, deadline=deadline
+                    piece, made, style=style, bars=chosen, key=key, deadline=deadline
                 ),
-                # The new tracks run from the first bar: the join is the piece's start, so that listening and
-                # the score take in the whole piece (the roll draws every note in its track's strong colour).
-                join=lambda take: 0.0,
+                # The whole piece's accompaniment runs from the first bar: the join is the piece's start, so
+                # that listening and the score take in the whole piece; a selection's, where the selection starts.
+                join=lambda take: at,
             )
 
         return self._takes(owner, piece_id, model, ask)
@@ -873,7 +886,8 @@ def _made_by(settings: dict[str, Any]) -> str:
         names = settings.get("track_names") or []
         return f"bars {settings.get('bars')} filled" + (f" on {', '.join(str(n) for n in names)}" if names else "")
     if command == "accompany":
-        return f"{settings.get('style')} accompaniment"
+        where = f" in bars {settings['bars']}" if settings.get("bars") else ""
+        return f"{settings.get('style')} accompaniment{where}"
     if command == "edit":
         return f"edited: {settings.get('summary')}"
     return f"{settings.get('bars')} bars"

@@ -224,7 +224,9 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
                 # above apply; Cancel stops these too.
                 with gr.Accordion("Fill or accompany", open=True, elem_id="fill-or-accompany"):
                     with gr.Row():
-                        fill_bars = gr.Textbox(label="Bars (e.g. 5-8)", placeholder="5-8", max_lines=1, scale=1)
+                        fill_bars = gr.Textbox(
+                            label="Bars (e.g. 5-8; to accompany, empty: all)", placeholder="5-8", max_lines=1, scale=1
+                        )
                         fill_tracks = gr.Textbox(
                             label="Tracks (names or numbers; empty: all)", placeholder="Melody, 2", max_lines=1, scale=2
                         )
@@ -401,7 +403,7 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
         )
         accompanying = making[2].then(
             on_accompany,
-            [owner, piece, style, *shared],
+            [owner, piece, style, *shared, fill_bars],  # the Bars box last: a selection, or empty for all
             view_outputs,
             api_name="accompany",
             concurrency_limit=2,
