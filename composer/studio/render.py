@@ -426,9 +426,10 @@ def take_window(piece: Piece, join: float | None, context_bars: int = CONTEXT_BA
 
 PLAYABLE_SECONDS = 15 * 60  # a piece longer than this is not rendered whole for the roll's player
 # The roll's mute and solo play one stem per track (render_stems), each costing what the whole piece costs (the
-# soundfont's time goes with the length, not the notes): a piece whose stems together would last longer than this
-# gets none, and its player plays the one WAV of the piece, without mute and solo.
-STEM_SECONDS = 30 * 60
+# soundfont's time goes with the length, not the notes), and the browser holds them all decoded (4 bytes a sample:
+# 20 minutes at 24 kHz is ~115 MB).  A piece whose stems together would last longer than this gets none, and its
+# player plays the one WAV of the piece, without mute and solo.
+STEM_SECONDS = 20 * 60
 
 
 def stem_file(track: int) -> str:

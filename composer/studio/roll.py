@@ -429,8 +429,11 @@ const playOne = (button) => {
     notReady(button);
   });
 };
+// At the stems' rate (render.py's previews: 24 kHz), so that decoding them does not double the memory they take;
+// where a browser refuses that rate, at its own.
+const rate = (wanted, fallback) => { try { return wanted(); } catch (error) { return fallback(); } };
 const playStems = async (button, stems) => {
-  const ctx = new AudioContext();
+  const ctx = rate(() => new AudioContext({sampleRate: 24000}), () => new AudioContext());
   const p = {button, cursor: element.querySelector('.roll-cursor'), frame: 0, ctx, gains: null, sources: [],
              seconds: () => 0, ended: () => false, halt: () => { p.sources.forEach((s) => s.stop()); ctx.close(); }};
   player = p;
