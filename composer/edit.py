@@ -1,4 +1,4 @@
-"""A musician's edits to a piece: add, move, delete notes and change their velocity.
+"""A musician's edits to a piece: add, move, delete notes, change their velocity, and a track's instrument.
 
 Pure — a :class:`Piece` and a list of edits (plain JSON values, as the studio's roll and its ``/edit`` API send
 them) in, the edited piece out.  The edits are checked here, at the edge, each refusal one sentence in a
@@ -13,11 +13,13 @@ Edits, one JSON object each::
     {"op": "move", "note": {"start": 4, "pitch": 64, "track": 0}, "start": 5, "pitch": 65, "duration": 2}
     {"op": "delete", "note": {"start": 4, "pitch": 64, "track": 0}}
     {"op": "velocity", "note": {"start": 4, "pitch": 64, "track": 0}, "velocity": 100}
+    {"op": "program", "track": 1, "program": 40}
 
-(``move`` changes any of start, pitch and duration; the others stay.)  Overlapping notes of one pitch on one
-track are settled as the reader and fills settle them (:func:`composer.fill.assemble`): MIDI holds one key of a
-pitch down at a time, so the earlier note stops where the later begins, and two that begin together become
-one — the edited one.
+(``move`` changes any of start, pitch and duration; the others stay.  ``program`` gives a track (from 0) another
+General MIDI instrument (0–127, 40 the violin): its notes stay and the whole piece sounds otherwise, so such an
+edit begins at beat 0.)  Overlapping notes of one pitch on one track are settled as the reader and fills settle
+them (:func:`composer.fill.assemble`): MIDI holds one key of a pitch down at a time, so the earlier note stops
+where the later begins, and two that begin together become one — the edited one.
 """
 
 from __future__ import annotations
@@ -27,12 +29,13 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from composer.errors import InputError
+from composer.midi_io import instrument_name, track_label
 from composer.piece import PIANO_HIGH, PIANO_LOW, PITCH_CLASS_NAMES, Note, Piece
 
 MAX_EDITS = 500  # edits in one request: more is not a musician's gesture
 ROOM_BARS = 4  # notes may be added or moved this many bars past the piece's last bar, not further
 EPS = 1e-6  # beats: a note named by its start matches within this (starts are tick ratios, sent as JSON floats)
-OPS = ("add", "move", "delete", "velocity")
+OPS = ("add", "move", "delete", "velocity", "program")
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class Edited:
 
     piece: Piece
     first_beat: float  # the earliest beat an edit touched: the new point's join
-    summary: str  # "moved 1 note, added 2 notes"
+    summary: str  # "moved 1 note, added 2 notes"; "track 2 (Piano) now plays Violin"
     merged: int  # notes joined or shortened because they overlapped a note of their pitch on their track
 
 
@@ -68,6 +71,8 @@ def apply_edits(piece: Piece, edits: Any) -> Edited:
     if len(edits) > MAX_EDITS:
         raise InputError(f"That is {len(edits)} edits at once; send at most {MAX_EDITS}.")
     notes = list(piece.notes)
+    tracks = list(piece.tracks)
+    instruments: list[str] = []  # what the program edits did, in words
     made: list[Note] = []  # the notes the edits produced: they win where they overlap others
     touched: list[float] = []
     done: dict[str, int] = {}
@@ -75,6 +80,23 @@ def apply_edits(piece: Piece, edits: Any) -> Edited:
         if not isinstance(edit, dict) or edit.get("op") not in OPS:
             raise InputError(f"Edit {number} is not one of {', '.join(OPS)} (each edit is an object with an 'op').")
         op = edit["op"]
+        if op == "program":
+            track, program = _int(edit, "track", number), _int(edit, "program", number)
+            if not 0 <= track < len(tracks):
+                raise InputError(
+                    f"Edit {number} gives track {track + 1} an instrument, but the piece has "
+                    f"{len(tracks)} track{'' if len(tracks) == 1 else 's'}."
+                )
+            if not 0 <= program <= 127:
+                raise InputError(
+                    f"Edit {number} asks for instrument {program}; the General MIDI instruments run from 0 to 127."
+                )
+            instruments.append(
+                f"track {track + 1} ({track_label(piece.tracks[track])}) now plays {instrument_name(program)}"
+            )
+            tracks[track] = replace(tracks[track], program=program)
+            touched.append(0.0)  # the whole piece sounds otherwise
+            continue
         if op == "add":
             note = _checked(piece, Note(_num(edit, "start", number), _num(edit, "duration", number, 1.0),
                                         _int(edit, "pitch", number), _int(edit, "velocity", number, 80),
@@ -106,11 +128,13 @@ def apply_edits(piece: Piece, edits: Any) -> Edited:
     settled, merged = _settle(notes, made)
     if not settled:
         raise InputError("Those edits would delete every note of the piece; keep at least one.")
-    edited = piece.with_notes(tuple(sorted(settled, key=lambda n: (n.start, n.track, -n.pitch))))
-    if edited.notes == piece.notes:
+    edited = replace(
+        piece.with_notes(tuple(sorted(settled, key=lambda n: (n.start, n.track, -n.pitch)))), tracks=tuple(tracks)
+    )
+    if edited == piece:
         raise InputError("Those edits leave the piece as it was, so there is nothing to keep.")
     words = {"add": "added", "move": "moved", "delete": "deleted", "velocity": "changed the velocity of"}
-    summary = ", ".join(f"{words[op]} {n} note{'' if n == 1 else 's'}" for op, n in done.items())
+    summary = ", ".join([f"{words[op]} {n} note{'' if n == 1 else 's'}" for op, n in done.items()] + instruments)
     return Edited(edited, min(touched), summary, merged)
 
 

@@ -312,3 +312,77 @@ def test_the_rolls_play_button_plays_the_piece_with_a_cursor_that_follows_in_chr
     finally:
         demo.close()
         store.close()
+
+
+def test_a_tracks_instrument_and_its_mute_and_solo_in_chromium(page: Any, tmp_path: Path, free_port: int) -> None:
+    """Issue 13: a track's instrument picked in the roll is a new point of the history, which Undo takes back;
+    M and S beside a track's colour change how the piece is heard (the stems' gains, live while it plays), not
+    the piece, and outlast a redraw of the roll."""
+    from playwright.sync_api import expect
+
+    store = Store(tmp_path / "studio.sqlite3")
+    demo = ui.build_ui(desk.StudioApp(store, tmp_path / "files")).queue(default_concurrency_limit=2)
+    demo.launch(server_name="127.0.0.1", server_port=free_port, prevent_thread_lock=True, quiet=True, ssr_mode=False)
+    melody = [smf.tempo(100), smf.meta(3, b"Melody"), *smf.melody([72, 74, 76, 77, 79, 77, 76, 74], 480)]
+    bass = [smf.program(32, channel=1), *smf.melody([48, 43, 45, 41], 960, channel=1)]  # no name: its instrument's
+    seed = tmp_path / "duet.mid"
+    seed.write_bytes(smf.smf([smf.track(melody), smf.track(bass)]))
+    try:
+        status, history, roll = page.locator("#status"), page.locator("#history"), page.locator("#roll .roll")
+        page.goto(demo.local_url)
+        expect(status).to_contain_text("Bring a seed", timeout=30_000)
+        page.locator(MIDI_INPUT).set_input_files(str(seed))
+        expect(page.locator("#roll .roll-note")).to_have_count(12, timeout=30_000)
+        bass_list = page.locator('#roll .roll-program[data-track="1"]')
+        expect(bass_list).to_have_value("32")
+        expect(page.locator('#roll .roll-program[data-track="0"]')).to_have_value("0")
+
+        # Mute and solo: a way of listening, kept by the page, nothing sent
+        page.locator('#roll .roll-mute[data-track="0"]').click()
+        expect(page.locator('#roll .roll-mute[data-track="0"]')).to_have_attribute("aria-pressed", "true")
+        expect(roll).to_have_attribute("data-muted", "0")
+        page.locator('#roll .roll-solo[data-track="1"]').click()
+        expect(roll).to_have_attribute("data-soloed", "1")
+        expect(history.locator("g.node")).to_have_count(1)  # no point of the history
+
+        play = page.locator("#roll .roll-play")
+        play.click()
+        expect(play).to_have_text("■ Stop", timeout=10_000)
+        expect(roll).to_have_attribute("data-gains", "0:0.00 1:1.00", timeout=15_000)  # the melody muted
+        page.wait_for_function(
+            "() => parseFloat(document.querySelector('#roll .roll-cursor').dataset.beat || '0') > 0.5",
+            timeout=15_000,
+        )
+        page.locator('#roll .roll-mute[data-track="0"]').click()  # unmuted, but the bass is soloed: still silent
+        expect(roll).to_have_attribute("data-gains", "0:0.00 1:1.00")
+        page.locator('#roll .roll-solo[data-track="1"]').click()  # no solo: both sound, while it plays
+        expect(roll).to_have_attribute("data-gains", "0:1.00 1:1.00", timeout=5_000)
+        page.locator('#roll .roll-mute[data-track="1"]').click()
+        expect(roll).to_have_attribute("data-gains", "0:1.00 1:0.00", timeout=5_000)
+        play.click()
+        expect(play).to_have_text("▶ Play")
+
+        # The instrument: an edit, drawn in the history; the mute outlasts the redraw
+        bass_list.select_option("40")
+        expect(status).to_contain_text(
+            "Track 2 (Acoustic Bass) now plays Violin (edit 1.1); Undo takes it back.", timeout=30_000
+        )
+        expect(history.locator("g.node.current text")).to_have_text("✎1.1")
+        expect(bass_list).to_have_attribute("data-program", "40")
+        expect(page.locator('#roll .roll-mute[data-track="1"]')).to_have_attribute("aria-pressed", "true")
+        expect(roll).to_have_attribute("data-muted", "1")
+
+        page.locator("#undo").click()
+        expect(status).to_contain_text("Undid edit 1.1", timeout=30_000)
+        expect(bass_list).to_have_attribute("data-program", "32")
+        expect(bass_list).to_have_value("32")  # the list shows the piece's instrument again
+        expect(history.locator("g.node.current text")).to_have_text("seed")
+        _screenshot(page, tmp_path / "studio-roll-tracks.png")
+    finally:
+        demo.close()
+    owner = _owner(store)
+    record = store.pieces(owner)[0]
+    assert [t.program for t in store.node(owner, record.current_id).piece().tracks] == [0, 32]
+    edit = next(n for n in store.tree(owner, record.id) if n.is_edit)
+    assert [t.program for t in edit.piece().tracks] == [0, 40]
+    assert edit.settings["edits"] == [{"op": "program", "track": 1, "program": 40}]

@@ -1,7 +1,9 @@
 """The studio's handlers, called directly (no server): the whole loop, bad input, isolation, persistence."""
 
+import html
 import json
 import re
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -643,3 +645,25 @@ def test_the_roll_plays_the_whole_piece_from_a_served_file(studio):
     assert path.read_bytes()[:4] == b"RIFF" and path.is_relative_to(studio.served)
     _, files = studio.export_piece(owner, view.piece_id)
     assert files and not any(Path(f).is_relative_to(studio.served) for f in files)
+
+
+def test_a_piece_of_several_tracks_has_a_served_stem_per_track_rendered_aside(studio, tmp_path):
+    """Issue 13's mute / solo: the roll's Play names a stem per track beside the piece's WAV, rendered in the
+    background (never in the handler: a generation's takes must not wait for them), in the folder the page
+    serves; a piece of one track has none."""
+    owner = studio.start(None).owner
+    view = studio.upload(owner, None, str(_two_tracks(tmp_path)))
+    match = re.search(r"class=\"roll-play\" data-audio=\"[^\"]+\" data-stems='([^']+)'", view.piano_roll)
+    assert match, view.piano_roll[:2000]
+    stems = {int(t): Path(p) for t, p in json.loads(html.unescape(match[1])).items()}
+    assert sorted(stems) == [0, 1]
+    deadline = time.monotonic() + 30
+    while not all(p.exists() for p in stems.values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for path in stems.values():
+        assert path.read_bytes()[:4] == b"RIFF" and path.is_relative_to(studio.served)
+    assert [p.name for p in stems.values()] == ["piece-track-1.wav", "piece-track-2.wav"]
+    tune = tmp_path / "tune.mid"
+    tune.write_bytes(smf.simple_file([60, 62, 64, 65]))
+    one = studio.upload(owner, None, str(tune))
+    assert "data-stems" not in one.piano_roll and 'class="roll-mute"' not in one.piano_roll

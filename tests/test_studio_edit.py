@@ -156,3 +156,101 @@ def test_the_roll_draws_tracks_velocity_bars_and_nothing_from_outside():
     assert 'data-pitch="60"' in html and 'fill-opacity="' in html and "#ec7a2c" in html  # track 0's orange
     assert "http" not in html.replace("http://www.w3.org", "")  # nothing fetched from anywhere
     assert '"lastBar": 2' in html.replace("&quot;", '"')
+
+
+def _duet(tmp_path):
+    """A two-track seed at 100 BPM: a melody (named) in quarters on channel 0, an unnamed acoustic bass (program
+    32) in halves on channel 1, two bars each."""
+    melody = [smf.tempo(100), smf.meta(3, b"Melody"), *smf.melody(SCALE, 480)]
+    bass = [smf.program(32, channel=1), *smf.melody([48, 43, 45, 41], 960, channel=1)]
+    path = tmp_path / "duet.mid"
+    path.write_bytes(smf.smf([smf.track(melody), smf.track(bass)]))
+    return path
+
+
+@pytest.fixture
+def duet(studio, tmp_path):
+    owner = studio.start(None).owner
+    return owner, studio.upload(owner, None, str(_duet(tmp_path))).piece_id
+
+
+def test_a_tracks_instrument_is_an_edit_heard_in_its_midi_and_audio_that_undo_takes_back(studio, duet):
+    owner, piece = duet
+    before = studio.store.node(owner, studio.store.piece(owner, piece).current_id)
+    assert [t.program for t in before.piece().tracks] == [0, 32]
+    view = studio.edit(owner, piece, json.dumps([{"op": "program", "track": 1, "program": 40}]))
+    assert view.status == "Track 2 (Acoustic Bass) now plays Violin (edit 1.1); Undo takes it back.", view.status
+    node = studio.store.node(owner, view.current)
+    assert node.is_edit and node.join == 0.0  # the whole piece sounds otherwise
+    edited = read_midi(node.midi)  # the stored MIDI plays the violin, the notes as they were
+    assert [t.program for t in edited.tracks] == [0, 40] and edited.notes == before.piece().notes
+    assert edited.tracks[1].name == "" and edited.tracks[0].name == "Melody"  # unnamed: called by its instrument
+    assert 'data-program="40"' in view.piano_roll and '<option value="40" selected>Violin</option>' in view.piano_roll
+    assert any("(track 2 (Acoustic Bass) now plays Violin)" in label for label, _ in view.tree)  # the history says
+
+    undone = studio.undo(owner, piece)
+    assert undone.status.startswith("Undid edit 1.1 (track 2 (Acoustic Bass) now plays Violin)"), undone.status
+    assert [t.program for t in studio.store.node(owner, undone.current).piece().tracks] == [0, 32]
+    assert 'data-program="32"' in undone.piano_roll
+
+
+def test_the_new_instrument_is_what_the_audio_plays():
+    from composer.piece import Track
+    from composer.studio.render import render_wav
+
+    piece = Piece(notes=(Note(0, 1, 60, 80), Note(1, 1, 64, 80)), tracks=(Track("", 0, 0),))
+    edited = apply_edits(piece, [{"op": "program", "track": 0, "program": 40}])
+    assert edited.first_beat == 0 and edited.summary == "track 1 (Acoustic Grand Piano) now plays Violin"
+    violin = Piece(notes=piece.notes, tracks=(Track("", 40, 0),))
+    assert render_wav(edited.piece).wav == render_wav(violin).wav != render_wav(piece).wav
+    both = apply_edits(
+        piece, [{"op": "program", "track": 0, "program": 73}, {"op": "delete", "note": {"start": 1, "pitch": 64}}]
+    )
+    assert both.summary == "deleted 1 note, track 1 (Acoustic Grand Piano) now plays Flute"
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (
+            {"op": "program", "track": 2, "program": 40},
+            "Edit 1 gives track 3 an instrument, but the piece has 2 tracks.",
+        ),
+        ({"op": "program", "track": 1, "program": 128}, "the General MIDI instruments run from 0 to 127"),
+        ({"op": "program", "track": 1, "program": -1}, "the General MIDI instruments run from 0 to 127"),
+        ({"op": "program", "track": 1, "program": "Violin"}, "needs a number for 'program'"),
+        ({"op": "program", "track": 1, "program": 40.5}, "needs a whole number for 'program'"),
+        ({"op": "program", "program": 40}, "needs a number for 'track'"),
+        ({"op": "program", "track": 1, "program": 32}, "leave the piece as it was"),
+    ],
+)
+def test_a_bad_instrument_edit_is_one_sentence_and_nothing_is_lost(studio, duet, edit, words):
+    owner, piece = duet
+    before = studio.view(owner, piece)
+    view = studio.edit(owner, piece, [edit])
+    assert words in view.status, view.status
+    assert not re.search(r"[.;]\s+[A-Z]", view.status) and view.status.endswith("."), view.status  # one sentence
+    assert (view.current, view.tree) == (before.current, before.tree)  # no new point, nothing lost
+
+
+def test_the_roll_shows_each_tracks_instrument_and_mute_and_solo_where_it_has_stems():
+    from composer.piece import Track
+
+    piece = Piece(
+        notes=(Note(0, 1, 60, 80, 0), Note(0, 2, 48, 80, 1)), tracks=(Track("Melody", 73, 0), Track("", 32, 1))
+    )
+    html = roll_html(piece, "/files/piece.wav", {0: "/files/piece-track-1.wav", 1: "/files/piece-track-2.wav"})
+    for track, program, name in ((0, 73, "Flute"), (1, 32, "Acoustic Bass")):
+        select = re.search(
+            rf'<select class="roll-program" data-track="{track}" data-program="{program}".*?</select>', html
+        )
+        assert select, track
+        assert select[0].count("<option ") == 128 and select[0].count(" selected") == 1  # every GM instrument
+        assert f'<option value="{program}" selected>{name}</option>' in select[0]
+        assert f'class="roll-mute" data-track="{track}" aria-pressed="false"' in html
+        assert f'class="roll-solo" data-track="{track}" aria-pressed="false"' in html
+    assert "Melody" in html and "data-stems=" in html and "piece-track-2.wav" in html
+    # one track, or no stems (a piece too long for them): one WAV, no mute and solo, the instrument still chosen
+    alone = roll_html(piece, "/files/piece.wav")
+    assert 'class="roll-mute"' not in alone and "data-stems" not in alone and alone.count('class="roll-program"') == 2
+    assert "http" not in html.replace("http://www.w3.org", "")  # nothing fetched from anywhere

@@ -282,3 +282,50 @@ def test_a_takes_preview_starts_two_whole_bars_before_the_bar_it_begins_in(bar_s
         assert window.bar_start == 0.0 and window.tempo == piece.tempo
         assert [n.start + expected_start for n in window.notes] == [n.start for n in piece.notes][int(expected_start) :]
     assert render.take_window(piece, None) == piece
+
+
+def _samples(wav: bytes) -> np.ndarray:
+    with wave.open(io.BytesIO(wav)) as w:
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float32)
+
+
+def test_stems_are_the_piece_track_by_track_at_one_length_and_gain():
+    """Issue 13's mute / solo: one WAV per track with notes, each that track alone in its instrument, all of the
+    piece's length from beat 0 and at one gain, so that together they sound as the piece (the soundfont is nearly
+    linear: within a few percent)."""
+    from composer.piece import Track
+
+    notes = (*(Note(i * 0.5, 0.5, 60 + i % 12, 80, 0) for i in range(16)), Note(0, 8, 40, 90, 2))
+    piece = Piece(notes=notes, tracks=(Track("", 0, 0), Track("", 73, 1), Track("", 40, 2)))  # track 1: no notes
+    stems = render.render_stems(piece, preview=True)
+    assert list(stems) == [0, 2]
+    whole = _samples(render_wav(piece, preview=True).wav)
+    tracks = [_samples(w) for w in stems.values()]
+    assert all(len(t) == len(whole) for t in tracks)  # one length: they play together
+    mix = sum(tracks)
+    assert abs(np.abs(mix).max() - np.abs(whole).max()) < 0.02 * np.abs(whole).max()  # levelled as the piece is
+    assert np.sqrt(((mix - whole) ** 2).mean()) < 0.1 * np.sqrt((whole**2).mean())
+    alone = Piece(notes=tuple(n for n in notes if n.track == 2), tracks=piece.tracks)
+    assert np.corrcoef(tracks[1], _samples(render_wav(alone, preview=True).wav))[0, 1] > 0.99  # the violin alone
+
+
+def test_stem_files_are_written_per_track_and_none_for_one_track(tmp_path):
+    from composer.midi_io import piece_to_midi_bytes
+    from composer.piece import Track
+
+    duet = Piece(notes=(Note(0, 2, 72, 80, 0), Note(0, 2, 48, 80, 1)), tracks=(Track("", 0, 0), Track("", 32, 1)))
+    assert render.stem_tracks(duet) == [0, 1] and render.stem_tracks(quarters(8)) == []
+    spent = render.render_take_files(piece_to_midi_bytes(duet), None, "duet", str(tmp_path), ("stems",))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["piece-track-1.wav", "piece-track-2.wav"]
+    assert spent["audio"] > 0 and all(p.read_bytes()[:4] == b"RIFF" for p in tmp_path.iterdir())
+    one = tmp_path / "one"
+    one.mkdir()
+    render.render_take_files(piece_to_midi_bytes(quarters(8)), None, "solo", str(one), ("stems",))
+    assert list(one.iterdir()) == []
+    # too long for stems (four tracks of 500 s: 2000 s of stems, above STEM_SECONDS): the player plays the one WAV
+    quartet = Piece(
+        notes=tuple(Note(1000 * (t == 3), 2, 60 + t, 80, t) for t in range(4)),
+        tracks=tuple(Track("", 0, t) for t in range(4)),
+    )
+    assert quartet.end * 60 / quartet.tempo < render.PLAYABLE_SECONDS and render.stem_tracks(quartet) == []
+    assert render.stem_tracks(quartet.with_notes(quartet.notes[:3])) == [0, 1, 2]

@@ -33,7 +33,7 @@ from composer.errors import InputError
 from composer.midi_io import MAX_FILE_BYTES, piece_to_midi_bytes, track_label
 from composer.piece import PIANO_HIGH, PIANO_LOW, Piece
 from composer.studio.history import history_svg, node_detail
-from composer.studio.render import TAKE_FILES, render_take_files, render_wav, warm_up
+from composer.studio.render import TAKE_FILES, render_take_files, render_wav, stem_file, stem_tracks, warm_up
 from composer.studio.seed import read_for_storing
 from composer.studio.store import MAX_SESSION_BYTES, Node, PieceRecord, Store, default_store_path
 from composer.studio.style import StyleStudio, styles_folder
@@ -238,7 +238,7 @@ class StudioApp:
             report=_wrapped_report(root.metrics.get("report", "")),
             summary=self._summary(record, current, by_id),
             roll=self._picture(current),
-            piano_roll=_piano_roll(current, self._piece_audio(current)),
+            piano_roll=self._piano_roll(current),
             tree=_tree_choices(tree, current.id),
             history=history_svg(tree, current.id),
             current=current.id,
@@ -281,9 +281,16 @@ class StudioApp:
             render_take_files(node.midi, node.join, node.label, str(path.parent), (kind,))
         return str(path)
 
-    def _quiet_asset(self, node: Node, kind: str) -> None:
-        with contextlib.suppress(InputError, OSError):
-            self._asset(node, kind)
+    def _piano_roll(self, node: Node) -> str:
+        """The page's interactive roll of a node's piece, its player playing the piece's audio and, for mute and
+        solo, a stem per track (:meth:`_stems`); empty where the stored point cannot be read."""
+        from composer.studio.roll import roll_html
+
+        try:
+            piece = node.piece()
+        except InputError:
+            return ""
+        return roll_html(piece, self._piece_audio(node), self._stems(node, piece))
 
     def _piece_audio(self, node: Node) -> str:
         """Where the whole piece's audio up to ``node`` is (or will be) for the roll's player: rendered here
@@ -294,15 +301,44 @@ class StudioApp:
             if self.pool is None and len(node.midi) <= SYNC_PIECE_BYTES:
                 with contextlib.suppress(InputError):  # an unreadable stored point (see _summary) has no audio
                     self._asset(node, "piece")
-            elif self.pool is None:  # a long piece without workers: rendered aside, as a worker would
-                threading.Thread(target=self._quiet_asset, args=(node, "piece"), daemon=True).start()
-            else:
-                with self._lock:
-                    if node.id not in self._playing or self._playing[node.id].done():
-                        self._playing[node.id] = self._render(node, ("piece",))
-                    while len(self._playing) > 64:  # the oldest, long done
-                        self._playing.pop(next(iter(self._playing)))
+            else:  # a long piece without workers: rendered aside, as a worker would
+                self._aside(node, "piece")
         return str(path)
+
+    def _stems(self, node: Node, piece: Piece) -> dict[int, str]:
+        """Where each track's stem of the piece up to ``node`` is (or will be), for the roll's mute and solo:
+        track → path; none for a piece of one track or too long (:func:`composer.studio.render.stem_tracks`).
+        Always rendered in the background, after the piece's audio: they cost what the piece's audio costs once
+        per track, and a generation's takes must not wait for them."""
+        folder = self._node_dir(node)
+        stems = {track: folder / stem_file(track) for track in stem_tracks(piece)}
+        if not all(path.exists() for path in stems.values()):
+            self._aside(node, "stems")
+        return {track: str(path) for track, path in stems.items()}
+
+    def _aside(self, node: Node, kind: str) -> None:
+        """Render ``kind`` of a node's files (``TAKE_FILES``, or "stems") in the background, once at a time: in a
+        worker process when there are some (one job, so that the other workers stay free for takes), else in a
+        thread."""
+        with self._lock:
+            key = f"{node.id}/{kind}"
+            if key in self._playing and not self._playing[key].done():
+                return
+            if self.pool is not None:
+                self._playing[key] = self._render(node, (kind,))
+            else:
+                aside: Future[dict[str, float]] = Future()
+                self._playing[key] = aside
+                threading.Thread(target=self._render_aside, args=(node, kind, aside), daemon=True).start()
+            while len(self._playing) > 64:  # the oldest, long done
+                self._playing.pop(next(iter(self._playing)))
+
+    def _render_aside(self, node: Node, kind: str, done: Future[dict[str, float]]) -> None:
+        try:
+            with contextlib.suppress(InputError, OSError):  # an unreadable stored point has no audio
+                render_take_files(node.midi, node.join, node.label, str(self._node_dir(node)), (kind,))
+        finally:
+            done.set_result({})
 
     def _picture(self, node: Node) -> str | None:
         try:
@@ -731,9 +767,9 @@ class StudioApp:
     @_refusals_keep_the_page
     def edit(self, owner: str, piece_id: str | None, edits: str | list[Any] | None) -> View:
         """The musician's edits of the current point (a JSON list in :mod:`composer.edit`'s format: add, move,
-        delete, velocity) become a new point of the history, the current one; Undo steps back over it.  Notes
-        of one pitch that come to overlap on one track are settled as the reader settles them; an edit that
-        cannot be done refuses the whole list in one sentence, and nothing changes."""
+        delete, velocity, a track's instrument) become a new point of the history, the current one; Undo steps
+        back over it.  Notes of one pitch that come to overlap on one track are settled as the reader settles
+        them; an edit that cannot be done refuses the whole list in one sentence, and nothing changes."""
         from composer.edit import apply_edits
 
         if not piece_id:
@@ -764,7 +800,10 @@ class StudioApp:
             else ""
         )
         return self.view(
-            owner, piece_id, f"{edited.summary.capitalize()} ({node.label}); Undo takes it back.{merged}", takes=[]
+            owner,
+            piece_id,
+            f"{edited.summary[:1].upper()}{edited.summary[1:]} ({node.label}); Undo takes it back.{merged}",
+            takes=[],
         )
 
     @_refusals_keep_the_page
@@ -828,17 +867,6 @@ class StudioApp:
 
 
 # ------------------------------------------------------------------------------------------- helpers
-
-
-def _piano_roll(node: Node, audio: str | None = None) -> str:
-    """The page's interactive roll of a node's piece, its player playing ``audio`` (the piece's WAV; empty
-    where the stored point cannot be read)."""
-    from composer.studio.roll import roll_html
-
-    try:
-        return roll_html(node.piece(), audio)
-    except InputError:
-        return ""
 
 
 def _repeat_line(repeat: dict[str, Any]) -> str:

@@ -50,46 +50,94 @@ def render_wav(piece: Piece, *, preview: bool = False) -> Audio:
     listening in the browser, where four takes' audio would otherwise be ~15 MB a request.  Exports keep
     the full stereo render.
     """
-    midi = piece_to_midi_bytes(piece)
-    try:
-        import midirenderer
-
-        data = bytes(midirenderer.render_wave_from(soundfont(), midi))
-        renderer = "soundfont:TimGM6mb.sf2"
-    except ImportError:
-        data = _sine_wav(midi)
-        renderer = "sine (fallback: midirenderer is not installed)"
+    data, renderer = _synthesize(piece)
     data = _finish(data, preview)
     with wave.open(io.BytesIO(data)) as w:
         seconds = w.getnframes() / w.getframerate()
     return Audio(wav=data, renderer=renderer, seconds=seconds)
 
 
-def _finish(data: bytes, preview: bool) -> bytes:
-    """Level the render (the soundfont plays a melody at about −25 dBFS: peak-normalize to −1 dBFS, at most
-    +24 dB) and, for a preview, make it mono at half the rate when that stays ≥ 22.05 kHz (low-passed first,
-    so no aliasing)."""
+def render_stems(piece: Piece, *, preview: bool = False) -> dict[int, bytes]:
+    """One WAV per track that has notes (track index → WAV, a *stem*): the piece with only that track's notes,
+    its instrument and tempo, from beat 0.  The stems have one length and one gain — the one that levels their
+    sum as :func:`render_wav` levels the piece — so that played together they sound as the piece does, and a
+    player can mute any of them (the roll's mute and solo).  ``preview`` as for :func:`render_wav`."""
+    import numpy as np
+
+    decoded: dict[int, Any] = {}
+    rate = 0
+    for track in sorted({n.track for n in piece.notes}):
+        data, _ = _synthesize(piece.with_notes(tuple(n for n in piece.notes if n.track == track)))
+        samples, rate = _decoded(data)
+        decoded[track], rate = _previewed(samples, rate) if preview else (samples, rate)
+    if not decoded:
+        return {}
+    frames = max(len(s) for s in decoded.values())
+    # Silence after a stem's last sound, so that all end together (a track's render ends with its last note).
+    padded = {t: np.pad(s, ((0, frames - len(s)), (0, 0))) for t, s in decoded.items()}
+    gain = _gain(sum(padded.values()))
+    return {t: _wav_bytes(_pcm(s * gain), rate) for t, s in padded.items()}
+
+
+def _synthesize(piece: Piece) -> tuple[bytes, str]:
+    """The piece as the renderer writes it (WAV bytes, unlevelled) and the renderer's name."""
+    midi = piece_to_midi_bytes(piece)
+    try:
+        import midirenderer
+
+        return bytes(midirenderer.render_wave_from(soundfont(), midi)), "soundfont:TimGM6mb.sf2"
+    except ImportError:
+        return _sine_wav(midi), "sine (fallback: midirenderer is not installed)"
+
+
+def _decoded(data: bytes) -> tuple[Any, int]:
+    """16-bit WAV bytes → (samples as float32, shape (frames, channels); rate)."""
     import numpy as np
 
     with wave.open(io.BytesIO(data)) as w:
-        channels, rate, width = w.getnchannels(), w.getframerate(), w.getsampwidth()
+        channels, rate = w.getnchannels(), w.getframerate()
         frames = w.readframes(w.getnframes())
-    if width != 2:
-        return data
-    samples = np.frombuffer(frames, dtype="<i2").astype(np.float32).reshape(-1, channels)
-    if preview:
-        samples = samples.mean(axis=1, keepdims=True)
-        channels = 1
-        if rate >= 44100 and len(samples):
-            # 63-tap windowed-sinc low-pass at 0.45 of the new Nyquist frequency, then every second sample.
-            taps = np.arange(63) - 31
-            kernel = np.sinc(0.45 * taps) * 0.45 * np.blackman(63)
-            samples = np.convolve(samples[:, 0], kernel / kernel.sum(), mode="same")[::2, None]
-            rate //= 2
+    return np.frombuffer(frames, dtype="<i2").astype(np.float32).reshape(-1, channels), rate
+
+
+def _previewed(samples: Any, rate: int) -> tuple[Any, int]:
+    """Mono, and at half the rate when that stays ≥ 22.05 kHz (low-passed first, so no aliasing)."""
+    import numpy as np
+
+    samples = samples.mean(axis=1, keepdims=True)
+    if rate >= 44100 and len(samples):
+        # 63-tap windowed-sinc low-pass at 0.45 of the new Nyquist frequency, then every second sample.
+        taps = np.arange(63) - 31
+        kernel = np.sinc(0.45 * taps) * 0.45 * np.blackman(63)
+        samples = np.convolve(samples[:, 0], kernel / kernel.sum(), mode="same")[::2, None]
+        rate //= 2
+    return samples, rate
+
+
+def _gain(samples: Any) -> float:
+    """The factor that levels a render: its peak to −1 dBFS, at most +24 dB (the soundfont plays a melody at
+    about −25 dBFS); 1 for silence."""
+    import numpy as np
+
     peak = float(np.abs(samples).max()) if samples.size else 0.0
-    if peak > 0:
-        samples = samples * min(16.0, 0.89 * 32767 / peak)
-    return _wav_bytes(np.clip(samples, -32768, 32767).astype("<i2"), rate)
+    return min(16.0, 0.89 * 32767 / peak) if peak > 0 else 1.0
+
+
+def _pcm(samples: Any) -> Any:
+    import numpy as np
+
+    return np.clip(samples, -32768, 32767).astype("<i2")
+
+
+def _finish(data: bytes, preview: bool) -> bytes:
+    """Level the render (:func:`_gain`) and, for a preview, make it mono at half the rate (:func:`_previewed`)."""
+    with wave.open(io.BytesIO(data)) as w:
+        if w.getsampwidth() != 2:
+            return data
+    samples, rate = _decoded(data)
+    if preview:
+        samples, rate = _previewed(samples, rate)
+    return _wav_bytes(_pcm(samples * _gain(samples)), rate)
 
 
 def _wav_bytes(pcm, rate: int) -> bytes:  # pcm: int16 numpy array, (frames,) or (frames, channels)
@@ -377,6 +425,26 @@ def take_window(piece: Piece, join: float | None, context_bars: int = CONTEXT_BA
 
 
 PLAYABLE_SECONDS = 15 * 60  # a piece longer than this is not rendered whole for the roll's player
+# The roll's mute and solo play one stem per track (render_stems), each costing what the whole piece costs (the
+# soundfont's time goes with the length, not the notes), and the browser holds them all decoded (4 bytes a sample:
+# 20 minutes at 24 kHz is ~115 MB).  A piece whose stems together would last longer than this gets none, and its
+# player plays the one WAV of the piece, without mute and solo.
+STEM_SECONDS = 20 * 60
+
+
+def stem_file(track: int) -> str:
+    """The file name of a track's stem (``track`` from 0, the name from 1: ``piece-track-2.wav``)."""
+    return f"piece-track-{track + 1}.wav"
+
+
+def stem_tracks(piece: Piece) -> list[int]:
+    """The tracks whose stems the roll's player plays: those with notes, in a piece of more than one such track
+    and short enough (:data:`PLAYABLE_SECONDS`, :data:`STEM_SECONDS`); none otherwise."""
+    tracks = sorted({n.track for n in piece.notes})
+    seconds = piece.end * 60 / piece.tempo
+    if len(tracks) < 2 or seconds > PLAYABLE_SECONDS or seconds * len(tracks) > STEM_SECONDS:
+        return []
+    return tracks
 
 
 def render_take_files(
@@ -385,8 +453,9 @@ def render_take_files(
     """Write ``kinds`` of a take's files (``TAKE_FILES``: by default its preview audio, piano roll and score)
     into ``folder``; files already there are kept.  ``midi``: the whole piece so far; ``join``: where the
     take's new notes begin.  Each file appears whole or not at all.  → seconds spent: {"audio": …, "images": …}
-    (the piece's audio counts as audio; a piece longer than :data:`PLAYABLE_SECONDS` gets none).  A plain function
-    of bytes, so that a worker process can run it."""
+    (the piece's audio counts as audio; a piece longer than :data:`PLAYABLE_SECONDS` gets none).  The kind
+    "stems" writes a file per track (:func:`stem_file`, :func:`stem_tracks`: none for a one-track piece).  A plain
+    function of bytes, so that a worker process can run it."""
     piece = read_midi(midi, name=title)
     window = take_window(piece, join)
     makers = {
@@ -398,7 +467,7 @@ def render_take_files(
     spent = {"audio": 0.0, "images": 0.0}
     if "piece" in kinds and piece.notes and max(n.end for n in piece.notes) * 60 / piece.tempo > PLAYABLE_SECONDS:
         kinds = tuple(k for k in kinds if k != "piece")  # hours of silence are not worth minutes of rendering
-    for kind in kinds:
+    for kind in (k for k in kinds if k != "stems"):
         name = TAKE_FILES[kind]
         path = Path(folder) / name
         if path.exists():
@@ -406,6 +475,12 @@ def render_take_files(
         started = time.perf_counter()
         atomic_write(path, makers[kind]())  # also safe when two requests render the same take
         spent["images" if kind in ("roll", "score") else "audio"] += time.perf_counter() - started
+    stems = [Path(folder) / stem_file(t) for t in stem_tracks(piece)] if "stems" in kinds else []
+    if not all(path.exists() for path in stems):
+        started = time.perf_counter()
+        for wav, path in zip(render_stems(piece, preview=True).values(), stems, strict=True):
+            atomic_write(path, wav)
+        spent["audio"] += time.perf_counter() - started
     return spent
 
 

@@ -17,12 +17,18 @@ What the script does (all in the browser; the server sees only the results):
 - double-click an empty place: adds a note there, one beat long, on the chosen track;
 - a selected note: Delete (or Backspace) deletes it, the velocity slider sets its velocity;
 - zoom in and out (the zoom outlasts a redraw);
+- a track's instrument, picked from the 128 General MIDI programs in its list → an edit
+  (``{"op": "program", "track": 1, "program": 40}``), a new point of the history like a note's;
 - Play / Stop: plays the piece's audio (the WAV the studio renders of the piece so far, served by the page as a
   file: ``gradio_api/file=PATH``, see :attr:`composer.studio.desk.StudioApp.served`) with a vertical cursor that
-  follows ``audio.currentTime`` (beats = seconds × tempo / 60: the piece has one tempo and its audio starts at
-  beat 0), drawn on every animation frame.
-
-Not yet here (issue 13 asks for them): mute / solo and instrument per track.
+  follows the sound (beats = seconds × tempo / 60: the piece has one tempo and its audio starts at beat 0), drawn
+  on every animation frame.  A piece of one track plays in an ``<audio>``; a piece of several plays its *stems*
+  (one WAV per track, :func:`composer.studio.render.render_stems`) through the Web Audio API, each through its
+  own gain, all started at one moment of one ``AudioContext``, whose clock the cursor follows;
+- M / S beside each track's colour (pieces of several tracks): mute it, or solo it (only soloed tracks sound).
+  A way of listening, not an edit: the gains change while the stems play, nothing goes to the server, and the
+  choice outlasts a redraw as the zoom does.  It shows in the markup (the toggles' ``aria-pressed``, the roll's
+  ``data-muted`` and ``data-soloed``, and while playing ``data-gains``, "track:gain" each).
 
 ``edits`` is a JSON list in :mod:`composer.edit`'s format, the same the ``/edit`` API takes.
 """
@@ -30,10 +36,11 @@ Not yet here (issue 13 asks for them): mute / solo and instrument per track.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from html import escape
 
 from composer.edit import pitch_name, where
-from composer.midi_io import track_label
+from composer.midi_io import instrument_name, track_label
 from composer.piece import Piece
 from composer.studio.render import TRACK_COLOURS
 
@@ -48,10 +55,58 @@ def _hex(colour: tuple[int, int, int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*colour)
 
 
-def roll_html(piece: Piece, audio: str | None = None) -> str:
-    """The roll of ``piece``: a toolbar (play, zoom, track for new notes, velocity, delete, the tracks'
-    colours), the ruler of bar numbers and the notes.  ``audio``: the path of the piece's WAV, which the page
-    serves (no Play button without it)."""
+# The General MIDI instruments in their sixteen families of eight, as a musician looks for them in a list.
+FAMILIES = (
+    "Piano", "Chromatic percussion", "Organ", "Guitar", "Bass", "Strings", "Ensemble", "Brass",
+    "Reed", "Pipe", "Synth lead", "Synth pad", "Synth effects", "Ethnic", "Percussive", "Sound effects",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def _instrument_options() -> str:
+    """The 128 General MIDI programs as ``<option>``s in their families (none selected): made once."""
+    return "".join(
+        f'<optgroup label="{family}">'
+        + "".join(
+            f'<option value="{p}">{escape(instrument_name(p))}</option>' for p in range(8 * number, 8 * number + 8)
+        )
+        + "</optgroup>"
+        for number, family in enumerate(FAMILIES)
+    )
+
+
+def _track_controls(piece: Piece, index: int, mixable: bool) -> str:
+    """A track in the toolbar: its colour, its name (when it has one besides its instrument's), its mute and
+    solo toggles (``mixable``: the player has a stem per track) and the list of instruments, its own chosen."""
+    track = piece.tracks[index]
+    label = escape(track_label(track))
+    colour = _hex(TRACK_COLOURS[index % len(TRACK_COLOURS)])
+    mix = (
+        f'<button type="button" class="roll-mute" data-track="{index}" aria-pressed="false" '
+        f'title="Mute {label} (while listening; not an edit)">M</button>'
+        f'<button type="button" class="roll-solo" data-track="{index}" aria-pressed="false" '
+        f'title="Solo {label}: hear only the soloed tracks (while listening; not an edit)">S</button>'
+        if mixable
+        else ""
+    )
+    options = _instrument_options().replace(
+        f'<option value="{track.program}">', f'<option value="{track.program}" selected>'
+    )
+    return (
+        f'<span class="roll-track" data-track="{index}"><i style="background:{colour}"></i>'
+        f"{escape(track.name) + ' ' if track.name else ''}{mix}"
+        f'<select class="roll-program" data-track="{index}" data-program="{track.program}" '
+        f'title="The instrument of track {index + 1} ({label}): another is an edit, which Undo takes back" '
+        f'aria-label="Instrument of track {index + 1}">{options}</select></span>'
+    )
+
+
+def roll_html(piece: Piece, audio: str | None = None, stems: dict[int, str] | None = None) -> str:
+    """The roll of ``piece``: a toolbar (play, zoom, track for new notes, velocity, delete, and per track its
+    colour, mute and solo, and instrument), the ruler of bar numbers and the notes.  ``audio``: the path of the
+    piece's WAV, which the page serves (no Play button without it); ``stems``: track → the path of its stem
+    (:func:`composer.studio.render.render_stems`), for a piece of several tracks: the player plays them together,
+    and mute and solo are shown."""
     bar = piece.time_signature.bar_beats
     last_bar = max(1, -(-(piece.end - piece.bar_start) // bar)) if piece.notes else 1
     beats = piece.bar_start + (last_bar + ROOM_BARS) * bar
@@ -99,11 +154,7 @@ def roll_html(piece: Piece, audio: str | None = None) -> str:
         f'<option value="{i}"{" selected" if i == 0 else ""}>{i + 1} {escape(track_label(t))}</option>'
         for i, t in enumerate(piece.tracks)
     )
-    legend = "".join(
-        f'<span class="roll-track"><i style="background:{_hex(TRACK_COLOURS[i % len(TRACK_COLOURS)])}"></i>'
-        f"{escape(track_label(t))}</span>"
-        for i, t in enumerate(piece.tracks)
-    )
+    legend = "".join(_track_controls(piece, i, bool(stems) and i in (stems or {})) for i in range(len(piece.tracks)))
     facts = {
         "beats": beats,
         "bar": bar,
@@ -114,8 +165,10 @@ def roll_html(piece: Piece, audio: str | None = None) -> str:
         "firstBar": first,
         "tempo": piece.tempo,
     }
+    mixed = f" data-stems='{escape(json.dumps({str(t): p for t, p in stems.items()}))}'" if audio and stems else ""
     play = (
-        f'<button type="button" class="roll-play" data-audio="{escape(audio)}" title="Play the piece">▶ Play</button>'
+        f'<button type="button" class="roll-play" data-audio="{escape(audio)}"{mixed} title="Play the piece">'
+        "▶ Play</button>"
         if audio
         else ""
     )
@@ -140,7 +193,8 @@ def roll_html(piece: Piece, audio: str | None = None) -> str:
         f'{"".join(labels)}<div class="roll-cursor" hidden></div></div></div>'
         '<p class="roll-hint">Drag along the bar numbers to select bars for "Fill these bars". Drag a note to move '
         "it, double-click an empty place to add one, click a note to change its velocity or delete it (Delete "
-        "key). Every edit is a point in the history: Undo takes it back.</p></div>"
+        "key), pick another instrument for a track. Every edit is a point in the history: Undo takes it back. "
+        "M and S mute a track or hear it alone (solo) while you listen; they change nothing in the piece.</p></div>"
     )
 
 
@@ -163,6 +217,12 @@ _STYLE = """<style>
 .roll-hint{color:#666;margin:4px 0 0}
 .roll-cursor{position:absolute;top:0;bottom:0;width:2px;margin-left:-1px;background:#dc2626;pointer-events:none}
 .roll-play-note{color:#666}
+.roll-track{display:inline-flex;align-items:center;gap:3px}
+.roll-tools .roll-mute,.roll-tools .roll-solo{padding:0 5px;font-weight:600;font-size:11px}
+.roll-tools .roll-mute[aria-pressed=true]{background:#fcd34d;border-color:#b45309}
+.roll-tools .roll-solo[aria-pressed=true]{background:#86efac;border-color:#15803d}
+.roll-track.silent i{opacity:.25}
+.roll-program{max-width:12em;font-size:12px}
 </style>"""
 
 # The roll's behaviour, run once when the page loads (``gr.HTML(js_on_load=...)``): ``element`` is the
@@ -193,7 +253,7 @@ const barBegins = (n) => { const f = facts(); return n === 0 ? 0 : f.barStart + 
 const ref = (rect) => ({start: parseFloat(rect.dataset.start), pitch: parseInt(rect.dataset.pitch),
                         track: parseInt(rect.dataset.track)});
 const send = (edits) => trigger('submit', {edits: JSON.stringify(edits)});
-let drag = null, chosen = null;
+let drag = null, chosen = null, player = null;  // player: what Play plays (below)
 
 const choose = (rect) => {
   element.querySelectorAll('.roll-note.chosen').forEach((n) => n.classList.remove('chosen'));
@@ -277,43 +337,140 @@ element.addEventListener('click', (event) => {
     element.style.setProperty('--roll-zoom', String(Math.min(Math.max(zoom, 0.25), 8)));
   }
 });
-// Play / Stop: the piece's audio, served by the page as a file; the cursor follows audio.currentTime on every
-// animation frame.  A redraw (another point of the piece) stops the sound: it is another piece.
-let player = null;
+// A track's instrument: another is an edit like a note's, a new point of the history.
+element.addEventListener('change', (event) => {
+  const t = event.target;
+  if (t.classList.contains('roll-program') && t.value !== t.dataset.program) {
+    send([{op: 'program', track: parseInt(t.dataset.track), program: parseInt(t.value)}]);
+  }
+});
+
+// Mute / solo: how the piece is listened to, not an edit.  Kept here by track number, so that it outlasts a
+// redraw (as the zoom does), and painted onto each new markup: the toggles' aria-pressed, the roll's
+// data-muted / data-soloed, and the playing stems' gains (soloed tracks only when any is; a muted one never).
+const mix = {muted: new Set(), soloed: new Set()};
+const level = (track) => (mix.muted.has(track) || (mix.soloed.size > 0 && !mix.soloed.has(track))) ? 0 : 1;
+const paint = () => {
+  const r = roll();
+  if (!r) return;
+  r.dataset.muted = [...mix.muted].sort((a, b) => a - b).join(' ');
+  r.dataset.soloed = [...mix.soloed].sort((a, b) => a - b).join(' ');
+  r.querySelectorAll('.roll-mute, .roll-solo').forEach((b) => {
+    const on = (b.classList.contains('roll-mute') ? mix.muted : mix.soloed).has(parseInt(b.dataset.track));
+    b.setAttribute('aria-pressed', String(on));
+  });
+  r.querySelectorAll('.roll-track[data-track]').forEach((t) => {
+    t.classList.toggle('silent', !!t.querySelector('.roll-mute') && level(parseInt(t.dataset.track)) === 0);
+  });
+  // A list the musician changed shows what the piece has again (an Undo redraws it with another program).
+  r.querySelectorAll('.roll-program').forEach((s) => {
+    if (s.value !== s.dataset.program) s.value = s.dataset.program;
+  });
+  if (player && player.gains) {
+    for (const [track, gain] of player.gains) gain.gain.setTargetAtTime(level(track), player.ctx.currentTime, 0.01);
+  }
+};
+watch('value', paint);
+paint();
+element.addEventListener('click', (event) => {
+  const b = event.target.closest && event.target.closest('.roll-mute, .roll-solo');
+  if (!b) return;
+  const set = b.classList.contains('roll-mute') ? mix.muted : mix.soloed, track = parseInt(b.dataset.track);
+  if (set.has(track)) set.delete(track); else set.add(track);
+  paint();
+});
+
+// Play / Stop.  One track: the piece's audio, served by the page as a file, in an <audio>; the cursor follows
+// audio.currentTime.  Several tracks: a stem per track (the piece with only that track's notes), fetched and
+// decoded, each through its own gain into one AudioContext, all started at one moment of its clock; the cursor
+// follows that clock, and mute / solo set the gains while they play.  The cursor moves on every animation
+// frame; a redraw with another piece stops the sound.
 const stop = () => {
   if (!player) return;
   const p = player;
   player = null;
-  p.audio.pause();
+  p.halt();
   cancelAnimationFrame(p.frame);
   if (p.button.isConnected) p.button.textContent = '\u25b6 Play';
   if (p.cursor.isConnected) p.cursor.hidden = true;
+  const r = roll();
+  if (r) delete r.dataset.gains;
 };
 const follow = () => {
   if (!player) return;
   const p = player;
   if (!p.cursor.isConnected) { stop(); return; }
-  const f = facts(), beat = p.audio.currentTime * f.tempo / 60;
+  const f = facts(), beat = p.seconds() * f.tempo / 60;
   p.cursor.style.left = (100 * Math.min(beat, f.beats) / f.beats) + '%';
   p.cursor.hidden = false;
   p.cursor.dataset.beat = beat.toFixed(3);
   const scroll = element.querySelector('.roll-scroll'), x = p.cursor.offsetLeft;
   if (scroll && (x < scroll.scrollLeft || x > scroll.scrollLeft + scroll.clientWidth - 20)) scroll.scrollLeft = x - 20;
-  if (p.audio.ended) { stop(); return; }
+  if (p.gains) {  // the gains as they sound, for whoever looks (a test): "track:gain" each
+    roll().dataset.gains = [...p.gains].map(([t, g]) => t + ':' + g.gain.value.toFixed(2)).join(' ');
+  }
+  if (p.ended()) { stop(); return; }
   p.frame = requestAnimationFrame(follow);
+};
+const notReady = (button) => {
+  button.title = 'The audio is not ready yet (or cannot play here): try again in a moment.';
+  button.textContent = '\u25b6 Play (not ready)';
+};
+const url = (path) => 'gradio_api/file=' + encodeURI(path);
+const playOne = (button) => {
+  const audio = new Audio(url(button.dataset.audio));
+  const p = {button, cursor: element.querySelector('.roll-cursor'), frame: 0, seconds: () => audio.currentTime,
+             ended: () => audio.ended, halt: () => audio.pause()};
+  player = p;
+  button.textContent = '\u25a0 Stop';
+  audio.addEventListener('ended', stop);
+  audio.play().then(() => { if (player === p) follow(); }).catch(() => {
+    if (player === p) stop();
+    notReady(button);
+  });
+};
+// At the stems' rate (render.py's previews: 24 kHz), so that decoding them does not double the memory they take;
+// where a browser refuses that rate, at its own.
+const rate = (wanted, fallback) => { try { return wanted(); } catch (error) { return fallback(); } };
+const playStems = async (button, stems) => {
+  const ctx = rate(() => new AudioContext({sampleRate: 24000}), () => new AudioContext());
+  const p = {button, cursor: element.querySelector('.roll-cursor'), frame: 0, ctx, gains: null, sources: [],
+             seconds: () => 0, ended: () => false, halt: () => { p.sources.forEach((s) => s.stop()); ctx.close(); }};
+  player = p;
+  button.textContent = '\u25a0 Stop';
+  try {
+    const buffers = await Promise.all(Object.entries(stems).map(async ([track, path]) => {
+      const response = await fetch(url(path));
+      if (!response.ok) throw new Error('not ready');
+      return [parseInt(track), await ctx.decodeAudioData(await response.arrayBuffer())];
+    }));
+    if (player !== p) return;  // stopped while they loaded
+    await ctx.resume();
+    const at = ctx.currentTime + 0.05, gains = new Map();
+    let length = 0;
+    for (const [track, buffer] of buffers) {
+      const source = ctx.createBufferSource(), gain = ctx.createGain();
+      source.buffer = buffer;
+      gain.gain.value = level(track);
+      source.connect(gain).connect(ctx.destination);
+      source.start(at);
+      p.sources.push(source);
+      gains.set(track, gain);
+      length = Math.max(length, buffer.duration);
+    }
+    p.gains = gains;
+    p.seconds = () => Math.max(0, ctx.currentTime - at);
+    p.ended = () => ctx.currentTime - at >= length;
+    follow();
+  } catch (error) {
+    if (player === p) stop(); else ctx.close();
+    notReady(button);
+  }
 };
 const play = (button) => {
   if (player) { const same = player.button === button; stop(); if (same) return; }
-  const url = 'gradio_api/file=' + encodeURI(button.dataset.audio);
-  const audio = new Audio(url);
-  player = {audio, button, cursor: element.querySelector('.roll-cursor'), frame: 0};
-  button.textContent = '\u25a0 Stop';
-  audio.addEventListener('ended', stop);
-  audio.play().then(() => { if (player && player.audio === audio) follow(); }).catch(() => {
-    if (player && player.audio === audio) stop();
-    button.title = 'The audio is not ready yet (or cannot play here): try again in a moment.';
-    button.textContent = '\u25b6 Play (not ready)';
-  });
+  const stems = button.dataset.stems ? JSON.parse(button.dataset.stems) : null;
+  if (stems && Object.keys(stems).length && window.AudioContext) playStems(button, stems); else playOne(button);
 };
 element.addEventListener('click', (event) => {
   const button = event.target.closest && event.target.closest('.roll-play');

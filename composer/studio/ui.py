@@ -241,8 +241,9 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
                         accompany = gr.Button("Accompany", elem_id="accompany", scale=1)
         with gr.Group():
             summary = gr.Markdown(elem_id="summary")
-            # The piece as an interactive roll (composer.studio.roll): select bars, edit notes.  Its PNG stays an
-            # output, hidden, so that scripts reading the outputs by position still can.
+            # The piece as an interactive roll (composer.studio.roll): select bars, edit notes and instruments, play
+            # it with mute / solo per track.  Its PNG stays an output, hidden, so that scripts reading the outputs by
+            # position still can.
             piano_roll = gr.HTML(elem_id="roll", js_on_load=ROLL_SCRIPT, padding=True)
             roll = gr.Image(label="The piece so far", type="filepath", interactive=False, height=220, visible=False)
         with gr.Row(equal_height=False):  # buttons at their own height, not stretched to the tree's
@@ -356,7 +357,7 @@ def build_ui(app: StudioApp | None = None) -> gr.Blocks:
         def on_bars(evt: gr.EventData) -> str:  # a bar range dragged on the roll's ruler → the Bars box
             return str(getattr(evt, "bars", "") or "")
 
-        def on_edit(o: str, p: str, evt: gr.EventData) -> list[Any]:  # a note moved, added, deleted in the roll
+        def on_edit(o: str, p: str, evt: gr.EventData) -> list[Any]:  # a note or an instrument edited in the roll
             return show(app.edit(o, p or None, getattr(evt, "edits", None)))
 
         # Gradio finds the click's data by this annotation, which it reads with typing.get_type_hints: gradio is
