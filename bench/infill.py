@@ -44,6 +44,7 @@ from composer.dataset import Song, load_songs, song_from_piece
 from composer.errors import InputError
 from composer.evaluate import gap_scores, lower_voices_pitch_nats, ngram_pitch_bits, without_track
 from composer.generate import Composer, Settings
+from composer.harmony import annotated_chords, chord_pcs, pitch_class
 from composer.midi_io import read_midi
 from composer.model import MusicLSTM, bits
 from composer.ngram import NGramModel
@@ -52,49 +53,7 @@ from composer.score import estimate_key
 from composer.testing.benchmark import write_result
 
 ROOT = Path(__file__).resolve().parent.parent
-QUALITIES = {
-    "maj": (0, 4, 7),
-    "min": (0, 3, 7),
-    "dim": (0, 3, 6),
-    "aug": (0, 4, 8),
-    "sus2": (0, 2, 7),
-    "sus4": (0, 5, 7),
-    "sus4(b7)": (0, 5, 7, 10),
-    "7": (0, 4, 7, 10),
-    "maj7": (0, 4, 7, 11),
-    "min7": (0, 3, 7, 10),
-    "minmaj7": (0, 3, 7, 11),
-    "dim7": (0, 3, 6, 9),
-    "hdim7": (0, 3, 6, 10),
-    "maj6": (0, 4, 7, 9),
-    "min6": (0, 3, 7, 9),
-}
-DEGREES = {"1": 0, "b2": 1, "2": 2, "b3": 3, "3": 4, "4": 5, "b5": 6, "5": 7, "#5": 8, "6": 9, "b7": 10, "7": 11}
-NAMES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 MAJOR, MINOR = (0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10)
-
-
-def pitch_class(name: str) -> int:
-    pc = NAMES[name[0]]
-    for accidental in name[1:]:
-        pc += {"#": 1, "b": -1}[accidental]
-    return pc % 12
-
-
-def chord_pcs(label: str) -> set[int] | None:
-    """``C:maj``, ``A:min7/b7`` … → its pitch classes; None for ``N`` (no chord)."""
-    if label == "N" or ":" not in label:
-        return None
-    root, quality = label.split(":", 1)
-    quality, _, bass = quality.partition("/")
-    intervals = QUALITIES.get(quality)
-    if intervals is None:  # an unlisted quality: its triad from the name's start
-        intervals = QUALITIES["min"] if quality.startswith("min") else QUALITIES["maj"]
-    r = pitch_class(root)
-    pcs = {(r + i) % 12 for i in intervals}
-    if bass in DEGREES:
-        pcs.add((r + DEGREES[bass]) % 12)
-    return pcs
 
 
 # --------------------------------------------------------------------------------------------- gap
@@ -186,18 +145,11 @@ def _segment(piece: Piece, bars: int) -> tuple[Piece, Piece, float] | None:
 
 
 def _chords(folder: Path, midi_path: Path, line: float, span: float) -> list[tuple[float, float, set[int] | None]]:
-    import pretty_midi
-
-    pm = pretty_midi.PrettyMIDI(str(midi_path))
+    """The annotated chords over the segment from beat ``line``, ``span`` beats long, moved to start at 0."""
     out = []
-    for row in (folder / "chord_midi.txt").read_text().splitlines():
-        parts = row.split()
-        if len(parts) < 3:
-            continue
-        a = pm.time_to_tick(float(parts[0])) / pm.resolution - line
-        b = pm.time_to_tick(float(parts[1])) / pm.resolution - line
-        if b > 0 and a < span:
-            out.append((max(0.0, a), min(span, b), chord_pcs(parts[2])))
+    for a, b, label in annotated_chords(folder, midi_path):
+        if b - line > 0 and a - line < span:
+            out.append((max(0.0, a - line), min(span, b - line), chord_pcs(label)))
     return out
 
 
@@ -240,15 +192,29 @@ def _key_scale(folder: Path) -> tuple[int, ...]:
 
 
 def accompaniment(
-    composer: Composer, data: Path, pop909: Path, songs: int, bars: int, key_lock: bool = False
+    composer: Composer,
+    data: Path,
+    pop909: Path,
+    songs: int,
+    bars: int,
+    key_lock: bool = False,
+    split: str = "test",
+    chord_strength: float | None = None,
+    stack_strength: float | None = None,
 ) -> dict[str, Any]:
     rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["collection"] == "pop909"]
-    test = sorted(r["path"].split("/")[-1][:3] for r in rows if r["split"] == "test")[:songs]
+    test = sorted(r["path"].split("/")[-1][:3] for r in rows if r["split"] == split)[:songs]
+    strength: dict[str, float] = {} if chord_strength is None else {"chord_strength": chord_strength}
+    if stack_strength is not None:
+        strength["stack_strength"] = stack_strength
+    real_onsets: list[float] = []
     rng = np.random.default_rng(0)
     sums = {k: [0.0, 0.0] for k in ("takes", "real", "random", "takes_doubling", "real_doubling")}
     note_counts = {"takes": 0, "real": 0}
     per_song = []
     takes_made = 0
+    stacks: list[float] = []  # a take's new notes per onset
+    reach: list[float] = []  # how far into the segment a take's last new note starts (+ 1 beat), as a share
     for number in test:
         folder = pop909 / number
         midi_path = folder / f"{number}.mid"  # the release's file: its tempo map turns chord seconds into beats
@@ -259,7 +225,7 @@ def accompaniment(
         melody, real, line = cut
         span = bars * piece.time_signature.bar_beats
         chords = _chords(folder, midi_path, line, span)
-        settings = Settings(variations=4, seed=int(number), key_lock=key_lock)
+        settings = Settings(variations=4, seed=int(number), key_lock=key_lock, **strength)
         takes = composer.accompany(melody, settings, style="piano")
         song_share = []
         for take in takes:
@@ -270,10 +236,16 @@ def accompaniment(
             sums["takes"][0] += i
             sums["takes"][1] += t
             song_share.append(i / t if t else float("nan"))
+            onsets = np.array(sorted({round(n.start * 12) for n in new}))
+            if len(new):
+                stacks.append(len(new) / len(onsets))
+                reach.append(min(1.0, (max(n.start for n in new) + 1.0) / span))
             d, dt = doubling(new, list(melody.notes))
             sums["takes_doubling"][0] += d
             sums["takes_doubling"][1] += dt
         note_counts["real"] += len(real.notes)
+        if real.notes:
+            real_onsets.append(len(real.notes) / len({round(n.start * 12) for n in real.notes}))
         for key, values in (("real", list(real.notes)),):
             i, t = chord_share(values, chords)
             sums[key][0] += i
@@ -301,6 +273,9 @@ def accompaniment(
     takes_share, real_share = share("takes"), share("real")
     n_songs = len(per_song)
     return {
+        "split": split,
+        "chord_strength": Settings(**strength).chord_strength,
+        "stack_strength": Settings(**strength).stack_strength,
         "songs": n_songs,
         "bars": bars,
         "takes": takes_made,
@@ -312,7 +287,31 @@ def accompaniment(
         "melody_doubling_real_piano": share("real_doubling"),
         "notes_per_bar_takes": round(note_counts["takes"] / max(1, takes_made) / bars, 3),
         "notes_per_bar_real_piano": round(note_counts["real"] / max(1, n_songs) / bars, 3),
+        "notes_per_onset_takes": round(float(np.mean(stacks)), 3) if stacks else None,
+        "notes_per_onset_real_piano": round(float(np.mean(real_onsets)), 3) if real_onsets else None,
+        "reach_takes": round(float(np.mean(reach)), 3) if reach else None,
+        "takes_without_notes": takes_made - len(stacks),
         "per_song": per_song,
+    }
+
+
+def stacking(data: Path, songs: int = 200) -> dict[str, Any]:
+    """How POP909's piano tracks stack notes: over the first ``songs`` training songs, the notes starting together
+    on the PIANO track at each onset; P(one more | n there already) for n = 1 … 5 (composer.generate.STACKING)."""
+    import collections
+
+    rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["collection"] == "pop909"]
+    counts: collections.Counter[int] = collections.Counter()
+    for row in [r for r in rows if r["split"] == "train"][:songs]:
+        piece = read_midi(data / row["path"])
+        piano = _track(piece, "PIANO")
+        counts.update(collections.Counter(round(n.start * 12) for n in piece.notes if n.track == piano).values())
+    at_least = {n: sum(c for k, c in counts.items() if k >= n) for n in range(1, 7)}
+    return {
+        "songs": songs,
+        "onsets": at_least[1],
+        "notes_per_onset": round(sum(k * c for k, c in counts.items()) / at_least[1], 3),
+        "one_more_given_n": [round(at_least[n + 1] / at_least[n], 3) for n in range(1, 6)],
     }
 
 
@@ -434,6 +433,18 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--only", help="comma-separated sections: gap, harmonization, accompaniment, join, speed")
+    parser.add_argument(
+        "--tune-chords",
+        metavar="S,S,...",
+        help="instead: accompany --songs POP909 validation songs at each of these chord strengths (plain, no key "
+        "lock) and write the results (the strength's choice; see composer.generate.CHORD_STRENGTH)",
+    )
+    parser.add_argument("--count-stacking", action="store_true", help="instead: print POP909's piano stacking")
+    parser.add_argument(
+        "--tune-stacking",
+        metavar="S,S,...",
+        help="likewise, at each of these stacking strengths (composer.generate.STACK_STRENGTH)",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "infill.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -442,6 +453,27 @@ def main() -> None:
     composer = Composer(args.model)
     sections = set((args.only or "gap,harmonization,accompaniment,join,speed").split(","))
     result: dict[str, Any] = {"model": str(args.model), "context_encoder": bool(model.config.context)}
+    if args.count_stacking:
+        print(stacking(args.data))
+        return
+    if args.tune_chords:
+        result["chord_strengths"] = []
+        for strength in (float(x) for x in args.tune_chords.split(",")):
+            made = accompaniment(
+                composer, args.data, args.pop909, args.songs, args.bars, split="valid", chord_strength=strength
+            )
+            result["chord_strengths"].append({k: v for k, v in made.items() if k != "per_song"})
+            print(result["chord_strengths"][-1], flush=True)
+        sections = set()
+    if args.tune_stacking:
+        result["stack_strengths"] = []
+        for strength in (float(x) for x in args.tune_stacking.split(",")):
+            made = accompaniment(
+                composer, args.data, args.pop909, args.songs, args.bars, split="valid", stack_strength=strength
+            )
+            result["stack_strengths"].append({k: v for k, v in made.items() if k != "per_song"})
+            print(result["stack_strengths"][-1], flush=True)
+        sections = set()
     if "gap" in sections:
         songs, _ = load_songs(args.data)
         result["gap_bars_5_8"] = gap_section(model, songs)

@@ -11,7 +11,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -325,6 +325,8 @@ def _cmd_accompany(args: argparse.Namespace) -> int:
         raise InputError(f"The accompaniment style must be {' or '.join(STYLES)}; got {args.style!r}.")
     bars = parse_bars(args.bars) if args.bars is not None else None
     settings = _settings(args, bars=1)
+    if args.chord_strength is not None:
+        settings = replace(settings, chord_strength=args.chord_strength).validate()
 
     def task(composer: Composer, piece: Piece, key: int | None) -> tuple[list[Take], dict[str, object]]:
         takes = composer.accompany(piece, settings, style=style, bars=bars, key=key)
@@ -699,6 +701,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="A-B",
         help="accompany only bars A-B (as printed music counts them; at most 16): a piece accompanied before in "
         "this style has its accompaniment refilled there, the rest kept (default: the whole piece)",
+    )
+    a.add_argument(
+        "--chord-strength",
+        type=float,
+        metavar="S",
+        help="piano style: how strongly the new notes lean to the chords guessed under the melody, 0 to 8 (0: the "
+        "model's own harmony; default: composer.generate.CHORD_STRENGTH)",
     )
     _sampling_arguments(a)
     _output_arguments(a, whole="the accompaniment alone")

@@ -83,6 +83,28 @@ MAX_BARS = 64
 MAX_NOTES = 2048
 MAX_BEATS = 512  # a length in bars is capped in beats too: a 255/1 bar is 1,020 beats
 CONTEXT_EVENTS = 512  # a longer seed is conditioned on its last bars that fit in this many events
+# Accompany's piano style: the accompaniment's pitch logits get CHORD_STRENGTH × log P(pitch class in the chord),
+# that probability guessed beat by beat from the melody (composer.harmony).  Chosen on 20 of POP909's validation
+# songs (python bench/infill.py --tune-chords 2,3,5): the smallest strength whose takes spend 0.7 of their note time
+# on the annotated chord (0.644, 0.667, 0.700; melody doubling 30, 32, 34 %, the real piano 26 %).
+CHORD_STRENGTH = 5.0
+MAX_CHORD_STRENGTH = 8.0
+CHORD_FLOOR = 0.02  # a pitch class's guessed probability is read as at least this (its log weighs the logits)
+# A fill's new notes starting at one time on one track: at most this many (POP909's piano tracks start at most 6
+# together in 99.94 % of their onsets).  Without it (and without keeping the canonical order, see _sample) a take of
+# accompany stacked notes at one onset until its events ran out: a take of POP909 001's melody put 21 notes at its
+# first onset and 22 at its second, and ended there, two beats into sixteen.
+MAX_STACK = 6
+# A fill of one track: how likely one more note is at one time, given n there already (n = 1 … 5), as POP909's piano
+# tracks have it (their first 200 training songs: 1.84 notes an onset; python bench/infill.py --count-stacking);
+# the log of it, weighed by STACK_STRENGTH, is added to the shift-0 logit.  The note model, sampling, stacks more
+# than it read (free continuations of POP909 001: 1.8-2.7 piano notes an onset against the song's 1.3;
+# accompaniments 4-5).  The weight was chosen on 20 of POP909's validation songs (python bench/infill.py
+# --tune-stacking 0,2,3,4): the one whose takes' notes an onset come nearest the real piano tracks' 1.87 (4.51,
+# 1.97, 1.27, 1.11).
+STACKING = (0.413, 0.677, 0.395, 0.285, 0.162)
+STACK_STRENGTH = 3.0
+MAX_STACK_STRENGTH = 8.0
 # Accompaniment styles: the tracks each adds (name, GM program) — piano as POP909's PIANO tracks play under their
 # melodies, chorale as the chorales' alto, tenor and bass (choir aahs, the corpus's program for them).
 STYLES = {"piano": (("Piano accompaniment", 0),), "chorale": (("Alto", 52), ("Tenor", 52), ("Bass", 52))}
@@ -163,6 +185,10 @@ class Settings:
     form: str = "auto"  # how the take stands to the seed's last phrase: composer.form.FORMS
     register_lock: bool = True  # each seed track's new pitches within its seed register (register_windows)
     density_lock: bool = True  # each seed track pulled towards its notes per bar in the seed's last bars
+    # accompany, piano style: the weight of composer.harmony's guess of the chord under the melody (0: off)
+    chord_strength: float = CHORD_STRENGTH
+    # a fill of one track: the weight of POP909's piano stacking (STACKING) on the shift-0 logit (0: off)
+    stack_strength: float = STACK_STRENGTH
 
     def validate(self) -> Settings:
         if (self.bars is None) == (self.notes is None):
@@ -180,6 +206,16 @@ class Settings:
         if not 0 <= self.key_strength <= MAX_KEY_STRENGTH:
             raise InputError(
                 f"The key-lock strength must be 0 to {MAX_KEY_STRENGTH:g} (0: scale only); got {self.key_strength}."
+            )
+        if not 0 <= self.chord_strength <= MAX_CHORD_STRENGTH or not math.isfinite(self.chord_strength):
+            raise InputError(
+                f"The chord strength must be 0 to {MAX_CHORD_STRENGTH:g} (0: the model's own harmony); "
+                f"got {self.chord_strength}."
+            )
+        if not 0 <= self.stack_strength <= MAX_STACK_STRENGTH or not math.isfinite(self.stack_strength):
+            raise InputError(
+                f"The stacking strength must be 0 to {MAX_STACK_STRENGTH:g} (0: as the model stacks notes); "
+                f"got {self.stack_strength}."
             )
         if self.form not in FORMS:
             raise InputError(
@@ -451,6 +487,38 @@ def key_prior(key: int | None, strength: float, kind: str = KEY_PRIOR) -> torch.
     return prior
 
 
+LATTICES = (12, 6, 4, 3, 2)  # grid steps: a beat, half, a triplet's third, a quarter, a sixth of a beat
+LATTICE_SHARE = 0.9  # the share of the given onsets a grid must hold
+
+
+def onset_lattice(onsets: np.ndarray) -> tuple[int, int] | None:
+    """The coarsest grid of :data:`LATTICES` (step, phase) that holds :data:`LATTICE_SHARE` of ``onsets`` (grid
+    steps), in its best phase; None when none does (a played, unquantized melody): the accompaniment's onsets are
+    then free.  An accompaniment plays on its melody's grid: over 16 bars of POP909's 91 validation songs, 95 % of
+    the piano tracks' onsets lie on the grid this finds in the melody alone (90 songs; one has none), where the
+    model put new notes anywhere on composer's 1/12-beat grid (a take of song 010: 1, 2, 3 and 5 steps apart)."""
+    if len(onsets) == 0:
+        return None
+    values = np.asarray(onsets, dtype=np.int64)
+    for every in LATTICES:
+        shares = np.bincount(values % every, minlength=every) / len(values)
+        if shares.max() >= LATTICE_SHARE:
+            return every, int(shares.argmax())
+    return None
+
+
+def chord_prior(notes: list[Note], beats: int, bar_start: float, bar: float, strength: float) -> torch.Tensor:
+    """(beats, pitch ids) log-weights added to an accompaniment's pitch logits at each beat from 0: ``strength``
+    × log of how likely the pitch's class is in the chord under ``notes`` (:func:`composer.harmony.membership`,
+    read as at least :data:`CHORD_FLOOR`); 0 for the rest event."""
+    from composer.harmony import membership
+
+    likely = torch.from_numpy(np.log(np.maximum(membership(notes, beats, bar_start, bar), CHORD_FLOOR)))
+    prior = torch.zeros(max(1, beats), SIZES[PITCH])
+    prior[:beats, :REST] = strength * likely[:, (torch.arange(REST) + PITCH_LOW) % 12].float()
+    return prior
+
+
 class KeyWatch:
     """Which of K takes do not point to the locked key: each take's new notes, weighed by length, as a
     pitch-class histogram correlated (Krumhansl–Schmuckler) with the 24 keys' corpus profiles; a take whose
@@ -625,6 +693,10 @@ class _Plan:
     # accompany: under each onset of the given tracks where no new note sounds, the take's next event starts
     # there too (shift 0: the new tracks follow the given ones at an onset, as the encoding orders them)
     sound_under: bool = False
+    # accompany, piano style: (beats, pitch ids) log-weights of the chord guessed under the melody at each beat
+    chords: torch.Tensor | None = None
+    # accompany: the grid the given tracks' onsets lie on, (step, phase) in grid steps; new notes start on it
+    lattice: tuple[int, int] | None = None
 
     def allowed_pitches(
         self, onset: torch.Tensor, shift: torch.Tensor, track: torch.Tensor, exempt: torch.Tensor | None = None
@@ -887,6 +959,18 @@ class Composer:
         new_until = torch.zeros(k, dtype=torch.long)  # accompany: when the takes' new notes stop sounding
         under = torch.zeros(k, dtype=torch.bool)  # accompany: the takes whose next event starts now (shift 0)
         zero_shift = torch.arange(SIZES[SHIFT])[None, :] == 0
+        # A fill keeps the events in the encoding's canonical order, the only order the model ever read: at one
+        # time, tracks in the table's order and on a track pitches from high to low.  Per take: the last event at
+        # its current time (track, pitch id; -1 and past the highest id where none) and the new notes started there
+        # on each track (at most MAX_STACK).
+        prev_track = torch.full((k,), -1, dtype=torch.long)
+        prev_pitch = torch.full((k,), SIZES[PITCH], dtype=torch.long)
+        stack = torch.zeros(k, SIZES[TRACK], dtype=torch.long)
+        rows = torch.arange(k)
+        track_ids, pitch_ids = torch.arange(SIZES[TRACK])[None, :], torch.arange(SIZES[PITCH])[None, :]
+        single = int(tracks_ok[0].sum()) == 1
+        one = int(tracks_ok[0].int().argmax())
+        stacking = torch.log(torch.tensor(STACKING))
         velocity_ok = (torch.arange(SIZES[VELOCITY]) != VELOCITY_UNKNOWN).expand(k, -1)
         unknown = torch.full((k,), VELOCITY_UNKNOWN, dtype=torch.long)
         form = plan.steer
@@ -909,8 +993,27 @@ class Composer:
                 need = (plan.floor - time).clamp(min=0, max=SIZES[SHIFT] - 1)
                 floor_ok = torch.arange(SIZES[SHIFT])[None, :] >= need[:, None]
                 shift_ok = floor_ok if shift_ok is None else shift_ok & floor_ok
+            full = None
+            if given is not None:  # a take whose every track has MAX_STACK new notes here moves on
+                full = ((stack >= MAX_STACK) | ~tracks_ok).all(dim=1)
+                if bool(full.any()):
+                    moving = ~(full[:, None] & zero_shift)
+                    shift_ok = moving if shift_ok is None else shift_ok & moving
+            if given is not None and single and settings.stack_strength:  # one new track: stacking as POP909's
+                n = stack[rows, one]
+                if bool((n > 0).any()):
+                    odds = torch.where(n > 0, stacking[(n - 1).clamp(0, len(STACKING) - 1)], 0.0)
+                    raw = raw.clone()
+                    raw[:, 0] += settings.stack_strength * odds
+            if plan.lattice is not None:  # on the given tracks' grid (or at once, beside the notes there)
+                every, phase = plan.lattice
+                landing = time[:, None] + torch.arange(SIZES[SHIFT])[None, :]
+                on_grid = ((landing - phase) % every == 0) | (zero_shift & (prev_track >= 0)[:, None])
+                if plan.limit is not None:
+                    on_grid |= landing >= plan.limit
+                shift_ok = on_grid if shift_ok is None else shift_ok & on_grid
             if plan.sound_under and bool(under.any()):
-                forced = torch.where(under[:, None], zero_shift, torch.ones_like(zero_shift))
+                forced = torch.where((under if full is None else under & ~full)[:, None], zero_shift, True)
                 shift_ok = forced if shift_ok is None else shift_ok & forced
             shift = draw.pick(raw, allowed=shift_ok)
             if given is not None:  # a take whose drawn onset passes its next given note plays that note first
@@ -930,6 +1033,10 @@ class Composer:
             pos = features.metrical_position(onset, plan.bar_start, plan.bar).clamp(max=MAX_POSITION - 1)
             forced_track = form.only(TRACK, step) if form else None
             track_ok = tracks_ok if forced_track is None else tracks_ok & forced_track
+            here = shift == 0  # the new note starts at the take's current time, beside the ones started there
+            if given is not None:
+                late = here[:, None] & ((stack >= MAX_STACK) | (track_ids < prev_track[:, None]))
+                track_ok = torch.where((track_ok & ~late).any(dim=1, keepdim=True), track_ok & ~late, track_ok)
             # (on a take with a forced track the nudge changes nothing: one track is allowed)
             everyone_forced = forced_track is not None and bool(form is not None and form.forced.all())
             nudge = voices.density_prior(onset - plan.last_onset) if density and not everyone_forced else None
@@ -954,8 +1061,13 @@ class Composer:
             if form:
                 allowed, bonus = form.pitch(step, allowed, onset, track, ref)
                 prior = bonus if prior is None else prior + bonus
-            if given is not None:  # not a pitch a given note on this track is sounding (it would be cut)
-                allowed = allowed & ~given.sounding(onset, track)
+            if plan.chords is not None:  # the chord guessed under the melody at the note's beat
+                beat = torch.div(onset, STEPS_PER_BEAT, rounding_mode="floor").clamp(0, len(plan.chords) - 1)
+                prior = plan.chords[beat] if prior is None else prior + plan.chords[beat]
+            if given is not None:  # not a pitch a given note on this track is sounding (it would be cut); below
+                # the last one started here on this track (canonical order)
+                above = (here & (track == prev_track))[:, None] & (pitch_ids >= prev_pitch[:, None])
+                allowed = allowed & ~given.sounding(onset, track) & ~above
                 allowed[:, REST] |= ~allowed[:, :REST].any(dim=1)
             if plan.floor is not None and bool((onset < plan.floor).any()):  # still before the fill: rests only
                 early = onset < plan.floor
@@ -978,6 +1090,15 @@ class Composer:
                 track = event[:, TRACK]
                 ref, program = voices.ref(track), voices.programs[track]
                 given.played.append(use.clone())
+                stack = stack * here[:, None]
+                new = drawn & ~is_rest
+                stack[rows[new], track[new]] += 1
+                # a rest drawn here: its track had no pitch left below the last (or none at all): it is full here
+                stuck = drawn & is_rest & here
+                stack[rows[stuck], track[stuck]] = MAX_STACK
+                sounded = going & ~is_rest
+                prev_track = torch.where(sounded, track, torch.where(here, prev_track, -1))
+                prev_pitch = torch.where(sounded, event[:, PITCH], torch.where(here, prev_pitch, SIZES[PITCH]))
                 if plan.sound_under:
                     made = drawn & ~is_rest
                     ends = onset + event[:, DURATION] + 1
@@ -1112,7 +1233,8 @@ class Composer:
                 "Nothing sounds in those bars but the accompaniment itself; choose bars where the melody plays."
             )
         settings = replace(settings, bars=max(1, min(MAX_BARS, length)), notes=None, form="free", density_lock=False)
-        return self._fill(grown, events, start, end, chosen, ACCOMPANY, settings.validate(), key, deadline)
+        guide = style == "piano"  # the chord network learned POP909's harmony, not the chorales'
+        return self._fill(grown, events, start, end, chosen, ACCOMPANY, settings.validate(), key, deadline, guide)
 
     def _fill(
         self,
@@ -1125,9 +1247,11 @@ class Composer:
         settings: Settings,
         key: int | None,
         deadline: float | None,
+        chords: bool = False,
     ) -> list[Take]:
         """New notes on the ``regenerated`` tracks between grid steps ``start`` and ``end`` of ``piece``
-        (:mod:`composer.fill`); key lock's selection as in :meth:`_continue`."""
+        (:mod:`composer.fill`); key lock's selection as in :meth:`_continue`.  ``chords``: the new notes lean
+        to the chord guessed under the other tracks (:func:`chord_prior`)."""
         ids, onsets = events.ids, events.onsets
         first = int(np.searchsorted(onsets, start, side="left"))
         stop = int(np.searchsorted(onsets, end, side="left"))
@@ -1151,6 +1275,7 @@ class Composer:
                 lock_key,
                 given_rows,
                 deadline,
+                chords,
             )
             margins = key_margins([t.continuation for t in candidates], lock_key)
             best = sorted(np.argsort(-margins, kind="stable")[:asked].tolist())
@@ -1167,6 +1292,7 @@ class Composer:
             lock_key,
             given_rows,
             deadline,
+            chords,
         )
 
     def _fill_takes(
@@ -1182,6 +1308,7 @@ class Composer:
         lock_key: int | None,
         given_rows: np.ndarray,
         deadline: float | None,
+        chords: bool = False,
     ) -> list[Take]:
         """The takes of :meth:`_fill`: ``kept`` is the piece less the notes regenerated, ``span`` the fill's
         (start, end) grid steps and (first, stop) event indices, ``given_rows`` the events given inside it."""
@@ -1208,6 +1335,7 @@ class Composer:
         allowed_tracks = torch.zeros(SIZES[TRACK], dtype=torch.bool)
         allowed_tracks[regenerated] = True
         given = Given(ids[given_rows], onsets[given_rows], k)
+        context_onsets = onsets[~np.isin(ids[:, TRACK], regenerated) & (ids[:, PITCH] != REST)]
         plan = _Plan(
             key_id=features.key_id(told),
             lock_key=lock_key,
@@ -1225,6 +1353,18 @@ class Composer:
             context=steps,
             floor=start,
             sound_under=mode == ACCOMPANY,
+            chords=(
+                chord_prior(
+                    [n for n in piece.notes if n.track not in regenerated],
+                    math.ceil(end / STEPS_PER_BEAT),
+                    piece.bar_start,
+                    piece.time_signature.bar_beats,
+                    settings.chord_strength,
+                )
+                if chords and settings.chord_strength > 0
+                else None
+            ),
+            lattice=onset_lattice(context_onsets) if mode == ACCOMPANY else None,
         )
         draw = FieldDraw(settings, torch.Generator().manual_seed(settings.seed), k)
         h, state = self._prime(seed, cut, k, plan.key_id)

@@ -452,6 +452,17 @@ def test_infill_and_accompany_cli_write_takes_byte_identically_and_refuse_in_one
     record = json.loads((tmp_path / "a" / "manifest.json").read_text())["seeds"][0]
     assert record["added_tracks"] == ["Alto", "Tenor", "Bass"] and len(record["takes"]) == 2
 
+    # piano over bars 2-3 alone, leaning to the guessed chords as asked; a strength out of range: one sentence
+    args = ["accompany", str(src / "duet.mid"), "--bars", "2-3", "--chord-strength", "5", *model]
+    assert main([*args, "--out", str(tmp_path / "p")]) == 0
+    manifest = json.loads((tmp_path / "p" / "manifest.json").read_text())
+    assert manifest["settings"]["chord_strength"] == 5.0 and manifest["settings"]["bars"] == "2-3"
+    assert manifest["seeds"][0]["bars"] == "2-3"
+    capsys.readouterr()
+    assert main([*args[: -len(model)], "--chord-strength", "9", "--out", str(tmp_path / "q"), *model]) != 0
+    err = capsys.readouterr().err
+    assert "The chord strength must be 0 to 8" in err and "Traceback" not in err and not (tmp_path / "q").exists()
+
 
 def test_evaluate_gap_reports_both_sides_and_left_only(composer, tmp_path, capsys):
     from composer.cli import main

@@ -301,7 +301,7 @@ class StudioApp:
             if self.pool is None and len(node.midi) <= SYNC_PIECE_BYTES:
                 with contextlib.suppress(InputError):  # an unreadable stored point (see _summary) has no audio
                     self._asset(node, "piece")
-            else:  # a long piece without workers: rendered aside, as a worker would
+            else:  # in a worker, or (a long piece without workers) in a thread aside
                 self._aside(node, "piece")
         return str(path)
 

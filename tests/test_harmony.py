@@ -1,0 +1,170 @@
+"""The chord guess under a melody (composer.harmony) and how accompany's piano style leans on it."""
+
+import numpy as np
+import pytest
+import torch
+
+from composer import harmony
+from composer.errors import InputError
+from composer.generate import CHORD_FLOOR, Settings, chord_prior
+from composer.piece import Note
+
+# One bar each, 4/4: C major, F major, G7 and C major again, as arpeggios.
+BARS = [[60, 64, 67, 72], [65, 69, 72, 77], [67, 71, 74, 77], [72, 67, 64, 60]]
+MELODY = [Note(4.0 * b + i, 1.0, p, 80) for b, pitches in enumerate(BARS) for i, p in enumerate(pitches)]
+
+
+def test_pop909_chord_labels_are_read_as_their_pitch_classes():
+    assert harmony.chord_pcs("C:maj") == {0, 4, 7}
+    assert harmony.chord_pcs("A:min7/b7") == {9, 0, 4, 7}
+    assert harmony.chord_pcs("Bb:sus4(b7)") == {10, 3, 5, 8}
+    assert harmony.chord_pcs("F#:maj/5") == {6, 10, 1}
+    assert harmony.chord_pcs("E:min11") == {4, 7, 11}  # an unlisted quality: the triad its name starts with
+    assert harmony.chord_pcs("N") is None
+
+
+def test_the_shipped_network_hears_the_chords_of_an_arpeggiated_melody():
+    likely = harmony.membership(MELODY, 16, 0.0, 4.0)
+    assert likely.shape == (16, 12) and ((likely >= 0) & (likely <= 1)).all()
+
+    def top(beat: int, k: int = 3) -> set[int]:
+        return set(np.argsort(-likely[beat])[:k].tolist())
+
+    assert top(1) == {0, 4, 7}  # C E G in the C major bar
+    assert top(5) == {5, 9, 0}  # F A C in the F major bar
+    assert {7, 11} <= top(9)  # G and B in the G7 bar
+    # a pitch class no chord of the melody holds is unlikely everywhere
+    assert likely[:, 1].max() < 0.2 and likely[:, 6].max() < 0.3
+
+
+def test_features_are_the_same_rows_rotated_for_each_pitch_class():
+    weights = harmony.beat_weights(MELODY, 16)
+    assert weights.sum() == pytest.approx(16.0) and weights[0, 0] == 1.0
+    rows = harmony.features(weights, 0, harmony.bar_lines(16, 0.0, 4.0)).reshape(16, 12, -1)
+    assert rows.shape[2] == harmony.FEATURES
+    # the row for E (4) of a beat holds the melody rolled so that E comes first: the beats from two before (zero
+    # before the piece) to two after, the beat itself in the middle
+    now = slice(12 * harmony.WINDOW, 12 * harmony.WINDOW + 12)
+    assert np.array_equal(rows[0, 4, now], np.roll(weights[0], -4).astype(np.float32))
+    assert not rows[0, 4, : now.start].any()
+    assert np.array_equal(rows[1, 4, now.start - 12 : now.start], np.roll(weights[0], -4).astype(np.float32))
+    assert rows[0, 4, -26 + 4] == 1  # E is the 3rd degree (4 semitones) of C major
+    assert rows[:, 0, -1].tolist() == [1, 0, 0, 0] * 4  # bar lines
+
+
+def test_a_chord_network_fitted_on_other_features_is_refused(tmp_path, monkeypatch):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "chords.safetensors"
+    save_file({k: v.contiguous() for k, v in harmony.ChordNet().state_dict().items()}, str(path), {"features": "x"})
+    monkeypatch.setattr(harmony, "CHORDS_PATH", path)
+    harmony.shipped_chords.cache_clear()
+    try:
+        with pytest.raises(InputError, match="fit it again"):
+            harmony.shipped_chords()
+    finally:
+        harmony.shipped_chords.cache_clear()
+
+
+def test_the_chord_prior_weighs_each_pitch_by_its_class_and_leaves_the_rest_event_alone():
+    from composer.encoding import PITCH_LOW, REST
+
+    prior = chord_prior(MELODY, 16, 0.0, 4.0, 2.0)
+    likely = harmony.membership(MELODY, 16, 0.0, 4.0)
+    assert prior.shape[0] == 16 and (prior[:, REST:] == 0).all()
+    c4 = 60 - PITCH_LOW
+    expected = 2.0 * np.log(max(float(likely[3, 0]), CHORD_FLOOR))
+    assert float(prior[3, c4]) == pytest.approx(expected, abs=1e-5)
+    assert torch.equal(prior[:, c4], prior[:, c4 + 12])  # every octave of a class alike
+
+
+def test_the_chord_strength_is_checked():
+    with pytest.raises(InputError, match="chord strength must be 0 to"):
+        Settings(chord_strength=-1).validate()
+    with pytest.raises(InputError, match="chord strength must be 0 to"):
+        Settings(chord_strength=float("nan")).validate()
+    assert Settings(chord_strength=0).validate().chord_strength == 0
+
+
+def test_piano_accompaniment_leans_to_the_guessed_chords_and_chorale_does_not_read_them():
+    from composer.generate import Composer
+    from composer.generate import Settings as S
+    from composer.piece import Piece, Track
+
+    melody = Piece(notes=tuple(MELODY), key=0, tracks=(Track("Melody", 0, 0),))
+    likely = harmony.membership(MELODY, 16, 0.0, 4.0)
+    composer = Composer()
+
+    def on_guess(strength: float) -> float:
+        inside = total = 0.0
+        for take in composer.accompany(melody, S(variations=4, seed=3, chord_strength=strength), style="piano"):
+            for n in take.continuation.notes:
+                beat = min(15, int(n.start))
+                top = set(np.argsort(-likely[beat])[:3].tolist())
+                total += n.duration
+                inside += n.duration * (n.pitch % 12 in top)
+        return inside / total
+
+    assert on_guess(8.0) > on_guess(0.0) + 0.1
+    assert on_guess(8.0) > 0.8
+    # the chorale style's alto, tenor and bass are the chorales' own harmony: the strength changes nothing there
+    plain, leaning = (
+        composer.accompany(melody, S(variations=2, seed=3, chord_strength=s), style="chorale") for s in (0.0, 8.0)
+    )
+    assert [t.continuation.notes for t in plain] == [t.continuation.notes for t in leaning]
+
+
+def test_a_piano_accompaniment_stacks_notes_as_pop909s_piano_tracks_do():
+    """The shipped model, sampling an accompaniment, stacked notes at every onset of the melody (4-5 there, up to
+    21 before MAX_STACK and the canonical order); the stacking prior brings that nearer POP909's 1.9."""
+    import collections
+    from dataclasses import replace
+
+    from composer.generate import MAX_STACK, Composer
+    from composer.generate import Settings as S
+    from composer.midi_io import read_midi
+    from composer.piece import Track
+
+    song = read_midi("midi_data/pop909/001.mid")
+    melody_track = [t.name for t in song.tracks].index("MELODY")
+    first = min(n.start for n in song.notes if n.track == melody_track)
+    notes = tuple(
+        replace(n, start=n.start - first, track=0)
+        for n in song.notes
+        if n.track == melody_track and first <= n.start < first + 16
+    )
+    melody = replace(song, notes=notes, tracks=(Track("Melody", 0, 0),), bar_start=0.0)
+    composer = Composer()
+
+    def per_onset(strength: float) -> tuple[float, int]:
+        counts: collections.Counter = collections.Counter()
+        takes = composer.accompany(melody, S(variations=4, seed=1, stack_strength=strength), style="piano")
+        for i, take in enumerate(takes):
+            counts.update((i, round(n.start * 12), n.track) for n in take.continuation.notes)
+        return sum(counts.values()) / len(counts), max(counts.values())
+
+    plain, most = per_onset(0.0)
+    leaning, _ = per_onset(S().stack_strength)
+    assert most <= MAX_STACK
+    assert leaning < 0.7 * plain and leaning < 3.0
+
+
+def test_an_accompaniment_starts_its_notes_on_the_melodys_grid():
+    from composer.generate import Composer, onset_lattice
+    from composer.generate import Settings as S
+    from composer.piece import Piece, Track
+
+    assert onset_lattice(np.array([4, 10, 16, 22, 40, 46])) == (6, 4)  # half beats, a third of a beat late
+    assert onset_lattice(np.array([0, 3, 6, 12, 15, 24])) == (3, 0)  # sixteenths
+    assert onset_lattice(np.array([0, 4, 8, 12, 16])) == (4, 0)  # triplet eighths
+    assert onset_lattice(np.array([0, 12, 24, 36])) == (12, 0)
+    assert onset_lattice(np.array([0, 1, 5, 7, 13, 17, 22, 29])) is None  # played, off any grid: free
+    assert onset_lattice(np.array([], dtype=np.int64)) is None
+
+    # a melody in eighths a third of a beat late (as many POP909 songs sit on composer's grid)
+    melody = Piece(
+        notes=tuple(Note(1 / 3 + 0.5 * i, 0.5, 72 + (i % 5), 80) for i in range(32)), key=0, tracks=(Track(),)
+    )
+    for take in Composer().accompany(melody, S(variations=4, seed=2), style="piano"):
+        steps = {round(n.start * 12) for n in take.continuation.notes}
+        assert steps and all((s - 4) % 6 == 0 for s in steps)
