@@ -171,7 +171,13 @@ def _note_keys(onsets: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return (onsets.astype(np.int64) * SIZES[TRACK] + ids[:, TRACK]) * SIZES[PITCH] + ids[:, PITCH]
 
 
-def recurs(ctx: Context, onsets: np.ndarray, ids: np.ndarray, bar: int) -> np.ndarray:
+def known_notes(ctx: Context) -> np.ndarray:
+    """The context's notes as :func:`_note_keys`, sorted and unique: what :func:`recurs` looks them up in (a
+    generation computes it once, not at every step)."""
+    return np.unique(_note_keys(ctx.onsets, ctx.ids))
+
+
+def recurs(ctx: Context, onsets: np.ndarray, ids: np.ndarray, bar: int, known: np.ndarray | None = None) -> np.ndarray:
     """(M, len(AHEAD_BARS)) bool: whether each of the events ``ids`` (M, 5) at grid ``onsets`` (M,) — a note —
     sounds again in the context, same pitch on the same track, exactly 1, 2, 4 and 8 bars later.  Summed over
     the last :data:`MATCH_WINDOW` events it tells the heads whether the passage they are in returns after the
@@ -179,10 +185,12 @@ def recurs(ctx: Context, onsets: np.ndarray, ids: np.ndarray, bar: int) -> np.nd
     out = np.zeros((len(ids), len(AHEAD_BARS)), dtype=bool)
     if len(ctx) == 0 or len(ids) == 0:
         return out
-    known = _note_keys(ctx.onsets, ctx.ids)
+    known = known_notes(ctx) if known is None else known
     note = ids[:, PITCH] != REST
     for v, bars in enumerate(AHEAD_BARS):
-        out[:, v] = note & np.isin(_note_keys(onsets + bars * bar, ids), known)
+        keys = _note_keys(onsets + bars * bar, ids)
+        found = np.searchsorted(known, keys)
+        out[:, v] = note & (known[np.minimum(found, len(known) - 1)] == keys)
     return out
 
 

@@ -22,7 +22,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from composer.context import AHEAD_BARS, MATCH_WINDOW, NONE, Context, recurs, shift_views, views
+from composer.context import AHEAD_BARS, MATCH_WINDOW, NONE, Context, known_notes, recurs, shift_views, views
 from composer.encoding import DURATION, PITCH, REST, STEPS_PER_BEAT, TRACK, Events
 from composer.errors import InputError
 from composer.features import SIZES
@@ -110,19 +110,20 @@ class ContextSteps:
         self.memory: ContextMemory = model.encode_context(batch)
         self.heads = len(model.HEADS)
         self.recent = np.zeros((1, MATCH_WINDOW, len(AHEAD_BARS)), dtype=bool)  # the last events' recurrence
+        self.known = known_notes(context)  # the context's notes, for recurs
         self._last: tuple[np.ndarray, tuple[torch.Tensor, ...]] | None = None  # the last times asked, and their gains
 
     def begin(self, ids: np.ndarray, onsets: np.ndarray, takes: int) -> None:
         """The takes start after the events ``ids`` at grid ``onsets`` (the seed): whether its last ones recur
         in the context bars later (:func:`composer.context.recurs`), as training reads them."""
-        last = recurs(self.context, onsets[-MATCH_WINDOW:], ids[-MATCH_WINDOW:], self.bar)
+        last = recurs(self.context, onsets[-MATCH_WINDOW:], ids[-MATCH_WINDOW:], self.bar, self.known)
         self.recent = np.zeros((takes, MATCH_WINDOW, len(AHEAD_BARS)), dtype=bool)
         if len(last):
             self.recent[:, MATCH_WINDOW - len(last) :] = last
 
     def played(self, event: torch.Tensor, onset: torch.Tensor) -> None:
         """Each take played ``event`` (K, 5) at ``onset`` (K,): its recurrence joins the last events'."""
-        now = recurs(self.context, onset.numpy(), event.numpy(), self.bar)
+        now = recurs(self.context, onset.numpy(), event.numpy(), self.bar, self.known)
         self.recent = np.concatenate([self.recent[:, 1:], now[:, None]], axis=1)
 
     def matches(self) -> torch.Tensor:

@@ -85,9 +85,10 @@ MAX_BEATS = 512  # a length in bars is capped in beats too: a 255/1 bar is 1,020
 CONTEXT_EVENTS = 512  # a longer seed is conditioned on its last bars that fit in this many events
 # Accompany's piano style: the accompaniment's pitch logits get CHORD_STRENGTH × log P(pitch class in the chord),
 # that probability guessed beat by beat from the melody (composer.harmony).  Chosen on 20 of POP909's validation
-# songs (python bench/infill.py --tune-chords 2,3,5): the smallest strength whose takes spend 0.7 of their note time
-# on the annotated chord (0.644, 0.667, 0.700; melody doubling 30, 32, 34 %, the real piano 26 %).
-CHORD_STRENGTH = 5.0
+# songs (python bench/infill.py --tune-chords 5,6,8, with STACK_STRENGTH and the onset grid as they are): the
+# smallest strength whose takes spend 0.7 of their note time on the annotated chord (0.697, 0.706, 0.713; melody
+# doubling 33, 35, 36 %, the real piano 26 %).
+CHORD_STRENGTH = 6.0
 MAX_CHORD_STRENGTH = 8.0
 CHORD_FLOOR = 0.02  # a pitch class's guessed probability is read as at least this (its log weighs the logits)
 # A fill's new notes starting at one time on one track: at most this many (POP909's piano tracks start at most 6
@@ -100,8 +101,8 @@ MAX_STACK = 6
 # the log of it, weighed by STACK_STRENGTH, is added to the shift-0 logit.  The note model, sampling, stacks more
 # than it read (free continuations of POP909 001: 1.8-2.7 piano notes an onset against the song's 1.3;
 # accompaniments 4-5).  The weight was chosen on 20 of POP909's validation songs (python bench/infill.py
-# --tune-stacking 0,2,3,4): the one whose takes' notes an onset come nearest the real piano tracks' 1.87 (4.51,
-# 1.97, 1.27, 1.11).
+# --tune-stacking 2,3,4, accompaniments on the melody's onset grid, CHORD_STRENGTH 5): the one whose takes' notes an
+# onset come nearest the real piano tracks' 1.87 (2.87, 1.95, 1.44; notes a bar 12.9, 8.4, 5.9 against 5.4).
 STACKING = (0.413, 0.677, 0.395, 0.285, 0.162)
 STACK_STRENGTH = 3.0
 MAX_STACK_STRENGTH = 8.0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 from composer.errors import InputError
@@ -513,11 +514,18 @@ def estimate_key(piece: Piece) -> int | None:
     duration-weighted pitch classes."""
     if not piece.notes:
         return None
-    from music21 import note, stream
-
     weights = [0.0] * 12
     for n in piece.notes:
         weights[n.pitch % 12] += n.duration
+    return _key_of_weights(tuple(weights))
+
+
+@lru_cache(maxsize=256)
+def _key_of_weights(weights: tuple[float, ...]) -> int | None:
+    """The key of a duration-weighted pitch-class distribution (kept: a request asks again for the same notes'
+    key, e.g. a studio's next takes of one piece, and music21's analysis costs ~30 ms)."""
+    from music21 import note, stream
+
     # The analysis reads a pitch-class distribution weighted by duration, so one note per pitch class
     # carrying the total duration is the same input and 12 notes instead of thousands.
     s: stream.Stream = stream.Stream()
