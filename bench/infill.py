@@ -204,9 +204,11 @@ def accompaniment(
 ) -> dict[str, Any]:
     rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["collection"] == "pop909"]
     test = sorted(r["path"].split("/")[-1][:3] for r in rows if r["split"] == split)[:songs]
-    strength: dict[str, float] = {} if chord_strength is None else {"chord_strength": chord_strength}
+    leaning = Settings()  # the defaults, or the strengths asked for
+    if chord_strength is not None:
+        leaning = replace(leaning, chord_strength=chord_strength)
     if stack_strength is not None:
-        strength["stack_strength"] = stack_strength
+        leaning = replace(leaning, stack_strength=stack_strength)
     real_onsets: list[float] = []
     rng = np.random.default_rng(0)
     sums = {k: [0.0, 0.0] for k in ("takes", "real", "random", "takes_doubling", "real_doubling")}
@@ -225,7 +227,7 @@ def accompaniment(
         melody, real, line = cut
         span = bars * piece.time_signature.bar_beats
         chords = _chords(folder, midi_path, line, span)
-        settings = Settings(variations=4, seed=int(number), key_lock=key_lock, **strength)
+        settings = replace(leaning, variations=4, seed=int(number), key_lock=key_lock)
         takes = composer.accompany(melody, settings, style="piano")
         song_share = []
         for take in takes:
@@ -274,8 +276,8 @@ def accompaniment(
     n_songs = len(per_song)
     return {
         "split": split,
-        "chord_strength": Settings(**strength).chord_strength,
-        "stack_strength": Settings(**strength).stack_strength,
+        "chord_strength": leaning.chord_strength,
+        "stack_strength": leaning.stack_strength,
         "songs": n_songs,
         "bars": bars,
         "takes": takes_made,
