@@ -184,6 +184,18 @@ def doubling(notes: list[Note], melody: list[Note]) -> tuple[float, float]:
     return same, total
 
 
+def above(notes: list[Note], melody: list[Note]) -> tuple[float, float]:
+    """(accompaniment time above a sounding melody note, accompaniment time while one sounds)."""
+    up = total = 0.0
+    for n in notes:
+        for m in melody:
+            t = _overlap(n.start, n.end, m.start, m.end)
+            if t > 0:
+                total += t
+                up += t * (n.pitch > m.pitch)
+    return up, total
+
+
 def _key_scale(folder: Path) -> tuple[int, ...]:
     label = (folder / "key_audio.txt").read_text().split()[2]
     root, _, mode = label.partition(":")
@@ -211,7 +223,10 @@ def accompaniment(
         leaning = replace(leaning, stack_strength=stack_strength)
     real_onsets: list[float] = []
     rng = np.random.default_rng(0)
-    sums = {k: [0.0, 0.0] for k in ("takes", "real", "random", "takes_doubling", "real_doubling")}
+    sums = {
+        k: [0.0, 0.0]
+        for k in ("takes", "real", "random", "takes_doubling", "real_doubling", "takes_above", "real_above")
+    }
     note_counts = {"takes": 0, "real": 0}
     per_song = []
     takes_made = 0
@@ -245,6 +260,9 @@ def accompaniment(
             d, dt = doubling(new, list(melody.notes))
             sums["takes_doubling"][0] += d
             sums["takes_doubling"][1] += dt
+            u, ut = above(new, list(melody.notes))
+            sums["takes_above"][0] += u
+            sums["takes_above"][1] += ut
         note_counts["real"] += len(real.notes)
         if real.notes:
             real_onsets.append(len(real.notes) / len({round(n.start * 12) for n in real.notes}))
@@ -255,6 +273,9 @@ def accompaniment(
         d, dt = doubling(list(real.notes), list(melody.notes))
         sums["real_doubling"][0] += d
         sums["real_doubling"][1] += dt
+        u, ut = above(list(real.notes), list(melody.notes))
+        sums["real_above"][0] += u
+        sums["real_above"][1] += ut
         scale = _key_scale(folder)
         randomized = [replace(n, pitch=48 + int(rng.choice(scale)) + 12 * int(rng.integers(0, 2))) for n in real.notes]
         i, t = chord_share(randomized, chords)
@@ -287,6 +308,8 @@ def accompaniment(
         "takes_share_of_real": round(takes_share / real_share, 4) if real_share else None,
         "melody_doubling_takes": share("takes_doubling"),
         "melody_doubling_real_piano": share("real_doubling"),
+        "above_melody_takes": share("takes_above"),
+        "above_melody_real_piano": share("real_above"),
         "notes_per_bar_takes": round(note_counts["takes"] / max(1, takes_made) / bars, 3),
         "notes_per_bar_real_piano": round(note_counts["real"] / max(1, n_songs) / bars, 3),
         "notes_per_onset_takes": round(float(np.mean(stacks)), 3) if stacks else None,

@@ -63,6 +63,21 @@ class Given:
         self.next = self.next + use.long()
         return rows.long()
 
+    def ceiling(self, onset: torch.Tensor) -> torch.Tensor:
+        """(K,) the pitch id of the highest given note sounding at each take's ``onset`` (any track); where none
+        sounds, of the given note last begun before it (or the first, before any): what an accompaniment stays
+        under.  POP909's piano tracks sound above their melody 9 % of the time the two sound together (16 bars of
+        20 validation songs); the accompaniments before this rule 17 % (8 of those songs, where the real tracks
+        did 2 %).  Past the highest pitch id where there are no given notes."""
+        if not self.count:
+            return torch.full((len(onset),), SIZES[PITCH], dtype=torch.long)
+        on, pitch = self.onsets[:-1], self.events[:, PITCH]
+        note = pitch != REST
+        sounding = (on[None] <= onset[:, None]) & (onset[:, None] < self.ends[None]) & note[None]
+        high = torch.where(sounding, pitch[None], -1).max(dim=1).values
+        last = (torch.searchsorted(on, onset, right=True) - 1).clamp(min=0)
+        return torch.where(high >= 0, high, pitch[last])
+
     def sounding(self, onset: torch.Tensor, track: torch.Tensor) -> torch.Tensor:
         """(K, pitch ids) True at the pitches a given note on each take's ``track`` sounds at ``onset``."""
         out = torch.zeros(len(onset), SIZES[PITCH], dtype=torch.bool)

@@ -168,3 +168,23 @@ def test_an_accompaniment_starts_its_notes_on_the_melodys_grid():
     for take in Composer().accompany(melody, S(variations=4, seed=2), style="piano"):
         steps = {round(n.start * 12) for n in take.continuation.notes}
         assert steps and all((s - 4) % 6 == 0 for s in steps)
+
+
+def test_an_accompaniment_stays_under_its_melody():
+    from composer.fill import Given
+    from composer.generate import Composer
+    from composer.generate import Settings as S
+    from composer.piece import Piece, Track
+
+    # Given.ceiling: the highest given note sounding, else the last begun, else the first
+    events = np.array([[0, 40, 11, 5, 0], [0, 30, 23, 5, 1], [12, 45, 5, 5, 0]])  # pitch ids; durations - 1
+    given = Given(events, np.array([0, 0, 24]), 3)
+    assert given.ceiling(torch.tensor([6, 20, 40])).tolist() == [40, 30, 45]
+
+    melody = Piece(notes=tuple(MELODY), key=0, tracks=(Track("Melody", 0, 0),))
+    sung = {int(n.start): n.pitch for n in MELODY}  # one note a beat
+    for style in ("piano", "chorale"):
+        for take in Composer().accompany(melody, S(variations=4, seed=5), style=style):
+            assert take.continuation.notes
+            for n in take.continuation.notes:
+                assert n.pitch < sung[int(n.start)], (style, n)
