@@ -32,6 +32,7 @@ import argparse
 import csv
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -171,29 +172,27 @@ def chord_share(notes: list[Note], chords: list[tuple[float, float, set[int] | N
     return inside, total
 
 
-def doubling(notes: list[Note], melody: list[Note]) -> tuple[float, float]:
-    """(accompaniment time on the pitch class of a sounding melody note, accompaniment time while one sounds)."""
-    same = total = 0.0
+def _against_melody(notes: list[Note], melody: list[Note], when: Callable[[Note, Note], bool]) -> tuple[float, float]:
+    """(accompaniment time while a melody note sounds and ``when(note, melody note)`` holds, accompaniment time
+    while one sounds)."""
+    hit = total = 0.0
     for n in notes:
         for m in melody:
             t = _overlap(n.start, n.end, m.start, m.end)
             if t > 0:
                 total += t
-                if n.pitch % 12 == m.pitch % 12:
-                    same += t
-    return same, total
+                hit += t * when(n, m)
+    return hit, total
+
+
+def doubling(notes: list[Note], melody: list[Note]) -> tuple[float, float]:
+    """(accompaniment time on the pitch class of a sounding melody note, accompaniment time while one sounds)."""
+    return _against_melody(notes, melody, lambda n, m: n.pitch % 12 == m.pitch % 12)
 
 
 def above(notes: list[Note], melody: list[Note]) -> tuple[float, float]:
     """(accompaniment time above a sounding melody note, accompaniment time while one sounds)."""
-    up = total = 0.0
-    for n in notes:
-        for m in melody:
-            t = _overlap(n.start, n.end, m.start, m.end)
-            if t > 0:
-                total += t
-                up += t * (n.pitch > m.pitch)
-    return up, total
+    return _against_melody(notes, melody, lambda n, m: n.pitch > m.pitch)
 
 
 def _key_scale(folder: Path) -> tuple[int, ...]:
@@ -481,23 +480,24 @@ def main() -> None:
     if args.count_stacking:
         print(stacking(args.data))
         return
-    if args.tune_chords:
-        result["chord_strengths"] = []
-        for strength in (float(x) for x in args.tune_chords.split(",")):
+    for asked, name in ((args.tune_chords, "chord_strengths"), (args.tune_stacking, "stack_strengths")):
+        if not asked:
+            continue
+        result[name] = []
+        for strength in (float(x) for x in asked.split(",")):
+            chord, stack = (strength, None) if name == "chord_strengths" else (None, strength)
             made = accompaniment(
-                composer, args.data, args.pop909, args.songs, args.bars, split="valid", chord_strength=strength
+                composer,
+                args.data,
+                args.pop909,
+                args.songs,
+                args.bars,
+                split="valid",
+                chord_strength=chord,
+                stack_strength=stack,
             )
-            result["chord_strengths"].append({k: v for k, v in made.items() if k != "per_song"})
-            print(result["chord_strengths"][-1], flush=True)
-        sections = set()
-    if args.tune_stacking:
-        result["stack_strengths"] = []
-        for strength in (float(x) for x in args.tune_stacking.split(",")):
-            made = accompaniment(
-                composer, args.data, args.pop909, args.songs, args.bars, split="valid", stack_strength=strength
-            )
-            result["stack_strengths"].append({k: v for k, v in made.items() if k != "per_song"})
-            print(result["stack_strengths"][-1], flush=True)
+            result[name].append({k: v for k, v in made.items() if k != "per_song"})
+            print(result[name][-1], flush=True)
         sections = set()
     if "gap" in sections:
         songs, _ = load_songs(args.data)

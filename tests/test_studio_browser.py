@@ -168,6 +168,19 @@ def _screenshot(page: Any, path: Path) -> None:
     page.screenshot(path=str(path), full_page=True)
 
 
+def _drag_bars(page: Any, first: str, last: str) -> None:
+    """Drag along the roll's ruler from bar number ``first`` to ``last`` (a selection of whole bars)."""
+    ruler = page.locator("#roll .roll-ruler")
+    ruler.scroll_into_view_if_needed()  # the mouse works in the viewport's coordinates
+    start = page.locator(f'#roll .roll-bar-no:text-is("{first}")').bounding_box()
+    end = page.locator(f'#roll .roll-bar-no:text-is("{last}")').bounding_box()
+    y = ruler.bounding_box()["y"] + 10
+    page.mouse.move(start["x"] + 6, y)
+    page.mouse.down()
+    page.mouse.move(end["x"] + 12, y, steps=5)
+    page.mouse.up()
+
+
 def _studio_with_seed(page: Any, tmp_path: Path, free_port: int, notes: list[int]) -> tuple[Any, Store]:
     """A studio served on ``free_port``, open in ``page``, with a seed of ``notes`` (one beat each) uploaded."""
     from playwright.sync_api import expect
@@ -192,17 +205,8 @@ def test_bars_dragged_on_the_roll_are_filled_in_chromium(page: Any, tmp_path: Pa
 
     demo, store = _studio_with_seed(page, tmp_path, free_port, [60, 62, 64, 65, 67, 69, 71, 72] * 2)  # 4 bars
     try:
-        ruler = page.locator("#roll .roll-ruler")
-        ruler.scroll_into_view_if_needed()  # the mouse works in the viewport's coordinates
-        two = page.locator('#roll .roll-bar-no:text-is("2")').bounding_box()
-        three = page.locator('#roll .roll-bar-no:text-is("3")').bounding_box()
-        y = ruler.bounding_box()["y"] + 10
-        page.mouse.move(two["x"] + 6, y)
-        page.mouse.down()
-        page.mouse.move(three["x"] + 12, y, steps=5)
-        page.mouse.up()
-        bars = page.get_by_label("Bars (e.g. 5-8")
-        expect(bars).to_have_value("2-3", timeout=10_000)
+        _drag_bars(page, "2", "3")
+        expect(page.get_by_label("Bars (e.g. 5-8")).to_have_value("2-3", timeout=10_000)
         expect(page.locator("#roll .roll-selection")).to_be_visible()
         page.locator("#fill").click()
         expect(page.locator("#status")).to_contain_text("4 takes ready", timeout=90_000)
@@ -222,15 +226,7 @@ def test_bars_dragged_on_the_roll_are_accompanied_in_chromium(page: Any, tmp_pat
 
     demo, store = _studio_with_seed(page, tmp_path, free_port, [60, 62, 64, 65, 67, 69, 71, 72] * 2)  # 4 bars
     try:
-        ruler = page.locator("#roll .roll-ruler")
-        ruler.scroll_into_view_if_needed()
-        two = page.locator('#roll .roll-bar-no:text-is("2")').bounding_box()
-        three = page.locator('#roll .roll-bar-no:text-is("3")').bounding_box()
-        y = ruler.bounding_box()["y"] + 10
-        page.mouse.move(two["x"] + 6, y)
-        page.mouse.down()
-        page.mouse.move(three["x"] + 12, y, steps=5)
-        page.mouse.up()
+        _drag_bars(page, "2", "3")
         expect(page.get_by_label("Bars (e.g. 5-8")).to_have_value("2-3", timeout=10_000)
         page.locator("#accompany").click()
         expect(page.locator("#status")).to_contain_text("4 takes ready", timeout=90_000)
