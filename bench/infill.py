@@ -43,7 +43,7 @@ import torch
 from composer.checkpoint import SHIPPED_MODEL, load_model
 from composer.dataset import Song, load_songs, song_from_piece
 from composer.errors import InputError
-from composer.evaluate import gap_scores, lower_voices_pitch_nats, ngram_pitch_bits, without_track
+from composer.evaluate import gap_scores, lower_voices_pitch_nats, ngram_pitch_bits, piano_stacking, without_track
 from composer.generate import Composer, Settings
 from composer.harmony import annotated_chords, chord_pcs, pitch_class
 from composer.midi_io import read_midi
@@ -319,26 +319,6 @@ def accompaniment(
     }
 
 
-def stacking(data: Path, songs: int = 200) -> dict[str, Any]:
-    """How POP909's piano tracks stack notes: over the first ``songs`` training songs, the notes starting together
-    on the PIANO track at each onset; P(one more | n there already) for n = 1 … 5 (composer.generate.STACKING)."""
-    import collections
-
-    rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["collection"] == "pop909"]
-    counts: collections.Counter[int] = collections.Counter()
-    for row in [r for r in rows if r["split"] == "train"][:songs]:
-        piece = read_midi(data / row["path"])
-        piano = _track(piece, "PIANO")
-        counts.update(collections.Counter(round(n.start * 12) for n in piece.notes if n.track == piano).values())
-    at_least = {n: sum(c for k, c in counts.items() if k >= n) for n in range(1, 7)}
-    return {
-        "songs": songs,
-        "onsets": at_least[1],
-        "notes_per_onset": round(sum(k * c for k, c in counts.items()) / at_least[1], 3),
-        "one_more_given_n": [round(at_least[n + 1] / at_least[n], 3) for n in range(1, 6)],
-    }
-
-
 # --------------------------------------------------------------------------------------------- join
 
 
@@ -478,7 +458,7 @@ def main() -> None:
     sections = set((args.only or "gap,harmonization,accompaniment,join,speed").split(","))
     result: dict[str, Any] = {"model": str(args.model), "context_encoder": bool(model.config.context)}
     if args.count_stacking:
-        print(stacking(args.data))
+        print(piano_stacking(args.data))
         return
     for asked, name in ((args.tune_chords, "chord_strengths"), (args.tune_stacking, "stack_strengths")):
         if not asked:

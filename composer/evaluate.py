@@ -327,6 +327,30 @@ KEY_READINGS = {  # the key-agreement readings reported, each for the takes and 
 }
 
 
+def piano_stacking(data: Path, songs: int = 200) -> dict[str, Any]:
+    """How POP909's piano tracks stack notes — the source of :data:`composer.generate.STACKING`: over the first
+    ``songs`` training songs of the corpus, the notes starting together on the PIANO track at each onset (on
+    composer's grid), and P(one more | n there already) for n = 1 … 5."""
+    counts: dict[int, int] = {}
+    entries = [e for e in read_manifest(data) if e.collection == "pop909" and e.split == "train"][:songs]
+    for e in entries:
+        piece = read_midi(data / e.path)
+        piano = [i for i, t in enumerate(piece.tracks) if t.name.strip().upper() == "PIANO"]
+        at: dict[int, int] = {}
+        for n in piece.notes:
+            if n.track in piano:
+                at[round(n.start * STEPS_PER_BEAT)] = at.get(round(n.start * STEPS_PER_BEAT), 0) + 1
+        for together in at.values():
+            counts[together] = counts.get(together, 0) + 1
+    at_least = {n: sum(c for k, c in counts.items() if k >= n) for n in range(1, 7)}
+    return {
+        "songs": len(entries),
+        "onsets": at_least[1],
+        "notes_per_onset": round(sum(k * c for k, c in counts.items()) / max(1, at_least[1]), 3),
+        "one_more_given_n": [round(at_least[n + 1] / max(1, at_least[n]), 3) for n in range(1, 6)],
+    }
+
+
 def scale_degree_profiles(data: Path, split: str = "train", limit: int | None = None) -> dict[str, list[float]]:
     """Share of sounding time on each scale degree (semitones above the tonic) in the pieces of ``split``
     that state a key, by mode — the source of :data:`composer.generate.KEY_PROFILES`."""

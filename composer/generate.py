@@ -98,12 +98,14 @@ CHORD_FLOOR = 0.02  # a pitch class's guessed probability is read as at least th
 # first onset and 22 at its second, and ended there, two beats into sixteen.
 MAX_STACK = 6
 # A fill of one track: how likely one more note is at one time, given n there already (n = 1 … 5), as POP909's piano
-# tracks have it (their first 200 training songs: 1.84 notes an onset; python bench/infill.py --count-stacking);
+# tracks have it (their first 200 training songs: 1.84 notes an onset; composer.evaluate.piano_stacking, which
+# python bench/infill.py --count-stacking prints and tests/test_generate.py checks);
 # the log of it, weighed by STACK_STRENGTH, is added to the shift-0 logit.  The note model, sampling, stacks more
-# than it read (free continuations of POP909 001: 1.8-2.7 piano notes an onset against the song's 1.3;
-# accompaniments 4-5).  The weight was chosen on 20 of POP909's validation songs (python bench/infill.py
-# --tune-stacking 2,3,4, accompaniments on the melody's onset grid, CHORD_STRENGTH 5): the one whose takes' notes an
-# onset come nearest the real piano tracks' 1.87 (2.87, 1.95, 1.44; notes a bar 12.9, 8.4, 5.9 against 5.4).
+# than it read (a scratch run, not a benchmark: free continuations of POP909 001 put 1.8-2.7 piano notes an onset
+# against the song's 1.3, accompaniments 4-5).  The weight was chosen on 20 of POP909's validation songs (python
+# bench/infill.py --tune-stacking 2,3,4, accompaniments on the melody's onset grid, CHORD_STRENGTH 5): the one whose
+# takes' notes an onset come nearest the real piano tracks' 1.87 (2.87, 1.95, 1.44; notes a bar 12.9, 8.4, 5.9
+# against 5.4).
 STACKING = (0.413, 0.677, 0.395, 0.285, 0.162)
 STACK_STRENGTH = 3.0
 MAX_STACK_STRENGTH = 8.0
@@ -960,7 +962,8 @@ class Composer:
         use = torch.zeros(k, dtype=torch.bool)  # which takes play their next given note this step
         new_until = torch.zeros(k, dtype=torch.long)  # accompany: when the takes' new notes stop sounding
         under = torch.zeros(k, dtype=torch.bool)  # accompany: the takes whose next event starts now (shift 0)
-        zero_shift = torch.arange(SIZES[SHIFT])[None, :] == 0
+        shift_ids = torch.arange(SIZES[SHIFT])[None, :]
+        zero_shift = shift_ids == 0
         # A fill keeps the events in the encoding's canonical order, the only order the model ever read: at one
         # time, tracks in the table's order and on a track pitches from high to low.  Per take: the last event at
         # its current time (track, pitch id; -1 and past the highest id where none) and the new notes started there
@@ -1009,7 +1012,7 @@ class Composer:
                     raw[:, 0] += settings.stack_strength * odds
             if plan.lattice is not None:  # on the given tracks' grid (or at once, beside the notes there)
                 every, phase = plan.lattice
-                landing = time[:, None] + torch.arange(SIZES[SHIFT])[None, :]
+                landing = time[:, None] + shift_ids
                 on_grid = ((landing - phase) % every == 0) | (zero_shift & (prev_track >= 0)[:, None])
                 if plan.limit is not None:
                     on_grid |= landing >= plan.limit
@@ -1340,7 +1343,6 @@ class Composer:
         allowed_tracks = torch.zeros(SIZES[TRACK], dtype=torch.bool)
         allowed_tracks[regenerated] = True
         given = Given(ids[given_rows], onsets[given_rows], k)
-        context_onsets = onsets[~np.isin(ids[:, TRACK], regenerated) & (ids[:, PITCH] != REST)]
         plan = _Plan(
             key_id=features.key_id(told),
             lock_key=lock_key,
@@ -1369,7 +1371,8 @@ class Composer:
                 if chords and settings.chord_strength > 0
                 else None
             ),
-            lattice=onset_lattice(context_onsets) if mode == ACCOMPANY else None,
+            # accompany's context is the given tracks: their onsets set the grid
+            lattice=onset_lattice(onsets[keep & (ids[:, PITCH] != REST)]) if mode == ACCOMPANY else None,
         )
         draw = FieldDraw(settings, torch.Generator().manual_seed(settings.seed), k)
         h, state = self._prime(seed, cut, k, plan.key_id)

@@ -51,6 +51,10 @@ from composer.context import (
 from composer.encoding import DURATION, FIELDS, PITCH, PITCH_LOW, SHIFT, TRACK, VELOCITY
 from composer.features import MAX_BAR, MAX_POSITION, N_KEYS, N_PROGRAMS, NO_KEY, NO_PITCH, SIZES
 
+# Which recurrence count (AHEAD_BARS) trusts each bars-ahead view of the shift head and of the duration head
+SHIFT_AHEAD = [AHEAD_BARS.index(b) for b in SHIFT_BARS if b]
+DURATION_AHEAD = [AHEAD_BARS.index(b) for b in AHEAD_DURATION_BARS]
+
 __all__ = [  # the model's input vocabulary lives in composer.features; re-exported for its readers
     "LN2",
     "MAX_BAR",
@@ -484,7 +488,7 @@ class MusicLSTM(nn.Module):
         g = F.gelu(z)
         weight = F.linear(g, self.ctx_shift.weight, self.ctx_shift.bias)
         if matches is not None:
-            trust = self.match_weights(matches)[..., [AHEAD_BARS.index(b) for b in SHIFT_BARS if b], 2]
+            trust = self.match_weights(matches)[..., SHIFT_AHEAD, 2]
             weight = torch.cat([weight[..., :1], weight[..., 1:] + trust], -1)
         return F.linear(g, self.out_shift.weight, self.out_shift.bias) + (weight[..., :, None] * views).sum(-2)
 
@@ -511,7 +515,7 @@ class MusicLSTM(nn.Module):
             return self._out(self.out_dur, z + cond)
         g = F.gelu(z + cond)
         weight = F.linear(g, self.ctx_duration.weight, self.ctx_duration.bias)  # (…, DURATION_VIEWS)
-        trust = self.match_weights(views.matches)[..., [AHEAD_BARS.index(b) for b in AHEAD_DURATION_BARS], 1]
+        trust = self.match_weights(views.matches)[..., DURATION_AHEAD, 1]
         weight = torch.cat(
             [weight[..., : len(AHEAD_DURATION_BARS)] + trust, weight[..., len(AHEAD_DURATION_BARS) :]], -1
         )

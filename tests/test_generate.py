@@ -409,6 +409,16 @@ def test_key_profiles_are_the_corpus_training_split():
         assert max(abs(a - b) for a, b in zip(measured[mode], KEY_PROFILES[mode], strict=True)) < 0.04, mode
 
 
+def test_the_stacking_prior_is_pop909s_piano_tracks():
+    """STACKING is what the corpus's POP909 piano tracks measure (composer.evaluate.piano_stacking)."""
+    from composer.evaluate import piano_stacking
+    from composer.generate import STACKING
+
+    measured = piano_stacking(Path(__file__).resolve().parent.parent / "midi_data")
+    assert measured["songs"] == 200 and tuple(measured["one_more_given_n"]) == STACKING
+    assert measured["notes_per_onset"] == 1.839
+
+
 def test_key_lock_on_a_few_notes_keeps_the_stated_key(composer):
     seed = Piece(notes=(Note(0, 1, 62, 80), Note(1, 1, 66, 80), Note(2, 2, 69, 80)), key=2)  # D major, 3 notes
     for take in composer.continue_piece(seed, Settings(bars=2, variations=2, seed=1, key_lock=True)):

@@ -230,34 +230,23 @@ class StudioApp:
             offered = [n for n in tree if n.parent_id == current.id and not n.is_edit]
             newest = max((n.settings.get("round", "") for n in offered), default="")
             takes = [n.id for n in offered if n.settings.get("round", "") == newest]
+        try:  # read once: the summary and the roll both show it
+            piece: Piece | InputError = current.piece()
+        except InputError as error:  # stored by an older version or imported: said, the page keeps working
+            piece = error
         return View(
             owner=owner,
             status=status,
             piece_id=piece_id,
             pieces=[(p.title, p.id) for p in pieces],
             report=_wrapped_report(root.metrics.get("report", "")),
-            summary=self._summary(record, current, by_id),
+            summary=_summary(record, current, by_id, piece),
             roll=self._picture(current),
-            piano_roll=self._piano_roll(current),
+            piano_roll="" if isinstance(piece, InputError) else self._piano_roll(current, piece),
             tree=_tree_choices(tree, current.id),
             history=history_svg(tree, current.id),
             current=current.id,
             takes=[self._take_view(by_id[t]) for t in takes if t in by_id],
-        )
-
-    def _summary(self, record: PieceRecord, current: Node, by_id: dict[str, Node]) -> str:
-        try:
-            piece = current.piece()
-        except InputError as error:  # stored by an older version or imported: say so, keep the page working
-            return f"**{record.title}** — at *{current.label}*, which cannot be read ({error})."
-        path = []
-        node: Node | None = current
-        while node is not None:
-            path.append(node.label)
-            node = by_id.get(node.parent_id) if node.parent_id else None
-        return (
-            f"**{record.title}** — at *{current.label}* ({' → '.join(reversed(path))}): {len(piece.notes)} "
-            f"notes, {piece.bars} bars, {piece.tempo:.4g} BPM, {piece.time_signature}"
         )
 
     # ---------------------------------------------------------------------------------------- files
@@ -281,15 +270,11 @@ class StudioApp:
             render_take_files(node.midi, node.join, node.label, str(path.parent), (kind,))
         return str(path)
 
-    def _piano_roll(self, node: Node) -> str:
-        """The page's interactive roll of a node's piece, its player playing the piece's audio and, for mute and
-        solo, a stem per track (:meth:`_stems`); empty where the stored point cannot be read."""
+    def _piano_roll(self, node: Node, piece: Piece) -> str:
+        """The page's interactive roll of a node's ``piece``, its player playing the piece's audio and, for mute
+        and solo, a stem per track (:meth:`_stems`)."""
         from composer.studio.roll import roll_html
 
-        try:
-            piece = node.piece()
-        except InputError:
-            return ""
         return roll_html(piece, self._piece_audio(node), self._stems(node, piece))
 
     def _piece_audio(self, node: Node) -> str:
@@ -867,6 +852,22 @@ class StudioApp:
 
 
 # ------------------------------------------------------------------------------------------- helpers
+
+
+def _summary(record: PieceRecord, current: Node, by_id: dict[str, Node], piece: Piece | InputError) -> str:
+    """The line above the roll: the piece, where in its history the page is, and what it holds (or why the
+    point cannot be read)."""
+    if isinstance(piece, InputError):
+        return f"**{record.title}** — at *{current.label}*, which cannot be read ({piece})."
+    path = []
+    node: Node | None = current
+    while node is not None:
+        path.append(node.label)
+        node = by_id.get(node.parent_id) if node.parent_id else None
+    return (
+        f"**{record.title}** — at *{current.label}* ({' → '.join(reversed(path))}): {len(piece.notes)} "
+        f"notes, {piece.bars} bars, {piece.tempo:.4g} BPM, {piece.time_signature}"
+    )
 
 
 def _repeat_line(repeat: dict[str, Any]) -> str:
