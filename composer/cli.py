@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING
 from composer.checkpoint import SHIPPED_MODEL
 from composer.errors import InputError
 
+# composer.generate.KEY_PRIORS, named here so that the parser is built without importing torch (a test checks)
+KEY_PRIOR_NAMES = ("profile", "contrast", "drift", "select", "accept")
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -503,10 +506,11 @@ def _sampling_arguments(g: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--key-prior",
-        choices=["profile", "contrast", "drift"],
+        choices=KEY_PRIOR_NAMES,
         help="with --key-lock: profile (weigh the key's degrees), contrast (only what tells the key from its "
-        "relative, dominant and subdominant) or drift (the profile, only on a take whose notes leave the key); "
-        "default: composer.generate.KEY_PRIOR",
+        "relative, dominant and subdominant), drift (the profile, only on a take whose notes leave the key), "
+        "select (three drift takes drawn for each one asked, the ones in the key most clearly kept) or accept "
+        "(the same candidates, the first ones in the key kept); default: composer.generate.KEY_PRIOR",
     )
     g.add_argument(
         "--pitch-range",
@@ -631,7 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument(
         "--key-prior",
-        choices=["profile", "contrast", "drift"],
+        choices=KEY_PRIOR_NAMES,
         help="with --key-lock: which scale-degree prior (default: the generator's)",
     )
     e.add_argument(
@@ -655,9 +659,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--form",
         default="auto",
         help="how each take stands to the seed's last phrase: auto (the default: a form for each take, as often "
-        "as real music restates its phrase), free (the model's own way, nothing steered), repeat (restate it, "
-        "fitted to the harmony), vary (its rhythm and contour, new notes) or contrast (a new section in the same "
-        "key and meter)",
+        "as real music restates its phrase and repeats itself, more where the seed repeats itself), free (the "
+        "model's own way, nothing steered), repeat (restate it, fitted to the harmony), vary (its rhythm and "
+        "contour, new notes), contrast (a new section in the same key and meter) or echo (a new phrase of its "
+        "own, then that phrase again)",
     )
     g.add_argument(
         "--free-density",

@@ -33,7 +33,7 @@ from composer.generate import KEY_PRIOR, KEY_STRENGTH, Composer, Settings
 from composer.midi_io import read_midi
 from composer.model import LN2, ModelConfig, MusicLSTM, bits
 from composer.ngram import NGramModel
-from composer.piece import Piece
+from composer.piece import Note, Piece
 from composer.score import estimate_key
 from composer.train import TrainConfig, evaluate_songs, field_bits, note_count, select_songs, train
 
@@ -371,6 +371,31 @@ def _cut(piece: Piece, seed_bars: int) -> float:
     return piece.bar_start + seed_bars * piece.time_signature.bar_beats
 
 
+SeedCandidate = tuple[Any, Piece, list[Note], list[Note], int | None]
+
+
+def continuation_seeds(data: Path, split: str, count: int, seed_bars: int, bars: int) -> list[SeedCandidate]:
+    """The musical check's pieces of ``split``, in a fixed, collection-mixed order (by content hash): the first
+    ``count`` with ``seed_bars + bars`` bars and at least 8 notes in the seed and in the real continuation —
+    each as (manifest entry, piece, seed notes, real continuation's notes, the key heard in the seed)."""
+    entries = [e for e in read_manifest(data) if e.split == split]
+    candidates: list[SeedCandidate] = []
+    for e in sorted(entries, key=lambda e: e.content_hash):
+        piece = read_midi(data / e.path)
+        bar = piece.time_signature.bar_beats
+        cut = piece.bar_start + seed_bars * bar
+        if piece.end < cut + bars * bar:
+            continue
+        seed_notes = [n for n in piece.notes if n.start < cut]
+        true_next = [n for n in piece.notes if cut <= n.start < cut + bars * bar]
+        if len(seed_notes) < 8 or len(true_next) < 8:
+            continue
+        candidates.append((e, piece, seed_notes, true_next, estimate_key(piece.with_notes(tuple(seed_notes)))))
+        if len(candidates) == count:
+            break
+    return candidates
+
+
 def continuations(
     composer: Composer,
     data: Path,
@@ -405,23 +430,9 @@ def continuations(
     restatement of the seed, rests, early stops and endings for the takes and the real continuations;
     ``scale_degrees`` — both pooled degree histograms and their overlaps, against real-vs-real.
     """
-    entries = [e for e in read_manifest(data) if e.split == split]
     strength = KEY_STRENGTH if key_strength is None else key_strength
     prior = KEY_PRIOR if key_prior is None else key_prior
-    candidates = []
-    for e in sorted(entries, key=lambda e: e.content_hash):  # a fixed, collection-mixed order
-        piece = read_midi(data / e.path)
-        bar = piece.time_signature.bar_beats
-        cut = piece.bar_start + seed_bars * bar
-        if piece.end < cut + bars * bar:
-            continue
-        seed_notes = [n for n in piece.notes if n.start < cut]
-        true_next = [n for n in piece.notes if cut <= n.start < cut + bars * bar]
-        if len(seed_notes) < 8 or len(true_next) < 8:
-            continue
-        candidates.append((e, piece, seed_notes, true_next, estimate_key(piece.with_notes(tuple(seed_notes)))))
-        if len(candidates) == 2 * seeds:
-            break
+    candidates = continuation_seeds(data, split, 2 * seeds, seed_bars, bars)
     # the next pieces in the same order lend their real continuations to the discriminator's control
     candidates, spare = candidates[:seeds], candidates[seeds:]
     donors = [

@@ -10,10 +10,11 @@ bars keeps a pickup out of the count.
 **The forms** (``Settings.form``), each steering the generator's draw through :class:`Steer`:
 
 * ``free`` — nothing is steered: the model's own choice, exactly the draw without forms.
-* ``auto`` (the default) — each take's form is drawn from :data:`AUTO_MIX` (free, repeat or vary, as often
-  as real continuations restate their seed; :func:`auto_forms`), then steered as that form is.  The takes of
-  all forms are drawn in one batch: :class:`Steer` holds a form per take and steers each take's rows alone (a
-  free take's are the model's own, untouched).
+* ``auto`` (the default) — each take's form is drawn from :data:`AUTO_MIX` (free, repeat, vary or echo, as
+  often as real continuations restate their seed and repeat themselves, by how much the seed repeats itself;
+  :func:`auto_forms`), then steered as that form is.  The takes of the steered forms are drawn in one batch:
+  :class:`Steer` holds a form per take and steers each take's rows alone (a free take's are the model's own,
+  untouched).
 * ``repeat`` — the phrase's rhythm is forced: the phrase repeated from the continuation's first bar line to
   fill the asked length gives every new note its onset, track and duration (rest events where a gap is
   longer than one shift, as encoding writes them).  Each pitch is still drawn by the model, with
@@ -33,6 +34,10 @@ bars keeps a pickup out of the count.
   the take does not restate the phrase; and the generator weighs pitches by the key heard in the seed at a
   mild strength (:data:`CONTRAST_KEY_STRENGTH`, key lock's prior without its scale mask) even where key lock
   is off: a new section, in the same key and meter.
+* ``echo`` — a phrase of the take's own, then that phrase restated: drawn in stages
+  (:meth:`composer.generate.Composer._echoes`) — the seed's phrase length in bars free, the same length as
+  repeat (the new phrase now the piece's last), the rest free.  Real music that repeats itself often does so
+  without restating its seed (a B part heard twice); repeat cannot give that.
 
 Key lock and the pitch range hold in every form: a bonus on a masked pitch stays masked.  The forced rhythm
 is drawn through the same seeded generator (a draw among one allowed id), so the model's log-probability of
@@ -49,6 +54,7 @@ at least :data:`RESTATED_SHARE`.
 from __future__ import annotations
 
 import itertools
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,17 +62,30 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from composer.encoding import DURATION, MAX_SHIFT, PITCH, REST, SHIFT, TRACK, Events, bar_steps
+from composer.discriminate import longest_repeat, melody_line
+from composer.encoding import (
+    DURATION,
+    MAX_SHIFT,
+    PITCH,
+    REST,
+    SHIFT,
+    STEPS_PER_BEAT,
+    TRACK,
+    Events,
+    bar_steps,
+)
 from composer.features import NO_PITCH, SIZES
+from composer.piece import Piece
 
-FORMS = ("auto", "free", "repeat", "vary", "contrast")
-STEERED = FORMS[1:]  # a take's own form: auto draws one of these for each take
+FORMS = ("auto", "free", "repeat", "vary", "contrast", "echo")
+STEERED = FORMS[1:5]  # the forms steered in one batch (echo is drawn in stages of them)
 FORM_MEANINGS = {  # one line each: the studio's dropdown says what a form does
-    "auto": "a form for each take, as often as real music restates its last phrase",
+    "auto": "a form for each take, as often as real music restates its last phrase and repeats itself",
     "free": "the model's own way, nothing steered",
     "repeat": "restate the seed's last phrase (its rhythm and notes, fitted to the harmony)",
     "vary": "keep the last phrase's rhythm and contour, change its notes",
     "contrast": "start a new section in the same key and meter",
+    "echo": "a new phrase of its own, then that phrase again (fitted to the harmony)",
 }
 PHRASE_BARS = (4, 2, 1)  # the phrase: the longest of these the seed holds in whole bars
 RESTATE_BONUS = 5.0  # repeat: nats added to the phrase's pitch at that point (the model still bends some notes)
@@ -79,12 +98,22 @@ CONTRAST_KEY_STRENGTH = 1.0  # contrast: the heard key's scale-degree prior, mil
 RESTATED_SHARE = 0.5  # a take restates a window of the seed when at least this share of its notes match it
 # auto: the form of each take drawn with these weights.  Left alone (free) the model restates its seed far less
 # than real continuations do, and repeats itself less — the giveaways issue 16 measured — so auto restates and
-# repeats as much as the real ones: the weights are fitted on the validation split (bench/form_mix.py, its result
-# in bench/results/form_mix.json) to the share of the melody restating the seed and the longest phrase repeated
-# inside the 8 bars, as composer.discriminate measures them.  Measured there with the retrained model: free
-# 0.023 and 2.3 notes, repeat 0.793 and 11.4, vary 0.332 and 3.8; the real continuations 0.150 and 3.28; this
-# mix 0.151 and 3.29.
-AUTO_MIX = {"free": 0.69, "repeat": 0.07, "vary": 0.24}
+# repeats as much as the real ones.  A seed that repeats itself goes on repeating: over 300 validation pieces,
+# the longest phrase repeated in the first 8 bars and in the next 8 correlate at r = 0.72 (seeds repeating
+# under 3 notes: the next 8 bars 1.9 notes on average; 12 or more: 10.4).  So the weights are fitted for each
+# band of the seed's own repetition (:func:`seed_repetition`) on 400 validation seeds (bench/form_mix.py, its
+# result in bench/results/form_mix.json) to the real continuations' share of the melody restating the seed and
+# longest phrase repeated inside the 8 bars, as composer.discriminate measures them.  Where the seed repeats
+# itself most, only echo (a new phrase, then that phrase again: free 0.07 and 4.3 notes, echo 0.08 and 21.2 in
+# that band) repeats as much as the real continuations (0.24 and 9.3) without restating the seed more than they
+# do (repeat: 0.93 and 16.4).  (a repetition below this many notes, the weights):
+REPETITION_BARS = 8  # the seed's last bars that its repetition is read in
+AUTO_MIX: tuple[tuple[float, dict[str, float]], ...] = (
+    (3, {"free": 0.68, "repeat": 0.0, "vary": 0.32, "echo": 0.0}),
+    (6, {"free": 0.48, "repeat": 0.0, "vary": 0.52, "echo": 0.0}),
+    (10, {"free": 0.46, "repeat": 0.0, "vary": 0.43, "echo": 0.11}),
+    (math.inf, {"free": 0.29, "repeat": 0.01, "vary": 0.46, "echo": 0.24}),
+)
 
 
 def next_bar_line(events: Events) -> int:
@@ -306,11 +335,31 @@ class Steer:
             bonus += torch.where(self.contrast[:, None], self.key[None, :], torch.zeros(()))
 
 
-def auto_forms(seed: int, takes: int) -> list[str]:
-    """The form of each of ``takes`` takes under auto, drawn from :data:`AUTO_MIX` with its own generator
-    (the random seed's), so the same seed and settings give the same forms."""
-    names = list(AUTO_MIX)
-    weights = np.array([AUTO_MIX[n] for n in names], dtype=np.float64)
+def seed_repetition(seed: Piece) -> int:
+    """How much the seed repeats itself: the notes of the longest phrase (pitches and lengths) that its melody
+    plays twice, without overlap, in its last :data:`REPETITION_BARS` bars — the measure issue 16's
+    discriminator reads on an excerpt (:func:`composer.discriminate.longest_repeat` on the melody line)."""
+    if not seed.notes:
+        return 0
+    bar = seed.time_signature.bar_beats
+    last = max(n.start for n in seed.notes)
+    line_end = seed.bar_start + (math.floor((last - seed.bar_start) / bar + 1e-9) + 1) * bar
+    window = [n for n in seed.notes if n.start >= line_end - REPETITION_BARS * bar]
+    return longest_repeat([(n.pitch, round(n.duration * STEPS_PER_BEAT)) for n in melody_line(window)])
+
+
+def auto_mix(repetition: int) -> dict[str, float]:
+    """Auto's weights for a seed that repeats a phrase of ``repetition`` notes (:func:`seed_repetition`)."""
+    return next(mix for below, mix in AUTO_MIX if repetition < below)
+
+
+def auto_forms(seed: int, takes: int, repetition: int = 0) -> list[str]:
+    """The form of each of ``takes`` takes under auto, drawn from :func:`auto_mix` for the seed's own
+    ``repetition`` with its own generator (the random seed's), so the same seed and settings give the same
+    forms."""
+    mix = auto_mix(repetition)
+    names = list(mix)
+    weights = np.array([mix[n] for n in names], dtype=np.float64)
     rng = np.random.default_rng([seed, 16])  # 16: the issue that asked for forms, apart from the notes' generator
     return [names[i] for i in rng.choice(len(names), size=takes, p=weights / weights.sum())]
 

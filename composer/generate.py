@@ -73,6 +73,8 @@ from composer.form import (
     Steer,
     auto_forms,
     next_bar_line,
+    phrase_length,
+    seed_repetition,
     steer,
 )
 from composer.model import MusicLSTM, bits
@@ -109,6 +111,9 @@ MAX_STACK = 6
 STACKING = (0.413, 0.677, 0.395, 0.285, 0.162)
 STACK_STRENGTH = 3.0
 MAX_STACK_STRENGTH = 8.0
+# Accompany: where a melody note starts with nothing new sounding under it, the accompaniment's next note starts
+# there — at the melody's onsets that fall every SUPPORT_EVERY grid steps from the bar line (0: nowhere).
+SUPPORT_EVERY = 1
 # Accompaniment styles: the tracks each adds (name, GM program) — piano as POP909's PIANO tracks play under their
 # melodies, chorale as the chorales' alto, tenor and bass (choir aahs, the corpus's program for them).
 STYLES = {"piano": (("Piano accompaniment", 0),), "chorale": (("Alto", 52), ("Tenor", 52), ("Bass", 52))}
@@ -141,7 +146,10 @@ MAX_KEY_STRENGTH = 4.0
 # "select" draws SELECT_CANDIDATES takes for each one asked for, under the drift prior at the strength given,
 # and keeps the ones whose new notes point to the key most clearly (:func:`key_margins`): a take is not bent
 # note by note towards the tonic, the ones that stayed in the key are chosen.
-KEY_PRIORS = ("profile", "contrast", "drift", "select")
+# "accept" draws the same candidates and keeps, in their order, the first that point to the key by DRIFT_MARGIN
+# (the best of the others where too few do): the takes in the key as the model draws them, not the clearest.
+KEY_PRIORS = ("profile", "contrast", "drift", "select", "accept")
+SELECTING = ("select", "accept")  # the priors that draw candidates and keep some
 SELECT_CANDIDATES = 3
 # Pearson's r by which the key must lead: without a margin (a first round) a take is pulled back only to the
 # edge of the key, where music21 hears the neighbour as often as not (key agreement 0.71–0.73 on validation).
@@ -297,6 +305,7 @@ class Take:
     continuation: Piece
     metrics: TakeMetrics
     events: np.ndarray  # (new events, 5) ids, rest events included
+    logprob: float = 0.0  # nats of the drawn events under the model (metrics.bits_per_note per note)
 
 
 # ---------------------------------------------------------------------------------------- the fast step
@@ -566,6 +575,18 @@ def key_margins(takes: list[Piece], key: int) -> np.ndarray:
         for n in take.notes:
             watch.heard[i, n.pitch % 12] += n.duration
     return np.where(watch.heard.sum(1).numpy() > 0, watch.margins().numpy(), -np.inf)
+
+
+def kept_candidates(margins: np.ndarray, asked: int, settings: Settings) -> list[int]:
+    """Which of key lock's candidates are kept (their indices, in draw order), by their :func:`key_margins`:
+    "select" — the ``asked`` clearest; "accept" — the first ``asked`` in the key by DRIFT_MARGIN, then the
+    clearest of the rest where too few are."""
+    clearest = np.argsort(-margins, kind="stable").tolist()
+    if settings.key_prior != "accept":
+        return sorted(clearest[:asked])
+    kept = [i for i in range(len(margins)) if margins[i] >= DRIFT_MARGIN][:asked]
+    kept += [i for i in clearest if i not in kept][: asked - len(kept)]
+    return sorted(kept)
 
 
 def heard_key(piece: Piece, bars: int = HEARD_KEY_BARS) -> int | None:
@@ -889,11 +910,18 @@ class Composer:
 
     @torch.no_grad()
     def _continue(
-        self, seed: Piece, settings: Settings, key: int | None, lock_key: int | None, deadline: float | None
+        self,
+        seed: Piece,
+        settings: Settings,
+        key: int | None,
+        lock_key: int | None,
+        deadline: float | None,
+        forms: list[str] | None = None,
     ) -> list[Take]:
         """:meth:`continue_piece` on valid settings (key lock's selection asks for more takes than a caller may)
-        and the key heard in the seed (``lock_key``, analysed once for all the candidates)."""
-        if settings.key_lock and settings.key_prior == "select":
+        and the key heard in the seed (``lock_key``, analysed once for all the candidates); ``forms``: the
+        takes' own forms (else drawn from the settings' form)."""
+        if settings.key_lock and settings.key_prior in SELECTING:
             asked = settings.variations
             candidates = self._continue(
                 seed,
@@ -901,16 +929,21 @@ class Composer:
                 key,
                 lock_key,
                 deadline,
+                None if forms is None else forms * SELECT_CANDIDATES,
             )
             if lock_key is None:
                 return candidates[:asked]
-            margins = key_margins([t.continuation for t in candidates], lock_key)
-            best = sorted(np.argsort(-margins, kind="stable")[:asked].tolist())  # the clearest, in their order
-            return [candidates[i] for i in best]
+            chosen = kept_candidates(key_margins([t.continuation for t in candidates], lock_key), asked, settings)
+            return [candidates[i] for i in chosen]
         # Each take's form: auto draws one for each take first (its own generator); the takes of every form
         # are then drawn together, one batch, each steered by its own form (a free take not at all).
         k = settings.variations
-        forms = auto_forms(settings.seed, k) if settings.form == "auto" else [settings.form] * k
+        if forms is None:
+            forms = (
+                auto_forms(settings.seed, k, seed_repetition(seed)) if settings.form == "auto" else [settings.form] * k
+            )
+        if "echo" in forms:
+            return self._echoes(seed, settings, key, lock_key, deadline, forms)
         events, start, context_note = self._seed_events(seed)
         plan = self._plan(seed, events, settings, key, lock_key, forms)
         draw = FieldDraw(settings, torch.Generator().manual_seed(settings.seed), settings.variations)
@@ -1113,7 +1146,10 @@ class Composer:
                     new_until = torch.where(made, torch.maximum(new_until, ends), new_until)
                     # after the last given note at an onset, with nothing new sounding there: a new note next
                     last_here = given.onsets[given.next] > onset
-                    under = use & last_here & (new_until <= onset) & ~done
+                    supported = (
+                        (onset - plan.bar_start) % SUPPORT_EVERY == 0 if SUPPORT_EVERY else torch.zeros_like(use)
+                    )
+                    under = use & last_here & (new_until <= onset) & ~done & supported
             steps.append(event)
             active.append(going)
             notes_made += (drawn & ~is_rest).long()
@@ -1134,6 +1170,72 @@ class Composer:
         sampled = torch.stack(steps, 1).numpy() if steps else np.zeros((k, 0, 5), dtype=np.int64)
         kept = torch.stack(active, 1).numpy() if active else np.zeros((k, 0), dtype=bool)
         return sampled, kept
+
+    def _echoes(
+        self,
+        seed: Piece,
+        settings: Settings,
+        key: int | None,
+        lock_key: int | None,
+        deadline: float | None,
+        forms: list[str],
+    ) -> list[Take]:
+        """Takes of which some are echoes (:data:`composer.form.FORMS`): the others drawn together as usual,
+        each echo in stages — a phrase of its own (the seed's phrase length in bars, free), that phrase
+        restated (repeat, the new phrase now the last one), then free to the asked length.  A take shorter than
+        two phrases, or counted in notes, is free."""
+        events, _, context_note = self._seed_events(seed)
+        bar = bar_steps(events.time_signature)
+        phrase = phrase_length(events)
+        echo = [i for i, f in enumerate(forms) if f == "echo"]
+        whole = bool(settings.bars) and settings.notes is None and settings.bars >= 2 * phrase
+        takes: list[Take | None] = [None] * len(forms)
+        others = [i for i in range(len(forms)) if i not in echo] if whole else list(range(len(forms)))
+        if others:
+            drawn = self._continue(
+                seed,
+                replace(settings, variations=len(others)),
+                key,
+                lock_key,
+                deadline,
+                [forms[i] if i not in echo else "free" for i in others],
+            )
+            for i, take in zip(others, drawn, strict=True):
+                takes[i] = take
+        if whole:
+            end = next_bar_line(events) + settings.bars * bar  # where the asked bars end (grid steps)
+            firsts = self._continue(
+                seed,
+                replace(settings, variations=len(echo), bars=phrase),
+                key,
+                lock_key,
+                deadline,
+                ["free"] * len(echo),
+            )
+            seed_bars = SeedBars(events)
+            for j, (i, first) in enumerate(zip(echo, firsts, strict=True)):
+                parts = [first]
+                for form in ("repeat", "free"):
+                    left = (end - next_bar_line(encode(parts[-1].piece))) // bar
+                    bars = min(phrase, left) if form == "repeat" else left
+                    if bars < 1:
+                        continue
+                    again = replace(settings, variations=1, bars=bars, seed=settings.seed + 1 + 2 * j + len(parts))
+                    parts += self._continue(parts[-1].piece, again, key, lock_key, deadline, [form])
+                ids = np.concatenate([part.events for part in parts])
+                logprob = sum(part.logprob for part in parts)
+                notes = tuple(n for part in parts for n in part.continuation.notes)
+                continuation = replace(seed, notes=notes, found=(), remarks=())
+                told = _keys(settings, seed, key, lock_key)[1]
+                metrics = take_metrics(continuation, ids, logprob, told, context_note, seed_bars.restates(ids))
+                takes[i] = Take(
+                    piece=parts[-1].piece,
+                    continuation=continuation,
+                    metrics=replace(metrics, form="echo"),
+                    events=ids,
+                    logprob=logprob,
+                )
+        return [t for t in takes if t is not None]
 
     def _take(
         self,
@@ -1158,7 +1260,7 @@ class Composer:
         whole = seed.with_notes(tuple(sorted([*seed.notes, *new_notes], key=lambda n: (n.start, n.track, -n.pitch))))
         continuation = replace(seed, notes=new_notes, found=(), remarks=())  # the new notes on the seed's tracks
         metrics = replace(take_metrics(continuation, ids, logprob, key, context_note, restates), form=form)
-        return Take(piece=whole, continuation=continuation, metrics=metrics, events=ids)
+        return Take(piece=whole, continuation=continuation, metrics=metrics, events=ids, logprob=logprob)
 
     # ---------------------------------------------------------------------------------- infill, accompany
     @torch.no_grad()
@@ -1268,7 +1370,7 @@ class Composer:
         given_rows = (index >= first) & (index < stop) & ~regen & (ids[:, PITCH] != REST)
         kept = replace(piece, notes=tuple(n for n in piece.notes if not _inside(n, regenerated, start, end)))
         lock_key = _lock_key(kept)
-        if settings.key_lock and settings.key_prior == "select" and lock_key is not None:
+        if settings.key_lock and settings.key_prior in SELECTING and lock_key is not None:
             asked = settings.variations
             wide = replace(settings, variations=min(MAX_VARIATIONS * SELECT_CANDIDATES, asked * SELECT_CANDIDATES))
             candidates = self._fill_takes(
@@ -1285,9 +1387,8 @@ class Composer:
                 deadline,
                 chords,
             )
-            margins = key_margins([t.continuation for t in candidates], lock_key)
-            best = sorted(np.argsort(-margins, kind="stable")[:asked].tolist())
-            return [candidates[i] for i in best]
+            chosen = kept_candidates(key_margins([t.continuation for t in candidates], lock_key), asked, settings)
+            return [candidates[i] for i in chosen]
         return self._fill_takes(
             kept,
             piece,
@@ -1393,7 +1494,15 @@ class Composer:
             continuation = replace(piece, notes=placed, found=(), remarks=())
             drawn_ids = take_ids[~was_given]
             metrics = take_metrics(continuation, drawn_ids, float(logprob[i]), lock_key, context_note)
-            takes.append(Take(piece=whole, continuation=continuation, metrics=metrics, events=drawn_ids))
+            takes.append(
+                Take(
+                    piece=whole,
+                    continuation=continuation,
+                    metrics=metrics,
+                    events=drawn_ids,
+                    logprob=float(logprob[i]),
+                )
+            )
         return takes
 
 
