@@ -21,6 +21,7 @@ from dataclasses import replace
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from composer.context import AHEAD_BARS, MATCH_WINDOW, NONE, Context, known_notes, recurs, shift_views, views
 from composer.encoding import DURATION, PITCH, REST, STEPS_PER_BEAT, TRACK, Events
@@ -124,6 +125,8 @@ class ContextSteps:
             given=torch.zeros(1, 1, dtype=torch.bool),
         )
         self.memory: ContextMemory = model.encode_context(batch)
+        # what context_heads gathers at an aligned index, its two rows summed once: (S+1, 5·HH)
+        self.rows = self.memory.following[0] + self.memory.preceding[0]
         self.heads = len(model.HEADS)
         self.recent = np.zeros((1, MATCH_WINDOW, len(AHEAD_BARS)), dtype=bool)  # the last events' recurrence
         self.known = known_notes(context)  # the context's notes, for recurs
@@ -159,15 +162,10 @@ class ContextSteps:
     def _gains(self, at: np.ndarray) -> tuple[torch.Tensor, ...]:
         """(K,) grid steps → the five heads' gains, each (K, HH)."""
         index, distance = self.context.align(at)
-        k = len(at)
-        memory = ContextMemory(
-            following=self.memory.following.expand(k, -1, -1),
-            preceding=self.memory.preceding.expand(k, -1, -1),
-            mode=self.memory.mode.expand(k, -1),
-            has=self.memory.has.expand(k),
-        )
-        gain = self.model.context_heads(memory, torch.from_numpy(index)[:, None], torch.from_numpy(distance)[:, None])
-        return gain[:, 0].chunk(self.heads, dim=-1)
+        # MusicLSTM.context_heads at one time per take, its sums in the same order (so the same numbers)
+        x = self.rows[torch.from_numpy(index)] + F.embedding(torch.from_numpy(distance), self.model.ctx_distance.weight)
+        gain = (x + self.memory.mode) * self.memory.has[:, None]
+        return gain.chunk(self.heads, dim=-1)
 
     def now(self, time: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """What the shift head gains at the takes' current times ``time`` (K,): (K, HH), and its views (K,
