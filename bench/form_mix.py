@@ -127,7 +127,10 @@ def main() -> None:
         real = mean([s[1] for s in inside])
         measured = {f: mean([t for s in inside for t in s[2][f]]) for f in FORMS}
         weights = fit(measured, real)
-        mix = tuple(sum(weights[f] * measured[f][i] for f in FORMS) for i in range(2))
+        mix = (
+            float(sum(weights[f] * measured[f][0] for f in FORMS)),
+            float(sum(weights[f] * measured[f][1] for f in FORMS)),
+        )
         overall_mix += [mix] * len(inside)
         bands.append(
             {

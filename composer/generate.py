@@ -1188,7 +1188,8 @@ class Composer:
         bar = bar_steps(events.time_signature)
         phrase = phrase_length(events)
         echo = [i for i, f in enumerate(forms) if f == "echo"]
-        whole = bool(settings.bars) and settings.notes is None and settings.bars >= 2 * phrase
+        asked = settings.bars or 0
+        whole = settings.notes is None and asked >= 2 * phrase
         takes: list[Take | None] = [None] * len(forms)
         others = [i for i in range(len(forms)) if i not in echo] if whole else list(range(len(forms)))
         if others:
@@ -1203,7 +1204,7 @@ class Composer:
             for i, take in zip(others, drawn, strict=True):
                 takes[i] = take
         if whole:
-            end = next_bar_line(events) + settings.bars * bar  # where the asked bars end (grid steps)
+            end = next_bar_line(events) + asked * bar  # where the asked bars end (grid steps)
             firsts = self._continue(
                 seed,
                 replace(settings, variations=len(echo), bars=phrase),
