@@ -1223,12 +1223,13 @@ class Composer:
                         continue
                     again = replace(settings, variations=1, bars=bars, seed=settings.seed + 1 + 2 * j + len(parts))
                     parts += self._continue(parts[-1].piece, again, key, lock_key, deadline, [form])
-                ids = np.concatenate([part.events for part in parts])
+                # Each stage's events count from the last note before it: a stage's trailing rest events (time
+                # drawn past its last note) are left out of the joined events, the draws' nats kept.
+                ids = np.concatenate([_to_last_note(part.events) for part in parts[:-1]] + [parts[-1].events])
                 logprob = sum(part.logprob for part in parts)
                 notes = tuple(n for part in parts for n in part.continuation.notes)
                 continuation = replace(seed, notes=notes, found=(), remarks=())
-                told = _keys(settings, seed, key, lock_key)[1]
-                metrics = take_metrics(continuation, ids, logprob, told, context_note, seed_bars.restates(ids))
+                metrics = take_metrics(continuation, ids, logprob, lock_key, context_note, seed_bars.restates(ids))
                 takes[i] = Take(
                     piece=parts[-1].piece,
                     continuation=continuation,
@@ -1505,6 +1506,12 @@ class Composer:
                 )
             )
         return takes
+
+
+def _to_last_note(ids: np.ndarray) -> np.ndarray:
+    """(N, 5) events up to and with their last note (none where there is no note)."""
+    notes = np.flatnonzero(ids[:, PITCH] != REST)
+    return ids[: int(notes[-1]) + 1] if len(notes) else ids[:0]
 
 
 def _inside(note: Note, tracks: list[int], start: int, end: int) -> bool:

@@ -706,6 +706,8 @@ def test_vary_keeps_the_phrases_rhythm_and_changes_its_notes(hornpipe):
 
 
 def test_echo_states_a_phrase_of_its_own_then_restates_it(shipped, hornpipe):
+    from composer.encoding import REST
+
     seed = example("hicks-hornpipe")  # a pickup and 4 bars: the phrase is 4 bars
     _, line, length = phrase_notes(seed, 4)
     takes = hornpipe("echo")
@@ -718,6 +720,10 @@ def test_echo_states_a_phrase_of_its_own_then_restates_it(shipped, hornpipe):
         assert np.mean([b.pitch == a.pitch for a, b in zip(first, second, strict=True)]) >= 0.6  # mostly its notes
         assert max(n.start for n in new) >= line + 2 * length - seed.time_signature.bar_beats  # the 8 bars
         assert take.piece.notes == tuple(sorted(take.piece.notes, key=lambda n: (n.start, n.track, -n.pitch)))
+        # its events, the stages' joined, count from the seed's last onset to each of its notes
+        onsets = max(n.start for n in seed.notes) + np.cumsum(take.events[:, 0]) / 12
+        heard = onsets[take.events[:, 1] != REST]
+        assert sorted(np.round(heard, 6).tolist()) == sorted(round(n.start, 6) for n in new)
     # … and not the seed's phrase: it restates the seed about as little as a free take does
     restated = [t.metrics.restates.share if t.metrics.restates else 0.0 for t in takes]
     assert np.mean(restated) < 0.5
