@@ -100,14 +100,15 @@ RESTATED_SHARE = 0.5  # a take restates a window of the seed when at least this 
 # than real continuations do, and repeats itself less — the giveaways issue 16 measured — so auto restates and
 # repeats as much as the real ones.  A seed that repeats itself goes on repeating: over 300 validation pieces,
 # the longest phrase repeated in the first 8 bars and in the next 8 correlate at r = 0.72 (seeds repeating
-# under 3 notes: the next 8 bars 1.9 notes on average; 12 or more: 10.4).  So the weights are fitted for each
-# band of the seed's own repetition (:func:`seed_repetition`) on 400 validation seeds (bench/form_mix.py, its
-# result in bench/results/form_mix.json) to the real continuations' share of the melody restating the seed and
-# longest phrase repeated inside the 8 bars, as composer.discriminate measures them.  Where the seed repeats
-# itself most, only echo (a new phrase, then that phrase again: free 0.07 and 4.3 notes, echo 0.08 and 21.2 in
-# that band) repeats as much as the real continuations (0.24 and 9.3) without restating the seed more than they
-# do (repeat: 0.93 and 16.4).  (a repetition below this many notes, the weights):
+# under 3 notes: the next 8 bars 1.9 notes on average; 12 or more: 10.4; a scratch count).  So the weights are
+# fitted for each band of the seed's own repetition (:func:`seed_repetition`) on 400 validation seeds
+# (bench/form_mix.py, its result in bench/results/form_mix.json) to the real continuations' share of the melody
+# restating the seed and longest phrase repeated inside the 8 bars, as composer.discriminate measures them.
+# Where the seed repeats itself most, only echo (a new phrase, then that phrase again: free 0.07 and 4.3 notes,
+# echo 0.08 and 21.2 in that band) repeats as much as the real continuations (0.24 and 9.3) without restating
+# the seed more than they do (repeat: 0.93 and 16.4).  (a repetition below this many notes, the weights):
 REPETITION_BARS = 8  # the seed's last bars that its repetition is read in
+REPETITION_NOTES = 256  # … at most its melody's last this many notes there (8 bars of sixteenths: 128)
 AUTO_MIX: tuple[tuple[float, dict[str, float]], ...] = (
     (3, {"free": 0.68, "repeat": 0.0, "vary": 0.32, "echo": 0.0}),
     (6, {"free": 0.48, "repeat": 0.0, "vary": 0.52, "echo": 0.0}),
@@ -345,7 +346,8 @@ def seed_repetition(seed: Piece) -> int:
     last = max(n.start for n in seed.notes)
     line_end = seed.bar_start + (math.floor((last - seed.bar_start) / bar + 1e-9) + 1) * bar
     window = [n for n in seed.notes if n.start >= line_end - REPETITION_BARS * bar]
-    return longest_repeat([(n.pitch, round(n.duration * STEPS_PER_BEAT)) for n in melody_line(window)])
+    line = melody_line(window)[-REPETITION_NOTES:]  # the measure's time grows with the square of the notes
+    return longest_repeat([(n.pitch, round(n.duration * STEPS_PER_BEAT)) for n in line])
 
 
 def auto_mix(repetition: int) -> dict[str, float]:

@@ -740,6 +740,14 @@ def test_auto_leans_to_repetition_when_the_seed_repeats_itself():
     plain = [Note(i, 1, 60 + (i * 5) % 12, 80) for i in range(12)]  # no pitch twice in a row of the same
     assert seed_repetition(Piece(notes=tuple(line))) == 8 and seed_repetition(Piece(notes=tuple(plain))) <= 1
     assert seed_repetition(Piece(notes=())) == 0
+    # a dense seed: the measure (quadratic in the notes) reads the melody's last REPETITION_NOTES notes
+    import composer.form as form
+
+    read = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(form, "longest_repeat", lambda tokens: read.append(len(tokens)) or 0)
+        seed_repetition(Piece(notes=tuple(Note(i / 64, 1 / 64, 60 + i % 7, 80) for i in range(2048))))
+    assert read == [form.REPETITION_NOTES]
     for _, mix in AUTO_MIX:
         assert abs(sum(mix.values()) - 1) < 1e-9 and set(mix) == {"free", "repeat", "vary", "echo"}
     low, high = auto_mix(0), auto_mix(100)
