@@ -577,12 +577,12 @@ def key_margins(takes: list[Piece], key: int) -> np.ndarray:
     return np.where(watch.heard.sum(1).numpy() > 0, watch.margins().numpy(), -np.inf)
 
 
-def kept_candidates(margins: np.ndarray, asked: int, settings: Settings) -> list[int]:
+def kept_candidates(margins: np.ndarray, asked: int, prior: str) -> list[int]:
     """Which of key lock's candidates are kept (their indices, in draw order), by their :func:`key_margins`:
     "select" — the ``asked`` clearest; "accept" — the first ``asked`` in the key by DRIFT_MARGIN, then the
     clearest of the rest where too few are."""
     clearest = np.argsort(-margins, kind="stable").tolist()
-    if settings.key_prior != "accept":
+    if prior != "accept":
         return sorted(clearest[:asked])
     kept = [i for i in range(len(margins)) if margins[i] >= DRIFT_MARGIN][:asked]
     kept += [i for i in clearest if i not in kept][: asked - len(kept)]
@@ -933,7 +933,8 @@ class Composer:
             )
             if lock_key is None:
                 return candidates[:asked]
-            chosen = kept_candidates(key_margins([t.continuation for t in candidates], lock_key), asked, settings)
+            margins = key_margins([t.continuation for t in candidates], lock_key)
+            chosen = kept_candidates(margins, asked, settings.key_prior)
             return [candidates[i] for i in chosen]
         # Each take's form: auto draws one for each take first (its own generator); the takes of every form
         # are then drawn together, one batch, each steered by its own form (a free take not at all).
@@ -1188,10 +1189,11 @@ class Composer:
         bar = bar_steps(events.time_signature)
         phrase = phrase_length(events)
         echo = [i for i, f in enumerate(forms) if f == "echo"]
+        echoes = set(echo)
         asked = settings.bars or 0
         whole = settings.notes is None and asked >= 2 * phrase
         takes: list[Take | None] = [None] * len(forms)
-        others = [i for i in range(len(forms)) if i not in echo] if whole else list(range(len(forms)))
+        others = [i for i in range(len(forms)) if i not in echoes] if whole else list(range(len(forms)))
         if others:
             drawn = self._continue(
                 seed,
@@ -1199,7 +1201,7 @@ class Composer:
                 key,
                 lock_key,
                 deadline,
-                [forms[i] if i not in echo else "free" for i in others],
+                [forms[i] if i not in echoes else "free" for i in others],
             )
             for i, take in zip(others, drawn, strict=True):
                 takes[i] = take
@@ -1389,7 +1391,8 @@ class Composer:
                 deadline,
                 chords,
             )
-            chosen = kept_candidates(key_margins([t.continuation for t in candidates], lock_key), asked, settings)
+            margins = key_margins([t.continuation for t in candidates], lock_key)
+            chosen = kept_candidates(margins, asked, settings.key_prior)
             return [candidates[i] for i in chosen]
         return self._fill_takes(
             kept,

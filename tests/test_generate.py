@@ -148,7 +148,7 @@ def test_key_lock_accept_keeps_the_first_candidates_in_the_key():
     from composer.generate import DRIFT_MARGIN, kept_candidates
 
     margins = np.array([0.05, 0.3, DRIFT_MARGIN, 0.9, -0.2, 0.2])
-    accept, select = Settings(key_prior="accept"), Settings(key_prior="select")
+    accept, select = "accept", "select"
     assert kept_candidates(margins, 2, accept) == [1, 2]  # the first two in the key, not the clearest
     assert kept_candidates(margins, 2, select) == [1, 3]  # the clearest two, in their order
     assert kept_candidates(margins, 5, accept) == [0, 1, 2, 3, 5]  # four in the key, then the clearest other
