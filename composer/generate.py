@@ -143,14 +143,14 @@ MAX_KEY_STRENGTH = 4.0
 # subdominant: the keys the scale mask alone lets a take drift to) — only what tells the key from them.
 # "drift" is the profile's prior at full strength only on a take whose own new notes do not (yet) point to the
 # key (:class:`KeyWatch`), at DRIFT_BASE of it on a take in the key: the drifting ones are pulled back.
-# "select" draws SELECT_CANDIDATES takes for each one asked for, under the drift prior at the strength given,
-# and keeps the ones whose new notes point to the key most clearly (:func:`key_margins`): a take is not bent
-# note by note towards the tonic, the ones that stayed in the key are chosen.
-# "accept" draws the same candidates and keeps, in their order, the first that point to the key by DRIFT_MARGIN
-# (the best of the others where too few do): the takes in the key as the model draws them, not the clearest.
+# "select" draws SELECT_CANDIDATES takes for each one asked for (all of the form drawn for it), under the drift
+# prior at the strength given, and keeps the one whose new notes point to the key most clearly
+# (:func:`key_margins`): a take is not bent note by note towards the tonic, the ones that stayed in the key are
+# chosen.  "accept" draws the same candidates and keeps the first that points to the key by DRIFT_MARGIN (the
+# clearest where none does): the takes in the key as the model draws them, not the clearest.
 KEY_PRIORS = ("profile", "contrast", "drift", "select", "accept")
 SELECTING = ("select", "accept")  # the priors that draw candidates and keep some
-SELECT_CANDIDATES = 6
+SELECT_CANDIDATES = 8
 # Pearson's r by which the key must lead: without a margin (a first round) a take is pulled back only to the
 # edge of the key, where music21 hears the neighbour as often as not (key agreement 0.71–0.73 on validation).
 DRIFT_MARGIN = 0.15
@@ -577,10 +577,14 @@ def key_margins(takes: list[Piece], key: int) -> np.ndarray:
     return np.where(watch.heard.sum(1).numpy() > 0, watch.margins().numpy(), -np.inf)
 
 
-def kept_candidates(margins: np.ndarray, asked: int, prior: str) -> list[int]:
+def kept_candidates(margins: np.ndarray, asked: int, prior: str, *, grouped: bool = False) -> list[int]:
     """Which of key lock's candidates are kept (their indices, in draw order), by their :func:`key_margins`:
     "select" — the ``asked`` clearest; "accept" — the first ``asked`` in the key by DRIFT_MARGIN, then the
-    clearest of the rest where too few are."""
+    clearest of the rest where too few are.  ``grouped``: the candidates come in ``asked`` runs of equal
+    length, one run for each take asked (of that take's form), and one is kept from each run, by the same rule."""
+    if grouped:
+        size = len(margins) // asked
+        return [g * size + kept_candidates(margins[g * size : (g + 1) * size], 1, prior)[0] for g in range(asked)]
     clearest = np.argsort(-margins, kind="stable").tolist()
     if prior != "accept":
         return sorted(clearest[:asked])
@@ -922,27 +926,29 @@ class Composer:
         and the key heard in the seed (``lock_key``, analysed once for all the candidates); ``forms``: the
         takes' own forms (else drawn from the settings' form)."""
         if settings.key_lock and settings.key_prior in SELECTING:
+            # Each take's form is drawn first, and its candidates are all of that form: key lock chooses among
+            # takes of the form auto chose, so it keeps auto's mix (choosing from a pool of every form, it
+            # preferred free takes — whose key prior pulls them to the tonic — to the ones restating the seed).
             asked = settings.variations
+            if forms is None:
+                forms = self._forms(settings, seed, asked)
             candidates = self._continue(
                 seed,
                 replace(settings, variations=asked * SELECT_CANDIDATES, key_prior="drift"),
                 key,
                 lock_key,
                 deadline,
-                None if forms is None else forms * SELECT_CANDIDATES,
+                [form for form in forms for _ in range(SELECT_CANDIDATES)],
             )
             if lock_key is None:
-                return candidates[:asked]
+                return candidates[::SELECT_CANDIDATES]
             margins = key_margins([t.continuation for t in candidates], lock_key)
-            chosen = kept_candidates(margins, asked, settings.key_prior)
+            chosen = kept_candidates(margins, asked, settings.key_prior, grouped=True)
             return [candidates[i] for i in chosen]
         # Each take's form: auto draws one for each take first (its own generator); the takes of every form
         # are then drawn together, one batch, each steered by its own form (a free take not at all).
-        k = settings.variations
         if forms is None:
-            forms = (
-                auto_forms(settings.seed, k, seed_repetition(seed)) if settings.form == "auto" else [settings.form] * k
-            )
+            forms = self._forms(settings, seed, settings.variations)
         if "echo" in forms:
             return self._echoes(seed, settings, key, lock_key, deadline, forms)
         events, start, context_note = self._seed_events(seed)
@@ -967,6 +973,13 @@ class Composer:
             )
             for i, ids in enumerate(take[going] for take, going in zip(sampled, kept, strict=True))
         ]
+
+    @staticmethod
+    def _forms(settings: Settings, seed: Piece, takes: int) -> list[str]:
+        """The form of each of ``takes`` takes: auto's draw for the seed (:func:`auto_forms`), else the one asked."""
+        if settings.form == "auto":
+            return auto_forms(settings.seed, takes, seed_repetition(seed))
+        return [settings.form] * takes
 
     def _sample(
         self,

@@ -134,13 +134,17 @@ def test_key_lock_select_keeps_the_takes_that_point_to_the_key_most_clearly(comp
     chosen = composer.continue_piece(seed, lock)
     assert len(chosen) == 16  # 48 candidates behind them: more than a caller may ask for
     heard = _lock_key(seed)
+    forms = [t.metrics.form for t in chosen]
+    assert forms == composer._forms(lock, seed, 16)  # the forms auto drew for the 16 takes asked
+    grouped = [form for form in forms for _ in range(SELECT_CANDIDATES)]  # each take's candidates: its form
     candidates = composer._continue(
-        seed, replace(lock, key_prior="drift", variations=16 * SELECT_CANDIDATES), None, heard, None
+        seed, replace(lock, key_prior="drift", variations=16 * SELECT_CANDIDATES), None, heard, None, grouped
     )
     margins = key_margins([t.continuation for t in candidates], heard)
     picked = [next(i for i, c in enumerate(candidates) if c.piece == t.piece) for t in chosen]
-    assert picked == sorted(picked)  # in the candidates' order
-    assert min(margins[picked]) >= max(np.delete(margins, picked))  # the clearest
+    for take, i in enumerate(picked):  # the clearest of each take's own candidates
+        run = range(take * SELECT_CANDIDATES, (take + 1) * SELECT_CANDIDATES)
+        assert i in run and margins[i] == max(margins[j] for j in run)
     assert [t.piece for t in composer.continue_piece(seed, lock)] == [t.piece for t in chosen]
 
 
@@ -153,6 +157,10 @@ def test_key_lock_accept_keeps_the_first_candidates_in_the_key():
     assert kept_candidates(margins, 2, select) == [1, 3]  # the clearest two, in their order
     assert kept_candidates(margins, 5, accept) == [0, 1, 2, 3, 5]  # four in the key, then the clearest other
     assert kept_candidates(np.array([-np.inf, 0.0]), 1, accept) == [1]
+    # grouped: one from each take's own run of candidates (here 2 runs of 3), by the same rule
+    assert kept_candidates(margins, 2, accept, grouped=True) == [1, 3]  # run 2: 0.9 the first in the key
+    assert kept_candidates(margins, 2, select, grouped=True) == [1, 3]
+    assert kept_candidates(np.array([0.05, -0.2, 0.1, 0.2, 0.5, 0.0]), 2, accept, grouped=True) == [2, 3]
     from composer.cli import KEY_PRIOR_NAMES
     from composer.generate import KEY_PRIORS
 
@@ -913,10 +921,11 @@ def test_key_lock_select_draws_its_candidates_of_every_form_in_one_batch(compose
     settings = Settings(bars=4, variations=4, seed=MIXED, key_lock=True, key_prior="select", temperature=1.5)
     loops, _ = spy_on_sampling(composer, monkeypatch)
     chosen = composer.continue_piece(seed, settings)
-    candidates = auto_forms(MIXED, 4 * SELECT_CANDIDATES)
-    assert loops == [tuple(candidates)] and len(set(candidates)) == 3  # 12 candidates of 3 forms, one loop
+    forms = auto_forms(MIXED, 4)
+    candidates = [form for form in forms for _ in range(SELECT_CANDIDATES)]  # each take's run of its own form
+    assert loops == [tuple(candidates)] and len(set(candidates)) == 3  # 24 candidates of 3 forms, one loop
     assert len(chosen) == 4 and all(t.metrics.share_in_key == 1.0 for t in chosen)
-    assert all(t.metrics.form in candidates for t in chosen)
+    assert [t.metrics.form for t in chosen] == forms  # key lock keeps the forms auto drew
 
 
 def test_a_steer_forces_and_steers_only_its_takes_of_those_forms():
