@@ -509,8 +509,8 @@ def _sampling_arguments(g: argparse.ArgumentParser) -> None:
         choices=KEY_PRIOR_NAMES,
         help="with --key-lock: profile (weigh the key's degrees), contrast (only what tells the key from its "
         "relative, dominant and subdominant), drift (the profile, only on a take whose notes leave the key), "
-        "select (three drift takes drawn for each one asked, the ones in the key most clearly kept) or accept "
-        "(the same candidates, the first ones in the key kept); default: composer.generate.KEY_PRIOR",
+        "select (eight drift takes of its form drawn for each take asked, the one in the key most clearly kept) "
+        "or accept (the same candidates, the first in the key kept); default: composer.generate.KEY_PRIOR",
     )
     g.add_argument(
         "--pitch-range",

@@ -127,15 +127,15 @@ KEY_PROFILES = {
 }
 # Chosen on the validation split (bench/key_lock.py, issue 16; 50 seeds × 4 takes; bench/results/key_lock.json):
 # key agreement / the takes' scale-degree overlap with real continuations as a share of real-vs-real (split
-# halves; target ≥ 0.9 each).  With auto's banded forms (echo among them): select 1 0.895 / 0.959, select 1.5
-# 0.94 / 0.937, accept 1 0.885 / 0.964, accept 1.5 0.905 / 0.944, accept 2 0.95 / 0.922 (3 candidates a take);
-# with 6 candidates select 0 0.85 / 0.991, select 0.5 0.915 / 0.972, accept 0 0.84 / 0.998, accept 0.5 0.915 /
-# 0.985; no key lock 0.455 / 1.03.  Accept 0.5 with 6 candidates, the least flattening of those meeting both,
-# is the default (the tonic 22.8 % of the notes against select 1's 25.6 %; the real continuations' 17.1 %).  It
-# costs 1.8× a plain continuation's time (select 1 with 3 candidates 1.4×: 4 takes × 8 bars after three bundled
-# tunes, a scratch timing).  The round before (the model before, auto one batch of free, repeat and vary) had
-# picked select 1; one before that showed that no prior alone meets both: drift 2.5 0.91 / 0.861, profile 2
-# 0.905 / 0.833, the mask alone 0.525 / 1.01.
+# halves; target ≥ 0.9 each).  Each take's form drawn first, one of its own candidates kept: select 0.5 ×6
+# 0.91 / 0.968, accept 0.5 ×6 0.895 / 0.970, accept 0.75 ×6 0.89 / 0.974, accept 1 ×6 0.905 / 0.967, accept
+# 0.5 ×8 0.91 / 0.981, accept 1 ×8 0.925 / 0.960; no key lock 0.455 / 1.03.  Accept 0.5 with 8 candidates, the
+# least flattening of those meeting both, is the default (test split 0.94 / 0.953).  It costs 1.9× a plain
+# continuation's time (bench/key_lock_speed.py).  The round before drew the candidates from one pool of every
+# form and kept the first in the key (accept 0.5 ×6): free takes won over restating ones, and the key-locked
+# takes restated the seed 0.67× as much as real continuations (now 0.89×).  Rounds before that: select 1 with
+# 3 candidates; no prior alone meets both (drift 2.5 0.91 / 0.861, profile 2 0.905 / 0.833, the mask alone
+# 0.525 / 1.01).
 KEY_STRENGTH = 0.5  # 0 = the scale mask alone
 MAX_KEY_STRENGTH = 4.0
 # Key lock's prior: "profile" weighs each degree by the key's profile (the tonic most: it also flattens the
