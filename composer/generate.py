@@ -151,6 +151,10 @@ MAX_KEY_STRENGTH = 4.0
 KEY_PRIORS = ("profile", "contrast", "drift", "select", "accept")
 SELECTING = ("select", "accept")  # the priors that draw candidates and keep some
 SELECT_CANDIDATES = 8
+# A fill's (infill, accompany) key lock draws its candidates as one pool and keeps the first in the key: fills
+# have no forms.  Six a take, as when bench/infill.py measured fills with key lock (continuation's candidates
+# went from 6 to 8 after; fills were not re-measured at 8).
+FILL_CANDIDATES = 6
 # Pearson's r by which the key must lead: without a margin (a first round) a take is pulled back only to the
 # edge of the key, where music21 hears the neighbour as often as not (key agreement 0.71–0.73 on validation).
 DRIFT_MARGIN = 0.15
@@ -1389,7 +1393,7 @@ class Composer:
         lock_key = _lock_key(kept)
         if settings.key_lock and settings.key_prior in SELECTING and lock_key is not None:
             asked = settings.variations
-            wide = replace(settings, variations=min(MAX_VARIATIONS * SELECT_CANDIDATES, asked * SELECT_CANDIDATES))
+            wide = replace(settings, variations=min(MAX_VARIATIONS * FILL_CANDIDATES, asked * FILL_CANDIDATES))
             candidates = self._fill_takes(
                 kept,
                 piece,
