@@ -15,7 +15,7 @@ from composer.cli import main
 from composer.corpus import KINDER_EVAL, MANIFEST, read_manifest
 from composer.dataset import Song, load_songs
 from composer.encoding import FIELDS, PITCH, REST
-from composer.evaluate import folds_of, protocol, tunes_with_variants
+from composer.evaluate import PROTOCOL_LRS, folds_of, protocol, tunes_with_variants
 from composer.generate import KEY_PRIOR, KEY_STRENGTH
 from composer.model import ModelConfig, MusicLSTM
 from composer.ngram import NGramModel
@@ -97,6 +97,12 @@ def test_protocol_cross_validates_without_seeing_the_test_fold(small_corpus):
     assert math.isfinite(result["lstm_pitch_bits"]) and result["lstm_pitch_bits"] > 0
     assert 0 < result["ngram_pitch_bits"] < math.log2(88) + 1
     assert result["published"]["IDyOM (Pearce 2005)"] == 2.102
+    # each fold chose its fine-tuning rate on its validation fold: the rate with the fewest pitch bits there
+    assert result["learning_rates"] == list(PROTOCOL_LRS) and len(PROTOCOL_LRS) > 1
+    for fold in result["per_fold"]:
+        tried = fold["valid_pitch_bits"]
+        assert set(tried) == {f"{lr:g}" for lr in PROTOCOL_LRS}
+        assert tried[f"{fold['lr']:g}"] == min(tried.values())
 
 
 def test_protocol_reports_the_tunes_without_a_close_variant_apart(small_corpus, tmp_path):
@@ -110,7 +116,7 @@ def test_protocol_reports_the_tunes_without_a_close_variant_apart(small_corpus, 
         "eval_path,eval_set,variant_path,distance,split,old_split\n" + "\n".join(rows) + "\n"
     )
     assert tunes_with_variants(corpus) == set(listed)
-    result = protocol(KINDER_EVAL, corpus, None, folds=4, epochs=1, model_config=TINY)
+    result = protocol(KINDER_EVAL, corpus, None, folds=4, epochs=1, model_config=TINY, lrs=(1e-3,))
     clean = result["without_variant_tunes"]
     assert clean["pieces"] == result["pieces"] - 3
     assert 0 < clean["notes"] < result["notes"]
