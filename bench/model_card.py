@@ -147,6 +147,19 @@ def main() -> None:
             f"- Essen kinder, 10-fold CV, pitch bits/note: **{ev['essen_kinder_pitch_bits']:.3f}** "
             f"(IDyOM 2.102; our n-gram {ev['essen_kinder_ngram_pitch_bits']:.3f})."
         )
+        chorales, kinder = ev.get("chorales_bwv253_438_protocol", {}), ev.get("essen_kinder_protocol", {})
+        rates = chorales.get("learning_rates", [])
+        if len(rates) > 1:
+            chose = [[f["lr"] for f in run["per_fold"]] for run in (chorales, kinder)]
+            lines.append(
+                "- Each protocol fold fine-tunes at " + " and ".join(f"{r:g}" for r in rates) + " and keeps the "
+                "rate with the fewer pitch bits on a validation fold (one of the training folds): "
+                + "; ".join(
+                    f"{name} " + ", ".join(f"{r:g} in {picked.count(r)}" for r in rates)
+                    for name, picked in zip(("chorales", "kinder"), chose, strict=True)
+                )
+                + " of their folds."
+            )
     infill = ROOT / "bench" / "results" / "infill.json"
     if model.get("context") and infill.exists():
         fill = json.loads(infill.read_text())
