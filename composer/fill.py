@@ -21,7 +21,6 @@ from dataclasses import replace
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from composer.context import AHEAD_BARS, MATCH_WINDOW, NONE, Context, known_notes, recurs, shift_views, views
 from composer.encoding import DURATION, PITCH, REST, STEPS_PER_BEAT, TRACK, Events
@@ -162,9 +161,8 @@ class ContextSteps:
     def _gains(self, at: np.ndarray) -> tuple[torch.Tensor, ...]:
         """(K,) grid steps → the five heads' gains, each (K, HH)."""
         index, distance = self.context.align(at)
-        # MusicLSTM.context_heads at one time per take, its sums in the same order (so the same numbers)
-        x = self.rows[torch.from_numpy(index)] + F.embedding(torch.from_numpy(distance), self.model.ctx_distance.weight)
-        gain = (x + self.memory.mode) * self.memory.has[:, None]
+        rows = self.rows[torch.from_numpy(index)]  # MusicLSTM.context_heads at one time per take
+        gain = self.model.context_gain(rows, torch.from_numpy(distance), self.memory.mode, self.memory.has[:, None])
         return gain.chunk(self.heads, dim=-1)
 
     def now(self, time: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

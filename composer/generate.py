@@ -150,11 +150,7 @@ MAX_KEY_STRENGTH = 4.0
 # clearest where none does): the takes in the key as the model draws them, not the clearest.
 KEY_PRIORS = ("profile", "contrast", "drift", "select", "accept")
 SELECTING = ("select", "accept")  # the priors that draw candidates and keep some
-SELECT_CANDIDATES = 8
-# A fill's (infill, accompany) key lock draws its candidates as one pool and keeps the first in the key: fills
-# have no forms.  Six a take, as when bench/infill.py measured fills with key lock (continuation's candidates
-# went from 6 to 8 after; fills were not re-measured at 8).
-FILL_CANDIDATES = 6
+SELECT_CANDIDATES = 8  # a take's candidates, in continuations and fills alike
 # Pearson's r by which the key must lead: without a margin (a first round) a take is pulled back only to the
 # edge of the key, where music21 hears the neighbour as often as not (key agreement 0.71–0.73 on validation).
 DRIFT_MARGIN = 0.15
@@ -581,20 +577,18 @@ def key_margins(takes: list[Piece], key: int) -> np.ndarray:
     return np.where(watch.heard.sum(1).numpy() > 0, watch.margins().numpy(), -np.inf)
 
 
-def kept_candidates(margins: np.ndarray, asked: int, prior: str, *, grouped: bool = False) -> list[int]:
-    """Which of key lock's candidates are kept (their indices, in draw order), by their :func:`key_margins`:
-    "select" — the ``asked`` clearest; "accept" — the first ``asked`` in the key by DRIFT_MARGIN, then the
-    clearest of the rest where too few are.  ``grouped``: the candidates come in ``asked`` runs of equal
-    length, one run for each take asked (of that take's form), and one is kept from each run, by the same rule."""
-    if grouped:
-        size = len(margins) // asked
-        return [g * size + kept_candidates(margins[g * size : (g + 1) * size], 1, prior)[0] for g in range(asked)]
-    clearest = np.argsort(-margins, kind="stable").tolist()
-    if prior != "accept":
-        return sorted(clearest[:asked])
-    kept = [i for i in range(len(margins)) if margins[i] >= DRIFT_MARGIN][:asked]
-    kept += [i for i in clearest if i not in kept][: asked - len(kept)]
-    return sorted(kept)
+def kept_candidates(margins: np.ndarray, asked: int, prior: str) -> list[int]:
+    """Which of key lock's candidates are kept (their indices), by their :func:`key_margins`: the candidates
+    come in ``asked`` runs of equal length, one run for each take asked (all of that take's form), and one is
+    kept from each run — "select": its clearest; "accept": its first in the key by DRIFT_MARGIN, else its
+    clearest."""
+    size = len(margins) // asked
+    kept = []
+    for start in range(0, size * asked, size):
+        run = margins[start : start + size]
+        in_key = np.flatnonzero(run >= DRIFT_MARGIN) if prior == "accept" else np.zeros(0, dtype=np.int64)
+        kept.append(start + int(in_key[0] if len(in_key) else np.argmax(run)))
+    return kept
 
 
 def heard_key(piece: Piece, bars: int = HEARD_KEY_BARS) -> int | None:
@@ -946,9 +940,7 @@ class Composer:
             )
             if lock_key is None:
                 return candidates[::SELECT_CANDIDATES]
-            margins = key_margins([t.continuation for t in candidates], lock_key)
-            chosen = kept_candidates(margins, asked, settings.key_prior, grouped=True)
-            return [candidates[i] for i in chosen]
+            return _kept_in_key(candidates, asked, lock_key, settings.key_prior)
         # Each take's form: auto draws one for each take first (its own generator); the takes of every form
         # are then drawn together, one batch, each steered by its own form (a free take not at all).
         if forms is None:
@@ -1393,7 +1385,7 @@ class Composer:
         lock_key = _lock_key(kept)
         if settings.key_lock and settings.key_prior in SELECTING and lock_key is not None:
             asked = settings.variations
-            wide = replace(settings, variations=min(MAX_VARIATIONS * FILL_CANDIDATES, asked * FILL_CANDIDATES))
+            wide = replace(settings, variations=asked * SELECT_CANDIDATES)  # a run of candidates for each take
             candidates = self._fill_takes(
                 kept,
                 piece,
@@ -1408,9 +1400,7 @@ class Composer:
                 deadline,
                 chords,
             )
-            margins = key_margins([t.continuation for t in candidates], lock_key)
-            chosen = kept_candidates(margins, asked, settings.key_prior)
-            return [candidates[i] for i in chosen]
+            return _kept_in_key(candidates, asked, lock_key, settings.key_prior)
         return self._fill_takes(
             kept,
             piece,
@@ -1526,6 +1516,13 @@ class Composer:
                 )
             )
         return takes
+
+
+def _kept_in_key(candidates: list[Take], asked: int, key: int, prior: str) -> list[Take]:
+    """Key lock's choice among its candidates (``asked`` runs, one for each take asked): :func:`kept_candidates`
+    by how clearly their new notes point to ``key``."""
+    margins = key_margins([t.continuation for t in candidates], key)
+    return [candidates[i] for i in kept_candidates(margins, asked, prior)]
 
 
 def _to_last_note(ids: np.ndarray) -> np.ndarray:

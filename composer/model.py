@@ -445,9 +445,17 @@ class MusicLSTM(nn.Module):
         """What the five heads' inputs gain (B, T, 5·HH) from the context at grid times aligned by ``index`` /
         ``distance`` (B, T): the encoder at the next context note and at the one before, how far ahead the next
         is, and the mode — nothing without a context."""
-        x = self._rows(memory.following, index) + self._rows(memory.preceding, index)
-        x = x + F.embedding(distance, self.ctx_distance.weight) + memory.mode[:, None]
-        return x * memory.has[:, None, None]
+        rows = self._rows(memory.following, index) + self._rows(memory.preceding, index)
+        return self.context_gain(rows, distance, memory.mode[:, None], memory.has[:, None, None])
+
+    def context_gain(
+        self, rows: torch.Tensor, distance: torch.Tensor, mode: torch.Tensor, has: torch.Tensor
+    ) -> torch.Tensor:
+        """:meth:`context_heads` from the encoder's two rows at the aligned note already gathered and summed
+        (``rows``): plus how far ahead the next context note is, plus the mode, times whether there is a context
+        (``mode`` and ``has`` broadcast to ``rows``).  Generation calls it one step at a time
+        (:class:`composer.fill.ContextSteps`), with the rows summed once for the whole context."""
+        return (rows + F.embedding(distance, self.ctx_distance.weight) + mode) * has
 
     def track_distance(self, distance: torch.Tensor, has: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """The duration, pitch and velocity heads' gain from how far the next context note on the chosen track

@@ -153,14 +153,14 @@ def test_key_lock_accept_keeps_the_first_candidates_in_the_key():
 
     margins = np.array([0.05, 0.3, DRIFT_MARGIN, 0.9, -0.2, 0.2])
     accept, select = "accept", "select"
-    assert kept_candidates(margins, 2, accept) == [1, 2]  # the first two in the key, not the clearest
-    assert kept_candidates(margins, 2, select) == [1, 3]  # the clearest two, in their order
-    assert kept_candidates(margins, 5, accept) == [0, 1, 2, 3, 5]  # four in the key, then the clearest other
+    # one kept from each take's own run of candidates (here 2 runs of 3), by the prior's rule
+    assert kept_candidates(margins, 2, accept) == [1, 3]  # run 1: 0.3 the first in the key; run 2: 0.9
+    assert kept_candidates(margins[[0, 2, 1, 3, 4, 5]], 2, accept) == [1, 3]  # the first in the key, not the clearest
+    assert kept_candidates(margins[[0, 2, 1, 3, 4, 5]], 2, select) == [2, 3]  # the clearest of each run
+    assert kept_candidates(margins, 1, select) == [3]  # one run of six: its clearest
+    assert kept_candidates(margins, 1, accept) == [1]  # … its first in the key
+    assert kept_candidates(np.array([0.05, -0.2, 0.1, 0.2, 0.5, 0.0]), 2, accept) == [2, 3]  # none: the clearest
     assert kept_candidates(np.array([-np.inf, 0.0]), 1, accept) == [1]
-    # grouped: one from each take's own run of candidates (here 2 runs of 3), by the same rule
-    assert kept_candidates(margins, 2, accept, grouped=True) == [1, 3]  # run 2: 0.9 the first in the key
-    assert kept_candidates(margins, 2, select, grouped=True) == [1, 3]
-    assert kept_candidates(np.array([0.05, -0.2, 0.1, 0.2, 0.5, 0.0]), 2, accept, grouped=True) == [2, 3]
     from composer.cli import KEY_PRIOR_NAMES
     from composer.generate import KEY_PRIORS
 
@@ -923,7 +923,7 @@ def test_key_lock_select_draws_its_candidates_of_every_form_in_one_batch(compose
     chosen = composer.continue_piece(seed, settings)
     forms = auto_forms(MIXED, 4)
     candidates = [form for form in forms for _ in range(SELECT_CANDIDATES)]  # each take's run of its own form
-    assert loops == [tuple(candidates)] and len(set(candidates)) == 3  # 24 candidates of 3 forms, one loop
+    assert loops == [tuple(candidates)] and len(set(candidates)) == 3  # 4 runs of 3 forms, one loop
     assert len(chosen) == 4 and all(t.metrics.share_in_key == 1.0 for t in chosen)
     assert [t.metrics.form for t in chosen] == forms  # key lock keeps the forms auto drew
 
