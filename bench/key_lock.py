@@ -30,7 +30,7 @@ from pathlib import Path
 
 import torch
 
-from composer import evaluate, generate
+from composer import evaluate
 from composer.generate import KEY_PRIOR, KEY_STRENGTH, SELECT_CANDIDATES, Composer
 from composer.testing.benchmark import write_result
 
@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # comment above and in git history's key_lock.json).
 # The round after auto's mix was banded and gained echo (issue 16's forms) adds "accept" (the same candidates,
 # the first in the key kept rather than the clearest) and the number of candidates drawn for each take asked
-# (composer.generate.SELECT_CANDIDATES: 3 before, 6 here), and keeps select at 1 and 1.5 (the earlier round's
+# (Settings.key_candidates: 3 before, 6 here), and keeps select at 1 and 1.5 (the earlier round's
 # pick and its default); select 0 and 2, drift and profile at 3 candidates are in git history's key_lock.json
 # (all dominated).  Scratch runs of that round (the same seeds, not kept): accept 0 and 0.25 at 9 candidates
 # 0.82 / 0.996 and 0.875 / 0.985 (key agreement / degree ratio): below the key target; accept 0.5 and 1 at 6
@@ -86,13 +86,7 @@ def name(setting: Setting | None) -> str:
 
 def check(composer: Composer, data: Path, split: str, setting: Setting | None, seeds: int) -> dict:
     started = time.perf_counter()
-    candidates = generate.SELECT_CANDIDATES
-    if setting is not None:
-        generate.SELECT_CANDIDATES = setting[2]  # the generator's constant, for this check only
-    try:
-        result = run(composer, data, split, setting, seeds)
-    finally:
-        generate.SELECT_CANDIDATES = candidates
+    result = run(composer, data, split, setting, seeds)
     result["seconds"] = round(time.perf_counter() - started, 1)
     shown = {k: result[k] for k in SHOWN}
     degrees = result["scale_degrees"]
@@ -116,6 +110,7 @@ def run(composer: Composer, data: Path, split: str, setting: Setting | None, see
         key_lock=setting is not None,
         key_prior=setting[0] if setting else None,
         key_strength=setting[1] if setting else None,
+        key_candidates=setting[2] if setting else None,
     )
 
 

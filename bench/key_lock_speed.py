@@ -4,8 +4,8 @@ rounds.
 Key lock's default (``composer.generate``: the "accept" prior) draws ``SELECT_CANDIDATES`` candidates for each
 take asked, all of that take's form, in one batch, and keeps one of each take's: a key-locked continuation of
 K takes samples K × SELECT_CANDIDATES takes.  Three bundled tunes, 4 takes × 8 bars each, random seeds by round,
-1 thread; the median of the rounds after a warm-up.  Also times the default with fewer candidates (the
-generator's constant set for the call), so the figure says what each candidate costs.
+1 thread; the median of the rounds after a warm-up.  Also times the default with fewer candidates
+(``Settings.key_candidates``), so the figure says what each candidate costs.
 
     python bench/key_lock_speed.py        # writes bench/results/key_lock_speed.json
 """
@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 
-from composer import generate
 from composer.examples import load_example
 from composer.generate import KEY_PRIOR, KEY_STRENGTH, SELECT_CANDIDATES, Composer, Settings
 from composer.testing.benchmark import write_result
@@ -30,16 +29,11 @@ TAKES, BARS = 4, 8
 
 
 def seconds(composer: Composer, seeds: list, key_lock: bool, candidates: int, round_: int) -> float:
-    settings = Settings(bars=BARS, variations=TAKES, seed=round_, key_lock=key_lock)
-    kept = generate.SELECT_CANDIDATES
-    generate.SELECT_CANDIDATES = candidates  # the generator's constant, for this call only
-    try:
-        started = time.perf_counter()
-        for seed in seeds:
-            composer.continue_piece(seed, settings)
-        return time.perf_counter() - started
-    finally:
-        generate.SELECT_CANDIDATES = kept
+    settings = Settings(bars=BARS, variations=TAKES, seed=round_, key_lock=key_lock, key_candidates=candidates)
+    started = time.perf_counter()
+    for seed in seeds:
+        composer.continue_piece(seed, settings)
+    return time.perf_counter() - started
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from composer.discriminate import Excerpt, SeedCase, compare
 from composer.encoding import FIELDS, PITCH, REST, SHIFT, STEPS_PER_BEAT, TRACK, VELOCITY, VELOCITY_UNKNOWN, encode
 from composer.errors import InputError
 from composer.form import RESTATED_SHARE, SeedBars
-from composer.generate import KEY_PRIOR, KEY_STRENGTH, Composer, Settings
+from composer.generate import KEY_PRIOR, KEY_STRENGTH, SELECT_CANDIDATES, Composer, Settings
 from composer.midi_io import read_midi
 from composer.model import LN2, ModelConfig, MusicLSTM, bits
 from composer.ngram import NGramModel
@@ -446,6 +446,7 @@ def continuations(
     key_lock: bool = False,
     key_strength: float | None = None,
     key_prior: str | None = None,
+    key_candidates: int | None = None,
     split: str = "test",
     form: str = "auto",
     progress: bool = False,
@@ -457,8 +458,9 @@ def continuations(
     continuation — key agreement with the seed (music21's analysis), pitch-class and note-length histogram
     overlap, next to a real-vs-real reference (the true continuation of another test piece in the same key),
     and how many takes are caught in a loop (a phrase of ≥ 8 notes repeated ≥ 4 times in a row).  ``key_lock``
-    (and ``key_strength`` and ``key_prior``, default the generator's) generate with key lock; ``split`` picks
-    the pieces (bench/key_lock.py chooses the strength on "valid" and reports "test").  ``form``:
+    (and ``key_strength``, ``key_prior`` and ``key_candidates``, default the generator's) generate with key
+    lock; ``split`` picks the pieces (bench/key_lock.py chooses the setting on "valid" and reports "test").
+    ``form``:
     ``Settings.form``; every take's restatement of the seed is measured (:class:`composer.form.SeedBars`: the
     share of its notes matching the seed's best window of phrase-long bars, and whether that reaches the
     threshold) with its longest repeated phrase (bench/form.py compares the forms).
@@ -471,6 +473,7 @@ def continuations(
     """
     strength = KEY_STRENGTH if key_strength is None else key_strength
     prior = KEY_PRIOR if key_prior is None else key_prior
+    candidates_a_take = SELECT_CANDIDATES if key_candidates is None else key_candidates
     candidates = continuation_seeds(data, split, 2 * seeds, seed_bars, bars)
     # the next pieces in the same order lend their real continuations to the discriminator's control
     candidates, spare = candidates[:seeds], candidates[seeds:]
@@ -497,6 +500,7 @@ def continuations(
             key_lock=key_lock,
             key_strength=strength,
             key_prior=prior,
+            key_candidates=candidates_a_take,
             form=form,
         )
         generated = composer.continue_piece(seed_piece, settings, key=seed_key)
@@ -569,6 +573,7 @@ def continuations(
         "key_lock": key_lock,
         "key_strength": strength if key_lock else None,
         "key_prior": prior if key_lock else None,
+        "key_candidates": candidates_a_take if key_lock else None,
         "seeds": len(candidates),
         "takes": total_takes,
         **keys,

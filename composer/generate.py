@@ -143,14 +143,15 @@ MAX_KEY_STRENGTH = 4.0
 # subdominant: the keys the scale mask alone lets a take drift to) — only what tells the key from them.
 # "drift" is the profile's prior at full strength only on a take whose own new notes do not (yet) point to the
 # key (:class:`KeyWatch`), at DRIFT_BASE of it on a take in the key: the drifting ones are pulled back.
-# "select" draws SELECT_CANDIDATES takes for each one asked for (all of the form drawn for it), under the drift
-# prior at the strength given, and keeps the one whose new notes point to the key most clearly
-# (:func:`key_margins`): a take is not bent note by note towards the tonic, the ones that stayed in the key are
-# chosen.  "accept" draws the same candidates and keeps the first that points to the key by DRIFT_MARGIN (the
-# clearest where none does): the takes in the key as the model draws them, not the clearest.
+# "select" draws SELECT_CANDIDATES takes (Settings.key_candidates) for each one asked for (all of the form
+# drawn for it), under the drift prior at the strength given, and keeps the one whose new notes point to the key
+# most clearly (:func:`key_margins`): a take is not bent note by note towards the tonic, the ones that stayed in
+# the key are chosen.  "accept" draws the same candidates and keeps the first that points to the key by
+# DRIFT_MARGIN (the clearest where none does): the takes in the key as the model draws them, not the clearest.
 KEY_PRIORS = ("profile", "contrast", "drift", "select", "accept")
 SELECTING = ("select", "accept")  # the priors that draw candidates and keep some
-SELECT_CANDIDATES = 8  # a take's candidates, in continuations and fills alike
+SELECT_CANDIDATES = 8  # a take's candidates, in continuations and fills alike (Settings.key_candidates)
+MAX_KEY_CANDIDATES = 16
 # Pearson's r by which the key must lead: without a margin (a first round) a take is pulled back only to the
 # edge of the key, where music21 hears the neighbour as often as not (key agreement 0.71–0.73 on validation).
 DRIFT_MARGIN = 0.15
@@ -193,6 +194,7 @@ class Settings:
     key_lock: bool = False
     key_strength: float = KEY_STRENGTH  # with key lock: the weight of the key's scale-degree prior
     key_prior: str = KEY_PRIOR  # with key lock: which prior that strength weighs (KEY_PRIORS)
+    key_candidates: int = SELECT_CANDIDATES  # with key lock's "select" and "accept": candidates drawn a take
     pitch_range: tuple[int, int] | None = None  # inclusive MIDI pitches
     form: str = "auto"  # how the take stands to the seed's last phrase: composer.form.FORMS
     register_lock: bool = True  # each seed track's new pitches within its seed register (register_windows)
@@ -237,6 +239,11 @@ class Settings:
             )
         if self.key_prior not in KEY_PRIORS:
             raise InputError(f"The key-lock prior must be one of {', '.join(KEY_PRIORS)}; got {self.key_prior!r}.")
+        if not 1 <= self.key_candidates <= MAX_KEY_CANDIDATES:
+            raise InputError(
+                f"Key lock draws 1 to {MAX_KEY_CANDIDATES} candidates for each take; "
+                f"{self.key_candidates} was asked for."
+            )
         for name in ("register_lock", "density_lock"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name} is on (True) or off (False); got {getattr(self, name)!r}.")
@@ -927,19 +934,19 @@ class Composer:
             # Each take's form is drawn first, and its candidates are all of that form: key lock chooses among
             # takes of the form auto chose, so it keeps auto's mix (choosing from a pool of every form, it
             # preferred free takes — whose key prior pulls them to the tonic — to the ones restating the seed).
-            asked = settings.variations
+            asked, runs = settings.variations, settings.key_candidates
             if forms is None:
                 forms = self._forms(settings, seed, asked)
             candidates = self._continue(
                 seed,
-                replace(settings, variations=asked * SELECT_CANDIDATES, key_prior="drift"),
+                replace(settings, variations=asked * runs, key_prior="drift"),
                 key,
                 lock_key,
                 deadline,
-                [form for form in forms for _ in range(SELECT_CANDIDATES)],
+                [form for form in forms for _ in range(runs)],
             )
             if lock_key is None:
-                return candidates[::SELECT_CANDIDATES]
+                return candidates[::runs]
             return _kept_in_key(candidates, asked, lock_key, settings.key_prior)
         # Each take's form: auto draws one for each take first (its own generator); the takes of every form
         # are then drawn together, one batch, each steered by its own form (a free take not at all).
@@ -1385,7 +1392,7 @@ class Composer:
         lock_key = _lock_key(kept)
         if settings.key_lock and settings.key_prior in SELECTING and lock_key is not None:
             asked = settings.variations
-            wide = replace(settings, variations=asked * SELECT_CANDIDATES)  # a run of candidates for each take
+            wide = replace(settings, variations=asked * settings.key_candidates)  # a run of candidates a take
             candidates = self._fill_takes(
                 kept,
                 piece,

@@ -198,6 +198,8 @@ def test_repeated_phrases_are_found():
         (Settings(key_lock=True, key_strength=9), "key-lock strength must be 0 to 4"),
         (Settings(form="sonata"), "The form must be auto .* got .sonata.\\."),
         (Settings(key_lock=True, key_prior="krumhansl"), "key-lock prior must be one of profile, contrast"),
+        (Settings(key_lock=True, key_candidates=0), "Key lock draws 1 to 16 candidates for each take"),
+        (Settings(key_lock=True, key_candidates=17), "Key lock draws 1 to 16 candidates for each take"),
         (Settings(register_lock="yes"), "register_lock is on"),  # type: ignore[arg-type]
         (Settings(density_lock=None), "density_lock is on"),  # type: ignore[arg-type]
     ],
