@@ -7,16 +7,18 @@ a strength (``Settings.key_prior``, ``Settings.key_strength``): "profile" — th
 dominant, subdominant: only what tells the key from them), or "drift" — the profile, in full only on a take
 whose own new notes do not point to the key (``composer.generate.KeyWatch``), half of it on the others, or
 "select" — several takes drawn under drift for each one asked (all of the form drawn for it), the one whose notes
-point to the key most clearly kept, or "accept" — the same candidates, the first in the key kept.  Strength 0 is
-the scale mask alone.
+point to the key most clearly kept, or "accept" — the same candidates, the first in the key kept, or "heard" —
+the candidates drawn without the scale mask, the first that music21's own key analysis hears in the key kept.
+Strength 0 is the scale mask alone (with "heard": the choice alone).
 
 Issue 16 asks for both: keep the key (≥ 90 % of takes in the seed's key, music21's analysis of the 8
 continued bars) without flattening it (the takes' pooled scale-degree histogram overlaps the real
 continuations' at ≥ 0.9 of the real-vs-real overlap: ``scale_degrees.split_half_ratio`` of
 :func:`composer.discriminate.compare`).  This bench runs the musical check of ``composer evaluate
 --continuations`` (50 seeds of 8 bars, 8 bars × 4 takes) on the validation split for each setting, picks
-among those meeting both targets the one with the highest degree ratio (none: the highest key agreement),
-and then reports on the test split the takes without key lock and with the chosen setting.
+among those meeting both targets the one the logistic regression of ``--continuations`` tells from the real
+continuations least (issue 16's measure of a bland take; none: the highest key agreement), and then reports on
+the test split the takes without key lock and with the chosen setting.
 
     python bench/key_lock.py            # writes bench/results/key_lock.json
 """
@@ -59,7 +61,17 @@ ROOT = Path(__file__).resolve().parent.parent
 # continuations', 0.86× without key lock).  Its settings are the ones below; the pooled round's (select 1 and 1.5,
 # accept 1, 1.5 and 2 at 3 candidates; select and accept 0 at 6) are in git history's key_lock.json.  A scratch
 # run of this round (the same seeds, not kept): accept 0.5 at 10 candidates 0.91 / 0.984, no better than at 8
-# within the sampling's noise, for 1.25× their time.  A setting: (prior, strength, candidates).
+# within the sampling's noise, for 1.25× their time.
+# The round after that adds "heard": the candidates drawn without the scale mask, the first that music21's own
+# key analysis hears in the key kept (``composer.generate.heard_margins``).  Accept 0.5 ×8, that round's pick,
+# still left the key-locked takes easy to tell from real continuations (test split: logistic regression 0.68,
+# issue 16 asks ≤ 0.65): against the real continuations that stay in their seed's key, its takes had more
+# tonic (24 % vs 21 %), fewer semitone steps (11 % vs 14 %: the mask took the chromatic passing notes) and
+# less repetition; real continuations chosen in the key at the same share read 0.53 (scratch, training split).
+# With "heard" in the sweep the choice among the settings meeting both targets is the one the logistic
+# regression tells from real continuations least (the issue's measure of a bland take; the degree ratios of
+# the settings meeting both differ by less than their noise), and no longer the highest degree ratio.
+# A setting: (prior, strength, candidates).
 SETTINGS = (
     ("select", 0.5, 6),
     ("accept", 0.5, 6),
@@ -67,6 +79,12 @@ SETTINGS = (
     ("accept", 1.0, 6),
     ("accept", 0.5, 8),
     ("accept", 1.0, 8),
+    ("heard", 0.0, 6),
+    ("heard", 0.25, 6),
+    ("heard", 0.5, 6),
+    ("heard", 0.0, 8),
+    ("heard", 0.25, 8),
+    ("heard", 0.5, 8),
 )
 Setting = tuple[str, float, int]
 KEY_TARGET = 0.9  # share of takes in the seed's key
@@ -115,7 +133,8 @@ def run(composer: Composer, data: Path, split: str, setting: Setting | None, see
 
 
 def choose(sweep: dict[str, dict]) -> Setting:
-    """Among the settings meeting both targets, the least flattening; else the one that keeps the key best."""
+    """Among the settings meeting both targets, the one the logistic regression tells from real continuations
+    least (then the least flattening); else the one that keeps the key best."""
 
     def ratio(s: Setting) -> float:
         return sweep[name(s)]["scale_degrees"]["split_half_ratio"]
@@ -123,9 +142,12 @@ def choose(sweep: dict[str, dict]) -> Setting:
     def agreement(s: Setting) -> float:
         return sweep[name(s)]["key_agreement"]
 
+    def told(s: Setting) -> float:
+        return sweep[name(s)]["discriminator"]["takes_vs_real"]["logistic_regression"]["accuracy"]
+
     meeting = [s for s in SETTINGS if agreement(s) >= KEY_TARGET and ratio(s) >= DEGREE_TARGET]
     if meeting:
-        return max(meeting, key=lambda s: (ratio(s), agreement(s), -s[1]))
+        return min(meeting, key=lambda s: (told(s), -ratio(s), -agreement(s), s[1]))
     return max(SETTINGS, key=lambda s: (agreement(s), ratio(s), -s[1]))
 
 

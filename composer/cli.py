@@ -19,7 +19,7 @@ from composer.checkpoint import SHIPPED_MODEL
 from composer.errors import InputError
 
 # composer.generate.KEY_PRIORS, named here so that the parser is built without importing torch (a test checks)
-KEY_PRIOR_NAMES = ("profile", "contrast", "drift", "select", "accept")
+KEY_PRIOR_NAMES = ("profile", "contrast", "drift", "select", "accept", "heard")
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -509,8 +509,10 @@ def _sampling_arguments(g: argparse.ArgumentParser) -> None:
         choices=KEY_PRIOR_NAMES,
         help="with --key-lock: profile (weigh the key's degrees), contrast (only what tells the key from its "
         "relative, dominant and subdominant), drift (the profile, only on a take whose notes leave the key), "
-        "select (eight drift takes of its form drawn for each take asked, the one in the key most clearly kept) "
-        "or accept (the same candidates, the first in the key kept); default: composer.generate.KEY_PRIOR",
+        "select (eight drift takes of its form drawn for each take asked, the one in the key most clearly kept), "
+        "accept (the same candidates, the first in the key kept) or heard (the candidates drawn without the "
+        "scale mask, the first that music21's key analysis hears in the key kept); default: "
+        "composer.generate.KEY_PRIOR",
     )
     g.add_argument(
         "--pitch-range",

@@ -14,6 +14,7 @@ from composer.errors import InputError
 from composer.generate import (
     KEY_PRIORS,
     KEY_PROFILES,
+    UNMASKED,
     Composer,
     FastStepper,
     KeyWatch,
@@ -21,6 +22,7 @@ from composer.generate import (
     _filter,
     degree_weights,
     heard_key,
+    heard_margins,
     key_prior,
     longest_repeat_run,
     neighbour_keys,
@@ -122,8 +124,55 @@ def test_key_lock_and_pitch_range_hold(composer, prior):
         bars=4, variations=4, seed=2, key_lock=True, key_prior=prior, temperature=1.5, pitch_range=(60, 72)
     )
     for t in composer.continue_piece(seed_piece(key=7), settings):
-        assert t.metrics.share_in_key == 1.0
+        if prior not in UNMASKED:  # "heard" draws without the scale mask: it keeps takes music21 hears in the key
+            assert t.metrics.share_in_key == 1.0
         assert all(60 <= n.pitch <= 72 for n in t.continuation.notes)
+
+
+def test_heard_margins_read_the_key_as_music21_does():
+    import random
+
+    from composer.score import estimate_key
+
+    rng = random.Random(0)
+    for _ in range(150):
+        notes = tuple(
+            Note(
+                float(i),
+                rng.choice([0.5, 1, 1.5, 2]),
+                rng.choice([60, 62, 64, 65, 67, 69, 71]) + rng.choice([0, 1, 2, 7]),
+                80,
+            )
+            for i in range(rng.randint(3, 30))
+        )
+        piece = Piece(notes=notes)
+        heard = estimate_key(piece)
+        margins = [float(heard_margins([piece], k)[0]) for k in range(24)]
+        assert margins[heard] >= 0 and all(m <= 0 for k, m in enumerate(margins) if k != heard)
+    assert heard_margins([Piece(notes=())], 0)[0] == -np.inf
+
+
+def test_key_lock_heard_keeps_each_takes_first_candidate_music21_hears_in_the_key(composer):
+    from composer.generate import OPEN_DRIFT, SELECT_CANDIDATES, _lock_key
+    from composer.score import estimate_key
+
+    seed = seed_piece(key=7)
+    lock = Settings(bars=4, variations=4, seed=5, key_lock=True, key_prior="heard", temperature=1.5)
+    chosen = composer.continue_piece(seed, lock)
+    heard = _lock_key(seed)
+    grouped = [form for form in composer._forms(lock, seed, 4) for _ in range(SELECT_CANDIDATES)]
+    candidates = composer._continue(
+        seed, replace(lock, key_prior=OPEN_DRIFT, variations=4 * SELECT_CANDIDATES), None, heard, None, grouped
+    )
+    in_key = [estimate_key(c.continuation) == heard if c.continuation.notes else False for c in candidates]
+    margins = heard_margins([c.continuation for c in candidates], heard)
+    picked = [next(i for i, c in enumerate(candidates) if c.piece == t.piece) for t in chosen]
+    for take, i in enumerate(picked):
+        run = list(range(take * SELECT_CANDIDATES, (take + 1) * SELECT_CANDIDATES))
+        first = next((j for j in run if in_key[j]), None)
+        assert i == (first if first is not None else max(run, key=lambda j: margins[j]))
+    # drawn without the scale mask: some candidate plays a note outside the key's scale
+    assert any(c.metrics.share_in_key is not None and c.metrics.share_in_key < 1 for c in candidates)
 
 
 def test_key_lock_select_keeps_the_takes_that_point_to_the_key_most_clearly(composer):
