@@ -501,15 +501,15 @@ def _sampling_arguments(g: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--key-strength",
         type=float,
-        help="with --key-lock: how strongly the key's tonal centre pulls, 0-4 (0: the scale only; "
-        "default: composer.generate.KEY_STRENGTH)",
+        help="with --key-lock: how strongly the key's tonal centre pulls, 0-4 (0: the scale only, or with "
+        "--key-prior heard the choice of candidates only; default: composer.generate.KEY_STRENGTH)",
     )
     g.add_argument(
         "--key-prior",
         choices=KEY_PRIOR_NAMES,
         help="with --key-lock: profile (weigh the key's degrees), contrast (only what tells the key from its "
         "relative, dominant and subdominant), drift (the profile, only on a take whose notes leave the key), "
-        "select (eight drift takes of its form drawn for each take asked, the one in the key most clearly kept), "
+        "select (six drift takes of its form drawn for each take asked, the one in the key most clearly kept), "
         "accept (the same candidates, the first in the key kept) or heard (the candidates drawn without the "
         "scale mask, the first that music21's key analysis hears in the key kept); default: "
         "composer.generate.KEY_PRIOR",

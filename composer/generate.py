@@ -18,12 +18,15 @@ velocities are relative to the recent notes' level).  Each track stays in its re
 :data:`REGISTER_MARGIN` semitones and to at least :data:`REGISTER_SPAN` semitones.  Each track also keeps about
 its density (on by default, :attr:`Settings.density_lock`): the track draw leans towards a track that has
 played fewer notes than its rate in the seed's last bars would give, and away from one that has played more.
-Key lock, pitch range and register mask the pitch distribution.  Key lock keeps the key the seed's last bars
-are heard in (music21's analysis): pitches outside its scale are masked, and the model's pitch distribution
-is multiplied by the key's scale-degree profile (how long each degree sounds in the corpus's pieces in that
-mode) raised to ``Settings.key_strength`` — in full on a take whose new notes do not point to the key
-(:class:`KeyWatch`), by half on the others (``Settings.key_prior`` "drift", the default; "profile": in full
-everywhere) — so a take keeps the seed's tonal centre as well as its scale.
+Pitch range and register mask the pitch distribution.  Key lock keeps the key the seed's last bars are heard
+in (music21's analysis).  By default (``Settings.key_prior`` "heard") it draws ``Settings.key_candidates``
+candidates for each take, their pitch distribution multiplied by the key's scale-degree profile (how long
+each degree sounds in the corpus's pieces in that mode) raised to ``Settings.key_strength`` — in full on a
+take whose new notes do not point to the key (:class:`KeyWatch`), by half on the others — and keeps the
+first candidate whose new notes music21's own key analysis hears in the key: the takes are the model's own
+takes that stay in the key, chromatic passing notes included.  The other priors mask the pitches outside the
+key's scale ("drift": the profile as above, no candidates; "profile": in full everywhere; "select" and
+"accept": candidates read by :class:`KeyWatch`'s profiles).
 ``Settings.form`` says how a take stands to the seed's last phrase (:mod:`composer.form`): the model's own
 choice (free), a restatement (repeat) or a variation (vary) on the phrase's forced rhythm, a contrast, or a
 form drawn for each take (auto) — the takes of all forms drawn in one batch, each steered by its own; each
@@ -127,16 +130,18 @@ KEY_PROFILES = {
 }
 # Chosen on the validation split (bench/key_lock.py, issue 16; 50 seeds × 4 takes; bench/results/key_lock.json):
 # key agreement / the takes' scale-degree overlap with real continuations as a share of real-vs-real (split
-# halves; target ≥ 0.9 each).  Each take's form drawn first, one of its own candidates kept: select 0.5 ×6
-# 0.91 / 0.968, accept 0.5 ×6 0.895 / 0.970, accept 0.75 ×6 0.89 / 0.974, accept 1 ×6 0.905 / 0.967, accept
-# 0.5 ×8 0.91 / 0.981, accept 1 ×8 0.925 / 0.960; no key lock 0.455 / 1.03.  Accept 0.5 with 8 candidates, the
-# least flattening of those meeting both, is the default (test split 0.94 / 0.953).  It costs 1.9× a plain
-# continuation's time (bench/key_lock_speed.py).  The round before drew the candidates from one pool of every
-# form and kept the first in the key (accept 0.5 ×6): free takes won over restating ones, and the key-locked
-# takes restated the seed 0.67× as much as real continuations (now 0.89×).  Rounds before that: select 1 with
-# 3 candidates; no prior alone meets both (drift 2.5 0.91 / 0.861, profile 2 0.905 / 0.833, the mask alone
-# 0.525 / 1.01).
-KEY_STRENGTH = 0.5  # 0 = the scale mask alone
+# halves; target ≥ 0.9 each) / the logistic regression's accuracy on takes vs real continuations (issue 16:
+# ≤ 0.65).  Each take's form drawn first, one of its own candidates kept: heard 0 ×6 0.885 / 1.016 / 0.53,
+# heard 0.25 ×6 0.915 / 1.013 / 0.57, heard 0.5 ×6 0.945 / 0.997 / 0.63, heard 0 ×8 0.89 / 1.011 / 0.55,
+# heard 0.25 ×8 0.925 / 1.006 / 0.64, heard 0.5 ×8 0.94 / 1.003 / 0.58; accept 0.5 ×6 0.895 / 0.970 / 0.60,
+# accept 0.5 ×8 0.91 / 0.981 / 0.69 (the default before), accept 1 ×8 0.925 / 0.960 / 0.71, select 0.5 ×6
+# 0.91 / 0.968 / 0.64; no key lock 0.455 / 1.03 / 0.58.  Heard 0.25 with 6 candidates, of those meeting both
+# targets the one the classifier tells from real least, is the default (test split 0.945 / 0.991 / 0.54; accept
+# 0.5 ×8 there 0.94 / 0.953 / 0.68).  The round before drew the candidates from one pool of every form and kept
+# the first in the key (accept 0.5 ×6): free takes won over restating ones, and the key-locked takes restated the
+# seed 0.67× as much as real continuations (now 0.87×).  Rounds before that: select 1 with 3 candidates; no
+# prior alone meets both (drift 2.5 0.91 / 0.861, profile 2 0.905 / 0.833, the mask alone 0.525 / 1.01).
+KEY_STRENGTH = 0.25  # 0 = the scale mask alone (with "heard": the choice of candidates alone)
 MAX_KEY_STRENGTH = 4.0
 # Key lock's prior: "profile" weighs each degree by the key's profile (the tonic most: it also flattens the
 # takes' degrees towards the tonic), "contrast" by the profile's ratio to its neighbours' (relative, dominant,
@@ -188,7 +193,7 @@ HEARD_PROFILES = {
         1.75623,
     ),
 }
-SELECT_CANDIDATES = 8  # a take's candidates, in continuations and fills alike (Settings.key_candidates)
+SELECT_CANDIDATES = 6  # a take's candidates, in continuations and fills alike (Settings.key_candidates)
 MAX_KEY_CANDIDATES = 16
 # Pearson's r by which the key must lead: without a margin (a first round) a take is pulled back only to the
 # edge of the key, where music21 hears the neighbour as often as not (key agreement 0.71–0.73 on validation).
@@ -196,7 +201,7 @@ DRIFT_MARGIN = 0.15
 # … and a take in the key keeps this share of the strength: alone (share 0) the drift prior reached 0.87 / 0.85 /
 # 0.765 key agreement at strengths 2 / 3 / 4 (degree ratios 0.946 / 0.894 / 0.835).
 DRIFT_BASE = 0.5
-KEY_PRIOR = "accept"
+KEY_PRIOR = "heard"
 CONTRAST_CAP = 4.0  # the contrast ratio is held within 1/4…4
 # Register lock: a seed track's new pitches stay within its seed range widened by a whole tone each way (a line
 # may step just past where the seed went, as melodies do at a cadence), and within at least a fifth (a pedal

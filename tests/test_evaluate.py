@@ -207,7 +207,7 @@ def test_continuations_check_without_and_with_key_lock(capsys):
         assert abs(sum(r["scale_degrees"]["takes"]) - 1) < 1e-3 and 0 < r["scale_degrees"]["overlap"] <= 1
     assert off["key_lock"] is False and off["key_strength"] is None and off["key_prior"] is None
     assert on["key_lock"] is True and on["key_strength"] == KEY_STRENGTH and on["key_prior"] == KEY_PRIOR
-    assert on["mean_share_in_key"] == 1.0
+    assert 0.8 < on["mean_share_in_key"] <= 1.0  # the default ("heard") lets a chromatic note through
     assert on["key_agreement_same_signature"] >= off["key_agreement_same_signature"]
 
 

@@ -115,8 +115,9 @@ def test_infill_keeps_every_note_outside_the_bars_and_fills_only_inside_them(com
     assert made > 0
 
 
-def test_infill_with_key_lock_keeps_one_take_from_each_takes_own_candidates(composer, monkeypatch):
-    from composer.generate import DRIFT_MARGIN, SELECT_CANDIDATES, key_margins, scale_pitch_classes
+@pytest.mark.parametrize("prior", ["accept", "heard"])
+def test_infill_with_key_lock_keeps_one_take_from_each_takes_own_candidates(composer, monkeypatch, prior):
+    from composer.generate import DRIFT_MARGIN, SELECT_CANDIDATES, heard_margins, key_margins, scale_pitch_classes
 
     drawn = []
     fill_takes = composer._fill_takes
@@ -127,17 +128,19 @@ def test_infill_with_key_lock_keeps_one_take_from_each_takes_own_candidates(comp
         return takes
 
     monkeypatch.setattr(composer, "_fill_takes", spy)
-    settings = Settings(variations=3, seed=2, temperature=1.3, key_lock=True)
+    settings = Settings(variations=3, seed=2, temperature=1.3, key_lock=True, key_prior=prior)
     takes = composer.infill(duet(), (5, 8), settings)
     [(candidates, key)] = drawn  # one batch of candidates, a run of SELECT_CANDIDATES for each take asked
     assert len(candidates) == 3 * SELECT_CANDIDATES and len(takes) == 3
-    margins = key_margins([c.continuation for c in candidates], key)
+    read, threshold = (key_margins, DRIFT_MARGIN) if prior == "accept" else (heard_margins, 1e-12)
+    margins = read([c.continuation for c in candidates], key)
     for i, take in enumerate(takes):
         run = list(range(i * SELECT_CANDIDATES, (i + 1) * SELECT_CANDIDATES))
-        in_key = [j for j in run if margins[j] >= DRIFT_MARGIN]
+        in_key = [j for j in run if margins[j] >= threshold]
         expected = in_key[0] if in_key else max(run, key=lambda j: margins[j])
         assert take.piece == candidates[expected].piece  # the run's first in the key, else its clearest
-        assert {n.pitch % 12 for n in take.continuation.notes} <= scale_pitch_classes(key)
+        if prior == "accept":  # drawn under the scale mask ("heard" has none)
+            assert {n.pitch % 12 for n in take.continuation.notes} <= scale_pitch_classes(key)
 
 
 def test_infill_is_deterministic_for_a_random_seed(composer):

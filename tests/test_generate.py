@@ -415,12 +415,15 @@ def eb_major_tune(stated=0):
 def test_key_lock_keeps_the_key_heard_in_the_seed_not_a_stated_signature(composer):
     seed = eb_major_tune(stated=0)  # a DAW's default "C major" on a tune in E-flat
     assert heard_key(seed) == 3
-    takes = composer.continue_piece(seed, Settings(bars=4, variations=4, seed=5, key_lock=True, temperature=1.5))
+    masked = Settings(bars=4, variations=4, seed=5, key_lock=True, temperature=1.5, key_prior="accept")
     eb_scale = {3, 5, 7, 8, 10, 0, 2}
-    for take in takes:
+    for take in composer.continue_piece(seed, masked):
         assert take.metrics.key == "Eb major"
         assert take.metrics.share_in_key == 1.0
         assert {n.pitch % 12 for n in take.continuation.notes} <= eb_scale
+    # the default ("heard") aims at E-flat too (its choice among candidates: the test after the next)
+    heard = composer.continue_piece(seed, replace(masked, key_prior="heard"))
+    assert all(take.metrics.key == "Eb major" for take in heard)
 
 
 def test_heard_key_follows_the_last_bars():
@@ -493,16 +496,22 @@ def test_the_stacking_prior_is_pop909s_piano_tracks():
     assert measured["notes_per_onset"] == 1.839
 
 
-def test_key_lock_on_a_few_notes_keeps_the_stated_key(composer):
+@pytest.mark.parametrize("prior", ["accept", "heard"])
+def test_key_lock_on_a_few_notes_keeps_the_stated_key(composer, prior):
     seed = Piece(notes=(Note(0, 1, 62, 80), Note(1, 1, 66, 80), Note(2, 2, 69, 80)), key=2)  # D major, 3 notes
-    for take in composer.continue_piece(seed, Settings(bars=2, variations=2, seed=1, key_lock=True)):
-        assert take.metrics.key == "D major" and take.metrics.share_in_key == 1.0
+    settings = Settings(bars=2, variations=2, seed=1, key_lock=True, key_prior=prior)
+    for take in composer.continue_piece(seed, settings):
+        assert take.metrics.key == "D major"
+        assert take.metrics.share_in_key == 1.0 or prior in UNMASKED  # "heard" has no scale mask
 
 
 def test_a_pitch_range_outside_the_locked_key_is_one_sentence(composer):
     seed = Piece(notes=tuple(Note(i * 0.5, 0.5, p, 80) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72, 67, 60])))
     with pytest.raises(InputError, match=r"No pitch in 61–61 belongs to C major.*widen the pitch range"):
-        composer.continue_piece(seed, Settings(bars=2, key_lock=True, pitch_range=(61, 61)))
+        composer.continue_piece(seed, Settings(bars=2, key_lock=True, key_prior="accept", pitch_range=(61, 61)))
+    # "heard" masks no pitch: the range is kept, and the key lock chooses among what it allows
+    for take in composer.continue_piece(seed, Settings(bars=2, key_lock=True, key_prior="heard", pitch_range=(61, 61))):
+        assert {n.pitch for n in take.continuation.notes} <= {61}
 
 
 def test_a_pitch_range_a_held_seed_note_fills_lets_time_pass(composer):
