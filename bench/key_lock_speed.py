@@ -1,7 +1,7 @@
 """What key lock costs: the time of a key-locked continuation over a plain one, in the same process, alternating
 rounds.
 
-Key lock's default (``composer.generate``: the "accept" prior) draws ``SELECT_CANDIDATES`` candidates for each
+Key lock's default (``composer.generate``: the "heard" prior) draws ``SELECT_CANDIDATES`` candidates for each
 take asked, all of that take's form, in one batch, and keeps one of each take's: a key-locked continuation of
 K takes samples K × SELECT_CANDIDATES takes.  Three bundled tunes, 4 takes × 8 bars each, random seeds by round,
 1 thread; the median of the rounds after a warm-up.  Also times the default with fewer candidates
