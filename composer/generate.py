@@ -124,7 +124,7 @@ MINOR = (0, 2, 3, 5, 7, 8, 9, 10, 11)  # natural minor with the raised 6th and 7
 # corpus's training split, by their stated key: `composer.evaluate.scale_degree_profiles(midi_data)`
 # (tests/test_generate.py checks these against the corpus).  Key lock's prior: the tonic, fifth and
 # third weigh most, so a take stays centred where the seed is and does not drift to the relative key.
-KEY_PROFILES = {
+KEY_PROFILES: dict[str, tuple[float, ...]] = {
     "major": (0.2202, 0.002, 0.1486, 0.0144, 0.1589, 0.088, 0.0038, 0.2046, 0.0045, 0.0904, 0.0106, 0.054),
     "minor": (0.2092, 0.0105, 0.108, 0.1352, 0.015, 0.1281, 0.0036, 0.1755, 0.0602, 0.0159, 0.113, 0.0258),
 }
@@ -163,7 +163,7 @@ UNMASKED = ("heard",)  # … and those whose candidates are drawn without the sc
 OPEN_DRIFT = "drift without the scale mask"  # the candidates' prior under "heard" (not a setting)
 # music21's key profiles (``analyze("key")``'s default, Aarden–Essen; music21.analysis.discrete.AardenEssen):
 # :func:`heard_margins` reads a take's key as music21 does, without its ~30 ms a call.
-HEARD_PROFILES = {
+HEARD_PROFILES: dict[str, tuple[float, ...]] = {
     "major": (
         17.7661,
         0.145624,
@@ -587,10 +587,10 @@ class KeyWatch:
     pitch-class histogram correlated (Krumhansl–Schmuckler) with the 24 keys' corpus profiles; a take whose
     key does not lead every other key by DRIFT_MARGIN (or that has no notes yet) is drifting."""
 
-    def __init__(self, key: int, takes: int) -> None:
+    def __init__(self, key: int, takes: int, modes: dict[str, tuple[float, ...]] = KEY_PROFILES) -> None:
         profiles = []
         for k in range(24):
-            major = torch.tensor(KEY_PROFILES["minor" if k >= 12 else "major"], dtype=torch.float64)
+            major = torch.tensor(modes["minor" if k >= 12 else "major"], dtype=torch.float64)
             profiles.append(major[(torch.arange(12) - k % 12) % 12])
         table = torch.stack(profiles)  # (24, 12)
         self.profiles = (table - table.mean(1, keepdim=True)) / table.std(1, keepdim=True)
@@ -616,11 +616,11 @@ class KeyWatch:
         return (self.margins() < DRIFT_MARGIN) | (self.heard.sum(1) == 0)
 
 
-def key_margins(takes: list[Piece], key: int) -> np.ndarray:
+def key_margins(takes: list[Piece], key: int, modes: dict[str, tuple[float, ...]] = KEY_PROFILES) -> np.ndarray:
     """(takes,) how clearly each take's new notes point to ``key``: Pearson's r of their length-weighted
-    pitch-class histogram with the key's profile less the best other key's (as :class:`KeyWatch` reads a take);
-    -inf for a take without notes."""
-    watch = KeyWatch(key, len(takes))
+    pitch-class histogram with the key's profile less the best other key's (as :class:`KeyWatch` reads a take;
+    ``modes``: the major and minor profiles, the corpus's by default); -inf for a take without notes."""
+    watch = KeyWatch(key, len(takes), modes)
     for i, take in enumerate(takes):
         for n in take.notes:
             watch.heard[i, n.pitch % 12] += n.duration
@@ -632,18 +632,7 @@ def heard_margins(takes: list[Piece], key: int) -> np.ndarray:
     (:func:`composer.score.estimate_key`: Pearson's r of their length-weighted pitch-class histogram with
     music21's Aarden–Essen profiles, :data:`HEARD_PROFILES`); above 0 where music21 hears the take in ``key``;
     -inf for a take without notes."""
-    table = np.stack([np.roll(np.asarray(HEARD_PROFILES["minor" if k >= 12 else "major"]), k % 12) for k in range(24)])
-    table = table - table.mean(1, keepdims=True)
-    table /= np.linalg.norm(table, axis=1, keepdims=True)
-    heard = np.zeros((len(takes), 12))
-    for i, take in enumerate(takes):
-        for n in take.notes:
-            heard[i, n.pitch % 12] += n.duration
-    centred = heard - heard.mean(1, keepdims=True)
-    centred /= np.maximum(np.linalg.norm(centred, axis=1, keepdims=True), 1e-12)
-    r = centred @ table.T  # (takes, 24)
-    others = np.delete(r, key, axis=1).max(1)
-    return np.where(heard.sum(1) > 0, r[:, key] - others, -np.inf)
+    return key_margins(takes, key, HEARD_PROFILES)
 
 
 def kept_candidates(margins: np.ndarray, asked: int, prior: str) -> list[int]:
