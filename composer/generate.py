@@ -237,7 +237,7 @@ class Settings:
     key_lock: bool = False
     key_strength: float = KEY_STRENGTH  # with key lock: the weight of the key's scale-degree prior
     key_prior: str = KEY_PRIOR  # with key lock: which prior that strength weighs (KEY_PRIORS)
-    key_candidates: int = SELECT_CANDIDATES  # with key lock's "select" and "accept": candidates drawn a take
+    key_candidates: int = SELECT_CANDIDATES  # with key lock's "select", "accept" and "heard": candidates a take
     pitch_range: tuple[int, int] | None = None  # inclusive MIDI pitches
     form: str = "auto"  # how the take stands to the seed's last phrase: composer.form.FORMS
     register_lock: bool = True  # each seed track's new pitches within its seed register (register_windows)
