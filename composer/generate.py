@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from time import monotonic
@@ -158,41 +159,18 @@ MAX_KEY_STRENGTH = 4.0
 # key agreement is measured by (:func:`heard_margins`) — hears in the key (the clearest where none is): kept
 # that way, the takes are the model's own takes that stay in the key, not takes bent towards its tonic.
 KEY_PRIORS = ("profile", "contrast", "drift", "select", "accept", "heard")
-SELECTING = ("select", "accept", "heard")  # the priors that draw candidates and keep some
-UNMASKED = ("heard",)  # … and those whose candidates are drawn without the scale mask
+SELECTING = ("select", "accept", "heard")  # the priors that draw candidates and keep some (KEY_CHOICES says how)
 OPEN_DRIFT = "drift without the scale mask"  # the candidates' prior under "heard" (not a setting)
 # music21's key profiles (``analyze("key")``'s default, Aarden–Essen; music21.analysis.discrete.AardenEssen):
 # :func:`heard_margins` reads a take's key as music21 does, without its ~30 ms a call.
+# fmt: off
 HEARD_PROFILES: dict[str, tuple[float, ...]] = {
-    "major": (
-        17.7661,
-        0.145624,
-        14.9265,
-        0.160186,
-        19.8049,
-        11.3587,
-        0.291248,
-        22.062,
-        0.145624,
-        8.15494,
-        0.232998,
-        4.95122,
-    ),
-    "minor": (
-        18.2648,
-        0.737619,
-        14.0499,
-        16.8599,
-        0.702494,
-        14.4362,
-        0.702494,
-        18.6161,
-        4.56621,
-        1.93186,
-        7.37619,
-        1.75623,
-    ),
+    "major": (17.7661, 0.145624, 14.9265, 0.160186, 19.8049, 11.3587, 0.291248, 22.062, 0.145624, 8.15494, 0.232998,
+              4.95122),
+    "minor": (18.2648, 0.737619, 14.0499, 16.8599, 0.702494, 14.4362, 0.702494, 18.6161, 4.56621, 1.93186, 7.37619,
+              1.75623),
 }
+# fmt: on
 SELECT_CANDIDATES = 6  # a take's candidates, in continuations and fills alike (Settings.key_candidates)
 MAX_KEY_CANDIDATES = 16
 # Pearson's r by which the key must lead: without a margin (a first round) a take is pulled back only to the
@@ -635,22 +613,34 @@ def heard_margins(takes: list[Piece], key: int) -> np.ndarray:
     return key_margins(takes, key, HEARD_PROFILES)
 
 
+@dataclass(frozen=True)
+class KeyChoice:
+    """How a selecting key-lock prior (:data:`SELECTING`) chooses among its candidates."""
+
+    read: Callable[[list[Piece], int], np.ndarray]  # (candidates, key) → how clearly each points to the key
+    in_key: float | None  # the margin from which a candidate is in the key (the first such kept); None: clearest
+    masked: bool  # its candidates are drawn under the scale mask
+
+
+KEY_CHOICES = {
+    "select": KeyChoice(key_margins, None, masked=True),
+    "accept": KeyChoice(key_margins, DRIFT_MARGIN, masked=True),
+    "heard": KeyChoice(heard_margins, 0.0, masked=False),
+}
+UNMASKED = tuple(prior for prior, choice in KEY_CHOICES.items() if not choice.masked)
+
+
 def kept_candidates(margins: np.ndarray, asked: int, prior: str) -> list[int]:
-    """Which of key lock's candidates are kept (their indices), by their :func:`key_margins`: the candidates
-    come in ``asked`` runs of equal length, one run for each take asked (all of that take's form), and one is
-    kept from each run — "select": its clearest; "accept": its first in the key by DRIFT_MARGIN, else its
-    clearest; "heard" (margins from :func:`heard_margins`): its first music21 hears in the key, else its
-    clearest."""
+    """Which of key lock's candidates are kept (their indices), by their margins (``KEY_CHOICES[prior].read``):
+    the candidates come in ``asked`` runs of equal length, one run for each take asked (all of that take's form),
+    and one is kept from each run — its first whose margin reaches ``KEY_CHOICES[prior].in_key`` ("accept":
+    DRIFT_MARGIN; "heard": 0, where music21 hears it in the key), else its clearest ("select": always)."""
+    threshold = KEY_CHOICES[prior].in_key
     size = len(margins) // asked
     kept = []
     for start in range(0, size * asked, size):
         run = margins[start : start + size]
-        if prior == "accept":
-            in_key = np.flatnonzero(run >= DRIFT_MARGIN)
-        elif prior == "heard":
-            in_key = np.flatnonzero(run > 0)
-        else:
-            in_key = np.zeros(0, dtype=np.int64)
+        in_key = np.flatnonzero(run >= threshold) if threshold is not None else np.zeros(0, dtype=np.int64)
         kept.append(start + int(in_key[0] if len(in_key) else np.argmax(run)))
     return kept
 
@@ -1586,14 +1576,13 @@ class Composer:
 def _candidates_prior(prior: str) -> str:
     """The prior key lock's candidates are drawn under for a selecting ``prior``: the drift prior, without the
     scale mask for "heard"."""
-    return OPEN_DRIFT if prior in UNMASKED else "drift"
+    return "drift" if KEY_CHOICES[prior].masked else OPEN_DRIFT
 
 
 def _kept_in_key(candidates: list[Take], asked: int, key: int, prior: str) -> list[Take]:
     """Key lock's choice among its candidates (``asked`` runs, one for each take asked): :func:`kept_candidates`
     by how clearly their new notes point to ``key``."""
-    read = heard_margins if prior == "heard" else key_margins
-    margins = read([t.continuation for t in candidates], key)
+    margins = KEY_CHOICES[prior].read([t.continuation for t in candidates], key)
     return [candidates[i] for i in kept_candidates(margins, asked, prior)]
 
 

@@ -210,6 +210,8 @@ def test_key_lock_accept_keeps_the_first_candidates_in_the_key():
     assert kept_candidates(margins, 1, accept) == [1]  # … its first in the key
     assert kept_candidates(np.array([0.05, -0.2, 0.1, 0.2, 0.5, 0.0]), 2, accept) == [2, 3]  # none: the clearest
     assert kept_candidates(np.array([-np.inf, 0.0]), 1, accept) == [1]
+    # "heard": the first music21 hears in the key (margin ≥ 0), else the clearest
+    assert kept_candidates(np.array([-0.1, 0.02, 0.4, -0.3, -0.05, -0.2]), 2, "heard") == [1, 4]
     from composer.cli import KEY_PRIOR_NAMES
     from composer.generate import KEY_PRIORS
 
