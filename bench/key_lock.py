@@ -56,7 +56,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # 0.82 / 0.996 and 0.875 / 0.985 (key agreement / degree ratio): below the key target; accept 0.5 and 1 at 6
 # without the scale mask 0.895 / 0.982 and 0.93 / 0.962: no better than with it.
 # The round after that draws each take's form first and all its candidates in that form, one kept from each
-# take's own candidates (``kept_candidates(grouped=True)``): chosen from a pool of every form, key lock had
+# take's own candidates (``kept_candidates``: one from each take's run): chosen from a pool of every form, key lock had
 # preferred free takes to the ones restating the seed (the test split's restatement 0.67× the real
 # continuations', 0.86× without key lock).  Its settings are the ones below; the pooled round's (select 1 and 1.5,
 # accept 1, 1.5 and 2 at 3 candidates; select and accept 0 at 6) are in git history's key_lock.json.  A scratch
