@@ -713,8 +713,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--chord-strength",
         type=float,
         metavar="S",
-        help="piano style: how strongly the new notes lean to the chords guessed under the melody, 0 to 8 (0: the "
-        "model's own harmony; default: composer.generate.CHORD_STRENGTH)",
+        help="piano style: how strongly the new notes lean to the chords guessed under the melody, 0 to 16 (0: the "
+        "model's own harmony; default: composer.generate.CHORD_STRENGTH, 8)",
     )
     _sampling_arguments(a)
     _output_arguments(a, whole="the accompaniment alone")

@@ -90,13 +90,13 @@ MAX_NOTES = 2048
 MAX_BEATS = 512  # a length in bars is capped in beats too: a 255/1 bar is 1,020 beats
 CONTEXT_EVENTS = 512  # a longer seed is conditioned on its last bars that fit in this many events
 # Accompany's piano style: the accompaniment's pitch logits get CHORD_STRENGTH × log P(pitch class in the chord),
-# that probability guessed beat by beat from the melody (composer.harmony).  Chosen on 20 of POP909's validation
-# songs (python bench/infill.py --tune-chords 5,6,8, with STACK_STRENGTH and the onset grid as they are): the
-# smallest strength whose takes spend 0.7 of their note time on the annotated chord (0.697, 0.706, 0.713; melody
-# doubling 33, 35, 36 %, the real piano 26 %).  Since the accompaniment stays under its melody (Given.ceiling),
-# 6, 7 and 8 give 0.698, 0.695 and 0.704: differences within the sampling's noise, and 6 was kept.
-CHORD_STRENGTH = 6.0
-MAX_CHORD_STRENGTH = 8.0
+# that probability guessed beat by beat from the melody (composer.harmony) and averaged over the grid steps the new
+# note will sound (ChordGuide: its duration is drawn before its pitch).  Chosen on 20 of POP909's validation songs
+# (python bench/infill.py --tune-chords 6,8,12 --out bench/results/accompaniment_tuning.json): the smallest
+# strength whose takes' share of note time on the annotated chord is within 0.005 of the best of the three.  When
+# the chord was read at the note's onset only, 6 was chosen the same way from 5, 6 and 8 (0.697, 0.706, 0.713).
+CHORD_STRENGTH = 8.0
+MAX_CHORD_STRENGTH = 16.0
 CHORD_FLOOR = 0.02  # a pitch class's guessed probability is read as at least this (its log weighs the logits)
 # A fill's new notes starting at one time on one track: at most this many (POP909's piano tracks start at most 6
 # together in 99.94 % of their onsets).  Without it (and without keeping the canonical order, see _sample) a take of
@@ -548,16 +548,31 @@ def onset_lattice(onsets: np.ndarray) -> tuple[int, int] | None:
     return None
 
 
-def chord_prior(notes: list[Note], beats: int, bar_start: float, bar: float, strength: float) -> torch.Tensor:
-    """(beats, pitch ids) log-weights added to an accompaniment's pitch logits at each beat from 0: ``strength``
-    × log of how likely the pitch's class is in the chord under ``notes`` (:func:`composer.harmony.membership`,
-    read as at least :data:`CHORD_FLOOR`); 0 for the rest event."""
-    from composer.harmony import membership
+class ChordGuide:
+    """The chord guessed under the given tracks, read over a new note's whole span: for each pitch,
+    ``strength`` × the log of the mean, over the grid steps the note would sound, of how likely its pitch
+    class is in the chord there (:func:`composer.harmony.membership`, read as at least :data:`CHORD_FLOOR`).
+    A note held into a beat whose chord leaves its pitch class out weighs less than one that starts there."""
 
-    likely = torch.from_numpy(np.log(np.maximum(membership(notes, beats, bar_start, bar), CHORD_FLOOR)))
-    prior = torch.zeros(max(1, beats), SIZES[PITCH])
-    prior[:beats, :REST] = strength * likely[:, (torch.arange(REST) + PITCH_LOW) % 12].float()
-    return prior
+    def __init__(self, notes: list[Note], beats: int, bar_start: float, bar: float, strength: float) -> None:
+        from composer.harmony import membership
+
+        likely = torch.from_numpy(np.maximum(membership(notes, beats, bar_start, bar), CHORD_FLOOR)).double()
+        per_step = likely.repeat_interleave(STEPS_PER_BEAT, dim=0) if beats > 0 else torch.ones(1, 12).double()
+        self.steps = len(per_step)
+        self.total = torch.cat([torch.zeros(1, 12, dtype=torch.float64), per_step.cumsum(0)])  # (steps + 1, 12)
+        self.strength = strength
+        self.classes = (torch.arange(REST) + PITCH_LOW) % 12
+
+    def prior(self, onset: torch.Tensor, duration: torch.Tensor) -> torch.Tensor:
+        """(K, pitch ids) the log-weights for notes starting at ``onset`` (grid steps) held ``duration`` ids (grid
+        steps - 1); 0 for the rest event."""
+        a = onset.clamp(0, self.steps - 1)
+        b = torch.minimum(onset + duration + 1, torch.tensor(self.steps)).clamp(min=a + 1)
+        mean = (self.total[b] - self.total[a]) / (b - a)[:, None].double()
+        out = torch.zeros(len(onset), SIZES[PITCH])
+        out[:, :REST] = self.strength * mean.log()[:, self.classes].float()
+        return out
 
 
 class KeyWatch:
@@ -774,8 +789,8 @@ class _Plan:
     # accompany: under each onset of the given tracks where no new note sounds, the take's next event starts
     # there too (shift 0: the new tracks follow the given ones at an onset, as the encoding orders them)
     sound_under: bool = False
-    # accompany, piano style: (beats, pitch ids) log-weights of the chord guessed under the melody at each beat
-    chords: torch.Tensor | None = None
+    # accompany, piano style: the chord guessed under the melody
+    chords: ChordGuide | None = None
     # accompany: the grid the given tracks' onsets lie on, (step, phase) in grid steps; new notes start on it
     lattice: tuple[int, int] | None = None
 
@@ -1164,9 +1179,9 @@ class Composer:
             if form:
                 allowed, bonus = form.pitch(step, allowed, onset, track, ref)
                 prior = bonus if prior is None else prior + bonus
-            if plan.chords is not None:  # the chord guessed under the melody at the note's beat
-                beat = torch.div(onset, STEPS_PER_BEAT, rounding_mode="floor").clamp(0, len(plan.chords) - 1)
-                prior = plan.chords[beat] if prior is None else prior + plan.chords[beat]
+            if plan.chords is not None:  # the chord guessed under the melody over the note's span
+                leaning = plan.chords.prior(onset, dur)
+                prior = leaning if prior is None else prior + leaning
             if given is not None:  # not a pitch a given note on this track is sounding (it would be cut); below
                 # the last one started here on this track (canonical order)
                 above = (here & (track == prev_track))[:, None] & (pitch_ids >= prev_pitch[:, None])
@@ -1529,7 +1544,7 @@ class Composer:
             floor=start,
             sound_under=mode == ACCOMPANY,
             chords=(
-                chord_prior(
+                ChordGuide(
                     [n for n in piece.notes if n.track not in regenerated],
                     math.ceil(end / STEPS_PER_BEAT),
                     piece.bar_start,

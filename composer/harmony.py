@@ -4,8 +4,9 @@ Accompany's ``piano`` style asks the note model for an accompaniment under a mel
 through its context encoder, but on its own it hears the harmony faintly (issue 12's measure: 42 % of its
 accompaniment's note time in the annotated chord, random notes of the key 36 %, the real piano 95 %).  This
 module guesses, beat by beat, how likely each pitch class is to belong to the chord under the melody, and
-:mod:`composer.generate` adds ``CHORD_STRENGTH`` × the log of that likelihood to the accompaniment's pitch
-logits, so that the note model voices the chords it would otherwise miss.
+:mod:`composer.generate` adds ``CHORD_STRENGTH`` × the log of that likelihood, averaged over the grid steps a new
+note will sound (``ChordGuide``), to the accompaniment's pitch logits, so that the note model voices the chords it
+would otherwise miss and does not hold a note into a chord that leaves it out.
 
 The guess is a small network (:class:`ChordNet`, two hidden layers of 128, ~31 k weights, ``composer/models/
 chords.safetensors``) over one row per beat and pitch class c, everything rotated so that c is 0 (one network

@@ -6,7 +6,7 @@ import torch
 
 from composer import harmony
 from composer.errors import InputError
-from composer.generate import CHORD_FLOOR, Settings, chord_prior
+from composer.generate import CHORD_FLOOR, ChordGuide, Settings
 from composer.piece import Note
 
 # One bar each, 4/4: C major, F major, G7 and C major again, as arpeggios.
@@ -66,15 +66,21 @@ def test_a_chord_network_fitted_on_other_features_is_refused(tmp_path, monkeypat
         harmony.shipped_chords.cache_clear()
 
 
-def test_the_chord_prior_weighs_each_pitch_by_its_class_and_leaves_the_rest_event_alone():
-    from composer.encoding import PITCH_LOW, REST
+def test_the_chord_guide_weighs_each_pitch_by_its_class_over_the_notes_span_and_leaves_the_rest_event_alone():
+    from composer.encoding import PITCH_LOW, REST, STEPS_PER_BEAT
 
-    prior = chord_prior(MELODY, 16, 0.0, 4.0, 2.0)
-    likely = harmony.membership(MELODY, 16, 0.0, 4.0)
-    assert prior.shape[0] == 16 and (prior[:, REST:] == 0).all()
+    guide = ChordGuide(MELODY, 16, 0.0, 4.0, 2.0)
+    likely = np.maximum(harmony.membership(MELODY, 16, 0.0, 4.0), CHORD_FLOOR)
     c4 = 60 - PITCH_LOW
-    expected = 2.0 * np.log(max(float(likely[3, 0]), CHORD_FLOOR))
-    assert float(prior[3, c4]) == pytest.approx(expected, abs=1e-5)
+    # a note inside beat 3 reads beat 3's guess; one held through beats 3 and 4 the mean of the two
+    onset = torch.tensor([3 * STEPS_PER_BEAT, 3 * STEPS_PER_BEAT, 15 * STEPS_PER_BEAT + 6])
+    duration = torch.tensor([STEPS_PER_BEAT // 2 - 1, 2 * STEPS_PER_BEAT - 1, 4 * STEPS_PER_BEAT - 1])
+    prior = guide.prior(onset, duration)
+    assert prior.shape == (3, REST + 1) and (prior[:, REST] == 0).all()
+    assert float(prior[0, c4]) == pytest.approx(2.0 * np.log(likely[3, 0]), abs=1e-5)
+    assert float(prior[1, c4]) == pytest.approx(2.0 * np.log((likely[3, 0] + likely[4, 0]) / 2), abs=1e-5)
+    # held past the end of what was guessed: what is left of the last beat
+    assert float(prior[2, c4]) == pytest.approx(2.0 * np.log(likely[15, 0]), abs=1e-5)
     assert torch.equal(prior[:, c4], prior[:, c4 + 12])  # every octave of a class alike
 
 
