@@ -568,11 +568,10 @@ class ChordGuide:
         """(K, pitch ids) the log-weights for notes starting at ``onset`` (grid steps) held ``duration`` ids (grid
         steps - 1); 0 for the rest event."""
         a = onset.clamp(0, self.steps - 1)
-        b = torch.minimum(onset + duration + 1, torch.tensor(self.steps)).clamp(min=a + 1)
-        mean = (self.total[b] - self.total[a]) / (b - a)[:, None].double()
-        out = torch.zeros(len(onset), SIZES[PITCH])
-        out[:, :REST] = self.strength * mean.log()[:, self.classes].float()
-        return out
+        b = torch.maximum((onset + duration + 1).clamp(max=self.steps), a + 1)
+        mean = (self.total[b] - self.total[a]) / (b - a)[:, None]
+        weights = (self.strength * mean.log()).float()[:, self.classes]  # (K, pitch ids less the rest)
+        return torch.nn.functional.pad(weights, (0, SIZES[PITCH] - REST))
 
 
 class KeyWatch:
