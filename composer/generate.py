@@ -159,7 +159,6 @@ MAX_KEY_STRENGTH = 4.0
 # key agreement is measured by (:func:`heard_margins`) — hears in the key (the clearest where none is): kept
 # that way, the takes are the model's own takes that stay in the key, not takes bent towards its tonic.
 KEY_PRIORS = ("profile", "contrast", "drift", "select", "accept", "heard")
-SELECTING = ("select", "accept", "heard")  # the priors that draw candidates and keep some (KEY_CHOICES says how)
 OPEN_DRIFT = "drift without the scale mask"  # the candidates' prior under "heard" (not a setting)
 # music21's key profiles (``analyze("key")``'s default, Aarden–Essen; music21.analysis.discrete.AardenEssen):
 # :func:`heard_margins` reads a take's key as music21 does, without its ~30 ms a call.
@@ -641,6 +640,7 @@ KEY_CHOICES = {
     "accept": KeyChoice(key_margins, DRIFT_MARGIN, masked=True),
     "heard": KeyChoice(heard_margins, 0.0, masked=False),
 }
+SELECTING = tuple(KEY_CHOICES)  # the priors that draw candidates and keep some
 UNMASKED = tuple(prior for prior, choice in KEY_CHOICES.items() if not choice.masked)
 
 
