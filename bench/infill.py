@@ -44,7 +44,7 @@ from composer.checkpoint import SHIPPED_MODEL, load_model
 from composer.dataset import Song, load_songs, song_from_piece
 from composer.errors import InputError
 from composer.evaluate import gap_scores, lower_voices_pitch_nats, ngram_pitch_bits, piano_stacking, without_track
-from composer.generate import Composer, Settings
+from composer.generate import PACE_BASE, PACE_PER_ONSET, Composer, Settings
 from composer.harmony import annotated_chords, chord_pcs, pitch_class
 from composer.midi_io import read_midi
 from composer.model import MusicLSTM, bits
@@ -212,6 +212,7 @@ def accompaniment(
     split: str = "test",
     chord_strength: float | None = None,
     stack_strength: float | None = None,
+    pace_strength: float | None = None,
 ) -> dict[str, Any]:
     rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["collection"] == "pop909"]
     test = sorted(r["path"].split("/")[-1][:3] for r in rows if r["split"] == split)[:songs]
@@ -220,6 +221,8 @@ def accompaniment(
         leaning = replace(leaning, chord_strength=chord_strength)
     if stack_strength is not None:
         leaning = replace(leaning, stack_strength=stack_strength)
+    if pace_strength is not None:
+        leaning = replace(leaning, pace_strength=pace_strength)
     real_onsets: list[float] = []
     rng = np.random.default_rng(0)
     sums = {
@@ -231,6 +234,7 @@ def accompaniment(
     takes_made = 0
     stacks: list[float] = []  # a take's new notes per onset
     reach: list[float] = []  # how far into the segment a take's last new note starts (+ 1 beat), as a share
+    paces: list[float] = []  # the pace a take is pulled to (composer.generate.PACE_BASE), in notes a bar
     for number in test:
         folder = pop909 / number
         midi_path = folder / f"{number}.mid"  # the release's file: its tempo map turns chord seconds into beats
@@ -241,6 +245,8 @@ def accompaniment(
         melody, real, line = cut
         span = bars * piece.time_signature.bar_beats
         chords = _chords(folder, midi_path, line, span)
+        melody_onsets = len({round(n.start * 12) for n in melody.notes})
+        paces.append((PACE_BASE + PACE_PER_ONSET * melody_onsets / span) * piece.time_signature.bar_beats)
         settings = replace(leaning, variations=4, seed=int(number), key_lock=key_lock)
         takes = composer.accompany(melody, settings, style="piano")
         song_share = []
@@ -298,6 +304,7 @@ def accompaniment(
         "split": split,
         "chord_strength": leaning.chord_strength,
         "stack_strength": leaning.stack_strength,
+        "pace_strength": leaning.pace_strength,
         "songs": n_songs,
         "bars": bars,
         "takes": takes_made,
@@ -311,6 +318,7 @@ def accompaniment(
         "above_melody_real_piano": share("real_above"),
         "notes_per_bar_takes": round(note_counts["takes"] / max(1, takes_made) / bars, 3),
         "notes_per_bar_real_piano": round(note_counts["real"] / max(1, n_songs) / bars, 3),
+        "notes_per_bar_pace": round(float(np.mean(paces)), 3) if paces else None,
         "notes_per_onset_takes": round(float(np.mean(stacks)), 3) if stacks else None,
         "notes_per_onset_real_piano": round(float(np.mean(real_onsets)), 3) if real_onsets else None,
         "reach_takes": round(float(np.mean(reach)), 3) if reach else None,
@@ -445,6 +453,11 @@ def main() -> None:
     )
     parser.add_argument("--count-stacking", action="store_true", help="instead: print POP909's piano stacking")
     parser.add_argument(
+        "--tune-pace",
+        metavar="S,S,...",
+        help="likewise, at each of these pace strengths (composer.generate.PACE_STRENGTH)",
+    )
+    parser.add_argument(
         "--tune-stacking",
         metavar="S,S,...",
         help="likewise, at each of these stacking strengths (composer.generate.STACK_STRENGTH)",
@@ -460,12 +473,19 @@ def main() -> None:
     if args.count_stacking:
         print(piano_stacking(args.data))
         return
-    for asked, name in ((args.tune_chords, "chord_strengths"), (args.tune_stacking, "stack_strengths")):
+    tunings = (
+        (args.tune_chords, "chord_strengths"),
+        (args.tune_stacking, "stack_strengths"),
+        (args.tune_pace, "pace_strengths"),
+    )
+    for asked, name in tunings:
         if not asked:
             continue
         result[name] = []
         for strength in (float(x) for x in asked.split(",")):
-            chord, stack = (strength, None) if name == "chord_strengths" else (None, strength)
+            chord, stack, pace = (
+                strength if name == f"{field}_strengths" else None for field in ("chord", "stack", "pace")
+            )
             made = accompaniment(
                 composer,
                 args.data,
@@ -475,6 +495,7 @@ def main() -> None:
                 split="valid",
                 chord_strength=chord,
                 stack_strength=stack,
+                pace_strength=pace,
             )
             result[name].append({k: v for k, v in made.items() if k != "per_song"})
             print(result[name][-1], flush=True)

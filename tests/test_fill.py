@@ -124,7 +124,7 @@ def test_infill_with_key_lock_keeps_one_take_from_each_takes_own_candidates(comp
 
     def spy(*args, **kwargs):
         takes = fill_takes(*args, **kwargs)
-        drawn.append((takes, args[-4]))  # the candidates and the key they were drawn to keep
+        drawn.append((takes, args[-5]))  # the candidates and the key they were drawn to keep
         return takes
 
     monkeypatch.setattr(composer, "_fill_takes", spy)

@@ -155,6 +155,44 @@ def test_a_piano_accompaniment_stacks_notes_as_pop909s_piano_tracks_do():
     assert leaning < 0.7 * plain and leaning < 3.0
 
 
+def test_a_piano_accompaniment_keeps_pop909s_pace_under_its_melody():
+    """The shipped model alone plays accompaniments much busier than POP909's piano; with density lock (the
+    default) the new notes are pulled to the pace PACE_BASE + PACE_PER_ONSET x the melody's onsets a beat."""
+    from dataclasses import replace
+
+    from composer.generate import PACE_BASE, PACE_PER_ONSET, Composer, _pace
+    from composer.generate import Settings as S
+    from composer.midi_io import read_midi
+    from composer.piece import Track
+
+    assert _pace(np.array([0, 12, 24, 36]), 48) == pytest.approx((PACE_BASE + PACE_PER_ONSET) / 12)
+    assert _pace(np.array([0, 0, 6, 12]), 24) == pytest.approx((PACE_BASE + PACE_PER_ONSET * 1.5) / 12)
+    song = read_midi("midi_data/pop909/001.mid")
+    melody_track = [t.name for t in song.tracks].index("MELODY")
+    first = min(n.start for n in song.notes if n.track == melody_track)
+    notes = tuple(
+        replace(n, start=n.start - first, track=0)
+        for n in song.notes
+        if n.track == melody_track and first <= n.start < first + 32
+    )
+    melody = replace(song, notes=notes, tracks=(Track("Melody", 0, 0),), bar_start=0.0)
+    composer = Composer()
+
+    def notes_a_beat(settings: S) -> float:
+        takes = composer.accompany(melody, settings, style="piano")
+        return sum(len(t.continuation.notes) for t in takes) / len(takes) / 32
+
+    target = PACE_BASE + PACE_PER_ONSET * len({round(n.start * 12) for n in notes}) / 32
+    free = notes_a_beat(S(variations=4, seed=1, pace_strength=0.0))
+    paced = notes_a_beat(S(variations=4, seed=1))
+    unlocked = notes_a_beat(S(variations=4, seed=1, density_lock=False))
+    assert unlocked == free  # density lock off: no pull
+    assert paced < free and abs(paced - target) < abs(free - target)
+    assert 0.6 * target < paced < 1.5 * target
+    with pytest.raises(InputError, match="pace strength must be 0 to"):
+        S(pace_strength=-1).validate()
+
+
 def test_an_accompaniment_starts_its_notes_on_the_melodys_grid():
     from composer.generate import Composer, onset_lattice
     from composer.generate import Settings as S
