@@ -327,6 +327,36 @@ def accompaniment(
     }
 
 
+def pace_fit(data: Path, bars: int) -> dict[str, Any]:
+    """The piano's notes a beat against the melody's onsets a beat on POP909's training songs (``bars`` bars
+    of each from the melody's first, as the accompaniment measure cuts them): the least-squares line behind
+    composer.generate.PACE_BASE and PACE_PER_ONSET."""
+    rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["collection"] == "pop909"]
+    piano, melody = [], []
+    for r in rows:
+        if r["split"] != "train":
+            continue
+        piece = read_midi(data / r["path"])
+        cut = _segment(piece, bars)
+        if cut is None or not cut[0].notes:
+            continue
+        beats = bars * piece.time_signature.bar_beats
+        piano.append(len(cut[1].notes) / beats)
+        melody.append(len({round(n.start * 12) for n in cut[0].notes}) / beats)
+    x, y = np.array(melody), np.array(piano)
+    (base, per_onset), *_ = np.linalg.lstsq(np.vstack([np.ones_like(x), x]).T, y, rcond=None)
+    fitted = base + per_onset * x
+    return {
+        "songs": len(x),
+        "bars": bars,
+        "base": round(float(base), 3),
+        "per_melody_onset": round(float(per_onset), 3),
+        "r2": round(float(1 - ((y - fitted) ** 2).sum() / ((y - y.mean()) ** 2).sum()), 3),
+        "piano_notes_per_beat_mean": round(float(y.mean()), 3),
+        "melody_onsets_per_beat_mean": round(float(x.mean()), 3),
+    }
+
+
 # --------------------------------------------------------------------------------------------- join
 
 
@@ -452,6 +482,7 @@ def main() -> None:
         "lock) and write the results (the strength's choice; see composer.generate.CHORD_STRENGTH)",
     )
     parser.add_argument("--count-stacking", action="store_true", help="instead: print POP909's piano stacking")
+    parser.add_argument("--fit-pace", action="store_true", help="instead: fit the pace line on POP909's training songs")
     parser.add_argument(
         "--tune-pace",
         metavar="S,S,...",
@@ -473,6 +504,10 @@ def main() -> None:
     if args.count_stacking:
         print(piano_stacking(args.data))
         return
+    if args.fit_pace:
+        result["pace_fit"] = pace_fit(args.data, args.bars)
+        print(result["pace_fit"], flush=True)
+        sections = set()
     tunings = (
         (args.tune_chords, "chord_strengths"),
         (args.tune_stacking, "stack_strengths"),

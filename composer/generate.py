@@ -117,12 +117,13 @@ STACK_STRENGTH = 3.0
 MAX_STACK_STRENGTH = 8.0
 # Accompany, piano style, with density lock (the default): the piano's notes a beat are pulled to what POP909's
 # piano tracks play under a melody as busy, PACE_BASE + PACE_PER_ONSET × the given tracks' onsets a beat (a least-
-# squares fit on 16 bars of 300 training songs: the piano's 2.90 notes a beat on average, the melody's 1.39 onsets).
-# Each step, the shifts that would start a new note before the next given note (shift 0 included) get
-# -PACE_STRENGTH × log((notes made + 1) / (notes due by now + 1)) on their logits; the shifts that wait for the
-# given note get nothing.  The note model alone draws accompaniments much busier than the songs it learned from.
-PACE_BASE = 1.72
-PACE_PER_ONSET = 0.84
+# squares fit on 16 bars of each of POP909's 659 training songs, python bench/infill.py --fit-pace: the piano plays
+# 2.80 notes a beat on average, the melody 1.41 onsets; R² 0.14, so mostly the mean).  Each step, the shifts that
+# would start a new note before the next given note (shift 0 included) get -PACE_STRENGTH × log((notes made + 1) /
+# (notes due by now + 1)) on their logits; the shifts that wait for the given note get nothing.  The note model
+# alone draws accompaniments much busier than the songs it learned from.
+PACE_BASE = 1.725
+PACE_PER_ONSET = 0.761
 PACE_STRENGTH = 16.0
 MAX_PACE_STRENGTH = 32.0
 # Accompaniment styles: the tracks each adds (name, GM program) — piano as POP909's PIANO tracks play under their
