@@ -713,7 +713,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--chord-strength",
         type=float,
         metavar="S",
-        help="piano style: how strongly the new notes lean to the chords guessed under the melody, 0 to 16 (0: the "
+        help="piano style: how strongly the new notes lean to the chords guessed under the melody, 0 to 32 (0: the "
         "model's own harmony; default: composer.generate.CHORD_STRENGTH, 8)",
     )
     _sampling_arguments(a)

@@ -96,7 +96,7 @@ CONTEXT_EVENTS = 512  # a longer seed is conditioned on its last bars that fit i
 # strength whose takes' share of note time on the annotated chord is within 0.005 of the best of the three.  When
 # the chord was read at the note's onset only, 6 was chosen the same way from 5, 6 and 8 (0.697, 0.706, 0.713).
 CHORD_STRENGTH = 8.0
-MAX_CHORD_STRENGTH = 16.0
+MAX_CHORD_STRENGTH = 32.0
 CHORD_FLOOR = 0.02  # a pitch class's guessed probability is read as at least this (its log weighs the logits)
 # A fill's new notes starting at one time on one track: at most this many (POP909's piano tracks start at most 6
 # together in 99.94 % of their onsets).  Without it (and without keeping the canonical order, see _sample) a take of

@@ -487,9 +487,9 @@ def test_infill_and_accompany_cli_write_takes_byte_identically_and_refuse_in_one
     assert manifest["settings"]["chord_strength"] == 5.0 and manifest["settings"]["bars"] == "2-3"
     assert manifest["seeds"][0]["bars"] == "2-3"
     capsys.readouterr()
-    assert main([*args[: -len(model)], "--chord-strength", "17", "--out", str(tmp_path / "q"), *model]) != 0
+    assert main([*args[: -len(model)], "--chord-strength", "33", "--out", str(tmp_path / "q"), *model]) != 0
     err = capsys.readouterr().err
-    assert "The chord strength must be 0 to 16" in err and "Traceback" not in err and not (tmp_path / "q").exists()
+    assert "The chord strength must be 0 to 32" in err and "Traceback" not in err and not (tmp_path / "q").exists()
 
 
 def test_evaluate_gap_reports_both_sides_and_left_only(composer, tmp_path, capsys):
