@@ -379,8 +379,36 @@ def _in_key(notes: list[Note], key: int | None) -> float:
     return sum(n.pitch % 12 in scale for n in notes) / len(notes)
 
 
-def join(composer: Composer, data: Path, pieces: int) -> dict[str, Any]:
-    rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["split"] == "test"]
+def join_fit(data: Path, pieces: int) -> dict[str, Any]:
+    """The leaps between consecutive onsets' highest notes on a track, on ``pieces`` training pieces drawn at
+    random (seed 0): P(|leap|) for 0–12 semitones and beyond (composer.generate.JOIN_LEAPS, JOIN_TAIL)."""
+    rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["split"] == "train"]
+    chosen = np.random.default_rng(0).permutation(len(rows))[:pieces]
+    counts = np.zeros(14)
+    for index in chosen:
+        piece = read_midi(data / rows[index]["path"])
+        for track in range(len(piece.tracks)):
+            tops: dict[float, int] = {}
+            for n in piece.notes:
+                if n.track == track:
+                    tops[n.start] = max(n.pitch, tops.get(n.start, 0))
+            pitches = [tops[t] for t in sorted(tops)]
+            leaps = np.minimum(np.abs(np.diff(pitches)), 13)
+            counts += np.bincount(leaps, minlength=14)
+    share = counts / counts.sum()
+    return {
+        "pieces": len(chosen),
+        "leaps": int(counts.sum()),
+        "p_leap_0_to_12": [round(float(x), 4) for x in share[:13]],
+        "p_leap_above_12": round(float(share[13]), 4),
+    }
+
+
+def join(
+    composer: Composer, data: Path, pieces: int, split: str = "test", join_strength: float | None = None
+) -> dict[str, Any]:
+    rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["split"] == split]
+    settings = Settings() if join_strength is None else Settings(join_strength=join_strength)
     rng = np.random.default_rng(1)
     order = rng.permutation(len(rows))
     real_leaps: list[int] = []
@@ -398,7 +426,7 @@ def join(composer: Composer, data: Path, pieces: int) -> dict[str, Any]:
         if not any(n.start >= end for n in piece.notes) or not any(start <= n.start < end for n in piece.notes):
             continue
         try:
-            takes = composer.infill(piece, (5, 8), Settings(variations=4, seed=used))
+            takes = composer.infill(piece, (5, 8), replace(settings, variations=4, seed=used))
         except Exception:  # a piece the infill refuses (too short around the gap): not counted
             continue
         used += 1
@@ -419,6 +447,8 @@ def join(composer: Composer, data: Path, pieces: int) -> dict[str, Any]:
     real_mean = float(np.mean(real_leaps)) if real_leaps else float("nan")
     take_mean = float(np.mean(take_leaps)) if take_leaps else float("nan")
     return {
+        "split": split,
+        "join_strength": settings.join_strength,
         "pieces": used,
         "joins": len(take_leaps),
         "mean_leap_takes": round(take_mean, 3),
@@ -482,6 +512,10 @@ def main() -> None:
         "lock) and write the results (the strength's choice; see composer.generate.CHORD_STRENGTH)",
     )
     parser.add_argument("--count-stacking", action="store_true", help="instead: print POP909's piano stacking")
+    parser.add_argument("--fit-join", action="store_true", help="instead: fit the leaps of real joins (1,000 pieces)")
+    parser.add_argument(
+        "--tune-join", metavar="S,S,...", help="instead: the join on --pieces validation pieces at these strengths"
+    )
     parser.add_argument("--fit-pace", action="store_true", help="instead: fit the pace line on POP909's training songs")
     parser.add_argument(
         "--tune-pace",
@@ -504,6 +538,16 @@ def main() -> None:
     if args.count_stacking:
         print(piano_stacking(args.data))
         return
+    if args.fit_join:
+        result["join_fit"] = join_fit(args.data, 1000)
+        print(result["join_fit"], flush=True)
+        sections = set()
+    if args.tune_join:
+        result["join_strengths"] = []
+        for strength in (float(x) for x in args.tune_join.split(",")):
+            result["join_strengths"].append(join(composer, args.data, args.pieces, "valid", strength))
+            print(result["join_strengths"][-1], flush=True)
+        sections = set()
     if args.fit_pace:
         result["pace_fit"] = pace_fit(args.data, args.bars)
         print(result["pace_fit"], flush=True)

@@ -130,6 +130,8 @@ class ContextSteps:
         self.recent = np.zeros((1, MATCH_WINDOW, len(AHEAD_BARS)), dtype=bool)  # the last events' recurrence
         self.known = known_notes(context)  # the context's notes, for recurs
         self._last: tuple[np.ndarray, tuple[torch.Tensor, ...]] | None = None  # the last times asked, and their gains
+        # at the last notes asked (:meth:`note`): grid steps to the next context note on their track (-1: none)
+        self.next_steps = torch.zeros(0, dtype=torch.long)
 
     def begin(self, ids: np.ndarray, onsets: np.ndarray, takes: int) -> None:
         """The takes start after the events ``ids`` at grid ``onsets`` (the seed): whether its last ones recur
@@ -180,6 +182,7 @@ class ContextSteps:
         (K, HH)) and the context's views of them."""
         _, _, at_d, at_p, at_v = self._at(onset)
         seen = views(self.context.ids, self.context.onsets, onset.numpy(), track.numpy(), self.bar, self.bar_start)
+        self.next_steps = torch.from_numpy(seen.next_steps)
         has = torch.ones(len(onset))
         near_d, near_p, near_v = self.model.track_distance(torch.from_numpy(seen.next_distance), has)
         head_views = HeadViews(

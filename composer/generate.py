@@ -130,6 +130,17 @@ PACE_BASE = 1.725
 PACE_PER_ONSET = 0.761
 PACE_STRENGTH = 16.0
 MAX_PACE_STRENGTH = 32.0
+# A fill's join: a new note that leads into the next context note on its track (the first of its onset there, ending
+# at most JOIN_REACH grid steps before that note) leans to the leaps real music makes between one onset and the
+# next on a track, JOIN_STRENGTH × log P(|leap|) on its pitch logits.  P: the highest pitches of consecutive onsets
+# on a track in the training split, |leap| 0–12 semitones, the rest spread evenly over 13–24 and beyond
+# (python bench/infill.py --fit-join).  The note model reads the next context note (a view) but, sampling, still
+# leaps into it further than real music does.
+JOIN_LEAPS = (0.2, 0.15, 0.2, 0.12, 0.08, 0.08, 0.03, 0.05, 0.03, 0.02, 0.01, 0.01, 0.01)
+JOIN_TAIL = 0.01
+JOIN_REACH = STEPS_PER_BEAT // 2
+JOIN_STRENGTH = 0.0  # off until the leaps are fitted and the strength chosen (next commits)
+MAX_JOIN_STRENGTH = 8.0
 # Accompaniment styles: the tracks each adds (name, GM program) — piano as POP909's PIANO tracks play under their
 # melodies, chorale as the chorales' alto, tenor and bass (choir aahs, the corpus's program for them).
 STYLES = {"piano": (("Piano accompaniment", 0),), "chorale": (("Alto", 52), ("Tenor", 52), ("Bass", 52))}
@@ -240,6 +251,8 @@ class Settings:
     stack_strength: float = STACK_STRENGTH
     # accompany, piano style, with density lock: the weight of the pull to POP909's piano's pace (PACE_BASE; 0: off)
     pace_strength: float = PACE_STRENGTH
+    # a fill: the weight of real music's leaps on a new note leading into the next context note (JOIN_LEAPS; 0: off)
+    join_strength: float = JOIN_STRENGTH
 
     def validate(self) -> Settings:
         if (self.bars is None) == (self.notes is None):
@@ -267,6 +280,11 @@ class Settings:
             raise InputError(
                 f"The stacking strength must be 0 to {MAX_STACK_STRENGTH:g} (0: as the model stacks notes); "
                 f"got {self.stack_strength}."
+            )
+        if not 0 <= self.join_strength <= MAX_JOIN_STRENGTH or not math.isfinite(self.join_strength):
+            raise InputError(
+                f"The join strength must be 0 to {MAX_JOIN_STRENGTH:g} (0: as the model joins); "
+                f"got {self.join_strength}."
             )
         if not 0 <= self.pace_strength <= MAX_PACE_STRENGTH or not math.isfinite(self.pace_strength):
             raise InputError(
@@ -551,6 +569,30 @@ def key_prior(key: int | None, strength: float, kind: str = KEY_PRIOR) -> torch.
 
 LATTICES = (12, 6, 4, 3, 2)  # grid steps: a beat, half, a triplet's third, a quarter, a sixth of a beat
 LATTICE_SHARE = 0.9  # the share of the given onsets a grid must hold
+
+
+_JOIN_LOG = torch.log(
+    torch.tensor(
+        [*JOIN_LEAPS, *[JOIN_TAIL / 12] * (SIZES[PITCH] - len(JOIN_LEAPS))],
+        dtype=torch.float32,
+    )
+)
+
+
+def join_prior(
+    next_pitch: torch.Tensor, next_steps: torch.Tensor, duration: torch.Tensor, stacked: torch.Tensor
+) -> torch.Tensor | None:
+    """(K, pitch ids) log P(|leap|) to the next context note on each take's track where the new note leads into
+    it (ends at most JOIN_REACH grid steps before it, and is the first at its onset on the track), else 0; None
+    where no take's does.  ``next_pitch`` (K,) ids (NO_PITCH: none), ``next_steps`` (K,) grid steps to it (-1:
+    none), ``duration`` (K,) duration ids (grid steps - 1), ``stacked`` (K,) the note joins others at its onset."""
+    leads = (next_steps >= 0) & (next_pitch < REST) & ~stacked & (next_steps - (duration + 1) <= JOIN_REACH)
+    if not bool(leads.any()):
+        return None
+    leap = (torch.arange(SIZES[PITCH])[None, :] - next_pitch.clamp(max=REST - 1)[:, None]).abs()
+    prior = _JOIN_LOG[leap.clamp(max=SIZES[PITCH] - 1)] * leads[:, None]
+    prior[:, REST] = 0.0
+    return prior
 
 
 def _pace(given_onsets: np.ndarray, span: int) -> float:
@@ -1217,6 +1259,11 @@ class Composer:
             if plan.chords is not None:  # the chord guessed under the melody over the note's span
                 leaning = plan.chords.prior(onset, dur)
                 prior = leaning if prior is None else prior + leaning
+            if views is not None and plan.context is not None and settings.join_strength > 0:
+                joining = join_prior(views.next_pitch, plan.context.next_steps, dur, here & (track == prev_track))
+                if joining is not None:
+                    joining = settings.join_strength * joining
+                    prior = joining if prior is None else prior + joining
             if given is not None:  # not a pitch a given note on this track is sounding (it would be cut); below
                 # the last one started here on this track (canonical order)
                 above = (here & (track == prev_track))[:, None] & (pitch_ids >= prev_pitch[:, None])
