@@ -714,7 +714,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         metavar="S",
         help="piano style: how strongly the new notes lean to the chords guessed under the melody, 0 to 32 (0: the "
-        "model's own harmony; default: composer.generate.CHORD_STRENGTH, 8)",
+        "model's own harmony; default: composer.generate.CHORD_STRENGTH, 16)",
     )
     _sampling_arguments(a)
     _output_arguments(a, whole="the accompaniment alone")

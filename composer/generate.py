@@ -92,10 +92,12 @@ CONTEXT_EVENTS = 512  # a longer seed is conditioned on its last bars that fit i
 # Accompany's piano style: the accompaniment's pitch logits get CHORD_STRENGTH × log P(pitch class in the chord),
 # that probability guessed beat by beat from the melody (composer.harmony) and averaged over the grid steps the new
 # note will sound (ChordGuide: its duration is drawn before its pitch).  Chosen on 20 of POP909's validation songs
-# (python bench/infill.py --tune-chords 6,8,12 --out bench/results/accompaniment_tuning.json): the smallest
-# strength whose takes' share of note time on the annotated chord is within 0.005 of the best of the three.  When
-# the chord was read at the note's onset only, 6 was chosen the same way from 5, 6 and 8 (0.697, 0.706, 0.713).
-CHORD_STRENGTH = 8.0
+# with the pace (PACE_BASE) at its strength (python bench/infill.py --tune-chords 8,12,16,24,32 --out
+# bench/results/accompaniment_tuning.json): the smallest strength whose takes' share of note time on the annotated
+# chord is within 0.005 of the best (0.743, 0.746, 0.762, 0.765, 0.764).  Before the pace (the model before this
+# one), 8 was chosen the same way from 6, 8 and 12 (0.717, 0.734, 0.737); with the chord read at the note's onset
+# only, 6 from 5, 6 and 8.
+CHORD_STRENGTH = 16.0
 MAX_CHORD_STRENGTH = 32.0
 CHORD_FLOOR = 0.02  # a pitch class's guessed probability is read as at least this (its log weighs the logits)
 # A fill's new notes starting at one time on one track: at most this many (POP909's piano tracks start at most 6
@@ -139,7 +141,9 @@ MAX_PACE_STRENGTH = 32.0
 JOIN_LEAPS = (0.1276, 0.1325, 0.305, 0.1026, 0.0554, 0.0882, 0.0021, 0.0615, 0.0178, 0.0178, 0.0064, 0.0016, 0.0378)
 JOIN_TAIL = 0.0438
 JOIN_REACH = STEPS_PER_BEAT // 2
-JOIN_STRENGTH = 0.0  # off until the leaps are fitted and the strength chosen (next commits)
+# The strength: the one whose joins' mean leap comes nearest real music's on 80 validation pieces (python
+# bench/infill.py --tune-join 0,0.5,1,2; bench/results/join_tuning.json): 1.247, 1.102, 0.946 and 0.847 × real.
+JOIN_STRENGTH = 1.0
 MAX_JOIN_STRENGTH = 8.0
 # Accompaniment styles: the tracks each adds (name, GM program) — piano as POP909's PIANO tracks play under their
 # melodies, chorale as the chorales' alto, tenor and bass (choir aahs, the corpus's program for them).

@@ -526,3 +526,24 @@ def test_an_accompaniment_sounds_under_every_onset_of_the_given_tracks(composer)
         new = take.continuation.notes
         for note in melody.notes:
             assert any(n.start - 1e-9 <= note.start < n.end - 1e-9 for n in new), note.start
+
+
+def test_the_join_prior_leans_a_note_leading_into_the_next_context_note_to_real_leaps():
+    from composer.features import NO_PITCH
+    from composer.generate import JOIN_LEAPS, JOIN_REACH, join_prior
+
+    next_pitch = torch.tensor([40, 40, 40, NO_PITCH, 40])
+    next_steps = torch.tensor([12, 12 + JOIN_REACH + 1, 12, -1, 6])
+    duration = torch.tensor([11, 11, 11, 11, 0])  # ids: 12 grid steps; the last, 1 step (5 short of the note)
+    stacked = torch.tensor([False, False, True, False, False])
+    prior = join_prior(next_pitch, next_steps, duration, stacked)
+    assert prior is not None
+    # the first take's note ends where the next context note starts: real leaps, a whole step likeliest
+    assert prior[0, 42] == pytest.approx(np.log(JOIN_LEAPS[2])) and prior[0, 38] == prior[0, 42]
+    assert prior[0, 42] > prior[0, 41] > prior[0, 46] and prior[0, REST] == 0
+    # too early to lead into it, under another note at its onset, or no context note on the track: nothing
+    assert (prior[1] == 0).all() and (prior[2] == 0).all() and (prior[3] == 0).all()
+    assert prior[4, 42] == pytest.approx(np.log(JOIN_LEAPS[2]))  # a short note within JOIN_REACH of it
+    assert join_prior(next_pitch[3:4], next_steps[3:4], duration[3:4], stacked[3:4]) is None
+    with pytest.raises(InputError, match="join strength must be 0 to"):
+        Settings(join_strength=-1).validate()
