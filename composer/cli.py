@@ -259,7 +259,7 @@ def _formats(text: str) -> list[str]:
 
 def _settings(args: argparse.Namespace, **length: object) -> Settings:
     """The sampling settings every writing command shares (generate, infill, accompany)."""
-    from composer.generate import KEY_PRIOR, KEY_STRENGTH, Settings
+    from composer.generate import KEY_PRIOR, KEY_STRENGTH, SELECT_CANDIDATES, Settings
 
     values: dict[str, object] = {
         "variations": args.variations,
@@ -270,6 +270,7 @@ def _settings(args: argparse.Namespace, **length: object) -> Settings:
         "key_lock": args.key_lock,
         "key_strength": KEY_STRENGTH if args.key_strength is None else args.key_strength,
         "key_prior": args.key_prior or KEY_PRIOR,
+        "key_candidates": SELECT_CANDIDATES if args.key_candidates is None else args.key_candidates,
         "pitch_range": _pitch_range(args.pitch_range),
         "register_lock": not args.free_register,
         **length,
@@ -327,7 +328,7 @@ def _cmd_accompany(args: argparse.Namespace) -> int:
     if style not in STYLES:
         raise InputError(f"The accompaniment style must be {' or '.join(STYLES)}; got {args.style!r}.")
     bars = parse_bars(args.bars) if args.bars is not None else None
-    settings = _settings(args, bars=1)
+    settings = _settings(args, bars=1, density_lock=not args.free_density)
     if args.chord_strength is not None:
         settings = replace(settings, chord_strength=args.chord_strength).validate()
 
@@ -513,6 +514,13 @@ def _sampling_arguments(g: argparse.ArgumentParser) -> None:
         "accept (the same candidates, the first in the key kept) or heard (the candidates drawn without the "
         "scale mask, the first that music21's key analysis hears in the key kept); default: "
         "composer.generate.KEY_PRIOR",
+    )
+    g.add_argument(
+        "--key-candidates",
+        type=int,
+        metavar="N",
+        help="with --key-lock and the priors select, accept and heard: candidates drawn for each take, 1-16 "
+        "(default: composer.generate.SELECT_CANDIDATES, 6)",
     )
     g.add_argument(
         "--pitch-range",
@@ -715,6 +723,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="piano style: how strongly the new notes lean to the chords guessed under the melody, 0 to 32 (0: the "
         "model's own harmony; default: composer.generate.CHORD_STRENGTH, 16)",
+    )
+    a.add_argument(
+        "--free-density",
+        action="store_true",
+        help="piano style: let the piano play as busily as the model likes (default: pulled to the pace of "
+        "POP909's piano under a melody as busy)",
     )
     _sampling_arguments(a)
     _output_arguments(a, whole="the accompaniment alone")

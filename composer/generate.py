@@ -275,26 +275,15 @@ class Settings:
             raise InputError(
                 f"The key-lock strength must be 0 to {MAX_KEY_STRENGTH:g} (0: scale only); got {self.key_strength}."
             )
-        if not 0 <= self.chord_strength <= MAX_CHORD_STRENGTH or not math.isfinite(self.chord_strength):
-            raise InputError(
-                f"The chord strength must be 0 to {MAX_CHORD_STRENGTH:g} (0: the model's own harmony); "
-                f"got {self.chord_strength}."
-            )
-        if not 0 <= self.stack_strength <= MAX_STACK_STRENGTH or not math.isfinite(self.stack_strength):
-            raise InputError(
-                f"The stacking strength must be 0 to {MAX_STACK_STRENGTH:g} (0: as the model stacks notes); "
-                f"got {self.stack_strength}."
-            )
-        if not 0 <= self.join_strength <= MAX_JOIN_STRENGTH or not math.isfinite(self.join_strength):
-            raise InputError(
-                f"The join strength must be 0 to {MAX_JOIN_STRENGTH:g} (0: as the model joins); "
-                f"got {self.join_strength}."
-            )
-        if not 0 <= self.pace_strength <= MAX_PACE_STRENGTH or not math.isfinite(self.pace_strength):
-            raise InputError(
-                f"The pace strength must be 0 to {MAX_PACE_STRENGTH:g} (0: as busy as the model plays); "
-                f"got {self.pace_strength}."
-            )
+        strengths = (  # (value, its most, its name, what 0 means)
+            (self.chord_strength, MAX_CHORD_STRENGTH, "chord strength", "the model's own harmony"),
+            (self.stack_strength, MAX_STACK_STRENGTH, "stacking strength", "as the model stacks notes"),
+            (self.join_strength, MAX_JOIN_STRENGTH, "join strength", "as the model joins"),
+            (self.pace_strength, MAX_PACE_STRENGTH, "pace strength", "as busy as the model plays"),
+        )
+        for value, most, name, zero in strengths:
+            if not 0 <= value <= most or not math.isfinite(value):
+                raise InputError(f"The {name} must be 0 to {most:g} (0: {zero}); got {value}.")
         if self.form not in FORMS:
             raise InputError(
                 f"The form must be auto (a form for each take, as real music chooses), free (the model's own "

@@ -205,6 +205,23 @@ def test_generate_form_is_in_the_manifest_with_each_takes_restatement_and_reruns
     assert all(take["restates"]["bars"] == "1-4" and take["restates"]["share"] >= 0.8 for take in takes)
 
 
+def test_generate_key_candidates_are_a_setting_in_the_manifest_and_checked(tmp_path, tiny_model, capsys):
+    from composer import examples
+
+    seed = str(examples.example_path("hicks-hornpipe"))
+    args = ["generate", seed, "--bars", "2", "--variations", "1", "--key-lock", "--model", str(tiny_model), "--quiet"]
+    assert main([*args, "--key-candidates", "2", "--out", str(tmp_path / "two")]) == 0
+    manifest = json.loads((tmp_path / "two" / "manifest.json").read_text())
+    assert manifest["settings"]["key_candidates"] == 2
+    assert main([*args, "--out", str(tmp_path / "default")]) == 0
+    assert json.loads((tmp_path / "default" / "manifest.json").read_text())["settings"]["key_candidates"] == 6
+    capsys.readouterr()
+    assert main([*args, "--key-candidates", "17", "--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "Key lock draws 1 to 16 candidates for each take" in err and "Traceback" not in err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_generate_refuses_a_bad_form_in_one_sentence(tmp_path, tiny_model, capsys):
     from composer import examples
 

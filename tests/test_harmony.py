@@ -120,14 +120,10 @@ def test_piano_accompaniment_leans_to_the_guessed_chords_and_chorale_does_not_re
     assert [t.continuation.notes for t in plain] == [t.continuation.notes for t in leaning]
 
 
-def test_a_piano_accompaniment_stacks_notes_as_pop909s_piano_tracks_do():
-    """The shipped model, sampling an accompaniment, stacked notes at every onset of the melody (4-5 there, up to
-    21 before MAX_STACK and the canonical order); the stacking prior brings that nearer POP909's 1.9."""
-    import collections
+def _pop909_melody(beats: float):
+    """POP909 001's MELODY alone, its first ``beats`` beats from its first note, as a one-track piece."""
     from dataclasses import replace
 
-    from composer.generate import MAX_STACK, Composer
-    from composer.generate import Settings as S
     from composer.midi_io import read_midi
     from composer.piece import Track
 
@@ -137,9 +133,20 @@ def test_a_piano_accompaniment_stacks_notes_as_pop909s_piano_tracks_do():
     notes = tuple(
         replace(n, start=n.start - first, track=0)
         for n in song.notes
-        if n.track == melody_track and first <= n.start < first + 16
+        if n.track == melody_track and first <= n.start < first + beats
     )
-    melody = replace(song, notes=notes, tracks=(Track("Melody", 0, 0),), bar_start=0.0)
+    return replace(song, notes=notes, tracks=(Track("Melody", 0, 0),), bar_start=0.0)
+
+
+def test_a_piano_accompaniment_stacks_notes_as_pop909s_piano_tracks_do():
+    """The shipped model, sampling an accompaniment, stacked notes at every onset of the melody (4-5 there, up to
+    21 before MAX_STACK and the canonical order); the stacking prior brings that nearer POP909's 1.9."""
+    import collections
+
+    from composer.generate import MAX_STACK, Composer
+    from composer.generate import Settings as S
+
+    melody = _pop909_melody(16)
     composer = Composer()
 
     def per_onset(strength: float) -> tuple[float, int]:
@@ -158,24 +165,13 @@ def test_a_piano_accompaniment_stacks_notes_as_pop909s_piano_tracks_do():
 def test_a_piano_accompaniment_keeps_pop909s_pace_under_its_melody():
     """The shipped model alone plays accompaniments much busier than POP909's piano; with density lock (the
     default) the new notes are pulled to the pace PACE_BASE + PACE_PER_ONSET x the melody's onsets a beat."""
-    from dataclasses import replace
-
     from composer.generate import PACE_BASE, PACE_PER_ONSET, Composer, _pace
     from composer.generate import Settings as S
-    from composer.midi_io import read_midi
-    from composer.piece import Track
 
     assert _pace(np.array([0, 12, 24, 36]), 48) == pytest.approx((PACE_BASE + PACE_PER_ONSET) / 12)
     assert _pace(np.array([0, 0, 6, 12]), 24) == pytest.approx((PACE_BASE + PACE_PER_ONSET * 1.5) / 12)
-    song = read_midi("midi_data/pop909/001.mid")
-    melody_track = [t.name for t in song.tracks].index("MELODY")
-    first = min(n.start for n in song.notes if n.track == melody_track)
-    notes = tuple(
-        replace(n, start=n.start - first, track=0)
-        for n in song.notes
-        if n.track == melody_track and first <= n.start < first + 32
-    )
-    melody = replace(song, notes=notes, tracks=(Track("Melody", 0, 0),), bar_start=0.0)
+    melody = _pop909_melody(32)
+    notes = melody.notes
     composer = Composer()
 
     def notes_a_beat(settings: S) -> float:
