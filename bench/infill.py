@@ -24,6 +24,11 @@
   8 bars × 4 takes from bars 1–4 of the same song, alternated in one process, median ratio of wall times.
 
     python bench/infill.py [--model composer/models/shipped] [--songs 20] [--pieces 80]
+
+Instead of the measures, the fits and choices behind the generator's constants (each on training or validation
+songs, never the test split): ``--fit-pace`` and ``--tune-pace`` (the piano's pace, ``PACE_*``),
+``--tune-chords`` (``CHORD_STRENGTH``), ``--count-stacking`` and ``--tune-stacking`` (``STACKING``,
+``STACK_STRENGTH``), ``--fit-join`` and ``--tune-join`` (the join prior, ``JOIN_*``).
 """
 
 from __future__ import annotations
