@@ -47,14 +47,24 @@ import torch
 
 from composer.checkpoint import SHIPPED_MODEL, load_model
 from composer.dataset import Song, load_songs, song_from_piece
+from composer.encoding import STEPS_PER_BEAT
 from composer.errors import InputError
-from composer.evaluate import gap_scores, lower_voices_pitch_nats, ngram_pitch_bits, piano_stacking, without_track
-from composer.generate import PACE_BASE, PACE_PER_ONSET, Composer, Settings
+from composer.evaluate import (
+    gap_scores,
+    join_leaps,
+    lower_voices_pitch_nats,
+    ngram_pitch_bits,
+    piano_pace,
+    piano_stacking,
+    pop909_segment,
+    without_track,
+)
+from composer.generate import Composer, Settings, accompaniment_pace
 from composer.harmony import annotated_chords, chord_pcs, pitch_class
 from composer.midi_io import read_midi
 from composer.model import MusicLSTM, bits
 from composer.ngram import NGramModel
-from composer.piece import Note, Piece
+from composer.piece import Note
 from composer.score import estimate_key
 from composer.testing.benchmark import write_result
 
@@ -114,40 +124,6 @@ def harmonization(model: MusicLSTM, data: Path) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------ accompaniment
-
-
-def _track(piece: Piece, name: str) -> int | None:
-    for i, t in enumerate(piece.tracks):
-        if t.name.strip().upper() == name:
-            return i
-    return None
-
-
-def _segment(piece: Piece, bars: int) -> tuple[Piece, Piece, float] | None:
-    """(the melody alone, from the bar of its first note for ``bars`` bars, moved to start at beat 0; the real
-    piano over the same bars, likewise; the beat the segment starts at in the file)."""
-    melody, piano = _track(piece, "MELODY"), _track(piece, "PIANO")
-    if melody is None or piano is None:
-        return None
-    bar = piece.time_signature.bar_beats
-    first = min(n.start for n in piece.notes if n.track == melody)
-    line = piece.bar_start + ((first - piece.bar_start) // bar) * bar
-    end = line + bars * bar
-
-    def part(track: int) -> tuple[Note, ...]:
-        return tuple(
-            replace(n, start=n.start - line, track=0, duration=min(n.duration, end - n.start))
-            for n in piece.notes
-            if n.track == track and line <= n.start < end
-        )
-
-    tracks = piece.tracks
-    base = replace(piece, bar_start=0.0, found=(), remarks=())
-    return (
-        replace(base, notes=part(melody), tracks=(tracks[melody],)),
-        replace(base, notes=part(piano), tracks=(tracks[piano],)),
-        line,
-    )
 
 
 def _chords(folder: Path, midi_path: Path, line: float, span: float) -> list[tuple[float, float, set[int] | None]]:
@@ -244,14 +220,15 @@ def accompaniment(
         folder = pop909 / number
         midi_path = folder / f"{number}.mid"  # the release's file: its tempo map turns chord seconds into beats
         piece = read_midi(data / "pop909" / f"{number}.mid")  # the corpus's copy, on the grid the model learned
-        cut = _segment(piece, bars)
+        cut = pop909_segment(piece, bars)
         if cut is None:
             continue
         melody, real, line = cut
         span = bars * piece.time_signature.bar_beats
         chords = _chords(folder, midi_path, line, span)
-        melody_onsets = len({round(n.start * 12) for n in melody.notes})
-        paces.append((PACE_BASE + PACE_PER_ONSET * melody_onsets / span) * piece.time_signature.bar_beats)
+        onsets = np.array([round(n.start * STEPS_PER_BEAT) for n in melody.notes])
+        per_step = accompaniment_pace(onsets, round(span * STEPS_PER_BEAT))  # what the takes are pulled to
+        paces.append(per_step * STEPS_PER_BEAT * piece.time_signature.bar_beats)
         settings = replace(leaning, variations=4, seed=int(number), key_lock=key_lock)
         takes = composer.accompany(melody, settings, style="piano")
         song_share = []
@@ -332,36 +309,6 @@ def accompaniment(
     }
 
 
-def pace_fit(data: Path, bars: int) -> dict[str, Any]:
-    """The piano's notes a beat against the melody's onsets a beat on POP909's training songs (``bars`` bars
-    of each from the melody's first, as the accompaniment measure cuts them): the least-squares line behind
-    composer.generate.PACE_BASE and PACE_PER_ONSET."""
-    rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["collection"] == "pop909"]
-    piano, melody = [], []
-    for r in rows:
-        if r["split"] != "train":
-            continue
-        piece = read_midi(data / r["path"])
-        cut = _segment(piece, bars)
-        if cut is None or not cut[0].notes:
-            continue
-        beats = bars * piece.time_signature.bar_beats
-        piano.append(len(cut[1].notes) / beats)
-        melody.append(len({round(n.start * 12) for n in cut[0].notes}) / beats)
-    x, y = np.array(melody), np.array(piano)
-    (base, per_onset), *_ = np.linalg.lstsq(np.vstack([np.ones_like(x), x]).T, y, rcond=None)
-    fitted = base + per_onset * x
-    return {
-        "songs": len(x),
-        "bars": bars,
-        "base": round(float(base), 3),
-        "per_melody_onset": round(float(per_onset), 3),
-        "r2": round(float(1 - ((y - fitted) ** 2).sum() / ((y - y.mean()) ** 2).sum()), 3),
-        "piano_notes_per_beat_mean": round(float(y.mean()), 3),
-        "melody_onsets_per_beat_mean": round(float(x.mean()), 3),
-    }
-
-
 # --------------------------------------------------------------------------------------------- join
 
 
@@ -382,31 +329,6 @@ def _in_key(notes: list[Note], key: int | None) -> float:
         return float("nan")
     scale = {(key % 12 + d) % 12 for d in (MINOR if key >= 12 else MAJOR)}
     return sum(n.pitch % 12 in scale for n in notes) / len(notes)
-
-
-def join_fit(data: Path, pieces: int) -> dict[str, Any]:
-    """The leaps between consecutive onsets' highest notes on a track, on ``pieces`` training pieces drawn at
-    random (seed 0): P(|leap|) for 0–12 semitones and beyond (composer.generate.JOIN_LEAPS, JOIN_TAIL)."""
-    rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["split"] == "train"]
-    chosen = np.random.default_rng(0).permutation(len(rows))[:pieces]
-    counts = np.zeros(14)
-    for index in chosen:
-        piece = read_midi(data / rows[index]["path"])
-        for track in range(len(piece.tracks)):
-            tops: dict[float, int] = {}
-            for n in piece.notes:
-                if n.track == track:
-                    tops[n.start] = max(n.pitch, tops.get(n.start, 0))
-            pitches = [tops[t] for t in sorted(tops)]
-            leaps = np.minimum(np.abs(np.diff(pitches)), 13)
-            counts += np.bincount(leaps, minlength=14)
-    share = counts / counts.sum()
-    return {
-        "pieces": len(chosen),
-        "leaps": int(counts.sum()),
-        "p_leap_0_to_12": [round(float(x), 4) for x in share[:13]],
-        "p_leap_above_12": round(float(share[13]), 4),
-    }
 
 
 def join(
@@ -473,7 +395,7 @@ def speed(composer: Composer, pop909: Path, rounds: int) -> dict[str, Any]:
     # 4/4 bars of the song: bars 1-4 as the seed, bars 5-12 the span, so each task makes 8 bars
     seed = piece.with_notes(tuple(n for n in piece.notes if n.start < piece.bar_start + 4 * bar))
     twelve = piece.with_notes(tuple(n for n in piece.notes if n.start < piece.bar_start + 16 * bar))
-    cut = _segment(piece, 8)
+    cut = pop909_segment(piece, 8)
     assert cut is not None
     melody = cut[0]
     s = Settings(bars=8, variations=4, seed=0)
@@ -544,7 +466,7 @@ def main() -> None:
         print(piano_stacking(args.data))
         return
     if args.fit_join:
-        result["join_fit"] = join_fit(args.data, 1000)
+        result["join_fit"] = join_leaps(args.data)
         print(result["join_fit"], flush=True)
         sections = set()
     if args.tune_join:
@@ -554,7 +476,7 @@ def main() -> None:
             print(result["join_strengths"][-1], flush=True)
         sections = set()
     if args.fit_pace:
-        result["pace_fit"] = pace_fit(args.data, args.bars)
+        result["pace_fit"] = piano_pace(args.data, args.bars)
         print(result["pace_fit"], flush=True)
         sections = set()
     tunings = (

@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -387,6 +388,87 @@ def piano_stacking(data: Path, songs: int = 200) -> dict[str, Any]:
         "onsets": at_least[1],
         "notes_per_onset": round(sum(k * c for k, c in counts.items()) / max(1, at_least[1]), 3),
         "one_more_given_n": [round(at_least[n + 1] / max(1, at_least[n]), 3) for n in range(1, 6)],
+    }
+
+
+def pop909_segment(piece: Piece, bars: int) -> tuple[Piece, Piece, float] | None:
+    """A POP909 song cut as the accompaniment measure cuts it (``bench/infill.py``): (the MELODY alone, from the
+    bar of its first note for ``bars`` bars, moved to start at beat 0; the PIANO over the same bars, likewise; the
+    beat the segment starts at in the file); None without both tracks."""
+    names = [t.name.strip().upper() for t in piece.tracks]
+    if "MELODY" not in names or "PIANO" not in names:
+        return None
+    melody, piano = names.index("MELODY"), names.index("PIANO")
+    bar = piece.time_signature.bar_beats
+    first = min(n.start for n in piece.notes if n.track == melody)
+    line = piece.bar_start + ((first - piece.bar_start) // bar) * bar
+    end = line + bars * bar
+
+    def part(track: int) -> tuple[Note, ...]:
+        return tuple(
+            replace(n, start=n.start - line, track=0, duration=min(n.duration, end - n.start))
+            for n in piece.notes
+            if n.track == track and line <= n.start < end
+        )
+
+    base = replace(piece, bar_start=0.0, found=(), remarks=())
+    return (
+        replace(base, notes=part(melody), tracks=(piece.tracks[melody],)),
+        replace(base, notes=part(piano), tracks=(piece.tracks[piano],)),
+        line,
+    )
+
+
+def piano_pace(data: Path, bars: int = 16) -> dict[str, Any]:
+    """How busily POP909's piano plays under its melody — the source of :data:`composer.generate.PACE_BASE` and
+    ``PACE_PER_ONSET``: on every training song's :func:`pop909_segment`, the piano's notes a beat against the
+    melody's onsets a beat, and their least-squares line."""
+    piano, melody = [], []
+    for e in read_manifest(data):
+        if e.collection != "pop909" or e.split != "train":
+            continue
+        piece = read_midi(data / e.path)
+        cut = pop909_segment(piece, bars)
+        if cut is None or not cut[0].notes:
+            continue
+        beats = bars * piece.time_signature.bar_beats
+        piano.append(len(cut[1].notes) / beats)
+        melody.append(len({round(n.start * STEPS_PER_BEAT) for n in cut[0].notes}) / beats)
+    x, y = np.array(melody), np.array(piano)
+    (base, per_onset), *_ = np.linalg.lstsq(np.vstack([np.ones_like(x), x]).T, y, rcond=None)
+    fitted = base + per_onset * x
+    return {
+        "songs": len(x),
+        "bars": bars,
+        "base": round(float(base), 3),
+        "per_melody_onset": round(float(per_onset), 3),
+        "r2": round(float(1 - ((y - fitted) ** 2).sum() / ((y - y.mean()) ** 2).sum()), 3),
+        "piano_notes_per_beat_mean": round(float(y.mean()), 3),
+        "melody_onsets_per_beat_mean": round(float(x.mean()), 3),
+    }
+
+
+def join_leaps(data: Path, pieces: int = 1000) -> dict[str, Any]:
+    """The leaps real music makes from one onset to the next on a track — the source of
+    :data:`composer.generate.JOIN_LEAPS` and ``JOIN_TAIL``: the highest pitches of consecutive onsets on each track
+    of ``pieces`` training pieces drawn at random (seed 0); P(|leap|) for 0–12 semitones and above."""
+    entries = [e for e in read_manifest(data) if e.split == "train"]
+    chosen = np.random.default_rng(0).permutation(len(entries))[:pieces]
+    counts = np.zeros(14)
+    for index in chosen:
+        piece = read_midi(data / entries[index].path)
+        tops: dict[tuple[int, float], int] = {}  # (track, onset) -> its highest pitch
+        for n in piece.notes:
+            tops[n.track, n.start] = max(n.pitch, tops.get((n.track, n.start), 0))
+        for track in range(len(piece.tracks)):
+            pitches = np.array([tops[key] for key in sorted(k for k in tops if k[0] == track)], dtype=np.int64)
+            counts += np.bincount(np.minimum(np.abs(np.diff(pitches)), 13), minlength=14)
+    share = counts / counts.sum()
+    return {
+        "pieces": len(chosen),
+        "leaps": int(counts.sum()),
+        "p_leap_0_to_12": [round(float(x), 4) for x in share[:13]],
+        "p_leap_above_12": round(float(share[13]), 4),
     }
 
 

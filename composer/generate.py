@@ -119,15 +119,16 @@ STACK_STRENGTH = 3.0
 MAX_STACK_STRENGTH = 8.0
 # Accompany, piano style, with density lock (the default): the piano's notes a beat are pulled to what POP909's
 # piano tracks play under a melody as busy, PACE_BASE + PACE_PER_ONSET × the given tracks' onsets a beat (a least-
-# squares fit on 16 bars of each of POP909's 659 training songs, python bench/infill.py --fit-pace: the piano plays
-# 2.80 notes a beat on average, the melody 1.41 onsets; R² 0.14, so mostly the mean).  Each step, the shifts that
-# would start a new note before the next given note (shift 0 included) get -PACE_STRENGTH × log((notes made + 1) /
-# (notes due by now + 1)) on their logits; the shifts that wait for the given note get nothing.  The note model
-# alone draws accompaniments much busier than the songs it learned from.  The strength was chosen on 20 of POP909's
-# validation songs (python bench/infill.py --tune-pace 4,8,12,16,24; bench/results/accompaniment_pace.json): among
-# the strengths whose takes' share of note time on the annotated chord is within 0.01 of the best, the one whose
-# notes a bar come nearest the real piano's 5.44 (7.20, 6.39, 5.98, 5.74, 5.56 notes a bar; chord shares 0.725,
-# 0.741, 0.740, 0.743, 0.731).
+# squares fit on 16 bars of each of POP909's 659 training songs, composer.evaluate.piano_pace, which python
+# bench/infill.py --fit-pace prints and tests/test_generate.py checks: the piano plays 2.80 notes a beat on average,
+# the melody 1.41 onsets; R² 0.14, so mostly the mean).  Each step, the shifts that would start a new note before
+# the next given note (shift 0 included) get -PACE_STRENGTH × log((notes made + 1) / (notes due by now + 1)) on
+# their logits; the shifts that wait for the given note get nothing.  The note model alone draws accompaniments
+# much busier than the songs it learned from.  The strength was chosen on 20 of POP909's validation songs (python
+# bench/infill.py --tune-pace 4,8,12,16,24; bench/results/accompaniment_pace.json): among the strengths whose
+# takes' share of note time on the annotated chord is within 0.01 of the best, the one whose notes a bar come
+# nearest the real piano's 5.44 (7.20, 6.39, 5.98, 5.74, 5.56 notes a bar; chord shares 0.725, 0.741, 0.740,
+# 0.743, 0.731).
 PACE_BASE = 1.725
 PACE_PER_ONSET = 0.761
 PACE_STRENGTH = 16.0
@@ -135,9 +136,10 @@ MAX_PACE_STRENGTH = 32.0
 # A fill's join: a new note that leads into the next context note on its track (the first of its onset there, ending
 # at most JOIN_REACH grid steps before that note) leans to the leaps real music makes between one onset and the
 # next on a track, JOIN_STRENGTH × log P(|leap|) on its pitch logits.  P: the highest pitches of consecutive onsets
-# on a track, |leap| 0–12 semitones, the rest (JOIN_TAIL) spread a twelfth a semitone above 12 (python
-# bench/infill.py --fit-join: 194,228 leaps in 1,000 training pieces drawn at random).  The note model reads the
-# next context note (a view) but, sampling, still leaps into it further than real music does.
+# on a track, |leap| 0–12 semitones, the rest (JOIN_TAIL) spread a twelfth a semitone above 12
+# (composer.evaluate.join_leaps, which python bench/infill.py --fit-join prints and tests/test_generate.py checks:
+# 194,228 leaps in 1,000 training pieces drawn at random).  The note model reads the next context note (a view)
+# but, sampling, still leaps into it further than real music does.
 JOIN_LEAPS = (0.1276, 0.1325, 0.305, 0.1026, 0.0554, 0.0882, 0.0021, 0.0615, 0.0178, 0.0178, 0.0064, 0.0016, 0.0378)
 JOIN_TAIL = 0.0438
 JOIN_REACH = STEPS_PER_BEAT // 2
@@ -564,6 +566,7 @@ LATTICES = (12, 6, 4, 3, 2)  # grid steps: a beat, half, a triplet's third, a qu
 LATTICE_SHARE = 0.9  # the share of the given onsets a grid must hold
 
 
+_PITCH_IDS = torch.arange(SIZES[PITCH])[None, :]
 _JOIN_LOG = torch.log(
     torch.tensor(
         [*JOIN_LEAPS, *[JOIN_TAIL / 12] * (SIZES[PITCH] - len(JOIN_LEAPS))],
@@ -582,13 +585,13 @@ def join_prior(
     leads = (next_steps >= 0) & (next_pitch < REST) & ~stacked & (next_steps - (duration + 1) <= JOIN_REACH)
     if not bool(leads.any()):
         return None
-    leap = (torch.arange(SIZES[PITCH])[None, :] - next_pitch.clamp(max=REST - 1)[:, None]).abs()
+    leap = (_PITCH_IDS - next_pitch.clamp(max=REST - 1)[:, None]).abs()
     prior = _JOIN_LOG[leap.clamp(max=SIZES[PITCH] - 1)] * leads[:, None]
     prior[:, REST] = 0.0
     return prior
 
 
-def _pace(given_onsets: np.ndarray, span: int) -> float:
+def accompaniment_pace(given_onsets: np.ndarray, span: int) -> float:
     """An accompaniment's target rate in new notes a grid step, over ``span`` grid steps whose given notes
     start at ``given_onsets`` (:data:`PACE_BASE`)."""
     beats = max(span, 1) / STEPS_PER_BEAT
@@ -1252,14 +1255,15 @@ class Composer:
             if plan.chords is not None:  # the chord guessed under the melody over the note's span
                 leaning = plan.chords.prior(onset, dur)
                 prior = leaning if prior is None else prior + leaning
+            stacked = here & (track == prev_track)  # another new note on this track at this onset came first
             if views is not None and plan.context is not None and settings.join_strength > 0:
-                joining = join_prior(views.next_pitch, plan.context.next_steps, dur, here & (track == prev_track))
+                joining = join_prior(views.next_pitch, plan.context.next_steps, dur, stacked)
                 if joining is not None:
                     joining = settings.join_strength * joining
                     prior = joining if prior is None else prior + joining
             if given is not None:  # not a pitch a given note on this track is sounding (it would be cut); below
                 # the last one started here on this track (canonical order)
-                above = (here & (track == prev_track))[:, None] & (pitch_ids >= prev_pitch[:, None])
+                above = stacked[:, None] & (pitch_ids >= prev_pitch[:, None])
                 allowed = allowed & ~given.sounding(onset, track) & ~above
                 if plan.sound_under:  # an accompaniment stays under its melody (where that leaves it a pitch)
                     under_it = allowed & ((pitch_ids < given.ceiling(onset)[:, None]) | (pitch_ids == REST))
@@ -1639,7 +1643,7 @@ class Composer:
             ),
             # accompany's context is the given tracks: their onsets set the grid
             lattice=onset_lattice(onsets[keep & (ids[:, PITCH] != REST)]) if mode == ACCOMPANY else None,
-            pace=_pace(onsets[given_rows], end - start) if paced and given_rows.any() else None,
+            pace=accompaniment_pace(onsets[given_rows], end - start) if paced and given_rows.any() else None,
         )
         draw = FieldDraw(settings, torch.Generator().manual_seed(settings.seed), k)
         h, state = self._prime(seed, cut, k, plan.key_id)

@@ -1,5 +1,6 @@
 """Infill and accompany (issue 12): the context encoder, kept notes, where new notes go, bad input."""
 
+import inspect
 import json
 from dataclasses import replace
 
@@ -124,7 +125,8 @@ def test_infill_with_key_lock_keeps_one_take_from_each_takes_own_candidates(comp
 
     def spy(*args, **kwargs):
         takes = fill_takes(*args, **kwargs)
-        drawn.append((takes, args[-5]))  # the candidates and the key they were drawn to keep
+        # the candidates and the key they were drawn to keep
+        drawn.append((takes, inspect.signature(fill_takes).bind(*args, **kwargs).arguments["lock_key"]))
         return takes
 
     monkeypatch.setattr(composer, "_fill_takes", spy)

@@ -498,6 +498,20 @@ def test_the_stacking_prior_is_pop909s_piano_tracks():
     assert measured["notes_per_onset"] == 1.839
 
 
+def test_the_pace_and_the_join_priors_are_what_the_corpus_measures():
+    """PACE_BASE / PACE_PER_ONSET and JOIN_LEAPS / JOIN_TAIL are the fits composer.evaluate makes on the corpus
+    (what python bench/infill.py --fit-pace / --fit-join print), not numbers kept by hand."""
+    from composer.evaluate import join_leaps, piano_pace
+    from composer.generate import JOIN_LEAPS, JOIN_TAIL, PACE_BASE, PACE_PER_ONSET
+
+    data = Path(__file__).resolve().parent.parent / "midi_data"
+    pace = piano_pace(data)
+    assert pace["songs"] == 659 and (pace["base"], pace["per_melody_onset"]) == (PACE_BASE, PACE_PER_ONSET)
+    leaps = join_leaps(data)
+    assert leaps["pieces"] == 1000 and tuple(leaps["p_leap_0_to_12"]) == JOIN_LEAPS
+    assert leaps["p_leap_above_12"] == JOIN_TAIL
+
+
 @pytest.mark.parametrize("prior", ["accept", "heard"])
 def test_key_lock_on_a_few_notes_keeps_the_stated_key(composer, prior):
     seed = Piece(notes=(Note(0, 1, 62, 80), Note(1, 1, 66, 80), Note(2, 2, 69, 80)), key=2)  # D major, 3 notes

@@ -165,20 +165,19 @@ def test_a_piano_accompaniment_stacks_notes_as_pop909s_piano_tracks_do():
 def test_a_piano_accompaniment_keeps_pop909s_pace_under_its_melody():
     """The shipped model alone plays accompaniments much busier than POP909's piano; with density lock (the
     default) the new notes are pulled to the pace PACE_BASE + PACE_PER_ONSET x the melody's onsets a beat."""
-    from composer.generate import PACE_BASE, PACE_PER_ONSET, Composer, _pace
+    from composer.generate import PACE_BASE, PACE_PER_ONSET, Composer, accompaniment_pace
     from composer.generate import Settings as S
 
-    assert _pace(np.array([0, 12, 24, 36]), 48) == pytest.approx((PACE_BASE + PACE_PER_ONSET) / 12)
-    assert _pace(np.array([0, 0, 6, 12]), 24) == pytest.approx((PACE_BASE + PACE_PER_ONSET * 1.5) / 12)
+    assert accompaniment_pace(np.array([0, 12, 24, 36]), 48) == pytest.approx((PACE_BASE + PACE_PER_ONSET) / 12)
+    assert accompaniment_pace(np.array([0, 0, 6, 12]), 24) == pytest.approx((PACE_BASE + PACE_PER_ONSET * 1.5) / 12)
     melody = _pop909_melody(32)
-    notes = melody.notes
     composer = Composer()
 
     def notes_a_beat(settings: S) -> float:
         takes = composer.accompany(melody, settings, style="piano")
         return sum(len(t.continuation.notes) for t in takes) / len(takes) / 32
 
-    target = PACE_BASE + PACE_PER_ONSET * len({round(n.start * 12) for n in notes}) / 32
+    target = accompaniment_pace(np.array([round(n.start * 12) for n in melody.notes]), 32 * 12) * 12  # a beat
     free = notes_a_beat(S(variations=4, seed=1, pace_strength=0.0))
     paced = notes_a_beat(S(variations=4, seed=1))
     unlocked = notes_a_beat(S(variations=4, seed=1, density_lock=False))
