@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import statistics
 import time
 from collections.abc import Callable
@@ -46,6 +47,7 @@ import numpy as np
 import torch
 
 from composer.checkpoint import SHIPPED_MODEL, load_model
+from composer.context import AHEAD_BARS, FAR_BARS
 from composer.dataset import Song, load_songs, song_from_piece
 from composer.encoding import STEPS_PER_BEAT
 from composer.errors import InputError
@@ -75,8 +77,8 @@ MAJOR, MINOR = (0, 2, 4, 5, 7, 9, 11), (0, 2, 3, 5, 7, 8, 10)
 # --------------------------------------------------------------------------------------------- gap
 
 
-def gap_section(model: MusicLSTM, songs: list[Song]) -> dict[str, Any]:
-    test = [s for s in songs if s.split == "test"]
+def gap_section(model: MusicLSTM, songs: list[Song], split: str = "test") -> dict[str, Any]:
+    test = [s for s in songs if s.split == split]
     result = gap_scores(model, test, (5, 8))
     by = {}
     for collection in sorted({s.collection for s in test}):
@@ -89,6 +91,68 @@ def gap_section(model: MusicLSTM, songs: list[Song]) -> dict[str, Any]:
             by[collection] = {k: r[k] for k in ("pieces", "notes", "gap_bits_per_note", "ratio", "ratio_per_field")}
             by[collection]["left_only_bits_per_note"] = r["gap_left_only_bits_per_note"]
     return {**result, "by_collection": by}
+
+
+def recurrence(songs: list[Song], split: str = "valid", last: int = 3) -> dict[str, Any]:
+    """How much a filled note could take from the music after the gap (the reason for the far views,
+    composer.context.FAR_BARS): in bars 5–8 of each ``split`` piece with music after bar 8, the share of notes
+    whose ``last`` notes before them on their track all recur after the gap (same pitch and track, exact onset)
+    at one of the distances of AHEAD_BARS (``near``), else at one of FAR_BARS (``far_only``), and how often the
+    note itself recurs at one of those distances (``precision``); per collection and over all."""
+    from composer.encoding import PITCH, REST, SHIFT, TRACK
+    from composer.evaluate import _gap_rows
+
+    keys = ("notes", "near", "near_hit", "far", "far_hit")
+    counts: dict[str, dict[str, int]] = {}
+    for song in songs:
+        if song.split != split or (rows := _gap_rows(song, 5, 8)) is None:
+            continue
+        a, b, _ = rows
+        onsets = np.cumsum(song.ids[:, SHIFT])
+        # each note as (onset, track, pitch); the same note bars later is the key plus (bars * bar, 0, 0)
+        notes = np.stack([onsets, song.ids[:, TRACK], song.ids[:, PITCH]], axis=1).tolist()
+        after = {tuple(notes[i]) for i in range(b, len(notes)) if notes[i][2] != REST}
+        tally = counts.setdefault(song.collection, dict.fromkeys(keys, 0))
+        on_track: dict[int, list[int]] = {}
+        for i, (_, track, pitch) in enumerate(notes[:b]):
+            if pitch == REST:
+                continue
+            mine = on_track.setdefault(track, [])
+            before = mine[-last:]
+            mine.append(i)
+            if i < a:
+                continue
+            tally["notes"] += 1
+            for kind, distances in (("near", AHEAD_BARS), ("far", FAR_BARS)):
+                found = [
+                    d
+                    for d in distances
+                    if len(before) == last
+                    and all((notes[r][0] + d * song.bar, notes[r][1], notes[r][2]) in after for r in before)
+                ]
+                if found:
+                    tally[kind] += 1
+                    tally[f"{kind}_hit"] += any((notes[i][0] + d * song.bar, track, pitch) in after for d in found)
+                    break
+    total = {k: sum(c[k] for c in counts.values()) for k in keys}
+
+    def shares(c: dict[str, int]) -> dict[str, Any]:
+        return {
+            "notes": c["notes"],
+            "near": round(c["near"] / max(1, c["notes"]), 3),
+            "near_precision": round(c["near_hit"] / max(1, c["near"]), 3),
+            "far_only": round(c["far"] / max(1, c["notes"]), 3),
+            "far_precision": round(c["far_hit"] / max(1, c["far"]), 3),
+        }
+
+    return {
+        "split": split,
+        "last_notes": last,
+        "ahead_bars": list(AHEAD_BARS),
+        "far_bars": list(FAR_BARS),
+        "all": shares(total),
+        "by_collection": {k: shares(c) for k, c in sorted(counts.items())},
+    }
 
 
 # ------------------------------------------------------------------------------------ harmonization
@@ -439,6 +503,14 @@ def main() -> None:
         "lock) and write the results (the strength's choice; see composer.generate.CHORD_STRENGTH)",
     )
     parser.add_argument("--count-stacking", action="store_true", help="instead: print POP909's piano stacking")
+    parser.add_argument(
+        "--count-recurrence",
+        action="store_true",
+        help="instead: how often a gap's notes recur after it, bars ahead and far ahead (validation split)",
+    )
+    parser.add_argument(
+        "--gap-split", default="test", help="the split the gap section scores (valid: to choose between models)"
+    )
     parser.add_argument("--fit-join", action="store_true", help="instead: fit the leaps of real joins (1,000 pieces)")
     parser.add_argument(
         "--tune-join", metavar="S,S,...", help="instead: the join on --pieces validation pieces at these strengths"
@@ -464,6 +536,9 @@ def main() -> None:
     result: dict[str, Any] = {"model": str(args.model), "context_encoder": bool(model.config.context)}
     if args.count_stacking:
         print(piano_stacking(args.data))
+        return
+    if args.count_recurrence:
+        print(json.dumps(recurrence(load_songs(args.data)[0]), indent=1))
         return
     if args.fit_join:
         result["join_fit"] = join_leaps(args.data)
@@ -508,7 +583,7 @@ def main() -> None:
         sections = set()
     if "gap" in sections:
         songs, _ = load_songs(args.data)
-        result["gap_bars_5_8"] = gap_section(model, songs)
+        result["gap_bars_5_8"] = {"split": args.gap_split, **gap_section(model, songs, args.gap_split)}
         print("gap", {k: result["gap_bars_5_8"][k] for k in ("pieces", "gap_bits_per_note", "ratio")}, flush=True)
     if "harmonization" in sections:
         result["harmonization"] = harmonization(model, args.data)

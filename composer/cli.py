@@ -95,7 +95,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.epochs < 1 or args.batch_events < 1 or args.max_len < 2 or args.lr <= 0:
         raise InputError("--epochs, --batch-events and --lr must be positive and --max-len at least 2.")
     model = ModelConfig(
-        hidden=args.hidden, layers=args.layers, head_hidden=args.head_hidden, dropout=args.dropout, context=args.context
+        hidden=args.hidden,
+        layers=args.layers,
+        head_hidden=args.head_hidden,
+        dropout=args.dropout,
+        context=args.context,
+        far=args.far_views,
     )
     cfg = TrainConfig(
         data=str(args.data),
@@ -112,6 +117,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         collections=args.collections.split(",") if args.collections else None,
         init=str(args.init) if args.init else None,
         freeze_base=args.freeze_base,
+        freeze_context=args.freeze_context,
         checkpoint_seconds=args.checkpoint_seconds,
         max_steps=args.max_steps,
         max_seconds=args.max_seconds,
@@ -587,6 +593,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train only the context encoder and what the heads read of it (infill, accompany): the note model "
         "and so continuation stay exactly as they are",
+    )
+    t.add_argument(
+        "--far-views",
+        action="store_true",
+        help="the heads also read the filled track 12, 16, 24 and 32 bars after the gap (a chorus that returns); "
+        "with --init from a model without them, they are added at zero",
+    )
+    t.add_argument(
+        "--freeze-context",
+        action="store_true",
+        help="with --far-views: train only the far views; the note model and the context encoder, and so "
+        "continuation and accompaniment, stay exactly as they are",
     )
     t.add_argument("--batch-events", type=int, default=TrainConfig.batch_events)
     t.add_argument("--max-len", type=int, default=TrainConfig.max_len)

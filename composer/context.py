@@ -44,12 +44,21 @@ MODE_SHARE = (0.4, 0.35, 0.25)  # training items: plain continuation, infill, ac
 # … when only the context is trained (``--freeze-base``): a plain continuation reads no context, so it would
 # teach nothing
 FROZEN_MODE_SHARE = (0.0, 0.5, 0.5)
+# … and when only the far views are (``--freeze-context``): they read the new note's own track after the gap,
+# which an accompaniment's new tracks never have in their context
+FAR_MODE_SHARE = (0.0, 1.0, 0.0)
 AHEAD_BARS = (1, 2, 4, 8)  # the views read the new note's track this many bars after its onset
 AHEAD_DURATION_BARS = (4, 8)  # … and the duration of the first note there
 CHROMA_VIEWS = 3  # pitch classes the context sounds: at the onset, in the beat from it, in the onset's bar
 DURATION_VIEWS = len(AHEAD_DURATION_BARS) + 1  # + "lasts up to the next context note on its track"
 SHIFT_BARS = (0, 1, 2, 4, 8)  # the shift head reads whether a context note starts this many bars after an onset
 MATCH_WINDOW = 2  # whether the last this many events recur in the context AHEAD_BARS later: "a passage repeats"
+# A model with *far views* (ModelConfig.far) also reads the track this many bars ahead — a pop song's verse or
+# chorus returns 12 to 32 bars on, beyond the bars-ahead views (in bars 5-8 of the validation split's POP909
+# songs, a note's last three notes on its track recur after the gap 1, 2, 4 or 8 bars on for 19 % of the notes,
+# only 12, 16, 24 or 32 bars on for 9 % more: python bench/infill.py --count-recurrence)
+FAR_BARS = (12, 16, 24, 32)
+RECUR_BARS = AHEAD_BARS + FAR_BARS  # the distances recurrence is counted at (recurs, match_counts)
 N_PITCHES = REST  # real pitch ids 0 .. REST-1
 
 
@@ -102,7 +111,9 @@ class Views:
     at the onset, sounding in the beat from it, sounding in its bar; ``ahead`` (N, len(AHEAD_BARS), pitch ids)
     bool: pitches starting on its track exactly that many bars after the onset; ``durations`` (N,
     DURATION_VIEWS, duration ids) bool: the first such note's duration 4 and 8 bars ahead, and the duration
-    that lasts up to the next context note on the track."""
+    that lasts up to the next context note on the track; ``far`` (N, len(FAR_BARS), pitch ids) and
+    ``far_durations`` (N, len(FAR_BARS), duration ids) bool: the pitches and the first note's duration on its
+    track exactly :data:`FAR_BARS` after the onset (read by a model with far views)."""
 
     next_pitch: np.ndarray
     next_steps: np.ndarray
@@ -110,6 +121,8 @@ class Views:
     chroma: np.ndarray
     ahead: np.ndarray
     durations: np.ndarray
+    far: np.ndarray
+    far_durations: np.ndarray
 
     @classmethod
     def none(cls, n: int) -> Views:
@@ -120,12 +133,23 @@ class Views:
             chroma=np.zeros((n, CHROMA_VIEWS, 12), dtype=bool),
             ahead=np.zeros((n, len(AHEAD_BARS), N_PITCHES), dtype=bool),
             durations=np.zeros((n, DURATION_VIEWS, SIZES[DURATION]), dtype=bool),
+            far=np.zeros((n, len(FAR_BARS), N_PITCHES), dtype=bool),
+            far_durations=np.zeros((n, len(FAR_BARS), SIZES[DURATION]), dtype=bool),
         )
 
 
-def views(ids: np.ndarray, onsets: np.ndarray, at: np.ndarray, tracks: np.ndarray, bar: int, bar_start: int) -> Views:
+def views(
+    ids: np.ndarray,
+    onsets: np.ndarray,
+    at: np.ndarray,
+    tracks: np.ndarray,
+    bar: int,
+    bar_start: int,
+    far: bool = False,
+) -> Views:
     """The :class:`Views` of the context notes ``ids`` (S, 5) with grid ``onsets`` (S,), sorted, for new notes
-    at grid steps ``at`` (N,) on ``tracks`` (N,) — one function for training, scoring and generation."""
+    at grid steps ``at`` (N,) on ``tracks`` (N,) — one function for training, scoring and generation.  The far
+    views are read where ``far`` (an infill's context: :func:`reads_far`), and left empty elsewhere."""
     n = len(at)
     out = Views.none(n)
     if n == 0 or len(ids) == 0:
@@ -161,6 +185,12 @@ def views(ids: np.ndarray, onsets: np.ndarray, at: np.ndarray, tracks: np.ndarra
             rows = np.flatnonzero(found)
             d = AHEAD_DURATION_BARS.index(bars)
             out.durations[rows, d, ids[there.argmax(axis=1)[rows], DURATION]] = True
+    for v, bars in enumerate(FAR_BARS if far else ()):
+        there = same & (on == at + bars * bar)
+        rows, cols = np.nonzero(there)
+        out.far[rows, v, pitch[cols]] = True
+        rows = np.flatnonzero(there.any(axis=1))
+        out.far_durations[rows, v, ids[there.argmax(axis=1)[rows], DURATION]] = True
     lasting = np.flatnonzero(has & (steps >= 1) & (steps <= SIZES[DURATION]))
     out.durations[lasting, -1, steps[lasting] - 1] = True  # duration id = steps sounding - 1
     return out
@@ -178,16 +208,17 @@ def known_notes(ctx: Context) -> np.ndarray:
 
 
 def recurs(ctx: Context, onsets: np.ndarray, ids: np.ndarray, bar: int, known: np.ndarray | None = None) -> np.ndarray:
-    """(M, len(AHEAD_BARS)) bool: whether each of the events ``ids`` (M, 5) at grid ``onsets`` (M,) — a note —
-    sounds again in the context, same pitch on the same track, exactly 1, 2, 4 and 8 bars later.  Summed over
+    """(M, len(RECUR_BARS)) bool: whether each of the events ``ids`` (M, 5) at grid ``onsets`` (M,) — a note —
+    sounds again in the context, same pitch on the same track, exactly 1, 2, 4 and 8 bars later (and 12, 16, 24
+    and 32: :data:`FAR_BARS`).  Summed over
     the last :data:`MATCH_WINDOW` events it tells the heads whether the passage they are in returns after the
     gap (:func:`match_counts`), and so how far to trust the views of the bars ahead."""
-    out = np.zeros((len(ids), len(AHEAD_BARS)), dtype=bool)
+    out = np.zeros((len(ids), len(RECUR_BARS)), dtype=bool)
     if len(ctx) == 0 or len(ids) == 0:
         return out
     known = known_notes(ctx) if known is None else known
     note = ids[:, PITCH] != REST
-    for v, bars in enumerate(AHEAD_BARS):
+    for v, bars in enumerate(RECUR_BARS):
         keys = _note_keys(onsets + bars * bar, ids)
         found = np.searchsorted(known, keys)
         out[:, v] = note & (known[np.minimum(found, len(known) - 1)] == keys)
@@ -195,7 +226,7 @@ def recurs(ctx: Context, onsets: np.ndarray, ids: np.ndarray, bar: int, known: n
 
 
 def match_counts(recurred: np.ndarray) -> np.ndarray:
-    """(N, len(AHEAD_BARS)) how many of the :data:`MATCH_WINDOW` events up to each one recur (:func:`recurs`;
+    """(N, len(RECUR_BARS)) how many of the :data:`MATCH_WINDOW` events up to each one recur (:func:`recurs`;
     rows in event order)."""
     counts = np.zeros(recurred.shape, dtype=np.int64)
     for back in range(MATCH_WINDOW):
@@ -203,16 +234,24 @@ def match_counts(recurred: np.ndarray) -> np.ndarray:
     return counts
 
 
-def shift_views(onsets: np.ndarray, now: np.ndarray, bar: int) -> np.ndarray:
-    """(N, len(SHIFT_BARS), shift ids) bool: for steps at grid times ``now`` (N,), whether a context note (any
-    track; ``onsets`` (S,) sorted) starts exactly at ``now + shift`` plus 0, 1, 2, 4 and 8 bars — the gap's end
-    or the melody's next onset, and a rhythm that returns after the gap."""
+def reads_far(ctx: Context) -> bool:
+    """Whether a model with far views reads them in this context: in an infill only.  An accompaniment's new
+    tracks have no notes of their own in its context, and its given tracks' onsets far ahead stay unread, so a
+    model's far views never change an accompaniment."""
+    return ctx.mode == INFILL
+
+
+def shift_views(onsets: np.ndarray, now: np.ndarray, bar: int, far: bool = False) -> np.ndarray:
+    """(N, len(SHIFT_BARS) + len(FAR_BARS), shift ids) bool: for steps at grid times ``now`` (N,), whether a
+    context note (any track; ``onsets`` (S,) sorted) starts exactly at ``now + shift`` plus 0, 1, 2, 4 and 8 bars —
+    the gap's end or the melody's next onset, and a rhythm that returns after the gap — and, where ``far``, plus
+    12, 16, 24 and 32 bars (:data:`FAR_BARS`; left empty elsewhere)."""
     now = np.asarray(now, dtype=np.int64)
-    out = np.zeros((len(now), len(SHIFT_BARS), SIZES[SHIFT]), dtype=bool)
+    out = np.zeros((len(now), len(SHIFT_BARS) + len(FAR_BARS), SIZES[SHIFT]), dtype=bool)
     if len(onsets) == 0 or len(now) == 0:
         return out
     candidates = now[:, None] + np.arange(SIZES[SHIFT])[None, :]
-    for v, bars in enumerate(SHIFT_BARS):
+    for v, bars in enumerate(SHIFT_BARS + (FAR_BARS if far else ())):
         at = candidates + bars * bar
         found = np.searchsorted(onsets, at)
         out[:, v] = onsets[np.minimum(found, len(onsets) - 1)] == at

@@ -21,7 +21,18 @@ import torch
 
 from composer import features
 from composer.atomic import atomic_write
-from composer.context import AHEAD_BARS, SHIFT_BARS, Context, Views, match_counts, recurs, shift_views, views
+from composer.context import (
+    FAR_BARS,
+    RECUR_BARS,
+    SHIFT_BARS,
+    Context,
+    Views,
+    match_counts,
+    reads_far,
+    recurs,
+    shift_views,
+    views,
+)
 from composer.encoding import FIELDS, PITCH, PITCH_HIGH, PITCH_LOW, REST, SHIFT, TRACK, Events, bar_steps, encode
 from composer.errors import InputError
 from composer.features import LOOKBACK_NOTES, NO_DURATION, NO_KEY, NO_PITCH, NO_PROGRAM, ModelInputs, SongFeatures
@@ -364,8 +375,8 @@ def collate_contexts(
     target_index = np.zeros((b, t), dtype=np.int64)
     target_distance = np.zeros((b, t), dtype=np.int64)
     seen = Views.none(b * t)
-    shifts = np.zeros((b, t, len(SHIFT_BARS), features.SIZES[SHIFT]), dtype=bool)
-    matches = np.zeros((b, t, len(AHEAD_BARS)), dtype=np.int64)
+    shifts = np.zeros((b, t, len(SHIFT_BARS) + len(FAR_BARS), features.SIZES[SHIFT]), dtype=bool)
+    matches = np.zeros((b, t, len(RECUR_BARS)), dtype=np.int64)
     given_at = np.zeros((b, t), dtype=bool)
     for row, ((song, start, length, semis), ctx, g) in enumerate(zip(items, contexts, given, strict=True)):
         n = len(ctx)
@@ -378,10 +389,10 @@ def collate_contexts(
             moved[:, PITCH] = features.transposed_pitches(moved[:, PITCH], semis)
             ids[row, :n], positions[row, :n], programs[row, :n] = moved, ctx.positions, ctx.programs
             tracks = song.ids[start : start + length, TRACK]
-            row_views = views(moved, ctx.onsets, at, tracks, song.bar, song.bar_start)
+            row_views = views(moved, ctx.onsets, at, tracks, song.bar, song.bar_start, reads_far(ctx))
             for name, value in vars(row_views).items():
                 getattr(seen, name)[row * t : row * t + length] = value
-            shifts[row, :length] = shift_views(ctx.onsets, now, song.bar)
+            shifts[row, :length] = shift_views(ctx.onsets, now, song.bar, reads_far(ctx))
             # step i reads event start+i-1: the counts over the events up to it (from before the window too)
             first = max(0, start - 2)
             recurred = recurs(ctx, onsets[first + 1 : start + length], song.ids[first : start + length - 1], song.bar)
@@ -414,6 +425,8 @@ def collate_contexts(
         shifts=torch.from_numpy(shifts),
         matches=torch.from_numpy(matches),
         given=torch.from_numpy(given_at),
+        far=torch.from_numpy(shaped["far"]),
+        far_durations=torch.from_numpy(shaped["far_durations"]),
     )
 
 

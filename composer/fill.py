@@ -22,7 +22,17 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-from composer.context import AHEAD_BARS, MATCH_WINDOW, NONE, Context, known_notes, recurs, shift_views, views
+from composer.context import (
+    MATCH_WINDOW,
+    NONE,
+    RECUR_BARS,
+    Context,
+    known_notes,
+    reads_far,
+    recurs,
+    shift_views,
+    views,
+)
 from composer.encoding import DURATION, PITCH, REST, STEPS_PER_BEAT, TRACK, Events
 from composer.errors import InputError
 from composer.features import SIZES
@@ -122,13 +132,16 @@ class ContextSteps:
             shifts=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
             matches=one[..., None],
             given=torch.zeros(1, 1, dtype=torch.bool),
+            far=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
+            far_durations=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
         )
         self.memory: ContextMemory = model.encode_context(batch)
         # what context_heads gathers at an aligned index, its two rows summed once: (S+1, 5·HH)
         self.rows = self.memory.following[0] + self.memory.preceding[0]
         self.heads = len(model.HEADS)
-        self.recent = np.zeros((1, MATCH_WINDOW, len(AHEAD_BARS)), dtype=bool)  # the last events' recurrence
+        self.recent = np.zeros((1, MATCH_WINDOW, len(RECUR_BARS)), dtype=bool)  # the last events' recurrence
         self.known = known_notes(context)  # the context's notes, for recurs
+        self.far = reads_far(context)
         self._last: tuple[np.ndarray, tuple[torch.Tensor, ...]] | None = None  # the last times asked, and their gains
         # at the last notes asked (:meth:`note`): grid steps to the next context note on their track (-1: none)
         self.next_steps = torch.zeros(0, dtype=torch.long)
@@ -137,7 +150,7 @@ class ContextSteps:
         """The takes start after the events ``ids`` at grid ``onsets`` (the seed): whether its last ones recur
         in the context bars later (:func:`composer.context.recurs`), as training reads them."""
         last = recurs(self.context, onsets[-MATCH_WINDOW:], ids[-MATCH_WINDOW:], self.bar, self.known)
-        self.recent = np.zeros((takes, MATCH_WINDOW, len(AHEAD_BARS)), dtype=bool)
+        self.recent = np.zeros((takes, MATCH_WINDOW, len(RECUR_BARS)), dtype=bool)
         if len(last):
             self.recent[:, MATCH_WINDOW - len(last) :] = last
 
@@ -147,7 +160,7 @@ class ContextSteps:
         self.recent = np.concatenate([self.recent[:, 1:], now[:, None]], axis=1)
 
     def matches(self) -> torch.Tensor:
-        """(K, len(AHEAD_BARS)) how many of the last events recur in the context that many bars later."""
+        """(K, len(RECUR_BARS)) how many of the last events recur in the context that many bars later."""
         return torch.from_numpy(self.recent.sum(axis=1).astype(np.int64))
 
     def _at(self, times: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -170,7 +183,7 @@ class ContextSteps:
     def now(self, time: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """What the shift head gains at the takes' current times ``time`` (K,): (K, HH), and its views (K,
         len(SHIFT_BARS), shift ids)."""
-        seen = shift_views(self.context.onsets, time.numpy(), self.bar)
+        seen = shift_views(self.context.onsets, time.numpy(), self.bar, self.far)
         return self._at(time)[0], torch.from_numpy(seen).float()
 
     def onset(self, onset: torch.Tensor) -> torch.Tensor:
@@ -181,7 +194,9 @@ class ContextSteps:
         """For new notes at ``onset`` on ``track`` (K,): the duration, pitch and velocity heads' gains (each
         (K, HH)) and the context's views of them."""
         _, _, at_d, at_p, at_v = self._at(onset)
-        seen = views(self.context.ids, self.context.onsets, onset.numpy(), track.numpy(), self.bar, self.bar_start)
+        seen = views(
+            self.context.ids, self.context.onsets, onset.numpy(), track.numpy(), self.bar, self.bar_start, self.far
+        )
         self.next_steps = torch.from_numpy(seen.next_steps)
         has = torch.ones(len(onset))
         near_d, near_p, near_v = self.model.track_distance(torch.from_numpy(seen.next_distance), has)
@@ -191,6 +206,8 @@ class ContextSteps:
             ahead=torch.from_numpy(seen.ahead).float(),
             durations=torch.from_numpy(seen.durations).float(),
             matches=self.matches(),
+            far=torch.from_numpy(seen.far).float(),
+            far_durations=torch.from_numpy(seen.far_durations).float(),
         )
         return (at_d + near_d, at_p + near_p, at_v + near_v), head_views
 

@@ -43,6 +43,7 @@ from composer.context import (
     AHEAD_DURATION_BARS,
     CHROMA_VIEWS,
     DURATION_VIEWS,
+    FAR_BARS,
     MATCH_WINDOW,
     MODES,
     N_DISTANCES,
@@ -89,6 +90,7 @@ class ModelConfig:
     head_hidden: int = 192  # width of each head's hidden layer
     dropout: float = 0.2
     context: int = 0  # the context encoder's width per direction (composer.context); 0: none, continuation only
+    far: bool = False  # the heads also read the track 12-32 bars ahead (composer.context.FAR_BARS; infill)
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ModelConfig:
@@ -148,10 +150,11 @@ class ContextBatch:
     the shift head reads) — and ``distance`` — the bucket of how far ahead it is; ``target_index`` /
     ``target_distance`` the same at the target's own onset (what the other heads read); the target's views
     (:class:`composer.context.Views`): ``next_pitch``, ``next_distance`` (B, T), ``chroma`` (B, T, 3, 12),
-    ``ahead`` (B, T, 4, pitches), ``durations`` (B, T, 3, durations); ``shifts`` (B, T, 5, shifts): whether a
+    ``ahead`` (B, T, 4, pitches), ``durations`` (B, T, 3, durations), ``far`` (B, T, 4, pitches),
+    ``far_durations`` (B, T, 4, durations); ``shifts`` (B, T, 5, shifts): whether a
     context note starts at the step's current time plus each shift (plus 0, 1, 2, 4, 8 bars); ``matches`` (B, T,
-    4): how many of the last two events before the step recur in the context 1, 2, 4 and 8 bars later
-    (:func:`composer.context.match_counts`); ``given`` (B, T) bool: targets that are given (accompany's kept
+    8): how many of the last two events before the step recur in the context 1, 2, 4, 8, 12, 16, 24 and 32 bars
+    later (:func:`composer.context.match_counts`); ``given`` (B, T) bool: targets that are given (accompany's kept
     tracks), read but neither predicted nor scored.
     """
 
@@ -172,6 +175,8 @@ class ContextBatch:
     shifts: torch.Tensor
     matches: torch.Tensor
     given: torch.Tensor
+    far: torch.Tensor
+    far_durations: torch.Tensor
 
     def to(self, device: torch.device | str) -> ContextBatch:
         return ContextBatch(*(getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)))
@@ -194,13 +199,16 @@ class ContextMemory:
 class HeadViews:
     """The context's views of the notes being predicted, as the pitch and duration heads read them (float
     masks; all zero where there is no context): ``next_pitch`` (…,) id, ``chroma`` (…, 3, 12), ``ahead`` (…, 4,
-    pitches), ``durations`` (…, 3, durations); ``matches`` (…, 4) the step's recurrence counts (ints)."""
+    pitches), ``durations`` (…, 3, durations); ``matches`` (…, 8) the step's recurrence counts (ints, at
+    RECUR_BARS); ``far`` (…, 4, pitches) and ``far_durations`` (…, 4, durations): the track FAR_BARS ahead."""
 
     next_pitch: torch.Tensor
     chroma: torch.Tensor
     ahead: torch.Tensor
     durations: torch.Tensor
     matches: torch.Tensor
+    far: torch.Tensor
+    far_durations: torch.Tensor
 
 
 def _offsets(sizes: tuple[int, ...]) -> torch.Tensor:
@@ -329,6 +337,15 @@ class MusicLSTM(nn.Module):
         # How much to trust each view of the bars ahead, by how many of the last events recurred there: one
         # weight per view and count, added to the views' weights (pitch, duration and shift heads).
         self.ctx_match = nn.Embedding(len(AHEAD_BARS) * (MATCH_WINDOW + 1), 3)
+        far: tuple[nn.Module, ...] = ()
+        if self.config.far:
+            # the far views (FAR_BARS): a weight for each in the pitch head and in the duration head, and what
+            # each recurrence count adds to them
+            self.ctx_far = nn.Linear(hh, len(FAR_BARS))
+            self.ctx_far_duration = nn.Linear(hh, len(FAR_BARS))
+            self.ctx_far_shift = nn.Linear(hh, len(FAR_BARS))
+            self.ctx_far_match = nn.Embedding(len(FAR_BARS) * (MATCH_WINDOW + 1), 3)
+            far = (self.ctx_far, self.ctx_far_duration, self.ctx_far_shift, self.ctx_far_match)
         for module in (
             self.ctx_following,
             self.ctx_preceding,
@@ -341,6 +358,7 @@ class MusicLSTM(nn.Module):
             self.ctx_duration,
             self.ctx_shift,
             self.ctx_match,
+            *far,
         ):
             for parameter in module.parameters():
                 nn.init.zeros_(parameter)
@@ -464,13 +482,30 @@ class MusicLSTM(nn.Module):
 
     @staticmethod
     def head_views(ctx: ContextBatch) -> HeadViews:
-        return HeadViews(ctx.next_pitch, ctx.chroma.float(), ctx.ahead.float(), ctx.durations.float(), ctx.matches)
+        return HeadViews(
+            ctx.next_pitch,
+            ctx.chroma.float(),
+            ctx.ahead.float(),
+            ctx.durations.float(),
+            ctx.matches,
+            ctx.far.float(),
+            ctx.far_durations.float(),
+        )
 
     def match_weights(self, matches: torch.Tensor) -> torch.Tensor:
-        """(…, 4) recurrence counts → (…, 4, 3): for each bars-ahead view, what its weight gains in the pitch,
-        duration and shift heads."""
-        index = matches + torch.arange(len(AHEAD_BARS), device=matches.device) * (MATCH_WINDOW + 1)
+        """(…, 8) recurrence counts (RECUR_BARS) → (…, 4, 3): for each bars-ahead view, what its weight gains in
+        the pitch, duration and shift heads."""
+        near = matches[..., : len(AHEAD_BARS)]
+        index = near + torch.arange(len(AHEAD_BARS), device=matches.device) * (MATCH_WINDOW + 1)
         return F.embedding(index, self.ctx_match.weight)
+
+    def far_weights(self, g: torch.Tensor, matches: torch.Tensor, which: int) -> torch.Tensor:
+        """(…, len(FAR_BARS)) the weight of each far view in the pitch (``which`` 0), duration (1) or shift (2)
+        head: from the head's state ``g``, plus what the recurrence count at that distance adds."""
+        layer = (self.ctx_far, self.ctx_far_duration, self.ctx_far_shift)[which]
+        far = matches[..., len(AHEAD_BARS) :]
+        index = far + torch.arange(len(FAR_BARS), device=matches.device) * (MATCH_WINDOW + 1)
+        return F.linear(g, layer.weight, layer.bias) + F.embedding(index, self.ctx_far_match.weight)[..., which]
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         shape = (self.config.layers, batch, self.config.hidden)
@@ -489,8 +524,8 @@ class MusicLSTM(nn.Module):
     def shift_logits(
         self, z: torch.Tensor, views: torch.Tensor | None = None, matches: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """``views`` (…, len(SHIFT_BARS), shift ids) float: the context's onsets at each shift (bars ahead);
-        ``matches`` (…, 4) the step's recurrence counts."""
+        """``views`` (…, len(SHIFT_BARS) + len(FAR_BARS), shift ids) float: the context's onsets at each shift
+        (bars ahead, then far ahead); ``matches`` (…, 8) the step's recurrence counts."""
         if views is None:
             return self._out(self.out_shift, z)
         g = F.gelu(z)
@@ -498,7 +533,12 @@ class MusicLSTM(nn.Module):
         if matches is not None:
             trust = self.match_weights(matches)[..., SHIFT_AHEAD, 2]
             weight = torch.cat([weight[..., :1], weight[..., 1:] + trust], -1)
-        return F.linear(g, self.out_shift.weight, self.out_shift.bias) + (weight[..., :, None] * views).sum(-2)
+        near = len(SHIFT_BARS)
+        logits = F.linear(g, self.out_shift.weight, self.out_shift.bias)
+        logits = logits + (weight[..., :, None] * views[..., :near, :]).sum(-2)
+        if self.config.far and matches is not None:
+            logits = logits + (self.far_weights(g, matches, 2)[..., :, None] * views[..., near:, :]).sum(-2)
+        return logits
 
     def track_logits(
         self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, prev_track: torch.Tensor
@@ -528,6 +568,8 @@ class MusicLSTM(nn.Module):
             [weight[..., : len(AHEAD_DURATION_BARS)] + trust, weight[..., len(AHEAD_DURATION_BARS) :]], -1
         )
         bonus = (weight[..., :, None] * views.durations).sum(-2)
+        if self.config.far:
+            bonus = bonus + (self.far_weights(g, views.matches, 1)[..., :, None] * views.far_durations).sum(-2)
         return F.linear(g, self.out_dur.weight, self.out_dur.bias) + bonus
 
     def pitch_logits(
@@ -587,6 +629,8 @@ class MusicLSTM(nn.Module):
         harmony = by_class[..., _PITCH_CLASS]
         weight = F.linear(g, self.ctx_ahead.weight, self.ctx_ahead.bias) + self.match_weights(views.matches)[..., 0]
         ahead = (weight[..., :, None] * views.ahead).sum(-2)
+        if self.config.far:
+            ahead = ahead + (self.far_weights(g, views.matches, 0)[..., :, None] * views.far).sum(-2)
         return nxt + harmony + ahead
 
     def velocity_logits(

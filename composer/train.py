@@ -27,7 +27,7 @@ import torch
 import torch.distributed as dist
 
 from composer import checkpoint
-from composer.context import FROZEN_MODE_SHARE, MODE_SHARE, training_context
+from composer.context import FAR_MODE_SHARE, FROZEN_MODE_SHARE, MODE_SHARE, training_context
 from composer.dataset import Song, collate, collate_contexts, count_batches, iterate_batches, load_songs
 from composer.encoding import FIELD_NAMES, PITCH, REST, VELOCITY, VELOCITY_UNKNOWN
 from composer.errors import InputError
@@ -54,6 +54,10 @@ class TrainConfig:
     # it was (so continuation does too), its LSTM runs without gradients, and a step costs a fraction of a
     # full one; validation then ranks epochs by the context tasks' bits (:func:`evaluate_context`).
     freeze_base: bool = False
+    # Train the far views only (ModelConfig.far: the track 12-32 bars ahead, read in infill): the note model
+    # and the context encoder stay exactly as they were, so continuation and accompaniment do too — their new
+    # tracks are never in their own context, so the far views never see a note there.  Infill tasks only.
+    freeze_context: bool = False
     clip: float = 1.0  # gradient-norm clipping: LSTMs occasionally spike
     patience: int = 4  # epochs without a better validation score before stopping
     seed: int = 0
@@ -328,11 +332,18 @@ def _train(
         model, _ = checkpoint.warm_start(Path(cfg.init))  # also the older four-field format
         if cfg.model.context and not model.config.context:
             model = checkpoint.with_context_encoder(model, cfg.model.context)
+        if cfg.model.far and not model.config.far:
+            model = checkpoint.with_far_views(model)
         cfg.model = model.config
     else:
         model = MusicLSTM(cfg.model)
     model.to(device)
-    if cfg.freeze_base:
+    if cfg.freeze_context:
+        if not model.config.far:
+            raise InputError("--freeze-context trains the far views only; give --far-views as well.")
+        for name, parameter in model.named_parameters():
+            parameter.requires_grad_(name.startswith("ctx_far"))
+    elif cfg.freeze_base:
         if not model.config.context:
             raise InputError("--freeze-base trains a context encoder only; give --context WIDTH as well.")
         for name, parameter in model.named_parameters():
@@ -385,7 +396,7 @@ def _train(
         if epoch_end:
             state.epoch += 1
             state.batch = 0
-        criterion = valid["context_bits_per_note" if cfg.freeze_base else "bits_per_note"]
+        criterion = valid["context_bits_per_note" if cfg.freeze_base or cfg.freeze_context else "bits_per_note"]
         improved = criterion < state.best - 1e-4
         # A check inside an epoch is at a fractional epoch (2.5: halfway through the third).
         state.history.append(
@@ -447,7 +458,7 @@ def _train(
             items = batches[index]
             context = None
             if cfg.model.context:
-                share = FROZEN_MODE_SHARE if cfg.freeze_base else MODE_SHARE
+                share = FAR_MODE_SHARE if cfg.freeze_context else FROZEN_MODE_SHARE if cfg.freeze_base else MODE_SHARE
                 items, context = context_tasks(items, np.random.default_rng([cfg.seed, epoch, index, 2]), share)
                 context = context.to(device)
             batch = collate(items).to(device)

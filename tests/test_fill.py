@@ -12,6 +12,7 @@ from composer import checkpoint
 from composer.context import (
     ACCOMPANY,
     AHEAD_BARS,
+    FAR_BARS,
     INFILL,
     NO_NEXT,
     NONE,
@@ -337,6 +338,7 @@ def test_generation_reads_the_context_as_training_does():
     stop, ctx = gap_context(song.ids, song.programs, song.bar, song.bar_start, 5, 8)
     batch = collate_contexts([(song, 0, stop, 0)], [ctx], [np.zeros(stop, dtype=bool)])
     assert int(batch.matches.sum()) > 0 and bool(batch.ahead.any())  # the duet repeats: something to compare
+    assert bool(batch.far.any()) and int(batch.matches[..., len(AHEAD_BARS) :].sum()) > 0  # … 12 bars on too
     steps = ContextSteps(model, ctx, song.bar, song.bar_start)
     onsets = np.cumsum(song.ids[:, SHIFT])
     first = 20
@@ -354,6 +356,8 @@ def test_generation_reads_the_context_as_training_does():
         assert torch.equal(seen.chroma[0].bool(), batch.chroma[0, i])
         assert torch.equal(seen.ahead[0].bool(), batch.ahead[0, i])
         assert torch.equal(seen.durations[0].bool(), batch.durations[0, i])
+        assert torch.equal(seen.far[0].bool(), batch.far[0, i])
+        assert torch.equal(seen.far_durations[0].bool(), batch.far_durations[0, i])
         steps.played(torch.from_numpy(song.ids[i : i + 1]), torch.tensor([onsets[i]]))
 
 
@@ -393,6 +397,87 @@ def test_a_frozen_base_trains_the_context_alone(tmp_path):
     assert any(trained.state_dict()[f"{n}.weight"].abs().sum() > 0 for n in CONTEXT_GAINS)
     with pytest.raises(InputError, match="--context"):
         train(replace(cfg, model=replace(TINY, context=0), init=None, out=str(tmp_path / "r2")), songs=(data, data))
+
+
+def test_the_far_views_read_the_track_12_to_32_bars_ahead_and_start_at_zero():
+    """A C on track 0 and an E on track 1, both 16 bars (of 48 steps) after step 0: a new note on track 0 at 0
+    reads the C (and its duration) in its 16-bars-ahead view, one on track 1 the E, and nothing else is that far
+    ahead.  A model given far views (composer.checkpoint.with_far_views) scores exactly as before, and once its
+    far views have weight they change the gap's scores."""
+    c, e = 60 - PITCH_LOW, 64 - PITCH_LOW
+    ids = np.array([[0, c, 11, 0, 0], [0, e, 23, 0, 1]], dtype=np.int64)
+    seen = views(ids, np.array([768, 768]), np.array([0, 0, 48]), np.array([0, 1, 0]), 48, 0, far=True)
+    sixteen = FAR_BARS.index(16)
+    assert np.flatnonzero(seen.far[0, sixteen]).tolist() == [c] and np.flatnonzero(seen.far[1, sixteen]).tolist() == [e]
+    assert seen.far.sum() == 2 and not seen.ahead.any()  # the note at 48 is 15 bars short of them
+    assert np.flatnonzero(seen.far_durations[0, sixteen]).tolist() == [11] and seen.far_durations.sum() == 2
+    assert not views(ids, np.array([768, 768]), np.array([0]), np.array([0]), 48, 0).far.any()  # not an infill's
+    # the shift head's far views: a context note 16 bars and 6 steps after step 762
+    starts = shift_views(np.array([768, 768]), np.array([0, 762]), 48, far=True)
+    assert np.flatnonzero(starts[0, len(SHIFT_BARS) + sixteen]).tolist() == [0] and starts[0].sum() == 1
+    assert np.flatnonzero(starts[1, SHIFT_BARS.index(0)]).tolist() == [6] and starts[1].sum() == 1
+    assert not shift_views(np.array([768]), np.array([0]), 48)[:, len(SHIFT_BARS) :].any()
+    torch.manual_seed(0)
+    model = _randomize_context(MusicLSTM(TINY)).eval()
+    far = checkpoint.with_far_views(model).eval()
+    assert far.config.far and not model.config.far
+    song = _song(duet(bars=24))
+    assert gap_scores(far, [song], (5, 8)) == gap_scores(model, [song], (5, 8))
+    for name in ("ctx_far", "ctx_far_duration", "ctx_far_shift", "ctx_far_match"):
+        torch.nn.init.normal_(getattr(far, name).weight, std=0.5)
+    assert (
+        gap_scores(far, [song], (5, 8))["gap_bits_per_note"] != gap_scores(model, [song], (5, 8))["gap_bits_per_note"]
+    )
+
+
+def test_freezing_the_context_trains_the_far_views_alone_and_accompaniments_never_read_them(tmp_path):
+    """``--freeze-context``: only the far views' weights move — the note model and the context encoder stay
+    exactly as they were; an accompaniment's new tracks have no notes of their own after any onset, so its takes
+    with far views of any weight are the takes without them, note for note."""
+    from composer.testing.training import songs
+    from composer.train import TrainConfig, train
+
+    torch.manual_seed(0)
+    start = tmp_path / "start.safetensors"
+    base = _randomize_context(MusicLSTM(TINY))
+    checkpoint.save(start, checkpoint.model_tensors(base), {"model": TINY.to_dict()})
+    data = songs(16, length=200)
+    cfg = TrainConfig(
+        data="unused",
+        out=str(tmp_path / "run"),
+        model=replace(TINY, far=True),
+        init=str(start),
+        freeze_context=True,
+        epochs=1,
+        batch_events=400,
+        max_len=100,
+        lr=1e-1,
+        warmup_steps=1,
+        progress=False,
+        log=False,
+        threads=1,
+    )
+    train(cfg, songs=(data[:12], data[12:]))
+    trained, _ = checkpoint.load_model(tmp_path / "run" / "best.safetensors")
+    assert trained.config.far
+    before = base.state_dict()
+    for name, value in trained.state_dict().items():
+        if not name.startswith("ctx_far"):
+            assert torch.equal(value, before[name]), name
+    assert trained.ctx_far.weight.abs().sum() > 0 and trained.ctx_far_match.weight.abs().sum() > 0
+    with pytest.raises(InputError, match="--far-views"):
+        train(replace(cfg, model=TINY, out=str(tmp_path / "r2")), songs=(data, data))
+
+    far = checkpoint.with_far_views(base)
+    for name in ("ctx_far", "ctx_far_duration", "ctx_far_shift", "ctx_far_match"):
+        torch.nn.init.normal_(getattr(far, name).weight, std=1.0)
+    takes = []
+    for name, model in (("plain", base), ("far", far)):
+        path = tmp_path / f"{name}.safetensors"
+        checkpoint.save(path, checkpoint.model_tensors(model), {"model": model.config.to_dict()})
+        made = Composer(path).accompany(duet(bars=40), Settings(variations=2, seed=5))
+        takes.append([[_key(n) for n in take.piece.notes] for take in made])
+    assert takes[0] == takes[1]
 
 
 def test_a_context_encoder_of_an_earlier_design_is_replaced_and_the_note_model_kept(tmp_path):
