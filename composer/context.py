@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from composer.encoding import DURATION, PITCH, PITCH_LOW, REST, SHIFT, STEPS_PER_BEAT, TRACK
+from composer.encoding import DURATION, PITCH, PITCH_LOW, REST, SHIFT, STEPS_PER_BEAT, TRACK, VELOCITY, VELOCITY_UNKNOWN
 from composer.features import MAX_POSITION, NO_PITCH, NO_PROGRAM, SIZES
 
 NONE, INFILL, ACCOMPANY = 0, 1, 2  # context modes (NONE: plain continuation, the encoder adds nothing)
@@ -232,6 +232,37 @@ def match_counts(recurred: np.ndarray) -> np.ndarray:
     for back in range(MATCH_WINDOW):
         counts[back:] += recurred[: len(recurred) - back]
     return counts
+
+
+def echo_velocities(
+    ids: np.ndarray,
+    onsets: np.ndarray,
+    at: np.ndarray,
+    tracks: np.ndarray,
+    pitches: np.ndarray,
+    bar: int,
+    far: bool = False,
+) -> np.ndarray:
+    """(N, len(RECUR_BARS), velocity ids) bool: for new notes at grid steps ``at`` (N,) on ``tracks`` with
+    pitch ids ``pitches`` (N,), the velocity ids of the context notes (``ids`` (S, 5) at ``onsets``) of the same
+    pitch on the same track exactly 1, 2, 4, 8, 12, 16, 24 and 32 bars later — how loudly the passage is played
+    where it returns (POP909's played velocities: in bars 5-8 of the validation songs, 57 % of the notes recur so
+    after the gap, and 42 % of those at the same velocity id, 78 % within one).  Read by a model with far views
+    where ``far``; empty elsewhere, and for context notes of unknown velocity."""
+    n = len(at)
+    out = np.zeros((n, len(RECUR_BARS), SIZES[VELOCITY]), dtype=bool)
+    if not far or n == 0 or len(ids) == 0:
+        return out
+    on = np.asarray(onsets, dtype=np.int64)[None, :]
+    at = np.asarray(at, dtype=np.int64)[:, None]
+    same = (ids[None, :, TRACK] == np.asarray(tracks, dtype=np.int64)[:, None]) & (
+        ids[None, :, PITCH] == np.asarray(pitches, dtype=np.int64)[:, None]
+    )
+    same &= ids[None, :, VELOCITY] != VELOCITY_UNKNOWN
+    for v, bars in enumerate(RECUR_BARS):
+        rows, cols = np.nonzero(same & (on == at + bars * bar))
+        out[rows, v, ids[cols, VELOCITY]] = True
+    return out
 
 
 def reads_far(ctx: Context) -> bool:

@@ -27,13 +27,26 @@ from composer.context import (
     SHIFT_BARS,
     Context,
     Views,
+    echo_velocities,
     match_counts,
     reads_far,
     recurs,
     shift_views,
     views,
 )
-from composer.encoding import FIELDS, PITCH, PITCH_HIGH, PITCH_LOW, REST, SHIFT, TRACK, Events, bar_steps, encode
+from composer.encoding import (
+    FIELDS,
+    PITCH,
+    PITCH_HIGH,
+    PITCH_LOW,
+    REST,
+    SHIFT,
+    TRACK,
+    VELOCITY,
+    Events,
+    bar_steps,
+    encode,
+)
 from composer.errors import InputError
 from composer.features import LOOKBACK_NOTES, NO_DURATION, NO_KEY, NO_PITCH, NO_PROGRAM, ModelInputs, SongFeatures
 from composer.model import Batch, ContextBatch
@@ -377,6 +390,7 @@ def collate_contexts(
     seen = Views.none(b * t)
     shifts = np.zeros((b, t, len(SHIFT_BARS) + len(FAR_BARS), features.SIZES[SHIFT]), dtype=bool)
     matches = np.zeros((b, t, len(RECUR_BARS)), dtype=np.int64)
+    velocities = np.zeros((b, t, len(RECUR_BARS), features.SIZES[VELOCITY]), dtype=bool)
     given_at = np.zeros((b, t), dtype=bool)
     for row, ((song, start, length, semis), ctx, g) in enumerate(zip(items, contexts, given, strict=True)):
         n = len(ctx)
@@ -393,6 +407,8 @@ def collate_contexts(
             for name, value in vars(row_views).items():
                 getattr(seen, name)[row * t : row * t + length] = value
             shifts[row, :length] = shift_views(ctx.onsets, now, song.bar, reads_far(ctx))
+            pitches = features.transposed_pitches(song.ids[start : start + length, PITCH], semis)
+            velocities[row, :length] = echo_velocities(moved, ctx.onsets, at, tracks, pitches, song.bar, reads_far(ctx))
             # step i reads event start+i-1: the counts over the events up to it (from before the window too)
             first = max(0, start - 2)
             recurred = recurs(ctx, onsets[first + 1 : start + length], song.ids[first : start + length - 1], song.bar)
@@ -427,6 +443,7 @@ def collate_contexts(
         given=torch.from_numpy(given_at),
         far=torch.from_numpy(shaped["far"]),
         far_durations=torch.from_numpy(shaped["far_durations"]),
+        velocities=torch.from_numpy(velocities),
     )
 
 

@@ -27,6 +27,7 @@ from composer.context import (
     NONE,
     RECUR_BARS,
     Context,
+    echo_velocities,
     known_notes,
     reads_far,
     recurs,
@@ -134,6 +135,7 @@ class ContextSteps:
             given=torch.zeros(1, 1, dtype=torch.bool),
             far=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
             far_durations=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
+            velocities=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
         )
         self.memory: ContextMemory = model.encode_context(batch)
         # what context_heads gathers at an aligned index, its two rows summed once: (S+1, 5·HH)
@@ -210,6 +212,14 @@ class ContextSteps:
             far_durations=torch.from_numpy(seen.far_durations).float(),
         )
         return (at_d + near_d, at_p + near_p, at_v + near_v), head_views
+
+    def velocities(self, onset: torch.Tensor, track: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:
+        """(K, len(RECUR_BARS), velocity ids) the velocities of the context notes that recur with the takes' new
+        notes (:func:`composer.context.echo_velocities`), for the velocity head of a model with far views."""
+        seen = echo_velocities(
+            self.context.ids, self.context.onsets, onset.numpy(), track.numpy(), pitch.numpy(), self.bar, self.far
+        )
+        return torch.from_numpy(seen).float()
 
 
 def parse_bars(text: str) -> tuple[int, int]:

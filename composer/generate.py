@@ -1277,7 +1277,11 @@ class Composer:
             pitch = draw(pitch_raw, drawn, allowed=allowed, prior=prior)
             is_rest = pitch == REST  # a rest event has no duration or velocity, and stays on the previous track
             if voices.dynamics:
-                vel = draw(m.velocity_logits(zv[0], shift, pos, dur, pitch, track), drawn, allowed=velocity_ok)
+                echo = matches = None
+                if plan.context is not None and m.config.far:
+                    echo, matches = plan.context.velocities(onset, track, pitch), plan.context.matches()
+                raw_v = m.velocity_logits(zv[0], shift, pos, dur, pitch, track, echo, matches)
+                vel = draw(raw_v, drawn, allowed=velocity_ok)
                 vel = vel.masked_fill(is_rest, VELOCITY_UNKNOWN)
             else:  # the seed says nothing about loudness: its one velocity goes on (decoding), nothing drawn
                 vel = unknown

@@ -47,6 +47,7 @@ from composer.context import (
     MATCH_WINDOW,
     MODES,
     N_DISTANCES,
+    RECUR_BARS,
     SHIFT_BARS,
 )
 from composer.encoding import DURATION, FIELDS, PITCH, PITCH_LOW, SHIFT, TRACK, VELOCITY
@@ -151,7 +152,8 @@ class ContextBatch:
     ``target_distance`` the same at the target's own onset (what the other heads read); the target's views
     (:class:`composer.context.Views`): ``next_pitch``, ``next_distance`` (B, T), ``chroma`` (B, T, 3, 12),
     ``ahead`` (B, T, 4, pitches), ``durations`` (B, T, 3, durations), ``far`` (B, T, 4, pitches),
-    ``far_durations`` (B, T, 4, durations); ``shifts`` (B, T, 5, shifts): whether a
+    ``far_durations`` (B, T, 4, durations), ``velocities`` (B, T, 8, velocities): the velocity ids of the context
+    notes that recur with the target (:func:`composer.context.echo_velocities`); ``shifts`` (B, T, 5, shifts): whether a
     context note starts at the step's current time plus each shift (plus 0, 1, 2, 4, 8 bars); ``matches`` (B, T,
     8): how many of the last two events before the step recur in the context 1, 2, 4, 8, 12, 16, 24 and 32 bars
     later (:func:`composer.context.match_counts`); ``given`` (B, T) bool: targets that are given (accompany's kept
@@ -177,6 +179,7 @@ class ContextBatch:
     given: torch.Tensor
     far: torch.Tensor
     far_durations: torch.Tensor
+    velocities: torch.Tensor
 
     def to(self, device: torch.device | str) -> ContextBatch:
         return ContextBatch(*(getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)))
@@ -345,7 +348,17 @@ class MusicLSTM(nn.Module):
             self.ctx_far_duration = nn.Linear(hh, len(FAR_BARS))
             self.ctx_far_shift = nn.Linear(hh, len(FAR_BARS))
             self.ctx_far_match = nn.Embedding(len(FAR_BARS) * (MATCH_WINDOW + 1), 3)
-            far = (self.ctx_far, self.ctx_far_duration, self.ctx_far_shift, self.ctx_far_match)
+            # the velocity head: the velocities of the notes that recur with the new note's pitch (RECUR_BARS)
+            self.ctx_far_velocity = nn.Linear(hh, len(RECUR_BARS))
+            self.ctx_far_velocity_match = nn.Embedding(len(RECUR_BARS) * (MATCH_WINDOW + 1), 1)
+            far = (
+                self.ctx_far,
+                self.ctx_far_duration,
+                self.ctx_far_shift,
+                self.ctx_far_match,
+                self.ctx_far_velocity,
+                self.ctx_far_velocity_match,
+            )
         for module in (
             self.ctx_following,
             self.ctx_preceding,
@@ -641,9 +654,20 @@ class MusicLSTM(nn.Module):
         dur: torch.Tensor,
         pitch: torch.Tensor,
         track: torch.Tensor,
+        echo: torch.Tensor | None = None,
+        matches: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """``echo`` (…, len(RECUR_BARS), velocity ids) float: the velocities of the context notes that recur with
+        this note (:func:`composer.context.echo_velocities`; a model with far views), trusted by ``matches``
+        (…, len(RECUR_BARS)), the step's recurrence counts."""
         cond = self._bag(self.vel_cond, self.vel_offsets, [shift, pos.clamp(max=MAX_POSITION - 1), dur, pitch, track])
-        return self._out(self.out_vel, z + cond)
+        if echo is None or matches is None or not self.config.far:
+            return self._out(self.out_vel, z + cond)
+        g = F.gelu(z + cond)
+        index = matches + torch.arange(len(RECUR_BARS), device=matches.device) * (MATCH_WINDOW + 1)
+        weight = F.linear(g, self.ctx_far_velocity.weight, self.ctx_far_velocity.bias)
+        weight = weight + F.embedding(index, self.ctx_far_velocity_match.weight)[..., 0]
+        return F.linear(g, self.out_vel.weight, self.out_vel.bias) + (weight[..., :, None] * echo).sum(-2)
 
     def field_nll(
         self,
@@ -699,7 +723,16 @@ class MusicLSTM(nn.Module):
                 views,
             ),
             self.duration_logits(zd, shift, pos, track, batch.lookback_duration, views),
-            self.velocity_logits(zv, shift, pos, dur, pitch, track),
+            self.velocity_logits(
+                zv,
+                shift,
+                pos,
+                dur,
+                pitch,
+                track,
+                None if context is None else context.velocities.float(),
+                None if context is None else context.matches,
+            ),
             # The track table is part of the piece as given: a note goes to one of its tracks (generation masks
             # the others out too), so the track is scored among those.
             self.track_logits(zt, shift, pos, batch.inputs[..., TRACK]).masked_fill(

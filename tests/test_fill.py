@@ -16,8 +16,10 @@ from composer.context import (
     INFILL,
     NO_NEXT,
     NONE,
+    RECUR_BARS,
     SHIFT_BARS,
     distance_bucket,
+    echo_velocities,
     gap_context,
     shift_views,
     training_context,
@@ -339,6 +341,7 @@ def test_generation_reads_the_context_as_training_does():
     batch = collate_contexts([(song, 0, stop, 0)], [ctx], [np.zeros(stop, dtype=bool)])
     assert int(batch.matches.sum()) > 0 and bool(batch.ahead.any())  # the duet repeats: something to compare
     assert bool(batch.far.any()) and int(batch.matches[..., len(AHEAD_BARS) :].sum()) > 0  # … 12 bars on too
+    assert bool(batch.velocities.any())
     steps = ContextSteps(model, ctx, song.bar, song.bar_start)
     onsets = np.cumsum(song.ids[:, SHIFT])
     first = 20
@@ -358,6 +361,10 @@ def test_generation_reads_the_context_as_training_does():
         assert torch.equal(seen.durations[0].bool(), batch.durations[0, i])
         assert torch.equal(seen.far[0].bool(), batch.far[0, i])
         assert torch.equal(seen.far_durations[0].bool(), batch.far_durations[0, i])
+        echo = steps.velocities(
+            torch.tensor([onsets[i]]), torch.tensor([song.ids[i, TRACK]]), torch.tensor([song.ids[i, PITCH]])
+        )
+        assert torch.equal(echo[0].bool(), batch.velocities[0, i])
         steps.played(torch.from_numpy(song.ids[i : i + 1]), torch.tensor([onsets[i]]))
 
 
@@ -399,6 +406,16 @@ def test_a_frozen_base_trains_the_context_alone(tmp_path):
         train(replace(cfg, model=replace(TINY, context=0), init=None, out=str(tmp_path / "r2")), songs=(data, data))
 
 
+FAR_GAINS = (
+    "ctx_far",
+    "ctx_far_duration",
+    "ctx_far_shift",
+    "ctx_far_match",
+    "ctx_far_velocity",
+    "ctx_far_velocity_match",
+)
+
+
 def test_the_far_views_read_the_track_12_to_32_bars_ahead_and_start_at_zero():
     """A C on track 0 and an E on track 1, both 16 bars (of 48 steps) after step 0: a new note on track 0 at 0
     reads the C (and its duration) in its 16-bars-ahead view, one on track 1 the E, and nothing else is that far
@@ -417,13 +434,22 @@ def test_the_far_views_read_the_track_12_to_32_bars_ahead_and_start_at_zero():
     assert np.flatnonzero(starts[0, len(SHIFT_BARS) + sixteen]).tolist() == [0] and starts[0].sum() == 1
     assert np.flatnonzero(starts[1, SHIFT_BARS.index(0)]).tolist() == [6] and starts[1].sum() == 1
     assert not shift_views(np.array([768]), np.array([0]), 48)[:, len(SHIFT_BARS) :].any()
+    # the velocity head's: the velocity id of a note of the same pitch on the same track bars later
+    loud = ids.copy()
+    loud[:, 3] = [20, 9]
+    echo = echo_velocities(
+        loud, np.array([768, 384]), np.array([0, 0, 0]), np.array([0, 1, 1]), np.array([c, e, c]), 48, far=True
+    )
+    assert np.argwhere(echo[0]).tolist() == [[RECUR_BARS.index(16), 20]]
+    assert np.argwhere(echo[1]).tolist() == [[RECUR_BARS.index(8), 9]] and not echo[2].any()
+    assert not echo_velocities(loud, np.array([768, 384]), np.array([0]), np.array([0]), np.array([c]), 48).any()
     torch.manual_seed(0)
     model = _randomize_context(MusicLSTM(TINY)).eval()
     far = checkpoint.with_far_views(model).eval()
     assert far.config.far and not model.config.far
     song = _song(duet(bars=24))
     assert gap_scores(far, [song], (5, 8)) == gap_scores(model, [song], (5, 8))
-    for name in ("ctx_far", "ctx_far_duration", "ctx_far_shift", "ctx_far_match"):
+    for name in FAR_GAINS:
         torch.nn.init.normal_(getattr(far, name).weight, std=0.5)
     assert (
         gap_scores(far, [song], (5, 8))["gap_bits_per_note"] != gap_scores(model, [song], (5, 8))["gap_bits_per_note"]
@@ -469,7 +495,7 @@ def test_freezing_the_context_trains_the_far_views_alone_and_accompaniments_neve
         train(replace(cfg, model=TINY, out=str(tmp_path / "r2")), songs=(data, data))
 
     far = checkpoint.with_far_views(base)
-    for name in ("ctx_far", "ctx_far_duration", "ctx_far_shift", "ctx_far_match"):
+    for name in FAR_GAINS:
         torch.nn.init.normal_(getattr(far, name).weight, std=1.0)
     takes = []
     for name, model in (("plain", base), ("far", far)):
