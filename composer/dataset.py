@@ -22,7 +22,6 @@ import torch
 from composer import features
 from composer.atomic import atomic_write
 from composer.context import (
-    FAR_BARS,
     RECUR_BARS,
     SHIFT_BARS,
     Context,
@@ -388,7 +387,7 @@ def collate_contexts(
     target_index = np.zeros((b, t), dtype=np.int64)
     target_distance = np.zeros((b, t), dtype=np.int64)
     seen = Views.none(b * t)
-    shifts = np.zeros((b, t, len(SHIFT_BARS) + len(FAR_BARS), features.SIZES[SHIFT]), dtype=bool)
+    shifts = np.zeros((b, t, len(SHIFT_BARS), features.SIZES[SHIFT]), dtype=bool)
     matches = np.zeros((b, t, len(RECUR_BARS)), dtype=np.int64)
     velocities = np.zeros((b, t, len(RECUR_BARS), features.SIZES[VELOCITY]), dtype=bool)
     given_at = np.zeros((b, t), dtype=bool)
@@ -406,7 +405,7 @@ def collate_contexts(
             row_views = views(moved, ctx.onsets, at, tracks, song.bar, song.bar_start, reads_far(ctx))
             for name, value in vars(row_views).items():
                 getattr(seen, name)[row * t : row * t + length] = value
-            shifts[row, :length] = shift_views(ctx.onsets, now, song.bar, reads_far(ctx))
+            shifts[row, :length] = shift_views(ctx.onsets, now, song.bar)
             pitches = features.transposed_pitches(song.ids[start : start + length, PITCH], semis)
             velocities[row, :length] = echo_velocities(moved, ctx.onsets, at, tracks, pitches, song.bar, reads_far(ctx))
             # step i reads event start+i-1: the counts over the events up to it (from before the window too)

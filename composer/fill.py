@@ -185,7 +185,7 @@ class ContextSteps:
     def now(self, time: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """What the shift head gains at the takes' current times ``time`` (K,): (K, HH), and its views (K,
         len(SHIFT_BARS), shift ids)."""
-        seen = shift_views(self.context.onsets, time.numpy(), self.bar, self.far)
+        seen = shift_views(self.context.onsets, time.numpy(), self.bar)
         return self._at(time)[0], torch.from_numpy(seen).float()
 
     def onset(self, onset: torch.Tensor) -> torch.Tensor:

@@ -346,15 +346,13 @@ class MusicLSTM(nn.Module):
             # each recurrence count adds to them
             self.ctx_far = nn.Linear(hh, len(FAR_BARS))
             self.ctx_far_duration = nn.Linear(hh, len(FAR_BARS))
-            self.ctx_far_shift = nn.Linear(hh, len(FAR_BARS))
-            self.ctx_far_match = nn.Embedding(len(FAR_BARS) * (MATCH_WINDOW + 1), 3)
+            self.ctx_far_match = nn.Embedding(len(FAR_BARS) * (MATCH_WINDOW + 1), 2)
             # the velocity head: the velocities of the notes that recur with the new note's pitch (RECUR_BARS)
             self.ctx_far_velocity = nn.Linear(hh, len(RECUR_BARS))
             self.ctx_far_velocity_match = nn.Embedding(len(RECUR_BARS) * (MATCH_WINDOW + 1), 1)
             far = (
                 self.ctx_far,
                 self.ctx_far_duration,
-                self.ctx_far_shift,
                 self.ctx_far_match,
                 self.ctx_far_velocity,
                 self.ctx_far_velocity_match,
@@ -513,9 +511,9 @@ class MusicLSTM(nn.Module):
         return F.embedding(index, self.ctx_match.weight)
 
     def far_weights(self, g: torch.Tensor, matches: torch.Tensor, which: int) -> torch.Tensor:
-        """(…, len(FAR_BARS)) the weight of each far view in the pitch (``which`` 0), duration (1) or shift (2)
-        head: from the head's state ``g``, plus what the recurrence count at that distance adds."""
-        layer = (self.ctx_far, self.ctx_far_duration, self.ctx_far_shift)[which]
+        """(…, len(FAR_BARS)) the weight of each far view in the pitch (``which`` 0) or duration (1) head: from
+        the head's state ``g``, plus what the recurrence count at that distance adds."""
+        layer = (self.ctx_far, self.ctx_far_duration)[which]
         far = matches[..., len(AHEAD_BARS) :]
         index = far + torch.arange(len(FAR_BARS), device=matches.device) * (MATCH_WINDOW + 1)
         return F.linear(g, layer.weight, layer.bias) + F.embedding(index, self.ctx_far_match.weight)[..., which]
@@ -537,8 +535,8 @@ class MusicLSTM(nn.Module):
     def shift_logits(
         self, z: torch.Tensor, views: torch.Tensor | None = None, matches: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """``views`` (…, len(SHIFT_BARS) + len(FAR_BARS), shift ids) float: the context's onsets at each shift
-        (bars ahead, then far ahead); ``matches`` (…, 8) the step's recurrence counts."""
+        """``views`` (…, len(SHIFT_BARS), shift ids) float: the context's onsets at each shift (bars ahead);
+        ``matches`` (…, 8) the step's recurrence counts."""
         if views is None:
             return self._out(self.out_shift, z)
         g = F.gelu(z)
@@ -546,12 +544,7 @@ class MusicLSTM(nn.Module):
         if matches is not None:
             trust = self.match_weights(matches)[..., SHIFT_AHEAD, 2]
             weight = torch.cat([weight[..., :1], weight[..., 1:] + trust], -1)
-        near = len(SHIFT_BARS)
-        logits = F.linear(g, self.out_shift.weight, self.out_shift.bias)
-        logits = logits + (weight[..., :, None] * views[..., :near, :]).sum(-2)
-        if self.config.far and matches is not None:
-            logits = logits + (self.far_weights(g, matches, 2)[..., :, None] * views[..., near:, :]).sum(-2)
-        return logits
+        return F.linear(g, self.out_shift.weight, self.out_shift.bias) + (weight[..., :, None] * views).sum(-2)
 
     def track_logits(
         self, z: torch.Tensor, shift: torch.Tensor, pos: torch.Tensor, prev_track: torch.Tensor

@@ -409,7 +409,6 @@ def test_a_frozen_base_trains_the_context_alone(tmp_path):
 FAR_GAINS = (
     "ctx_far",
     "ctx_far_duration",
-    "ctx_far_shift",
     "ctx_far_match",
     "ctx_far_velocity",
     "ctx_far_velocity_match",
@@ -429,11 +428,6 @@ def test_the_far_views_read_the_track_12_to_32_bars_ahead_and_start_at_zero():
     assert seen.far.sum() == 2 and not seen.ahead.any()  # the note at 48 is 15 bars short of them
     assert np.flatnonzero(seen.far_durations[0, sixteen]).tolist() == [11] and seen.far_durations.sum() == 2
     assert not views(ids, np.array([768, 768]), np.array([0]), np.array([0]), 48, 0).far.any()  # not an infill's
-    # the shift head's far views: a context note 16 bars and 6 steps after step 762
-    starts = shift_views(np.array([768, 768]), np.array([0, 762]), 48, far=True)
-    assert np.flatnonzero(starts[0, len(SHIFT_BARS) + sixteen]).tolist() == [0] and starts[0].sum() == 1
-    assert np.flatnonzero(starts[1, SHIFT_BARS.index(0)]).tolist() == [6] and starts[1].sum() == 1
-    assert not shift_views(np.array([768]), np.array([0]), 48)[:, len(SHIFT_BARS) :].any()
     # the velocity head's: the velocity id of a note of the same pitch on the same track bars later
     loud = ids.copy()
     loud[:, 3] = [20, 9]
