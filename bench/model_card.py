@@ -84,7 +84,14 @@ def main() -> None:
             "direction over the notes after a gap or on the given tracks, read by the heads (not the LSTM) at the "
             "current time and at each new note's onset, beside exact views of the context (the next context note "
             "on the track, the pitch classes sounding, the track's notes 1, 2, 4 and 8 bars ahead and whether the "
-            "last notes recur there); plain continuation reads none of it"
+            "last notes recur there"
+            + (
+                "; in an infill also the far views: the track's notes 12, 16, 24 and 32 bars ahead and the "
+                "velocities of the notes that recur with the new note"
+                if model.get("far")
+                else ""
+            )
+            + "); plain continuation reads none of it"
             if model.get("context")
             else ""
         )
@@ -118,10 +125,25 @@ def main() -> None:
         + f"{state['train_seconds'] / 60:.1f} minutes on {where}. Best validation at epoch "
         f"{best['metrics'].get('epoch')}: {best['metrics']['valid']['bits_per_note']:.4f} bits/note.",
         "",
-        *([*args.note, ""] if args.note else []),
-        "| epoch | validation bits/note | pitch bits |",
-        "|---:|---:|---:|",
-        *[f"| {h['epoch']} | {h['bits_per_note']:.4f} | {h['pitch_bits']:.4f} |" for h in history],
+        *[line for note in args.note for line in (note, "")],  # each note a paragraph
+        *(
+            [
+                "| epoch | validation bits/note | pitch bits | random tasks (continue, infill, accompany): with the "
+                "context vs without |",
+                "|---:|---:|---:|---:|",
+                *[
+                    f"| {h['epoch']} | {h['bits_per_note']:.4f} | {h['pitch_bits']:.4f} | "
+                    f"{h['context_bits_per_note']:.4f} vs {h['context_left_only_bits_per_note']:.4f} |"
+                    for h in history
+                ],
+            ]
+            if history and "context_bits_per_note" in history[0]
+            else [
+                "| epoch | validation bits/note | pitch bits |",
+                "|---:|---:|---:|",
+                *[f"| {h['epoch']} | {h['bits_per_note']:.4f} | {h['pitch_bits']:.4f} |" for h in history],
+            ]
+        ),
         "",
         "## Evaluation (bench/results/evaluation.json)",
         f"- Test split ({ev['test_pieces']:,} pieces, {ev['test_notes']:,} notes): **{ev['test_bits_per_note']:.4f} "
