@@ -47,7 +47,7 @@ import numpy as np
 import torch
 
 from composer.checkpoint import SHIPPED_MODEL, load_model
-from composer.context import AHEAD_BARS, FAR_BARS
+from composer.context import AHEAD_BARS, FAR_BARS, RECUR_BARS
 from composer.dataset import Song, load_songs, song_from_piece
 from composer.encoding import STEPS_PER_BEAT
 from composer.errors import InputError
@@ -98,11 +98,14 @@ def recurrence(songs: list[Song], split: str = "valid", last: int = 3) -> dict[s
     composer.context.FAR_BARS): in bars 5–8 of each ``split`` piece with music after bar 8, the share of notes
     whose ``last`` notes before them on their track all recur after the gap (same pitch and track, exact onset)
     at one of the distances of AHEAD_BARS (``near``), else at one of FAR_BARS (``far_only``), and how often the
-    note itself recurs at one of those distances (``precision``); per collection and over all."""
-    from composer.encoding import PITCH, REST, SHIFT, TRACK
+    note itself recurs at one of those distances (``precision``); per collection and over all.  Where velocities
+    are known (POP909), also the share of notes with a note of their pitch on their track 1–32 bars after them
+    beyond the gap (``echo``), and how often the first such note's velocity id is the note's own (``echo_same``)
+    or within one step of it (``echo_within_one``): what :func:`composer.context.echo_velocities` offers."""
+    from composer.encoding import PITCH, REST, SHIFT, TRACK, VELOCITY, VELOCITY_UNKNOWN
     from composer.evaluate import _gap_rows
 
-    keys = ("notes", "near", "near_hit", "far", "far_hit")
+    keys = ("notes", "near", "near_hit", "far", "far_hit", "known", "echo", "echo_same", "echo_within_one")
     counts: dict[str, dict[str, int]] = {}
     for song in songs:
         if song.split != split or (rows := _gap_rows(song, 5, 8)) is None:
@@ -112,6 +115,7 @@ def recurrence(songs: list[Song], split: str = "valid", last: int = 3) -> dict[s
         # each note as (onset, track, pitch); the same note bars later is the key plus (bars * bar, 0, 0)
         notes = np.stack([onsets, song.ids[:, TRACK], song.ids[:, PITCH]], axis=1).tolist()
         after = {tuple(notes[i]) for i in range(b, len(notes)) if notes[i][2] != REST}
+        loud = {tuple(notes[i]): int(song.ids[i, VELOCITY]) for i in range(len(notes) - 1, b - 1, -1)}
         tally = counts.setdefault(song.collection, dict.fromkeys(keys, 0))
         on_track: dict[int, list[int]] = {}
         for i, (_, track, pitch) in enumerate(notes[:b]):
@@ -123,6 +127,13 @@ def recurrence(songs: list[Song], split: str = "valid", last: int = 3) -> dict[s
             if i < a:
                 continue
             tally["notes"] += 1
+            if song.ids[i, VELOCITY] != VELOCITY_UNKNOWN:
+                tally["known"] += 1
+                echoes = [loud[k] for d in RECUR_BARS if (k := (notes[i][0] + d * song.bar, track, pitch)) in loud]
+                if echoes:
+                    tally["echo"] += 1
+                    tally["echo_same"] += echoes[0] == song.ids[i, VELOCITY]
+                    tally["echo_within_one"] += abs(echoes[0] - int(song.ids[i, VELOCITY])) <= 1
             for kind, distances in (("near", AHEAD_BARS), ("far", FAR_BARS)):
                 found = [
                     d
@@ -143,6 +154,15 @@ def recurrence(songs: list[Song], split: str = "valid", last: int = 3) -> dict[s
             "near_precision": round(c["near_hit"] / max(1, c["near"]), 3),
             "far_only": round(c["far"] / max(1, c["notes"]), 3),
             "far_precision": round(c["far_hit"] / max(1, c["far"]), 3),
+            **(
+                {
+                    "echo": round(c["echo"] / c["known"], 3),
+                    "echo_same": round(c["echo_same"] / max(1, c["echo"]), 3),
+                    "echo_within_one": round(c["echo_within_one"] / max(1, c["echo"]), 3),
+                }
+                if c["known"]
+                else {}
+            ),
         }
 
     return {
@@ -506,7 +526,8 @@ def main() -> None:
     parser.add_argument(
         "--count-recurrence",
         action="store_true",
-        help="instead: how often a gap's notes recur after it, bars ahead and far ahead (validation split)",
+        help="instead: how often a gap's notes recur after it, bars ahead and far ahead (validation split; "
+        "bench/results/infill_recurrence.json)",
     )
     parser.add_argument(
         "--gap-split", default="test", help="the split the gap section scores (valid: to choose between models)"
@@ -538,7 +559,9 @@ def main() -> None:
         print(piano_stacking(args.data))
         return
     if args.count_recurrence:
-        print(json.dumps(recurrence(load_songs(args.data)[0]), indent=1))
+        counted = recurrence(load_songs(args.data)[0])
+        print(json.dumps(counted, indent=1))
+        write_result(ROOT / "bench" / "results" / "infill_recurrence.json", counted)
         return
     if args.fit_join:
         result["join_fit"] = join_leaps(args.data)

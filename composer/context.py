@@ -250,7 +250,8 @@ def echo_velocities(
     pitch ids ``pitches`` (N,), the velocity ids of the context notes (``ids`` (S, 5) at ``onsets``) of the same
     pitch on the same track exactly 1, 2, 4, 8, 12, 16, 24 and 32 bars later — how loudly the passage is played
     where it returns (POP909's played velocities: in bars 5-8 of the validation songs, 57 % of the notes recur so
-    after the gap, and 42 % of those at the same velocity id, 78 % within one).  Read by a model with far views
+    after the gap, 42 % of those at the same velocity id, 78 % within one: ``python bench/infill.py
+    --count-recurrence``).  Read by a model with far views
     where ``far``; empty elsewhere, and for context notes of unknown velocity."""
     n = len(at)
     out = np.zeros((n, len(RECUR_BARS), SIZES[VELOCITY]), dtype=bool)
