@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("--rev", default="f54d636", help="the commit whose shipped model is fine-tuned")
     parser.add_argument("--data", type=Path, default=ROOT / "midi_data")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0, help="the fine-tunes' seed (fold k: seed + k)")
     parser.add_argument("--out", type=Path, help="default: bench/results/protocol_<set>_previous_model.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -48,7 +49,7 @@ def main() -> None:
                 ["git", "show", f"{args.rev}:composer/models/shipped/{name}"], cwd=ROOT, capture_output=True, check=True
             )
             (Path(tmp) / name).write_bytes(shown.stdout)
-        result = evaluate.protocol(SETS[args.set], args.data, Path(tmp), progress=True)
+        result = evaluate.protocol(SETS[args.set], args.data, Path(tmp), progress=True, seed=args.seed)
     result["pretrained"] = f"composer/models/shipped at {args.rev} (from git)"
     write_result(out, {SETS[args.set]: result})
     clean = result["without_variant_tunes"]

@@ -151,6 +151,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
                 folds=args.folds,
                 epochs=args.epochs,
                 progress=not args.json,
+                seed=args.protocol_seed,
             )
         _emit(results, args)
         return 0
@@ -643,6 +644,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--folds", type=int, default=10)
     e.add_argument("--epochs", type=int, default=30, help="with --protocol: fine-tuning epochs per fold (max)")
+    e.add_argument(
+        "--protocol-seed",
+        type=int,
+        default=0,
+        help="with --protocol: the fine-tunes' random seed (fold k uses seed + k; the published figures use 0)",
+    )
     e.add_argument(
         "--continuations",
         action="store_true",

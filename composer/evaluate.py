@@ -281,6 +281,7 @@ def protocol(
         },
         "pretrained": str(pretrained) if pretrained else None,
         "epochs": epochs,
+        "seed": seed,  # fold k fine-tunes with seed + k
         "learning_rates": list(lrs),
         "per_fold": per_fold,
         "published": PUBLISHED.get(eval_set, {}),

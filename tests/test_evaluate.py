@@ -99,6 +99,7 @@ def test_protocol_cross_validates_without_seeing_the_test_fold(small_corpus):
     assert result["published"]["IDyOM (Pearce 2005)"] == 2.102
     # each fold chose its fine-tuning rate on its validation fold: the rate with the fewest pitch bits there
     assert result["learning_rates"] == list(PROTOCOL_LRS) and len(PROTOCOL_LRS) > 1
+    assert result["seed"] == 0  # the fine-tunes' seed (fold k: seed + k), recorded
     for fold in result["per_fold"]:
         tried = fold["valid_pitch_bits"]
         assert set(tried) == {f"{lr:g}" for lr in PROTOCOL_LRS}
