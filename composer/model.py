@@ -91,7 +91,7 @@ class ModelConfig:
     head_hidden: int = 192  # width of each head's hidden layer
     dropout: float = 0.2
     context: int = 0  # the context encoder's width per direction (composer.context); 0: none, continuation only
-    far: bool = False  # the heads also read the track 12-32 bars ahead (composer.context.FAR_BARS; infill)
+    far: bool = False  # in an infill the heads also read the track 12-32 bars on, and recurring notes' velocities
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ModelConfig:
