@@ -368,34 +368,40 @@ def test_generation_reads_the_context_as_training_does():
         steps.played(torch.from_numpy(song.ids[i : i + 1]), torch.tensor([onsets[i]]))
 
 
+def _fine_tune(tmp_path, start, data, **settings):
+    """One epoch from the checkpoint ``start`` on 12 of ``data``'s songs (validated on the rest) with ``settings``
+    → (the TrainConfig, the best model it wrote)."""
+    from composer.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        data="unused",
+        out=str(tmp_path / "run"),
+        init=str(start),
+        epochs=1,
+        warmup_steps=1,
+        progress=False,
+        log=False,
+        threads=1,
+        **settings,
+    )
+    train(cfg, songs=(data[:12], data[12:]))
+    return cfg, checkpoint.load_model(tmp_path / "run" / "best.safetensors")[0]
+
+
 def test_a_frozen_base_trains_the_context_alone(tmp_path):
     """``--freeze-base``: every weight of the note model stays as it was (so plain continuation scores the
     same), the context's weights move, and the checkpoint loads as a model with that context."""
     from composer.testing.training import songs
-    from composer.train import TrainConfig, train
+    from composer.train import train
 
     torch.manual_seed(0)
     start = tmp_path / "start.safetensors"
     plain = MusicLSTM(replace(TINY, context=0))
     checkpoint.save(start, checkpoint.model_tensors(plain), {"model": plain.config.to_dict()})
     data = songs(16, length=60)
-    cfg = TrainConfig(
-        data="unused",
-        out=str(tmp_path / "run"),
-        model=TINY,
-        init=str(start),
-        freeze_base=True,
-        epochs=1,
-        batch_events=240,
-        max_len=30,
-        lr=1e-2,
-        warmup_steps=1,
-        progress=False,
-        log=False,
-        threads=1,
+    cfg, trained = _fine_tune(
+        tmp_path, start, data, model=TINY, freeze_base=True, batch_events=240, max_len=30, lr=1e-2
     )
-    train(cfg, songs=(data[:12], data[12:]))
-    trained, _ = checkpoint.load_model(tmp_path / "run" / "best.safetensors")
     before = plain.state_dict()
     for name, value in trained.state_dict().items():
         if name.startswith("ctx_"):
@@ -455,30 +461,16 @@ def test_freezing_the_context_trains_the_far_views_alone_and_accompaniments_neve
     exactly as they were; an accompaniment's new tracks have no notes of their own after any onset, so its takes
     with far views of any weight are the takes without them, note for note."""
     from composer.testing.training import songs
-    from composer.train import TrainConfig, train
+    from composer.train import train
 
     torch.manual_seed(0)
     start = tmp_path / "start.safetensors"
     base = _randomize_context(MusicLSTM(TINY))
     checkpoint.save(start, checkpoint.model_tensors(base), {"model": TINY.to_dict()})
     data = songs(16, length=200)
-    cfg = TrainConfig(
-        data="unused",
-        out=str(tmp_path / "run"),
-        model=replace(TINY, far=True),
-        init=str(start),
-        freeze_context=True,
-        epochs=1,
-        batch_events=400,
-        max_len=100,
-        lr=1e-1,
-        warmup_steps=1,
-        progress=False,
-        log=False,
-        threads=1,
+    cfg, trained = _fine_tune(
+        tmp_path, start, data, model=replace(TINY, far=True), freeze_context=True, batch_events=400, max_len=100, lr=0.1
     )
-    train(cfg, songs=(data[:12], data[12:]))
-    trained, _ = checkpoint.load_model(tmp_path / "run" / "best.safetensors")
     assert trained.config.far
     before = base.state_dict()
     for name, value in trained.state_dict().items():
