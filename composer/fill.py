@@ -143,7 +143,7 @@ class ContextSteps:
         self.heads = len(model.HEADS)
         self.recent = np.zeros((1, MATCH_WINDOW, len(RECUR_BARS)), dtype=bool)  # the last events' recurrence
         self.known = known_notes(context)  # the context's notes, for recurs
-        self.far = reads_far(context)
+        self.far = model.config.far and reads_far(context)  # only a model with far views pays for reading them
         self._last: tuple[np.ndarray, tuple[torch.Tensor, ...]] | None = None  # the last times asked, and their gains
         # at the last notes asked (:meth:`note`): grid steps to the next context note on their track (-1: none)
         self.next_steps = torch.zeros(0, dtype=torch.long)

@@ -1278,7 +1278,7 @@ class Composer:
             is_rest = pitch == REST  # a rest event has no duration or velocity, and stays on the previous track
             if voices.dynamics:
                 echo = matches = None
-                if plan.context is not None and m.config.far and plan.context.far:  # an infill's far views
+                if plan.context is not None and plan.context.far:  # a model with far views, in an infill
                     echo, matches = plan.context.velocities(onset, track, pitch), plan.context.matches()
                 raw_v = m.velocity_logits(zv[0], shift, pos, dur, pitch, track, echo, matches)
                 vel = draw(raw_v, drawn, allowed=velocity_ok)

@@ -506,17 +506,14 @@ class MusicLSTM(nn.Module):
     def match_weights(self, matches: torch.Tensor) -> torch.Tensor:
         """(…, 8) recurrence counts (RECUR_BARS) → (…, 4, 3): for each bars-ahead view, what its weight gains in
         the pitch, duration and shift heads."""
-        near = matches[..., : len(AHEAD_BARS)]
-        index = near + torch.arange(len(AHEAD_BARS), device=matches.device) * (MATCH_WINDOW + 1)
-        return F.embedding(index, self.ctx_match.weight)
+        return F.embedding(_count_rows(matches[..., : len(AHEAD_BARS)]), self.ctx_match.weight)
 
     def far_weights(self, g: torch.Tensor, matches: torch.Tensor, which: int) -> torch.Tensor:
         """(…, len(FAR_BARS)) the weight of each far view in the pitch (``which`` 0) or duration (1) head: from
         the head's state ``g``, plus what the recurrence count at that distance adds."""
         layer = (self.ctx_far, self.ctx_far_duration)[which]
-        far = matches[..., len(AHEAD_BARS) :]
-        index = far + torch.arange(len(FAR_BARS), device=matches.device) * (MATCH_WINDOW + 1)
-        return F.linear(g, layer.weight, layer.bias) + F.embedding(index, self.ctx_far_match.weight)[..., which]
+        trust = F.embedding(_count_rows(matches[..., len(AHEAD_BARS) :]), self.ctx_far_match.weight)[..., which]
+        return F.linear(g, layer.weight, layer.bias) + trust
 
     def initial_state(self, batch: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
         shape = (self.config.layers, batch, self.config.hidden)
@@ -657,9 +654,8 @@ class MusicLSTM(nn.Module):
         if echo is None or matches is None or not self.config.far:
             return self._out(self.out_vel, z + cond)
         g = F.gelu(z + cond)
-        index = matches + torch.arange(len(RECUR_BARS), device=matches.device) * (MATCH_WINDOW + 1)
         weight = F.linear(g, self.ctx_far_velocity.weight, self.ctx_far_velocity.bias)
-        weight = weight + F.embedding(index, self.ctx_far_velocity_match.weight)[..., 0]
+        weight = weight + F.embedding(_count_rows(matches), self.ctx_far_velocity_match.weight)[..., 0]
         return F.linear(g, self.out_vel.weight, self.out_vel.bias) + (weight[..., :, None] * echo).sum(-2)
 
     def field_nll(
@@ -751,6 +747,12 @@ class MusicLSTM(nn.Module):
         if pitch_of_a_note:
             nll[..., PITCH] = nll[..., PITCH] * (t[..., PITCH] != N_PITCHES)
         return nll * mask
+
+
+def _count_rows(counts: torch.Tensor) -> torch.Tensor:
+    """(…, D) recurrence counts (0..MATCH_WINDOW) at D distances → the rows of a trust table laid out distance by
+    distance, MATCH_WINDOW + 1 rows each (ctx_match, ctx_far_match, ctx_far_velocity_match)."""
+    return counts + torch.arange(counts.shape[-1], device=counts.device) * (MATCH_WINDOW + 1)
 
 
 _CIRCULANT = (torch.arange(12)[:, None] - torch.arange(12)[None, :]) % 12  # [c, j] → (c - j) mod 12

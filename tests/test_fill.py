@@ -335,7 +335,7 @@ def test_generation_reads_the_context_as_training_does():
     (composer.dataset.collate_contexts) — from a seed of the first 20 events on."""
     from composer.fill import ContextSteps
 
-    model = _randomize_context(MusicLSTM(TINY)).eval()
+    model = checkpoint.with_far_views(_randomize_context(MusicLSTM(TINY))).eval()
     song = _song(duet(bars=20))
     stop, ctx = gap_context(song.ids, song.programs, song.bar, song.bar_start, 5, 8)
     batch = collate_contexts([(song, 0, stop, 0)], [ctx], [np.zeros(stop, dtype=bool)])
