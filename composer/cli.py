@@ -88,6 +88,21 @@ def _cmd_corpus_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def _repeats(text: str | None) -> dict[str, int] | None:
+    """``--repeat``'s ``COLLECTION=N,…`` → {collection: N}."""
+    if not text:
+        return None
+    out = {}
+    for part in text.split(","):
+        name, _, count = part.partition("=")
+        if not name.strip() or not count.strip().isdigit() or int(count) < 1:
+            raise InputError(
+                f"--repeat {part!r} is not COLLECTION=N with N a whole number from 1; write e.g. bach-soprano=8."
+            )
+        out[name.strip()] = int(count)
+    return out
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from composer.model import ModelConfig
     from composer.train import TrainConfig, train
@@ -115,6 +130,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         augment=not args.no_augment,
         exclude_eval=args.exclude_eval,
         collections=args.collections.split(",") if args.collections else None,
+        repeat=_repeats(args.repeat),
         init=str(args.init) if args.init else None,
         freeze_base=args.freeze_base,
         freeze_context=args.freeze_context,
@@ -619,6 +635,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out the evaluation sets and every piece grouped with them (for pretraining)",
     )
     t.add_argument("--collections", help="comma-separated collections to train on (default: all)")
+    t.add_argument(
+        "--repeat",
+        help="COLLECTION=N,…: each training piece of these collections appears N times an epoch "
+        "(e.g. bach-soprano=8 weighs a small collection up)",
+    )
     t.add_argument("--checkpoint-seconds", type=float, default=TrainConfig.checkpoint_seconds)
     t.add_argument("--max-steps", type=int, help="stop after this many steps")
     t.add_argument(

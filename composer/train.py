@@ -64,6 +64,9 @@ class TrainConfig:
     augment: bool = True  # random range-safe transposition of each training window
     exclude_eval: bool = False  # leave out the evaluation sets and every piece grouped with them
     collections: list[str] | None = None  # train on these collections only (default: all)
+    # Each training song of these collections appears this many times an epoch (a corpus's small collection
+    # weighed up against its large ones); validation still counts every song once.
+    repeat: dict[str, int] | None = None
     init: str | None = None  # start from this checkpoint's weights (fine-tuning)
     checkpoint_seconds: float = 60.0  # write last.safetensors at least this often
     max_steps: int | None = None  # stop after this many optimizer steps (tests, quick runs)
@@ -226,7 +229,8 @@ def _device(cfg: TrainConfig, local_rank: int) -> torch.device:
 
 def select_songs(songs: list[Song], cfg: TrainConfig) -> tuple[list[Song], list[Song]]:
     """(training, validation) songs: each song's split, less the collections and evaluation sets ``cfg``
-    leaves out (with ``exclude_eval``, also every piece grouped with an evaluation piece)."""
+    leaves out (with ``exclude_eval``, also every piece grouped with an evaluation piece); a training song of a
+    collection in ``cfg.repeat`` appears that many times."""
     held = {s.group for s in songs if s.eval_set} if cfg.exclude_eval else set()
 
     def kept(s: Song) -> bool:
@@ -235,6 +239,8 @@ def select_songs(songs: list[Song], cfg: TrainConfig) -> tuple[list[Song], list[
         return not cfg.exclude_eval or (not s.eval_set and (not s.group or s.group not in held))
 
     train = [s for s in songs if s.split == "train" and kept(s)]
+    if cfg.repeat:
+        train = [s for s in train for _ in range(max(1, cfg.repeat.get(s.collection, 1)))]
     valid = [s for s in songs if s.split == "valid" and kept(s)]
     return train, valid
 

@@ -15,6 +15,7 @@ import torch
 from composer import checkpoint
 from composer.cli import main
 from composer.dataset import Song, collate
+from composer.errors import InputError
 from composer.model import MusicLSTM
 from composer.testing import smf
 from composer.testing.training import TINY, cli_train_args, songs
@@ -233,6 +234,18 @@ def test_select_songs_follows_each_songs_split_collection_and_evaluation_set():
     assert names(TrainConfig()) == (["a", "d", "e", "f"], ["b"])
     assert names(TrainConfig(exclude_eval=True)) == (["a", "f"], ["b"])
     assert names(TrainConfig(collections=["chorales"])) == (["f"], [])
+    # --repeat weighs a collection up in training only; validation counts each piece once
+    assert names(TrainConfig(repeat={"chorales": 3, "absent": 2})) == (["a", "d", "e", "f", "f", "f"], ["b"])
+
+
+def test_repeat_flag_reads_collection_counts_and_refuses_anything_else():
+    from composer.cli import _repeats
+
+    assert _repeats("bach-soprano=8, essen=2") == {"bach-soprano": 8, "essen": 2}
+    assert _repeats(None) is None
+    for bad in ("bach-soprano", "essen=0", "=3", "essen=two"):
+        with pytest.raises(InputError, match="COLLECTION=N"):
+            _repeats(bad)
 
 
 def test_init_warm_starts_from_the_shipped_four_field_model(tmp_path):
