@@ -20,6 +20,9 @@
 * **join**: infill of bars 5–8 (4 takes) of test-split pieces: on each track with notes on both sides, the
   absolute leap from the last note starting in the gap to the first note of bar 9 (the highest at an onset),
   against the real piece's; and the share of the gap's notes in the key heard around the gap.
+* **bound** (``--only bound``, not in the default run): on the accompaniment's songs and bars, the share the
+  chord guess itself reaches with the real piano's rhythm (each note on the guess's likeliest pitch class, or one
+  drawn as the guide alone would), the melody's own share, and takes whose guide is handed the annotated chords.
 * **speed**: 8 bars × 4 takes — infill (bars 5–12) and accompany (8 bars of melody) — against a continuation of
   8 bars × 4 takes from bars 1–4 of the same song, alternated in one process, median ratio of wall times.
 
@@ -36,6 +39,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -61,7 +65,7 @@ from composer.evaluate import (
     pop909_segment,
     without_track,
 )
-from composer.generate import Composer, Settings, accompaniment_pace
+from composer.generate import CHORD_FLOOR, Composer, Settings, accompaniment_pace
 from composer.harmony import annotated_chords, chord_pcs, pitch_class
 from composer.midi_io import read_midi
 from composer.model import MusicLSTM, bits
@@ -393,6 +397,104 @@ def accompaniment(
     }
 
 
+def _annotated_membership(chords: list[tuple[float, float, set[int] | None]], beats: int) -> np.ndarray:
+    """(beats, 12) the annotated chords as a membership guess: each beat's time in each chord's pitch classes."""
+    out = np.zeros((beats, 12))
+    for a, b, pcs in chords:
+        for i in range(max(0, int(a)), min(beats, math.ceil(b))):
+            t = _overlap(a, b, float(i), i + 1.0)
+            if pcs and t > 0:
+                out[i, sorted(pcs)] += t
+    return np.clip(out, 0.0, 1.0)
+
+
+def accompaniment_bound(
+    composer: Composer, data: Path, pop909: Path, songs: int, bars: int, split: str = "test"
+) -> dict[str, Any]:
+    """How far a melody-only chord guess can carry the accompaniment measure, on the songs and bars it uses.
+
+    On the real PIANO track's own notes (its rhythm, its durations), each note's pitch class replaced by: the
+    guess's likeliest pitch class over the note's span (:func:`composer.harmony.membership`, read as ChordGuide
+    reads it: the mean over the span); a pitch class drawn in proportion to the guess raised to CHORD_STRENGTH
+    (what the guide alone would draw, the note model's own leaning left out; the expected share).  Then the
+    melody's own note time in the chord, and takes of accompany (4 a song, the defaults) whose guide is handed
+    the annotated chords instead of the guess: what the sampler makes of a right guess."""
+    from unittest import mock
+
+    from composer import harmony
+
+    rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["collection"] == "pop909"]
+    numbers = sorted(r["path"].split("/")[-1][:3] for r in rows if r["split"] == split)[:songs]
+    sums = {k: [0.0, 0.0] for k in ("real", "guess_top", "guess_drawn", "melody", "takes_annotated")}
+    strength = Settings().chord_strength
+
+    def add(key: str, note: Note, weights: np.ndarray, chords: list[tuple[float, float, set[int] | None]]) -> None:
+        for a, b, pcs in chords:
+            t = _overlap(note.start, note.end, a, b)
+            if pcs is None or t <= 0:
+                continue
+            sums[key][0] += t * float(weights[sorted(pcs)].sum())
+            sums[key][1] += t
+
+    counted = 0
+    for number in numbers:
+        folder = pop909 / number
+        piece = read_midi(data / "pop909" / f"{number}.mid")
+        cut = pop909_segment(piece, bars)
+        if cut is None:
+            continue
+        counted += 1
+        melody, piano, line = cut
+        bar = piece.time_signature.bar_beats
+        span = bars * bar
+        chords = _chords(folder, folder / f"{number}.mid", line, span)
+        beats = math.ceil(span)
+        guess = np.maximum(harmony.membership(list(melody.notes), beats, 0.0, bar), CHORD_FLOOR)
+        for n in piano.notes:
+            a, b = n.start, min(n.end, span)
+            cover = [(i, _overlap(a, b, float(i), i + 1.0)) for i in range(int(a), min(beats, math.ceil(b)))]
+            cover = [(i, t) for i, t in cover if t > 0]
+            if not cover:
+                continue
+            mean = sum(guess[i] * t for i, t in cover) / sum(t for _, t in cover)
+            add("real", n, np.eye(12)[n.pitch % 12], chords)
+            add("guess_top", n, np.eye(12)[int(np.argmax(mean))], chords)
+            drawn = mean**strength
+            add("guess_drawn", n, drawn / drawn.sum(), chords)
+        for n in melody.notes:
+            add("melody", n, np.eye(12)[n.pitch % 12], chords)
+
+        def annotated(_: object, beats: int, *__: object, chords: list = chords) -> np.ndarray:
+            return _annotated_membership(chords, beats)
+
+        with mock.patch.object(harmony, "membership", annotated):
+            takes = composer.accompany(melody, Settings(variations=4, seed=int(number)), style="piano")
+        for take in takes:
+            for n in take.continuation.notes:
+                add("takes_annotated", n, np.eye(12)[n.pitch % 12], chords)
+
+    def share(key: str) -> float:
+        return round(float(sums[key][0] / sums[key][1]), 4) if sums[key][1] else float("nan")
+
+    real = share("real")
+    return {
+        "split": split,
+        "songs": counted,
+        "bars": bars,
+        "chord_strength": strength,
+        "chord_share_real_piano": real,
+        "real_rhythm_guess_likeliest": share("guess_top"),
+        "real_rhythm_guess_drawn": share("guess_drawn"),
+        "melody_own": share("melody"),
+        "takes_given_annotated_chords": share("takes_annotated"),
+        "share_of_real": {
+            "real_rhythm_guess_likeliest": round(share("guess_top") / real, 4),
+            "real_rhythm_guess_drawn": round(share("guess_drawn") / real, 4),
+            "takes_given_annotated_chords": round(share("takes_annotated") / real, 4),
+        },
+    }
+
+
 # --------------------------------------------------------------------------------------------- join
 
 
@@ -515,7 +617,11 @@ def main() -> None:
     parser.add_argument("--pieces", type=int, default=80, help="test pieces for the join")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--only", help="comma-separated sections: gap, harmonization, accompaniment, join, speed")
+    parser.add_argument(
+        "--only",
+        help="comma-separated sections: gap, harmonization, accompaniment, join, speed; or bound (not run by "
+        "default: how far a melody-only chord guess can carry the accompaniment measure)",
+    )
     parser.add_argument(
         "--tune-chords",
         metavar="S,S,...",
@@ -615,6 +721,9 @@ def main() -> None:
         for name, lock in (("accompaniment", False), ("accompaniment_key_lock", True)):
             result[name] = accompaniment(composer, args.data, args.pop909, args.songs, args.bars, key_lock=lock)
             print(name, {k: v for k, v in result[name].items() if k != "per_song"}, flush=True)
+    if "bound" in sections:
+        result["accompaniment_bound"] = accompaniment_bound(composer, args.data, args.pop909, args.songs, args.bars)
+        print("bound", result["accompaniment_bound"], flush=True)
     if "join" in sections:
         result["join"] = join(composer, args.data, args.pieces)
         print("join", result["join"], flush=True)
