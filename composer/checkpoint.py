@@ -271,14 +271,6 @@ def with_far_views(model: MusicLSTM) -> MusicLSTM:
     return grown.to(next(model.parameters()).device)
 
 
-def note_model(model: MusicLSTM) -> MusicLSTM:
-    """``model`` without its context encoder (and far views): the note model alone, every weight of it copied.
-    Continuation never reads the context, so it continues exactly as ``model`` does."""
-    plain = MusicLSTM(replace(model.config, context=0, far=False))
-    plain.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("ctx_")}, strict=True)
-    return plain.to(next(model.parameters()).device)
-
-
 _OLD_IN_SIZES = (50, 90, 97, 17, 192, 193, 25, 50, 13)  # the old input tables' sizes (each field + BOS)
 _OLD_IN_TABLES = ("shift", "pitch", "duration", "velocity", "position", "bar", "key", "interval", "degree")
 

@@ -158,68 +158,38 @@ def _fine_tuned(
     seed: int,
 ) -> tuple[MusicLSTM, float, dict[float, float]]:
     """The model fine-tuned on ``fit`` (early stopping on ``valid``) at each rate of ``lrs``, the one with the
-    fewest pitch bits on ``valid`` → (that model, its rate, every rate's validation pitch bits).
-
-    Only the note model is fine-tuned, on plain continuation: the protocol scores continuation, which never
-    reads a context encoder, and a model with one would otherwise spend most of its fine-tuning windows on infill
-    and accompaniment tasks (:data:`composer.context.MODE_SHARE`)."""
-    from composer.checkpoint import load_model, model_tensors, note_model, read, save
+    fewest pitch bits on ``valid`` → (that model, its rate, every rate's validation pitch bits)."""
+    from composer.checkpoint import load_model
 
     best: tuple[float, MusicLSTM | None, float] = (float("inf"), None, lrs[0])
     scores: dict[float, float] = {}
-    with tempfile.TemporaryDirectory() as start:
-        if pretrained is not None and read(pretrained, older=True)[1].get("model", {}).get("context"):
-            model, config = load_model(pretrained)
-            if model.config.context:
-                plain = note_model(model)
-                pretrained = Path(start) / "note-model.safetensors"
-                save(pretrained, model_tensors(plain), {"model": plain.config.to_dict(), "init": config.get("init")})
-        for lr in lrs:
-            score, model, scores[lr] = _fine_tune_at(
-                data, pretrained, fit, valid, lr, epochs=epochs, model_config=model_config, seed=seed
+    for lr in lrs:
+        with tempfile.TemporaryDirectory() as tmp:
+            # Small batches: nine folds are only ~8,000 notes, and fine-tuning wants many small steps.
+            cfg = TrainConfig(
+                data=str(data),
+                out=tmp,
+                epochs=epochs,
+                batch_events=512,
+                max_len=256,
+                lr=lr,
+                warmup_steps=20,
+                patience=5,
+                seed=seed,
+                progress=False,
+                log=False,
+                checkpoint_seconds=1e9,
+                init=str(pretrained) if pretrained else None,
+                model=model_config or ModelConfig(),
             )
-            if best[1] is None or score < best[0]:
-                best = (score, model, lr)
+            train(cfg, songs=(fit, valid))
+            model, _ = load_model(Path(tmp) / "best.safetensors")
+        scores[lr] = model_pitch_bits(model, valid)
+        score = scores[lr] if np.isfinite(scores[lr]) else float("inf")  # a validation fold without notes
+        if best[1] is None or score < best[0]:
+            best = (score, model, lr)
     assert best[1] is not None
     return best[1], best[2], scores
-
-
-def _fine_tune_at(
-    data: Path,
-    pretrained: Path | None,
-    fit: list[Song],
-    valid: list[Song],
-    lr: float,
-    *,
-    epochs: int,
-    model_config: ModelConfig | None,
-    seed: int,
-) -> tuple[float, MusicLSTM, float]:
-    """One fine-tune of :func:`_fine_tuned` → (its score for the choice, the model, its validation pitch bits)."""
-    from composer.checkpoint import load_model
-
-    with tempfile.TemporaryDirectory() as tmp:
-        # Small batches: nine folds are only ~8,000 notes, and fine-tuning wants many small steps.
-        cfg = TrainConfig(
-            data=str(data),
-            out=tmp,
-            epochs=epochs,
-            batch_events=512,
-            max_len=256,
-            lr=lr,
-            warmup_steps=20,
-            patience=5,
-            seed=seed,
-            progress=False,
-            log=False,
-            checkpoint_seconds=1e9,
-            init=str(pretrained) if pretrained else None,
-            model=model_config or ModelConfig(),
-        )
-        train(cfg, songs=(fit, valid))
-        model, _ = load_model(Path(tmp) / "best.safetensors")
-    bits = model_pitch_bits(model, valid)
-    return (bits if np.isfinite(bits) else float("inf")), model, bits  # a validation fold without notes: inf
 
 
 def protocol(

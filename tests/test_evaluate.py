@@ -4,12 +4,11 @@ import csv
 import json
 import math
 import shutil
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from composer import checkpoint, evaluate
 from composer.cli import main
@@ -105,25 +104,6 @@ def test_protocol_cross_validates_without_seeing_the_test_fold(small_corpus):
         tried = fold["valid_pitch_bits"]
         assert set(tried) == {f"{lr:g}" for lr in PROTOCOL_LRS}
         assert tried[f"{fold['lr']:g}"] == min(tried.values())
-
-
-def test_protocol_fine_tunes_the_note_model_alone(small_corpus, tmp_path):
-    """A pretrained model with a context encoder (and far views) is fine-tuned as its note model alone, on plain
-    continuation: the part the protocol scores, which continues exactly as the whole model does."""
-    torch.manual_seed(0)
-    whole = MusicLSTM(replace(TINY, context=16, far=True))
-    path = tmp_path / "with-context.safetensors"
-    checkpoint.save(path, checkpoint.model_tensors(whole), {"model": whole.config.to_dict()})
-    kinder = [s for s in load_songs(small_corpus)[0] if s.eval_set == KINDER_EVAL]
-    plain = checkpoint.note_model(whole)
-    assert plain.config.context == 0 and not plain.config.far
-    assert not any(name.startswith("ctx_") for name in plain.state_dict())
-    assert evaluate.model_pitch_bits(plain, kinder) == pytest.approx(evaluate.model_pitch_bits(whole, kinder), abs=1e-9)
-    tuned, lr, scores = evaluate._fine_tuned(
-        small_corpus, path, kinder[:30], kinder[30:], (1e-3,), epochs=1, model_config=None, seed=0
-    )
-    assert tuned.config.context == 0 and not tuned.config.far and lr == 1e-3
-    assert scores[1e-3] == pytest.approx(evaluate.model_pitch_bits(tuned, kinder[30:]))
 
 
 def test_protocol_reports_the_tunes_without_a_close_variant_apart(small_corpus, tmp_path):
