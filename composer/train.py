@@ -312,6 +312,12 @@ def _train(
             say(f"skipped: {line}")
         train_songs, valid_songs = select_songs(all_songs, cfg)
         fingerprint = report.fingerprint
+        unknown = sorted(set(cfg.repeat or {}) - {s.collection for s in train_songs})
+        if unknown:
+            have = ", ".join(sorted({s.collection for s in train_songs}))
+            raise InputError(
+                f"--repeat names {', '.join(unknown)}, which no training piece belongs to; the collections are: {have}."
+            )
     else:
         train_songs, valid_songs = songs
     if not train_songs:

@@ -238,6 +238,18 @@ def test_select_songs_follows_each_songs_split_collection_and_evaluation_set():
     assert names(TrainConfig(repeat={"chorales": 3, "absent": 2})) == (["a", "d", "e", "f", "f", "f"], ["b"])
 
 
+def test_repeat_of_a_collection_with_no_training_piece_is_one_sentence(tmp_path, capsys):
+    folder = corpus_folder(tmp_path)
+    os.environ["COMPOSER_CACHE"] = str(tmp_path / "cache")
+    try:
+        code = main(cli_train_args(folder, tmp_path / "out", "--max-steps", "1", "--repeat", "bach-sopranos=8"))
+    finally:
+        del os.environ["COMPOSER_CACHE"]
+    err = capsys.readouterr().err
+    assert code == 2 and "--repeat names bach-sopranos, which no training piece belongs to" in err
+    assert "Traceback" not in err and not (tmp_path / "out" / "best.safetensors").exists()
+
+
 def test_repeat_flag_reads_collection_counts_and_refuses_anything_else():
     from composer.cli import _repeats
 
