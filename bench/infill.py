@@ -428,13 +428,10 @@ def accompaniment_bound(
     sums = {k: [0.0, 0.0] for k in ("real", "guess_top", "guess_drawn", "melody", "takes_annotated")}
     strength = Settings().chord_strength
 
-    def add(key: str, note: Note, weights: np.ndarray, chords: list[tuple[float, float, set[int] | None]]) -> None:
-        for a, b, pcs in chords:
-            t = _overlap(note.start, note.end, a, b)
-            if pcs is None or t <= 0:
-                continue
-            sums[key][0] += t * float(weights[sorted(pcs)].sum())
-            sums[key][1] += t
+    def add(key: str, notes: list[Note], chords: list[tuple[float, float, set[int] | None]]) -> None:
+        inside, total = chord_share(notes, chords)
+        sums[key][0] += inside
+        sums[key][1] += total
 
     counted = 0
     for number in numbers:
@@ -457,21 +454,27 @@ def accompaniment_bound(
             if not cover:
                 continue
             mean = sum(guess[i] * t for i, t in cover) / sum(t for _, t in cover)
-            add("real", n, np.eye(12)[n.pitch % 12], chords)
-            add("guess_top", n, np.eye(12)[int(np.argmax(mean))], chords)
+            add("real", [n], chords)
+            add("guess_top", [replace(n, pitch=int(np.argmax(mean)))], chords)
+            # the expected share of a pitch class drawn as the guide alone draws: each class's share, weighed
             drawn = mean**strength
-            add("guess_drawn", n, drawn / drawn.sum(), chords)
-        for n in melody.notes:
-            add("melody", n, np.eye(12)[n.pitch % 12], chords)
+            on = np.array([chord_share([replace(n, pitch=pc)], chords)[0] for pc in range(12)])
+            sums["guess_drawn"][0] += float(on @ (drawn / drawn.sum()))
+            sums["guess_drawn"][1] += chord_share([n], chords)[1]
+        add("melody", list(melody.notes), chords)
 
-        def annotated(_: object, beats: int, *__: object, chords: list = chords) -> np.ndarray:
+        read: list[int] = []  # the annotated chords replace the guess where ChordGuide reads it
+
+        def annotated(_: object, beats: int, *__: object, chords: list = chords, read: list = read) -> np.ndarray:
+            read.append(beats)
             return _annotated_membership(chords, beats)
 
         with mock.patch.object(harmony, "membership", annotated):
             takes = composer.accompany(melody, Settings(variations=4, seed=int(number)), style="piano")
+        if not read:
+            raise RuntimeError("accompany no longer reads composer.harmony.membership; the bound would be the guess's")
         for take in takes:
-            for n in take.continuation.notes:
-                add("takes_annotated", n, np.eye(12)[n.pitch % 12], chords)
+            add("takes_annotated", list(take.continuation.notes), chords)
 
     def share(key: str) -> float:
         return round(float(sums[key][0] / sums[key][1]), 4) if sums[key][1] else float("nan")

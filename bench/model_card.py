@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,6 +30,19 @@ def previous_run(run: dict) -> list[str]:
         f"That first run: {st['epoch']} epochs, {st['step']:,} steps, {st['train_seconds'] / 60:.1f} minutes, "
         f"best validation {st['best']:.4f} bits/note."
     ]
+
+
+def epoch_table(history: list[dict[str, Any]]) -> list[str]:
+    """The run's validation by epoch; for a model with a context encoder, also its random tasks with and without
+    the context."""
+    context = bool(history) and "context_bits_per_note" in history[0]
+    extra = " random tasks (continue, infill, accompany): with the context vs without |" if context else ""
+    rows = []
+    for h in history:
+        cell = f" {h['context_bits_per_note']:.4f} vs {h['context_left_only_bits_per_note']:.4f} |" if context else ""
+        rows.append(f"| {h['epoch']} | {h['bits_per_note']:.4f} | {h['pitch_bits']:.4f} |{cell}")
+    rule = "|---:|---:|---:|" + ("---:|" if context else "")
+    return ["| epoch | validation bits/note | pitch bits |" + extra, rule, *rows]
 
 
 def main() -> None:
@@ -126,24 +140,7 @@ def main() -> None:
         f"{best['metrics'].get('epoch')}: {best['metrics']['valid']['bits_per_note']:.4f} bits/note.",
         "",
         *[line for note in args.note for line in (note, "")],  # each note a paragraph
-        *(
-            [
-                "| epoch | validation bits/note | pitch bits | random tasks (continue, infill, accompany): with the "
-                "context vs without |",
-                "|---:|---:|---:|---:|",
-                *[
-                    f"| {h['epoch']} | {h['bits_per_note']:.4f} | {h['pitch_bits']:.4f} | "
-                    f"{h['context_bits_per_note']:.4f} vs {h['context_left_only_bits_per_note']:.4f} |"
-                    for h in history
-                ],
-            ]
-            if history and "context_bits_per_note" in history[0]
-            else [
-                "| epoch | validation bits/note | pitch bits |",
-                "|---:|---:|---:|",
-                *[f"| {h['epoch']} | {h['bits_per_note']:.4f} | {h['pitch_bits']:.4f} |" for h in history],
-            ]
-        ),
+        *epoch_table(history),
         "",
         "## Evaluation (bench/results/evaluation.json)",
         f"- Test split ({ev['test_pieces']:,} pieces, {ev['test_notes']:,} notes): **{ev['test_bits_per_note']:.4f} "

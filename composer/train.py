@@ -230,7 +230,7 @@ def _device(cfg: TrainConfig, local_rank: int) -> torch.device:
 def select_songs(songs: list[Song], cfg: TrainConfig) -> tuple[list[Song], list[Song]]:
     """(training, validation) songs: each song's split, less the collections and evaluation sets ``cfg``
     leaves out (with ``exclude_eval``, also every piece grouped with an evaluation piece); a training song of a
-    collection in ``cfg.repeat`` appears that many times."""
+    collection in ``cfg.repeat`` appears that many times (a name no training song has is an InputError)."""
     held = {s.group for s in songs if s.eval_set} if cfg.exclude_eval else set()
 
     def kept(s: Song) -> bool:
@@ -240,6 +240,13 @@ def select_songs(songs: list[Song], cfg: TrainConfig) -> tuple[list[Song], list[
 
     train = [s for s in songs if s.split == "train" and kept(s)]
     if cfg.repeat:
+        have = sorted({s.collection for s in train})
+        unknown = sorted(set(cfg.repeat) - set(have))
+        if unknown:
+            raise InputError(
+                f"--repeat names {', '.join(unknown)}, which no training piece belongs to; the collections are: "
+                f"{', '.join(have)}."
+            )
         train = [s for s in train for _ in range(max(1, cfg.repeat.get(s.collection, 1)))]
     valid = [s for s in songs if s.split == "valid" and kept(s)]
     return train, valid
@@ -312,12 +319,6 @@ def _train(
             say(f"skipped: {line}")
         train_songs, valid_songs = select_songs(all_songs, cfg)
         fingerprint = report.fingerprint
-        unknown = sorted(set(cfg.repeat or {}) - {s.collection for s in train_songs})
-        if unknown:
-            have = ", ".join(sorted({s.collection for s in train_songs}))
-            raise InputError(
-                f"--repeat names {', '.join(unknown)}, which no training piece belongs to; the collections are: {have}."
-            )
     else:
         train_songs, valid_songs = songs
     if not train_songs:

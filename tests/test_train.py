@@ -235,7 +235,9 @@ def test_select_songs_follows_each_songs_split_collection_and_evaluation_set():
     assert names(TrainConfig(exclude_eval=True)) == (["a", "f"], ["b"])
     assert names(TrainConfig(collections=["chorales"])) == (["f"], [])
     # --repeat weighs a collection up in training only; validation counts each piece once
-    assert names(TrainConfig(repeat={"chorales": 3, "absent": 2})) == (["a", "d", "e", "f", "f", "f"], ["b"])
+    assert names(TrainConfig(repeat={"chorales": 3})) == (["a", "d", "e", "f", "f", "f"], ["b"])
+    with pytest.raises(InputError, match="--repeat names absent, which no training piece belongs to"):
+        names(TrainConfig(repeat={"chorales": 3, "absent": 2}))
 
 
 def test_repeat_of_a_collection_with_no_training_piece_is_one_sentence(tmp_path, capsys):
