@@ -271,6 +271,18 @@ def with_far_views(model: MusicLSTM) -> MusicLSTM:
     return grown.to(next(model.parameters()).device)
 
 
+def with_copy_views(model: MusicLSTM) -> MusicLSTM:
+    """``model`` (with a context encoder) with the copy views added (``ModelConfig.copy``): every weight copied,
+    the copy views' at zero — so it starts as ``model`` exactly."""
+    if not model.config.context:
+        raise InputError("Copy views are read through a context encoder; give --context WIDTH as well.")
+    grown = MusicLSTM(replace(model.config, copy=True))
+    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not name.startswith("ctx_copy") for name in missing):
+        raise InputError("This model cannot be given copy views; start from a current checkpoint.")
+    return grown.to(next(model.parameters()).device)
+
+
 _OLD_IN_SIZES = (50, 90, 97, 17, 192, 193, 25, 50, 13)  # the old input tables' sizes (each field + BOS)
 _OLD_IN_TABLES = ("shift", "pitch", "duration", "velocity", "position", "bar", "key", "interval", "degree")
 

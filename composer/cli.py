@@ -116,6 +116,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         dropout=args.dropout,
         context=args.context,
         far=args.far_views,
+        copy=args.copy_views,
     )
     cfg = TrainConfig(
         data=str(args.data),
@@ -618,10 +619,16 @@ def build_parser() -> argparse.ArgumentParser:
         "with --init from a model without them, they are added at zero",
     )
     t.add_argument(
+        "--copy-views",
+        action="store_true",
+        help="the heads also read what follows the filled track's last notes wherever they recur after the gap "
+        "(a phrase or motif that returns anywhere); with --init from a model without them, they are added at zero",
+    )
+    t.add_argument(
         "--freeze-context",
         action="store_true",
-        help="with --far-views: train only the far views; the note model and the context encoder, and so "
-        "continuation and accompaniment, stay exactly as they are",
+        help="with --far-views: train only the far views (with --copy-views: only the copy views); the note "
+        "model and the context encoder, and so continuation and accompaniment, stay exactly as they are",
     )
     t.add_argument("--batch-events", type=int, default=TrainConfig.batch_events)
     t.add_argument("--max-len", type=int, default=TrainConfig.max_len)

@@ -62,6 +62,13 @@ MATCH_WINDOW = 2  # whether the last this many events recur in the context AHEAD
 # only 12, 16, 24 or 32 bars on for 9 % more: python bench/infill.py --count-recurrence)
 FAR_BARS = (12, 16, 24, 32)
 RECUR_BARS = AHEAD_BARS + FAR_BARS  # the distances recurrence is counted at (recurs, match_counts)
+# A model with *copy views* (ModelConfig.copy) reads, in an infill, what follows the track's last k notes
+# wherever those k pitches recur in the context, at any distance: a phrase that returns after the gap off the
+# bar lines the views above read at, or a motif the tune restates elsewhere (a fitted sum of these counts over
+# the shipped model's scores took the pitch of bars 5-8 of the validation pieces from 1.829 to 1.731
+# bits/event, the duration from 1.109 to 1.073).  :class:`CopyIndex`.
+COPY_ORDERS = (1, 2, 3, 4, 6, 8)
+COPY_HISTORY = max(COPY_ORDERS)  # the last notes on each track a copy view matches
 N_PITCHES = REST  # real pitch ids 0 .. REST-1
 
 
@@ -269,10 +276,89 @@ def echo_velocities(
     return out
 
 
+def _gram_keys(tracks: np.ndarray, grams: np.ndarray) -> np.ndarray:
+    """One integer per (track, k pitch ids) — exact for k up to :data:`COPY_HISTORY` (17 · 88^8 < 2^63)."""
+    key = np.asarray(tracks, dtype=np.int64).copy()
+    for col in range(grams.shape[1]):
+        key = key * N_PITCHES + grams[:, col]
+    return key
+
+
+class CopyIndex:
+    """The context's notes as continuations of the k notes before them on their track (k in
+    :data:`COPY_ORDERS`): for a track's last k pitches, the pitches and durations that follow the same k
+    pitches on that track in the context — the copy views of a model with ``ModelConfig.copy``.  Built once a
+    context (training builds it per window, a generation once per fill)."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.tables: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        notes = ids[ids[:, PITCH] != REST]
+        for k in COPY_ORDERS:
+            keys, pitches, durations = [], [], []
+            for track in np.unique(notes[:, TRACK]):
+                line = notes[notes[:, TRACK] == track]
+                if len(line) <= k:
+                    continue
+                grams = np.lib.stride_tricks.sliding_window_view(line[:-1, PITCH], k)
+                keys.append(_gram_keys(np.full(len(grams), track), grams))
+                pitches.append(line[k:, PITCH])
+                durations.append(line[k:, DURATION])
+            if not keys:
+                z = np.zeros(0, dtype=np.int64)
+                self.tables.append((z, z, z))
+                continue
+            key = np.concatenate(keys)
+            order = np.argsort(key, kind="stable")
+            self.tables.append((key[order], np.concatenate(pitches)[order], np.concatenate(durations)[order]))
+
+    def views(self, tracks: np.ndarray, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For new notes on ``tracks`` (N,) whose tracks' last :data:`COPY_HISTORY` pitch ids are ``history``
+        (N, COPY_HISTORY), the most recent last, -1 where the track has fewer notes: (N, len(COPY_ORDERS),
+        pitch ids) and (N, len(COPY_ORDERS), duration ids) uint8 — how many times each pitch, each duration,
+        follows the last k of them in the context (at most 255)."""
+        n = len(tracks)
+        pitch = np.zeros((n, len(COPY_ORDERS), N_PITCHES), dtype=np.int64)
+        duration = np.zeros((n, len(COPY_ORDERS), SIZES[DURATION]), dtype=np.int64)
+        for a, (k, (keys, nxt, dur)) in enumerate(zip(COPY_ORDERS, self.tables, strict=True)):
+            if n == 0 or len(keys) == 0:
+                continue
+            last = history[:, COPY_HISTORY - k :]
+            rows = np.flatnonzero((last >= 0).all(axis=1))
+            if rows.size == 0:
+                continue
+            wanted = _gram_keys(np.asarray(tracks)[rows], last[rows])
+            lo = np.searchsorted(keys, wanted, side="left")
+            counts = np.searchsorted(keys, wanted, side="right") - lo
+            total = int(counts.sum())
+            if total == 0:
+                continue
+            owner = np.repeat(rows, counts)
+            index = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)
+            np.add.at(pitch[:, a], (owner, nxt[index]), 1)
+            np.add.at(duration[:, a], (owner, dur[index]), 1)
+        return np.minimum(pitch, 255).astype(np.uint8), np.minimum(duration, 255).astype(np.uint8)
+
+
+def track_histories(pitches: np.ndarray, tracks: np.ndarray, at: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """(N, COPY_HISTORY) for events ``at`` (N,) — indices into a stream of ``pitches`` / ``tracks`` (L,) — the
+    pitch ids of the last :data:`COPY_HISTORY` notes (rest events left out) on track ``wanted`` (N,) before
+    each, the most recent last, -1 where there are fewer: what :meth:`CopyIndex.views` matches."""
+    out = np.full((len(at), COPY_HISTORY), -1, dtype=np.int64)
+    for track in np.unique(wanted):
+        mine = np.flatnonzero(wanted == track)
+        notes = np.flatnonzero((tracks == track) & (pitches != REST))
+        if notes.size == 0:
+            continue
+        count = np.searchsorted(notes, np.asarray(at)[mine], side="left")  # notes before each event
+        index = count[:, None] - COPY_HISTORY + np.arange(COPY_HISTORY)[None, :]
+        out[mine] = np.where(index >= 0, pitches[notes[np.maximum(index, 0)]], -1)
+    return out
+
+
 def reads_far(ctx: Context) -> bool:
-    """Whether a model with far views reads them in this context: in an infill only.  An accompaniment's new
-    tracks have no notes of their own in its context, and its given tracks' onsets far ahead stay unread, so a
-    model's far views never change an accompaniment."""
+    """Whether a model with far views (or copy views) reads them in this context: in an infill only.  An
+    accompaniment's new tracks have no notes of their own in its context, and its given tracks' onsets far ahead
+    stay unread, so a model's far and copy views never change an accompaniment."""
     return ctx.mode == INFILL
 
 

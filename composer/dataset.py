@@ -22,18 +22,22 @@ import torch
 from composer import features
 from composer.atomic import atomic_write
 from composer.context import (
+    COPY_ORDERS,
     RECUR_BARS,
     SHIFT_BARS,
     Context,
+    CopyIndex,
     Views,
     echo_velocities,
     match_counts,
     reads_far,
     recurs,
     shift_views,
+    track_histories,
     views,
 )
 from composer.encoding import (
+    DURATION,
     FIELDS,
     PITCH,
     PITCH_HIGH,
@@ -390,6 +394,8 @@ def collate_contexts(
     shifts = np.zeros((b, t, len(SHIFT_BARS), features.SIZES[SHIFT]), dtype=bool)
     matches = np.zeros((b, t, len(RECUR_BARS)), dtype=np.int64)
     velocities = np.zeros((b, t, len(RECUR_BARS), features.SIZES[VELOCITY]), dtype=bool)
+    copy_pitch = np.zeros((b, t, len(COPY_ORDERS), features.SIZES[PITCH] - 1), dtype=np.uint8)
+    copy_duration = np.zeros((b, t, len(COPY_ORDERS), features.SIZES[DURATION]), dtype=np.uint8)
     given_at = np.zeros((b, t), dtype=bool)
     for row, ((song, start, length, semis), ctx, g) in enumerate(zip(items, contexts, given, strict=True)):
         n = len(ctx)
@@ -415,6 +421,10 @@ def collate_contexts(
             steps = np.arange(length) + start - 1 - first  # the row of each step's input event; -1: none (BOS)
             if len(counts):
                 matches[row, :length] = np.where((steps >= 0)[:, None], counts[np.maximum(steps, 0)], 0)
+            if reads_far(ctx):  # the copy views: the target's track's last notes (from the song's start) matched
+                stream = features.transposed_pitches(song.ids[: start + length, PITCH], semis)
+                history = track_histories(stream, song.ids[: start + length, TRACK], np.arange(start, start + length), tracks)
+                copy_pitch[row, :length], copy_duration[row, :length] = CopyIndex(moved).views(tracks, history)
         given_at[row, : len(g)] = g
     modes = np.array([c.mode for c in contexts], dtype=np.int64)
     counts = np.array([len(c) for c in contexts], dtype=np.int64)
@@ -443,6 +453,8 @@ def collate_contexts(
         far=torch.from_numpy(shaped["far"]),
         far_durations=torch.from_numpy(shaped["far_durations"]),
         velocities=torch.from_numpy(velocities),
+        copy_pitch=torch.from_numpy(copy_pitch),
+        copy_duration=torch.from_numpy(copy_duration),
     )
 
 

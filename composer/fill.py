@@ -23,21 +23,24 @@ import numpy as np
 import torch
 
 from composer.context import (
+    COPY_HISTORY,
     MATCH_WINDOW,
     NONE,
     RECUR_BARS,
     Context,
+    CopyIndex,
     echo_velocities,
     known_notes,
     reads_far,
     recurs,
     shift_views,
+    track_histories,
     views,
 )
 from composer.encoding import DURATION, PITCH, REST, STEPS_PER_BEAT, TRACK, Events
 from composer.errors import InputError
 from composer.features import SIZES
-from composer.model import ContextBatch, ContextMemory, HeadViews, MusicLSTM
+from composer.model import ContextBatch, ContextMemory, HeadViews, MusicLSTM, copy_strength
 from composer.piece import Note, Piece
 
 MAX_GAP = 16  # bars infill regenerates at most at a time
@@ -136,6 +139,8 @@ class ContextSteps:
             far=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
             far_durations=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
             velocities=torch.zeros(1, 1, 1, 1, dtype=torch.bool),
+            copy_pitch=torch.zeros(1, 1, 1, 1, dtype=torch.uint8),
+            copy_duration=torch.zeros(1, 1, 1, 1, dtype=torch.uint8),
         )
         self.memory: ContextMemory = model.encode_context(batch)
         # what context_heads gathers at an aligned index, its two rows summed once: (S+1, 5·HH)
@@ -144,6 +149,10 @@ class ContextSteps:
         self.recent = np.zeros((1, MATCH_WINDOW, len(RECUR_BARS)), dtype=bool)  # the last events' recurrence
         self.known = known_notes(context)  # the context's notes, for recurs
         self.far = model.config.far and reads_far(context)  # only a model with far views pays for reading them
+        # … and copy views: the context's continuations of each track's last notes, matched against each take's
+        # own last COPY_HISTORY pitches on each track (-1: fewer notes), as training reads them
+        self.copy = CopyIndex(context.ids) if model.config.copy and reads_far(context) else None
+        self.history = np.full((1, SIZES[TRACK], COPY_HISTORY), -1, dtype=np.int64)
         self._last: tuple[np.ndarray, tuple[torch.Tensor, ...]] | None = None  # the last times asked, and their gains
         # at the last notes asked (:meth:`note`): grid steps to the next context note on their track (-1: none)
         self.next_steps = torch.zeros(0, dtype=torch.long)
@@ -155,11 +164,22 @@ class ContextSteps:
         self.recent = np.zeros((takes, MATCH_WINDOW, len(RECUR_BARS)), dtype=bool)
         if len(last):
             self.recent[:, MATCH_WINDOW - len(last) :] = last
+        if self.copy is not None:
+            every = np.arange(SIZES[TRACK])
+            seed = track_histories(ids[:, PITCH], ids[:, TRACK], np.full(len(every), len(ids)), every)
+            self.history = np.repeat(seed[None], takes, axis=0)
 
     def played(self, event: torch.Tensor, onset: torch.Tensor) -> None:
         """Each take played ``event`` (K, 5) at ``onset`` (K,): its recurrence joins the last events'."""
         now = recurs(self.context, onset.numpy(), event.numpy(), self.bar, self.known)
         self.recent = np.concatenate([self.recent[:, 1:], now[:, None]], axis=1)
+        if self.copy is not None:
+            played = event.numpy()
+            rows = np.flatnonzero(played[:, PITCH] != REST)
+            tracks = played[rows, TRACK]
+            self.history[rows, tracks] = np.concatenate(
+                [self.history[rows, tracks, 1:], played[rows, PITCH, None]], axis=1
+            )
 
     def matches(self) -> torch.Tensor:
         """(K, len(RECUR_BARS)) how many of the last events recur in the context that many bars later."""
@@ -211,6 +231,11 @@ class ContextSteps:
             far=torch.from_numpy(seen.far).float(),
             far_durations=torch.from_numpy(seen.far_durations).float(),
         )
+        if self.copy is not None:
+            tracks = track.numpy()
+            pitch, duration = self.copy.views(tracks, self.history[np.arange(len(tracks)), tracks])
+            head_views.copy_pitch = copy_strength(torch.from_numpy(pitch))
+            head_views.copy_duration = copy_strength(torch.from_numpy(duration))
         return (at_d + near_d, at_p + near_p, at_v + near_v), head_views
 
     def velocities(self, onset: torch.Tensor, track: torch.Tensor, pitch: torch.Tensor) -> torch.Tensor:

@@ -42,6 +42,7 @@ from composer.context import (
     AHEAD_BARS,
     AHEAD_DURATION_BARS,
     CHROMA_VIEWS,
+    COPY_ORDERS,
     DURATION_VIEWS,
     FAR_BARS,
     MATCH_WINDOW,
@@ -92,6 +93,7 @@ class ModelConfig:
     dropout: float = 0.2
     context: int = 0  # the context encoder's width per direction (composer.context); 0: none, continuation only
     far: bool = False  # in an infill the heads also read the track 12-32 bars on, and recurring notes' velocities
+    copy: bool = False  # … and what follows the track's last notes wherever they recur after the gap (CopyIndex)
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ModelConfig:
@@ -157,7 +159,9 @@ class ContextBatch:
     context note starts at the step's current time plus each shift (plus 0, 1, 2, 4, 8 bars); ``matches`` (B, T,
     8): how many of the last two events before the step recur in the context 1, 2, 4, 8, 12, 16, 24 and 32 bars
     later (:func:`composer.context.match_counts`); ``given`` (B, T) bool: targets that are given (accompany's kept
-    tracks), read but neither predicted nor scored.
+    tracks), read but neither predicted nor scored; ``copy_pitch`` (B, T, 6, pitches) and ``copy_duration`` (B, T,
+    6, durations) uint8: how often each pitch and duration follows the target's track's last 1, 2, 3, 4, 6 and 8
+    pitches in the context (:class:`composer.context.CopyIndex`; an infill's).
     """
 
     ids: torch.Tensor
@@ -180,6 +184,8 @@ class ContextBatch:
     far: torch.Tensor
     far_durations: torch.Tensor
     velocities: torch.Tensor
+    copy_pitch: torch.Tensor
+    copy_duration: torch.Tensor
 
     def to(self, device: torch.device | str) -> ContextBatch:
         return ContextBatch(*(getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)))
@@ -203,7 +209,9 @@ class HeadViews:
     """The context's views of the notes being predicted, as the pitch and duration heads read them (float
     masks; all zero where there is no context): ``next_pitch`` (…,) id, ``chroma`` (…, 3, 12), ``ahead`` (…, 4,
     pitches), ``durations`` (…, 3, durations); ``matches`` (…, 8) the step's recurrence counts (ints, at
-    RECUR_BARS); ``far`` (…, 4, pitches) and ``far_durations`` (…, 4, durations): the track FAR_BARS ahead."""
+    RECUR_BARS); ``far`` (…, 4, pitches) and ``far_durations`` (…, 4, durations): the track FAR_BARS ahead;
+    ``copy_pitch`` (…, 6, pitches) and ``copy_duration`` (…, 6, durations): the copy views, as :func:`copy_strength`
+    reads their counts (None: not read)."""
 
     next_pitch: torch.Tensor
     chroma: torch.Tensor
@@ -212,6 +220,13 @@ class HeadViews:
     matches: torch.Tensor
     far: torch.Tensor
     far_durations: torch.Tensor
+    copy_pitch: torch.Tensor | None = None
+    copy_duration: torch.Tensor | None = None
+
+
+def copy_strength(counts: torch.Tensor) -> torch.Tensor:
+    """A copy view's counts (:class:`composer.context.CopyIndex`) as the heads read them: log(1 + count)."""
+    return torch.log1p(counts.float())
 
 
 def _offsets(sizes: tuple[int, ...]) -> torch.Tensor:
@@ -340,7 +355,7 @@ class MusicLSTM(nn.Module):
         # How much to trust each view of the bars ahead, by how many of the last events recurred there: one
         # weight per view and count, added to the views' weights (pitch, duration and shift heads).
         self.ctx_match = nn.Embedding(len(AHEAD_BARS) * (MATCH_WINDOW + 1), 3)
-        far: tuple[nn.Module, ...] = ()
+        added: tuple[nn.Module, ...] = ()
         if self.config.far:
             # the far views (FAR_BARS): a weight for each in the pitch head and in the duration head, and what
             # each recurrence count adds to them
@@ -350,13 +365,18 @@ class MusicLSTM(nn.Module):
             # the velocity head: the velocities of the notes that recur with the new note's pitch (RECUR_BARS)
             self.ctx_far_velocity = nn.Linear(hh, len(RECUR_BARS))
             self.ctx_far_velocity_match = nn.Embedding(len(RECUR_BARS) * (MATCH_WINDOW + 1), 1)
-            far = (
+            added = (
                 self.ctx_far,
                 self.ctx_far_duration,
                 self.ctx_far_match,
                 self.ctx_far_velocity,
                 self.ctx_far_velocity_match,
             )
+        if self.config.copy:
+            # the copy views (COPY_ORDERS): a weight for each order in the pitch head and in the duration head
+            self.ctx_copy = nn.Linear(hh, len(COPY_ORDERS))
+            self.ctx_copy_duration = nn.Linear(hh, len(COPY_ORDERS))
+            added = (*added, self.ctx_copy, self.ctx_copy_duration)
         for module in (
             self.ctx_following,
             self.ctx_preceding,
@@ -369,7 +389,7 @@ class MusicLSTM(nn.Module):
             self.ctx_duration,
             self.ctx_shift,
             self.ctx_match,
-            *far,
+            *added,
         ):
             for parameter in module.parameters():
                 nn.init.zeros_(parameter)
@@ -501,6 +521,8 @@ class MusicLSTM(nn.Module):
             ctx.matches,
             ctx.far.float(),
             ctx.far_durations.float(),
+            copy_strength(ctx.copy_pitch),
+            copy_strength(ctx.copy_duration),
         )
 
     def match_weights(self, matches: torch.Tensor) -> torch.Tensor:
@@ -573,6 +595,9 @@ class MusicLSTM(nn.Module):
         bonus = (weight[..., :, None] * views.durations).sum(-2)
         if self.config.far:
             bonus = bonus + (self.far_weights(g, views.matches, 1)[..., :, None] * views.far_durations).sum(-2)
+        if self.config.copy and views.copy_duration is not None:
+            weight = F.linear(g, self.ctx_copy_duration.weight, self.ctx_copy_duration.bias)
+            bonus = bonus + (weight[..., :, None] * views.copy_duration).sum(-2)
         return F.linear(g, self.out_dur.weight, self.out_dur.bias) + bonus
 
     def pitch_logits(
@@ -634,6 +659,9 @@ class MusicLSTM(nn.Module):
         ahead = (weight[..., :, None] * views.ahead).sum(-2)
         if self.config.far:
             ahead = ahead + (self.far_weights(g, views.matches, 0)[..., :, None] * views.far).sum(-2)
+        if self.config.copy and views.copy_pitch is not None:
+            weight = F.linear(g, self.ctx_copy.weight, self.ctx_copy.bias)
+            ahead = ahead + (weight[..., :, None] * views.copy_pitch).sum(-2)
         return nxt + harmony + ahead
 
     def velocity_logits(

@@ -57,6 +57,7 @@ class TrainConfig:
     # Train the far views only (ModelConfig.far: the track 12-32 bars ahead, read in infill): the note model
     # and the context encoder stay exactly as they were, so continuation and accompaniment do too — their new
     # tracks are never in their own context, so the far views never see a note there.  Infill tasks only.
+    # A model with copy views (ModelConfig.copy) trains its copy views only, the far views kept as they were.
     freeze_context: bool = False
     clip: float = 1.0  # gradient-norm clipping: LSTMs occasionally spike
     patience: int = 4  # epochs without a better validation score before stopping
@@ -347,15 +348,18 @@ def _train(
             model = checkpoint.with_context_encoder(model, cfg.model.context)
         if cfg.model.far and not model.config.far:
             model = checkpoint.with_far_views(model)
+        if cfg.model.copy and not model.config.copy:
+            model = checkpoint.with_copy_views(model)
         cfg.model = model.config
     else:
         model = MusicLSTM(cfg.model)
     model.to(device)
     if cfg.freeze_context:
-        if not model.config.far:
-            raise InputError("--freeze-context trains the far views only; give --far-views as well.")
+        if not (model.config.far or model.config.copy):
+            raise InputError("--freeze-context trains the far or copy views only; give --far-views or --copy-views.")
+        trained = "ctx_copy" if model.config.copy else "ctx_far"
         for name, parameter in model.named_parameters():
-            parameter.requires_grad_(name.startswith("ctx_far"))
+            parameter.requires_grad_(name.startswith(trained))
     elif cfg.freeze_base:
         if not model.config.context:
             raise InputError("--freeze-base trains a context encoder only; give --context WIDTH as well.")

@@ -331,17 +331,19 @@ def test_the_views_read_the_next_note_the_sounding_classes_and_the_bars_ahead():
 
 def test_generation_reads_the_context_as_training_does():
     """Step by step, what a fill's takes read of the context (composer.fill.ContextSteps: the heads' gains, the
-    views, the shift views, the recurrence counts) equals what training and scoring read for the same events
-    (composer.dataset.collate_contexts) — from a seed of the first 20 events on."""
+    views, the shift views, the recurrence counts, the copy views) equals what training and scoring read for the
+    same events (composer.dataset.collate_contexts) — from a seed of the first 20 events on."""
     from composer.fill import ContextSteps
+    from composer.model import copy_strength
 
-    model = checkpoint.with_far_views(_randomize_context(MusicLSTM(TINY))).eval()
+    model = checkpoint.with_copy_views(checkpoint.with_far_views(_randomize_context(MusicLSTM(TINY)))).eval()
     song = _song(duet(bars=20))
     stop, ctx = gap_context(song.ids, song.programs, song.bar, song.bar_start, 5, 8)
     batch = collate_contexts([(song, 0, stop, 0)], [ctx], [np.zeros(stop, dtype=bool)])
     assert int(batch.matches.sum()) > 0 and bool(batch.ahead.any())  # the duet repeats: something to compare
     assert bool(batch.far.any()) and int(batch.matches[..., len(AHEAD_BARS) :].sum()) > 0  # … 12 bars on too
     assert bool(batch.velocities.any())
+    assert int(batch.copy_pitch[..., -1, :].sum()) > 0 and int(batch.copy_duration[..., -1, :].sum()) > 0  # 8 notes on
     steps = ContextSteps(model, ctx, song.bar, song.bar_start)
     onsets = np.cumsum(song.ids[:, SHIFT])
     first = 20
@@ -361,6 +363,9 @@ def test_generation_reads_the_context_as_training_does():
         assert torch.equal(seen.durations[0].bool(), batch.durations[0, i])
         assert torch.equal(seen.far[0].bool(), batch.far[0, i])
         assert torch.equal(seen.far_durations[0].bool(), batch.far_durations[0, i])
+        assert seen.copy_pitch is not None and seen.copy_duration is not None
+        assert torch.equal(seen.copy_pitch[0], copy_strength(batch.copy_pitch[0, i]))
+        assert torch.equal(seen.copy_duration[0], copy_strength(batch.copy_duration[0, i]))
         echo = steps.velocities(
             torch.tensor([onsets[i]]), torch.tensor([song.ids[i, TRACK]]), torch.tensor([song.ids[i, PITCH]])
         )
