@@ -423,7 +423,8 @@ def collate_contexts(
                 matches[row, :length] = np.where((steps >= 0)[:, None], counts[np.maximum(steps, 0)], 0)
             if reads_far(ctx):  # the copy views: the target's track's last notes (from the song's start) matched
                 stream = features.transposed_pitches(song.ids[: start + length, PITCH], semis)
-                history = track_histories(stream, song.ids[: start + length, TRACK], np.arange(start, start + length), tracks)
+                targets = np.arange(start, start + length)
+                history = track_histories(stream, song.ids[: start + length, TRACK], targets, tracks)
                 copy_pitch[row, :length], copy_duration[row, :length] = CopyIndex(moved).views(tracks, history)
         given_at[row, : len(g)] = g
     modes = np.array([c.mode for c in contexts], dtype=np.int64)

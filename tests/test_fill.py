@@ -12,16 +12,20 @@ from composer import checkpoint
 from composer.context import (
     ACCOMPANY,
     AHEAD_BARS,
+    COPY_HISTORY,
+    COPY_ORDERS,
     FAR_BARS,
     INFILL,
     NO_NEXT,
     NONE,
     RECUR_BARS,
     SHIFT_BARS,
+    CopyIndex,
     distance_bucket,
     echo_velocities,
     gap_context,
     shift_views,
+    track_histories,
     training_context,
     views,
 )
@@ -651,3 +655,67 @@ def test_the_join_prior_leans_a_note_leading_into_the_next_context_note_to_real_
     assert join_prior(next_pitch[3:4], next_steps[3:4], duration[3:4], stacked[3:4]) is None
     with pytest.raises(InputError, match="join strength must be 0 to"):
         Settings(join_strength=-1).validate()
+
+
+def test_the_copy_views_count_what_follows_the_tracks_last_notes_wherever_they_recur():
+    """Track 0 plays C D E C D F after the gap, track 1 C D G: a new note on track 0 whose track last played C D
+    reads E and F after "C D" (order 2) and after "D" (order 1), with their durations; the same history on track
+    1 reads G; a history the context never plays reads nothing, and a track with too few notes reads no order
+    longer than its notes."""
+    c, d, e, f, g = (p - PITCH_LOW for p in (60, 62, 64, 65, 67))
+    line = [(c, 5), (d, 5), (e, 11), (c, 5), (d, 5), (f, 23)]
+    ids = np.array([[0, p, dur, 0, 0] for p, dur in line] + [[0, c, 5, 0, 1], [0, d, 5, 0, 1], [0, g, 47, 0, 1]])
+    index = CopyIndex(ids)
+    history = np.full((4, COPY_HISTORY), -1)
+    history[:3, -2:] = [c, d]
+    history[3, -1] = g
+    pitch, duration = index.views(np.array([0, 1, 0, 0]), history)
+    one, two, three = (COPY_ORDERS.index(k) for k in (1, 2, 3))
+    assert np.flatnonzero(pitch[0, two]).tolist() == [e, f] and pitch[0, two, [e, f]].tolist() == [1, 1]
+    assert np.flatnonzero(pitch[0, one]).tolist() == [e, f] and not pitch[0, three:].any()
+    assert np.flatnonzero(duration[0, two]).tolist() == [11, 23]
+    assert np.flatnonzero(pitch[1, two]).tolist() == [g] and np.flatnonzero(duration[1, one]).tolist() == [47]
+    assert pitch[2].tolist() == pitch[0].tolist()
+    assert not pitch[3].any() and not duration[3].any()  # G is never followed on track 0
+    # the stream's last notes on each track, rests left out, before each event asked about
+    stream = np.array([c, d, REST, e, g])
+    tracks = np.array([0, 0, 0, 1, 0])
+    last = track_histories(stream, tracks, np.array([2, 5, 5, 0]), np.array([0, 0, 1, 0]))
+    assert last[0, -2:].tolist() == [c, d] and (last[0, :-2] == -1).all()
+    assert last[1, -3:].tolist() == [c, d, g] and last[2, -1] == e and (last[3] == -1).all()
+
+
+def test_copy_views_start_at_zero_train_alone_and_change_only_the_gap(tmp_path):
+    """A model given copy views (composer.checkpoint.with_copy_views) scores a gap exactly as before; with
+    ``--freeze-context`` only the copy views' weights move (the far views and everything else stay); once they
+    have weight they change the gap's scores, and accompaniments never read them."""
+    from composer.testing.training import songs
+
+    torch.manual_seed(0)
+    base = checkpoint.with_far_views(_randomize_context(MusicLSTM(TINY))).eval()
+    copy = checkpoint.with_copy_views(base).eval()
+    assert copy.config.copy and not base.config.copy
+    song = _song(duet(bars=24))
+    assert gap_scores(copy, [song], (5, 8)) == gap_scores(base, [song], (5, 8))
+    start = tmp_path / "start.safetensors"
+    checkpoint.save(start, checkpoint.model_tensors(base), {"model": base.config.to_dict()})
+    data = songs(16, length=200)
+    settings = {"freeze_context": True, "batch_events": 400, "max_len": 100, "lr": 0.1}
+    _, trained = _fine_tune(tmp_path, start, data, model=replace(TINY, copy=True), **settings)
+    assert trained.config.copy and trained.config.far
+    before = base.state_dict()
+    for name, value in trained.state_dict().items():
+        if not name.startswith("ctx_copy"):
+            assert torch.equal(value, before[name]), name
+    assert trained.ctx_copy.weight.abs().sum() > 0 and trained.ctx_copy_duration.weight.abs().sum() > 0
+    for layer in (copy.ctx_copy, copy.ctx_copy_duration):
+        torch.nn.init.normal_(layer.weight, std=1.0)
+    scored = [gap_scores(model, [song], (5, 8))["gap_bits_per_note"] for model in (copy, base)]
+    assert scored[0] != scored[1]
+    takes = []
+    for name, model in (("far", base), ("copy", copy)):
+        path = tmp_path / f"{name}.safetensors"
+        checkpoint.save(path, checkpoint.model_tensors(model), {"model": model.config.to_dict()})
+        made = Composer(path).accompany(duet(bars=40), Settings(variations=2, seed=5))
+        takes.append([[_key(n) for n in take.piece.notes] for take in made])
+    assert takes[0] == takes[1]
