@@ -276,12 +276,13 @@ def echo_velocities(
     return out
 
 
-def _gram_keys(tracks: np.ndarray, grams: np.ndarray) -> np.ndarray:
-    """One integer per (track, k pitch ids) — exact for k up to :data:`COPY_HISTORY` (17 · 88^8 < 2^63)."""
+def _gram_keys(tracks: np.ndarray, grams: np.ndarray, order: int) -> np.ndarray:
+    """One integer per (order index, track, k pitch ids) — exact for k up to :data:`COPY_HISTORY`: the track
+    and pitches take under 2^56 (16 · 88^8), the order index the bits above."""
     key = np.asarray(tracks, dtype=np.int64).copy()
     for col in range(grams.shape[1]):
         key = key * N_PITCHES + grams[:, col]
-    return key
+    return key + (order << 56)
 
 
 class CopyIndex:
@@ -291,52 +292,52 @@ class CopyIndex:
     context (training builds it per window, a generation once per fill)."""
 
     def __init__(self, ids: np.ndarray) -> None:
-        self.tables: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        keys, pitches, durations = [], [], []
         notes = ids[ids[:, PITCH] != REST]
-        for k in COPY_ORDERS:
-            keys, pitches, durations = [], [], []
+        for a, k in enumerate(COPY_ORDERS):
             for track in np.unique(notes[:, TRACK]):
                 line = notes[notes[:, TRACK] == track]
                 if len(line) <= k:
                     continue
                 grams = np.lib.stride_tricks.sliding_window_view(line[:-1, PITCH], k)
-                keys.append(_gram_keys(np.full(len(grams), track), grams))
+                keys.append(_gram_keys(np.full(len(grams), track), grams, a))
                 pitches.append(line[k:, PITCH])
                 durations.append(line[k:, DURATION])
-            if not keys:
-                z = np.zeros(0, dtype=np.int64)
-                self.tables.append((z, z, z))
-                continue
-            key = np.concatenate(keys)
-            order = np.argsort(key, kind="stable")
-            self.tables.append((key[order], np.concatenate(pitches)[order], np.concatenate(durations)[order]))
+        z = np.zeros(0, dtype=np.int64)
+        key = np.concatenate(keys) if keys else z
+        order = np.argsort(key, kind="stable")
+        # one table for every order (the order is the key's top bits), sorted by key
+        self.keys = key[order]
+        self.pitches = np.concatenate(pitches)[order] if keys else z
+        self.durations = np.concatenate(durations)[order] if keys else z
 
     def views(self, tracks: np.ndarray, history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For new notes on ``tracks`` (N,) whose tracks' last :data:`COPY_HISTORY` pitch ids are ``history``
         (N, COPY_HISTORY), the most recent last, -1 where the track has fewer notes: (N, len(COPY_ORDERS),
         pitch ids) and (N, len(COPY_ORDERS), duration ids) uint8 — how many times each pitch, each duration,
         follows the last k of them in the context (at most 255)."""
-        n = len(tracks)
-        pitch = np.zeros((n, len(COPY_ORDERS), N_PITCHES), dtype=np.int64)
-        duration = np.zeros((n, len(COPY_ORDERS), SIZES[DURATION]), dtype=np.int64)
-        for a, (k, (keys, nxt, dur)) in enumerate(zip(COPY_ORDERS, self.tables, strict=True)):
-            if n == 0 or len(keys) == 0:
-                continue
-            last = history[:, COPY_HISTORY - k :]
-            rows = np.flatnonzero((last >= 0).all(axis=1))
-            if rows.size == 0:
-                continue
-            wanted = _gram_keys(np.asarray(tracks)[rows], last[rows])
-            lo = np.searchsorted(keys, wanted, side="left")
-            counts = np.searchsorted(keys, wanted, side="right") - lo
-            total = int(counts.sum())
-            if total == 0:
-                continue
-            owner = np.repeat(rows, counts)
-            index = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)
-            np.add.at(pitch[:, a], (owner, nxt[index]), 1)
-            np.add.at(duration[:, a], (owner, dur[index]), 1)
-        return np.minimum(pitch, 255).astype(np.uint8), np.minimum(duration, 255).astype(np.uint8)
+        n, orders = len(tracks), len(COPY_ORDERS)
+        pitch = np.zeros((n, orders, N_PITCHES), dtype=np.uint8)
+        duration = np.zeros((n, orders, SIZES[DURATION]), dtype=np.uint8)
+        if n == 0 or len(self.keys) == 0:
+            return pitch, duration
+        tracks = np.asarray(tracks, dtype=np.int64)
+        wanted = np.stack([_gram_keys(tracks, history[:, COPY_HISTORY - k :], a) for a, k in enumerate(COPY_ORDERS)], 1)
+        known = np.stack([(history[:, COPY_HISTORY - k :] >= 0).all(axis=1) for k in COPY_ORDERS], 1)  # (N, orders)
+        cell = np.flatnonzero(known)  # row * orders + order
+        lo = np.searchsorted(self.keys, wanted.ravel()[cell], side="left")
+        counts = np.searchsorted(self.keys, wanted.ravel()[cell], side="right") - lo
+        total = int(counts.sum())
+        if total == 0:
+            return pitch, duration
+        index = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts) + np.repeat(lo, counts)
+        cells = np.repeat(cell, counts)
+        size = n * orders
+        p = np.bincount(cells * N_PITCHES + self.pitches[index], minlength=size * N_PITCHES)
+        d = np.bincount(cells * SIZES[DURATION] + self.durations[index], minlength=size * SIZES[DURATION])
+        pitch[:] = np.minimum(p, 255).reshape(n, orders, N_PITCHES)
+        duration[:] = np.minimum(d, 255).reshape(n, orders, SIZES[DURATION])
+        return pitch, duration
 
 
 def track_histories(pitches: np.ndarray, tracks: np.ndarray, at: np.ndarray, wanted: np.ndarray) -> np.ndarray:
