@@ -17,9 +17,11 @@ context note on its track (pitch and distance: the join out of a gap), the pitch
 at the onset, in its beat and in its bar (the harmony an accompaniment sits on), and the pitches and durations
 on its track 1, 2, 4 and 8 bars ahead (a phrase that returns after the gap).  A model with *far views*
 (``ModelConfig.far``) reads, in an infill, the same track 12, 16, 24 and 32 bars ahead too (a verse or chorus
-that returns) and the velocities of the notes that recur with the new note's pitch.  Plain
-continuation is the case with no context: the heads then read exactly what a plain model reads, and score
-exactly as it does.
+that returns) and the velocities of the notes that recur with the new note's pitch; a model with *copy
+views* (``ModelConfig.copy``) reads, in an infill, what follows the track's last 1–8 pitches wherever they recur
+on the track after the gap, at any distance (:class:`CopyIndex`: a motif or phrase that returns off the bar lines
+the other views read at).  Plain continuation is the case with no context: the heads then read exactly what
+a plain model reads, and score exactly as it does.
 
 This module builds the context arrays, for training (:func:`training_context`: random gaps of 1–8 bars and
 random held-out tracks), for scoring a gap (:func:`gap_context`) and for generation (:func:`context_of`).
