@@ -105,6 +105,12 @@ def main() -> None:
                 if model.get("far")
                 else ""
             )
+            + (
+                "; and the copy views: the pitches and durations that follow the track's last 1, 2, 3, 4, 6 and 8 "
+                "pitches wherever they recur on it after the gap"
+                if model.get("copy")
+                else ""
+            )
             + "); plain continuation reads none of it"
             if model.get("context")
             else ""
