@@ -354,6 +354,8 @@ def _train(
     else:
         model = MusicLSTM(cfg.model)
     model.to(device)
+    if (model.config.far or model.config.copy) and not model.config.context:
+        raise InputError("The far and copy views are read through a context encoder; give --context WIDTH as well.")
     if cfg.freeze_context:
         if not (model.config.far or model.config.copy):
             raise InputError("--freeze-context trains the far or copy views only; give --far-views or --copy-views.")

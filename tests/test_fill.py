@@ -708,6 +708,11 @@ def test_copy_views_start_at_zero_train_alone_and_change_only_the_gap(tmp_path):
         if not name.startswith("ctx_copy"):
             assert torch.equal(value, before[name]), name
     assert trained.ctx_copy.weight.abs().sum() > 0 and trained.ctx_copy_duration.weight.abs().sum() > 0
+    from composer.train import TrainConfig, train
+
+    alone = TrainConfig(data="unused", out=str(tmp_path / "r3"), model=replace(TINY, context=0, copy=True), log=False)
+    with pytest.raises(InputError, match="--context"):  # copy views without an encoder to read them through
+        train(alone, songs=(data, data))
     for layer in (copy.ctx_copy, copy.ctx_copy_duration):
         torch.nn.init.normal_(layer.weight, std=1.0)
     scored = [gap_scores(model, [song], (5, 8))["gap_bits_per_note"] for model in (copy, base)]
