@@ -262,24 +262,23 @@ def with_context_encoder(model: MusicLSTM, width: int) -> MusicLSTM:
 def with_far_views(model: MusicLSTM) -> MusicLSTM:
     """``model`` (with a context encoder) with the far views added (``ModelConfig.far``): every weight copied,
     the far views' at zero — so it starts as ``model`` exactly."""
-    if not model.config.context:
-        raise InputError("Far views are read through a context encoder; give --context WIDTH as well.")
-    grown = MusicLSTM(replace(model.config, far=True))
-    missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or any(not name.startswith("ctx_far") for name in missing):
-        raise InputError("This model cannot be given far views; start from a current checkpoint.")
-    return grown.to(next(model.parameters()).device)
+    return _with_views(model, "far", "Far views")
 
 
 def with_copy_views(model: MusicLSTM) -> MusicLSTM:
     """``model`` (with a context encoder) with the copy views added (``ModelConfig.copy``): every weight copied,
     the copy views' at zero — so it starts as ``model`` exactly."""
+    return _with_views(model, "copy", "Copy views")
+
+
+def _with_views(model: MusicLSTM, setting: str, views: str) -> MusicLSTM:
+    """``model`` grown by the views that ``ModelConfig.<setting>`` turns on (weights named ``ctx_<setting>…``)."""
     if not model.config.context:
-        raise InputError("Copy views are read through a context encoder; give --context WIDTH as well.")
-    grown = MusicLSTM(replace(model.config, copy=True))
+        raise InputError(f"{views} are read through a context encoder; give --context WIDTH as well.")
+    grown = MusicLSTM(replace(model.config, **{setting: True}))
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)
-    if unexpected or any(not name.startswith("ctx_copy") for name in missing):
-        raise InputError("This model cannot be given copy views; start from a current checkpoint.")
+    if unexpected or any(not name.startswith(f"ctx_{setting}") for name in missing):
+        raise InputError(f"This model cannot be given {views.lower()}; start from a current checkpoint.")
     return grown.to(next(model.parameters()).device)
 
 

@@ -492,13 +492,15 @@ def test_freezing_the_context_trains_the_far_views_alone_and_accompaniments_neve
     far = checkpoint.with_far_views(base)
     for name in FAR_GAINS:
         torch.nn.init.normal_(getattr(far, name).weight, std=1.0)
-    takes = []
-    for name, model in (("plain", base), ("far", far)):
-        path = tmp_path / f"{name}.safetensors"
-        checkpoint.save(path, checkpoint.model_tensors(model), {"model": model.config.to_dict()})
-        made = Composer(path).accompany(duet(bars=40), Settings(variations=2, seed=5))
-        takes.append([[_key(n) for n in take.piece.notes] for take in made])
-    assert takes[0] == takes[1]
+    assert _accompaniments(tmp_path, base) == _accompaniments(tmp_path, far)
+
+
+def _accompaniments(tmp_path, model: MusicLSTM) -> list[list[tuple]]:
+    """The notes of two accompaniments of a 40-bar duet by ``model`` (saved to ``tmp_path`` to be loaded)."""
+    path = tmp_path / "accompanist.safetensors"
+    checkpoint.save(path, checkpoint.model_tensors(model), {"model": model.config.to_dict()})
+    made = Composer(path).accompany(duet(bars=40), Settings(variations=2, seed=5))
+    return [[_key(n) for n in take.piece.notes] for take in made]
 
 
 def test_a_context_encoder_of_an_earlier_design_is_replaced_and_the_note_model_kept(tmp_path):
@@ -717,10 +719,4 @@ def test_copy_views_start_at_zero_train_alone_and_change_only_the_gap(tmp_path):
         torch.nn.init.normal_(layer.weight, std=1.0)
     scored = [gap_scores(model, [song], (5, 8))["gap_bits_per_note"] for model in (copy, base)]
     assert scored[0] != scored[1]
-    takes = []
-    for name, model in (("far", base), ("copy", copy)):
-        path = tmp_path / f"{name}.safetensors"
-        checkpoint.save(path, checkpoint.model_tensors(model), {"model": model.config.to_dict()})
-        made = Composer(path).accompany(duet(bars=40), Settings(variations=2, seed=5))
-        takes.append([[_key(n) for n in take.piece.notes] for take in made])
-    assert takes[0] == takes[1]
+    assert _accompaniments(tmp_path, base) == _accompaniments(tmp_path, copy)
