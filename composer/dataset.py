@@ -23,6 +23,7 @@ from composer import features
 from composer.atomic import atomic_write
 from composer.context import (
     COPY_ORDERS,
+    N_PITCHES,
     RECUR_BARS,
     SHIFT_BARS,
     Context,
@@ -376,10 +377,14 @@ def collate(items: Sequence[tuple[Song, int, int, int]]) -> Batch:
 
 
 def collate_contexts(
-    items: Sequence[tuple[Song, int, int, int]], contexts: Sequence[Context], given: Sequence[np.ndarray]
+    items: Sequence[tuple[Song, int, int, int]],
+    contexts: Sequence[Context],
+    given: Sequence[np.ndarray],
+    copy: bool = False,
 ) -> ContextBatch:
     """The contexts of a batch's windows (as :func:`collate` pads them), each transposed with its window,
-    aligned with each decoder step's current time (the onset of the event the step reads)."""
+    aligned with each decoder step's current time (the onset of the event the step reads).  ``copy``: fill the
+    copy views (for a model with them, ``ModelConfig.copy``; left at zero otherwise, as nothing reads them)."""
     lengths = [length for _, _, length, _ in items]
     b, t = len(items), max(lengths)
     s = max(1, max(len(c) for c in contexts))
@@ -394,7 +399,7 @@ def collate_contexts(
     shifts = np.zeros((b, t, len(SHIFT_BARS), features.SIZES[SHIFT]), dtype=bool)
     matches = np.zeros((b, t, len(RECUR_BARS)), dtype=np.int64)
     velocities = np.zeros((b, t, len(RECUR_BARS), features.SIZES[VELOCITY]), dtype=bool)
-    copy_pitch = np.zeros((b, t, len(COPY_ORDERS), features.SIZES[PITCH] - 1), dtype=np.uint8)
+    copy_pitch = np.zeros((b, t, len(COPY_ORDERS), N_PITCHES), dtype=np.uint8)
     copy_duration = np.zeros((b, t, len(COPY_ORDERS), features.SIZES[DURATION]), dtype=np.uint8)
     given_at = np.zeros((b, t), dtype=bool)
     for row, ((song, start, length, semis), ctx, g) in enumerate(zip(items, contexts, given, strict=True)):
@@ -421,7 +426,7 @@ def collate_contexts(
             steps = np.arange(length) + start - 1 - first  # the row of each step's input event; -1: none (BOS)
             if len(counts):
                 matches[row, :length] = np.where((steps >= 0)[:, None], counts[np.maximum(steps, 0)], 0)
-            if reads_far(ctx):  # the copy views: the target's track's last notes (from the song's start) matched
+            if copy and reads_far(ctx):  # the copy views: the target's track's last notes (from the song's start)
                 stream = features.transposed_pitches(song.ids[: start + length, PITCH], semis)
                 targets = np.arange(start, start + length)
                 history = track_histories(stream, song.ids[: start + length, TRACK], targets, tracks)

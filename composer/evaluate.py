@@ -706,7 +706,7 @@ def lower_voices_pitch_nats(model: MusicLSTM, song: Song, with_soprano: bool) ->
     onsets = np.cumsum(song.ids[:, SHIFT])
     soprano = song.ids[:, TRACK] == 0
     ctx = notes_as_context(song.ids, onsets, soprano, song.programs, song.bar, song.bar_start, ACCOMPANY, limit=None)
-    context = collate_contexts([(song, 0, n, 0)], [ctx], [soprano]) if model.config.context else None
+    context = collate_contexts([(song, 0, n, 0)], [ctx], [soprano], model.config.copy) if model.config.context else None
     nll = model.field_nll(batch, pitch_of_a_note=True, context=context)[0, :, PITCH]
     return float(nll[torch.from_numpy(~soprano)].sum()), int(notes_atb.sum())
 
@@ -756,7 +756,7 @@ def gap_scores(model: MusicLSTM, songs: list[Song], bars: tuple[int, int]) -> di
         plain = model.field_nll(batch)[0][target[0]].double().sum(0).numpy()
         if model.config.context:
             _, ctx = gap_context(song.ids, song.programs, song.bar, song.bar_start, first, last)
-            context = collate_contexts([(song, w, b - w, 0)], [ctx], [np.zeros(b - w, dtype=bool)])
+            context = collate_contexts([(song, w, b - w, 0)], [ctx], [np.zeros(b - w, dtype=bool)], model.config.copy)
             with_right = model.field_nll(batch, context=context)[0][target[0]].double().sum(0).numpy()
         else:
             with_right = plain

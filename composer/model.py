@@ -511,8 +511,9 @@ class MusicLSTM(nn.Module):
         is (bucket (…,)); ``has`` (…,) where there is a context at all."""
         return (F.embedding(distance, self.ctx_track_distance.weight) * has[..., None]).chunk(3, dim=-1)
 
-    @staticmethod
-    def head_views(ctx: ContextBatch) -> HeadViews:
+    def head_views(self, ctx: ContextBatch) -> HeadViews:
+        """The heads' views of a batch's contexts (the copy views only for a model that reads them)."""
+        copy = self.config.copy
         return HeadViews(
             ctx.next_pitch,
             ctx.chroma.float(),
@@ -521,8 +522,8 @@ class MusicLSTM(nn.Module):
             ctx.matches,
             ctx.far.float(),
             ctx.far_durations.float(),
-            copy_strength(ctx.copy_pitch),
-            copy_strength(ctx.copy_duration),
+            copy_strength(ctx.copy_pitch) if copy else None,
+            copy_strength(ctx.copy_duration) if copy else None,
         )
 
     def match_weights(self, matches: torch.Tensor) -> torch.Tensor:

@@ -190,7 +190,7 @@ def evaluate_context(
     for items in iterate_batches(
         songs, max_len=max_len, batch_events=16384, seed=seed, epoch=0, augment=False, shuffle=False
     ):
-        items, context = context_tasks(items, rng)
+        items, context = context_tasks(items, rng, copy=model.config.copy)
         context = context.to(device)
         batch = collate(items).to(device)
         scored = (batch.mask & ~context.given).unsqueeze(-1)
@@ -478,7 +478,8 @@ def _train(
             context = None
             if cfg.model.context:
                 share = FAR_MODE_SHARE if cfg.freeze_context else FROZEN_MODE_SHARE if cfg.freeze_base else MODE_SHARE
-                items, context = context_tasks(items, np.random.default_rng([cfg.seed, epoch, index, 2]), share)
+                rng = np.random.default_rng([cfg.seed, epoch, index, 2])
+                items, context = context_tasks(items, rng, share, copy=model.config.copy)
                 context = context.to(device)
             batch = collate(items).to(device)
             for group in optimizer.param_groups:
@@ -588,16 +589,18 @@ def context_tasks(
     items: list[tuple[Song, int, int, int]],
     rng: np.random.Generator,
     share: tuple[float, float, float] = MODE_SHARE,
+    copy: bool = False,
 ) -> tuple[list[tuple[Song, int, int, int]], ContextBatch]:
     """Each training window turned into a random task for a model with a context encoder
-    (:func:`composer.context.training_context`: continue, infill a gap, or accompany given tracks)."""
+    (:func:`composer.context.training_context`: continue, infill a gap, or accompany given tracks); ``copy``:
+    with the copy views filled in (a model that reads them)."""
     tasks, contexts, given = [], [], []
     for song, start, length, semis in items:
         cut, ctx, g = training_context(song.ids, song.programs, song.bar, song.bar_start, start, length, rng, share)
         tasks.append((song, start, cut, semis))
         contexts.append(ctx)
         given.append(g)
-    return tasks, collate_contexts(tasks, contexts, given)
+    return tasks, collate_contexts(tasks, contexts, given, copy)
 
 
 def _progress(enabled: bool, total: int, epoch: int, epochs: int) -> Any:

@@ -343,7 +343,7 @@ def test_generation_reads_the_context_as_training_does():
     model = checkpoint.with_copy_views(checkpoint.with_far_views(_randomize_context(MusicLSTM(TINY)))).eval()
     song = _song(duet(bars=20))
     stop, ctx = gap_context(song.ids, song.programs, song.bar, song.bar_start, 5, 8)
-    batch = collate_contexts([(song, 0, stop, 0)], [ctx], [np.zeros(stop, dtype=bool)])
+    batch = collate_contexts([(song, 0, stop, 0)], [ctx], [np.zeros(stop, dtype=bool)], copy=True)
     assert int(batch.matches.sum()) > 0 and bool(batch.ahead.any())  # the duet repeats: something to compare
     assert bool(batch.far.any()) and int(batch.matches[..., len(AHEAD_BARS) :].sum()) > 0  # … 12 bars on too
     assert bool(batch.velocities.any())
