@@ -25,7 +25,7 @@ from composer.context import COPY_ORDERS, gap_context
 from composer.dataset import collate, collate_contexts, load_songs
 from composer.encoding import DURATION, PITCH
 from composer.evaluate import _gap_rows
-from composer.model import copy_strength
+from composer.model import MusicLSTM, copy_strength
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +42,7 @@ def captured(model: torch.nn.Module, name: str, store: dict[str, torch.Tensor]) 
 
 
 @torch.no_grad()
-def gap_rows(model: torch.nn.Module, data: Path) -> dict[str, list[np.ndarray]]:
+def gap_rows(model: MusicLSTM, data: Path) -> dict[str, list[np.ndarray]]:
     """Per validation piece: its gap events' pitch and duration log-probabilities (both sides, copy views
     silenced), their copy-view counts and their targets."""
     store: dict[str, torch.Tensor] = {}
