@@ -50,6 +50,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from composer import generate
 from composer.checkpoint import SHIPPED_MODEL, load_model
 from composer.context import AHEAD_BARS, FAR_BARS, RECUR_BARS
 from composer.dataset import Song, load_songs, song_from_piece
@@ -373,6 +374,8 @@ def accompaniment(
     return {
         "split": split,
         "chord_strength": leaning.chord_strength,
+        "chord_duration_share": generate.CHORD_DURATION_SHARE,
+        "chord_candidates": generate.CHORD_CANDIDATES,
         "stack_strength": leaning.stack_strength,
         "pace_strength": leaning.pace_strength,
         "songs": n_songs,
@@ -631,6 +634,17 @@ def main() -> None:
         help="instead: accompany --songs POP909 validation songs at each of these chord strengths (plain, no key "
         "lock) and write the results (the strength's choice; see composer.generate.CHORD_STRENGTH)",
     )
+    parser.add_argument(
+        "--tune-chord-durations",
+        metavar="S,S,...",
+        help="likewise, at each of these shares of the chord strength leaning the durations "
+        "(composer.generate.CHORD_DURATION_SHARE)",
+    )
+    parser.add_argument(
+        "--tune-chord-candidates",
+        metavar="N,N,...",
+        help="likewise, drawing this many candidates a take (composer.generate.CHORD_CANDIDATES)",
+    )
     parser.add_argument("--count-stacking", action="store_true", help="instead: print POP909's piano stacking")
     parser.add_argument(
         "--count-recurrence",
@@ -712,6 +726,24 @@ def main() -> None:
             )
             result[name].append({k: v for k, v in made.items() if k != "per_song"})
             print(result[name][-1], flush=True)
+        sections = set()
+    constants = (
+        (args.tune_chord_durations, "chord_duration_shares", "CHORD_DURATION_SHARE", float),
+        (args.tune_chord_candidates, "chord_candidates", "CHORD_CANDIDATES", int),
+    )
+    for asked, name, constant, kind in constants:
+        if not asked:
+            continue
+        result[name] = []
+        chosen = getattr(generate, constant)
+        try:
+            for value in (kind(x) for x in asked.split(",")):
+                setattr(generate, constant, value)
+                made = accompaniment(composer, args.data, args.pop909, args.songs, args.bars, split="valid")
+                result[name].append({k: v for k, v in made.items() if k != "per_song"})
+                print(result[name][-1], flush=True)
+        finally:
+            setattr(generate, constant, chosen)
         sections = set()
     if "gap" in sections:
         songs, _ = load_songs(args.data)

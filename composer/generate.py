@@ -99,6 +99,17 @@ CONTEXT_EVENTS = 512  # a longer seed is conditioned on its last bars that fit i
 # only, 6 from 5, 6 and 8.
 CHORD_STRENGTH = 16.0
 MAX_CHORD_STRENGTH = 32.0
+# The accompaniment's durations lean the same way (drawn before the pitch, ChordGuide.duration_prior): each duration
+# gets CHORD_DURATION_SHARE × the chord strength × the log of the best a single pitch class can do over its span
+# (the likeliest pitch class's mean membership there), so that a note is rather not held across a change of the
+# guessed chord, or into beats where the guess is unsure.  Chosen on POP909's 91 validation songs (python
+# bench/infill.py --tune-chord-durations 0,0.25,0.5,1 --songs 91 --out bench/results/accompaniment_durations.json).
+CHORD_DURATION_SHARE = 0.5
+# Accompany's piano style draws CHORD_CANDIDATES candidates for each take asked and keeps the one whose note time
+# the chord guess itself expects most in the chord (chord_agreement); with key lock's selecting priors, key lock's
+# own candidates are chosen among instead.  Chosen on the same songs (--tune-chord-candidates 1,2,3), no more than
+# the speed target allows (8 bars × 4 takes within 2× a continuation: bench/results/infill_speed.json).
+CHORD_CANDIDATES = 3
 CHORD_FLOOR = 0.02  # a pitch class's guessed probability is read as at least this (its log weighs the logits)
 # A fill's new notes starting at one time on one track: at most this many (POP909's piano tracks start at most 6
 # together in 99.94 % of their onsets).  Without it (and without keeping the canonical order, see _sample) a take of
@@ -620,10 +631,13 @@ class ChordGuide:
     class is in the chord there (:func:`composer.harmony.membership`, read as at least :data:`CHORD_FLOOR`).
     A note held into a beat whose chord leaves its pitch class out weighs less than one that starts there."""
 
-    def __init__(self, notes: list[Note], beats: int, bar_start: float, bar: float, strength: float) -> None:
+    def __init__(
+        self, notes: list[Note], beats: int, bar_start: float, bar: float, strength: float, durations: float = 0.0
+    ) -> None:
         from composer.harmony import membership
 
         likely = torch.from_numpy(np.maximum(membership(notes, beats, bar_start, bar), CHORD_FLOOR)).double()
+        self.durations = durations
         per_step = likely.repeat_interleave(STEPS_PER_BEAT, dim=0) if beats > 0 else torch.ones(1, 12).double()
         self.steps = len(per_step)
         self.total = torch.cat([torch.zeros(1, 12, dtype=torch.float64), per_step.cumsum(0)])  # (steps + 1, 12)
@@ -638,6 +652,31 @@ class ChordGuide:
         mean = (self.total[b] - self.total[a]) / (b - a)[:, None]
         weights = (self.strength * mean.log()).float()[:, self.classes]  # (K, pitch ids less the rest)
         return torch.nn.functional.pad(weights, (0, SIZES[PITCH] - REST))
+
+    def duration_prior(self, onset: torch.Tensor) -> torch.Tensor | None:
+        """(K, duration ids) the log-weights for the durations of notes starting at ``onset``: ``durations`` ×
+        the log of the likeliest pitch class's mean over each duration's span (None when ``durations`` is 0)."""
+        if not self.durations:
+            return None
+        held = torch.arange(SIZES[DURATION])[None, :] + 1  # grid steps sounding
+        a = onset.clamp(0, self.steps - 1)[:, None]
+        b = torch.maximum((a + held).clamp(max=self.steps), a + 1)
+        mean = (self.total[b] - self.total[a]) / (b - a)[..., None]  # (K, duration ids, 12)
+        return (self.durations * mean.max(dim=-1).values.log()).float()
+
+
+def chord_agreement(takes: list[Piece], likely: np.ndarray) -> np.ndarray:
+    """(takes,) the share of each take's new note time that the chord guess ``likely`` ((beats, 12), from beat 0)
+    expects in the chord: its notes' time on each pitch class in each beat, weighed by the guess; -inf for a take
+    without notes in those beats."""
+    from composer.harmony import beat_weights
+
+    out = np.full(len(takes), -np.inf)
+    for i, take in enumerate(takes):
+        w = beat_weights(take.notes, len(likely))
+        if w.sum() > 0:
+            out[i] = float((w * likely).sum() / w.sum())
+    return out
 
 
 class KeyWatch:
@@ -1241,7 +1280,8 @@ class Composer:
                 zd, zp = zd + gain_d, zp + gain_p
                 zv = [z + gain_v for z in zv]
             dur_raw = m.duration_logits(zd, shift, pos, track, back_duration, views)
-            dur = draw(dur_raw, drawn, allowed=form.only(DURATION, step) if form else None)
+            dur_lean = plan.chords.duration_prior(onset) if plan.chords is not None else None
+            dur = draw(dur_raw, drawn, allowed=form.only(DURATION, step) if form else None, prior=dur_lean)
             ref, program = voices.ref(track), voices.programs[track]
             # repeat restates the seed's own phrase, inside its registers already; a register window on top
             # would leave some of its chord notes nowhere to go.
@@ -1560,14 +1600,15 @@ class Composer:
                 paced,
             )
             return _kept_in_key(candidates, asked, lock_key, settings.key_prior)
-        return self._fill_takes(
+        runs = CHORD_CANDIDATES if chords and settings.chord_strength > 0 else 1
+        takes = self._fill_takes(
             kept,
             piece,
             events,
             (start, end, first, stop),
             regenerated,
             mode,
-            settings,
+            replace(settings, variations=settings.variations * runs),
             key,
             lock_key,
             given_rows,
@@ -1575,6 +1616,16 @@ class Composer:
             chords,
             paced,
         )
+        if runs == 1:
+            return takes
+        # accompany's piano: of each take's run of candidates, the one the chord guess expects most in the chord
+        from composer.harmony import membership
+
+        given = [n for n in piece.notes if n.track not in regenerated]
+        likely = membership(given, math.ceil(end / STEPS_PER_BEAT), piece.bar_start, piece.time_signature.bar_beats)
+        agreement = chord_agreement([t.continuation for t in takes], likely)
+        best = agreement.reshape(-1, runs).argmax(axis=1)
+        return [takes[r * runs + int(i)] for r, i in enumerate(best)]
 
     def _fill_takes(
         self,
@@ -1641,6 +1692,7 @@ class Composer:
                     piece.bar_start,
                     piece.time_signature.bar_beats,
                     settings.chord_strength,
+                    CHORD_DURATION_SHARE * settings.chord_strength,
                 )
                 if chords and settings.chord_strength > 0
                 else None
