@@ -102,13 +102,16 @@ MAX_CHORD_STRENGTH = 32.0
 # The accompaniment's durations lean the same way (drawn before the pitch, ChordGuide.duration_prior): each duration
 # gets CHORD_DURATION_SHARE × the chord strength × the log of the best a single pitch class can do over its span
 # (the likeliest pitch class's mean membership there), so that a note is rather not held across a change of the
-# guessed chord, or into beats where the guess is unsure.  Chosen on POP909's 91 validation songs (python
-# bench/infill.py --tune-chord-durations 0,0.25,0.5,1 --songs 91 --out bench/results/accompaniment_durations.json).
-CHORD_DURATION_SHARE = 0.5
+# guessed chord, or into beats where the guess is unsure.  Chosen on POP909's 91 validation songs, three candidates
+# a take (python bench/infill.py --tune-chord-durations 0,0.25,0.5,1 --songs 91 --out
+# bench/results/accompaniment_durations.json): the smallest share whose takes' time on the chord is within 0.005 of
+# the best (0.753, 0.765, 0.764, 0.766; the melody doubled 41 %, 43 %, 45 %, 46 % of the time).
+CHORD_DURATION_SHARE = 0.25
 # Accompany's piano style draws CHORD_CANDIDATES candidates for each take asked and keeps the one whose note time
 # the chord guess itself expects most in the chord (chord_agreement); with key lock's selecting priors, key lock's
-# own candidates are chosen among instead.  Chosen on the same songs (--tune-chord-candidates 1,2,3), no more than
-# the speed target allows (8 bars × 4 takes within 2× a continuation: bench/results/infill_speed.json).
+# own candidates are chosen among instead.  On the same songs with the durations' share at 0.5 (--tune-chord-candidates
+# 1,2,3 --out bench/results/accompaniment_candidates.json): 0.751, 0.754, 0.764; three, as many as the speed target
+# allows (8 bars × 4 takes within 2× a continuation: bench/results/infill_speed.json).
 CHORD_CANDIDATES = 3
 CHORD_FLOOR = 0.02  # a pitch class's guessed probability is read as at least this (its log weighs the logits)
 # A fill's new notes starting at one time on one track: at most this many (POP909's piano tracks start at most 6
