@@ -109,7 +109,7 @@ MAX_CHORD_STRENGTH = 32.0
 CHORD_DURATION_SHARE = 0.25
 # Accompany's piano style draws CHORD_CANDIDATES candidates for each take asked and keeps the one whose note time
 # the chord guess itself expects most in the chord (chord_agreement); with key lock's selecting priors, key lock's
-# own candidates are chosen among instead.  On the same songs with the durations' share at 0.5 (--tune-chord-candidates
+# own candidates are chosen among instead: of a take's candidates in the key, the one the guess expects most.  On the same songs with the durations' share at 0.5 (--tune-chord-candidates
 # 1,2,3 --out bench/results/accompaniment_candidates.json): 0.751, 0.754, 0.764; three, as many as the speed target
 # allows (8 bars × 4 takes within 2× a continuation: bench/results/infill_speed.json).
 CHORD_CANDIDATES = 3
@@ -753,17 +753,21 @@ SELECTING = tuple(KEY_CHOICES)  # the priors that draw candidates and keep some
 UNMASKED = tuple(prior for prior, choice in KEY_CHOICES.items() if not choice.masked)
 
 
-def kept_candidates(margins: np.ndarray, asked: int, prior: str) -> list[int]:
+def kept_candidates(margins: np.ndarray, asked: int, prior: str, preference: np.ndarray | None = None) -> list[int]:
     """Which of key lock's candidates are kept (their indices), by their margins (``KEY_CHOICES[prior].read``):
     the candidates come in ``asked`` runs of equal length, one run for each take asked (all of that take's form),
     and one is kept from each run — its first whose margin reaches ``KEY_CHOICES[prior].in_key`` ("accept":
-    DRIFT_MARGIN; "heard": 0, where music21 hears it in the key), else its clearest ("select": always)."""
+    DRIFT_MARGIN; "heard": 0, where music21 hears it in the key), else its clearest ("select": always).  With a
+    ``preference`` (one a candidate: accompany's :func:`chord_agreement`), of a run's candidates in the key the
+    one it prefers most, not the first."""
     threshold = KEY_CHOICES[prior].in_key
     size = len(margins) // asked
     kept = []
     for start in range(0, size * asked, size):
         run = margins[start : start + size]
         in_key = np.flatnonzero(run >= threshold) if threshold is not None else np.zeros(0, dtype=np.int64)
+        if len(in_key) and preference is not None:
+            in_key = in_key[[int(np.argmax(preference[start + in_key]))]]
         kept.append(start + int(in_key[0] if len(in_key) else np.argmax(run)))
     return kept
 
@@ -1584,6 +1588,17 @@ class Composer:
         given_rows = (index >= first) & (index < stop) & ~regen & (ids[:, PITCH] != REST)
         kept = replace(piece, notes=tuple(n for n in piece.notes if not _inside(n, regenerated, start, end)))
         lock_key = _lock_key(kept)
+        guided = chords and settings.chord_strength > 0  # accompany's piano: takes chosen by the chord guess too
+
+        def agreement(takes: list[Take]) -> np.ndarray:
+            """How much of each take's note time the chord guess under the given tracks expects in the chord."""
+            from composer.harmony import membership
+
+            given = [n for n in piece.notes if n.track not in regenerated]
+            beats = math.ceil(end / STEPS_PER_BEAT)
+            likely = membership(given, beats, piece.bar_start, piece.time_signature.bar_beats)
+            return chord_agreement([t.continuation for t in takes], likely)
+
         if settings.key_lock and settings.key_prior in SELECTING and lock_key is not None:
             asked = settings.variations
             wide = replace(settings, variations=asked * settings.key_candidates)  # a run of candidates a take
@@ -1602,8 +1617,9 @@ class Composer:
                 chords,
                 paced,
             )
-            return _kept_in_key(candidates, asked, lock_key, settings.key_prior)
-        runs = CHORD_CANDIDATES if chords and settings.chord_strength > 0 else 1
+            preference = agreement(candidates) if guided else None
+            return _kept_in_key(candidates, asked, lock_key, settings.key_prior, preference)
+        runs = CHORD_CANDIDATES if guided else 1
         takes = self._fill_takes(
             kept,
             piece,
@@ -1621,13 +1637,8 @@ class Composer:
         )
         if runs == 1:
             return takes
-        # accompany's piano: of each take's run of candidates, the one the chord guess expects most in the chord
-        from composer.harmony import membership
-
-        given = [n for n in piece.notes if n.track not in regenerated]
-        likely = membership(given, math.ceil(end / STEPS_PER_BEAT), piece.bar_start, piece.time_signature.bar_beats)
-        agreement = chord_agreement([t.continuation for t in takes], likely)
-        best = agreement.reshape(-1, runs).argmax(axis=1)
+        # of each take's run of candidates, the one the chord guess expects most in the chord
+        best = agreement(takes).reshape(-1, runs).argmax(axis=1)
         return [takes[r * runs + int(i)] for r, i in enumerate(best)]
 
     def _fill_takes(
@@ -1741,11 +1752,13 @@ def _candidates_prior(prior: str) -> str:
     return "drift" if KEY_CHOICES[prior].masked else OPEN_DRIFT
 
 
-def _kept_in_key(candidates: list[Take], asked: int, key: int, prior: str) -> list[Take]:
+def _kept_in_key(
+    candidates: list[Take], asked: int, key: int, prior: str, preference: np.ndarray | None = None
+) -> list[Take]:
     """Key lock's choice among its candidates (``asked`` runs, one for each take asked): :func:`kept_candidates`
-    by how clearly their new notes point to ``key``."""
+    by how clearly their new notes point to ``key`` (and, of those in the key, by ``preference``)."""
     margins = KEY_CHOICES[prior].read([t.continuation for t in candidates], key)
-    return [candidates[i] for i in kept_candidates(margins, asked, prior)]
+    return [candidates[i] for i in kept_candidates(margins, asked, prior, preference)]
 
 
 def _to_last_note(ids: np.ndarray) -> np.ndarray:

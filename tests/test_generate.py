@@ -210,6 +210,11 @@ def test_key_lock_accept_keeps_the_first_candidates_in_the_key():
     assert kept_candidates(margins, 1, accept) == [1]  # … its first in the key
     assert kept_candidates(np.array([0.05, -0.2, 0.1, 0.2, 0.5, 0.0]), 2, accept) == [2, 3]  # none: the clearest
     assert kept_candidates(np.array([-np.inf, 0.0]), 1, accept) == [1]
+    # with a preference (accompany's chord agreement): of a run's candidates in the key, the one preferred most
+    preference = np.array([0.9, 0.2, 0.8, 0.1, 0.9, 0.5])
+    assert kept_candidates(margins, 2, accept, preference) == [2, 5]  # in the key: 0.3 and DRIFT_MARGIN; 0.9 and 0.2
+    assert kept_candidates(margins, 2, "heard", preference) == [0, 5]  # "heard": in the key from 0
+    assert kept_candidates(np.array([0.05, -0.2, 0.1, 0.2, 0.5, 0.0]), 2, accept, preference) == [2, 4]  # run 1: none
     # "heard": the first music21 hears in the key (margin ≥ 0), else the clearest
     assert kept_candidates(np.array([-0.1, 0.02, 0.4, -0.3, -0.05, -0.2]), 2, "heard") == [1, 4]
     from composer.cli import KEY_PRIOR_NAMES
