@@ -774,8 +774,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--chord-strength",
         type=float,
         metavar="S",
-        help="piano style: how strongly the new notes lean to the chords guessed under the melody, 0 to 32 (0: the "
-        "model's own harmony; default: composer.generate.CHORD_STRENGTH, 16)",
+        help="piano style: how strongly the new notes (their pitches, and their durations a quarter as much) lean "
+        "to the chords guessed under the melody, 0 to 32; each take is also the one of three drawn that the guess "
+        "expects most on its chords (0: the model's own harmony, one drawn a take; default: "
+        "composer.generate.CHORD_STRENGTH, 16)",
     )
     a.add_argument(
         "--free-density",

@@ -109,9 +109,11 @@ MAX_CHORD_STRENGTH = 32.0
 CHORD_DURATION_SHARE = 0.25
 # Accompany's piano style draws CHORD_CANDIDATES candidates for each take asked and keeps the one whose note time
 # the chord guess itself expects most in the chord (chord_agreement); with key lock's selecting priors, key lock's
-# own candidates are chosen among instead: of a take's candidates in the key, the one the guess expects most.  On the same songs with the durations' share at 0.5 (--tune-chord-candidates
-# 1,2,3 --out bench/results/accompaniment_candidates.json): 0.751, 0.754, 0.764; three, as many as the speed target
-# allows (8 bars × 4 takes within 2× a continuation: bench/results/infill_speed.json).
+# own candidates are chosen among instead: of a take's candidates in the key, the one the guess expects most.  On
+# the same songs, with the durations' share at 0.5 (--tune-chord-candidates 1,2,3 --out
+# bench/results/accompaniment_candidates.json): 0.751, 0.754, 0.764; at 0.25 (3,4,6, the same command,
+# accompaniment_candidates_more.json): 0.765, 0.760, 0.765 — more than three gain nothing the noise does not.
+# Accompany's 8 bars × 4 takes cost 1.43× a continuation with three (1.34× with one; bench/results/infill_speed.json).
 CHORD_CANDIDATES = 3
 CHORD_FLOOR = 0.02  # a pitch class's guessed probability is read as at least this (its log weighs the logits)
 # A fill's new notes starting at one time on one track: at most this many (POP909's piano tracks start at most 6
