@@ -30,7 +30,8 @@
 
 Instead of the measures, the fits and choices behind the generator's constants (each on training or validation
 songs, never the test split): ``--fit-pace`` and ``--tune-pace`` (the piano's pace, ``PACE_*``),
-``--tune-chords`` (``CHORD_STRENGTH``), ``--count-stacking`` and ``--tune-stacking`` (``STACKING``,
+``--tune-chords`` (``CHORD_STRENGTH``), ``--tune-chord-durations`` and ``--tune-chord-candidates``
+(``CHORD_DURATION_SHARE``, ``CHORD_CANDIDATES``), ``--count-stacking`` and ``--tune-stacking`` (``STACKING``,
 ``STACK_STRENGTH``), ``--fit-join`` and ``--tune-join`` (the join prior, ``JOIN_*``).
 """
 
