@@ -633,21 +633,27 @@ def onset_lattice(onsets: np.ndarray) -> tuple[int, int] | None:
 class ChordGuide:
     """The chord guessed under the given tracks, read over a new note's whole span: for each pitch,
     ``strength`` × the log of the mean, over the grid steps the note would sound, of how likely its pitch
-    class is in the chord there (:func:`composer.harmony.membership`, read as at least :data:`CHORD_FLOOR`).
-    A note held into a beat whose chord leaves its pitch class out weighs less than one that starts there."""
+    class is in the chord there (``likely``: :func:`composer.harmony.membership`'s (beats, 12) from beat 0, read
+    as at least :data:`CHORD_FLOOR`).  A note held into a beat whose chord leaves its pitch class out weighs less
+    than one that starts there.  ``durations``: the weight of :meth:`duration_prior` (0: none)."""
 
-    def __init__(
-        self, notes: list[Note], beats: int, bar_start: float, bar: float, strength: float, durations: float = 0.0
-    ) -> None:
-        from composer.harmony import membership
-
-        likely = torch.from_numpy(np.maximum(membership(notes, beats, bar_start, bar), CHORD_FLOOR)).double()
-        self.durations = durations
-        per_step = likely.repeat_interleave(STEPS_PER_BEAT, dim=0) if beats > 0 else torch.ones(1, 12).double()
+    def __init__(self, likely: np.ndarray, strength: float, durations: float = 0.0) -> None:
+        guess = torch.from_numpy(np.maximum(likely, CHORD_FLOOR)).double()
+        per_step = guess.repeat_interleave(STEPS_PER_BEAT, dim=0) if len(guess) else torch.ones(1, 12).double()
         self.steps = len(per_step)
         self.total = torch.cat([torch.zeros(1, 12, dtype=torch.float64), per_step.cumsum(0)])  # (steps + 1, 12)
         self.strength = strength
         self.classes = (torch.arange(REST) + PITCH_LOW) % 12
+        # (steps, duration ids): durations × log of the likeliest class's mean over each span, once for the fill
+        self.durations: torch.Tensor | None = None
+        if durations:
+            start = torch.arange(self.steps)[:, None]
+            end = torch.maximum((start + torch.arange(SIZES[DURATION])[None, :] + 1).clamp(max=self.steps), start + 1)
+            best = torch.full((self.steps, SIZES[DURATION]), -math.inf, dtype=torch.float64)
+            for c in range(12):  # one pitch class at a time: (steps, duration ids) each, not (…, 12) at once
+                column = self.total[:, c]
+                best = torch.maximum(best, (column[end] - column[start]) / (end - start))
+            self.durations = (durations * best.log()).float()
 
     def prior(self, onset: torch.Tensor, duration: torch.Tensor) -> torch.Tensor:
         """(K, pitch ids) the log-weights for notes starting at ``onset`` (grid steps) held ``duration`` ids (grid
@@ -661,13 +667,7 @@ class ChordGuide:
     def duration_prior(self, onset: torch.Tensor) -> torch.Tensor | None:
         """(K, duration ids) the log-weights for the durations of notes starting at ``onset``: ``durations`` ×
         the log of the likeliest pitch class's mean over each duration's span (None when ``durations`` is 0)."""
-        if not self.durations:
-            return None
-        held = torch.arange(SIZES[DURATION])[None, :] + 1  # grid steps sounding
-        a = onset.clamp(0, self.steps - 1)[:, None]
-        b = torch.maximum((a + held).clamp(max=self.steps), a + 1)
-        mean = (self.total[b] - self.total[a]) / (b - a)[..., None]  # (K, duration ids, 12)
-        return (self.durations * mean.max(dim=-1).values.log()).float()
+        return None if self.durations is None else self.durations[onset.clamp(0, self.steps - 1)]
 
 
 def chord_agreement(takes: list[Piece], likely: np.ndarray) -> np.ndarray:
@@ -1580,7 +1580,8 @@ class Composer:
     ) -> list[Take]:
         """New notes on the ``regenerated`` tracks between grid steps ``start`` and ``end`` of ``piece``
         (:mod:`composer.fill`); key lock's selection as in :meth:`_continue`.  ``chords``: the new notes lean
-        to the chord guessed under the other tracks (:class:`ChordGuide`); ``paced``: their rate is pulled to
+        to the chord guessed under the other tracks (:class:`ChordGuide`), and each take is the one of
+        :data:`CHORD_CANDIDATES` the guess expects most on the chords; ``paced``: their rate is pulled to
         POP909's piano under a melody as busy (:data:`PACE_BASE`)."""
         ids, onsets = events.ids, events.onsets
         first = int(np.searchsorted(onsets, start, side="left"))
@@ -1590,17 +1591,13 @@ class Composer:
         given_rows = (index >= first) & (index < stop) & ~regen & (ids[:, PITCH] != REST)
         kept = replace(piece, notes=tuple(n for n in piece.notes if not _inside(n, regenerated, start, end)))
         lock_key = _lock_key(kept)
-        guided = chords and settings.chord_strength > 0  # accompany's piano: takes chosen by the chord guess too
-
-        def agreement(takes: list[Take]) -> np.ndarray:
-            """How much of each take's note time the chord guess under the given tracks expects in the chord."""
+        likely = None  # accompany's piano: the chord guessed under the given tracks, guiding and choosing takes
+        if chords and settings.chord_strength > 0:
             from composer.harmony import membership
 
             given = [n for n in piece.notes if n.track not in regenerated]
             beats = math.ceil(end / STEPS_PER_BEAT)
             likely = membership(given, beats, piece.bar_start, piece.time_signature.bar_beats)
-            return chord_agreement([t.continuation for t in takes], likely)
-
         if settings.key_lock and settings.key_prior in SELECTING and lock_key is not None:
             asked = settings.variations
             wide = replace(settings, variations=asked * settings.key_candidates)  # a run of candidates a take
@@ -1616,12 +1613,12 @@ class Composer:
                 lock_key,
                 given_rows,
                 deadline,
-                chords,
+                likely,
                 paced,
             )
-            preference = agreement(candidates) if guided else None
+            preference = None if likely is None else chord_agreement([t.continuation for t in candidates], likely)
             return _kept_in_key(candidates, asked, lock_key, settings.key_prior, preference)
-        runs = CHORD_CANDIDATES if guided else 1
+        runs = 1 if likely is None else CHORD_CANDIDATES
         takes = self._fill_takes(
             kept,
             piece,
@@ -1634,13 +1631,13 @@ class Composer:
             lock_key,
             given_rows,
             deadline,
-            chords,
+            likely,
             paced,
         )
-        if runs == 1:
+        if likely is None:
             return takes
         # of each take's run of candidates, the one the chord guess expects most in the chord
-        best = agreement(takes).reshape(-1, runs).argmax(axis=1)
+        best = chord_agreement([t.continuation for t in takes], likely).reshape(-1, runs).argmax(axis=1)
         return [takes[r * runs + int(i)] for r, i in enumerate(best)]
 
     def _fill_takes(
@@ -1656,11 +1653,12 @@ class Composer:
         lock_key: int | None,
         given_rows: np.ndarray,
         deadline: float | None,
-        chords: bool = False,
+        likely: np.ndarray | None = None,
         paced: bool = False,
     ) -> list[Take]:
         """The takes of :meth:`_fill`: ``kept`` is the piece less the notes regenerated, ``span`` the fill's
-        (start, end) grid steps and (first, stop) event indices, ``given_rows`` the events given inside it."""
+        (start, end) grid steps and (first, stop) event indices, ``given_rows`` the events given inside it,
+        ``likely`` the chord guessed under the other tracks (the new notes lean to it: :class:`ChordGuide`)."""
         start, end, first, stop = span
         ids, onsets = events.ids, events.onsets
         k = settings.variations
@@ -1702,16 +1700,9 @@ class Composer:
             floor=start,
             sound_under=mode == ACCOMPANY,
             chords=(
-                ChordGuide(
-                    [n for n in piece.notes if n.track not in regenerated],
-                    math.ceil(end / STEPS_PER_BEAT),
-                    piece.bar_start,
-                    piece.time_signature.bar_beats,
-                    settings.chord_strength,
-                    CHORD_DURATION_SHARE * settings.chord_strength,
-                )
-                if chords and settings.chord_strength > 0
-                else None
+                None
+                if likely is None
+                else ChordGuide(likely, settings.chord_strength, CHORD_DURATION_SHARE * settings.chord_strength)
             ),
             # accompany's context is the given tracks: their onsets set the grid
             lattice=onset_lattice(onsets[keep & (ids[:, PITCH] != REST)]) if mode == ACCOMPANY else None,

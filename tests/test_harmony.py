@@ -69,7 +69,7 @@ def test_a_chord_network_fitted_on_other_features_is_refused(tmp_path, monkeypat
 def test_the_chord_guide_weighs_each_pitch_by_its_class_over_the_notes_span_and_leaves_the_rest_event_alone():
     from composer.encoding import PITCH_LOW, REST, STEPS_PER_BEAT
 
-    guide = ChordGuide(MELODY, 16, 0.0, 4.0, 2.0)
+    guide = ChordGuide(harmony.membership(MELODY, 16, 0.0, 4.0), 2.0)
     likely = np.maximum(harmony.membership(MELODY, 16, 0.0, 4.0), CHORD_FLOOR)
     c4 = 60 - PITCH_LOW
     # a note inside beat 3 reads beat 3's guess; one held through beats 3 and 4 the mean of the two
@@ -88,8 +88,8 @@ def test_the_chord_guide_leans_each_duration_to_the_best_one_pitch_class_can_do_
     from composer.encoding import MAX_DURATION, STEPS_PER_BEAT
 
     likely = np.maximum(harmony.membership(MELODY, 16, 0.0, 4.0), CHORD_FLOOR)
-    assert ChordGuide(MELODY, 16, 0.0, 4.0, 2.0).duration_prior(torch.tensor([0])) is None  # no lean asked
-    guide = ChordGuide(MELODY, 16, 0.0, 4.0, 2.0, 3.0)
+    assert ChordGuide(likely, 2.0).duration_prior(torch.tensor([0])) is None  # no lean asked
+    guide = ChordGuide(harmony.membership(MELODY, 16, 0.0, 4.0), 2.0, 3.0)
     onset = torch.tensor([3 * STEPS_PER_BEAT, 15 * STEPS_PER_BEAT + 6])
     lean = guide.duration_prior(onset)
     assert lean is not None and lean.shape == (2, MAX_DURATION)
