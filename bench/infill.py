@@ -9,7 +9,7 @@
   notes and read by the encoder: accompany mode), the same model with the soprano removed from the piece, and
   an order-4 n-gram fitted on the training chorales' alto, tenor and bass (soprano removed likewise).  Not the
   10-fold protocol: one model, never fine-tuned on the evaluation chorales.
-* **accompaniment**: POP909 test-split songs (the corpus's split; the original files from ``--pop909``, whose
+* **accompaniment**: every POP909 test-split song (the corpus's split; the original files from ``--pop909``, whose
   ``chord_midi.txt`` gives the chords): from the bar of the melody's first note, ``--bars`` bars of the MELODY
   track alone are accompanied (style piano, 4 takes; again with key lock).  The notes are the corpus's copy
   (``midi_data/pop909/``, on the grid the model learned); the chords' seconds become beats through the
@@ -26,7 +26,7 @@
 * **speed**: 8 bars × 4 takes — infill (bars 5–12) and accompany (8 bars of melody) — against a continuation of
   8 bars × 4 takes from bars 1–4 of the same song, alternated in one process, median ratio of wall times.
 
-    python bench/infill.py [--model composer/models/shipped] [--songs 20] [--pieces 80]
+    python bench/infill.py [--model composer/models/shipped] [--songs N] [--pieces 80]
 
 Instead of the measures, the fits and choices behind the generator's constants (each on training or validation
 songs, never the test split): ``--fit-pace`` and ``--tune-pace`` (the piano's pace, ``PACE_*``),
@@ -277,7 +277,7 @@ def accompaniment(
     composer: Composer,
     data: Path,
     pop909: Path,
-    songs: int,
+    songs: int | None,
     bars: int,
     key_lock: bool = False,
     split: str = "test",
@@ -321,7 +321,7 @@ def accompaniment(
         paces.append(per_step * STEPS_PER_BEAT * piece.time_signature.bar_beats)
         settings = replace(leaning, variations=4, seed=int(number), key_lock=key_lock)
         takes = composer.accompany(melody, settings, style="piano")
-        song_share = []
+        song_share: list[float] = []  # each take's share, where a take has note time under a labelled chord
         for take in takes:
             new = list(take.continuation.notes)
             takes_made += 1
@@ -329,7 +329,8 @@ def accompaniment(
             i, t = chord_share(new, chords)
             sums["takes"][0] += i
             sums["takes"][1] += t
-            song_share.append(i / t if t else float("nan"))
+            if t:
+                song_share.append(i / t)
             onsets = np.array(sorted({round(n.start * 12) for n in new}))
             if len(new):
                 stacks.append(len(new) / len(onsets))
@@ -362,7 +363,7 @@ def accompaniment(
         per_song.append(
             {
                 "song": number,
-                "takes_chord_share": round(float(np.nanmean(song_share)), 4) if song_share else None,
+                "takes_chord_share": round(float(np.mean(song_share)), 4) if song_share else None,
                 "real_chord_share": round(real_i / real_t, 4) if real_t else None,
             }
         )
@@ -413,7 +414,7 @@ def _annotated_membership(chords: list[tuple[float, float, set[int] | None]], be
 
 
 def accompaniment_bound(
-    composer: Composer, data: Path, pop909: Path, songs: int, bars: int, split: str = "test"
+    composer: Composer, data: Path, pop909: Path, songs: int | None, bars: int, split: str = "test"
 ) -> dict[str, Any]:
     """How far a melody-only chord guess can carry the accompaniment measure, on the songs and bars it uses.
 
@@ -619,7 +620,14 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=SHIPPED_MODEL)
     parser.add_argument("--data", type=Path, default=ROOT / "midi_data")
     parser.add_argument("--pop909", type=Path, default=ROOT.parent / "shared" / "data" / "pop909")
-    parser.add_argument("--songs", type=int, default=20, help="POP909 test songs to accompany")
+    parser.add_argument(
+        "--songs",
+        type=int,
+        default=None,
+        help="the first N POP909 songs of the split to accompany (default: all of them; 100 test songs, 91 "
+        "validation songs — the first 20 alone, once the default, flatter the takes: 82.6 %% of the real "
+        "track's share against 77.0 %% on all 100)",
+    )
     parser.add_argument("--bars", type=int, default=16, help="bars of each song accompanied")
     parser.add_argument("--pieces", type=int, default=80, help="test pieces for the join")
     parser.add_argument("--rounds", type=int, default=5)
