@@ -1,6 +1,7 @@
 """The embedded corpus in midi_data/: manifest, split, evaluation sets, and every file readable."""
 
 import csv
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -87,23 +88,38 @@ def test_no_duplicate_music_outside_the_soprano_lines(entries):
         seen[e.content_hash] = e.path
 
 
+def _round_trip(item: tuple[str, int, str]) -> str | None:
+    """One corpus file through composer inspect's path (read → encode → decode): None, or what went wrong."""
+    path, notes, meter = item
+    piece = read_midi(DATA / path)
+    if len(piece.notes) != notes:
+        return f"{path}: {len(piece.notes)} notes, the manifest says {notes}"
+    # The corpus is stored on the grid: its times, pitches and tracks exactly; its velocities as the build wrote
+    # them (steps of 4 from a shared level), which the velocity grid of steps of 8 from each track's level rounds
+    # by at most half a step.
+    q = quantize(piece)
+    if [(n.start, n.duration, n.pitch, n.track) for n in q.notes] != [
+        (n.start, n.duration, n.pitch, n.track) for n in piece.notes
+    ]:
+        return f"{path}: not on the grid"
+    if not all(abs(a.velocity - b.velocity) <= VELOCITY_STEP // 2 for a, b in zip(q.notes, piece.notes, strict=True)):
+        return f"{path}: a velocity off the grid by more than half a step"
+    if decode(encode(piece)) != q:
+        return f"{path}: does not round-trip through the events"
+    if str(piece.time_signature) != meter:
+        return f"{path}: meter {piece.time_signature}, the manifest says {meter}"
+    return None
+
+
 def test_every_corpus_file_reads_and_round_trips_exactly(entries):
-    """composer inspect's path (read → encode → decode) on every file of the corpus."""
-    for e in entries:
-        piece = read_midi(DATA / e.path)
-        assert len(piece.notes) == e.notes, e.path
-        # The corpus is stored on the grid: its times, pitches and tracks exactly; its velocities as the build
-        # wrote them (steps of 4 from a shared level), which the velocity grid of steps of 8 from each track's
-        # level rounds by at most half a step.
-        q = quantize(piece)
-        assert [(n.start, n.duration, n.pitch, n.track) for n in q.notes] == [
-            (n.start, n.duration, n.pitch, n.track) for n in piece.notes
-        ], e.path
-        assert all(
-            abs(a.velocity - b.velocity) <= VELOCITY_STEP // 2 for a, b in zip(q.notes, piece.notes, strict=True)
-        ), e.path
-        assert decode(encode(piece)) == q, e.path
-        assert str(piece.time_signature) == e.meter
+    """composer inspect's path (read → encode → decode) on every file of the corpus, over the machine's cores (at
+    most two: a CI machine like this one has two)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    items = [(e.path, e.notes, e.meter) for e in entries]
+    with ProcessPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        problems = [p for p in pool.map(_round_trip, items, chunksize=64) if p is not None]
+    assert len(items) > 9000 and not problems, problems[:10]
 
 
 @pytest.mark.slow
