@@ -24,7 +24,8 @@
   chord guess itself reaches with the real piano's rhythm (each note on the guess's likeliest pitch class, or one
   drawn as the guide alone would), the melody's own share, and takes whose guide is handed the annotated chords.
 * **speed**: 8 bars × 4 takes — infill (bars 5–12) and accompany (8 bars of melody) — against a continuation of
-  8 bars × 4 takes from bars 1–4 of the same song, alternated in one process, median ratio of wall times.
+  8 bars × 4 takes from bars 1–4 of the same song, alternated in one process, median ratio of wall times: on
+  POP909 001, and on the first ``--speed-songs`` test-split songs (each song's ratios, their median and highest).
 
     python bench/infill.py [--model composer/models/shipped] [--songs N] [--pieces 80]
 
@@ -583,14 +584,17 @@ def join(
 # --------------------------------------------------------------------------------------------- speed
 
 
-def speed(composer: Composer, pop909: Path, rounds: int) -> dict[str, Any]:
-    piece = read_midi(pop909 / "001" / "001.mid")
+def _speed_of(composer: Composer, midi_path: Path, rounds: int) -> dict[str, Any] | None:
+    """One song's three tasks, alternated ``rounds`` times after a warm-up; None for a song without a MELODY and
+    a PIANO track or too short for 12 bars."""
+    piece = read_midi(midi_path)
     bar = piece.time_signature.bar_beats
-    # 4/4 bars of the song: bars 1-4 as the seed, bars 5-12 the span, so each task makes 8 bars
+    # bars of the song as its file states them: bars 1-4 as the seed, bars 5-12 the span, so each task makes 8 bars
     seed = piece.with_notes(tuple(n for n in piece.notes if n.start < piece.bar_start + 4 * bar))
     twelve = piece.with_notes(tuple(n for n in piece.notes if n.start < piece.bar_start + 16 * bar))
     cut = pop909_segment(piece, 8)
-    assert cut is not None
+    if cut is None or not seed.notes or max(n.end for n in piece.notes) < piece.bar_start + 12 * bar:
+        return None
     melody = cut[0]
     s = Settings(bars=8, variations=4, seed=0)
     tasks = {
@@ -615,6 +619,31 @@ def speed(composer: Composer, pop909: Path, rounds: int) -> dict[str, Any]:
     }
 
 
+def speed(composer: Composer, pop909: Path, rounds: int, data: Path | None = None, songs: int = 0) -> dict[str, Any]:
+    """POP909 001 (the benchmark's song since it began), then, with ``songs``, the first ``songs`` test-split
+    songs as well: each song's ratios, and their median and highest over the songs."""
+    result = _speed_of(composer, pop909 / "001" / "001.mid", rounds)
+    assert result is not None
+    if songs and data is not None:
+        rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["collection"] == "pop909"]
+        numbers = sorted(r["path"].split("/")[-1][:3] for r in rows if r["split"] == "test")[:songs]
+        per_song = []
+        for number in numbers:
+            one = _speed_of(composer, pop909 / number / f"{number}.mid", rounds)
+            if one is not None:
+                per_song.append({"song": number, **one})
+                print("speed", number, {k: one[k] for k in ("infill_over_continuation", "accompany_over_continuation")})
+        result["test_songs"] = per_song
+        for key in ("infill_over_continuation", "accompany_over_continuation"):
+            ratios = [one[key] for one in per_song]
+            result[f"test_songs_{key}"] = {
+                "median": round(statistics.median(ratios), 3),
+                "highest": max(ratios),
+                "over_2": sum(r > 2 for r in ratios),
+            }
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", type=Path, default=SHIPPED_MODEL)
@@ -631,6 +660,12 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=16, help="bars of each song accompanied")
     parser.add_argument("--pieces", type=int, default=80, help="test pieces for the join")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--speed-songs",
+        type=int,
+        default=10,
+        help="the speed on POP909 001 and on the first N test-split songs as well (0: 001 alone)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument(
         "--only",
@@ -772,7 +807,7 @@ def main() -> None:
         result["join"] = join(composer, args.data, args.pieces)
         print("join", result["join"], flush=True)
     if "speed" in sections:
-        result["speed"] = speed(composer, args.pop909, args.rounds)
+        result["speed"] = speed(composer, args.pop909, args.rounds, args.data, args.speed_songs)
         print("speed", result["speed"], flush=True)
     write_result(args.out, result)
     print(f"wrote {args.out}")
