@@ -114,10 +114,13 @@ def _round_trip(item: tuple[str, int, str]) -> str | None:
 def test_every_corpus_file_reads_and_round_trips_exactly(entries):
     """composer inspect's path (read → encode → decode) on every file of the corpus, over the machine's cores (at
     most two: a CI machine like this one has two)."""
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     items = [(e.path, e.notes, e.meter) for e in entries]
-    with ProcessPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+    workers = max(1, min(2, os.cpu_count() or 1))
+    # spawned, not forked: the test process may hold other tests' threads (servers), which a fork copies badly
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         problems = [p for p in pool.map(_round_trip, items, chunksize=64) if p is not None]
     assert len(items) > 9000 and not problems, problems[:10]
 
