@@ -122,6 +122,42 @@ def test_render_workers_leave_with_the_server(tmp_path, free_port, stop):
     assert left == []
 
 
+def _gone(pids: list[int], seconds: float) -> list[int]:
+    """Of ``pids``, those still running (not zombies) after waiting up to ``seconds`` for them to leave."""
+    deadline = time.monotonic() + seconds
+    left = pids
+    while True:
+        left = [
+            p
+            for p in pids
+            if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text().lower()
+        ]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.2)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc")
+def test_render_workers_still_starting_when_the_server_stops_leave_too():
+    """A spawned render worker imports for seconds before it starts: a server stopped meanwhile (as `composer
+    studio` stopped right after its page was served) left its workers waiting for work forever, each taking
+    init, its new parent, for the server."""
+    script = (
+        "import multiprocessing, os\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "from composer.studio.render import warm_up\n"
+        "spawn = multiprocessing.get_context('spawn')\n"
+        "pool = ProcessPoolExecutor(2, mp_context=spawn, initializer=warm_up, initargs=(os.getpid(),))\n"
+        "pool.submit(int), pool.submit(int)\n"
+        "print(' '.join(str(p) for p in pool._processes), flush=True)\n"
+        "os._exit(0)\n"  # the server gone at once, its workers still importing
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    workers = [int(p) for p in out.stdout.split()]
+    assert workers  # started as work came (one each while none is idle)
+    assert _gone(workers, 60) == []
+
+
 def test_pieces_survive_a_server_restart(tmp_path, free_port):
     from gradio_client import Client
 

@@ -154,7 +154,12 @@ class StudioApp:
         # Rendering (soundfont audio, music21 + verovio scores) is CPU-bound Python that holds the GIL: worker
         # processes let one request's takes use every core.  0: render in the calling thread (tests).
         self.pool: ProcessPoolExecutor | None = (
-            ProcessPoolExecutor(render_workers, mp_context=multiprocessing.get_context("spawn"), initializer=warm_up)
+            ProcessPoolExecutor(
+                render_workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=warm_up,
+                initargs=(os.getpid(),),
+            )
             if render_workers
             else None
         )

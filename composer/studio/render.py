@@ -484,14 +484,16 @@ def render_take_files(
     return spent
 
 
-def warm_up() -> None:
-    """A render worker's start: leave with the process that started it, and pay the imports (music21,
-    verovio, the soundfont) before the first take."""
-    parent = os.getppid()
+def warm_up(server: int | None = None) -> None:
+    """A render worker's start: leave with the process that started it (``server``, its pid, as the pool was
+    made), and pay the imports (music21, verovio, the soundfont) before the first take."""
+    parent = os.getppid() if server is None else server
 
     def follow_parent() -> None:
         # A server killed outright (SIGKILL, a crash) cannot stop its pool: a worker whose parent is gone
-        # would wait for work forever, so it checks and leaves.
+        # would wait for work forever, so it checks and leaves.  The server's pid comes from the server: a
+        # worker still starting when the server stops (a spawned worker imports for seconds) would otherwise
+        # take its new parent, init, for the server, and stay.
         while os.getppid() == parent:
             time.sleep(1.0)
         os._exit(0)
