@@ -2,6 +2,8 @@
 
 import csv
 import os
+import threading
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -111,6 +113,18 @@ def _round_trip(item: tuple[str, int, str]) -> str | None:
     return None
 
 
+def _leave_with(parent: int) -> None:
+    """A worker's start: leave when ``parent`` (the test process) is gone, killed before it could stop its pool
+    (a worker waits on a pipe it holds both ends of, and would wait forever)."""
+
+    def follow() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=follow, daemon=True).start()
+
+
 def test_every_corpus_file_reads_and_round_trips_exactly(entries):
     """composer inspect's path (read → encode → decode) on every file of the corpus, over the machine's cores (at
     most two: a CI machine like this one has two)."""
@@ -120,7 +134,8 @@ def test_every_corpus_file_reads_and_round_trips_exactly(entries):
     items = [(e.path, e.notes, e.meter) for e in entries]
     workers = max(1, min(2, os.cpu_count() or 1))
     # spawned, not forked: the test process may hold other tests' threads (servers), which a fork copies badly
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    spawn = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_leave_with, initargs=(os.getpid(),)) as pool:
         problems = [p for p in pool.map(_round_trip, items, chunksize=64) if p is not None]
     assert len(items) > 9000 and not problems, problems[:10]
 
