@@ -113,7 +113,8 @@ CHORD_DURATION_SHARE = 0.25
 # the same songs, with the durations' share at 0.5 (--tune-chord-candidates 1,2,3 --out
 # bench/results/accompaniment_candidates.json): 0.751, 0.754, 0.764; at 0.25 (3,4,6, the same command,
 # accompaniment_candidates_more.json): 0.765, 0.760, 0.765 — more than three gain nothing the noise does not.
-# Accompany's 8 bars × 4 takes cost 1.43–1.52× a continuation with three (1.34× with one; infill_speed.json).
+# Accompany's 8 bars × 4 takes cost 1.43–1.52× a continuation with three on POP909 001 (1.34× with one), a median
+# 1.59× on 10 test songs, one of them over 2× (2.41×; bench/results/infill_speed.json).
 CHORD_CANDIDATES = 3
 CHORD_FLOOR = 0.02  # a pitch class's guessed probability is read as at least this (its log weighs the logits)
 # A fill's new notes starting at one time on one track: at most this many (POP909's piano tracks start at most 6

@@ -2,8 +2,6 @@
 
 import csv
 import os
-import threading
-import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -28,6 +26,7 @@ from composer.encoding import VELOCITY_STEP, decode, encode, quantize
 from composer.errors import InputError
 from composer.midi_io import read_midi
 from composer.piece import Note, Piece
+from composer.processes import leave_with
 from composer.testing import smf
 
 DATA = Path(__file__).resolve().parent.parent / "midi_data"
@@ -113,18 +112,6 @@ def _round_trip(item: tuple[str, int, str]) -> str | None:
     return None
 
 
-def _leave_with(parent: int) -> None:
-    """A worker's start: leave when ``parent`` (the test process) is gone, killed before it could stop its pool
-    (a worker waits on a pipe it holds both ends of, and would wait forever)."""
-
-    def follow() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=follow, daemon=True).start()
-
-
 def test_every_corpus_file_reads_and_round_trips_exactly(entries):
     """composer inspect's path (read → encode → decode) on every file of the corpus, over the machine's cores (at
     most two: a CI machine like this one has two)."""
@@ -135,7 +122,7 @@ def test_every_corpus_file_reads_and_round_trips_exactly(entries):
     workers = max(1, min(2, os.cpu_count() or 1))
     # spawned, not forked: the test process may hold other tests' threads (servers), which a fork copies badly
     spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_leave_with, initargs=(os.getpid(),)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=spawn, initializer=leave_with, initargs=(os.getpid(),)) as pool:
         problems = [p for p in pool.map(_round_trip, items, chunksize=64) if p is not None]
     assert len(items) > 9000 and not problems, problems[:10]
 

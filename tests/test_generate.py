@@ -1153,3 +1153,18 @@ def test_density_lock_keeps_each_tracks_share_nearer_the_seeds(composer):
     assert gap(composer.continue_piece(seed, settings)) < gap(
         composer.continue_piece(seed, replace(settings, density_lock=False))
     )
+
+
+def test_the_chord_strengths_help_names_the_generators_constants():
+    """The parser is built without importing torch, so --chord-strength's help names the generator's constants
+    in words; they follow the constants."""
+    from composer import generate
+    from composer.cli import build_parser
+
+    accompany = next(
+        a for a in build_parser()._subparsers._group_actions[0].choices.values() if a.prog.endswith("accompany")
+    )
+    text = " ".join(next(a.help for a in accompany._actions if "--chord-strength" in a.option_strings).split())
+    words = {0.25: "a quarter as much", 3: "one of three drawn"}
+    assert words[generate.CHORD_DURATION_SHARE] in text and words[generate.CHORD_CANDIDATES] in text
+    assert f"CHORD_STRENGTH, {generate.CHORD_STRENGTH:g})" in text and f"0 to {generate.MAX_CHORD_STRENGTH:g}" in text

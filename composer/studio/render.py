@@ -29,6 +29,7 @@ from typing import Any
 from composer.atomic import atomic_write
 from composer.midi_io import piece_to_midi_bytes, read_midi
 from composer.piece import Note, Piece, TimeSignature
+from composer.processes import leave_with
 
 
 @dataclass(frozen=True)
@@ -485,20 +486,10 @@ def render_take_files(
 
 
 def warm_up(server: int | None = None) -> None:
-    """A render worker's start: leave with the process that started it (``server``, its pid, as the pool was
-    made), and pay the imports (music21, verovio, the soundfont) before the first take."""
-    parent = os.getppid() if server is None else server
-
-    def follow_parent() -> None:
-        # A server killed outright (SIGKILL, a crash) cannot stop its pool: a worker whose parent is gone
-        # would wait for work forever, so it checks and leaves.  The server's pid comes from the server: a
-        # worker still starting when the server stops (a spawned worker imports for seconds) would otherwise
-        # take its new parent, init, for the server, and stay.
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=follow_parent, daemon=True, name="follow-parent").start()
+    """A render worker's start: leave with the server that made the pool (``server``, its pid, as the pool was
+    made: :func:`composer.processes.leave_with`), and pay the imports (music21, verovio, the soundfont) before
+    the first take."""
+    leave_with(os.getppid() if server is None else server)
 
     piece = Piece(notes=(Note(0, 1, 60, 80), Note(1, 1, 62, 80)), tempo=120, time_signature=TimeSignature(4, 4))
     render_wav(piece, preview=True)
