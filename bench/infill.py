@@ -69,7 +69,7 @@ from composer.evaluate import (
     without_track,
 )
 from composer.generate import CHORD_FLOOR, Composer, Settings, accompaniment_pace
-from composer.harmony import annotated_chords, chord_pcs, pitch_class
+from composer.harmony import annotated_chords, chord_pcs, pitch_class, pop909_numbers
 from composer.midi_io import read_midi
 from composer.model import MusicLSTM, bits
 from composer.ngram import NGramModel
@@ -286,8 +286,7 @@ def accompaniment(
     stack_strength: float | None = None,
     pace_strength: float | None = None,
 ) -> dict[str, Any]:
-    rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["collection"] == "pop909"]
-    test = sorted(r["path"].split("/")[-1][:3] for r in rows if r["split"] == split)[:songs]
+    test = pop909_numbers(data, split)[:songs]
     leaning = Settings()  # the defaults, or the strengths asked for
     if chord_strength is not None:
         leaning = replace(leaning, chord_strength=chord_strength)
@@ -429,8 +428,7 @@ def accompaniment_bound(
 
     from composer import harmony
 
-    rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["collection"] == "pop909"]
-    numbers = sorted(r["path"].split("/")[-1][:3] for r in rows if r["split"] == split)[:songs]
+    numbers = pop909_numbers(data, split)[:songs]
     sums = {k: [0.0, 0.0] for k in ("real", "guess_top", "guess_drawn", "melody", "takes_annotated")}
     strength = Settings().chord_strength
 
@@ -639,10 +637,8 @@ def speed(composer: Composer, pop909: Path, rounds: int, data: Path | None = Non
     result = _speed_of(composer, pop909 / "001" / "001.mid", rounds)
     assert result is not None
     if songs and data is not None:
-        rows = [r for r in csv.DictReader((data / "manifest.csv").open()) if r["collection"] == "pop909"]
-        numbers = sorted(r["path"].split("/")[-1][:3] for r in rows if r["split"] == "test")[:songs]
         per_song = []
-        for number in numbers:
+        for number in pop909_numbers(data, "test")[:songs]:
             one = _speed_of(composer, pop909 / number / f"{number}.mid", rounds, from_melody=True)
             if one is None:
                 print("speed", number, "skipped: the tasks refuse it")

@@ -242,11 +242,15 @@ def read_song(number: str, corpus: Path, pop909: Path) -> Song | None:
     return Song(number, rows[labelled].reshape(-1, FEATURES), truth[labelled].reshape(-1))
 
 
+def pop909_numbers(corpus: Path, split: str) -> list[str]:
+    """The numbers (``"001"`` …) of the POP909 songs in the corpus's ``split`` (its manifest), in order."""
+    rows = [r for r in csv.DictReader((corpus / "manifest.csv").open()) if r["collection"] == "pop909"]
+    return sorted(r["path"].split("/")[-1][:3] for r in rows if r["split"] == split)
+
+
 def songs_of(split: str, corpus: Path, pop909: Path) -> list[Song]:
     """The POP909 songs of the corpus's ``split`` (its manifest), read for the fit."""
-    rows = [r for r in csv.DictReader((corpus / "manifest.csv").open()) if r["collection"] == "pop909"]
-    numbers = sorted(r["path"].split("/")[-1][:3] for r in rows if r["split"] == split)
-    songs = [read_song(n, corpus, pop909) for n in numbers]
+    songs = [read_song(n, corpus, pop909) for n in pop909_numbers(corpus, split)]
     return [s for s in songs if s is not None]
 
 
