@@ -53,6 +53,7 @@ from composer.encoding import (
 )
 from composer.errors import InputError
 from composer.features import LOOKBACK_NOTES, NO_DURATION, NO_KEY, NO_PITCH, NO_PROGRAM, ModelInputs, SongFeatures
+from composer.memory import memory_of
 from composer.model import Batch, ContextBatch
 from composer.piece import Piece
 
@@ -78,6 +79,7 @@ class Song:
     programs: tuple[int, ...] = (0,)  # GM program of each track of the piece's table
     has_dynamics: bool = True  # False: one velocity throughout (Events.constant_velocity): velocity not learned
     _features: SongFeatures | None = field(default=None, repr=False, compare=False)
+    _memory: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -88,6 +90,13 @@ class Song:
         if self._features is None:
             self._features = features.song_features(self.ids, self.bar)
         return self._features
+
+    def memory(self) -> tuple[np.ndarray, np.ndarray]:
+        """The short-term memory's (keep, mass on the event's pitch) for each event (:func:`composer.memory.memory_of`),
+        computed once per song."""
+        if self._memory is None:
+            self._memory = memory_of(self.ids)
+        return self._memory
 
     def positions(self) -> np.ndarray:
         """(N+1,) metrical position of time 0 (before the first event) and of each event's onset."""
@@ -309,12 +318,14 @@ def transposed(ids: np.ndarray, key: int, semitones: int) -> tuple[np.ndarray, i
 # -------------------------------------------------------------------------------------- batches
 
 
-def collate(items: Sequence[tuple[Song, int, int, int]]) -> Batch:
+def collate(items: Sequence[tuple[Song, int, int, int]], *, memory: bool = False) -> Batch:
     """Pad (song, start, length, semitones) windows into one Batch.
 
     The input at a window's first step is the event before it (or BOS at a song's start), so every
     target is predicted with the right metrical position, key, track-local previous pitch and lookbacks.
-    Transposition moves pitches only (tracks, programs and velocities are untouched).
+    Transposition moves pitches only (tracks, programs and velocities are untouched).  ``memory``: carry the
+    short-term memory's figures (:func:`composer.memory.memory_of`, from the song's start, whatever the window),
+    so the batch's pitches are scored with it; a transposition leaves them as they are.
     """
     lengths = [length for _, _, length, _ in items]
     b, t = len(items), max(lengths)
@@ -373,7 +384,15 @@ def collate(items: Sequence[tuple[Song, int, int, int]]) -> Batch:
         velocity_mask,
         tracks,
     )
-    return Batch(*(torch.from_numpy(a) for a in arrays))
+    batch = Batch(*(torch.from_numpy(a) for a in arrays))
+    if memory:
+        keep = np.ones((b, t), dtype=np.float32)
+        hit = np.zeros((b, t), dtype=np.float32)
+        for row, (song, start, length, _) in enumerate(items):
+            kept, mass = song.memory()
+            keep[row, :length], hit[row, :length] = kept[start : start + length], mass[start : start + length]
+        batch.memory_keep, batch.memory_hit = torch.from_numpy(keep), torch.from_numpy(hit)
+    return batch
 
 
 def collate_contexts(

@@ -45,14 +45,15 @@ PUBLISHED = {
 
 
 @torch.no_grad()
-def model_pitch_bits(model: MusicLSTM, songs: list[Song]) -> float:
-    """Mean pitch bits over the notes of whole songs, the rest id excluded from the pitch distribution."""
+def model_pitch_bits(model: MusicLSTM, songs: list[Song], *, memory: bool = False) -> float:
+    """Mean pitch bits over the notes of whole songs, the rest id excluded from the pitch distribution;
+    ``memory``: with the short-term memory blended in (:mod:`composer.memory`)."""
     model.eval()
     total, count = 0.0, 0
     for items in iterate_batches(
         songs, max_len=4096, batch_events=32768, seed=0, epoch=0, augment=False, shuffle=False
     ):
-        batch = collate(items)
+        batch = collate(items, memory=memory)
         total += float(model.field_nll(batch, pitch_of_a_note=True)[..., PITCH].sum())
         count += note_count(batch)
     return bits(total) / max(1, count)
@@ -221,7 +222,8 @@ def protocol(
     notes_total = 0
     # The same figures over the tunes without a close variant elsewhere in the corpus (midi_data's
     # eval-variants.csv): what the model scores where no near-copy of the tune could have taught it.
-    clean = {"lstm": 0.0, "ngram": 0.0, "notes": 0, "pieces": 0}
+    clean = {"lstm": 0.0, "lstm_without_memory": 0.0, "ngram": 0.0, "notes": 0, "pieces": 0}
+    no_memory_total = 0.0
     for k in range(folds):
         test = [p for p, f in zip(pieces, fold_of, strict=True) if f == k]
         rest = [p for p, f in zip(pieces, fold_of, strict=True) if f != k]
@@ -233,7 +235,8 @@ def protocol(
         model, lr, valid_bits = _fine_tuned(
             data, pretrained, fit, valid, lrs, epochs=epochs, model_config=model_config, seed=seed + k
         )
-        lstm = model_pitch_bits(model, test)
+        lstm = model_pitch_bits(model, test, memory=True)
+        alone_lstm = model_pitch_bits(model, test)  # the LSTM without the short-term memory
         ngram = NGramModel(ngram_order).fit(s.ids for s in rest)
         ng = ngram_pitch_bits(ngram, test)
         notes = sum(int((s.ids[:, PITCH] != REST).sum()) for s in test)
@@ -243,6 +246,7 @@ def protocol(
                 "pieces": len(test),
                 "notes": notes,
                 "lstm_pitch_bits": round(lstm, 4),
+                "lstm_without_memory_pitch_bits": round(alone_lstm, 4),
                 "ngram_pitch_bits": round(ng, 4),
                 "lr": lr,  # the learning rate the validation fold chose
                 "valid_pitch_bits": {f"{rate:g}": round(bits, 4) for rate, bits in valid_bits.items()},
@@ -251,17 +255,20 @@ def protocol(
         )
         if progress:
             print(
-                f"{eval_set} fold {k + 1}/{folds}: LSTM {lstm:.3f}, n-gram {ng:.3f} pitch bits/note "
+                f"{eval_set} fold {k + 1}/{folds}: LSTM {lstm:.3f} (without the memory {alone_lstm:.3f}), "
+                f"n-gram {ng:.3f} pitch bits/note "
                 f"({len(test)} pieces, {per_fold[-1]['seconds']} s)",
                 flush=True,
             )
         lstm_bits_total += lstm * notes
+        no_memory_total += alone_lstm * notes
         ngram_bits_total += ng * notes
         notes_total += notes
         alone = [s for s in test if s.name not in with_variant]
         if alone:
             alone_notes = sum(int((s.ids[:, PITCH] != REST).sum()) for s in alone)
-            clean["lstm"] += model_pitch_bits(model, alone) * alone_notes
+            clean["lstm"] += model_pitch_bits(model, alone, memory=True) * alone_notes
+            clean["lstm_without_memory"] += model_pitch_bits(model, alone) * alone_notes
             clean["ngram"] += ngram_pitch_bits(ngram, alone) * alone_notes
             clean["notes"] += alone_notes
             clean["pieces"] += len(alone)
@@ -272,11 +279,15 @@ def protocol(
         "notes": notes_total,
         # Mean over all notes of all test folds (each note counted once).
         "lstm_pitch_bits": round(lstm_bits_total / notes_total, 4),
+        "lstm_without_memory_pitch_bits": round(no_memory_total / notes_total, 4),
         "ngram_pitch_bits": round(ngram_bits_total / notes_total, 4),
         "without_variant_tunes": {
             "pieces": clean["pieces"],
             "notes": clean["notes"],
             "lstm_pitch_bits": round(clean["lstm"] / clean["notes"], 4) if clean["notes"] else None,
+            "lstm_without_memory_pitch_bits": (
+                round(clean["lstm_without_memory"] / clean["notes"], 4) if clean["notes"] else None
+            ),
             "ngram_pitch_bits": round(clean["ngram"] / clean["notes"], 4) if clean["notes"] else None,
         },
         "pretrained": str(pretrained) if pretrained else None,

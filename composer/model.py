@@ -138,9 +138,18 @@ class Batch:
     lookback_duration: torch.Tensor
     velocity_mask: torch.Tensor
     tracks: torch.Tensor  # (B, T) how many tracks the song's table has: the track ids a note may take
+    # The short-term memory (composer.memory), where the batch is scored with it: (B, T) float, the share of the
+    # pitch distribution left to the model and the memory's mass on the target's own pitch.
+    memory_keep: torch.Tensor | None = None
+    memory_hit: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(*(getattr(self, f.name).to(device, non_blocking=True) for f in fields(self)))
+        return Batch(
+            *(
+                None if getattr(self, f.name) is None else getattr(self, f.name).to(device, non_blocking=True)
+                for f in fields(self)
+            )
+        )
 
 
 @dataclass
@@ -771,6 +780,8 @@ class MusicLSTM(nn.Module):
             ],
             dim=-1,
         )
+        if batch.memory_keep is not None:  # the pitch as the short-term memory blends it: keep × p + mass
+            nll[..., PITCH] = -torch.logaddexp(batch.memory_keep.log() - nll[..., PITCH], batch.memory_hit.log())
         mask = (batch.mask if context is None else batch.mask & ~context.given).unsqueeze(-1)
         nll[..., VELOCITY] = nll[..., VELOCITY] * known
         if pitch_of_a_note:
