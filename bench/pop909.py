@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT / "midi_data")
     parser.add_argument("--split", default="test")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pop909.json")
+    parser.add_argument("--no-memory", action="store_true", help="the LSTM alone, without the short-term memory")
     args = parser.parse_args()
     torch.set_num_threads(2)
     songs, _ = load_songs(args.data)
@@ -69,7 +70,8 @@ def main() -> None:
     if not test:
         raise SystemExit(f"no POP909 songs in the {args.split} split of {args.data}; build the corpus with --pop909")
     model, _ = load_model(args.model)
-    lstm = rounded(evaluate_songs(model, test, torch.device("cpu")))
+    lstm = rounded(evaluate_songs(model, test, torch.device("cpu"), memory=not args.no_memory))
+    alone = rounded(evaluate_songs(model, test, torch.device("cpu"))) if not args.no_memory else lstm
     ngram = rounded(ngram_bits(NGramModel(4).fit(s.ids for s in train), test))
     unigram = rounded(unigram_bits(train, test))
     result = {
@@ -77,7 +79,9 @@ def main() -> None:
         "split": args.split,
         "songs": {"train": len(train), args.split: len(test)},
         "notes": lstm["notes"],
+        "memory": not args.no_memory,  # the LSTM's pitch with the short-term memory (composer.memory)
         "lstm": lstm,
+        "lstm_without_memory": alone,
         "ngram_order_4_on_pop909_train": ngram,
         "unigram_on_pop909_train": unigram,
         "lstm_to_ngram_total": round(lstm["bits_per_note"] / ngram["bits_per_note"], 3),
@@ -89,6 +93,7 @@ def main() -> None:
     for name in ("bits_per_note", *(f"{n}_bits" for n in FIELD_NAMES), "bits_per_note_without_velocity"):
         print(f"{name:32s} lstm {lstm[name]:7.3f}   ngram {ngram[name]:7.3f}   unigram {unigram[name]:7.3f}")
     print(f"LSTM / n-gram total: {result['lstm_to_ngram_total']}; songs {result['songs']}, notes {lstm['notes']:.0f}")
+    print(f"without the memory: {alone['bits_per_note']:.3f} bits/note, pitch {alone['pitch_bits']:.3f}")
 
 
 if __name__ == "__main__":

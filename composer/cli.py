@@ -202,9 +202,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         _emit(evaluate.gap_scores(model, songs, bars), args)
         return 0
     if args.data:
-        result = evaluate.score_folder(model, args.data, args.reference, ngram_order=args.ngram_order)
+        result = evaluate.score_folder(
+            model, args.data, args.reference, ngram_order=args.ngram_order, memory=not args.no_memory
+        )
     else:
-        result = evaluate.test_split(model, args.reference, ngram_order=args.ngram_order)
+        result = evaluate.test_split(model, args.reference, ngram_order=args.ngram_order, memory=not args.no_memory)
     _emit(result, args)
     return 0
 
@@ -664,6 +666,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--reference", type=Path, default=DEFAULT_DATA, help="the corpus with the split (default: the embedded corpus)"
     )
     e.add_argument("--protocol", help="chorales, kinder or chorales,kinder: 10-fold pitch bits per note")
+    e.add_argument(
+        "--no-memory",
+        action="store_true",
+        help="score the pitch with the note model alone, without the short-term memory of what the piece has "
+        "played (the protocols report both)",
+    )
     e.add_argument(
         "--pretrained",
         type=Path,

@@ -82,14 +82,21 @@ def shipped_training_songs(songs: list[Song]) -> list[Song]:
     return select_songs(songs, TrainConfig(exclude_eval=True))[0]
 
 
-def test_split(model: MusicLSTM, data: Path, *, ngram_order: int = 4, ngram: bool = True) -> dict[str, Any]:
+def test_split(
+    model: MusicLSTM, data: Path, *, ngram_order: int = 4, ngram: bool = True, memory: bool = True
+) -> dict[str, Any]:
+    """The test split's bits per note: ``lstm`` the model with the short-term memory (``memory``; then
+    ``lstm_without_memory`` beside it), ``ngram`` the n-gram fitted on the shipped model's training pieces."""
     songs, _ = load_songs(data)
     train_songs = shipped_training_songs(songs)
     test_songs = [s for s in songs if s.split == "test"]
     result: dict[str, Any] = {
         "test_pieces": len(test_songs),
-        "lstm": evaluate_songs(model, test_songs, torch.device("cpu")),
+        "memory": memory,
+        "lstm": evaluate_songs(model, test_songs, torch.device("cpu"), memory=memory),
     }
+    if memory:
+        result["lstm_without_memory"] = evaluate_songs(model, test_songs, torch.device("cpu"))
     if ngram:
         started = time.perf_counter()
         fitted = NGramModel(ngram_order).fit(s.ids for s in train_songs)
@@ -299,18 +306,23 @@ def protocol(
     }
 
 
-def score_folder(model: MusicLSTM, folder: Path, reference: Path, *, ngram_order: int = 4) -> dict[str, Any]:
+def score_folder(
+    model: MusicLSTM, folder: Path, reference: Path, *, ngram_order: int = 4, memory: bool = True
+) -> dict[str, Any]:
     """Bits per note of every readable file in ``folder`` under the model and the n-gram.
 
     ``per_field`` has ``shift_bits``, ``pitch_bits``, ``duration_bits``, ``track_bits`` per note and
     ``velocity_bits`` per note whose velocity is known (``velocity_notes`` of them: files with dynamics);
     ``bits_per_note`` counts velocity only where it is known, ``bits_per_note_without_velocity`` not at all.
+    ``memory``: the pitch with the short-term memory (:mod:`composer.memory`); ``without_memory`` then has the
+    total and the pitch bits of the model alone.
 
     The n-gram is trained on what the shipped model learned from: ``reference``'s training split without the
     evaluation sets (see :func:`shipped_training_songs`).
     """
     songs, report = load_songs(folder, use_cache=False)
-    lstm = evaluate_songs(model, songs, torch.device("cpu"))
+    lstm = evaluate_songs(model, songs, torch.device("cpu"), memory=memory)
+    alone = evaluate_songs(model, songs, torch.device("cpu")) if memory else lstm
     ref_songs, _ = load_songs(reference)
     ngram = NGramModel(ngram_order).fit(s.ids for s in shipped_training_songs(ref_songs))
     ng = ngram_bits(ngram, songs)
@@ -326,6 +338,11 @@ def score_folder(model: MusicLSTM, folder: Path, reference: Path, *, ngram_order
         "ngram_bits_per_note_without_velocity": round(ng["bits_per_note_without_velocity"], 4),
         "per_field": {k: round(v, 4) for k, v in lstm.items() if k.endswith("_bits")},
         "ngram_per_field": {k: round(v, 4) for k, v in ng.items() if k.endswith("_bits")},
+        "memory": memory,
+        "without_memory": {
+            "bits_per_note": round(alone["bits_per_note"], 4),
+            "pitch_bits": round(alone["pitch_bits"], 4),
+        },
     }
 
 
@@ -544,8 +561,10 @@ def continuations(
     split: str = "test",
     form: str = "auto",
     progress: bool = False,
+    memory: bool = False,
 ) -> dict[str, Any]:
-    """The musical check of continuations on pieces of a split (the test split by default).
+    """The musical check of continuations on pieces of a split (the test split by default); ``memory``:
+    generate with the short-term memory (``Settings.memory``).
 
     For each of ``seeds`` test pieces with at least ``seed_bars + bars`` bars: the first ``seed_bars`` bars
     are the seed, ``takes`` continuations of ``bars`` bars are generated and compared with the piece's true
@@ -596,6 +615,7 @@ def continuations(
             key_prior=prior,
             key_candidates=candidates_a_take,
             form=form,
+            memory=memory,
         )
         generated = composer.continue_piece(seed_piece, settings, key=seed_key)
         against = SeedBars(encode(seed_piece))  # what the takes' restatement is measured against
@@ -668,6 +688,7 @@ def continuations(
         "key_strength": strength if key_lock else None,
         "key_prior": prior if key_lock else None,
         "key_candidates": candidates_a_take if key_lock else None,
+        "memory": memory,
         "seeds": len(candidates),
         "takes": total_takes,
         **keys,

@@ -36,6 +36,7 @@ notes.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Callable
@@ -81,6 +82,7 @@ from composer.form import (
     seed_repetition,
     steer,
 )
+from composer.memory import ShortTermMemory
 from composer.model import MusicLSTM, bits
 from composer.piece import PIANO_HIGH, PIANO_LOW, Note, Piece, Track, key_name
 
@@ -276,6 +278,9 @@ class Settings:
     pace_strength: float = PACE_STRENGTH
     # a fill: the weight of real music's leaps on a new note leading into the next context note (JOIN_LEAPS; 0: off)
     join_strength: float = JOIN_STRENGTH
+    # a continuation: the pitch drawn from the note model blended with the short-term memory (composer.memory)
+    # of what the seed and the take have played on the track
+    memory: bool = False
 
     def validate(self) -> Settings:
         if (self.bars is None) == (self.notes is None):
@@ -316,7 +321,7 @@ class Settings:
                 f"Key lock draws 1 to {MAX_KEY_CANDIDATES} candidates for each take; "
                 f"{self.key_candidates} was asked for."
             )
-        for name in ("register_lock", "density_lock"):
+        for name in ("register_lock", "density_lock", "memory"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name} is on (True) or off (False); got {getattr(self, name)!r}.")
         if self.top_k < 0:
@@ -1139,7 +1144,8 @@ class Composer:
         draw = FieldDraw(settings, torch.Generator().manual_seed(settings.seed), settings.variations)
         h, state = self._prime(events, start, settings.variations, plan.key_id)
         voices = _Voices.of_seed(events, plan.bar, settings.variations)
-        sampled, kept = self._sample(plan, draw, h, state, settings, voices, deadline)
+        memories = _seed_memories(events, settings.variations) if settings.memory else None
+        sampled, kept = self._sample(plan, draw, h, state, settings, voices, deadline, memories)
         velocities = _seed_velocities(events)
         seed_bars = SeedBars(events)  # what each take's restatement is measured against
         return [
@@ -1173,9 +1179,11 @@ class Composer:
         settings: Settings,
         voices: _Voices,
         deadline: float | None,
+        memories: list[ShortTermMemory] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """One event a step for the K takes, each field drawn in the model's order (shift, track, duration,
-        pitch, velocity) → (K, S, 5) events and (K, S) whether each take was still going at that step."""
+        pitch, velocity) → (K, S, 5) events and (K, S) whether each take was still going at that step.
+        ``memories``: each take's short-term memory, whose blend the pitch is drawn from (:func:`remembered`)."""
         k, m = settings.variations, self.model
         time = torch.full((k,), plan.last_onset, dtype=torch.long)
         done = torch.zeros(k, dtype=torch.bool)
@@ -1324,6 +1332,8 @@ class Composer:
                 allowed = allowed & ~early[:, None]
                 allowed[:, REST] |= early
             pitch_raw = m.pitch_logits(zp, shift, pos, dur, key_t, track, program, ref, back1, back2, views)
+            if memories is not None:
+                pitch_raw = remembered(pitch_raw, memories, track)
             pitch = draw(pitch_raw, drawn, allowed=allowed, prior=prior)
             is_rest = pitch == REST  # a rest event has no duration or velocity, and stays on the previous track
             if voices.dynamics:
@@ -1373,6 +1383,9 @@ class Composer:
                     break
             x = m.embed_inputs(event[:, None], pos[:, None], bar_t, key_t[:, None], ref[:, None], program[:, None])
             voices.play(event, onset, going & ~is_rest)
+            if memories is not None:
+                for i in torch.nonzero(going & ~is_rest).flatten().tolist():
+                    memories[i].play(int(track[i]), int(event[i, PITCH]))
             if plan.context is not None:
                 plan.context.played(event, onset)
             if form:
@@ -1785,6 +1798,27 @@ def _context_cut(events: Events) -> tuple[int, str | None]:
             f"on its last {bars} bars."
         )
     return start, note
+
+
+def _seed_memories(events: Events, takes: int) -> list[ShortTermMemory]:
+    """Each take's short-term memory, holding the seed's notes (every track's)."""
+    memory = ShortTermMemory()
+    for pitch, track in events.ids[:, [PITCH, TRACK]].tolist():
+        if pitch != REST:
+            memory.play(track, pitch)
+    return [copy.deepcopy(memory) for _ in range(takes)]
+
+
+def remembered(raw: torch.Tensor, memories: list[ShortTermMemory], track: torch.Tensor) -> torch.Tensor:
+    """(K, pitch ids) logits → the log of each take's blend: keep × softmax(raw) + the memory's mass on the
+    pitches that followed the take's last notes on ``track`` (as :meth:`MusicLSTM.field_nll` scores it)."""
+    probs = torch.softmax(raw.float(), dim=-1)
+    for i, memory in enumerate(memories):
+        keep, mass = memory.blend(int(track[i]))
+        if mass:
+            probs[i] *= keep
+            probs[i, list(mass)] += torch.tensor(list(mass.values()))
+    return probs.log()
 
 
 def _seed_velocities(events: Events) -> list[tuple[int, int]]:

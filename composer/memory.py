@@ -66,7 +66,7 @@ class ShortTermMemory:
     def blend(self, track: int) -> tuple[float, dict[int, float]]:
         """(keep, mass) for the next note on ``track``: its pitch distribution is keep × the model's + mass."""
         t = self._tracks.get(track)
-        keep, mass = 1.0, {}
+        keep, mass = 1.0, dict[int, float]()
         if t is None:
             return keep, mass
         seq = t.pitches

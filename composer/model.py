@@ -33,6 +33,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import torch
 from torch import nn
@@ -144,12 +145,11 @@ class Batch:
     memory_hit: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(
-            *(
-                None if getattr(self, f.name) is None else getattr(self, f.name).to(device, non_blocking=True)
-                for f in fields(self)
-            )
-        )
+        moved: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            moved[f.name] = None if value is None else value.to(device, non_blocking=True)
+        return Batch(**moved)
 
 
 @dataclass
@@ -780,7 +780,9 @@ class MusicLSTM(nn.Module):
             ],
             dim=-1,
         )
-        if batch.memory_keep is not None:  # the pitch as the short-term memory blends it: keep × p + mass
+        if (
+            batch.memory_keep is not None and batch.memory_hit is not None
+        ):  # with the short-term memory: keep × p + mass
             nll[..., PITCH] = -torch.logaddexp(batch.memory_keep.log() - nll[..., PITCH], batch.memory_hit.log())
         mask = (batch.mask if context is None else batch.mask & ~context.given).unsqueeze(-1)
         nll[..., VELOCITY] = nll[..., VELOCITY] * known

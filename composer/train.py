@@ -148,8 +148,10 @@ def evaluate_songs(
     rank: int = 0,
     trunk: Callable[[torch.Tensor], torch.Tensor] | None = None,
     head_in: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None,
+    memory: bool = False,
 ) -> dict[str, float]:
-    """Bits per note on whole songs (no augmentation): total and per field.
+    """Bits per note on whole songs (no augmentation): total and per field; ``memory``: the pitch with the
+    short-term memory blended in (:mod:`composer.memory`).
 
     Rest events' bits are charged to the notes (bits of all events / number of notes).  Velocity is scored
     only where it is known (songs with dynamics): ``velocity_bits`` is per such note (``velocity_notes`` of
@@ -167,7 +169,7 @@ def evaluate_songs(
         )
     )
     for items in batches[rank::world]:
-        batch = collate(items).to(device)
+        batch = collate(items, memory=memory).to(device)
         nll = model.field_nll(batch, trunk=trunk, head_in=head_in).double()  # (B, T, 5) nats
         totals[:n_fields] += nll.sum(dim=(0, 1))
         totals[n_fields] += note_count(batch)

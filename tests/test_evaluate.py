@@ -122,6 +122,8 @@ def test_protocol_reports_the_tunes_without_a_close_variant_apart(small_corpus, 
     assert clean["pieces"] == result["pieces"] - 3
     assert 0 < clean["notes"] < result["notes"]
     assert math.isfinite(clean["lstm_pitch_bits"]) and math.isfinite(clean["ngram_pitch_bits"])
+    assert math.isfinite(clean["lstm_without_memory_pitch_bits"])
+    assert all(math.isfinite(f["lstm_without_memory_pitch_bits"]) for f in result["per_fold"])
 
 
 def test_evaluate_cli_scores_a_folder_as_json(small_corpus, tmp_path, capsys):
@@ -144,6 +146,14 @@ def test_evaluate_cli_scores_a_folder_as_json(small_corpus, tmp_path, capsys):
     assert result["velocity_notes"] == 0  # folk tunes at one velocity say nothing about dynamics
     assert result["per_field"]["velocity_bits"] == 0
     assert result["bits_per_note_without_velocity"] == pytest.approx(result["bits_per_note"], abs=1e-3)
+    # the pitch with the short-term memory of each tune's own notes; the model alone beside it
+    assert result["memory"] and result["per_field"]["pitch_bits"] < result["without_memory"]["pitch_bits"]
+    args = ["evaluate", "--model", str(model_path), "--data", str(folder), "--reference", str(small_corpus)]
+    assert main([*args, "--json", "--no-memory"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert not alone["memory"]
+    assert alone["per_field"]["pitch_bits"] == pytest.approx(result["without_memory"]["pitch_bits"], abs=1e-4)
+    assert alone["bits_per_note"] == pytest.approx(result["without_memory"]["bits_per_note"], abs=1e-4)
 
 
 def test_ngram_bits_count_velocity_only_where_it_is_known():
