@@ -8,12 +8,15 @@ validation.  The score is each collection's pitch bits per note (the pitch of a 
 under the shipped note model, averaged over the three collections; the grid's best is the setting.
 
 Then the chosen memory is measured, not chosen, on more validation pieces: POP909's 91 validation songs (three
-tracks each) and Palestrina's validation masses (several voices).
+tracks each) and Palestrina's validation masses (several voices); and on every set the duration, with the same
+settings (not tuned apart), remembered after the track's last pitches and durations together (composer.memory's
+way) and, beside it, after its last durations alone.
 
     python bench/memory.py [--model composer/models/shipped] [--out bench/results/memory.json]
 
-Only the LSTM's probability of each note's own pitch is needed: with the memory it is keep × p + mass, and the
-memory's keep and mass come from the notes alone (:func:`composer.memory.memory_of`).
+Only the LSTM's probability of each note's own pitch (and duration) is needed: with the memory it is keep × p +
+mass, and the memory's keep and mass come from the notes alone (:func:`composer.memory.memory_of`).  The scores
+count notes only (a rest event's duration is left out here; composer's scoring blends it too).
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ import torch
 from composer import memory
 from composer.checkpoint import SHIPPED_MODEL, load_model
 from composer.dataset import Song, collate, load_songs
-from composer.encoding import PITCH, REST
-from composer.memory import ShortTermMemory, memory_of
+from composer.encoding import DURATION, PITCH, REST, TRACK
+from composer.memory import ShortTermMemory, _Table, memory_of
 from composer.model import MusicLSTM
 from composer.testing.benchmark import write_result
 
@@ -51,19 +54,47 @@ def validation_pieces(songs: list[Song], collection: str, count: int | None) -> 
 
 @torch.no_grad()
 def note_probabilities(model: MusicLSTM, song: Song) -> tuple[np.ndarray, np.ndarray]:
-    """(the note events' indices, the model's probability of each one's pitch, rest left out as the protocols do)."""
-    nll = model.field_nll(collate([(song, 0, len(song), 0)]), pitch_of_a_note=True)[0, :, PITCH]
+    """(the note events' indices, the model's probability of each one's pitch — rest left out, as the protocols
+    score it — and duration: (notes, 2))."""
+    nll = model.field_nll(collate([(song, 0, len(song), 0)]), pitch_of_a_note=True)[0]
     notes = np.flatnonzero(song.ids[:, PITCH] != REST)
-    return notes, np.exp(-nll.double().numpy()[notes])
+    return notes, np.exp(-nll[:, [PITCH, DURATION]].double().numpy()[notes])
 
 
-def bits(pieces: list[tuple[Song, np.ndarray, np.ndarray]], settings: dict[str, Any] | None) -> float:
+def durations_alone(ids: np.ndarray, settings: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The duration's (keep, mass on its own id) with the track's last durations alone as the context (the
+    alternative to composer.memory's pitches and durations together)."""
+    tables: dict[int, _Table] = {}
+    keep, hit = np.ones(len(ids)), np.zeros(len(ids))
+    orders = settings["min_order"], settings["max_order"]
+    for j, (pitch, duration, track) in enumerate(ids[:, [PITCH, DURATION, TRACK]].tolist()):
+        table = tables.setdefault(track, _Table())
+        keep[j], mass = table.blend(*orders, settings["alpha"], settings["beta"])
+        hit[j] = mass.get(duration, 0.0)
+        if pitch != REST:
+            table.play(duration, duration, *orders)
+    return keep, hit
+
+
+def bits(
+    pieces: list[tuple[Song, np.ndarray, np.ndarray]],
+    settings: dict[str, Any] | None,
+    field: int = 0,
+    alone: bool = False,
+) -> float:
+    """Bits per note of the pitch (``field`` 0) or the duration (1), with the memory of ``settings`` (None:
+    the model alone; ``alone``: the duration remembered after the durations alone)."""
     total, count = 0.0, 0
     for song, notes, p in pieces:
+        q = p[:, field]
         if settings is not None:
-            keep, hit = memory_of(song.ids, ShortTermMemory(**settings))
-            p = keep[notes] * p + hit[notes]
-        total -= float(np.log2(p).sum())
+            keep, hit = (
+                durations_alone(song.ids, settings) if alone else memory_of(song.ids, ShortTermMemory(**settings))
+            )
+            if not alone:
+                keep, hit = keep[:, field], hit[:, field]
+            q = keep[notes] * q + hit[notes]
+        total -= float(np.log2(q).sum())
         count += len(notes)
     return total / max(1, count)
 
@@ -105,6 +136,9 @@ def main() -> None:
             "chosen_on": name in CHOOSE_ON,
             "without_memory": round(bits(pieces, None), 4),
             "with_memory": round(bits(pieces, shipped), 4),
+            "duration_without_memory": round(bits(pieces, None, 1), 4),
+            "duration_with_memory": round(bits(pieces, shipped, 1), 4),
+            "duration_with_memory_of_durations_alone": round(bits(pieces, shipped, 1, alone=True), 4),
         }
     result = {
         "model": str(args.model),
@@ -122,7 +156,11 @@ def main() -> None:
     write_result(args.out, result)
     print("best on validation:", chosen, best["mean"], "| composer.memory's:", shipped)
     for name, row in collections.items():
-        print(f"{name:14s} {row['pieces']:4d} pieces  {row['without_memory']:.3f} → {row['with_memory']:.3f} bits")
+        print(
+            f"{name:14s} {row['pieces']:4d} pieces  pitch {row['without_memory']:.3f} → {row['with_memory']:.3f}, "
+            f"duration {row['duration_without_memory']:.3f} → {row['duration_with_memory']:.3f} bits "
+            f"(after the durations alone {row['duration_with_memory_of_durations_alone']:.3f})"
+        )
 
 
 if __name__ == "__main__":

@@ -93,7 +93,10 @@ def main() -> None:
     for name in ("bits_per_note", *(f"{n}_bits" for n in FIELD_NAMES), "bits_per_note_without_velocity"):
         print(f"{name:32s} lstm {lstm[name]:7.3f}   ngram {ngram[name]:7.3f}   unigram {unigram[name]:7.3f}")
     print(f"LSTM / n-gram total: {result['lstm_to_ngram_total']}; songs {result['songs']}, notes {lstm['notes']:.0f}")
-    print(f"without the memory: {alone['bits_per_note']:.3f} bits/note, pitch {alone['pitch_bits']:.3f}")
+    print(
+        f"without the memory: {alone['bits_per_note']:.3f} bits/note, pitch {alone['pitch_bits']:.3f}, "
+        f"duration {alone['duration_bits']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -386,8 +386,8 @@ def collate(items: Sequence[tuple[Song, int, int, int]], *, memory: bool = False
     )
     batch = Batch(*(torch.from_numpy(a) for a in arrays))
     if memory:
-        keep = np.ones((b, t), dtype=np.float32)
-        hit = np.zeros((b, t), dtype=np.float32)
+        keep = np.ones((b, t, 2), dtype=np.float32)
+        hit = np.zeros((b, t, 2), dtype=np.float32)
         for row, (song, start, length, _) in enumerate(items):
             kept, mass = song.memory()
             keep[row, :length], hit[row, :length] = kept[start : start + length], mass[start : start + length]

@@ -314,8 +314,8 @@ def score_folder(
     ``per_field`` has ``shift_bits``, ``pitch_bits``, ``duration_bits``, ``track_bits`` per note and
     ``velocity_bits`` per note whose velocity is known (``velocity_notes`` of them: files with dynamics);
     ``bits_per_note`` counts velocity only where it is known, ``bits_per_note_without_velocity`` not at all.
-    ``memory``: the pitch with the short-term memory (:mod:`composer.memory`); ``without_memory`` then has the
-    total and the pitch bits of the model alone.
+    ``memory``: the pitch and the duration with the short-term memory (:mod:`composer.memory`);
+    ``without_memory`` then has the total, the pitch and the duration bits of the model alone.
 
     The n-gram is trained on what the shipped model learned from: ``reference``'s training split without the
     evaluation sets (see :func:`shipped_training_songs`).
@@ -342,6 +342,7 @@ def score_folder(
         "without_memory": {
             "bits_per_note": round(alone["bits_per_note"], 4),
             "pitch_bits": round(alone["pitch_bits"], 4),
+            "duration_bits": round(alone["duration_bits"], 4),
         },
     }
 

@@ -278,8 +278,8 @@ class Settings:
     pace_strength: float = PACE_STRENGTH
     # a fill: the weight of real music's leaps on a new note leading into the next context note (JOIN_LEAPS; 0: off)
     join_strength: float = JOIN_STRENGTH
-    # a continuation: the pitch drawn from the note model blended with the short-term memory (composer.memory)
-    # of what the seed and the take have played on the track
+    # a continuation: the duration and the pitch drawn from the note model blended with the short-term memory
+    # (composer.memory) of what the seed and the take have played on the track
     memory: bool = False
 
     def validate(self) -> Settings:
@@ -1183,7 +1183,8 @@ class Composer:
     ) -> tuple[np.ndarray, np.ndarray]:
         """One event a step for the K takes, each field drawn in the model's order (shift, track, duration,
         pitch, velocity) → (K, S, 5) events and (K, S) whether each take was still going at that step.
-        ``memories``: each take's short-term memory, whose blend the pitch is drawn from (:func:`remembered`)."""
+        ``memories``: each take's short-term memory, whose blends the duration and the pitch are drawn from
+        (:func:`remembered`)."""
         k, m = settings.variations, self.model
         time = torch.full((k,), plan.last_onset, dtype=torch.long)
         done = torch.zeros(k, dtype=torch.bool)
@@ -1298,6 +1299,8 @@ class Composer:
                 zd, zp = zd + gain_d, zp + gain_p
                 zv = [z + gain_v for z in zv]
             dur_raw = m.duration_logits(zd, shift, pos, track, back_duration, views)
+            if memories is not None:
+                dur_raw = remembered(dur_raw, memories, track, DURATION)
             dur_lean = plan.chords.duration_prior(onset) if plan.chords is not None else None
             dur = draw(dur_raw, drawn, allowed=form.only(DURATION, step) if form else None, prior=dur_lean)
             ref, program = voices.ref(track), voices.programs[track]
@@ -1385,7 +1388,7 @@ class Composer:
             voices.play(event, onset, going & ~is_rest)
             if memories is not None:
                 for i in torch.nonzero(going & ~is_rest).flatten().tolist():
-                    memories[i].play(int(track[i]), int(event[i, PITCH]))
+                    memories[i].play(int(track[i]), int(event[i, PITCH]), int(event[i, DURATION]))
             if plan.context is not None:
                 plan.context.played(event, onset)
             if form:
@@ -1803,18 +1806,21 @@ def _context_cut(events: Events) -> tuple[int, str | None]:
 def _seed_memories(events: Events, takes: int) -> list[ShortTermMemory]:
     """Each take's short-term memory, holding the seed's notes (every track's)."""
     memory = ShortTermMemory()
-    for pitch, track in events.ids[:, [PITCH, TRACK]].tolist():
+    for pitch, duration, track in events.ids[:, [PITCH, DURATION, TRACK]].tolist():
         if pitch != REST:
-            memory.play(track, pitch)
+            memory.play(track, pitch, duration)
     return [copy.deepcopy(memory) for _ in range(takes)]
 
 
-def remembered(raw: torch.Tensor, memories: list[ShortTermMemory], track: torch.Tensor) -> torch.Tensor:
-    """(K, pitch ids) logits → the log of each take's blend: keep × softmax(raw) + the memory's mass on the
-    pitches that followed the take's last notes on ``track`` (as :meth:`MusicLSTM.field_nll` scores it)."""
+def remembered(
+    raw: torch.Tensor, memories: list[ShortTermMemory], track: torch.Tensor, field: int = PITCH
+) -> torch.Tensor:
+    """(K, ids) logits of the pitch (or the duration: ``field``) → the log of each take's blend: keep ×
+    softmax(raw) + the memory's mass on what followed the take's last notes on ``track`` (as
+    :meth:`MusicLSTM.field_nll` scores it)."""
     probs = torch.softmax(raw.float(), dim=-1)
     for i, memory in enumerate(memories):
-        keep, mass = memory.blend(int(track[i]))
+        keep, mass = (memory.blend if field == PITCH else memory.blend_duration)(int(track[i]))
         if mass:
             probs[i] *= keep
             probs[i, list(mass)] += torch.tensor(list(mass.values()))

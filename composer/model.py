@@ -139,8 +139,8 @@ class Batch:
     lookback_duration: torch.Tensor
     velocity_mask: torch.Tensor
     tracks: torch.Tensor  # (B, T) how many tracks the song's table has: the track ids a note may take
-    # The short-term memory (composer.memory), where the batch is scored with it: (B, T) float, the share of the
-    # pitch distribution left to the model and the memory's mass on the target's own pitch.
+    # The short-term memory (composer.memory), where the batch is scored with it: (B, T, 2) float, for the pitch
+    # and the duration, the share of the distribution left to the model and the memory's mass on the target's own.
     memory_keep: torch.Tensor | None = None
     memory_hit: torch.Tensor | None = None
 
@@ -780,10 +780,10 @@ class MusicLSTM(nn.Module):
             ],
             dim=-1,
         )
-        if (
-            batch.memory_keep is not None and batch.memory_hit is not None
-        ):  # with the short-term memory: keep × p + mass
-            nll[..., PITCH] = -torch.logaddexp(batch.memory_keep.log() - nll[..., PITCH], batch.memory_hit.log())
+        if batch.memory_keep is not None and batch.memory_hit is not None:  # the short-term memory: keep × p + mass
+            for i, f in enumerate((PITCH, DURATION)):
+                keep, hit = batch.memory_keep[..., i], batch.memory_hit[..., i]
+                nll[..., f] = -torch.logaddexp(keep.log() - nll[..., f], hit.log())
         mask = (batch.mask if context is None else batch.mask & ~context.given).unsqueeze(-1)
         nll[..., VELOCITY] = nll[..., VELOCITY] * known
         if pitch_of_a_note:
