@@ -34,7 +34,7 @@ from composer import memory
 from composer.checkpoint import SHIPPED_MODEL, load_model
 from composer.dataset import Song, collate, load_songs
 from composer.encoding import DURATION, PITCH, REST, TRACK
-from composer.memory import ShortTermMemory, _Table, memory_of
+from composer.memory import ContextTable, ShortTermMemory, memory_of
 from composer.model import MusicLSTM
 from composer.testing.benchmark import write_result
 
@@ -64,11 +64,11 @@ def note_probabilities(model: MusicLSTM, song: Song) -> tuple[np.ndarray, np.nda
 def durations_alone(ids: np.ndarray, settings: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The duration's (keep, mass on its own id) with the track's last durations alone as the context (the
     alternative to composer.memory's pitches and durations together)."""
-    tables: dict[int, _Table] = {}
+    tables: dict[int, ContextTable] = {}
     keep, hit = np.ones(len(ids)), np.zeros(len(ids))
     orders = settings["min_order"], settings["max_order"]
     for j, (pitch, duration, track) in enumerate(ids[:, [PITCH, DURATION, TRACK]].tolist()):
-        table = tables.setdefault(track, _Table())
+        table = tables.setdefault(track, ContextTable())
         keep[j], mass = table.blend(*orders, settings["alpha"], settings["beta"])
         hit[j] = mass.get(duration, 0.0)
         if pitch != REST:
