@@ -92,8 +92,8 @@ class Song:
         return self._features
 
     def memory(self) -> tuple[np.ndarray, np.ndarray]:
-        """The short-term memory's (keep, mass on the event's pitch) for each event (:func:`composer.memory.memory_of`),
-        computed once per song."""
+        """The short-term memory's (keep, mass on the event's own value), (N, 2) each for the pitch and the duration
+        (:func:`composer.memory.memory_of`), computed once per song."""
         if self._memory is None:
             self._memory = memory_of(self.ids)
         return self._memory
@@ -325,7 +325,7 @@ def collate(items: Sequence[tuple[Song, int, int, int]], *, memory: bool = False
     target is predicted with the right metrical position, key, track-local previous pitch and lookbacks.
     Transposition moves pitches only (tracks, programs and velocities are untouched).  ``memory``: carry the
     short-term memory's figures (:func:`composer.memory.memory_of`, from the song's start, whatever the window),
-    so the batch's pitches are scored with it; a transposition leaves them as they are.
+    so the batch's pitches and durations are scored with it; a transposition leaves them as they are.
     """
     lengths = [length for _, _, length, _ in items]
     b, t = len(items), max(lengths)

@@ -279,7 +279,8 @@ class Settings:
     # a fill: the weight of real music's leaps on a new note leading into the next context note (JOIN_LEAPS; 0: off)
     join_strength: float = JOIN_STRENGTH
     # a continuation: the duration and the pitch drawn from the note model blended with the short-term memory
-    # (composer.memory) of what the seed and the take have played on the track
+    # (composer.memory) of what the seed and the take have played on the track (not the echo form's takes, nor a
+    # fill's); off: measured, it made takes repeat themselves far more than real music (README)
     memory: bool = False
 
     def validate(self) -> Settings:

@@ -1168,3 +1168,28 @@ def test_the_chord_strengths_help_names_the_generators_constants():
     words = {0.25: "a quarter as much", 3: "one of three drawn"}
     assert words[generate.CHORD_DURATION_SHARE] in text and words[generate.CHORD_CANDIDATES] in text
     assert f"CHORD_STRENGTH, {generate.CHORD_STRENGTH:g})" in text and f"0 to {generate.MAX_CHORD_STRENGTH:g}" in text
+
+
+def test_remembered_is_the_blend_scoring_reads_and_a_continuation_can_draw_from_it(composer):
+    from composer.encoding import PITCH
+    from composer.features import SIZES
+    from composer.generate import remembered
+    from composer.memory import ShortTermMemory
+
+    memory = ShortTermMemory()
+    for p in (40, 42, 44, 40, 42):
+        memory.play(0, p, 6)
+    raw = torch.randn(2, SIZES[PITCH])
+    keep, mass = memory.blend(0)
+    blended = remembered(raw, [memory, ShortTermMemory()], torch.tensor([0, 0])).exp()
+    expected = keep * torch.softmax(raw[0], -1)
+    expected[list(mass)] += torch.tensor(list(mass.values()))
+    assert torch.allclose(blended[0], expected, atol=1e-6)
+    assert torch.allclose(blended[1], torch.softmax(raw[1], -1), atol=1e-6)  # nothing remembered: the model's
+    assert torch.allclose(blended.sum(-1), torch.ones(2), atol=1e-5)
+    # Settings.memory (off by default): the takes are drawn from the blend, the same for the same seed
+    s = Settings(bars=4, variations=2, seed=11, form="free", memory=True)
+    a, b = composer.continue_piece(seed_piece(), s), composer.continue_piece(seed_piece(), s)
+    assert [t.piece for t in a] == [t.piece for t in b] and all(t.continuation.notes for t in a)
+    plain = composer.continue_piece(seed_piece(), replace(s, memory=False))
+    assert [t.piece for t in a] != [t.piece for t in plain]
