@@ -79,7 +79,7 @@ def main() -> None:
         "split": args.split,
         "songs": {"train": len(train), args.split: len(test)},
         "notes": lstm["notes"],
-        "memory": not args.no_memory,  # the LSTM's pitch with the short-term memory (composer.memory)
+        "memory": not args.no_memory,  # the LSTM's pitch and duration with the short-term memory (composer.memory)
         "lstm": lstm,
         "lstm_without_memory": alone,
         "ngram_order_4_on_pop909_train": ngram,

@@ -669,8 +669,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--no-memory",
         action="store_true",
-        help="score the pitch with the note model alone, without the short-term memory of what the piece has "
-        "played (the protocols report both)",
+        help="score the pitch and the duration with the note model alone, without the short-term memory of what "
+        "the piece has played (the protocols report both)",
     )
     e.add_argument(
         "--pretrained",
