@@ -175,12 +175,15 @@ def main() -> None:
         chorales, kinder = ev.get("chorales_bwv253_438_protocol", {}), ev.get("essen_kinder_protocol", {})
         rates = chorales.get("learning_rates", [])
         if len(rates) > 1:
-            chose = [[f["lr"] for f in run["per_fold"]] for run in (chorales, kinder)]
+            # "chosen" (a rate, or "average": the fine-tunes' mean) since the protocol's fourth round; "lr" before
+            chose = [[f.get("chosen") or f"{f['lr']:g}" for f in run["per_fold"]] for run in (chorales, kinder)]
+            options = [f"{r:g}" for r in rates] + (["average"] if any("average" in c for c in chose) else [])
             lines.append(
                 "- Each protocol fold fine-tunes at " + " and ".join(f"{r:g}" for r in rates) + " and keeps the "
-                "rate with the fewer pitch bits on a validation fold (one of the training folds): "
+                "rate (or the fine-tunes' average) with the fewest pitch bits on a validation fold (one of the "
+                "training folds): "
                 + "; ".join(
-                    f"{name} " + ", ".join(f"{r:g} in {picked.count(r)}" for r in rates)
+                    f"{name} " + ", ".join(f"{o} in {picked.count(o)}" for o in options)
                     for name, picked in zip(("chorales", "kinder"), chose, strict=True)
                 )
                 + " of their folds."

@@ -716,6 +716,33 @@ class MusicLSTM(nn.Module):
         way to compute :meth:`head_inputs` (the generator's int8 projection), scored likewise.  ``context``:
         what the encoder reads for each sequence (a model with a context encoder); its given targets score zero.
         """
+        return self._field_nll(
+            batch, pitch_of_a_note=pitch_of_a_note, trunk=trunk, head_in=head_in, context=context, both=False
+        )[0]
+
+    def field_nll_with_and_without_memory(
+        self,
+        batch: Batch,
+        *,
+        pitch_of_a_note: bool = False,
+        context: ContextBatch | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`field_nll` twice from one forward pass: with the short-term memory the batch carries (as
+        ``field_nll`` scores it) and without it (the LSTM alone; both the same where the batch carries none)."""
+        with_memory, alone = self._field_nll(batch, pitch_of_a_note=pitch_of_a_note, context=context, both=True)
+        assert alone is not None
+        return with_memory, alone
+
+    def _field_nll(
+        self,
+        batch: Batch,
+        *,
+        pitch_of_a_note: bool,
+        trunk: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        head_in: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None,
+        context: ContextBatch | None = None,
+        both: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         x = self.embed_inputs(batch.inputs, batch.in_pos, batch.bar, batch.key, batch.prev_pitch, batch.in_program)
         h = self.run_lstm(x)[0] if trunk is None else trunk(x)
         zs, zt, zd, zp, zv = (head_in or self.head_inputs)(h)
@@ -780,15 +807,19 @@ class MusicLSTM(nn.Module):
             ],
             dim=-1,
         )
+        alone = nll
         if batch.memory_keep is not None and batch.memory_hit is not None:  # the short-term memory: keep × p + mass
+            nll = nll.clone()
             for i, f in enumerate((PITCH, DURATION)):
                 keep, hit = batch.memory_keep[..., i], batch.memory_hit[..., i]
                 nll[..., f] = -torch.logaddexp(keep.log() - nll[..., f], hit.log())
         mask = (batch.mask if context is None else batch.mask & ~context.given).unsqueeze(-1)
-        nll[..., VELOCITY] = nll[..., VELOCITY] * known
+        scored = mask.expand_as(nll).clone()
+        scored[..., VELOCITY] &= known
         if pitch_of_a_note:
-            nll[..., PITCH] = nll[..., PITCH] * (t[..., PITCH] != N_PITCHES)
-        return nll * mask
+            scored[..., PITCH] &= t[..., PITCH] != N_PITCHES
+        zero = nll.new_zeros(())
+        return torch.where(scored, nll, zero), torch.where(scored, alone, zero) if both else None
 
 
 def _count_rows(counts: torch.Tensor) -> torch.Tensor:

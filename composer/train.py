@@ -150,8 +150,8 @@ def evaluate_songs(
     head_in: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None,
     memory: bool = False,
 ) -> dict[str, float]:
-    """Bits per note on whole songs (no augmentation): total and per field; ``memory``: the pitch with the
-    short-term memory blended in (:mod:`composer.memory`).
+    """Bits per note on whole songs (no augmentation): total and per field; ``memory``: the pitch and the duration
+    with the short-term memory blended in (:mod:`composer.memory`).
 
     Rest events' bits are charged to the notes (bits of all events / number of notes).  Velocity is scored
     only where it is known (songs with dynamics): ``velocity_bits`` is per such note (``velocity_notes`` of
@@ -160,9 +160,38 @@ def evaluate_songs(
     see :meth:`MusicLSTM.field_nll` (score another way of running the LSTM and the heads' projection, e.g. the
     generator's int8 steps).
     """
+    return _evaluate(
+        model, songs, device, max_len, batch_events, world, rank, trunk=trunk, head_in=head_in, memory=memory
+    )[0]
+
+
+def evaluate_songs_with_and_without_memory(
+    model: MusicLSTM, songs: list[Song], device: torch.device, *, max_len: int = 4096, batch_events: int = 32768
+) -> tuple[dict[str, float], dict[str, float]]:
+    """:func:`evaluate_songs` with the short-term memory and without it (the LSTM alone), from one pass."""
+    return _evaluate(model, songs, device, max_len, batch_events, 1, 0, memory=True, both=True)
+
+
+@torch.no_grad()
+def _evaluate(
+    model: MusicLSTM,
+    songs: list[Song],
+    device: torch.device,
+    max_len: int,
+    batch_events: int,
+    world: int,
+    rank: int,
+    *,
+    trunk: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    head_in: Callable[[torch.Tensor], tuple[torch.Tensor, ...]] | None = None,
+    memory: bool,
+    both: bool = False,
+) -> tuple[dict[str, float], dict[str, float]]:
+    """(with ``memory`` as asked, the LSTM alone: computed only where ``both``, else the first again)."""
     model.eval()
     n_fields = len(FIELD_NAMES)
-    totals = torch.zeros(n_fields + 2, dtype=torch.float64, device=device)  # 5 fields, notes, velocity notes
+    # 5 fields with the memory as asked, 5 without, notes, velocity notes
+    totals = torch.zeros(2 * n_fields + 2, dtype=torch.float64, device=device)
     batches = list(
         iterate_batches(
             songs, max_len=max_len, batch_events=batch_events, seed=0, epoch=0, augment=False, shuffle=False
@@ -170,13 +199,21 @@ def evaluate_songs(
     )
     for items in batches[rank::world]:
         batch = collate(items, memory=memory).to(device)
-        nll = model.field_nll(batch, trunk=trunk, head_in=head_in).double()  # (B, T, 5) nats
-        totals[:n_fields] += nll.sum(dim=(0, 1))
-        totals[n_fields] += note_count(batch)
-        totals[n_fields + 1] += velocity_note_count(batch)
+        if both:
+            nll, alone = model.field_nll_with_and_without_memory(batch)
+            totals[n_fields : 2 * n_fields] += alone.double().sum(dim=(0, 1))
+        else:
+            nll = model.field_nll(batch, trunk=trunk, head_in=head_in)
+        totals[:n_fields] += nll.double().sum(dim=(0, 1))  # (B, T, 5) nats
+        totals[2 * n_fields] += note_count(batch)
+        totals[2 * n_fields + 1] += velocity_note_count(batch)
     if world > 1:
         dist.all_reduce(totals)
-    return field_bits([float(x) for x in totals[:n_fields]], float(totals[n_fields]), float(totals[n_fields + 1]))
+    notes, velocity_notes = float(totals[2 * n_fields]), float(totals[2 * n_fields + 1])
+    asked = field_bits([float(x) for x in totals[:n_fields]], notes, velocity_notes)
+    if not both:
+        return asked, asked
+    return asked, field_bits([float(x) for x in totals[n_fields : 2 * n_fields]], notes, velocity_notes)
 
 
 @torch.no_grad()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from composer import checkpoint, evaluate
 from composer.cli import main
@@ -97,13 +98,58 @@ def test_protocol_cross_validates_without_seeing_the_test_fold(small_corpus):
     assert math.isfinite(result["lstm_pitch_bits"]) and result["lstm_pitch_bits"] > 0
     assert 0 < result["ngram_pitch_bits"] < math.log2(88) + 1
     assert result["published"]["IDyOM (Pearce 2005)"] == 2.102
-    # each fold chose its fine-tuning rate on its validation fold: the rate with the fewest pitch bits there
+    # each fold chose on its validation fold, among its fine-tunes (one a rate) and their average: the fewest bits
     assert result["learning_rates"] == list(PROTOCOL_LRS) and len(PROTOCOL_LRS) > 1
     assert result["seed"] == 0  # the fine-tunes' seed (fold k: seed + k), recorded
+    assert result["companions"] is None  # the kinder tunes revisit no other pieces
     for fold in result["per_fold"]:
         tried = fold["valid_pitch_bits"]
-        assert set(tried) == {f"{lr:g}" for lr in PROTOCOL_LRS}
-        assert tried[f"{fold['lr']:g}"] == min(tried.values())
+        assert set(tried) == {f"{lr:g}" for lr in PROTOCOL_LRS} | {"average"}
+        assert tried[fold["chosen"]] == min(tried.values())
+
+
+def test_protocol_fine_tunes_beside_the_companions_and_no_evaluation_piece_or_its_group(small_corpus, monkeypatch):
+    fitted: list[list[str]] = []
+    real = evaluate._fine_tuned
+
+    def spy(data, pretrained, fit, valid, lrs, **kw):
+        fitted.append([s.name for s in fit])
+        return real(data, pretrained, fit, valid, lrs, **kw)
+
+    monkeypatch.setattr(evaluate, "_fine_tuned", spy)
+    monkeypatch.setitem(evaluate.PROTOCOL_COMPANIONS, KINDER_EVAL, "essen")
+    songs, _ = load_songs(small_corpus)
+    held = {s.group for s in songs if s.eval_set}
+    companions = {s.name for s in songs if s.collection == "essen" and s.split == "train" and s.group not in held}
+    assert companions
+    result = protocol(KINDER_EVAL, small_corpus, None, folds=4, epochs=1, model_config=TINY, lrs=(1e-3,))
+    assert result["companions"] == {"collection": "essen", "pieces": len(companions)}
+    evaluation = [s for s in songs if s.eval_set == KINDER_EVAL]
+    fold_of = dict(zip([s.name for s in evaluation], folds_of(evaluation, 4), strict=True))
+    for k, names in enumerate(fitted):
+        assert companions <= set(names)
+        # beside the companions only the training folds: never the test fold or the validation fold
+        folds = {fold_of[n] for n in names if n in fold_of}
+        assert folds == set(range(4)) - {k, (k + 1) % 4}
+        assert not {s.name for s in songs if s.group in held and not s.eval_set} & set(names)
+    assert [f["chosen"] for f in result["per_fold"]] == ["0.001"] * 4  # one fine-tune: nothing to average
+
+
+def test_note_pitch_terms_give_the_pitch_bits_with_and_without_the_memory_and_average_models(small_corpus):
+    songs, _ = load_songs(small_corpus)
+    tunes = [s for s in songs if s.eval_set == KINDER_EVAL][:6]
+    torch.manual_seed(0)
+    a, b = MusicLSTM(TINY), MusicLSTM(TINY)
+    p, keep, hit = evaluate.note_pitch_terms(a, tunes)
+    assert len(p) == sum(int((s.ids[:, 1] != REST).sum()) for s in tunes)
+    assert evaluate.mean_pitch_bits(p) == pytest.approx(evaluate.model_pitch_bits(a, tunes), abs=1e-4)
+    assert evaluate.mean_pitch_bits(p, keep, hit) == pytest.approx(
+        evaluate.model_pitch_bits(a, tunes, memory=True), abs=1e-4
+    )
+    q = evaluate.note_pitch_terms(b, tunes)[0]
+    # the average of two models is a mixture: never worse than the worse one, here strictly better than it
+    mixed = evaluate.mean_pitch_bits((p + q) / 2)
+    assert mixed < max(evaluate.mean_pitch_bits(p), evaluate.mean_pitch_bits(q))
 
 
 def test_protocol_reports_the_tunes_without_a_close_variant_apart(small_corpus, tmp_path):

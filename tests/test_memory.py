@@ -97,6 +97,12 @@ def test_scored_with_the_memory_a_pitch_costs_minus_log_of_keep_times_the_model_
         assert (hit[len(base[row]) :, 0] > 0).mean() > 0.8  # the second time through, the memory knows the notes
     others = [f for f in range(5) if f not in (PITCH, DURATION)]
     assert torch.equal(nll[..., others], alone[..., others])
+    # one forward pass gives both, exactly as two would, for the pitch of a note too (rests and padding at zero)
+    for of_a_note in (False, True):
+        with torch.no_grad():
+            both = model.field_nll_with_and_without_memory(blended, pitch_of_a_note=of_a_note)
+            assert torch.equal(both[0], model.field_nll(blended, pitch_of_a_note=of_a_note))
+            assert torch.equal(both[1], model.field_nll(plain, pitch_of_a_note=of_a_note))
     for f in (PITCH, DURATION):
         assert float(nll[..., f].sum()) < float(alone[..., f].sum())
     assert math.isfinite(float(nll.sum()))
