@@ -5,7 +5,8 @@
 * :func:`protocol` — the melody-prediction literature's setting: 10-fold cross-validation on an evaluation
   set, scoring **pitch bits per note** = −log2 p(pitch | earlier notes, this note's onset and duration,
   the stated key).  The LSTM starts from a model pretrained on everything *except* the evaluation sets
-  (and every piece grouped with them) and is fine-tuned on the nine training folds; the n-gram is trained
+  (and every piece grouped with them) and is fine-tuned on the nine training folds (the chorales also beside
+  the other chorale soprano lines pre-training read: :data:`PROTOCOL_COMPANIONS`); the n-gram is trained
   on the nine folds.  Published figures on the same sets (Pearce 2005; IDyOM): chorale soprano melodies
   2.342 (pitch-only), 1.953 (best multiple-viewpoint system); Essen kinder 2.102.
 * :func:`score_folder` — any folder of MIDI under the shipped model and the n-gram.
