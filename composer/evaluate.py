@@ -279,13 +279,17 @@ def protocol(
     ngram_order: int = 4,
     progress: bool = False,
     seed: int = 0,
+    only: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
     """k-fold cross-validated pitch bits per note on one evaluation set, for the LSTM and the n-gram.
 
     Each fold fine-tunes the model on eight of the other folds (and, with ``companions``, the pre-training pieces of
     :data:`PROTOCOL_COMPANIONS`) at each learning rate of ``lrs``, early stopping on the ninth; of those models and
     their average, the one with the fewest pitch bits on that ninth fold scores the test fold (the test fold
-    chooses nothing).  The LSTM's figures are with the short-term memory (``lstm_pitch_bits``) and without it."""
+    chooses nothing).  The LSTM's figures are with the short-term memory (``lstm_pitch_bits``) and without it.
+
+    ``only``: run just these folds (the totals then over them); :func:`merge_protocols` joins such runs, made in
+    parallel, into the whole run's result."""
     songs, _ = load_songs(data)
     pieces = [s for s in songs if s.eval_set == eval_set]
     if not pieces:
@@ -295,12 +299,7 @@ def protocol(
     companion = PROTOCOL_COMPANIONS.get(eval_set) if companions else None
     extra = [s for s in shipped_training_songs(songs) if s.collection == companion] if companion else []
     per_fold = []
-    # The LSTM's (with the memory, without) and the n-gram's bits summed over the notes, over all the test folds'
-    # tunes and over those without a close variant elsewhere in the corpus (midi_data's eval-variants.csv): what the
-    # model scores where no near-copy of the tune could have taught it.
-    every = {"lstm": 0.0, "lstm_without_memory": 0.0, "ngram": 0.0, "notes": 0, "pieces": 0}
-    clean = dict(every)
-    for k in range(folds):
+    for k in range(folds) if only is None else sorted(only):
         test = [p for p, f in zip(pieces, fold_of, strict=True) if f == k]
         rest = [p for p, f in zip(pieces, fold_of, strict=True) if f != k]
         # Early stopping watches one of the nine training folds, never the test fold.
@@ -313,7 +312,11 @@ def protocol(
         )
         chosen, members, valid_bits = _chosen(models, valid)
         ngram = NGramModel(ngram_order).fit(s.ids for s in rest)
+        # The LSTM's (with the memory, without) and the n-gram's bits summed over the fold's notes, over all its
+        # tunes and over those without a close variant elsewhere in the corpus (midi_data's eval-variants.csv):
+        # what the model scores where no near-copy of the tune could have taught it.
         fold = {"lstm": 0.0, "lstm_without_memory": 0.0, "ngram": 0.0, "notes": 0, "pieces": 0}
+        clean = dict(fold)
         for part in ([s for s in test if s.name not in with_variant], [s for s in test if s.name in with_variant]):
             if not part:
                 continue
@@ -327,7 +330,7 @@ def protocol(
                 "notes": n,
                 "pieces": len(part),
             }
-            for total in (fold, every) + ((clean,) if part[0].name not in with_variant else ()):
+            for total in (fold, clean) if part[0].name not in with_variant else (fold,):
                 for key, value in scores.items():
                     total[key] += value
         notes = int(fold["notes"])
@@ -342,6 +345,8 @@ def protocol(
                 "chosen": chosen,  # the learning rate (or the average of the fine-tunes) the validation fold chose
                 "valid_pitch_bits": valid_bits,  # with the memory
                 "seconds": round(time.perf_counter() - started, 1),
+                "sums": fold,  # what the totals add up (and merge_protocols)
+                "sums_without_variant_tunes": clean,
             }
         )
         if progress:
@@ -353,13 +358,35 @@ def protocol(
                 flush=True,
             )
 
+    return _protocol_result(
+        {
+            "eval_set": eval_set,
+            "pieces": len(pieces),
+            "folds": folds,
+            "pretrained": str(pretrained) if pretrained else None,
+            "epochs": epochs,
+            "seed": seed,  # fold k fine-tunes with seed + k
+            "learning_rates": list(lrs),
+            "companions": {"collection": companion, "pieces": len(extra)} if companion else None,
+            "per_fold": per_fold,
+            "published": PUBLISHED.get(eval_set, {}),
+        }
+    )
+
+
+def _protocol_result(run: dict[str, Any]) -> dict[str, Any]:
+    """A protocol run's result, its totals summed from its folds' ``sums`` (each note counted once)."""
+    keys = ("lstm", "lstm_without_memory", "ngram", "notes", "pieces")
+    every = {k: sum(f["sums"][k] for f in run["per_fold"]) for k in keys}
+    clean = {k: sum(f["sums_without_variant_tunes"][k] for f in run["per_fold"]) for k in keys}
+
     def mean(total: dict[str, float], key: str) -> float | None:
         return round(total[key] / total["notes"], 4) if total["notes"] else None
 
     return {
-        "eval_set": eval_set,
-        "pieces": len(pieces),
-        "folds": folds,
+        "eval_set": run["eval_set"],
+        "pieces": int(every["pieces"]),
+        "folds": run["folds"],
         "notes": int(every["notes"]),
         # Mean over all notes of all test folds (each note counted once).
         "lstm_pitch_bits": mean(every, "lstm"),
@@ -372,14 +399,23 @@ def protocol(
             "lstm_without_memory_pitch_bits": mean(clean, "lstm_without_memory"),
             "ngram_pitch_bits": mean(clean, "ngram"),
         },
-        "pretrained": str(pretrained) if pretrained else None,
-        "epochs": epochs,
-        "seed": seed,  # fold k fine-tunes with seed + k
-        "learning_rates": list(lrs),
-        "companions": {"collection": companion, "pieces": len(extra)} if companion else None,
-        "per_fold": per_fold,
-        "published": PUBLISHED.get(eval_set, {}),
+        **{k: run[k] for k in ("pretrained", "epochs", "seed", "learning_rates", "companions")},
+        "per_fold": sorted(run["per_fold"], key=lambda f: f["fold"]),
+        "published": run["published"],
     }
+
+
+def merge_protocols(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Runs of one protocol over disjoint folds (``protocol(…, only=…)``, the same settings) → the result of the
+    whole run, as one call over every fold would give (an InputError if they differ, overlap or leave one out)."""
+    settings = ("eval_set", "folds", "pretrained", "epochs", "seed", "learning_rates", "companions")
+    first = parts[0]
+    if any(p[k] != first[k] for p in parts for k in settings):
+        raise InputError("These protocol runs differ in their settings; merge runs of one protocol only.")
+    folds = sorted(f["fold"] for p in parts for f in p["per_fold"])
+    if folds != list(range(first["folds"])):
+        raise InputError(f"These protocol runs hold folds {folds}; merge runs that hold each fold once.")
+    return _protocol_result({**first, "per_fold": [f for p in parts for f in p["per_fold"]]})
 
 
 def score_folder(

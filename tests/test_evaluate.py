@@ -16,6 +16,7 @@ from composer.cli import main
 from composer.corpus import KINDER_EVAL, MANIFEST, read_manifest
 from composer.dataset import Song, load_songs
 from composer.encoding import FIELDS, PITCH, REST
+from composer.errors import InputError
 from composer.evaluate import PROTOCOL_LRS, folds_of, protocol, tunes_with_variants
 from composer.generate import KEY_PRIOR, KEY_STRENGTH
 from composer.model import ModelConfig, MusicLSTM
@@ -272,3 +273,19 @@ def test_continuations_refuse_a_bad_key_strength(capsys):
     assert main(["evaluate", "--continuations", "--seeds", "1", "--key-lock", "--key-strength", "7"]) == 2
     err = capsys.readouterr().err.strip()
     assert "key-lock strength must be 0 to 4" in err and len(err.splitlines()) == 1
+
+
+def test_protocol_runs_over_some_folds_merge_into_the_whole_run(small_corpus):
+    whole = protocol(KINDER_EVAL, small_corpus, None, folds=4, epochs=1, model_config=TINY, lrs=(1e-3,))
+    parts = [
+        protocol(KINDER_EVAL, small_corpus, None, folds=4, epochs=1, model_config=TINY, lrs=(1e-3,), only=only)
+        for only in ((1, 3), (0, 2))
+    ]
+    assert [f["fold"] for f in parts[0]["per_fold"]] == [1, 3] and parts[0]["pieces"] < whole["pieces"]
+    merged = evaluate.merge_protocols(parts)
+    for key in ("pieces", "notes", "lstm_pitch_bits", "lstm_without_memory_pitch_bits", "ngram_pitch_bits"):
+        assert merged[key] == pytest.approx(whole[key], abs=2e-4)
+    assert merged["without_variant_tunes"] == pytest.approx(whole["without_variant_tunes"], abs=2e-4)
+    assert [f["fold"] for f in merged["per_fold"]] == [0, 1, 2, 3]
+    with pytest.raises(InputError, match="each fold once"):
+        evaluate.merge_protocols([parts[0], parts[0]])
